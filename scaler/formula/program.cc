@@ -1,0 +1,229 @@
+// Exports formula::Compile, the Program methods, BuiltinSignals and KindName's users. The
+// evaluator here walks the immutable tree recursively; its depth is bounded by
+// Options::max_depth at parse time.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "scaler/common/text.h"
+#include "scaler/formula/ast.h"
+#include "scaler/formula/checker.h"
+#include "scaler/formula/error.h"
+#include "scaler/formula/formula.h"
+#include "scaler/formula/parser.h"
+
+namespace nimscaler::formula {
+namespace {
+
+using detail::Node;
+using detail::Op;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+bool Truthy(double v) { return v != 0 && !std::isnan(v); }
+double Bool(bool b) { return b ? 1.0 : 0.0; }
+
+// Scalar min/max skip NaN operands: one undefined term must not hide the others.
+double MinMax(double a, double b, bool is_max) {
+  if (std::isnan(a)) return b;
+  if (std::isnan(b)) return a;
+  return is_max ? std::max(a, b) : std::min(a, b);
+}
+
+double Aggregate(Op op, std::span<const double> values) {
+  double sum = 0;
+  double best = kNaN;
+  size_t n = 0;
+  for (double v : values) {
+    if (std::isnan(v)) continue;  // a pod without a value is missing, not zero
+    ++n;
+    sum += v;
+    best = MinMax(best, v, op == Op::kMaxPods);
+  }
+  switch (op) {
+    case Op::kSumPods:
+      return sum;
+    case Op::kCountPods:
+      return static_cast<double>(n);
+    case Op::kAvgPods:
+      return n == 0 ? kNaN : sum / static_cast<double>(n);
+    default:
+      return best;
+  }
+}
+
+double Eval(const Node& node, const Bindings& b) {
+  auto arg = [&](size_t i) { return Eval(*node.args[i], b); };
+  switch (node.op) {
+    case Op::kNumber:
+      return node.number;
+    case Op::kReplicas:
+      return b.Replicas();
+    case Op::kPods:
+      return b.Pods();
+    case Op::kNeg:
+      return -arg(0);
+    case Op::kNot:
+      return Bool(!Truthy(arg(0)));
+    case Op::kAdd:
+      return arg(0) + arg(1);
+    case Op::kSub:
+      return arg(0) - arg(1);
+    case Op::kMul:
+      return arg(0) * arg(1);
+    case Op::kDiv: {
+      double num = arg(0);
+      double den = arg(1);
+      // Division by zero is undefined (NaN), never +-Inf: see the value rules in formula.h.
+      if (den == 0) return kNaN;
+      return num / den;
+    }
+    case Op::kLt:
+      return Bool(arg(0) < arg(1));
+    case Op::kLe:
+      return Bool(arg(0) <= arg(1));
+    case Op::kGt:
+      return Bool(arg(0) > arg(1));
+    case Op::kGe:
+      return Bool(arg(0) >= arg(1));
+    case Op::kEq:
+      return Bool(arg(0) == arg(1));
+    case Op::kNe:
+      return Bool(arg(0) != arg(1));
+    case Op::kAnd:
+      return Bool(Truthy(arg(0)) && Truthy(arg(1)));
+    case Op::kOr:
+      return Bool(Truthy(arg(0)) || Truthy(arg(1)));
+    case Op::kCond:
+      return Truthy(arg(0)) ? arg(1) : arg(2);
+    case Op::kSumPods:
+    case Op::kAvgPods:
+    case Op::kMaxPods:
+    case Op::kMinPods:
+    case Op::kCountPods:
+      return Aggregate(node.op, b.Gauge(node.args[0]->name));
+    case Op::kRate:
+      return b.Rate(node.args[0]->name);
+    case Op::kQuantile:
+      return b.Quantile(node.args[0]->number, node.args[1]->name);
+    case Op::kMin:
+    case Op::kMax: {
+      double best = kNaN;
+      for (const auto& a : node.args) best = MinMax(best, Eval(*a, b), node.op == Op::kMax);
+      return best;
+    }
+    case Op::kCeil:
+      return std::ceil(arg(0));
+    case Op::kFloor:
+      return std::floor(arg(0));
+    case Op::kRound:
+      return std::round(arg(0));
+    case Op::kAbs:
+      return std::fabs(arg(0));
+    case Op::kClamp: {
+      double x = arg(0);
+      if (std::isnan(x)) return kNaN;
+      return MinMax(MinMax(x, arg(1), true), arg(2), false);
+    }
+    case Op::kIdent:
+    case Op::kCall:
+    case Op::kSignal:
+      break;  // resolved by the checker / read by their parents
+  }
+  return kNaN;
+}
+
+bool IsIdentifier(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    bool digit = c >= '0' && c <= '9';
+    if (!alpha && !(digit && i > 0)) return false;
+  }
+  return true;
+}
+
+Status ValidateSignals(const std::vector<SignalInfo>& signals) {
+  std::set<std::string_view> seen;
+  for (const auto& s : signals) {
+    if (!IsIdentifier(s.name)) {
+      return InvalidArgument("formula: signal name '" + Truncate(s.name, 60) +
+                             "' is not an identifier (letters, digits and '_', not starting "
+                             "with a digit)");
+    }
+    if (s.name == "replicas" || s.name == "pods") {
+      return InvalidArgument("formula: signal name '" + s.name +
+                             "' is reserved (it is a builtin number)");
+    }
+    if (!seen.insert(s.name).second) {
+      return InvalidArgument("formula: signal '" + s.name + "' is declared twice");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const std::vector<SignalInfo>& BuiltinSignals() {
+  static const auto* const kBuiltins = new std::vector<SignalInfo>{
+      {"kv_cache", Kind::kGauge},          {"waiting", Kind::kGauge},
+      {"running", Kind::kGauge},           {"ttft", Kind::kHistogram},
+      {"itl", Kind::kHistogram},           {"e2e", Kind::kHistogram},
+      {"queue_time", Kind::kHistogram},    {"prompt_tokens", Kind::kCounter},
+      {"generation_tokens", Kind::kCounter}, {"requests", Kind::kCounter},
+  };
+  return *kBuiltins;
+}
+
+Program::~Program() = default;
+
+double Program::Evaluate(const Bindings& bindings) const {
+  double v = Eval(*root_, bindings);
+  // Overflow to +-Inf has no meaning as a replica count: report "no answer".
+  return std::isfinite(v) ? v : kNaN;
+}
+
+std::string Program::Dump() const { return detail::Dump(*root_); }
+
+bool Program::uses_window() const {
+  return std::any_of(signals_.begin(), signals_.end(),
+                     [](const SignalUse& u) { return u.kind != Kind::kGauge; });
+}
+
+Status Program::CheckSignalKind(std::string_view signal, Kind actual) const {
+  for (const auto& use : signals_) {
+    if (use.name != signal) continue;
+    if (actual == Kind::kUnknown || actual == use.kind) return Status::Ok();
+    const char* how = use.kind == Kind::kCounter     ? "rate()"
+                      : use.kind == Kind::kHistogram ? "quantile()"
+                                                     : "an aggregation such as sum()";
+    return FailedPrecondition("formula uses signal '" + use.name + "' with " + how +
+                              ", which needs a " + KindName(use.kind) + ", but its metric is a " +
+                              KindName(actual));
+  }
+  return Status::Ok();
+}
+
+Result<ProgramConstSharedPtr> Compile(std::string_view text,
+                                      const std::vector<SignalInfo>& signals,
+                                      const Options& options) {
+  if (Status s = ValidateSignals(signals); !s.ok()) return s;
+  detail::Failure failure;
+  detail::NodePtr root = detail::Parse(text, options, &failure);
+  if (!root) return InvalidArgument(detail::FormatFailure(text, failure));
+  detail::CheckedUses uses;
+  if (!detail::Check(root.get(), signals, &uses, &failure)) {
+    return InvalidArgument(detail::FormatFailure(text, failure));
+  }
+  std::shared_ptr<Program> program(new Program());
+  program->text_ = std::string(text);
+  program->root_ = std::move(root);
+  program->signals_ = std::move(uses.signals);
+  program->uses_replicas_ = uses.replicas;
+  program->uses_pods_ = uses.pods;
+  return ProgramConstSharedPtr(std::move(program));
+}
+
+}  // namespace nimscaler::formula
