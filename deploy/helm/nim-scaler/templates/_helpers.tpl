@@ -1,0 +1,92 @@
+{{/* Names, labels and small computed values shared by the templates. */}}
+
+{{- define "nim-scaler.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Full name; also the main Service name, so KEDA's scalerAddress is <fullname>.<ns>.svc:<port>.
+     Truncated to 54 so that "<fullname>-headless" still fits the 63-character DNS label limit. */}}
+{{- define "nim-scaler.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 54 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 54 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 54 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "nim-scaler.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "nim-scaler.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "nim-scaler.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "nim-scaler.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: external-scaler
+app.kubernetes.io/part-of: keda
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "nim-scaler.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "nim-scaler.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "nim-scaler.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Namespaces the scaler serves, as a list; empty with rbac.scope=cluster means all. */}}
+{{- define "nim-scaler.namespaces" -}}
+{{- if .Values.watchNamespaces -}}
+{{- toJson (uniq .Values.watchNamespaces) -}}
+{{- else if eq .Values.rbac.scope "cluster" -}}
+{{- toJson (list) -}}
+{{- else -}}
+{{- toJson (list .Release.Namespace) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "nim-scaler.tlsSecretName" -}}
+{{- if .Values.tls.secretName -}}
+{{- .Values.tls.secretName -}}
+{{- else if .Values.tls.certManager.enabled -}}
+{{- printf "%s-tls" (include "nim-scaler.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Probe mode after resolving "auto". */}}
+{{- define "nim-scaler.probeMode" -}}
+{{- if eq .Values.probes.mode "auto" -}}
+{{- if .Values.tls.enabled -}}http{{- else -}}grpc{{- end -}}
+{{- else -}}
+{{- .Values.probes.mode -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Every DNS name KEDA may use to reach the scaler (for the TLS certificate). */}}
+{{- define "nim-scaler.dnsNames" -}}
+{{- $ns := .Release.Namespace -}}
+{{- $names := list -}}
+{{- $svcs := list (include "nim-scaler.fullname" .) -}}
+{{- if .Values.service.headless.enabled -}}
+{{- $svcs = append $svcs (printf "%s-headless" (include "nim-scaler.fullname" .)) -}}
+{{- end -}}
+{{- range $svcs -}}
+{{- $names = concat $names (list . (printf "%s.%s" . $ns) (printf "%s.%s.svc" . $ns) (printf "%s.%s.svc.cluster.local" . $ns)) -}}
+{{- end -}}
+{{- toJson (concat $names .Values.tls.certManager.extraDnsNames) -}}
+{{- end -}}
