@@ -1,0 +1,63 @@
+// Exports Main(): subcommand dispatch for the nim-scaler binary.
+#include <iostream>
+
+#include "scaler/app/app.h"
+#include "scaler/common/text.h"
+#include "scaler/common/version.h"
+
+extern char** environ;
+
+namespace nimscaler::app {
+namespace {
+
+void PrintUsage() {
+  std::cout << "nim-scaler " << kVersion << ": a KEDA external scaler for LLM inference servers\n\n"
+            << "usage:\n"
+            << "  nim-scaler serve [flags]           run the gRPC scaler and the HTTP port\n"
+            << "  nim-scaler check --metadata FILE   validate trigger metadata; --scrape URL evaluates once\n"
+            << "  nim-scaler version\n\n"
+            << "serve flags (each also as an environment variable):\n";
+  for (const auto& o : config::ServeOptionDocs()) {
+    std::cout << "  " << o.flag << std::string(o.flag.size() < 26 ? 26 - o.flag.size() : 1, ' ') << o.help
+              << (o.default_value.empty() ? "" : " (default " + o.default_value + ")") << "\n"
+              << std::string(28, ' ') << "env " << o.env << "\n";
+  }
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    PrintUsage();
+    return args.empty() ? 2 : 0;
+  }
+  std::string cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (cmd == "version" || cmd == "--version") {
+    std::cout << "nim-scaler " << kVersion << "\n";
+    return 0;
+  }
+  if (cmd == "check") return RunCheck(rest);
+  if (cmd == "serve") {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string kv = *e;
+      if (kv.rfind("NIM_SCALER_", 0) != 0) continue;
+      auto eq = kv.find('=');
+      if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    auto cfg = config::LoadAppConfig(rest, env);
+    if (!cfg.ok()) {
+      std::cerr << "nim-scaler serve: " << cfg.status().message() << "\n";
+      return 2;
+    }
+    return RunServe(*cfg);
+  }
+  std::string msg = "nim-scaler: unknown command \"" + Truncate(cmd, 40) + "\"";
+  if (auto s = SuggestClosest(cmd, {"serve", "check", "version", "help"})) msg += " (did you mean \"" + *s + "\"?)";
+  std::cerr << msg << "\n";
+  return 2;
+}
+
+}  // namespace nimscaler::app

@@ -1,0 +1,173 @@
+// Exports RunServe(): wiring, health monitoring, signal handling and graceful shutdown.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "scaler/app/app.h"
+#include "scaler/common/text.h"
+#include "scaler/common/version.h"
+#include "scaler/engine/scaler_engine.h"
+#include "scaler/http/admin_server.h"
+#include "scaler/net/http_client.h"
+#include "scaler/service/external_scaler_service.h"
+#include "scaler/telemetry/logging.h"
+#include "scaler/telemetry/scaler_metrics.h"
+
+namespace nimscaler::app {
+namespace {
+
+std::string GrpcListenAddress(const std::string& addr) {
+  if (!addr.empty() && addr.front() == ':') return "[::]" + addr;
+  return addr;
+}
+
+Result<std::string> ReadFile(const std::string& path, const char* flag) {
+  std::ifstream in(path);
+  if (!in) return InvalidArgument(std::string(flag) + ": cannot read \"" + path + "\"");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const config::AppConfig& c) {
+  if (c.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  auto cert = ReadFile(c.tls_cert, "--tls-cert");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFile(c.tls_key, "--tls-key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions opts;
+  opts.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!c.tls_client_ca.empty()) {
+    auto ca = ReadFile(c.tls_client_ca, "--tls-client-ca");
+    if (!ca.ok()) return ca.status();
+    opts.pem_root_certs = *ca;
+    opts.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(opts);
+}
+
+int WaitForSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace
+
+int RunServe(const config::AppConfig& config) {
+  // Block the shutdown signals in every thread we start; only WaitForSignal() takes them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  telemetry::SetupLogging(config.log_format, config.log_level);
+  auto log = telemetry::Logger("app");
+  log->info("nim-scaler {} starting", kVersion);
+  if (config.kube_api != "auto" && config.kube_api != "off") {
+    log->warn("--kube-api {}: Kubernetes discovery is not in this build yet; only static endpoints work",
+              config.kube_api);
+  }
+
+  SystemClock clock;
+  telemetry::ScalerMetrics metrics;
+  engine::EngineDeps deps{std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient()), &clock, &metrics};
+  spec::SpecOptions spec_options{config.allow_static_endpoints, config.min_scrape_interval};
+  engine::ScalerEngine engine(spec_options, deps, config.idle_forget);
+  service::ExternalScalerService service(&engine, &metrics, &clock);
+
+  auto creds = MakeCredentials(config);
+  if (!creds.ok()) {
+    log->error("{}", creds.status().message());
+    return 2;
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(GrpcListenAddress(config.grpc_addr), *creds, &grpc_port);
+  builder.RegisterService(&service);
+  // KEDA configures no keepalive; our pings notice dead operator connections.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || grpc_port == 0) {
+    log->error("cannot listen on --grpc-addr {} (in use or invalid)", config.grpc_addr);
+    return 2;
+  }
+  auto* health = server->GetHealthCheckService();
+  health->SetServingStatus(false);  // NOT_SERVING until the first health pass below
+
+  std::atomic<bool> shutting_down{false};
+  auto ready = [&](std::string* why) {
+    if (shutting_down.load()) {
+      *why = "shutting down";
+      return false;
+    }
+    return engine.CollectionHealthy(clock.Now(), why);
+  };
+  http::AdminServer admin(&engine, &metrics, &clock, ready);
+  if (Status s = admin.Start(config.http_addr); !s.ok()) {
+    log->error("--http-addr: {}", s.message());
+    server->Shutdown();
+    return 2;
+  }
+
+  // Health monitor: ties gRPC health to how fresh collection is, and forgets idle objects.
+  std::mutex monitor_mu;
+  std::condition_variable monitor_cv;
+  bool monitor_stop = false;
+  std::thread monitor([&] {
+    bool serving = false;
+    while (true) {
+      std::string why;
+      bool ok = ready(&why);
+      if (ok != serving) {
+        health->SetServingStatus(ok);
+        if (ok) log->info("health: SERVING");
+        else log->warn("health: NOT_SERVING: {}", why);
+        serving = ok;
+      }
+      engine.ForgetIdle(clock.Now());
+      std::unique_lock lock(monitor_mu);
+      if (monitor_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return monitor_stop; })) return;
+    }
+  });
+
+  log->info("serving grpc_port={} http_port={} tls={} static_endpoints={}", grpc_port, admin.port(),
+            config.tls_cert.empty() ? "off" : (config.tls_client_ca.empty() ? "on" : "mutual"),
+            config.allow_static_endpoints ? "allowed" : "refused");
+
+  int sig = WaitForSignal();
+  log->info("received {}; shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  shutting_down.store(true);
+  health->SetServingStatus(false);
+  service.FinishAllStreams();
+  server->Shutdown(std::chrono::system_clock::now() + config.shutdown_grace);
+  {
+    std::lock_guard lock(monitor_mu);
+    monitor_stop = true;
+  }
+  monitor_cv.notify_all();
+  monitor.join();
+  engine.StopAll();
+  admin.Stop();
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace nimscaler::app

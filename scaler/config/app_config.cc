@@ -1,0 +1,227 @@
+// Exports LoadAppConfig() and ServeOptionDocs(). nlohmann_json stays inside this file.
+#include "scaler/config/app_config.h"
+
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "scaler/common/text.h"
+
+namespace nimscaler::config {
+namespace {
+
+using Setter = std::function<std::string(AppConfig&, const std::string&)>;  // "" = ok
+
+struct Option {
+  std::string name;  // flag name without dashes, e.g. "grpc-addr"
+  bool is_bool;
+  std::string default_value;
+  std::string help;
+  Setter set;
+};
+
+std::string SetString(std::string* field, const std::string& v) {
+  *field = v;
+  return {};
+}
+
+std::string SetEnum(std::string* field, const std::string& v, std::vector<std::string> allowed) {
+  for (const auto& a : allowed) {
+    if (ToLower(v) == a) {
+      *field = a;
+      return {};
+    }
+  }
+  std::string msg = "value \"" + Truncate(v, 40) + "\" must be one of";
+  for (const auto& a : allowed) msg += " " + a;
+  if (auto s = SuggestClosest(v, allowed)) msg += " (did you mean \"" + *s + "\"?)";
+  return msg;
+}
+
+std::string SetDuration(Duration* field, const std::string& v) {
+  auto d = ParseDuration(v);
+  if (!d) return "value \"" + Truncate(v, 40) + "\" is not a duration like \"500ms\" or \"2s\"";
+  *field = *d;
+  return {};
+}
+
+const std::vector<Option>& Options() {
+  static const std::vector<Option> kOptions = {
+      {"grpc-addr", false, ":9090", "address of the KEDA gRPC port (host:port, :port for all)",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.grpc_addr, v); }},
+      {"http-addr", false, ":8080", "address of the HTTP port (/metrics, /healthz, /readyz, /debug)",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.http_addr, v); }},
+      {"config", false, "", "JSON file with any of these options (keys are the flag names)",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.config_file, v); }},
+      {"log-format", false, "text", "json or text",
+       [](AppConfig& c, const std::string& v) { return SetEnum(&c.log_format, v, {"json", "text"}); }},
+      {"log-level", false, "info", "trace, debug, info, warn or error",
+       [](AppConfig& c, const std::string& v) {
+         return SetEnum(&c.log_level, v, {"trace", "debug", "info", "warn", "error"});
+       }},
+      {"tls-cert", false, "", "PEM certificate for the gRPC port (enables TLS)",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.tls_cert, v); }},
+      {"tls-key", false, "", "PEM private key for --tls-cert",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.tls_key, v); }},
+      {"tls-client-ca", false, "", "PEM CA bundle; when set, clients must present a certificate",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.tls_client_ca, v); }},
+      {"allow-static-endpoints", true, "false",
+       "allow the `endpoints` metadata key (lets ScaledObject authors point the scaler anywhere)",
+       [](AppConfig& c, const std::string& v) {
+         auto b = ParseBool(v);
+         if (!b) return std::string("value \"" + Truncate(v, 40) + "\" must be true or false");
+         c.allow_static_endpoints = *b;
+         return std::string();
+       }},
+      {"kube-api", false, "auto", "Kubernetes API for discovery: auto, off or a URL",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.kube_api, v); }},
+      {"namespaces", false, "", "comma-separated allow-list of namespaces that may be watched",
+       [](AppConfig& c, const std::string& v) {
+         c.namespaces = SplitTrimmed(v, ',');
+         return std::string();
+       }},
+      {"min-scrape-interval", false, "500ms", "smallest scrapeInterval a ScaledObject may ask for",
+       [](AppConfig& c, const std::string& v) { return SetDuration(&c.min_scrape_interval, v); }},
+      {"shutdown-grace", false, "5s", "how long SIGTERM waits for running calls",
+       [](AppConfig& c, const std::string& v) { return SetDuration(&c.shutdown_grace, v); }},
+  };
+  return kOptions;
+}
+
+std::string EnvName(const std::string& flag) {
+  std::string out = "NIM_SCALER_";
+  for (char ch : flag) out += ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+const Option* FindOption(const std::string& name) {
+  for (const auto& o : Options()) {
+    if (o.name == name) return &o;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> OptionNames() {
+  std::vector<std::string> names;
+  for (const auto& o : Options()) names.push_back(o.name);
+  return names;
+}
+
+std::string UnknownOption(const std::string& where, const std::string& name) {
+  std::string msg = "unknown option " + where + " \"" + Truncate(name, 60) + "\"";
+  if (auto s = SuggestClosest(name, OptionNames())) msg += " (did you mean \"" + *s + "\"?)";
+  return msg;
+}
+
+void ApplyFile(AppConfig& cfg, const std::string& path, std::vector<std::string>& problems) {
+  std::ifstream in(path);
+  if (!in) {
+    problems.push_back("--config: cannot read \"" + path + "\"");
+    return;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(ss.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    problems.push_back("--config \"" + path + "\": not valid JSON: " + e.what());
+    return;
+  }
+  if (!doc.is_object()) {
+    problems.push_back("--config \"" + path + "\": expected a JSON object of option names");
+    return;
+  }
+  for (const auto& [key, value] : doc.items()) {
+    const Option* o = FindOption(key);
+    if (o == nullptr || key == "config") {
+      problems.push_back("--config \"" + path + "\": " + UnknownOption("key", key));
+      continue;
+    }
+    std::string text;
+    if (value.is_string()) text = value.get<std::string>();
+    else if (value.is_boolean()) text = value.get<bool>() ? "true" : "false";
+    else if (value.is_array()) {
+      for (const auto& item : value) text += (text.empty() ? "" : ",") + (item.is_string() ? item.get<std::string>() : item.dump());
+    } else text = value.dump();
+    if (auto err = o->set(cfg, text); !err.empty()) {
+      problems.push_back("--config \"" + path + "\" key \"" + key + "\": " + err);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<OptionDoc> ServeOptionDocs() {
+  std::vector<OptionDoc> docs;
+  for (const auto& o : Options()) docs.push_back({"--" + o.name, EnvName(o.name), o.default_value, o.help});
+  return docs;
+}
+
+Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args,
+                                const std::map<std::string, std::string>& env) {
+  std::vector<std::string> problems;
+  // Parse the flags first (they win), but apply them last.
+  std::vector<std::pair<const Option*, std::string>> flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.rfind("--", 0) != 0) {
+      problems.push_back("unexpected argument \"" + Truncate(a, 60) + "\"; options start with --");
+      continue;
+    }
+    std::string name = a.substr(2), value;
+    bool has_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    const Option* o = FindOption(name);
+    if (o == nullptr) {
+      problems.push_back(UnknownOption("flag", "--" + name));
+      continue;
+    }
+    if (!has_value) {
+      if (o->is_bool) {
+        value = "true";
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        problems.push_back("flag --" + name + " needs a value: " + o->help);
+        continue;
+      }
+    }
+    flags.emplace_back(o, value);
+  }
+
+  AppConfig cfg;
+  std::string file;
+  if (auto it = env.find(EnvName("config")); it != env.end()) file = it->second;
+  for (const auto& [o, v] : flags) {
+    if (o->name == "config") file = v;
+  }
+  if (!file.empty()) ApplyFile(cfg, file, problems);
+  for (const auto& o : Options()) {
+    auto it = env.find(EnvName(o.name));
+    if (it == env.end()) continue;
+    if (auto err = o.set(cfg, it->second); !err.empty()) problems.push_back(EnvName(o.name) + ": " + err);
+  }
+  for (const auto& [o, v] : flags) {
+    if (auto err = o->set(cfg, v); !err.empty()) problems.push_back("--" + o->name + ": " + err);
+  }
+  if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
+    problems.push_back("--tls-cert and --tls-key must be given together");
+  }
+  if (!cfg.tls_client_ca.empty() && cfg.tls_cert.empty()) {
+    problems.push_back("--tls-client-ca needs --tls-cert and --tls-key (mTLS runs over TLS)");
+  }
+  if (!problems.empty()) {
+    std::string msg = "invalid configuration:";
+    for (const auto& p : problems) msg += "\n  " + p;
+    return InvalidArgument(msg);
+  }
+  return cfg;
+}
+
+}  // namespace nimscaler::config

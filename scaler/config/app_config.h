@@ -1,0 +1,46 @@
+#pragma once
+// AppConfig: the server's own configuration (product.md §6), from flags, environment
+// variables NIM_SCALER_<FLAG> and an optional JSON file. Precedence: flag > env > file >
+// default. Bad configuration is a startup error that names the option and what is expected.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "scaler/common/clock.h"
+#include "scaler/common/result.h"
+
+namespace nimscaler::config {
+
+struct AppConfig {
+  std::string grpc_addr = ":9090";
+  std::string http_addr = ":8080";
+  std::string config_file;
+  std::string log_format = "text";  ///< json | text
+  std::string log_level = "info";   ///< trace | debug | info | warn | error
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  bool allow_static_endpoints = false;
+  std::string kube_api = "auto";  ///< auto | off | URL
+  std::vector<std::string> namespaces;
+  Duration min_scrape_interval = std::chrono::milliseconds(500);
+  Duration idle_forget = std::chrono::minutes(10);  ///< forget objects nobody asked about
+  Duration shutdown_grace = std::chrono::seconds(5);
+};
+
+/// One documented option, for `--help` and the README.
+struct OptionDoc {
+  std::string flag;  ///< e.g. "--grpc-addr"
+  std::string env;   ///< e.g. "NIM_SCALER_GRPC_ADDR"
+  std::string default_value;
+  std::string help;
+};
+std::vector<OptionDoc> ServeOptionDocs();
+
+/// Builds the configuration from `args` (the words after `serve`), `env` and the JSON file
+/// named by --config / NIM_SCALER_CONFIG. Every problem is reported at once.
+Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args,
+                                const std::map<std::string, std::string>& env);
+
+}  // namespace nimscaler::config

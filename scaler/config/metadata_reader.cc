@@ -1,0 +1,169 @@
+// Exports ReadMetadata(), JoinProblems() and IsKedaOwnKey().
+#include "scaler/config/metadata_reader.h"
+
+#include <algorithm>
+
+#include "scaler/common/text.h"
+
+namespace nimscaler::config {
+
+std::string MetadataValues::String(const std::string& key) const {
+  auto it = strings_.find(key);
+  return it == strings_.end() ? std::string() : it->second;
+}
+std::optional<double> MetadataValues::Double(const std::string& key) const {
+  auto it = doubles_.find(key);
+  return it == doubles_.end() ? std::nullopt : std::optional<double>(it->second);
+}
+std::optional<Duration> MetadataValues::DurationOf(const std::string& key) const {
+  auto it = durations_.find(key);
+  return it == durations_.end() ? std::nullopt : std::optional<Duration>(it->second);
+}
+std::optional<bool> MetadataValues::Bool(const std::string& key) const {
+  auto it = bools_.find(key);
+  return it == bools_.end() ? std::nullopt : std::optional<bool>(it->second);
+}
+
+bool IsKedaOwnKey(const std::string& key) {
+  static const char* kKeda[] = {"scalerAddress", "enableTLS", "unsafeSsl"};
+  for (const char* k : kKeda) {
+    if (key == k) return true;
+  }
+  // KEDA resolves `xFromEnv` from the target's container env and forwards the key as is.
+  constexpr std::string_view kSuffix = "FromEnv";
+  return key.size() > kSuffix.size() &&
+         key.compare(key.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
+}
+
+namespace {
+
+std::string Quote(std::string_view s) { return "\"" + Truncate(s, 80) + "\""; }
+
+std::string Join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+// Checks one value; returns a problem sentence, or empty when the value is good.
+std::string CheckValue(const FieldSpec& f, const std::string& raw,
+                       std::string* canonical, double* number, Duration* duration, bool* flag) {
+  const std::string where = f.key + ": " + Quote(raw);
+  switch (f.type) {
+    case FieldType::kString:
+      if (Trim(raw).empty()) return where + " is empty; expected " + f.help;
+      *canonical = std::string(Trim(raw));
+      return {};
+    case FieldType::kEnum: {
+      std::string v = ToLower(Trim(raw));
+      if (std::find(f.enum_values.begin(), f.enum_values.end(), v) != f.enum_values.end()) {
+        *canonical = v;
+        return {};
+      }
+      std::string msg = where + " must be one of " + Join(f.enum_values, ", ");
+      if (auto s = SuggestClosest(v, f.enum_values)) msg += " (did you mean \"" + *s + "\"?)";
+      return msg;
+    }
+    case FieldType::kBool: {
+      auto b = ParseBool(raw);
+      if (!b) return where + " must be true or false";
+      *flag = *b;
+      return {};
+    }
+    case FieldType::kDouble: {
+      auto d = ParseDouble(raw);
+      if (!d) {
+        // A duration where a number is expected is a common slip; say so.
+        return where + " is not a number; expected " + f.help;
+      }
+      if (f.fraction && *d > 1 && *d <= 100) {
+        return where + " must be a fraction between 0 and 1 (KV-cache use is reported as 0-1 "
+               "even when the engine's metric name says _perc); did you mean \"" +
+               FormatDouble(*d / 100) + "\"?";
+      }
+      if (!(*d > f.min) || *d > f.max) {
+        std::string range = "greater than " + FormatDouble(f.min);
+        if (f.max != std::numeric_limits<double>::infinity()) range += " and at most " + FormatDouble(f.max);
+        return where + " is out of range; expected a number " + range;
+      }
+      *number = *d;
+      return {};
+    }
+    case FieldType::kDuration: {
+      auto d = ParseDuration(raw);
+      if (!d) {
+        std::string msg = where + " is not a duration; expected a number with a unit such as "
+                          "\"500ms\", \"2s\" or \"1m\"";
+        if (ParseDouble(raw)) msg += " (a bare number has no unit; did you mean \"" + std::string(Trim(raw)) + "s\"?)";
+        return msg;
+      }
+      double secs = ToSeconds(*d);
+      if (!(secs > f.min) || secs > f.max) {
+        return where + " is out of range; expected a duration above " +
+               FormatDuration(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(f.min))) +
+               (f.max != std::numeric_limits<double>::infinity()
+                    ? " and at most " + FormatDuration(std::chrono::duration_cast<Duration>(
+                                            std::chrono::duration<double>(f.max)))
+                    : std::string());
+      }
+      *duration = *d;
+      return {};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+MetadataRead ReadMetadata(const Metadata& metadata, const std::vector<FieldSpec>& fields) {
+  MetadataRead out;
+  std::vector<std::string> known;
+  known.reserve(fields.size());
+  for (const auto& f : fields) known.push_back(f.key);
+
+  // Unknown keys first: a misspelt key usually explains a "missing" one reported below.
+  for (const auto& [key, value] : metadata) {
+    if (IsKedaOwnKey(key)) continue;
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string msg = "unknown key " + Quote(key);
+    if (auto s = SuggestClosest(key, known)) msg += " (did you mean \"" + *s + "\"?)";
+    out.problems.push_back(msg);
+  }
+
+  for (const auto& f : fields) {
+    auto it = metadata.find(f.key);
+    bool present = it != metadata.end();
+    if (present && f.planned) {
+      out.problems.push_back("key \"" + f.key + "\" is documented but not supported by this "
+                             "nim-scaler version yet; remove it");
+      continue;
+    }
+    if (!present && f.default_value.empty()) {
+      if (f.required) out.problems.push_back("missing required key \"" + f.key + "\": " + f.help);
+      continue;
+    }
+    const std::string& raw = present ? it->second : f.default_value;
+    std::string canonical = raw;
+    double number = 0;
+    Duration duration{};
+    bool flag = false;
+    std::string problem = CheckValue(f, raw, &canonical, &number, &duration, &flag);
+    if (!problem.empty()) {
+      out.problems.push_back(problem);
+      continue;
+    }
+    out.values.strings_[f.key] = canonical;
+    if (f.type == FieldType::kDouble) out.values.doubles_[f.key] = number;
+    if (f.type == FieldType::kDuration) out.values.durations_[f.key] = duration;
+    if (f.type == FieldType::kBool) out.values.bools_[f.key] = flag;
+  }
+  return out;
+}
+
+std::string JoinProblems(const std::vector<std::string>& problems) {
+  if (problems.size() == 1) return "invalid trigger metadata: " + problems[0];
+  return "invalid trigger metadata (" + std::to_string(problems.size()) +
+         " problems): " + Join(problems, "; ");
+}
+
+}  // namespace nimscaler::config

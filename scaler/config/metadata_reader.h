@@ -1,0 +1,68 @@
+#pragma once
+// MetadataReader: turns a ScaledObject trigger's metadata map (all strings, as KEDA sends
+// them) into typed values, driven by a table of FieldSpec rows. It collects every problem
+// instead of stopping at the first one. It knows nothing about sources or formulas.
+
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scaler/common/clock.h"
+
+namespace nimscaler::config {
+
+using Metadata = std::map<std::string, std::string>;
+
+enum class FieldType { kString, kDouble, kDuration, kEnum, kBool };
+
+/// One metadata key: its type, default, allowed values and documentation.
+struct FieldSpec {
+  std::string key;
+  FieldType type = FieldType::kString;
+  std::string default_value;  ///< empty: no default (the key is optional unless `required`)
+  std::string help;           ///< one line for the README table and errors
+  std::vector<std::string> enum_values;
+  double min = -std::numeric_limits<double>::infinity();  ///< exclusive lower bound
+  double max = std::numeric_limits<double>::infinity();   ///< inclusive upper bound
+  bool fraction = false;  ///< a 0-1 value; "50" gets "did you mean 0.5?"
+  bool required = false;
+  bool planned = false;  ///< documented but not in this build: using it is an error that says so
+};
+
+/// Typed values of the known keys that were present (or defaulted). Plain value type.
+class MetadataValues {
+ public:
+  bool Has(const std::string& key) const { return strings_.count(key) != 0; }
+  std::string String(const std::string& key) const;
+  std::optional<double> Double(const std::string& key) const;
+  std::optional<Duration> DurationOf(const std::string& key) const;
+  std::optional<bool> Bool(const std::string& key) const;
+
+ private:
+  friend struct MetadataRead ReadMetadata(const Metadata&, const std::vector<FieldSpec>&);
+  std::map<std::string, std::string> strings_;
+  std::map<std::string, double> doubles_;
+  std::map<std::string, Duration> durations_;
+  std::map<std::string, bool> bools_;
+};
+
+/// Values plus every problem found, each a self-contained sentence naming the key.
+struct MetadataRead {
+  MetadataValues values;
+  std::vector<std::string> problems;
+};
+
+/// Keys KEDA itself reads from trigger metadata; accepted and ignored.
+bool IsKedaOwnKey(const std::string& key);
+
+/// Reads `metadata` against `fields`: unknown keys (with "did you mean"), bad values
+/// (naming the key, the value and what is expected), missing required keys, planned keys.
+MetadataRead ReadMetadata(const Metadata& metadata, const std::vector<FieldSpec>& fields);
+
+/// Joins problems into one message whose first line stands alone, e.g.
+/// `invalid trigger metadata (2 problems): ...; ...`.
+std::string JoinProblems(const std::vector<std::string>& problems);
+
+}  // namespace nimscaler::config

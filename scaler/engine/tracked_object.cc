@@ -1,0 +1,155 @@
+// Exports TrackedObject: the per-ScaledObject collection loop.
+#include "scaler/engine/tracked_object.h"
+
+#include "scaler/common/text.h"
+#include "scaler/telemetry/logging.h"
+
+namespace nimscaler::engine {
+
+TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, EngineDeps deps)
+    : spec_(std::move(spec)),
+      deps_(std::move(deps)),
+      source_(spec_->scrape, deps_.http),
+      discovery_(std::make_unique<sources::StaticDiscovery>(spec_->endpoints)),
+      log_(telemetry::Logger("engine")) {
+  TimePoint now = deps_.clock->Now();
+  Touch(now);
+  last_cycle_end_ns_.store(now.time_since_epoch().count());
+  auto pending = std::make_shared<Evaluation>(Evaluate(*spec_, nullptr, nullptr, now));
+  latest_ = std::move(pending);
+  log_->info("{}: tracking {} pod endpoint(s) every {}, formula {}", spec_->key.ToString(),
+             spec_->endpoints.size(), FormatDuration(spec_->scrape_interval), spec_->FormulaText());
+  thread_ = std::thread([this] { Run(); });
+}
+
+TrackedObject::~TrackedObject() { Stop(); }
+
+void TrackedObject::Stop() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+EvaluationConstPtr TrackedObject::Latest() const {
+  std::lock_guard lock(mu_);
+  return latest_;
+}
+
+uint64_t TrackedObject::Subscribe(ActivatedFn fn) {
+  std::lock_guard lock(mu_);
+  uint64_t id = next_id_++;
+  subscribers_.emplace(id, std::move(fn));
+  return id;
+}
+
+void TrackedObject::Unsubscribe(uint64_t id) {
+  std::lock_guard lock(mu_);
+  subscribers_.erase(id);
+}
+
+void TrackedObject::Run() {
+  signals::SnapshotConstPtr snapshot;
+  while (true) {
+    TimePoint start = deps_.clock->Now();
+    snapshot = CollectOnce(start, snapshot);  // network I/O: no lock held
+    EvaluationConstPtr previous = Latest();
+    TimePoint now = deps_.clock->Now();
+    auto ev = std::make_shared<Evaluation>(Evaluate(*spec_, snapshot, previous.get(), now));
+    if (!ev->status.ok() && ev->status.code() != previous->status.code()) {
+      log_->warn("{}", ev->status.message());
+    } else if (ev->status.ok() && !previous->status.ok() && cycles_.load() > 0) {
+      log_->info("{}: value available again ({})", spec_->key.ToString(), FormatDouble(ev->value));
+    }
+    Publish(std::move(ev));
+    last_cycle_end_ns_.store(now.time_since_epoch().count());
+    cycles_.fetch_add(1);
+
+    std::unique_lock lock(stop_mu_);
+    if (stop_cv_.wait_until(lock, start + spec_->scrape_interval, [this] { return stopping_; })) return;
+  }
+}
+
+signals::SnapshotConstPtr TrackedObject::CollectOnce(TimePoint now, const signals::SnapshotConstPtr& previous) {
+  auto snap = std::make_shared<signals::Snapshot>();
+  snap->taken_at = now;
+  snap->cycle = previous ? previous->cycle + 1 : 1;
+  auto pods = discovery_->List();
+  if (!pods.ok()) {
+    log_->warn("{}: discovery failed: {}", spec_->key.ToString(), pods.status().message());
+    return previous ? previous : snap;
+  }
+  for (const auto& pod : *pods) {
+    if (!pod.ready) continue;
+    signals::PodReading reading;
+    reading.endpoint = pod.url;
+    TimePoint t0 = deps_.clock->Now();
+    auto scraped = source_.Scrape(pod.url);
+    double secs = ToSeconds(deps_.clock->Now() - t0);
+    if (deps_.metrics) deps_.metrics->RecordScrape(scraped.ok(), secs);
+
+    const signals::PodReading* before = nullptr;
+    if (previous) {
+      for (const auto& p : previous->pods) {
+        if (p.endpoint == pod.url) before = &p;
+      }
+    }
+    if (scraped.ok()) {
+      reading.answered = true;
+      reading.last_success = now;
+      reading.gauges = scraped->gauges;
+      reading.engine = scraped->engine;
+      reading.missing = scraped->missing_detail;
+      if (before != nullptr && !before->answered) {
+        log_->info("{}: pod {} answers again", spec_->key.ToString(), pod.url);
+      }
+    } else {
+      reading.error = scraped.status().message();
+      // A gauge is a point-in-time level: a recent one is better than none, so a failed
+      // pod keeps its last gauges for 3 x scrapeInterval (product.md §5). Rates are never
+      // carried over.
+      if (before != nullptr && before->last_success && now - *before->last_success <= spec_->stale_keep) {
+        reading.stale = true;
+        reading.last_success = before->last_success;
+        reading.gauges = before->gauges;
+        reading.engine = before->engine;
+      } else if (before != nullptr) {
+        reading.last_success = before->last_success;
+      }
+      if (before == nullptr || before->answered) {
+        log_->warn("{}: scrape of {} failed: {}", spec_->key.ToString(), pod.url, reading.error);
+      }
+    }
+    snap->pods.push_back(std::move(reading));
+  }
+  return snap;
+}
+
+void TrackedObject::Publish(EvaluationConstPtr ev) {
+  std::vector<ActivatedFn> to_notify;
+  bool rose;
+  {
+    std::lock_guard lock(mu_);
+    rose = ev->status.ok() && ev->active && !(latest_->status.ok() && latest_->active);
+    latest_ = ev;
+  }
+  if (deps_.metrics) {
+    telemetry::ScaledObjectGauges g;
+    g.value = ev->status.ok() ? ev->value : std::numeric_limits<double>::quiet_NaN();
+    g.ready_pods = ev->snapshot ? static_cast<double>(ev->snapshot->UsablePods()) : 0;
+    g.active = ev->status.ok() && ev->active;
+    g.signals = ev->signals;
+    deps_.metrics->SetScaledObject(spec_->key.ns, spec_->key.name, g);
+  }
+  if (rose) {
+    log_->info("{}: became active (value {})", spec_->key.ToString(), FormatDouble(ev->value));
+    // Subscribers are called under the lock so none is destroyed mid-call; they only
+    // queue a write and return.
+    std::lock_guard lock(mu_);
+    for (auto& [id, fn] : subscribers_) fn();
+  }
+}
+
+}  // namespace nimscaler::engine

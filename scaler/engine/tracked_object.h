@@ -1,0 +1,83 @@
+#pragma once
+// TrackedObject: one ScaledObject trigger being collected for. Owns a background thread
+// that discovers pods, scrapes them with no lock held, builds a new Snapshot, evaluates it
+// and swaps the result in under a short lock. Readers (gRPC handlers) never wait on I/O.
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "scaler/common/clock.h"
+#include "scaler/engine/evaluator.h"
+#include "scaler/sources/discovery/pod_discovery.h"
+#include "scaler/sources/pod_scrape_source.h"
+#include "scaler/spec/scaler_spec.h"
+#include "scaler/telemetry/logging.h"
+#include "scaler/telemetry/scaler_metrics.h"
+
+namespace nimscaler::engine {
+
+struct EngineDeps {
+  std::shared_ptr<net::HttpClient> http;
+  const Clock* clock = nullptr;
+  telemetry::ScalerMetrics* metrics = nullptr;
+};
+
+/// Thread-safe. Construction starts collection; destruction (or Stop()) ends it.
+class TrackedObject {
+ public:
+  using ActivatedFn = std::function<void()>;
+
+  TrackedObject(spec::ScalerSpecConstPtr spec, EngineDeps deps);
+  ~TrackedObject();
+  TrackedObject(const TrackedObject&) = delete;
+  TrackedObject& operator=(const TrackedObject&) = delete;
+
+  const spec::ScalerSpec& spec() const { return *spec_; }
+  /// The latest evaluation; never null (a "pending" one before the first cycle ends).
+  EvaluationConstPtr Latest() const;
+
+  /// Calls `fn` (on the collector thread) each time activity rises from false to true.
+  /// `fn` must not block. Returns an id for Unsubscribe().
+  uint64_t Subscribe(ActivatedFn fn);
+  void Unsubscribe(uint64_t id);
+
+  void Touch(TimePoint now) { last_access_ns_.store(now.time_since_epoch().count()); }
+  TimePoint LastAccess() const { return TimePoint(Duration(last_access_ns_.load())); }
+  /// When the last collection cycle ended, or when tracking began if none has.
+  TimePoint LastCycleEnd() const { return TimePoint(Duration(last_cycle_end_ns_.load())); }
+  bool HasCompletedCycle() const { return cycles_.load() > 0; }
+
+  void Stop();
+
+ private:
+  void Run();
+  signals::SnapshotConstPtr CollectOnce(TimePoint now, const signals::SnapshotConstPtr& previous);
+  void Publish(EvaluationConstPtr ev);
+
+  const spec::ScalerSpecConstPtr spec_;
+  const EngineDeps deps_;
+  const sources::PodScrapeSource source_;
+  std::unique_ptr<sources::PodDiscovery> discovery_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  mutable std::mutex mu_;  // guards latest_, subscribers_, next_id_
+  EvaluationConstPtr latest_;
+  std::map<uint64_t, ActivatedFn> subscribers_;
+  uint64_t next_id_ = 1;
+
+  std::atomic<int64_t> last_access_ns_{0};
+  std::atomic<int64_t> last_cycle_end_ns_{0};
+  std::atomic<uint64_t> cycles_{0};
+
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace nimscaler::engine

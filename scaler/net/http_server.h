@@ -1,0 +1,54 @@
+#pragma once
+// HttpServer: a small embedded HTTP/1.1 server (civetweb) with exact-path and prefix
+// routes. Used for the scaler's own HTTP port and by tests as a loopback fake pod.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "scaler/common/result.h"
+
+namespace nimscaler::net {
+
+struct HttpServerRequest {
+  std::string method;
+  std::string path;
+  std::string query;
+  std::string body;
+  std::map<std::string, std::string> headers;  ///< names lower-cased
+};
+
+struct HttpServerResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+using HttpHandler = std::function<HttpServerResponse(const HttpServerRequest&)>;
+
+/// Owns the listening socket and worker threads. Routes must be added before Start().
+/// Handlers run on civetweb's worker threads and must be thread-safe.
+class HttpServer {
+ public:
+  HttpServer();
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  /// Exact path match, or prefix match when `path` ends in '/'.
+  void Route(const std::string& path, HttpHandler handler);
+
+  /// Binds `addr` ("host:port", ":port" for all interfaces; port 0 picks a free one).
+  Status Start(const std::string& addr, int threads = 4);
+  /// The bound port, after a successful Start().
+  int port() const { return port_; }
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+};
+
+}  // namespace nimscaler::net

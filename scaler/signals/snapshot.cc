@@ -1,0 +1,23 @@
+// Exports the Snapshot aggregation helpers.
+#include "scaler/signals/snapshot.h"
+
+namespace nimscaler::signals {
+
+size_t Snapshot::UsablePods() const {
+  size_t n = 0;
+  for (const auto& p : pods) n += (p.answered || p.stale) ? 1 : 0;
+  return n;
+}
+
+std::optional<double> Snapshot::Sum(const std::string& signal) const {
+  std::optional<double> total;
+  for (const auto& p : pods) {
+    if (!p.answered && !p.stale) continue;
+    auto it = p.gauges.find(signal);
+    if (it == p.gauges.end() || std::isnan(it->second)) continue;
+    total = total.value_or(0) + it->second;
+  }
+  return total;
+}
+
+}  // namespace nimscaler::signals

@@ -1,0 +1,54 @@
+#pragma once
+// The data model of collected signals: what one pod reported in one scrape, and the
+// immutable Snapshot of all pods of one ScaledObject that readers share.
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scaler/common/clock.h"
+
+namespace nimscaler::signals {
+
+/// Builtin per-pod gauge signals (product.md §3). Custom signals use their own names.
+inline constexpr const char* kKvCache = "kv_cache";
+inline constexpr const char* kWaiting = "waiting";
+inline constexpr const char* kRunning = "running";
+
+/// How several series of one pod that match a signal are combined into one value.
+enum class Combine {
+  kSum,      ///< counts (requests, tokens): every series is a share of the pod's total
+  kAverage,  ///< fractions (KV use per rank or engine): summing would exceed 1
+};
+
+/// One pod's state as the collector last saw it. Plain value type.
+struct PodReading {
+  std::string endpoint;                 ///< the URL scraped (identifies the pod)
+  bool answered = false;                ///< the latest scrape succeeded
+  bool stale = false;                   ///< values are kept from an earlier scrape (§5)
+  std::optional<TimePoint> last_success;
+  std::string error;                    ///< why the latest scrape failed, empty when it did not
+  std::string engine;                   ///< preset used for this pod (the detected one for auto)
+  std::string missing;                  ///< configured metrics this pod does not serve, with hints
+  std::map<std::string, double> gauges; ///< signal name -> combined value for this pod
+};
+
+/// All pods of one ScaledObject after one collection cycle. Immutable once published;
+/// share it as SnapshotConstPtr. Thread-safe for concurrent readers.
+struct Snapshot {
+  TimePoint taken_at{};
+  uint64_t cycle = 0;
+  std::vector<PodReading> pods;
+
+  /// Pods whose values may be used now (answered, or stale but within the keep period).
+  size_t UsablePods() const;
+  /// Sum over usable pods of `signal`; nullopt when no usable pod has it.
+  std::optional<double> Sum(const std::string& signal) const;
+};
+using SnapshotConstPtr = std::shared_ptr<const Snapshot>;
+
+}  // namespace nimscaler::signals

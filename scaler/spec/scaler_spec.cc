@@ -1,0 +1,190 @@
+// Exports BuildScalerSpec(), MetadataFields(), DefaultMetricName() and HashMetadata().
+#include "scaler/spec/scaler_spec.h"
+
+#include <cstdio>
+#include <limits>
+#include <regex>
+
+#include "scaler/common/text.h"
+
+namespace nimscaler::spec {
+
+using config::FieldSpec;
+using config::FieldType;
+
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+uint64_t Fnv1a(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+}  // namespace
+
+uint64_t HashMetadata(const config::Metadata& metadata) {
+  uint64_t h = 14695981039346656037ull;
+  for (const auto& [k, v] : metadata) {  // std::map iterates in key order
+    h = Fnv1a(h, k);
+    h = Fnv1a(h, std::string_view("\0", 1));
+    h = Fnv1a(h, v);
+    h = Fnv1a(h, std::string_view("\1", 1));
+  }
+  return h;
+}
+
+const std::vector<FieldSpec>& MetadataFields() {
+  static const std::vector<FieldSpec> kFields = [] {
+    std::vector<FieldSpec> f;
+    auto add = [&f](FieldSpec s) { f.push_back(std::move(s)); };
+    add({.key = "endpoints", .help = "comma-separated metrics URLs (needs --allow-static-endpoints)"});
+    add({.key = "engine", .type = FieldType::kEnum, .default_value = "auto",
+         .help = "metric-name preset", .enum_values = sources::EngineNames()});
+    add({.key = "model", .help = "keep only series whose model_name (or model) label equals this"});
+    add({.key = "metricsPath", .help = "path used when an endpoint URL has none (default: per engine)"});
+    add({.key = "targetKvCache", .type = FieldType::kDouble,
+         .help = "KV-cache fraction (0-1) per replica, e.g. \"0.7\"", .min = 0, .max = 1, .fraction = true});
+    add({.key = "targetWaiting", .type = FieldType::kDouble,
+         .help = "waiting requests per replica, e.g. \"4\"", .min = 0});
+    add({.key = "targetRunning", .type = FieldType::kDouble,
+         .help = "running requests per replica, e.g. \"64\"", .min = 0});
+    add({.key = "scrapeInterval", .type = FieldType::kDuration, .default_value = "2s",
+         .help = "collection period, e.g. \"2s\"", .min = 0, .max = 300});
+    add({.key = "metricName", .help = "name reported to KEDA: [a-z0-9.-], at most 120 characters"});
+    // Documented in the product spec, not in this build yet: using one is a clear error.
+    for (const char* planned :
+         {"service", "port", "scheme", "dnsName", "targetTtft", "targetItl", "targetE2e", "latencyQuantile",
+          "formula", "activation", "window", "panicWindow", "wakeQuery", "prometheusAddress", "wakeHold",
+          "insecureSkipVerify"}) {
+      add({.key = planned, .help = "planned", .planned = true});
+    }
+    return f;
+  }();
+  return kFields;
+}
+
+std::string DefaultMetricName(const std::string& ns, const std::string& name) {
+  std::string out = "nim-";
+  for (char c : ToLower(ns + "-" + name)) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+    out += ok ? c : '-';
+  }
+  constexpr size_t kMax = 120;
+  if (out.size() > kMax) {
+    char suffix[20];
+    std::snprintf(suffix, sizeof suffix, "-%08x", static_cast<unsigned>(Fnv1a(14695981039346656037ull, ns + "/" + name)));
+    out = out.substr(0, kMax - 9) + suffix;
+  }
+  return out;
+}
+
+std::string ScalerSpec::FormulaText() const {
+  std::string out = "max(";
+  for (size_t i = 0; i < targets.size(); ++i) {
+    out += (i ? ", " : "") + std::string("sum(") + targets[i].signal + ") / " + FormatDouble(targets[i].per_replica);
+  }
+  return out + ")";
+}
+
+namespace {
+
+// Checks one endpoint URL and fills in the engine's default path; "" on success.
+std::string NormalizeEndpoint(std::string* url, const std::string& default_path) {
+  static const std::regex kUrl(R"(^(https?)://([^/?#\s]+)(/[^\s]*)?$)", std::regex::icase);
+  std::smatch m;
+  if (!std::regex_match(*url, m, kUrl)) {
+    return "endpoints: \"" + Truncate(*url, 80) + "\" is not an http(s) URL like "
+           "\"http://10.0.0.7:8000/v1/metrics\"";
+  }
+  if (!m[3].matched || m[3].str() == "/") {
+    if (default_path.empty()) {
+      return "endpoints: \"" + Truncate(*url, 80) + "\" has no path and engine is auto; "
+             "write the full URL (e.g. .../v1/metrics for NIM) or set metricsPath";
+    }
+    *url = m[1].str() + "://" + m[2].str() + default_path;
+  }
+  return {};
+}
+
+bool IsValidMetricName(const std::string& n) {
+  static const std::regex kName("^[a-z0-9][a-z0-9.-]*$");
+  static const std::regex kKedaPrefix("^s[0-9]+-.*");
+  return n.size() <= 120 && std::regex_match(n, kName) && !std::regex_match(n, kKedaPrefix);
+}
+
+}  // namespace
+
+Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::string& name,
+                                           const config::Metadata& metadata, const SpecOptions& options) {
+  config::MetadataRead read = config::ReadMetadata(metadata, MetadataFields());
+  std::vector<std::string>& problems = read.problems;
+  const config::MetadataValues& v = read.values;
+
+  auto spec = std::make_shared<ScalerSpec>();
+  spec->key = {ns, name, HashMetadata(metadata)};
+  if (name.empty()) problems.push_back("the ScaledObject reference has an empty name");
+
+  // Discovery: only static endpoints exist in this build.
+  if (v.Has("endpoints")) {
+    if (!options.allow_static_endpoints) {
+      problems.push_back("endpoints: static endpoints are refused because the server runs without "
+                         "--allow-static-endpoints (they let a ScaledObject author point the scaler "
+                         "at any address); ask the operator to enable it");
+    } else {
+      std::string engine = v.String("engine");
+      std::string path = v.String("metricsPath");
+      if (path.empty() && engine != "auto") path = sources::FindPreset(engine)->metrics_path;
+      if (!path.empty() && path.front() != '/') path = "/" + path;
+      for (std::string url : SplitTrimmed(v.String("endpoints"), ',')) {
+        if (auto err = NormalizeEndpoint(&url, path); !err.empty()) problems.push_back(err);
+        else spec->endpoints.push_back(url);
+      }
+    }
+  } else if (!metadata.count("service") && !metadata.count("dnsName")) {
+    problems.push_back("no pods to read: set \"endpoints\" (static URLs; Kubernetes discovery via "
+                       "\"service\" is not in this build yet)");
+  }
+
+  // Targets. With none given, the product defaults apply (product.md §3).
+  struct TargetKey { const char* key; const char* signal; };
+  for (TargetKey t : {TargetKey{"targetKvCache", signals::kKvCache}, TargetKey{"targetWaiting", signals::kWaiting},
+                      TargetKey{"targetRunning", signals::kRunning}}) {
+    if (auto d = v.Double(t.key)) spec->targets.push_back({t.key, t.signal, *d});
+  }
+  bool any_target_key = metadata.count("targetKvCache") || metadata.count("targetWaiting") ||
+                        metadata.count("targetRunning");
+  if (spec->targets.empty() && !any_target_key) {
+    spec->targets = {{"targetKvCache", signals::kKvCache, 0.8}, {"targetWaiting", signals::kWaiting, 4}};
+  }
+
+  spec->scrape_interval = v.DurationOf("scrapeInterval").value_or(std::chrono::seconds(2));
+  if (v.DurationOf("scrapeInterval") && spec->scrape_interval < options.min_scrape_interval) {
+    problems.push_back("scrapeInterval: \"" + v.String("scrapeInterval") + "\" is below this server's minimum of " +
+                       FormatDuration(options.min_scrape_interval));
+  }
+  spec->stale_keep = 3 * spec->scrape_interval;
+
+  if (v.Has("metricName")) {
+    spec->metric_name = v.String("metricName");
+    if (!IsValidMetricName(spec->metric_name)) {
+      problems.push_back("metricName: \"" + Truncate(spec->metric_name, 80) + "\" must match [a-z0-9][a-z0-9.-]*, "
+                         "be at most 120 characters and not start with s<N>- (KEDA adds that prefix)");
+    }
+  } else {
+    spec->metric_name = DefaultMetricName(ns, name);
+  }
+
+  if (!problems.empty()) return InvalidArgument(config::JoinProblems(problems));
+
+  spec->scrape.engine = v.String("engine");
+  spec->scrape.model = v.String("model");
+  // The activation rule reads waiting and running, so they are always collected.
+  spec->scrape.signals = {signals::kKvCache, signals::kWaiting, signals::kRunning};
+  auto timeout = std::min<Duration>(spec->scrape_interval, std::chrono::seconds(5));
+  spec->scrape.http.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+  return ScalerSpecConstPtr(std::move(spec));
+}
+
+}  // namespace nimscaler::spec

@@ -1,0 +1,73 @@
+#pragma once
+// ScalerSpec: the validated, immutable view of one ScaledObject trigger, built once from
+// its metadata and shared by every request and the collector (Envoy's Config object).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "scaler/common/clock.h"
+#include "scaler/common/result.h"
+#include "scaler/config/metadata_reader.h"
+#include "scaler/sources/pod_scrape_source.h"
+
+namespace nimscaler::spec {
+
+/// Identifies one trigger: KEDA sends the same (namespace, name, metadata) on every call.
+struct ScaledObjectKey {
+  std::string ns;
+  std::string name;
+  uint64_t metadata_hash = 0;
+
+  bool operator<(const ScaledObjectKey& o) const {
+    return std::tie(ns, name, metadata_hash) < std::tie(o.ns, o.name, o.metadata_hash);
+  }
+  bool operator==(const ScaledObjectKey& o) const = default;
+  std::string ToString() const { return ns + "/" + name; }
+};
+
+/// Order-independent hash of a metadata map (FNV-1a over sorted key=value pairs).
+uint64_t HashMetadata(const config::Metadata& metadata);
+
+/// A per-replica target: desired replicas contributed = sum(signal) / per_replica.
+struct Target {
+  std::string key;     ///< metadata key it came from, e.g. "targetKvCache"
+  std::string signal;  ///< e.g. "kv_cache"
+  double per_replica = 0;
+};
+
+/// Immutable once built; thread-safe to share.
+struct ScalerSpec {
+  ScaledObjectKey key;
+  std::string metric_name;   ///< name reported to KEDA (KEDA prefixes it with s<N>-)
+  double target_size = 1;    ///< the value is a replica count, so the HPA target is 1
+  std::vector<std::string> endpoints;
+  sources::PodScrapeConfig scrape;
+  std::vector<Target> targets;
+  Duration scrape_interval{};
+  Duration stale_keep{};     ///< how long a failed pod's last gauges are kept (3 x interval)
+
+  /// Human-readable formula, e.g. "max(sum(kv_cache) / 0.1, sum(waiting) / 4)".
+  std::string FormulaText() const;
+};
+using ScalerSpecConstPtr = std::shared_ptr<const ScalerSpec>;
+
+/// Server-side policy that metadata cannot override.
+struct SpecOptions {
+  bool allow_static_endpoints = false;
+  Duration min_scrape_interval = std::chrono::milliseconds(500);
+};
+
+/// The table of every metadata key (for validation, `check` and the README).
+const std::vector<config::FieldSpec>& MetadataFields();
+
+/// Validates `metadata` and builds the spec; every problem is in one INVALID_ARGUMENT.
+Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::string& name,
+                                           const config::Metadata& metadata, const SpecOptions& options);
+
+/// The metric name used when `metricName` is not set: "nim-<namespace>-<name>", lower-case,
+/// only [a-z0-9.-], at most 120 characters (a hash suffix keeps long names distinct).
+std::string DefaultMetricName(const std::string& ns, const std::string& name);
+
+}  // namespace nimscaler::spec
