@@ -2,7 +2,7 @@
 // `nim-scaler check`) and formula::KindName.
 #include "scaler/formula/ast.h"
 
-#include "scaler/common/text.h"
+#include "scaler/formula/error.h"
 
 namespace nimscaler::formula {
 
@@ -67,7 +67,7 @@ const char* OpName(Op op) {
 void DumpTo(const Node& node, std::string* out) {
   switch (node.op) {
     case Op::kNumber:
-      *out += "num(" + FormatDouble(node.number) + ")";
+      *out += "num(" + FormatNumber(node.number) + ")";
       return;
     case Op::kIdent:
       *out += "ident(" + node.name + ")";

@@ -43,6 +43,14 @@ std::vector<std::string> FunctionNames() {
   return names;
 }
 
+// Where an expression starts in the text: the leftmost position in its subtree (binary nodes
+// carry their operator's position).
+size_t StartPos(const Node& node) {
+  size_t pos = node.pos;
+  for (const auto& arg : node.args) pos = std::min(pos, StartPos(*arg));
+  return pos;
+}
+
 // The hint for a signal of `kind` used where it does not fit.
 std::string UseHint(const std::string& name, Kind kind) {
   switch (kind) {
@@ -229,13 +237,14 @@ class Checker {
     Node* q = node->args[0].get();
     std::string example = "quantile(0.95, " + ExampleName(Kind::kHistogram) + ")";
     if (q->op != Op::kNumber) {
-      return Fail(q->pos, "quantile() level must be a number between 0 and 1, e.g. " + example);
+      return Fail(StartPos(*q),
+                  "quantile() level must be a number between 0 and 1, e.g. " + example);
     }
     if (!(q->number >= 0 && q->number <= 1)) {
       std::string message = "quantile() level must be between 0 and 1, got " +
-                            FormatDouble(q->number);
+                            FormatNumber(q->number);
       if (q->number > 1 && q->number <= 100) {
-        message += ", did you mean " + FormatDouble(q->number / 100) + "?";
+        message += ", did you mean " + FormatNumber(q->number / 100) + "?";
       }
       return Fail(q->pos, std::move(message));
     }
@@ -265,7 +274,7 @@ class Checker {
                               ? "quantile(0.95, " + ExampleName(need) + ")"
                               : fn + "(" + ExampleName(need) + ")";
     if (arg->op != Op::kIdent) {
-      return Fail(arg->pos, fn + "() needs a signal name, e.g. " + example);
+      return Fail(StartPos(*arg), fn + "() needs a signal name, e.g. " + example);
     }
     if (arg->name == "replicas" || arg->name == "pods") {
       return Fail(arg->pos, "'" + arg->name + "' is a number, not a per-pod signal; " + fn +

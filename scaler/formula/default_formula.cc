@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "scaler/common/text.h"
+#include "scaler/formula/error.h"
 #include "scaler/formula/formula.h"
 
 namespace nimscaler::formula {
@@ -15,7 +15,7 @@ constexpr double kDefaultWaiting = 4;
 
 Status CheckTarget(const char* key, double v) {
   if (!std::isfinite(v) || v <= 0) {
-    return InvalidArgument(std::string(key) + " must be a number > 0, got " + FormatDouble(v));
+    return InvalidArgument(std::string(key) + " must be a number > 0, got " + detail::FormatNumber(v));
   }
   return Status::Ok();
 }
@@ -30,7 +30,7 @@ Result<std::string> DefaultFormula(const Targets& targets) {
   }
   const double q = t.latency_quantile;
   if (!(q > 0 && q <= 1)) {
-    return InvalidArgument("latencyQuantile must be in (0, 1], got " + FormatDouble(q));
+    return InvalidArgument("latencyQuantile must be in (0, 1], got " + detail::FormatNumber(q));
   }
   std::vector<std::string> terms;
   struct Level {
@@ -44,15 +44,15 @@ Result<std::string> DefaultFormula(const Targets& targets) {
                          Level{"targetRunning", "running", t.running}}) {
     if (!l.target) continue;
     if (Status s = CheckTarget(l.key, *l.target); !s.ok()) return s;
-    terms.push_back("sum(" + std::string(l.signal) + ")/" + FormatDouble(*l.target));
+    terms.push_back("sum(" + std::string(l.signal) + ")/" + detail::FormatNumber(*l.target));
   }
   // Latencies: scale the current replicas by how far the quantile is above its target.
   for (const Level& l : {Level{"targetTtft", "ttft", t.ttft}, Level{"targetItl", "itl", t.itl},
                          Level{"targetE2e", "e2e", t.e2e}}) {
     if (!l.target) continue;
     if (Status s = CheckTarget(l.key, *l.target); !s.ok()) return s;
-    terms.push_back("replicas*quantile(" + FormatDouble(q) + ", " + l.signal + ")/" +
-                    FormatDouble(*l.target));
+    terms.push_back("replicas*quantile(" + detail::FormatNumber(q) + ", " + l.signal + ")/" +
+                    detail::FormatNumber(*l.target));
   }
   if (terms.size() == 1) return terms.front();
   std::string out = "max(";

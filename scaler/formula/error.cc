@@ -2,6 +2,8 @@
 #include "scaler/formula/error.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 
 namespace nimscaler::formula::detail {
 namespace {
@@ -56,6 +58,20 @@ std::string FormatFailure(std::string_view text, const Failure& failure) {
   out += "\n";
   out += caret;
   return out;
+}
+
+std::string FormatNumber(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  // Fixed notation for ordinary magnitudes reads best in a formula; the shortest round-trip
+  // form (which may use an exponent) otherwise.
+  double a = std::fabs(v);
+  auto format = (a == 0 || (a >= 1e-6 && a < 1e15)) ? std::chars_format::fixed
+                                                      : std::chars_format::general;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, format);
+  if (ec != std::errc()) return "?";
+  return std::string(buf, end);
 }
 
 }  // namespace nimscaler::formula::detail

@@ -21,4 +21,8 @@ struct Failure {
 /// continuation bytes take no caret column.
 std::string FormatFailure(std::string_view text, const Failure& failure);
 
+/// The shortest text that reads back as `v`, without an exponent for ordinary magnitudes:
+/// "1000", "0.95", "0.00025", "1e+300". Used by Dump(), messages and DefaultFormula().
+std::string FormatNumber(double v);
+
 }  // namespace nimscaler::formula::detail

@@ -1,1 +1,122 @@
+// The formula built from per-replica targets (product.md §3).
 #include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "scaler/formula/formula.h"
+
+namespace nimscaler::formula {
+namespace {
+
+TEST(DefaultFormulaTest, NoTargetsMeansKvCacheAndWaiting) {
+  auto text = DefaultFormula({});
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "max(sum(kv_cache)/0.8, sum(waiting)/4)");
+}
+
+TEST(DefaultFormulaTest, TermsInDocumentedOrder) {
+  Targets t;
+  t.kv_cache = 0.7;
+  t.waiting = 4;
+  t.ttft = 2;
+  auto text = DefaultFormula(t);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "max(sum(kv_cache)/0.7, sum(waiting)/4, replicas*quantile(0.95, ttft)/2)");
+
+  Targets all;
+  all.kv_cache = 0.7;
+  all.waiting = 4;
+  all.running = 10;
+  all.ttft = 0.5;
+  all.itl = 0.05;
+  all.e2e = 30;
+  all.latency_quantile = 0.9;
+  auto all_text = DefaultFormula(all);
+  ASSERT_TRUE(all_text.ok());
+  EXPECT_EQ(*all_text,
+            "max(sum(kv_cache)/0.7, sum(waiting)/4, sum(running)/10, "
+            "replicas*quantile(0.9, ttft)/0.5, replicas*quantile(0.9, itl)/0.05, "
+            "replicas*quantile(0.9, e2e)/30)");
+}
+
+TEST(DefaultFormulaTest, SingleTargetHasNoMax) {
+  Targets t;
+  t.waiting = 4;
+  EXPECT_EQ(*DefaultFormula(t), "sum(waiting)/4");
+  Targets latency;
+  latency.itl = 0.1;
+  EXPECT_EQ(*DefaultFormula(latency), "replicas*quantile(0.95, itl)/0.1");
+}
+
+TEST(DefaultFormulaTest, BadTargets) {
+  struct Case {
+    Targets targets;
+    const char* error;
+  };
+  Targets zero_kv;
+  zero_kv.kv_cache = 0;
+  Targets negative_waiting;
+  negative_waiting.waiting = -1;
+  Targets nan_ttft;
+  nan_ttft.ttft = std::nan("");
+  Targets q_zero;
+  q_zero.ttft = 1;
+  q_zero.latency_quantile = 0;
+  Targets q_big;
+  q_big.latency_quantile = 1.5;
+  const Case cases[] = {
+      {zero_kv, "targetKvCache must be a number > 0, got 0"},
+      {negative_waiting, "targetWaiting must be a number > 0, got -1"},
+      {nan_ttft, "targetTtft must be a number > 0, got nan"},
+      {q_zero, "latencyQuantile must be in (0, 1], got 0"},
+      {q_big, "latencyQuantile must be in (0, 1], got 1.5"},
+  };
+  for (const Case& c : cases) {
+    auto text = DefaultFormula(c.targets);
+    ASSERT_FALSE(text.ok()) << c.error;
+    EXPECT_EQ(text.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(text.status().message(), c.error);
+  }
+}
+
+class OneSnapshot : public Bindings {
+ public:
+  std::span<const double> Gauge(std::string_view signal) const override {
+    if (signal == "kv_cache") return kv_;
+    if (signal == "waiting") return waiting_;
+    return {};
+  }
+  double Rate(std::string_view) const override { return 0; }
+  double Quantile(double q, std::string_view signal) const override {
+    return q == 0.95 && signal == "ttft" ? 3.0 : std::nan("");
+  }
+  double Replicas() const override { return 2; }
+  double Pods() const override { return 2; }
+
+ private:
+  std::vector<double> kv_{0.9, 0.5};
+  std::vector<double> waiting_{10, 6};
+};
+
+// The generated text compiles against the builtins and computes the documented maximum.
+TEST(DefaultFormulaTest, CompilesAndEvaluates) {
+  Targets t;
+  t.kv_cache = 0.7;
+  t.waiting = 4;
+  t.ttft = 2;
+  auto text = DefaultFormula(t);
+  ASSERT_TRUE(text.ok());
+  auto program = Compile(*text);
+  ASSERT_TRUE(program.ok()) << program.status().message();
+  OneSnapshot b;
+  // kv: 1.4/0.7 = 2; waiting: 16/4 = 4; ttft: 2*3/2 = 3.
+  EXPECT_DOUBLE_EQ((*program)->Evaluate(b), 4);
+
+  auto defaults = Compile(*DefaultFormula({}));
+  ASSERT_TRUE(defaults.ok());
+  // kv: 1.4/0.8 = 1.75; waiting: 16/4 = 4.
+  EXPECT_DOUBLE_EQ((*defaults)->Evaluate(b), 4);
+}
+
+}  // namespace
+}  // namespace nimscaler::formula
