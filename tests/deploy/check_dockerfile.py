@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""The image must be built the way CI builds, and run the way the chart expects.
+
+Usage: check_dockerfile.py REPO_ROOT
+
+  * The build stage runs scripts/install-deps.sh and then the very CMake commands of the Makefile's
+    `build` target (read with `make -n build`, so variables are expanded as make sees them). Without a
+    Makefile build target it compares with the documented CI commands and says so.
+  * Both stages start from Debian 12; the runtime stage installs only `install-deps.sh --runtime`, no
+    compiler or -dev package, copies the binary to /usr/local/bin/nim-scaler, runs as the non-root
+    UID the Helm chart sets, exposes the chart's ports, and uses the binary as its entrypoint.
+"""
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import yaml
+
+DOCUMENTED_CI = [
+    "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release",
+    "cmake --build build -j2",
+]
+
+
+def instructions(path):
+    """[(stage_index, INSTRUCTION, text)] with continuations joined and comments dropped."""
+    out, stage, buf = [], -1, ""
+    for raw in open(path, encoding="utf-8"):
+        line = raw.rstrip("\n")
+        if not buf and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.lstrip().startswith("#"):
+            continue
+        if line.endswith("\\"):
+            buf += line[:-1] + " "
+            continue
+        buf += line
+        word, _, rest = buf.strip().partition(" ")
+        word = word.upper()
+        if word == "FROM":
+            stage += 1
+        out.append((stage, word, rest.strip()))
+        buf = ""
+    return out
+
+
+def shell_commands(run_text):
+    return [" ".join(c.split()) for c in re.split(r"&&|;", run_text) if c.strip()]
+
+
+def make_build_commands(root):
+    mk = os.path.join(root, "Makefile")
+    if not os.path.exists(mk):
+        return None, "no Makefile"
+    try:
+        p = subprocess.run(["make", "-n", "-C", root, "--no-print-directory", "build"],
+                           capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, f"make -n build failed: {e}"
+    if p.returncode != 0:
+        return None, f"make -n build failed: {p.stderr.strip()[:200]}"
+    cmds = []
+    for line in p.stdout.splitlines():
+        for c in shell_commands(line):
+            cmds.append(c)
+    return cmds, "Makefile build target"
+
+
+def main():
+    root = sys.argv[1]
+    dockerfile = os.path.join(root, "docker", "Dockerfile")
+    ins = instructions(dockerfile)
+    errors = []
+    args = {}
+    for st, w, rest in ins:
+        if w == "ARG" and "=" in rest and st < 0:
+            k, v = rest.split("=", 1)
+            args[k] = v
+    froms = [rest for st, w, rest in ins if w == "FROM"]
+    if len(froms) < 2:
+        errors.append("need a build stage and a runtime stage")
+    for f in froms:
+        image = f.split()[0]
+        image = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), m.group(0)), image)
+        if not re.match(r"^(docker\.io/)?(library/)?debian:(12|bookworm)([.-][\w.-]*)?(@sha256:[0-9a-f]{64})?$", image):
+            errors.append(f"stage base {image} is not Debian 12")
+    last = len(froms) - 1
+
+    build_runs = [shell_commands(rest) for st, w, rest in ins if w == "RUN" and st == 0]
+    build_cmds = [c for run in build_runs for c in run]
+    dep = [c for c in build_cmds if "scripts/install-deps.sh" in c]
+    if not dep or "--runtime" in dep[0]:
+        errors.append("build stage does not run scripts/install-deps.sh (full install)")
+    cmake = [c for c in build_cmds if c.startswith("cmake ")]
+
+    ci_cmds, source = make_build_commands(root)
+    note = ""
+    if ci_cmds is None:
+        note = f"({source}; compared with the documented CI commands)"
+        ci_cmds = DOCUMENTED_CI
+    ci_cmake = [c for c in ci_cmds if c.startswith("cmake ")]
+    if not ci_cmake:
+        errors.append(f"{source} runs no cmake command")
+    if cmake != ci_cmake:
+        errors.append(f"build stage CMake commands {cmake} differ from CI's {ci_cmake} ({source})")
+    if ci_cmds is not DOCUMENTED_CI and not any("install-deps.sh" in c for c in ci_cmds):
+        errors.append("the Makefile build target does not run scripts/install-deps.sh, the image does")
+    if dep and cmake:
+        first_dep = build_cmds.index(dep[0])
+        if first_dep > build_cmds.index(cmake[0]):
+            errors.append("install-deps.sh must run before cmake")
+
+    rt_runs = [c for st, w, rest in ins if w == "RUN" and st == last for c in shell_commands(rest)]
+    if not any("install-deps.sh --runtime" in c for c in rt_runs):
+        errors.append("runtime stage does not install the runtime libraries with install-deps.sh --runtime")
+    for c in rt_runs:
+        if re.search(r"apt-get install|build-essential|\bcmake\b|-dev\b|\bg\+\+|\bgcc\b", c):
+            errors.append(f"runtime stage installs build tools: {c}")
+    copies = [rest for st, w, rest in ins if w == "COPY" and st == last]
+    if not any(re.match(r"--from=(build|0)\s+\S*build/scaler/nim-scaler\s+/usr/local/bin/nim-scaler$", c) for c in copies):
+        errors.append("runtime stage does not copy build/scaler/nim-scaler to /usr/local/bin/nim-scaler")
+    if any(re.match(r"\.\s", c) or c.startswith(". ") for c in copies):
+        errors.append("runtime stage copies the source tree")
+
+    chart = yaml.safe_load(open(os.path.join(root, "deploy/helm/nim-scaler/values.yaml")))
+    users = [rest for st, w, rest in ins if w == "USER" and st == last]
+    uid = str(chart["podSecurityContext"]["runAsUser"])
+    gid = str(chart["podSecurityContext"]["runAsGroup"])
+    if not users or users[-1] != f"{uid}:{gid}":
+        errors.append(f"runtime USER must be the chart's numeric {uid}:{gid} (runAsNonRoot needs a numeric UID), got {users}")
+    expose = " ".join(rest for st, w, rest in ins if w == "EXPOSE" and st == last).split()
+    for port in (chart["server"]["grpcPort"], chart["server"]["httpPort"]):
+        if str(port) not in expose:
+            errors.append(f"runtime stage does not EXPOSE {port}")
+    ep = [rest for st, w, rest in ins if w == "ENTRYPOINT" and st == last]
+    try:
+        ep_json = json.loads(ep[-1]) if ep else None
+    except json.JSONDecodeError:
+        ep_json = None
+    if ep_json != ["/usr/local/bin/nim-scaler"]:
+        errors.append(f"ENTRYPOINT must be [\"/usr/local/bin/nim-scaler\"] in exec form, got {ep}")
+    if os.path.exists(os.path.join(root, "docker", "Dockerfile.dockerignore")):
+        ign = open(os.path.join(root, "docker", "Dockerfile.dockerignore")).read().split()
+        if "build" not in ign:
+            errors.append("Dockerfile.dockerignore must exclude the host build directory")
+
+    for e in errors:
+        print(f"ERROR docker/Dockerfile: {e}")
+    print(f"check_dockerfile: {len(errors)} problems; CI build commands from {source} {note}".rstrip())
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

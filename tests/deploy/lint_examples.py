@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""Checks of the keda/ examples that the schemas cannot make.
+
+Usage: lint_examples.py --install RENDERED_INSTALL_YAML FILE...
+
+RENDERED_INSTALL_YAML is the chart rendered with the README's install command. For every nim-scaler
+trigger (type external or external-push) in FILE:
+  * scalerAddress must be <Service>.<namespace>.svc:<grpc port> of a Service of that install, so a
+    copied example reaches the scaler the README installed;
+  * every metadata key must be one nim-scaler accepts (the scaler refuses unknown keys);
+  * values must parse: numbers for targets and quantiles, durations for windows and latency targets,
+    a known engine, one discovery source (service, dnsName or endpoints);
+  * the ScaledObject's namespace must be served by the install (--namespaces), unless
+    --any-namespace is given;
+  * an authenticationRef must name a TriggerAuthentication defined in the same file.
+"""
+import argparse
+import re
+import sys
+
+import yaml
+
+# Trigger metadata keys of docs/product.md section 2, plus the keys KEDA itself consumes.
+KEYS = {
+    "service", "port", "metricsPath", "scheme", "insecureSkipVerify", "caCert", "dnsName", "endpoints",
+    "engine", "model", "targetKvCache", "targetWaiting", "targetRunning", "targetTtft", "targetItl",
+    "targetE2e", "latencyQuantile", "formula", "activation", "window", "panicWindow", "scrapeInterval",
+    "wakeQuery", "prometheusAddress", "wakeHold", "metricName",
+    "scalerAddress", "enableTLS", "unsafeSsl",
+}
+ENGINES = {"nim", "vllm", "sglang", "tgi", "triton", "trtllm", "auto"}
+NUMBER_KEYS = {"targetKvCache", "targetWaiting", "targetRunning", "latencyQuantile"}
+DURATION_KEYS = {"targetTtft", "targetItl", "targetE2e", "window", "panicWindow", "scrapeInterval", "wakeHold"}
+DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
+BOOL_KEYS = {"enableTLS", "unsafeSsl", "insecureSkipVerify"}
+
+
+def suggest(key):
+    import difflib
+    m = difflib.get_close_matches(key, sorted(KEYS), n=1, cutoff=0.6)
+    return f" (did you mean '{m[0]}'?)" if m else ""
+
+
+def install_facts(path):
+    addresses, namespaces = set(), None
+    for d in yaml.safe_load_all(open(path)):
+        if not d:
+            continue
+        if d["kind"] == "Service":
+            for p in d["spec"]["ports"]:
+                if p["name"] == "grpc":
+                    addresses.add(f"{d['metadata']['name']}.{d['metadata']['namespace']}.svc:{p['port']}")
+        if d["kind"] == "Deployment":
+            args = d["spec"]["template"]["spec"]["containers"][0]["args"]
+            if "--namespaces" in args:
+                namespaces = set(args[args.index("--namespaces") + 1].split(","))
+    return addresses, namespaces
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--install", required=True)
+    ap.add_argument("--any-namespace", action="store_true")
+    ap.add_argument("files", nargs="+")
+    args = ap.parse_args()
+    addresses, namespaces = install_facts(args.install)
+    if not addresses:
+        print("lint_examples: the install renders no Service with a grpc port")
+        return 1
+
+    errors = []
+    n_triggers = 0
+    for f in args.files:
+        docs = [d for d in yaml.safe_load_all(open(f)) if d]
+        auths = {d["metadata"]["name"] for d in docs if d.get("kind") == "TriggerAuthentication"}
+        for d in docs:
+            if d.get("kind") != "ScaledObject":
+                continue
+            so = f"{f}: ScaledObject {d['metadata'].get('namespace', '?')}/{d['metadata']['name']}"
+            ns = d["metadata"].get("namespace")
+            if not ns:
+                errors.append(f"{so}: give metadata.namespace, the scaler serves listed namespaces only")
+            elif namespaces is not None and ns not in namespaces and not args.any_namespace:
+                errors.append(f"{so}: namespace {ns} is not served by the README install (--namespaces {','.join(sorted(namespaces))})")
+            for i, t in enumerate(d["spec"]["triggers"]):
+                if t["type"] not in ("external", "external-push"):
+                    continue
+                n_triggers += 1
+                where = f"{so} trigger {i}"
+                md = t.get("metadata", {})
+                addr = md.get("scalerAddress")
+                if addr not in addresses:
+                    errors.append(f"{where}: scalerAddress '{addr}' is not a Service of the documented install "
+                                  f"({', '.join(sorted(addresses))})")
+                for k, v in md.items():
+                    if k in KEYS or k.startswith("signal.") or k.endswith("FromEnv"):
+                        pass
+                    else:
+                        errors.append(f"{where}: unknown trigger metadata key '{k}'{suggest(k)}")
+                        continue
+                    if k in NUMBER_KEYS:
+                        try:
+                            x = float(v)
+                            if not x > 0:
+                                raise ValueError
+                        except ValueError:
+                            errors.append(f"{where}: {k} must be a positive number, got {v!r}")
+                    if k in DURATION_KEYS and not DURATION_RE.match(str(v)):
+                        errors.append(f"{where}: {k} must be a duration like 500ms or 2s, got {v!r}")
+                    if k in BOOL_KEYS and str(v) not in ("true", "false"):
+                        errors.append(f"{where}: {k} must be \"true\" or \"false\"")
+                if md.get("engine", "auto") not in ENGINES:
+                    errors.append(f"{where}: engine {md.get('engine')!r} is not one of {sorted(ENGINES)}")
+                sources = [k for k in ("service", "dnsName", "endpoints") if k in md]
+                if len(sources) != 1:
+                    errors.append(f"{where}: give exactly one of service, dnsName, endpoints (got {sources})")
+                if "latencyQuantile" in md and not 0 < float(md["latencyQuantile"]) < 1:
+                    errors.append(f"{where}: latencyQuantile must be in (0, 1)")
+                ref = t.get("authenticationRef")
+                if ref and ref.get("kind", "TriggerAuthentication") == "TriggerAuthentication" and ref["name"] not in auths:
+                    errors.append(f"{where}: authenticationRef {ref['name']} is not defined in this file")
+                if "wakeQuery" in md and "prometheusAddress" not in md:
+                    errors.append(f"{where}: wakeQuery needs prometheusAddress")
+                if t["type"] == "external" and d["spec"].get("minReplicaCount", 0) == 0 and "wakeQuery" in md:
+                    errors.append(f"{where}: scale-to-zero with a wake source needs type external-push for an instant wake")
+    for e in errors:
+        print(f"ERROR {e}")
+    print(f"lint_examples: {n_triggers} nim-scaler triggers, {len(errors)} problems")
+    if n_triggers == 0:
+        print("lint_examples: no nim-scaler trigger found")
+        return 1
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
