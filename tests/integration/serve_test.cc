@@ -1,0 +1,336 @@
+// End-to-end: the real `nim-scaler serve` binary on loopback ports, a loopback fake NIM
+// pod serving the real NIM capture, and a gRPC client generated from our proto playing KEDA.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "externalscaler.grpc.pb.h"
+#include "health.grpc.pb.h"
+#include "scaler/net/http_client.h"
+#include "tests/fakes/child_process.h"
+#include "tests/fakes/fake_pod.h"
+#include "tests/fakes/testdata.h"
+
+namespace nimscaler {
+namespace {
+
+using namespace std::chrono_literals;
+using externalscaler::ExternalScaler;
+using testing::ChildProcess;
+using testing::FakePod;
+using testing::NimCapture;
+using testing::WithSample;
+
+constexpr const char* kKv = "gpu_cache_usage_perc";
+
+// The article's pod: KV use 0.208 against a 0.1 target.
+std::string ArticlePod() { return WithSample(NimCapture(), kKv, "0.208"); }
+
+std::string IdlePod() {
+  return WithSample(WithSample(NimCapture(), "num_requests_running", "0.0"), "num_requests_waiting", "0.0");
+}
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartServer({"--allow-static-endpoints"}); }
+
+  void StartServer(std::vector<std::string> extra) {
+    std::vector<std::string> argv = {std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "serve",
+                                     "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    server_ = std::make_unique<ChildProcess>(argv);
+    ASSERT_TRUE(server_->started());
+    auto m = server_->WaitFor(R"(serving grpc_port=(\d+) http_port=(\d+))", 10s);
+    ASSERT_FALSE(m.empty()) << "server did not start:\n" << server_->output();
+    grpc_port_ = std::stoi(m[1].str());
+    http_port_ = std::stoi(m[2].str());
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials());
+    stub_ = ExternalScaler::NewStub(channel_);
+  }
+
+  externalscaler::ScaledObjectRef Ref(const std::string& endpoint, std::map<std::string, std::string> extra = {}) {
+    externalscaler::ScaledObjectRef ref;
+    ref.set_name("meta-llama3-8b");
+    ref.set_namespace_("nim");
+    auto& md = *ref.mutable_scalermetadata();
+    md["scalerAddress"] = "nim-scaler.nim-scaler.svc:9090";  // KEDA's own key: accepted
+    md["endpoints"] = endpoint;
+    md["engine"] = "nim";
+    md["targetKvCache"] = "0.1";
+    md["scrapeInterval"] = "500ms";
+    for (auto& [k, v] : extra) md[k] = v;
+    return ref;
+  }
+
+  grpc::Status GetMetrics(const externalscaler::ScaledObjectRef& ref, const std::string& name,
+                          externalscaler::GetMetricsResponse* resp) {
+    externalscaler::GetMetricsRequest req;
+    *req.mutable_scaledobjectref() = ref;
+    req.set_metricname(name);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+    return stub_->GetMetrics(&ctx, req, resp);
+  }
+
+  std::string MetricName(const externalscaler::ScaledObjectRef& ref) {
+    grpc::ClientContext ctx;
+    externalscaler::GetMetricSpecResponse spec;
+    grpc::Status s = stub_->GetMetricSpec(&ctx, ref, &spec);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return spec.metricspecs_size() == 1 ? spec.metricspecs(0).metricname() : "";
+  }
+
+  // Polls GetMetrics until `pred` holds for the value (bounded).
+  template <typename Pred>
+  bool WaitForValue(const externalscaler::ScaledObjectRef& ref, const std::string& name, Pred pred,
+                    std::chrono::milliseconds timeout, externalscaler::GetMetricsResponse* last) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      last->Clear();
+      if (GetMetrics(ref, name, last).ok() && last->metricvalues_size() == 1 &&
+          pred(last->metricvalues(0).metricvaluefloat())) {
+        return true;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
+  std::unique_ptr<ChildProcess> server_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<ExternalScaler::Stub> stub_;
+};
+
+TEST_F(ServeTest, GetMetricSpecIsOneStableLowercaseNameWithTargetOne) {
+  FakePod pod(ArticlePod());
+  grpc::ClientContext ctx;
+  externalscaler::GetMetricSpecResponse resp;
+  ASSERT_TRUE(stub_->GetMetricSpec(&ctx, Ref(pod.url()), &resp).ok());
+  ASSERT_EQ(resp.metricspecs_size(), 1);
+  EXPECT_EQ(resp.metricspecs(0).metricname(), "nim-nim-meta-llama3-8b");
+  EXPECT_EQ(resp.metricspecs(0).targetsizefloat(), 1.0);
+  EXPECT_EQ(resp.metricspecs(0).targetsize(), 1);
+}
+
+TEST_F(ServeTest, ArticleCaseReports208AsTwoPointZeroEightAndThreeReplicas) {
+  FakePod pod(ArticlePod());
+  auto ref = Ref(pod.url());
+  std::string name = MetricName(ref);
+  externalscaler::GetMetricsResponse resp;
+  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v > 0; }, 5s, &resp)) << server_->output();
+  ASSERT_EQ(resp.metricvalues_size(), 1);
+  EXPECT_DOUBLE_EQ(resp.metricvalues(0).metricvaluefloat(), 2.08);
+  EXPECT_EQ(resp.metricvalues(0).metricvalue(), 3);
+  EXPECT_EQ(resp.metricvalues(0).metricname(), name);
+
+  // The capture has one running request: active.
+  grpc::ClientContext ctx;
+  externalscaler::IsActiveResponse active;
+  ASSERT_TRUE(stub_->IsActive(&ctx, ref, &active).ok());
+  EXPECT_TRUE(active.result());
+}
+
+TEST_F(ServeTest, NewPodValueShowsWithinOneScrapeInterval) {
+  FakePod pod(ArticlePod());
+  auto ref = Ref(pod.url());
+  std::string name = MetricName(ref);
+  externalscaler::GetMetricsResponse resp;
+  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v == 2.08; }, 5s, &resp));
+  pod.SetBody(WithSample(NimCapture(), kKv, "0.45"));
+  auto changed = std::chrono::steady_clock::now();
+  // scrapeInterval is 500ms; allow scheduling slack on a loaded 2-core machine.
+  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v == 4.5; }, 500ms + 400ms, &resp))
+      << "last value " << (resp.metricvalues_size() ? resp.metricvalues(0).metricvaluefloat() : -1);
+  EXPECT_EQ(resp.metricvalues(0).metricvalue(), 5);
+  EXPECT_LE(std::chrono::steady_clock::now() - changed, 900ms);
+}
+
+TEST_F(ServeTest, MetricNameMatchesCaseInsensitivelyAndWithKedaPrefixUnknownIsNotFound) {
+  FakePod pod(ArticlePod());
+  auto ref = Ref(pod.url());
+  std::string name = MetricName(ref);
+  externalscaler::GetMetricsResponse resp;
+  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v > 0; }, 5s, &resp));
+  std::string upper = name;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const std::string& variant : {upper, "s0-" + name, "s12-" + name}) {
+    externalscaler::GetMetricsResponse r;
+    ASSERT_TRUE(GetMetrics(ref, variant, &r).ok()) << variant;
+    ASSERT_EQ(r.metricvalues_size(), 1);
+    EXPECT_DOUBLE_EQ(r.metricvalues(0).metricvaluefloat(), 2.08);
+  }
+  externalscaler::GetMetricsResponse r;
+  grpc::Status s = GetMetrics(ref, "some-other-metric", &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(s.error_message().find(name), std::string::npos) << s.error_message();
+  EXPECT_EQ(r.metricvalues_size(), 0);
+}
+
+TEST_F(ServeTest, BadMetadataGetsOneInvalidArgumentNamingEveryProblem) {
+  FakePod pod(ArticlePod());
+  auto ref = Ref(pod.url(), {{"scrapeInterval", "fast"}});
+  ref.mutable_scalermetadata()->erase("targetKvCache");
+  (*ref.mutable_scalermetadata())["targetKvCach"] = "0.1";
+  for (int rpc = 0; rpc < 3; ++rpc) {  // the same answer from every RPC
+    grpc::ClientContext ctx;
+    grpc::Status s;
+    if (rpc == 0) {
+      externalscaler::GetMetricSpecResponse r;
+      s = stub_->GetMetricSpec(&ctx, ref, &r);
+    } else if (rpc == 1) {
+      externalscaler::IsActiveResponse r;
+      s = stub_->IsActive(&ctx, ref, &r);
+    } else {
+      externalscaler::GetMetricsResponse r;
+      s = GetMetrics(ref, "x", &r);
+    }
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    const std::string& m = s.error_message();
+    EXPECT_NE(m.find("unknown key \"targetKvCach\" (did you mean \"targetKvCache\"?)"), std::string::npos) << m;
+    EXPECT_NE(m.find("scrapeInterval: \"fast\" is not a duration"), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << "first line must stand alone: " << m;
+  }
+}
+
+TEST_F(ServeTest, DeadPodGivesUnavailableWithReasonAfterStalePeriod) {
+  FakePod pod(ArticlePod());
+  auto ref = Ref(pod.url());
+  std::string name = MetricName(ref);
+  externalscaler::GetMetricsResponse resp;
+  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v == 2.08; }, 5s, &resp));
+  pod.SetStatus(500);
+  // Within 3 x scrapeInterval the last gauges are kept: the value does not drop.
+  std::this_thread::sleep_for(600ms);
+  resp.Clear();
+  ASSERT_TRUE(GetMetrics(ref, name, &resp).ok());
+  EXPECT_DOUBLE_EQ(resp.metricvalues(0).metricvaluefloat(), 2.08);
+  // After the keep period: UNAVAILABLE naming the cause, so KEDA's fallback can act.
+  auto deadline = std::chrono::steady_clock::now() + 4s;
+  grpc::Status s;
+  do {
+    std::this_thread::sleep_for(100ms);
+    resp.Clear();
+    s = GetMetrics(ref, name, &resp);
+  } while (s.ok() && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(s.error_message().find("HTTP 500"), std::string::npos) << s.error_message();
+}
+
+TEST_F(ServeTest, StreamIsActivePushesTrueOnOpenAndOnlyOnRisingEdgesThenEndsOkOnSigterm) {
+  FakePod idle(IdlePod());
+  auto ref = Ref(idle.url());
+  (void)MetricName(ref);
+  grpc::ClientContext ctx;
+  auto reader = stub_->StreamIsActive(&ctx, ref);
+
+  std::mutex mu;
+  std::vector<std::pair<bool, std::chrono::steady_clock::time_point>> got;
+  std::thread rx([&] {
+    externalscaler::IsActiveResponse msg;
+    while (reader->Read(&msg)) {
+      std::lock_guard lock(mu);
+      got.emplace_back(msg.result(), std::chrono::steady_clock::now());
+    }
+  });
+  std::this_thread::sleep_for(1500ms);  // three idle cycles: nothing may be pushed
+  {
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(got.empty()) << "pushed while inactive";
+  }
+  idle.SetBody(WithSample(IdlePod(), "num_requests_waiting", "3.0"));
+  auto demand = std::chrono::steady_clock::now();
+  for (int i = 0; i < 40; ++i) {
+    std::this_thread::sleep_for(25ms);
+    std::lock_guard lock(mu);
+    if (!got.empty()) break;
+  }
+  std::this_thread::sleep_for(1200ms);  // stays active: no further pushes (no heartbeat yet)
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_TRUE(got[0].first);
+    EXPECT_LE(got[0].second - demand, 900ms);  // one scrape interval plus slack
+  }
+  // A second stream opened while active gets `true` at once.
+  grpc::ClientContext ctx2;
+  auto reader2 = stub_->StreamIsActive(&ctx2, ref);
+  externalscaler::IsActiveResponse first;
+  ASSERT_TRUE(reader2->Read(&first));
+  EXPECT_TRUE(first.result());
+
+  server_->Signal(SIGTERM);
+  rx.join();
+  EXPECT_TRUE(reader->Finish().ok()) << "streams must end with status OK on shutdown";
+  externalscaler::IsActiveResponse extra;
+  EXPECT_FALSE(reader2->Read(&extra));
+  EXPECT_TRUE(reader2->Finish().ok());
+  EXPECT_EQ(server_->Wait(10s), 0) << server_->output();
+}
+
+TEST_F(ServeTest, HealthServingAfterFirstCollectionAndHttpEndpoints) {
+  FakePod pod(ArticlePod());
+  auto ref = Ref(pod.url());
+  std::string name = MetricName(ref);
+  externalscaler::GetMetricsResponse resp;
+  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v > 0; }, 5s, &resp));
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckResponse hr;
+  auto deadline = std::chrono::steady_clock::now() + 3s;
+  do {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest req;
+    ASSERT_TRUE(health->Check(&ctx, req, &hr).ok());
+    if (hr.status() == grpc::health::v1::HealthCheckResponse::SERVING) break;
+    std::this_thread::sleep_for(50ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(hr.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  auto http = net::MakeCurlHttpClient();
+  std::string base = "http://127.0.0.1:" + std::to_string(http_port_);
+  auto metrics = http->Get(base + "/metrics", {});
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("nimscaler_grpc_requests_total{code=\"OK\",method=\"GetMetrics\"}"), std::string::npos)
+      << metrics->body.substr(0, 2000);
+  EXPECT_NE(metrics->body.find("nimscaler_scaledobject_value{namespace=\"nim\",scaledobject=\"meta-llama3-8b\"} 2.08"),
+            std::string::npos);
+  EXPECT_NE(metrics->body.find("nimscaler_scrapes_total{result=\"success\"}"), std::string::npos);
+  auto ready = http->Get(base + "/readyz", {});
+  ASSERT_TRUE(ready.ok());
+  EXPECT_EQ(ready->status, 200);
+  auto debug = http->Get(base + "/debug/scaledobjects", {});
+  ASSERT_TRUE(debug.ok());
+  EXPECT_NE(debug->body.find("\"value\": 2.08"), std::string::npos) << debug->body;
+  EXPECT_NE(debug->body.find(pod.url()), std::string::npos);
+}
+
+TEST(ServeStartup, StaticEndpointsRefusedWithoutFlagAndBadFlagsExitWithMessage) {
+  ChildProcess bad({std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "serve", "--grpc-adr", ":1"});
+  EXPECT_EQ(bad.Wait(10s), 2);
+  EXPECT_NE(bad.output().find("unknown option flag \"--grpc-adr\" (did you mean \"grpc-addr\"?)"), std::string::npos)
+      << bad.output();
+
+  ChildProcess server({std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "serve", "--grpc-addr",
+                       "127.0.0.1:0", "--http-addr", "127.0.0.1:0"});
+  auto m = server.WaitFor(R"(serving grpc_port=(\d+))", 10s);
+  ASSERT_FALSE(m.empty()) << server.output();
+  auto stub = ExternalScaler::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + m[1].str(), grpc::InsecureChannelCredentials()));
+  externalscaler::ScaledObjectRef ref;
+  ref.set_name("x");
+  ref.set_namespace_("y");
+  (*ref.mutable_scalermetadata())["endpoints"] = "http://127.0.0.1:1/metrics";
+  grpc::ClientContext ctx;
+  externalscaler::GetMetricSpecResponse resp;
+  grpc::Status s = stub->GetMetricSpec(&ctx, ref, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("--allow-static-endpoints"), std::string::npos) << s.error_message();
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(10s), 0);
+}
+
+}  // namespace
+}  // namespace nimscaler
