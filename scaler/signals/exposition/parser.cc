@@ -193,6 +193,56 @@ std::string MakeExcerpt(std::string_view line, size_t column) {
   return out;
 }
 
+// Declared TYPE per family name within one 0.0.4 body (open addressing on the name hash;
+// keeps its capacity across bodies).
+class TypeTable {
+ public:
+  void Clear() {
+    if (size_ == 0) return;
+    std::fill(keys_.begin(), keys_.end(), 0);
+    size_ = 0;
+  }
+  void Put(uint64_t h, MetricType t) {
+    if (h == 0) h = 1;
+    if ((size_ + 1) * 2 > keys_.size()) Grow();
+    const size_t mask = keys_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      if (keys_[i] == h || keys_[i] == 0) {
+        if (keys_[i] == 0) ++size_;
+        keys_[i] = h;
+        types_[i] = t;
+        return;
+      }
+    }
+  }
+  std::optional<MetricType> Get(uint64_t h) const {
+    if (size_ == 0) return std::nullopt;
+    if (h == 0) h = 1;
+    const size_t mask = keys_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      if (keys_[i] == h) return types_[i];
+      if (keys_[i] == 0) return std::nullopt;
+    }
+  }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  void Grow() {
+    std::vector<uint64_t> old_keys = std::move(keys_);
+    std::vector<MetricType> old_types = std::move(types_);
+    const size_t cap = old_keys.empty() ? 256 : old_keys.size() * 2;
+    keys_.assign(cap, 0);
+    types_.assign(cap, MetricType::kUntyped);
+    size_ = 0;
+    for (size_t i = 0; i < old_keys.size(); ++i) {
+      if (old_keys[i] != 0) Put(old_keys[i], old_types[i]);
+    }
+  }
+  std::vector<uint64_t> keys_;
+  std::vector<MetricType> types_;
+  size_t size_ = 0;
+};
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------------
@@ -250,6 +300,7 @@ struct Parser::Impl {
   std::string name_scratch;  // unescaped quoted metric name of the current line
   Exemplar exemplar;
   detail::OmChecker om_checker;
+  TypeTable declared_types;  // 0.0.4: TYPE by family name, for families split by other lines
 
   bool Fail(const char* at, std::string message, bool is_fatal = false) {
     if (have_error && opt.error_policy == ErrorPolicy::kSkipLine && !is_fatal) {
@@ -320,8 +371,39 @@ struct Parser::Impl {
         return true;
       }
     }
+    if (!om && !declared_types.empty() && ResumeDeclaredFamily(name, transient)) return true;
     if (!BeginFamily(name, transient)) return false;
     role = SampleRole::kValue;
+    return true;
+  }
+
+  // 0.0.4 families are not always contiguous (a stray line between a summary's quantiles
+  // and its _count). Like Prometheus and expfmt, remember each TYPE and give a returning
+  // sample its family back, instead of demoting it to untyped.
+  bool ResumeDeclaredFamily(std::string_view name, bool transient) {
+    std::string_view base = name;
+    std::optional<MetricType> t = declared_types.Get(Selector::Hash(name));
+    std::optional<SampleRole> r;
+    if (t) {
+      r = RoleFor("", *t, false);
+    } else {
+      for (std::string_view suffix : {std::string_view("_bucket"), std::string_view("_sum"),
+                                      std::string_view("_count")}) {
+        if (name.size() <= suffix.size() ||
+            name.substr(name.size() - suffix.size()) != suffix) {
+          continue;
+        }
+        base = name.substr(0, name.size() - suffix.size());
+        t = declared_types.Get(Selector::Hash(base));
+        if (t) r = RoleFor(suffix, *t, false);
+        break;
+      }
+    }
+    if (!t || !r) return false;
+    if (!BeginFamily(base, transient)) return false;
+    fam.type = *t;
+    fam.typed = true;
+    role = *r;
     return true;
   }
 
@@ -756,6 +838,7 @@ struct Parser::Impl {
       case 'T':
         fam.type = *type;
         fam.typed = true;
+        if (!om) declared_types.Put(Selector::Hash(name), *type);
         break;
       default:
         fam.unit = text;
@@ -780,6 +863,8 @@ struct Parser::Impl {
     const char* what = kind == 'H' ? "HELP" : "TYPE";
     p += 4;
     SkipBlanks(p, eol);
+    // "# HELP" or "# TYPE" with nothing after them is a comment to expfmt and harmless.
+    if (p == eol) return true;
     const char* at = p;
     std::string_view name;
     bool transient = false;
@@ -794,7 +879,7 @@ struct Parser::Impl {
     const char* ws = p;
     while (p < eol && !Is(*p, kBlank)) ++p;
     std::string_view word(ws, static_cast<size_t>(p - ws));
-    if (word.empty()) return Fail(ws, "expected a metric type after TYPE");
+    if (word.empty()) return true;  // "# TYPE name": no type given, as expfmt reads it
     auto type = TypeFromWord(word, false);
     if (!type) return Fail(ws, "invalid metric type \"" + MakeExcerpt(word, 0) + "\"");
     SkipBlanks(p, eol);
@@ -865,6 +950,7 @@ struct Parser::Impl {
     fam = FamilyState{};
     line_no = 0;
     om_checker.Reset();
+    declared_types.Clear();
     line_begin = line_end = body.data();
     if (opt.max_body_bytes != 0 && body.size() > opt.max_body_bytes) {
       Fail(body.data(), "body of " + std::to_string(body.size()) + " bytes exceeds the limit of " +
