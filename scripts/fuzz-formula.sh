@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds the formula fuzzer (tests/fuzz/formula_fuzzer.cc) with clang's libFuzzer, ASan and
+# UBSan, and runs it for a bounded time over the corpus in tests/fuzz/formula_corpus/.
+# New interesting inputs are merged into that corpus (minimised), so commit it when it grows.
+#
+#   scripts/fuzz-formula.sh            # 30 s (the maximum)
+#   scripts/fuzz-formula.sh 10         # 10 s
+#   FUZZ_JOBS=1 FUZZ_BUILD_DIR=/tmp/ff scripts/fuzz-formula.sh
+#
+# Needs clang and libFuzzer: apt-get install -y clang libclang-rt-14-dev
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-30}
+if ! [[ "$seconds" =~ ^[0-9]+$ ]] || (( seconds < 1 )); then
+  echo "usage: $0 [seconds <= 30]" >&2
+  exit 2
+fi
+(( seconds > 30 )) && seconds=30
+build=${FUZZ_BUILD_DIR:-$root/build-fuzz-formula}
+corpus=$root/tests/fuzz/formula_corpus
+cxx=${CXX_FUZZ:-}
+if [[ -z "$cxx" ]]; then
+  for c in clang++ clang++-14; do
+    if command -v "$c" >/dev/null; then cxx=$c; break; fi
+  done
+fi
+if [[ -z "$cxx" ]]; then
+  echo "fuzz-formula: clang++ not found (apt-get install -y clang libclang-rt-14-dev)" >&2
+  exit 1
+fi
+
+mkdir -p "$build" "$corpus"
+binary=$build/formula_fuzzer
+sources=("$root"/tests/fuzz/formula_fuzzer.cc "$root"/scaler/formula/*.cc
+         "$root"/scaler/common/text.cc "$root"/scaler/common/result.cc)
+# Rebuild only when a source is newer than the binary.
+rebuild=0
+[[ -x "$binary" ]] || rebuild=1
+for s in "${sources[@]}" "$root"/scaler/formula/*.h "$root"/scaler/common/*.h; do
+  [[ "$s" -nt "$binary" ]] && rebuild=1
+done
+if (( rebuild )); then
+  echo "fuzz-formula: building $binary with $cxx" >&2
+  "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+    -I"$root" "${sources[@]}" -o "$binary"
+fi
+
+# Run: new units go to a scratch directory, then are merged into the corpus minimally.
+scratch=$build/new-units
+rm -rf "$scratch"
+mkdir -p "$scratch"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+"$binary" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=4200 \
+  -artifact_prefix="$build/" -print_final_stats=1 "$scratch" "$corpus"
+"$binary" -merge=1 -timeout=5 -max_len=4200 "$corpus" "$scratch" 2>"$build/merge.log" || {
+  echo "fuzz-formula: merge failed, see $build/merge.log" >&2
+  exit 1
+}
+echo "fuzz-formula: ok; corpus has $(ls "$corpus" | wc -l) inputs" >&2
