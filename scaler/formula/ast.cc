@@ -25,41 +25,76 @@ namespace {
 
 const char* OpName(Op op) {
   switch (op) {
-    case Op::kNumber: return "num";
-    case Op::kIdent: return "ident";
-    case Op::kCall: return "call";
-    case Op::kNeg: return "neg";
-    case Op::kNot: return "not";
-    case Op::kAdd: return "add";
-    case Op::kSub: return "sub";
-    case Op::kMul: return "mul";
-    case Op::kDiv: return "div";
-    case Op::kLt: return "lt";
-    case Op::kLe: return "le";
-    case Op::kGt: return "gt";
-    case Op::kGe: return "ge";
-    case Op::kEq: return "eq";
-    case Op::kNe: return "ne";
-    case Op::kAnd: return "and";
-    case Op::kOr: return "or";
-    case Op::kCond: return "cond";
-    case Op::kSignal: return "signal";
-    case Op::kReplicas: return "replicas";
-    case Op::kPods: return "pods";
-    case Op::kSumPods: return "sum_pods";
-    case Op::kAvgPods: return "avg_pods";
-    case Op::kMaxPods: return "max_pods";
-    case Op::kMinPods: return "min_pods";
-    case Op::kCountPods: return "count_pods";
-    case Op::kRate: return "rate";
-    case Op::kQuantile: return "quantile";
-    case Op::kMin: return "min";
-    case Op::kMax: return "max";
-    case Op::kCeil: return "ceil";
-    case Op::kFloor: return "floor";
-    case Op::kRound: return "round";
-    case Op::kAbs: return "abs";
-    case Op::kClamp: return "clamp";
+    case Op::kNumber:
+      return "num";
+    case Op::kIdent:
+      return "ident";
+    case Op::kCall:
+      return "call";
+    case Op::kNeg:
+      return "neg";
+    case Op::kNot:
+      return "not";
+    case Op::kAdd:
+      return "add";
+    case Op::kSub:
+      return "sub";
+    case Op::kMul:
+      return "mul";
+    case Op::kDiv:
+      return "div";
+    case Op::kLt:
+      return "lt";
+    case Op::kLe:
+      return "le";
+    case Op::kGt:
+      return "gt";
+    case Op::kGe:
+      return "ge";
+    case Op::kEq:
+      return "eq";
+    case Op::kNe:
+      return "ne";
+    case Op::kAnd:
+      return "and";
+    case Op::kOr:
+      return "or";
+    case Op::kCond:
+      return "cond";
+    case Op::kSignal:
+      return "signal";
+    case Op::kReplicas:
+      return "replicas";
+    case Op::kPods:
+      return "pods";
+    case Op::kSumPods:
+      return "sum_pods";
+    case Op::kAvgPods:
+      return "avg_pods";
+    case Op::kMaxPods:
+      return "max_pods";
+    case Op::kMinPods:
+      return "min_pods";
+    case Op::kCountPods:
+      return "count_pods";
+    case Op::kRate:
+      return "rate";
+    case Op::kQuantile:
+      return "quantile";
+    case Op::kMin:
+      return "min";
+    case Op::kMax:
+      return "max";
+    case Op::kCeil:
+      return "ceil";
+    case Op::kFloor:
+      return "floor";
+    case Op::kRound:
+      return "round";
+    case Op::kAbs:
+      return "abs";
+    case Op::kClamp:
+      return "clamp";
   }
   return "?";
 }

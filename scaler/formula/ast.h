@@ -58,10 +58,10 @@ enum class Op : uint8_t {
 struct Node {
   Op op = Op::kNumber;
   size_t pos = 0;
-  double number = 0;          // kNumber
-  std::string name;           // kIdent, kCall, kSignal
+  double number = 0;           // kNumber
+  std::string name;            // kIdent, kCall, kSignal
   Kind kind = Kind::kUnknown;  // kSignal: the declared kind
-  int height = 1;             // 1 + the tallest child
+  int height = 1;              // 1 + the tallest child
   std::vector<std::unique_ptr<Node>> args;
 };
 

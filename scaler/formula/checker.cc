@@ -14,8 +14,18 @@ namespace nimscaler::formula::detail {
 namespace {
 
 enum class Fn : uint8_t {
-  kMin, kMax, kCeil, kFloor, kRound, kAbs, kClamp,
-  kSum, kAvg, kCount, kRate, kQuantile,
+  kMin,
+  kMax,
+  kCeil,
+  kFloor,
+  kRound,
+  kAbs,
+  kClamp,
+  kSum,
+  kAvg,
+  kCount,
+  kRate,
+  kQuantile,
 };
 
 struct FnInfo {
@@ -97,8 +107,8 @@ class Checker {
 
   bool UnknownName(const Node& node) {
     if (FindFunction(node.name)) {
-      return Fail(node.pos, "'" + node.name + "' is a function; call it, e.g. " + node.name +
-                                "(" + (node.name == "quantile" ? "0.95, ttft" : "x") + ")");
+      return Fail(node.pos, "'" + node.name + "' is a function; call it, e.g. " + node.name + "(" +
+                                (node.name == "quantile" ? "0.95, ttft" : "x") + ")");
     }
     std::string message = "unknown signal '" + Truncate(node.name, 60) + "'";
     if (auto guess = SuggestClosest(node.name, names_)) {
@@ -148,8 +158,8 @@ class Checker {
 
   bool Arity(const Node& node, size_t want, const char* what) {
     if (node.args.size() == want) return true;
-    std::string message = node.name + "() takes " + std::to_string(want) +
-                          (want == 1 ? " argument" : " arguments");
+    std::string message =
+        node.name + "() takes " + std::to_string(want) + (want == 1 ? " argument" : " arguments");
     if (what[0] != '\0') message += std::string(" (") + what + ")";
     return Fail(node.pos, message + ", got " + std::to_string(node.args.size()));
   }
@@ -167,8 +177,9 @@ class Checker {
       if (auto guess = SuggestClosest(node->name, FunctionNames())) {
         message += ", did you mean '" + *guess + "'?";
       } else {
-        message += " (functions: min, max, ceil, floor, round, abs, clamp, sum, avg, count, "
-                   "rate, quantile)";
+        message +=
+            " (functions: min, max, ceil, floor, round, abs, clamp, sum, avg, count, "
+            "rate, quantile)";
       }
       return Fail(node->pos, std::move(message));
     }
@@ -209,7 +220,7 @@ class Checker {
       case Fn::kRate:
         if (!Arity(*node, 1, "a counter")) return false;
         node->op = Op::kRate;
-        return SignalArg(node, node->args[0].get(), Kind::kCounter, -1);
+        return SignalArg(node->args[0].get(), Kind::kCounter, -1);
       case Fn::kQuantile:
         return Quantile(node);
     }
@@ -229,7 +240,7 @@ class Checker {
     std::string fn = node->name;
     node->op = op;
     node->name.clear();
-    return SignalArg(node, node->args[0].get(), Kind::kGauge, -1, fn);
+    return SignalArg(node->args[0].get(), Kind::kGauge, -1, fn);
   }
 
   bool Quantile(Node* node) {
@@ -241,8 +252,8 @@ class Checker {
                   "quantile() level must be a number between 0 and 1, e.g. " + example);
     }
     if (!(q->number >= 0 && q->number <= 1)) {
-      std::string message = "quantile() level must be between 0 and 1, got " +
-                            FormatNumber(q->number);
+      std::string message =
+          "quantile() level must be between 0 and 1, got " + FormatNumber(q->number);
       if (q->number > 1 && q->number <= 100) {
         message += ", did you mean " + FormatNumber(q->number / 100) + "?";
       }
@@ -250,7 +261,7 @@ class Checker {
     }
     node->op = Op::kQuantile;
     node->name.clear();
-    return SignalArg(node, node->args[1].get(), Kind::kHistogram, q->number, "quantile");
+    return SignalArg(node->args[1].get(), Kind::kHistogram, q->number, "quantile");
   }
 
   // A signal of `kind` to show in an example: the usual builtin when declared, else the first
@@ -269,10 +280,9 @@ class Checker {
   }
 
   // Resolves a signal-name argument of an aggregation, rate() or quantile().
-  bool SignalArg(Node* call, Node* arg, Kind need, double q, std::string fn = "rate") {
-    std::string example = need == Kind::kHistogram
-                              ? "quantile(0.95, " + ExampleName(need) + ")"
-                              : fn + "(" + ExampleName(need) + ")";
+  bool SignalArg(Node* arg, Kind need, double q, std::string fn = "rate") {
+    std::string example = need == Kind::kHistogram ? "quantile(0.95, " + ExampleName(need) + ")"
+                                                   : fn + "(" + ExampleName(need) + ")";
     if (arg->op != Op::kIdent) {
       return Fail(StartPos(*arg), fn + "() needs a signal name, e.g. " + example);
     }
@@ -283,8 +293,8 @@ class Checker {
     if (!IsSignal(arg->name)) return UnknownName(*arg);
     Kind kind = kinds_[arg->name];
     if (kind != Kind::kUnknown && kind != need) {
-      std::string message = fn + "() needs a " + KindName(need) + "; '" + arg->name +
-                            "' is a " + KindName(kind);
+      std::string message =
+          fn + "() needs a " + KindName(need) + "; '" + arg->name + "' is a " + KindName(kind);
       if (kind != Kind::kGauge) message += ", " + UseHint(arg->name, kind);
       return Fail(arg->pos, std::move(message));
     }
@@ -302,7 +312,6 @@ class Checker {
     if (need == Kind::kHistogram) use.quantiles.push_back(q);
     arg->op = Op::kSignal;
     arg->kind = kind;
-    (void)call;
     return true;
   }
 

@@ -20,7 +20,6 @@ struct CheckedUses {
 
 /// Checks and resolves `root`. Returns false and fills `failure` on the first error.
 /// `signals` must hold valid, distinct names (Compile validates them).
-bool Check(Node* root, const std::vector<SignalInfo>& signals, CheckedUses* uses,
-           Failure* failure);
+bool Check(Node* root, const std::vector<SignalInfo>& signals, CheckedUses* uses, Failure* failure);
 
 }  // namespace nimscaler::formula::detail

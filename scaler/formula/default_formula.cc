@@ -15,7 +15,8 @@ constexpr double kDefaultWaiting = 4;
 
 Status CheckTarget(const char* key, double v) {
   if (!std::isfinite(v) || v <= 0) {
-    return InvalidArgument(std::string(key) + " must be a number > 0, got " + detail::FormatNumber(v));
+    return InvalidArgument(std::string(key) + " must be a number > 0, got " +
+                           detail::FormatNumber(v));
   }
   return Status::Ok();
 }

@@ -23,8 +23,9 @@
 //   min(a, ...) max(a, ...) ceil(a) floor(a) round(a) abs(a) clamp(x, lo, hi)
 //
 // Value rules (each has a test in tests/formula/):
-//   - A pod whose value is NaN is missing: aggregations skip it. sum() and count() of no values
-//     are 0 (no pods, no load); avg(), max(), min() of no values are NaN.
+//   - A pod whose value is NaN is missing: aggregations skip it, and count() counts the pods
+//     that have a value. sum() and count() of no values are 0 (no pods, no load); avg(), max(),
+//     min() of no values are NaN.
 //   - Division by zero gives NaN (undefined), never Inf: a replica count must not jump to
 //     "infinite" because a denominator such as replicas is 0. NaN then propagates through
 //     arithmetic, is skipped by the scalar min() and max() (so one undefined term of the default

@@ -122,15 +122,33 @@ bool Lex(std::string_view text, std::vector<Token>* out, Failure* failure) {
     char next = i + 1 < text.size() ? text[i + 1] : '\0';
     size_t len = 1;
     switch (c) {
-      case '+': tok.type = Tok::kPlus; break;
-      case '-': tok.type = Tok::kMinus; break;
-      case '*': tok.type = Tok::kStar; break;
-      case '/': tok.type = Tok::kSlash; break;
-      case '?': tok.type = Tok::kQuestion; break;
-      case ':': tok.type = Tok::kColon; break;
-      case '(': tok.type = Tok::kLParen; break;
-      case ')': tok.type = Tok::kRParen; break;
-      case ',': tok.type = Tok::kComma; break;
+      case '+':
+        tok.type = Tok::kPlus;
+        break;
+      case '-':
+        tok.type = Tok::kMinus;
+        break;
+      case '*':
+        tok.type = Tok::kStar;
+        break;
+      case '/':
+        tok.type = Tok::kSlash;
+        break;
+      case '?':
+        tok.type = Tok::kQuestion;
+        break;
+      case ':':
+        tok.type = Tok::kColon;
+        break;
+      case '(':
+        tok.type = Tok::kLParen;
+        break;
+      case ')':
+        tok.type = Tok::kRParen;
+        break;
+      case ',':
+        tok.type = Tok::kComma;
+        break;
       case '<':
         tok.type = next == '=' ? Tok::kLe : Tok::kLt;
         len = next == '=' ? 2 : 1;

@@ -21,8 +21,8 @@ class Parser {
     NodePtr root = ParseExpr();
     if (!root) return nullptr;
     if (Peek().type != Tok::kEnd) {
-      return Fail(Peek().pos, "expected an operator or the end of the formula, got " +
-                                  Describe(Peek()));
+      return Fail(Peek().pos,
+                  "expected an operator or the end of the formula, got " + Describe(Peek()));
     }
     return root;
   }
@@ -141,12 +141,18 @@ class Parser {
   }
   static Op ComparisonOp(Tok t) {
     switch (t) {
-      case Tok::kLt: return Op::kLt;
-      case Tok::kLe: return Op::kLe;
-      case Tok::kGt: return Op::kGt;
-      case Tok::kGe: return Op::kGe;
-      case Tok::kEq: return Op::kEq;
-      default: return Op::kNe;
+      case Tok::kLt:
+        return Op::kLt;
+      case Tok::kLe:
+        return Op::kLe;
+      case Tok::kGt:
+        return Op::kGt;
+      case Tok::kGe:
+        return Op::kGe;
+      case Tok::kEq:
+        return Op::kEq;
+      default:
+        return Op::kNe;
     }
   }
 
@@ -173,9 +179,8 @@ class Parser {
   }
 
   NodePtr ChainError(const Token& first) {
-    return Fail(Peek().pos, "comparisons cannot be chained; write (a " +
-                                std::string(first.text) + " b) && (b " +
-                                std::string(Peek().text) + " c)");
+    return Fail(Peek().pos, "comparisons cannot be chained; write (a " + std::string(first.text) +
+                                " b) && (b " + std::string(Peek().text) + " c)");
   }
 
   NodePtr ParseAdditive() {
@@ -228,15 +233,15 @@ class Parser {
         NodePtr inner = ParseExpr();
         if (!inner) return nullptr;
         if (Peek().type != Tok::kRParen) {
-          return Fail(Peek().pos, "expected ')' to close the '(' at column " +
-                                      Column(tok.pos) + ", got " + Describe(Peek()));
+          return Fail(Peek().pos, "expected ')' to close the '(' at column " + Column(tok.pos) +
+                                      ", got " + Describe(Peek()));
         }
         Take();
         return inner;
       }
       default:
-        return Fail(tok.pos, "expected a number, a signal, a function call or '(', got " +
-                                 Describe(tok));
+        return Fail(tok.pos,
+                    "expected a number, a signal, a function call or '(', got " + Describe(tok));
     }
   }
 

@@ -168,11 +168,16 @@ Status ValidateSignals(const std::vector<SignalInfo>& signals) {
 
 const std::vector<SignalInfo>& BuiltinSignals() {
   static const auto* const kBuiltins = new std::vector<SignalInfo>{
-      {"kv_cache", Kind::kGauge},          {"waiting", Kind::kGauge},
-      {"running", Kind::kGauge},           {"ttft", Kind::kHistogram},
-      {"itl", Kind::kHistogram},           {"e2e", Kind::kHistogram},
-      {"queue_time", Kind::kHistogram},    {"prompt_tokens", Kind::kCounter},
-      {"generation_tokens", Kind::kCounter}, {"requests", Kind::kCounter},
+      {"kv_cache", Kind::kGauge},
+      {"waiting", Kind::kGauge},
+      {"running", Kind::kGauge},
+      {"ttft", Kind::kHistogram},
+      {"itl", Kind::kHistogram},
+      {"e2e", Kind::kHistogram},
+      {"queue_time", Kind::kHistogram},
+      {"prompt_tokens", Kind::kCounter},
+      {"generation_tokens", Kind::kCounter},
+      {"requests", Kind::kCounter},
   };
   return *kBuiltins;
 }
@@ -206,8 +211,7 @@ Status Program::CheckSignalKind(std::string_view signal, Kind actual) const {
   return Status::Ok();
 }
 
-Result<ProgramConstSharedPtr> Compile(std::string_view text,
-                                      const std::vector<SignalInfo>& signals,
+Result<ProgramConstSharedPtr> Compile(std::string_view text, const std::vector<SignalInfo>& signals,
                                       const Options& options) {
   if (Status s = ValidateSignals(signals); !s.ok()) return s;
   detail::Failure failure;

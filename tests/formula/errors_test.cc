@@ -298,7 +298,8 @@ TEST(FormulaErrorTest, DeclaredSignalsAreValidated) {
     const char* error;
   };
   const Case cases[] = {
-      {{{"pods", Kind::kGauge}}, "formula: signal name 'pods' is reserved (it is a builtin number)"},
+      {{{"pods", Kind::kGauge}},
+       "formula: signal name 'pods' is reserved (it is a builtin number)"},
       {{{"replicas", Kind::kGauge}},
        "formula: signal name 'replicas' is reserved (it is a builtin number)"},
       {{{"2fast", Kind::kGauge}},

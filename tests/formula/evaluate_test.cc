@@ -50,7 +50,7 @@ FakeBindings Snapshot() {
   FakeBindings b;
   b.gauges["waiting"] = {3, 5, kNaN};  // the third pod did not report
   b.gauges["kv_cache"] = {0.5, 0.7};
-  b.gauges["running"] = {};            // no pods
+  b.gauges["running"] = {};  // no pods
   b.gauges["queue_depth"] = {kNaN, kNaN};
   b.rates["requests"] = 12.5;
   b.quantiles[{0.95, "ttft"}] = 3;
@@ -210,7 +210,8 @@ TEST(FormulaEvaluateTest, ConcurrentEvaluation) {
     threads.emplace_back([&, t] {
       FakeBindings b = Snapshot();
       b.replicas = t + 1;
-      for (int i = 0; i < 1000; ++i) results[static_cast<size_t>(t * 1000 + i)] = shared->Evaluate(b);
+      for (int i = 0; i < 1000; ++i)
+        results[static_cast<size_t>(t * 1000 + i)] = shared->Evaluate(b);
     });
   }
   for (auto& th : threads) th.join();

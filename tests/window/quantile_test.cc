@@ -76,7 +76,7 @@ TEST(HistogramQuantileTest, MonotonicityFix) {
 }
 
 TEST(HistogramQuantileTest, UnsortedInputAndEqualBoundsAreMerged) {
-  std::vector<Bucket> b = {{kInf, 20}, {1, 20}, {0.1, 5}, {0.5, 15},
+  std::vector<Bucket> b = {{kInf, 20}, {1, 20},  {0.1, 5},  {0.5, 15},
                            {kInf, 20}, {0.1, 5}, {0.5, 15}, {1, 20}};
   // Two pods each holding half of Reference(): merged by bound, they are Reference().
   EXPECT_DOUBLE_EQ(HistogramQuantile(0.5, b), 0.3);
@@ -97,12 +97,10 @@ TEST(HistogramWindowTest, IncreaseAcrossSnapshots) {
   EXPECT_TRUE(w.Increase(At(0), seconds(60)).empty());  // one snapshot: nothing
   w.Add(At(2), {{kInf, 215}, {1, 204}, {0.1, 101}});    // unsorted input is fine
   w.Add(At(4), {{0.1, 103}, {1, 206}, {kInf, 220}});
-  EXPECT_EQ(w.Increase(At(4), seconds(60)),
-            (std::vector<Bucket>{{0.1, 3}, {1, 6}, {kInf, 10}}));
+  EXPECT_EQ(w.Increase(At(4), seconds(60)), (std::vector<Bucket>{{0.1, 3}, {1, 6}, {kInf, 10}}));
   // (2, 4] holds only the last snapshot... and (1, 4] the last two.
   EXPECT_TRUE(w.Increase(At(4), seconds(2)).empty());
-  EXPECT_EQ(w.Increase(At(4), seconds(3)),
-            (std::vector<Bucket>{{0.1, 2}, {1, 2}, {kInf, 5}}));
+  EXPECT_EQ(w.Increase(At(4), seconds(3)), (std::vector<Bucket>{{0.1, 2}, {1, 2}, {kInf, 5}}));
 }
 
 TEST(HistogramWindowTest, ResetAndLayoutChange) {
@@ -111,8 +109,7 @@ TEST(HistogramWindowTest, ResetAndLayoutChange) {
   w.Add(At(2), {{0.1, 110}, {1, 220}, {kInf, 230}});  // +10, +20, +20
   w.Add(At(4), {{0.1, 1}, {1, 2}, {kInf, 3}});        // restart: the snapshot is the increase
   w.Add(At(6), {{0.1, 2}, {1, 4}, {kInf, 6}});        // +1, +2, +3
-  EXPECT_EQ(w.Increase(At(6), seconds(60)),
-            (std::vector<Bucket>{{0.1, 12}, {1, 24}, {kInf, 26}}));
+  EXPECT_EQ(w.Increase(At(6), seconds(60)), (std::vector<Bucket>{{0.1, 12}, {1, 24}, {kInf, 26}}));
 
   HistogramWindow relayout(seconds(60));
   relayout.Add(At(0), {{1, 5}, {kInf, 5}});
@@ -134,7 +131,7 @@ TEST(WindowQuantileTest, SumsBucketIncreasesOfAllPods) {
   a.Add(At(0), {{0.1, 100}, {0.5, 200}, {1, 300}, {kInf, 300}});
   a.Add(At(10), {{0.1, 110}, {0.5, 220}, {1, 330}, {kInf, 330}});  // +10 +20 +30 +30
   b.Add(At(0), {{0.1, 50}, {0.5, 50}, {1, 60}, {kInf, 70}});
-  b.Add(At(10), {{0.1, 50}, {0.5, 60}, {1, 70}, {kInf, 80}});      // +0 +10 +10 +10
+  b.Add(At(10), {{0.1, 50}, {0.5, 60}, {1, 70}, {kInf, 80}});              // +0 +10 +10 +10
   fresh.Add(At(10), {{0.1, 1000}, {0.5, 1000}, {1, 1000}, {kInf, 1000}});  // one snapshot
   std::vector<const HistogramWindow*> pods = {&a, &b, &fresh};
   // Sum: 10, 30, 40, 40 as in Reference().

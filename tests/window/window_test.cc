@@ -1,16 +1,16 @@
 // Ring buffer, gauge averages and counter rates over windows, with time passed in.
+#include "scaler/signals/window/window.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
-#include "scaler/signals/window/window.h"
-
 namespace nimscaler::signals {
 namespace {
 
-using std::chrono::seconds;
 using std::chrono::milliseconds;
+using std::chrono::seconds;
 
 const TimePoint kT0 = TimePoint{} + std::chrono::hours(1);
 TimePoint At(double s) {
@@ -105,9 +105,9 @@ TEST(GaugeWindowTest, RetentionAndPointCapBoundMemory) {
 TEST(CounterWindowTest, SteadyRate) {
   CounterWindow w(seconds(120));
   for (int i = 0; i <= 30; ++i) w.Add(At(i * 2), i * 10.0);  // 5 per second
-  EXPECT_DOUBLE_EQ(w.Increase(At(60), seconds(60)), 290);  // (0, 60]: t = 2..60
+  EXPECT_DOUBLE_EQ(w.Increase(At(60), seconds(60)), 290);    // (0, 60]: t = 2..60
   EXPECT_DOUBLE_EQ(w.Rate(At(60), seconds(60)), 5);
-  EXPECT_DOUBLE_EQ(w.Rate(At(60), seconds(5)), 5);        // t = 56, 58, 60
+  EXPECT_DOUBLE_EQ(w.Rate(At(60), seconds(5)), 5);  // t = 56, 58, 60
   EXPECT_DOUBLE_EQ(w.Increase(At(60), seconds(5)), 20);
   EXPECT_EQ(w.resets(), 0u);
 }
@@ -146,7 +146,8 @@ TEST(CounterWindowTest, ResetTakesTheNewValueAsTheIncrease) {
 
   // Two restarts in a row.
   CounterWindow twice(seconds(60));
-  for (auto [t, v] : std::vector<std::pair<double, double>>{{0, 50}, {1, 60}, {2, 3}, {3, 1}, {4, 2}}) {
+  for (auto [t, v] :
+       std::vector<std::pair<double, double>>{{0, 50}, {1, 60}, {2, 3}, {3, 1}, {4, 2}}) {
     twice.Add(At(t), v);
   }
   EXPECT_DOUBLE_EQ(twice.Increase(At(4), seconds(60)), 10 + 3 + 1 + 1);

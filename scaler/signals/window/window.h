@@ -200,7 +200,9 @@ double HistogramQuantile(double q, std::vector<Bucket> buckets);
 
 /// The q-quantile over a window from the bucket increases of all pods (PromQL's
 /// histogram_quantile(q, sum(rate(x_bucket[w])) by (le))); NaN when no pod has two snapshots or
-/// there were no observations.
+/// there were no observations. Increases are summed rather than per-second rates: the answer is
+/// the same when the pods' snapshots span the same time, and a pod seen for a shorter span
+/// weighs by what it actually served.
 double WindowQuantile(double q, std::span<const HistogramWindow* const> pods, TimePoint now,
                       Duration window);
 
