@@ -59,8 +59,12 @@ class Result {
   T&& value() && { return std::get<T>(std::move(v_)); }
   const T& operator*() const& { return value(); }
   const T* operator->() const { return &value(); }
-  /// The failure; an ok Status when the result holds a value.
-  Status status() const { return ok() ? Status::Ok() : std::get<Status>(v_); }
+  /// The failure; an ok Status when the result holds a value. The reference lives as
+  /// long as this Result.
+  const Status& status() const {
+    static const Status kOk;
+    return ok() ? kOk : std::get<Status>(v_);
+  }
 
  private:
   std::variant<T, Status> v_;

@@ -135,7 +135,9 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
     } else {
       std::string engine = v.String("engine");
       std::string path = v.String("metricsPath");
-      if (path.empty() && engine != "auto") path = sources::FindPreset(engine)->metrics_path;
+      if (const sources::EnginePreset* preset = sources::FindPreset(engine); path.empty() && preset != nullptr) {
+        path = preset->metrics_path;  // no preset for "auto" or for an invalid engine (reported above)
+      }
       if (!path.empty() && path.front() != '/') path = "/" + path;
       for (std::string url : SplitTrimmed(v.String("endpoints"), ',')) {
         if (auto err = NormalizeEndpoint(&url, path); !err.empty()) problems.push_back(err);

@@ -1,0 +1,135 @@
+// The fault and value policies of Evaluate(), one test per policy (product.md §3-§5).
+#include "scaler/engine/evaluator.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace nimscaler::engine {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+spec::ScalerSpecConstPtr Spec(config::Metadata extra = {}) {
+  config::Metadata md{{"endpoints", "http://a:1/m,http://b:1/m"}, {"engine", "nim"}, {"targetKvCache", "0.1"},
+                      {"scrapeInterval", "1s"}};
+  for (auto& [k, v] : extra) md[k] = v;
+  auto s = spec::BuildScalerSpec("nim", "llama", md, {.allow_static_endpoints = true});
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  return *s;
+}
+
+signals::PodReading Pod(const std::string& url, double kv, double waiting, double running) {
+  signals::PodReading p;
+  p.endpoint = url;
+  p.answered = true;
+  p.gauges = {{"kv_cache", kv}, {"waiting", waiting}, {"running", running}};
+  return p;
+}
+
+signals::SnapshotConstPtr Snap(std::vector<signals::PodReading> pods) {
+  auto s = std::make_shared<signals::Snapshot>();
+  s->pods = std::move(pods);
+  return s;
+}
+
+const TimePoint kNow = TimePoint(100s);
+
+TEST(Evaluate, PendingBeforeFirstCollectionIsUnavailable) {
+  auto ev = Evaluate(*Spec(), nullptr, nullptr, kNow);
+  EXPECT_EQ(ev.status.code(), Code::kUnavailable);
+  EXPECT_THAT(ev.status.message(), HasSubstr("first collection"));
+}
+
+TEST(Evaluate, SumOverPodsDividedByTarget) {
+  auto ev = Evaluate(*Spec(), Snap({Pod("a", 0.208, 0, 1), Pod("b", 0.1, 2, 0)}), nullptr, kNow);
+  ASSERT_TRUE(ev.status.ok());
+  EXPECT_DOUBLE_EQ(ev.value, 3.08);
+  EXPECT_TRUE(ev.active);
+  EXPECT_DOUBLE_EQ(ev.signals.at("waiting"), 2);
+}
+
+TEST(Evaluate, MaxOverTargets) {
+  auto spec = Spec({{"targetWaiting", "4"}});
+  auto ev = Evaluate(*spec, Snap({Pod("a", 0.05, 20, 1)}), nullptr, kNow);
+  ASSERT_TRUE(ev.status.ok());
+  EXPECT_DOUBLE_EQ(ev.value, 5);  // 20 waiting / 4 beats 0.05 / 0.1
+}
+
+TEST(Evaluate, IdlePodsAreInactiveWithZeroValue) {
+  auto ev = Evaluate(*Spec(), Snap({Pod("a", 0, 0, 0)}), nullptr, kNow);
+  ASSERT_TRUE(ev.status.ok());
+  EXPECT_EQ(ev.value, 0);
+  EXPECT_FALSE(ev.active);
+}
+
+TEST(Evaluate, TinyDemandStillActivates) {
+  // A value far below KEDA's milli resolution must not round activation away.
+  auto ev = Evaluate(*Spec(), Snap({Pod("a", 0.00001, 0, 1)}), nullptr, kNow);
+  EXPECT_TRUE(ev.active);
+  EXPECT_GT(ev.value, 0);
+}
+
+TEST(Evaluate, NegativeOrNanSignalsNeverEscape) {
+  auto neg = Evaluate(*Spec(), Snap({Pod("a", -5, 0, 0)}), nullptr, kNow);
+  ASSERT_TRUE(neg.status.ok());
+  EXPECT_EQ(neg.value, 0);
+  auto pod = Pod("a", std::nan(""), 1, 0);
+  auto nan = Evaluate(*Spec(), Snap({pod, Pod("b", 0.2, 0, 0)}), nullptr, kNow);
+  ASSERT_TRUE(nan.status.ok());
+  EXPECT_DOUBLE_EQ(nan.value, 2);  // the NaN pod contributes nothing, not NaN
+}
+
+TEST(Evaluate, MissingPodNeverLowersTheAnswer) {
+  auto spec = Spec();
+  auto first = Evaluate(*spec, Snap({Pod("a", 0.2, 0, 1), Pod("b", 0.2, 0, 1)}), nullptr, kNow);
+  ASSERT_DOUBLE_EQ(first.value, 4);
+  signals::PodReading dead;
+  dead.endpoint = "b";
+  dead.error = "connection refused";
+  auto second = Evaluate(*spec, Snap({Pod("a", 0.1, 0, 1), dead}), &first, kNow + 1s);
+  ASSERT_TRUE(second.status.ok());
+  EXPECT_DOUBLE_EQ(second.value, 4);  // held, although the one live pod alone says 1
+  EXPECT_TRUE(second.held);
+  // Rising is always allowed.
+  auto third = Evaluate(*spec, Snap({Pod("a", 0.9, 0, 1), dead}), &second, kNow + 2s);
+  EXPECT_DOUBLE_EQ(third.value, 9);
+  // When every pod answers again, the value may fall.
+  auto fourth = Evaluate(*spec, Snap({Pod("a", 0.1, 0, 1), Pod("b", 0.1, 0, 1)}), &third, kNow + 3s);
+  EXPECT_DOUBLE_EQ(fourth.value, 2);
+  EXPECT_FALSE(fourth.held);
+}
+
+TEST(Evaluate, StalePodGaugesCount) {
+  auto p = Pod("b", 0.3, 0, 0);
+  p.answered = false;
+  p.stale = true;
+  auto ev = Evaluate(*Spec(), Snap({Pod("a", 0.1, 0, 0), p}), nullptr, kNow);
+  EXPECT_DOUBLE_EQ(ev.value, 4);
+}
+
+TEST(Evaluate, NoUsablePodIsUnavailableWithReason) {
+  signals::PodReading dead;
+  dead.endpoint = "a";
+  dead.error = "GET http://a:1/m failed: Connection refused";
+  auto ev = Evaluate(*Spec(), Snap({dead}), nullptr, kNow);
+  EXPECT_EQ(ev.status.code(), Code::kUnavailable);
+  EXPECT_THAT(ev.status.message(), HasSubstr("no ready pod answered"));
+  EXPECT_THAT(ev.status.message(), HasSubstr("Connection refused"));
+}
+
+TEST(Evaluate, PodsWithoutTheMetricIsFailedPreconditionNamingIt) {
+  signals::PodReading p;
+  p.endpoint = "http://a:1/m";
+  p.answered = true;
+  p.gauges = {{"waiting", 0}};
+  p.missing = "metric gpu_cache_usage_perc (signal kv_cache, engine nim) is not served; it serves vllm:gpu_cache_usage_perc";
+  auto ev = Evaluate(*Spec(), Snap({p}), nullptr, kNow);
+  EXPECT_EQ(ev.status.code(), Code::kFailedPrecondition);
+  EXPECT_THAT(ev.status.message(), HasSubstr("kv_cache"));
+  EXPECT_THAT(ev.status.message(), HasSubstr("http://a:1/m"));
+  EXPECT_THAT(ev.status.message(), HasSubstr("it serves vllm:gpu_cache_usage_perc"));
+}
+
+}  // namespace
+}  // namespace nimscaler::engine

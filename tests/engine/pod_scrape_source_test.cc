@@ -1,0 +1,118 @@
+// Extraction of signals from real captures, per engine preset.
+#include "scaler/sources/pod_scrape_source.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/fakes/fake_pod.h"
+#include "tests/fakes/testdata.h"
+
+namespace nimscaler::sources {
+namespace {
+
+using ::testing::HasSubstr;
+
+PodScrapeSource Source(std::string engine, std::string model = "") {
+  PodScrapeConfig c;
+  c.engine = std::move(engine);
+  c.model = std::move(model);
+  c.signals = {"kv_cache", "waiting", "running"};
+  return PodScrapeSource(c, std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient()));
+}
+
+TEST(PodScrapeSource, NimCaptureGivesItsThreeGauges) {
+  auto got = Source("nim").Extract(testing::NimCapture(), "text/plain; version=0.0.4");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_DOUBLE_EQ(got->gauges.at("kv_cache"), 0.0002848191398461977);
+  EXPECT_DOUBLE_EQ(got->gauges.at("waiting"), 0);
+  EXPECT_DOUBLE_EQ(got->gauges.at("running"), 1);
+  EXPECT_EQ(got->engine, "nim");
+  EXPECT_TRUE(got->missing.empty());
+}
+
+TEST(PodScrapeSource, AutoDetectsNim) {
+  auto got = Source("auto").Extract(testing::NimCapture(), "");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->engine, "nim");
+}
+
+TEST(PodScrapeSource, VllmPrefersV1NameAndFallsBackToLegacy) {
+  const std::string both =
+      "vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.4\n"
+      "vllm:kv_cache_usage_perc{engine=\"1\",model_name=\"m\"} 0.2\n"
+      "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.9\n"
+      "vllm:num_requests_waiting{engine=\"0\",model_name=\"m\"} 3\n"
+      "vllm:num_requests_waiting{engine=\"1\",model_name=\"m\"} 4\n"
+      "vllm:num_requests_running{model_name=\"m\"} 5\n";
+  auto got = Source("vllm").Extract(both, "");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  // A KV fraction is averaged across data-parallel engines of one pod, never summed;
+  // request counts are summed.
+  EXPECT_DOUBLE_EQ(got->gauges.at("kv_cache"), 0.3);
+  EXPECT_DOUBLE_EQ(got->gauges.at("waiting"), 7);
+  const std::string legacy = "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.9\nvllm:num_requests_waiting 1\n"
+                             "vllm:num_requests_running 0\n";
+  auto old = Source("vllm").Extract(legacy, "");
+  ASSERT_TRUE(old.ok());
+  EXPECT_DOUBLE_EQ(old->gauges.at("kv_cache"), 0.9);
+}
+
+TEST(PodScrapeSource, ModelFilterKeepsOnlyThatModel) {
+  const std::string body =
+      "num_requests_waiting{model_name=\"base\"} 2\nnum_requests_waiting{model_name=\"lora-a\"} 5\n"
+      "gpu_cache_usage_perc{model_name=\"base\"} 0.5\nnum_requests_running{model_name=\"base\"} 1\n";
+  auto got = Source("nim", "lora-a").Extract(body, "");
+  ASSERT_TRUE(got.ok());
+  EXPECT_DOUBLE_EQ(got->gauges.at("waiting"), 5);
+  EXPECT_EQ(got->gauges.count("kv_cache"), 0u);
+}
+
+TEST(PodScrapeSource, WrongEngineNamesTheMissingMetricAndWhatIsServed) {
+  const std::string vllm = "vllm:gpu_cache_usage_perc 0.5\nvllm:num_requests_waiting 1\nvllm:num_requests_running 1\n";
+  auto got = Source("nim").Extract(vllm, "");
+  ASSERT_TRUE(got.ok());
+  ASSERT_FALSE(got->missing.empty());
+  EXPECT_THAT(got->missing_detail, HasSubstr("metric gpu_cache_usage_perc (signal kv_cache, engine nim) is not served"));
+  EXPECT_THAT(got->missing_detail, HasSubstr("vllm:gpu_cache_usage_perc"));
+}
+
+TEST(PodScrapeSource, AutoWithUnknownMetricsIsFailedPrecondition) {
+  auto got = Source("auto").Extract("some_other_metric 1\n", "");
+  EXPECT_EQ(got.status().code(), Code::kFailedPrecondition);
+  EXPECT_THAT(got.status().message(), HasSubstr("set `engine`"));
+}
+
+TEST(PodScrapeSource, GarbageIsAnErrorWithLineNotZeroes) {
+  auto got = Source("nim").Extract("gpu_cache_usage_perc 0.5\nthis is not { valid\n", "");
+  ASSERT_FALSE(got.ok());
+  EXPECT_THAT(got.status().message(), HasSubstr("line 2"));
+}
+
+TEST(PodScrapeSource, ScrapesOverLoopbackHttpAndReportsHttpErrors) {
+  testing::FakePod pod(testing::NimCapture());
+  auto src = Source("nim");
+  auto ok = src.Scrape(pod.url());
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_DOUBLE_EQ(ok->gauges.at("running"), 1);
+  pod.SetStatus(503);
+  auto bad = src.Scrape(pod.url());
+  EXPECT_EQ(bad.status().code(), Code::kUnavailable);
+  EXPECT_THAT(bad.status().message(), HasSubstr("HTTP 503"));
+  pod.Stop();
+  auto gone = src.Scrape(pod.url());
+  EXPECT_EQ(gone.status().code(), Code::kUnavailable);
+}
+
+TEST(PodScrapeSource, OversizeBodyIsRefused) {
+  testing::FakePod pod(std::string(64 * 1024, '#') + "\n");
+  PodScrapeConfig c;
+  c.engine = "nim";
+  c.http.max_body_bytes = 1024;
+  PodScrapeSource src(c, std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient()));
+  auto got = src.Scrape(pod.url());
+  EXPECT_EQ(got.status().code(), Code::kUnavailable);
+  EXPECT_THAT(got.status().message(), HasSubstr("exceeds the 1024-byte limit"));
+}
+
+}  // namespace
+}  // namespace nimscaler::sources

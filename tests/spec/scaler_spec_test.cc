@@ -1,0 +1,147 @@
+// Metadata tables: each row is a trigger metadata map and what BuildScalerSpec must say.
+#include "scaler/spec/scaler_spec.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace nimscaler::spec {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+const SpecOptions kAllow{.allow_static_endpoints = true};
+const char* kPod = "http://10.0.0.7:8000/v1/metrics";
+
+struct GoodRow {
+  const char* why;
+  config::Metadata md;
+  std::string formula;
+  Duration interval;
+  std::string endpoint;
+};
+
+TEST(BuildScalerSpec, GoodRows) {
+  const GoodRow rows[] = {
+      {"article case: NIM, KV target 0.1", {{"endpoints", kPod}, {"engine", "nim"}, {"targetKvCache", "0.1"}},
+       "max(sum(kv_cache) / 0.1)", 2s, kPod},
+      {"no targets: product defaults 0.8 KV and 4 waiting", {{"endpoints", kPod}, {"engine", "nim"}},
+       "max(sum(kv_cache) / 0.8, sum(waiting) / 4)", 2s, kPod},
+      {"every target, custom interval", {{"endpoints", kPod}, {"engine", "vllm"}, {"targetKvCache", "0.7"},
+                                         {"targetWaiting", "4"}, {"targetRunning", "64"}, {"scrapeInterval", "1s"}},
+       "max(sum(kv_cache) / 0.7, sum(waiting) / 4, sum(running) / 64)", 1s, kPod},
+      {"URL without path gets the engine's path (nim: /v1/metrics)", {{"endpoints", "http://10.0.0.7:8000"}, {"engine", "nim"}},
+       "max(sum(kv_cache) / 0.8, sum(waiting) / 4)", 2s, kPod},
+      {"vLLM default path", {{"endpoints", "http://10.0.0.7:8000/"}, {"engine", "vllm"}},
+       "max(sum(kv_cache) / 0.8, sum(waiting) / 4)", 2s, "http://10.0.0.7:8000/metrics"},
+      {"KEDA's own keys and *FromEnv are accepted silently",
+       {{"endpoints", kPod}, {"scalerAddress", "x:9090"}, {"enableTLS", "true"}, {"unsafeSsl", "false"},
+        {"targetFromEnv", "7"}, {"engine", "NIM"}},
+       "max(sum(kv_cache) / 0.8, sum(waiting) / 4)", 2s, kPod},
+      {"metricsPath for engine auto", {{"endpoints", "http://10.0.0.7:8000"}, {"metricsPath", "v1/metrics"}},
+       "max(sum(kv_cache) / 0.8, sum(waiting) / 4)", 2s, kPod},
+  };
+  for (const auto& r : rows) {
+    auto spec = BuildScalerSpec("nim", "llama", r.md, kAllow);
+    ASSERT_TRUE(spec.ok()) << r.why << ": " << spec.status().message();
+    EXPECT_EQ((*spec)->FormulaText(), r.formula) << r.why;
+    EXPECT_EQ((*spec)->scrape_interval, r.interval) << r.why;
+    EXPECT_EQ((*spec)->stale_keep, 3 * r.interval) << r.why;
+    ASSERT_EQ((*spec)->endpoints.size(), 1u) << r.why;
+    EXPECT_EQ((*spec)->endpoints[0], r.endpoint) << r.why;
+    EXPECT_EQ((*spec)->metric_name, "nim-nim-llama") << r.why;
+    EXPECT_EQ((*spec)->target_size, 1.0) << r.why;
+  }
+}
+
+struct BadRow {
+  const char* why;
+  config::Metadata md;
+  std::vector<std::string> want;  // substrings of the one message
+  SpecOptions options = kAllow;
+};
+
+TEST(BuildScalerSpec, BadRowsReportEveryProblemInOneLine) {
+  const BadRow rows[] = {
+      {"acceptance: misspelt key and bad duration, both named",
+       {{"endpoints", kPod}, {"targetKvCach", "0.1"}, {"scrapeInterval", "fast"}},
+       {"2 problems", "unknown key \"targetKvCach\" (did you mean \"targetKvCache\"?)",
+        "scrapeInterval: \"fast\" is not a duration"}},
+      {"KV target given as a percentage", {{"endpoints", kPod}, {"targetKvCache", "50"}},
+       {"targetKvCache: \"50\" must be a fraction between 0 and 1", "did you mean \"0.5\"?"}},
+      {"KV target above 100", {{"endpoints", kPod}, {"targetKvCache", "700"}}, {"targetKvCache: \"700\" is out of range"}},
+      {"zero target would make the HPA invalid", {{"endpoints", kPod}, {"targetWaiting", "0"}},
+       {"targetWaiting: \"0\" is out of range; expected a number greater than 0"}},
+      {"negative target", {{"endpoints", kPod}, {"targetRunning", "-3"}}, {"targetRunning: \"-3\" is out of range"}},
+      {"number where a number is expected but with junk", {{"endpoints", kPod}, {"targetWaiting", "4 requests"}},
+       {"targetWaiting: \"4 requests\" is not a number"}},
+      {"bare number as a duration", {{"endpoints", kPod}, {"scrapeInterval", "2"}},
+       {"scrapeInterval: \"2\" is not a duration", "did you mean \"2s\"?"}},
+      {"interval below the server minimum", {{"endpoints", kPod}, {"scrapeInterval", "100ms"}},
+       {"scrapeInterval: \"100ms\" is below this server's minimum of 500ms"}},
+      {"interval above 5 minutes", {{"endpoints", kPod}, {"scrapeInterval", "1h"}}, {"scrapeInterval: \"1h\" is out of range"}},
+      {"unknown engine with suggestion", {{"endpoints", kPod}, {"engine", "vlm"}},
+       {"engine: \"vlm\" must be one of auto, nim, vllm (did you mean \"vllm\"?)"}},
+      {"static endpoints refused by server policy", {{"endpoints", kPod}},
+       {"static endpoints are refused", "--allow-static-endpoints"}, SpecOptions{}},
+      {"no discovery at all", {{"engine", "nim"}}, {"no pods to read: set \"endpoints\""}},
+      {"not a URL", {{"endpoints", "10.0.0.7:8000"}}, {"endpoints: \"10.0.0.7:8000\" is not an http(s) URL"}},
+      {"ftp URL", {{"endpoints", "ftp://10.0.0.7/metrics"}}, {"is not an http(s) URL"}},
+      {"no path with engine auto", {{"endpoints", "http://10.0.0.7:8000"}}, {"has no path and engine is auto"}},
+      {"bad metricName", {{"endpoints", kPod}, {"metricName", "S0-My_Metric"}}, {"metricName: \"S0-My_Metric\" must match"}},
+      {"metricName that KEDA would double-prefix", {{"endpoints", kPod}, {"metricName", "s0-kv"}},
+       {"not start with s<N>-"}},
+      {"planned key is a clear error, not silence", {{"endpoints", kPod}, {"formula", "sum(waiting)"}},
+       {"key \"formula\" is documented but not supported by this nim-scaler version yet"}},
+      {"unknown key without a near match", {{"endpoints", kPod}, {"banana", "1"}}, {"unknown key \"banana\""}},
+  };
+  for (const auto& r : rows) {
+    auto spec = BuildScalerSpec("nim", "llama", r.md, r.options);
+    ASSERT_FALSE(spec.ok()) << r.why;
+    EXPECT_EQ(spec.status().code(), Code::kInvalidArgument) << r.why;
+    const std::string& m = spec.status().message();
+    for (const auto& w : r.want) EXPECT_THAT(m, HasSubstr(w)) << r.why;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << r.why << ": the message must be one line";
+    EXPECT_EQ(m.rfind("invalid trigger metadata", 0), 0u) << r.why;
+  }
+}
+
+TEST(BuildScalerSpec, UnknownKeyWithoutSuggestionHasNoDidYouMean) {
+  auto spec = BuildScalerSpec("a", "b", {{"endpoints", kPod}, {"banana", "1"}}, kAllow);
+  EXPECT_THAT(spec.status().message(), ::testing::Not(HasSubstr("did you mean")));
+}
+
+TEST(BuildScalerSpec, SeveralEndpointsAndCustomMetricName) {
+  auto spec = BuildScalerSpec("a", "b",
+                              {{"endpoints", " http://a:1/m , http://b:2/m ,"}, {"metricName", "llama.kv-1"}}, kAllow);
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_EQ((*spec)->endpoints, (std::vector<std::string>{"http://a:1/m", "http://b:2/m"}));
+  EXPECT_EQ((*spec)->metric_name, "llama.kv-1");
+}
+
+TEST(HashMetadata, IndependentOfInsertionOrderSensitiveToContent) {
+  config::Metadata a{{"x", "1"}, {"y", "2"}};
+  config::Metadata b;
+  b["y"] = "2";
+  b["x"] = "1";
+  EXPECT_EQ(HashMetadata(a), HashMetadata(b));
+  EXPECT_NE(HashMetadata(a), HashMetadata({{"x", "1"}, {"y", "3"}}));
+  EXPECT_NE(HashMetadata({{"ab", "c"}}), HashMetadata({{"a", "bc"}}));
+}
+
+TEST(DefaultMetricName, LowercaseSafeDeterministicAndBounded) {
+  EXPECT_EQ(DefaultMetricName("NIM", "Llama_3.1"), "nim-nim-llama-3.1");
+  std::string long_name(300, 'x');
+  std::string a = DefaultMetricName("ns", long_name);
+  EXPECT_LE(a.size(), 120u);
+  EXPECT_EQ(a, DefaultMetricName("ns", long_name));
+  EXPECT_NE(a, DefaultMetricName("ns", long_name + "y"));
+  EXPECT_TRUE(std::all_of(a.begin(), a.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'; }));
+}
+
+TEST(MetadataFields, EveryFieldDocumented) {
+  for (const auto& f : MetadataFields()) EXPECT_FALSE(f.help.empty()) << f.key;
+}
+
+}  // namespace
+}  // namespace nimscaler::spec
