@@ -98,7 +98,7 @@ def main():
           "--allow-static-endpoints does not follow server.allowStaticEndpoints")
     known_flags = {"--grpc-addr", "--http-addr", "--config", "--log-format", "--log-level", "--tls-cert",
                    "--tls-key", "--tls-client-ca", "--allow-static-endpoints", "--kube-api", "--namespaces",
-                   "--wake-token-file"}
+                   "--wake-token-file", "--min-scrape-interval", "--shutdown-grace"}
     extra = set(values["server"].get("extraArgs") or [])
     for flag in a:
         check(flag in known_flags or any(e.startswith(flag) for e in extra), f"unknown serve flag {flag}")

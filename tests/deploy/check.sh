@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Deployment checks: Helm chart, keda/ examples, image recipe, Grafana dashboard, install docs.
+# No cluster is needed: every check runs a real tool offline (helm lint/template, kubectl
+# --dry-run=client, JSON-schema validation against published Kubernetes schemas and KEDA's CRDs, the
+# nim-scaler binary itself) and every check has negative cases that must fail.
+#
+# Usage: tests/deploy/check.sh [--binary PATH]
+#   --binary PATH  nim-scaler to check the dashboard's metrics and the chart's flags against (live).
+#                  Without it those two checks run against the documented lists only.
+# Env:   NIM_SCALER_TOOLS_DIR  where scripts/install-helm.sh keeps helm, kubectl and schemas.
+# Needs: bash, python3 (Debian: python3-yaml, python3-jsonschema, python3-grpcio, python3-grpc-tools),
+#        npm, unzip, make.
+# Prints one PASS/FAIL line per check and ends with "N passed, M failed".
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BINARY=""
+while (($#)); do
+  case "$1" in
+    --binary) BINARY="$2"; shift 2 ;;
+    *) echo "usage: $0 [--binary PATH]" >&2; exit 2 ;;
+  esac
+done
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY="$(command -v python3)"
+CHART="$ROOT/deploy/helm/nim-scaler"
+HERE="$ROOT/tests/deploy"
+CRDS="$ROOT/deploy/schemas/keda"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/nimscaler-deploy.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+
+TOOLS="$("$ROOT/scripts/install-helm.sh" 2>"$WORK/install.log" | tail -1)"
+if [[ -z "$TOOLS" || ! -x "$TOOLS/bin/helm" ]]; then
+  cat "$WORK/install.log" >&2
+  echo "FAIL install-tools: scripts/install-helm.sh did not provide helm"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+HELM="$TOOLS/bin/helm"
+KUBECTL="$TOOLS/bin/kubectl"
+SCHEMAS="$TOOLS/schemas"
+# Offline and hermetic: no kubeconfig, no Helm repositories or plugins of the user.
+export HELM_CACHE_HOME="$WORK/helm/cache" HELM_CONFIG_HOME="$WORK/helm/config" HELM_DATA_HOME="$WORK/helm/data"
+export KUBECONFIG="$WORK/no-kubeconfig"
+
+passed=0
+failed=0
+failed_names=()
+# check NAME CMD...: runs CMD, PASS on exit 0.
+check() {
+  local name="$1"; shift
+  local log="$WORK/log.$((passed + failed))"
+  if "$@" >"$log" 2>&1; then
+    passed=$((passed + 1)); echo "PASS $name"
+  else
+    failed=$((failed + 1)); failed_names+=("$name"); echo "FAIL $name"; sed 's/^/    /' "$log" | tail -40
+  fi
+}
+# must_fail NAME EXPECTED_SUBSTRING CMD...: PASS when CMD fails and its output contains the text.
+must_fail() {
+  local name="$1" want="$2"; shift 2
+  local log="$WORK/log.$((passed + failed))"
+  if "$@" >"$log" 2>&1; then
+    failed=$((failed + 1)); failed_names+=("$name"); echo "FAIL $name (accepted, must be rejected)"
+    sed 's/^/    /' "$log" | tail -20
+  elif grep -qF -- "$want" "$log"; then
+    passed=$((passed + 1)); echo "PASS $name (rejected: $want)"
+  else
+    failed=$((failed + 1)); failed_names+=("$name"); echo "FAIL $name (rejected, but without \"$want\")"
+    sed 's/^/    /' "$log" | tail -20
+  fi
+}
+validate() { "$PY" "$HERE/k8s_validate.py" --schemas "$SCHEMAS" --crds "$CRDS" "$@"; }
+render() { # render VALUES_FILE OUT [extra helm args]
+  local values="$1" out="$2"; shift 2
+  "$HELM" template nim-scaler "$CHART" --namespace nim-scaler -f "$values" "$@" >"$out"
+}
+
+echo "deploy checks: helm $("$HELM" version --short), kubectl $("$KUBECTL" version --client 2>/dev/null | head -1 | awk '{print $3}')"
+
+# --- 1. Chart: lint, render and validate every values file -----------------------------------
+renders=()
+for v in "$HERE"/values/*.yaml; do
+  n="$(basename "$v" .yaml)"
+  check "helm lint --strict ($n)" "$HELM" lint --strict "$CHART" --namespace nim-scaler -f "$v"
+  check "helm template ($n)" render "$v" "$WORK/render-$n.yaml"
+  if [[ -s "$WORK/render-$n.yaml" ]]; then
+    renders+=("$WORK/render-$n.yaml")
+    check "schema: rendered chart ($n)" validate -q "$WORK/render-$n.yaml"
+    check "policy: rendered chart ($n)" "$PY" "$HERE/chart_assertions.py" "$CHART/values.yaml" "$v" "$WORK/render-$n.yaml" nim-scaler
+  fi
+done
+check "helm package" "$HELM" package "$CHART" --destination "$WORK/pkg"
+
+# Values the schema or the templates must refuse.
+for v in "$HERE"/negative/values-*.yaml; do
+  want="$(sed -n 's/^# expect-helm: //p' "$v" | head -1)"
+  must_fail "negative values: $(basename "$v")" "$want" render "$v" "$WORK/neg.yaml"
+done
+
+# --- 2. The README's install path ------------------------------------------------------------
+# The helm install command of deploy/README-install.md, run as helm template with the same flags.
+readme_cmd() {
+  "$PY" - "$ROOT/deploy/README-install.md" <<'EOF'
+import re, shlex, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"<!-- install-command -->\s*```(?:sh|bash|shell)?\n(.*?)```", text, re.S)
+if not m:
+    sys.exit("no <!-- install-command --> block in README-install.md")
+cmd = shlex.split(m.group(1).replace("\\\n", " "), comments=True)
+if cmd[:2] != ["helm", "install"]:
+    sys.exit(f"install block does not start with helm install: {cmd[:3]}")
+out = []
+skip_next = False
+for a in cmd[2:]:
+    if a in ("--create-namespace", "--wait", "--atomic"):
+        continue
+    out.append(a)
+print("\n".join(out))
+EOF
+}
+install_readme() {
+  local args=()
+  mapfile -t args < <(readme_cmd) || return 1
+  ((${#args[@]} >= 2)) || { echo "could not read the install command"; return 1; }
+  # args: RELEASE CHART_PATH [flags...]; the chart path is relative to the repository root.
+  (cd "$ROOT" && "$HELM" template "${args[@]}") >"$WORK/render-readme.yaml"
+}
+check "README install command renders" install_readme
+check "schema: README install" validate -q "$WORK/render-readme.yaml"
+check "README names the chart's Service address" bash -c '
+  addr=$(grep -o "nim-scaler-headless\.[a-z0-9-]*\.svc:[0-9]*" "$1" | sort -u)
+  [[ -n $addr ]] || { echo "README-install.md names no scalerAddress"; exit 1; }
+  for a in $addr; do grep -q "^  name: ${a%%.*}$" "$2" && grep -q "namespace: $(echo "$a" | cut -d. -f2)$" "$2" \
+    || { echo "$a is not rendered by the README install"; exit 1; }; done' _ "$ROOT/deploy/README-install.md" "$WORK/render-readme.yaml"
+
+# The TLS Secret the README tells users to create, made by real kubectl, must carry the keys the chart mounts.
+tls_secret() {
+  local d="$WORK/tls"; mkdir -p "$d"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj "/CN=test-ca" \
+    -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null || return 1
+  cp "$d/ca.crt" "$d/tls.crt"; cp "$d/ca.key" "$d/tls.key"
+  (cd "$d" && "$KUBECTL" create secret generic nim-scaler-tls --namespace nim-scaler \
+     --from-file=tls.crt --from-file=tls.key --from-file=ca.crt --dry-run=client -o yaml) >"$d/secret.yaml" || return 1
+  validate "$d/secret.yaml" || return 1
+  "$PY" - "$d/secret.yaml" "$WORK/render-tls-existing-secret.yaml" <<'EOF'
+import sys, yaml
+secret = yaml.safe_load(open(sys.argv[1]))
+dep = next(d for d in yaml.safe_load_all(open(sys.argv[2])) if d and d["kind"] == "Deployment")
+need = {i["key"] for v in dep["spec"]["template"]["spec"]["volumes"] if "secret" in v for i in v["secret"].get("items", [])}
+missing = need - set(secret["data"])
+sys.exit(f"the chart mounts keys {sorted(missing)} that kubectl's Secret lacks" if missing else 0)
+EOF
+}
+if command -v openssl >/dev/null; then
+  check "kubectl-made TLS Secret fits the chart" tls_secret
+else
+  check "kubectl-made TLS Secret fits the chart (openssl missing)" false
+fi
+
+# --- 3. keda/ examples ------------------------------------------------------------------------
+examples=("$ROOT"/keda/*.yaml)
+check "schema: keda/ examples (${#examples[@]} files)" validate "${examples[@]}"
+check "lint: keda/ examples" "$PY" "$HERE/lint_examples.py" --install "$WORK/render-readme.yaml" "${examples[@]}"
+for f in "$HERE"/negative/*.yaml; do
+  case "$(basename "$f")" in values-*) continue ;; esac
+  if want="$(sed -n 's/^# expect: //p' "$f" | head -1)"; [[ -n $want ]]; then
+    must_fail "negative example: $(basename "$f")" "$want" validate "$f"
+  fi
+  if want="$(sed -n 's/^# expect-lint: //p' "$f" | head -1)"; [[ -n $want ]]; then
+    check "negative example is schema-valid: $(basename "$f")" validate "$f"
+    must_fail "negative example: $(basename "$f")" "$want" \
+      "$PY" "$HERE/lint_examples.py" --install "$WORK/render-readme.yaml" "$f"
+  fi
+done
+# A broken copy of a real example is rejected by the very same command.
+sed 's/targetKvCache: "0.1"/targetKvCache: 0.1/' "$ROOT/keda/nim-llama-3.1-8b-kv.yaml" >"$WORK/broken-example.yaml"
+must_fail "broken copy of keda/nim-llama-3.1-8b-kv.yaml" "is not of type 'string'" validate "${examples[@]}" "$WORK/broken-example.yaml"
+
+# --- 4. Image recipe --------------------------------------------------------------------------
+check "docker/Dockerfile builds like CI" "$PY" "$HERE/check_dockerfile.py" "$ROOT"
+mkdir -p "$WORK/fake/docker" "$WORK/fake/deploy/helm/nim-scaler"
+cp "$CHART/values.yaml" "$WORK/fake/deploy/helm/nim-scaler/"
+sed 's/cmake --build build -j2/cmake --build build -j8/' "$ROOT/docker/Dockerfile" >"$WORK/fake/docker/Dockerfile"
+must_fail "negative: Dockerfile with another build command" "differ from CI" "$PY" "$HERE/check_dockerfile.py" "$WORK/fake"
+sed 's/^USER .*/USER root/' "$ROOT/docker/Dockerfile" >"$WORK/fake/docker/Dockerfile"
+must_fail "negative: Dockerfile running as root" "runtime USER" "$PY" "$HERE/check_dockerfile.py" "$WORK/fake"
+
+# --- 5. Dashboard -----------------------------------------------------------------------------
+DASH="$ROOT/deploy/grafana/nim-scaler.json"
+check "dashboard is valid JSON with panels" "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["panels"] and d["uid"]' "$DASH"
+sed 's/nimscaler_stream_clients{/kube_pod_info{/' "$DASH" >"$WORK/bad-dash.json"
+must_fail "negative: dashboard with a foreign metric" "is not one of the scaler's own metrics" "$PY" "$HERE/dashboard_metrics.py" "$WORK/bad-dash.json"
+if [[ -n $BINARY ]]; then
+  check "dashboard metrics exist in live /metrics ($BINARY)" "$PY" "$HERE/dashboard_metrics.py" "$DASH" --binary "$BINARY" --proto "$ROOT/proto/externalscaler.proto"
+  check "nim-scaler serve accepts the chart's flags" "$PY" "$HERE/check_serve_args.py" "$BINARY" "${renders[@]}" "$WORK/render-readme.yaml"
+  sed 's/nimscaler_scrapes_total/nimscaler_scrape_total/' "$DASH" >"$WORK/bad-dash2.json"
+  must_fail "negative: dashboard metric missing from live /metrics" "nimscaler_scrape_total: not exposed" \
+    "$PY" "$HERE/dashboard_metrics.py" "$WORK/bad-dash2.json" --binary "$BINARY" --proto "$ROOT/proto/externalscaler.proto"
+else
+  check "dashboard metrics are documented scaler metrics (no --binary: not live)" "$PY" "$HERE/dashboard_metrics.py" "$DASH"
+fi
+
+echo
+if ((failed)); then
+  echo "deploy checks failed: ${failed_names[*]}"
+fi
+echo "$passed passed, $failed failed"
+((failed == 0))
