@@ -155,8 +155,11 @@ std::optional<double> ParseFloat(std::string_view token) {
 }
 
 std::optional<int64_t> ParseInt64(std::string_view token) {
-  if (!token.empty() && token[0] == '+') token.remove_prefix(1);
-  if (token.empty() || token[0] == '+' || (token[0] == '-' && token.size() == 1)) return std::nullopt;
+  if (!token.empty() && token[0] == '+') {
+    token.remove_prefix(1);
+    if (!token.empty() && (token[0] == '-' || token[0] == '+')) return std::nullopt;
+  }
+  if (token.empty()) return std::nullopt;
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
   if (ec != std::errc() || ptr != token.data() + token.size()) return std::nullopt;

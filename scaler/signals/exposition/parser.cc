@@ -994,6 +994,7 @@ struct Parser::Impl {
     if (!EndFamily()) return InvalidArgument(error.ToString());
     if (om && !eof) {
       line_begin = line_end = end;
+      if (!body.empty() && body.back() == '\n') ++line_no;  // the line that should say # EOF
       Fail(end, "OpenMetrics body does not end with # EOF", true);
       return InvalidArgument(error.ToString());
     }
