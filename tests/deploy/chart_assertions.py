@@ -66,7 +66,9 @@ def main():
     pod = spec["template"]["spec"]
     check(spec["replicas"] == values["replicaCount"], "Deployment replicas differ from replicaCount")
     check(spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, "rollout may take a replica down first")
-    check(pod.get("terminationGracePeriodSeconds", 30) >= 10, "terminationGracePeriodSeconds too short for a drain")
+    grace = values["server"]["shutdownGraceSeconds"]
+    check(pod.get("terminationGracePeriodSeconds", 30) >= values["preStopSleepSeconds"] + grace + 5,
+          "terminationGracePeriodSeconds does not cover preStop sleep + shutdown grace")
 
     # Restricted pod security standard.
     psc = pod.get("securityContext", {})
@@ -94,6 +96,7 @@ def main():
     check(a.get("--grpc-addr") == f":{grpc_port}", "--grpc-addr does not match server.grpcPort")
     check(a.get("--http-addr") == f":{http_port}", "--http-addr does not match server.httpPort")
     check(a.get("--kube-api") == values["server"]["kubeApi"], "--kube-api differs from server.kubeApi")
+    check(a.get("--shutdown-grace") == f"{grace}s", "--shutdown-grace differs from server.shutdownGraceSeconds")
     check(("--allow-static-endpoints" in a) == bool(values["server"]["allowStaticEndpoints"]),
           "--allow-static-endpoints does not follow server.allowStaticEndpoints")
     known_flags = {"--grpc-addr", "--http-addr", "--config", "--log-format", "--log-level", "--tls-cert",
