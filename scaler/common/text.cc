@@ -135,12 +135,13 @@ std::string Truncate(std::string_view text, size_t max) {
 }
 
 std::string FormatDouble(double v) {
-  char buf[32];
-  for (int prec = 1; prec <= 17; ++prec) {
-    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
+  char buf[64];
+  // Shortest round-trip form; plain decimals for the magnitudes people read (0.0001, 1000).
+  double mag = std::fabs(v);
+  bool fixed = mag == 0 || (mag >= 1e-6 && mag < 1e15);
+  auto [end, ec] = fixed ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                         : std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
 }
 
 }  // namespace nimscaler

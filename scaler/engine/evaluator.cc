@@ -14,6 +14,7 @@ Evaluation Evaluate(const spec::ScalerSpec& spec, const signals::SnapshotConstPt
   ev.snapshot = snapshot;
   if (snapshot == nullptr) {
     ev.status = Unavailable(spec.key.ToString() + ": first collection has not finished yet");
+    ev.pending = true;
     return ev;
   }
   // No usable pod at all: report UNAVAILABLE (with the cause) so KEDA's fallback can act,

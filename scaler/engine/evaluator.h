@@ -18,6 +18,7 @@ struct Evaluation {
   double value = 0;       ///< desired replicas: finite and >= 0 when status is OK
   bool active = false;    ///< IsActive answer when status is OK
   bool held = false;      ///< value kept from the previous cycle because a pod is missing
+  bool pending = false;   ///< no collection cycle has finished yet (status is UNAVAILABLE)
   TimePoint at{};
   std::map<std::string, double> signals;  ///< aggregated (sum over usable pods)
   signals::SnapshotConstPtr snapshot;

@@ -31,6 +31,28 @@ void TrackedObject::Stop() {
   }
   stop_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  ReleaseFirstCycleWaiters();  // waiters get the "pending" answer rather than hanging
+}
+
+void TrackedObject::OnFirstCycle(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    if (!first_cycle_done_) {
+      first_cycle_waiters_.push_back(std::move(fn));
+      return;
+    }
+  }
+  fn();
+}
+
+void TrackedObject::ReleaseFirstCycleWaiters() {
+  std::vector<std::function<void()>> waiters;
+  {
+    std::lock_guard lock(mu_);
+    first_cycle_done_ = true;
+    waiters.swap(first_cycle_waiters_);
+  }
+  for (auto& fn : waiters) fn();
 }
 
 EvaluationConstPtr TrackedObject::Latest() const {
@@ -143,6 +165,7 @@ void TrackedObject::Publish(EvaluationConstPtr ev) {
     g.signals = ev->signals;
     deps_.metrics->SetScaledObject(spec_->key.ns, spec_->key.name, g);
   }
+  ReleaseFirstCycleWaiters();
   if (rose) {
     log_->info("{}: became active (value {})", spec_->key.ToString(), FormatDouble(ev->value));
     // Subscribers are called under the lock so none is destroyed mid-call; they only

@@ -46,6 +46,11 @@ class TrackedObject {
   uint64_t Subscribe(ActivatedFn fn);
   void Unsubscribe(uint64_t id);
 
+  /// Calls `fn` once the first collection cycle has been published (at once if it has),
+  /// or when collection stops before that. Lets a first GetMetrics wait for real data
+  /// instead of failing. `fn` runs on the collector thread and must not block.
+  void OnFirstCycle(std::function<void()> fn);
+
   void Touch(TimePoint now) { last_access_ns_.store(now.time_since_epoch().count()); }
   TimePoint LastAccess() const { return TimePoint(Duration(last_access_ns_.load())); }
   /// When the last collection cycle ended, or when tracking began if none has.
@@ -58,6 +63,7 @@ class TrackedObject {
   void Run();
   signals::SnapshotConstPtr CollectOnce(TimePoint now, const signals::SnapshotConstPtr& previous);
   void Publish(EvaluationConstPtr ev);
+  void ReleaseFirstCycleWaiters();
 
   const spec::ScalerSpecConstPtr spec_;
   const EngineDeps deps_;
@@ -68,6 +74,8 @@ class TrackedObject {
   mutable std::mutex mu_;  // guards latest_, subscribers_, next_id_
   EvaluationConstPtr latest_;
   std::map<uint64_t, ActivatedFn> subscribers_;
+  std::vector<std::function<void()>> first_cycle_waiters_;
+  bool first_cycle_done_ = false;
   uint64_t next_id_ = 1;
 
   std::atomic<int64_t> last_access_ns_{0};

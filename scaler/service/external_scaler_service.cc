@@ -172,13 +172,15 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(grpc::CallbackServer
                   {grpc::StatusCode::NOT_FOUND, spec.key.ToString() + ": unknown metric \"" + req->metricname() +
                                                     "\"; this trigger reports \"" + spec.metric_name + "\""});
   }
-  auto ev = (*obj)->Latest();
-  if (!ev->status.ok()) return Finish(ctx, "GetMetrics", start, ToGrpcStatus(ev->status));
-  auto* mv = resp->add_metricvalues();
-  mv->set_metricname(req->metricname());
-  mv->set_metricvaluefloat(ev->value);
-  mv->set_metricvalue(static_cast<int64_t>(std::ceil(ev->value)));
-  return Finish(ctx, "GetMetrics", start, grpc::Status::OK);
+  auto answer = [req, resp](const engine::Evaluation& ev) {
+    if (!ev.status.ok()) return ToGrpcStatus(ev.status);
+    auto* mv = resp->add_metricvalues();
+    mv->set_metricname(req->metricname());
+    mv->set_metricvaluefloat(ev.value);
+    mv->set_metricvalue(static_cast<int64_t>(std::ceil(ev.value)));
+    return grpc::Status::OK;
+  };
+  return AnswerFromMemory(ctx, "GetMetrics", start, *obj, answer);
 }
 
 grpc::ServerUnaryReactor* ExternalScalerService::IsActive(grpc::CallbackServerContext* ctx,
@@ -187,10 +189,29 @@ grpc::ServerUnaryReactor* ExternalScalerService::IsActive(grpc::CallbackServerCo
   TimePoint start = clock_->Now();
   auto obj = engine_->Resolve(req->namespace_(), req->name(), ToMetadata(*req));
   if (!obj.ok()) return Finish(ctx, "IsActive", start, ToGrpcStatus(obj.status()));
-  auto ev = (*obj)->Latest();
-  if (!ev->status.ok()) return Finish(ctx, "IsActive", start, ToGrpcStatus(ev->status));
-  resp->set_result(ev->active);
-  return Finish(ctx, "IsActive", start, grpc::Status::OK);
+  auto answer = [resp](const engine::Evaluation& ev) {
+    if (!ev.status.ok()) return ToGrpcStatus(ev.status);
+    resp->set_result(ev.active);
+    return grpc::Status::OK;
+  };
+  return AnswerFromMemory(ctx, "IsActive", start, *obj, answer);
+}
+
+grpc::ServerUnaryReactor* ExternalScalerService::AnswerFromMemory(
+    grpc::CallbackServerContext* ctx, const char* method, TimePoint start,
+    const std::shared_ptr<engine::TrackedObject>& obj,
+    std::function<grpc::Status(const engine::Evaluation&)> answer) {
+  auto ev = obj->Latest();
+  if (!ev->pending) return Finish(ctx, method, start, answer(*ev));
+  // KEDA calls GetMetrics right after the GetMetricSpec that started tracking: rather than
+  // failing that first poll, answer when the first collection cycle is published.
+  auto* reactor = ctx->DefaultReactor();
+  obj->OnFirstCycle([this, reactor, method, start, obj, answer = std::move(answer)] {
+    grpc::Status status = answer(*obj->Latest());
+    metrics_->RecordGrpc(method, GrpcCodeName(status.error_code()), ToSeconds(clock_->Now() - start));
+    reactor->Finish(status);
+  });
+  return reactor;
 }
 
 grpc::ServerWriteReactor<IsActiveResponse>* ExternalScalerService::StreamIsActive(

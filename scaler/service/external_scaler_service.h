@@ -3,6 +3,7 @@
 // API. Thin: proto -> engine -> proto. Every unary answer comes from memory; StreamIsActive
 // runs one reactor per stream, woken by the engine on inactive->active edges.
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -40,6 +41,9 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const char* method, TimePoint start,
                                    const grpc::Status& status);
   void RemoveStream(ActiveStream* s);
+  grpc::ServerUnaryReactor* AnswerFromMemory(grpc::CallbackServerContext* ctx, const char* method, TimePoint start,
+                                             const std::shared_ptr<engine::TrackedObject>& obj,
+                                             std::function<grpc::Status(const engine::Evaluation&)> answer);
 
   engine::ScalerEngine* engine_;
   telemetry::ScalerMetrics* metrics_;

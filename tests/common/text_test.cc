@@ -49,6 +49,8 @@ TEST(SuggestClosest, FindsTyposButNotUnrelatedWords) {
 TEST(FormatDouble, ShortestRoundTrip) {
   EXPECT_EQ(FormatDouble(2.08), "2.08");
   EXPECT_EQ(FormatDouble(3), "3");
+  EXPECT_EQ(FormatDouble(1000), "1000");
+  EXPECT_EQ(FormatDouble(0.0001), "0.0001");
   EXPECT_EQ(FormatDouble(0.1 + 0.2), "0.30000000000000004");
 }
 
