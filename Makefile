@@ -1,0 +1,48 @@
+# nim-scaler: the two commands are `make demo` and `make test`. Both install what is
+# missing (Debian 12 packages via scripts/install-deps.sh) and build first.
+BUILD ?= build
+JOBS ?= 2
+BUILD_TYPE ?= RelWithDebInfo
+CMAKE_FLAGS ?=
+PY := /usr/bin/python3
+
+.PHONY: all deps configure build test unit demo bench fuzz clean help
+
+all: build
+
+help:
+	@echo "make demo   install deps, build, run the demo (emulated NIM pod under load, scaled by nim-scaler)"
+	@echo "make test   install deps, build, run every test (ctest, fuzzers for a bounded time)"
+	@echo "make build  install deps and build into $(BUILD)/ (binary: $(BUILD)/scaler/nim-scaler)"
+	@echo "make bench  run the benchmarks and print their tables"
+
+deps:
+	bash scripts/install-deps.sh
+
+configure: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DNIMSCALER_BUILD_TESTS=ON $(CMAKE_FLAGS)
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Every test: unit and integration suites through ctest, then the bounded fuzz runs.
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
+	$(MAKE) --no-print-directory fuzz
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
+
+FUZZ_SECONDS ?= 20
+fuzz:
+	@if [ -x scripts/fuzz-formula.sh ] || [ -f scripts/fuzz-formula.sh ]; then bash scripts/fuzz-formula.sh $(FUZZ_SECONDS); fi
+	@if [ -f scripts/run-fuzz.sh ]; then bash scripts/run-fuzz.sh $(FUZZ_SECONDS); fi
+
+demo: build
+	$(PY) scripts/demo-small.py $(BUILD)
+
+bench: build
+	@if [ -f scripts/bench-exposition.sh ]; then bash scripts/bench-exposition.sh $(BUILD); fi
+
+clean:
+	rm -rf $(BUILD)
