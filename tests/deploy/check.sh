@@ -194,6 +194,10 @@ must_fail "negative: dashboard with a foreign metric" "is not one of the scaler'
 if [[ -n $BINARY ]]; then
   check "dashboard metrics exist in live /metrics ($BINARY)" "$PY" "$HERE/dashboard_metrics.py" "$DASH" --binary "$BINARY" --proto "$ROOT/proto/externalscaler.proto"
   check "nim-scaler serve accepts the chart's flags" "$PY" "$HERE/check_serve_args.py" "$BINARY" "${renders[@]}" "$WORK/render-readme.yaml"
+  check "image runtime packages cover the binary's libraries" "$PY" "$HERE/check_runtime_libs.py" "$BINARY" "$ROOT/scripts/install-deps.sh"
+  sed 's/libgrpc++1.51 //' "$ROOT/scripts/install-deps.sh" >"$WORK/install-deps-bad.sh"
+  must_fail "negative: runtime package list without gRPC" "package libgrpc++1.51" \
+    "$PY" "$HERE/check_runtime_libs.py" "$BINARY" "$WORK/install-deps-bad.sh"
   sed 's/nimscaler_scrapes_total/nimscaler_scrape_total/' "$DASH" >"$WORK/bad-dash2.json"
   must_fail "negative: dashboard metric missing from live /metrics" "nimscaler_scrape_total: not exposed" \
     "$PY" "$HERE/dashboard_metrics.py" "$WORK/bad-dash2.json" --binary "$BINARY" --proto "$ROOT/proto/externalscaler.proto"
