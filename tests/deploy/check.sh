@@ -181,9 +181,12 @@ must_fail "broken copy of keda/nim-llama-3.1-8b-kv.yaml" "is not of type 'string
 check "docker/Dockerfile builds like CI" "$PY" "$HERE/check_dockerfile.py" "$ROOT"
 mkdir -p "$WORK/fake/docker" "$WORK/fake/deploy/helm/nim-scaler"
 cp "$CHART/values.yaml" "$WORK/fake/deploy/helm/nim-scaler/"
-sed 's/cmake --build build -j2/cmake --build build -j8/' "$ROOT/docker/Dockerfile" >"$WORK/fake/docker/Dockerfile"
-must_fail "negative: Dockerfile with another build command" "differ from CI" "$PY" "$HERE/check_dockerfile.py" "$WORK/fake"
-sed 's/^USER .*/USER root/' "$ROOT/docker/Dockerfile" >"$WORK/fake/docker/Dockerfile"
+cp "$ROOT/Makefile" "$WORK/fake/" 2>/dev/null; mkdir -p "$WORK/fake/scripts"; cp "$ROOT/scripts/install-deps.sh" "$WORK/fake/scripts/"
+sed 's/^RUN make build$/RUN make build BUILD_TYPE=Debug/' "$ROOT/docker/Dockerfile" >"$WORK/fake/docker/Dockerfile"
+must_fail "negative: Dockerfile with another build command" "CI runs plain \`make build\`" "$PY" "$HERE/check_dockerfile.py" "$WORK/fake"
+sed 's/^RUN make build$/RUN cmake -S . -B build \&\& cmake --build build -j8/' "$ROOT/docker/Dockerfile" >"$WORK/fake/docker/Dockerfile"
+must_fail "negative: Dockerfile with its own CMake commands" "differ from CI" "$PY" "$HERE/check_dockerfile.py" "$WORK/fake"
+sed 's/^USER .*/USER root/' "$ROOT/docker/Dockerfile" >"$WORK/fake/docker/Dockerfile"  # else unchanged
 must_fail "negative: Dockerfile running as root" "runtime USER" "$PY" "$HERE/check_dockerfile.py" "$WORK/fake"
 
 # --- 5. Dashboard -----------------------------------------------------------------------------

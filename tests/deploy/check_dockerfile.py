@@ -3,9 +3,10 @@
 
 Usage: check_dockerfile.py REPO_ROOT
 
-  * The build stage runs scripts/install-deps.sh and then the very CMake commands of the Makefile's
-    `build` target (read with `make -n build`, so variables are expanded as make sees them). Without a
-    Makefile build target it compares with the documented CI commands and says so.
+  * The build stage runs CI's build: either `make build` itself (no variable overrides), or
+    scripts/install-deps.sh and then the very CMake commands of the Makefile's `build` target (read
+    with `make -n build`, so variables are expanded as make sees them). Without a Makefile build
+    target it compares with the documented CI commands and says so.
   * Both stages start from Debian 12; the runtime stage installs only `install-deps.sh --runtime`, no
     compiler or -dev package, copies the binary to /usr/local/bin/nim-scaler, runs as the non-root
     UID the Helm chart sets, exposes the chart's ports, and uses the binary as its entrypoint.
@@ -98,20 +99,28 @@ def main():
 
     ci_cmds, source = make_build_commands(root)
     note = ""
-    if ci_cmds is None:
-        note = f"({source}; compared with the documented CI commands)"
-        ci_cmds = DOCUMENTED_CI
-    ci_cmake = [c for c in ci_cmds if c.startswith("cmake ")]
-    if not ci_cmake:
-        errors.append(f"{source} runs no cmake command")
-    if cmake != ci_cmake:
-        errors.append(f"build stage CMake commands {cmake} differ from CI's {ci_cmake} ({source})")
-    if ci_cmds is not DOCUMENTED_CI and not any("install-deps.sh" in c for c in ci_cmds):
-        errors.append("the Makefile build target does not run scripts/install-deps.sh, the image does")
-    if dep and cmake:
-        first_dep = build_cmds.index(dep[0])
-        if first_dep > build_cmds.index(cmake[0]):
+    makes = [c for c in build_cmds if re.match(r"^make\b", c)]
+    if makes:
+        # `make build` is CI's build by construction; overrides would make it another build.
+        if makes != ["make build"]:
+            errors.append(f"build stage runs {makes}; CI runs plain `make build` (no overrides, no other targets)")
+        if ci_cmds is None:
+            errors.append(f"build stage runs make build but {source}")
+        if cmake:
+            errors.append(f"build stage runs cmake itself besides make build: {cmake}")
+    else:
+        if ci_cmds is None:
+            note = f"({source}; compared with the documented CI commands)"
+            ci_cmds = DOCUMENTED_CI
+        ci_cmake = [c for c in ci_cmds if c.startswith("cmake ")]
+        if not ci_cmake:
+            errors.append(f"{source} runs no cmake command")
+        if cmake != ci_cmake:
+            errors.append(f"build stage CMake commands {cmake} differ from CI's {ci_cmake} ({source})")
+        if dep and cmake and build_cmds.index(dep[0]) > build_cmds.index(cmake[0]):
             errors.append("install-deps.sh must run before cmake")
+    if ci_cmds is not None and ci_cmds is not DOCUMENTED_CI and not any("install-deps.sh" in c for c in ci_cmds):
+        errors.append("the Makefile build target does not run scripts/install-deps.sh")
 
     rt_runs = [c for st, w, rest in ins if w == "RUN" and st == last for c in shell_commands(rest)]
     if not any("install-deps.sh --runtime" in c for c in rt_runs):
