@@ -16,6 +16,9 @@ int RunServe(const config::AppConfig& config);
 /// `nim-scaler check --metadata FILE [--scrape URL ...] [--namespace NS --name NAME]`.
 int RunCheck(const std::vector<std::string>& args);
 
+/// The README's metadata table, generated from spec::MetadataFields() (`check --reference`).
+std::string MetadataReferenceMarkdown();
+
 /// Entry point used by main(): dispatches subcommands.
 int Main(int argc, char** argv);
 

@@ -55,7 +55,39 @@ Result<config::Metadata> ReadMetadataFile(const std::string& path) {
   return md;
 }
 
+std::string FieldType(const config::FieldSpec& f) {
+  switch (f.type) {
+    case config::FieldType::kString: return "string";
+    case config::FieldType::kDouble: return f.fraction ? "fraction 0-1" : "number > 0";
+    case config::FieldType::kDuration: return "duration";
+    case config::FieldType::kEnum: {
+      std::string out;
+      for (const auto& e : f.enum_values) out += (out.empty() ? "" : " \\| ") + e;
+      return out;
+    }
+    case config::FieldType::kBool: return "true \\| false";
+  }
+  return "";
+}
+
 }  // namespace
+
+std::string MetadataReferenceMarkdown() {
+  std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
+  std::string planned;
+  for (const auto& f : spec::MetadataFields()) {
+    if (f.planned) {
+      planned += (planned.empty() ? "" : ", ") + ("`" + f.key + "`");
+      continue;
+    }
+    out += "| `" + f.key + "` | " + FieldType(f) + " | " + (f.default_value.empty() ? "-" : "`" + f.default_value + "`") +
+           " | " + f.help + " |\n";
+  }
+  out += "\nAccepted and ignored (KEDA's own): `scalerAddress`, `enableTLS`, `unsafeSsl`, any key ending in `FromEnv`.\n";
+  out += "Documented in the product specification but not in this build yet (using one is an error that says so): " +
+         planned + ".\n";
+  return out;
+}
 
 int RunCheck(const std::vector<std::string>& args) {
   std::string file, ns = "default", name = "check";
@@ -72,6 +104,10 @@ int RunCheck(const std::vector<std::string>& args) {
     else if (args[i] == "--scrape") scrapes.push_back(next("--scrape"));
     else if (args[i] == "--namespace") ns = next("--namespace");
     else if (args[i] == "--name") name = next("--name");
+    else if (args[i] == "--reference") {
+      std::cout << MetadataReferenceMarkdown();
+      return 0;
+    }
     else {
       std::cerr << "check: unknown argument \"" << args[i]
                 << "\"\nusage: nim-scaler check --metadata FILE [--scrape URL ...] [--namespace NS] [--name NAME]\n";

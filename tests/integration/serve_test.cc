@@ -334,3 +334,28 @@ TEST(ServeStartup, StaticEndpointsRefusedWithoutFlagAndBadFlagsExitWithMessage) 
 
 }  // namespace
 }  // namespace nimscaler
+
+namespace nimscaler {
+namespace {
+
+// The README's metadata table is generated from the same field table the server validates
+// with; this keeps the two from drifting.
+TEST(Readme, MetadataReferenceMatchesTheBinary) {
+  testing::ChildProcess ref({std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "check", "--reference"});
+  ASSERT_EQ(ref.Wait(std::chrono::seconds(10)), 0);
+  std::string table = ref.output();
+  std::ifstream in(std::string(NIMSCALER_SOURCE_DIR) + "/README.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string readme = ss.str();
+  auto begin = readme.find("<!-- metadata-reference");
+  auto end = readme.find("<!-- end metadata-reference -->");
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  begin = readme.find('\n', begin) + 1;
+  EXPECT_EQ(readme.substr(begin, end - begin), table)
+      << "README.md is out of date: paste the output of `nim-scaler check --reference`";
+}
+
+}  // namespace
+}  // namespace nimscaler
