@@ -78,6 +78,33 @@ constexpr std::array<uint8_t, 256> kClass = MakeClasses();
 
 inline bool Is(char c, uint8_t cls) { return (kClass[static_cast<unsigned char>(c)] & cls) != 0; }
 
+inline uint8_t Cls(const char* p, int i) { return kClass[static_cast<unsigned char>(p[i])]; }
+
+// Advances p over bytes of class `cls`, eight at a time while it can (one branch per eight
+// bytes instead of one per byte: names and label values are tens of bytes long).
+inline const char* SkipClass(const char* p, const char* end, uint8_t cls) {
+  while (end - p >= 8) {
+    const uint8_t all = Cls(p, 0) & Cls(p, 1) & Cls(p, 2) & Cls(p, 3) & Cls(p, 4) & Cls(p, 5) &
+                        Cls(p, 6) & Cls(p, 7);
+    if ((all & cls) == 0) break;
+    p += 8;
+  }
+  while (p < end && Is(*p, cls)) ++p;
+  return p;
+}
+
+// Advances p over bytes that are NOT of class `cls`, eight at a time while it can.
+inline const char* SkipUntilClass(const char* p, const char* end, uint8_t cls) {
+  while (end - p >= 8) {
+    const uint8_t any = Cls(p, 0) | Cls(p, 1) | Cls(p, 2) | Cls(p, 3) | Cls(p, 4) | Cls(p, 5) |
+                        Cls(p, 6) | Cls(p, 7);
+    if ((any & cls) != 0) break;
+    p += 8;
+  }
+  while (p < end && !Is(*p, cls)) ++p;
+  return p;
+}
+
 // Flags kept per parsed label.
 enum : uint8_t { kValueEscaped = 1, kNameEscaped = 2 };
 
@@ -423,7 +450,7 @@ struct Parser::Impl {
     bool esc = false;
     bool non_ascii = false;
     for (;;) {
-      while (p < eol && !Is(*p, kQuoteStop)) ++p;
+      p = SkipUntilClass(p, eol, kQuoteStop);
       if (p >= eol) return Fail(open, std::string("unterminated ") + what);
       const char c = *p;
       if (c == '"') break;
@@ -486,8 +513,7 @@ struct Parser::Impl {
         if (esc) lflags |= kNameEscaped;
       } else if (Is(*p, kLabelStart)) {
         const char* s = p;
-        ++p;
-        while (p < eol && Is(*p, kLabelChar)) ++p;
+        p = SkipClass(p + 1, eol, kLabelChar);
         lname = std::string_view(s, static_cast<size_t>(p - s));
       } else {
         return Fail(p, "expected label name");
@@ -568,8 +594,7 @@ struct Parser::Impl {
     bool name_known = false;
     bool name_transient = false;
     if (Is(*p, kMetricStart)) {
-      ++p;
-      while (p < eol && Is(*p, kMetricChar)) ++p;
+      p = SkipClass(p + 1, eol, kMetricChar);
       name = std::string_view(s, static_cast<size_t>(p - s));
       name_known = true;
       if (!ResolveFamily(name, false)) return false;
@@ -791,8 +816,7 @@ struct Parser::Impl {
     *transient = false;
     if (p < eol && Is(*p, kMetricStart)) {
       const char* s = p;
-      ++p;
-      while (p < eol && Is(*p, kMetricChar)) ++p;
+      p = SkipClass(p + 1, eol, kMetricChar);
       *name = std::string_view(s, static_cast<size_t>(p - s));
       return true;
     }
