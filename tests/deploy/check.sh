@@ -197,6 +197,10 @@ must_fail "negative: dashboard with a foreign metric" "is not one of the scaler'
 if [[ -n $BINARY ]]; then
   check "dashboard metrics exist in live /metrics ($BINARY)" "$PY" "$HERE/dashboard_metrics.py" "$DASH" --binary "$BINARY" --proto "$ROOT/proto/externalscaler.proto"
   check "nim-scaler serve accepts the chart's flags" "$PY" "$HERE/check_serve_args.py" "$BINARY" "${renders[@]}" "$WORK/render-readme.yaml"
+  check "nim-scaler check accepts every keda/ trigger" "$PY" "$HERE/check_examples_binary.py" "$BINARY" "${examples[@]}"
+  check "negative: nim-scaler check refuses a misspelled key" \
+    "$PY" "$HERE/check_examples_binary.py" "$BINARY" --expect-invalid 'did you mean "targetKvCache"' \
+    "$HERE/negative/scaledobject-unknown-trigger-key.yaml"
   check "image runtime packages cover the binary's libraries" "$PY" "$HERE/check_runtime_libs.py" "$BINARY" "$ROOT/scripts/install-deps.sh"
   sed 's/libgrpc++1.51 //' "$ROOT/scripts/install-deps.sh" >"$WORK/install-deps-bad.sh"
   must_fail "negative: runtime package list without gRPC" "package libgrpc++1.51" \
