@@ -52,6 +52,7 @@ check() {
   local log="$WORK/log.$((passed + failed))"
   if "$@" >"$log" 2>&1; then
     passed=$((passed + 1)); echo "PASS $name"
+    grep '^note:' "$log" | sed 's/^/    /' | head -20
   else
     failed=$((failed + 1)); failed_names+=("$name"); echo "FAIL $name"; sed 's/^/    /' "$log" | tail -40
   fi
