@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package nim-scaler needs to build, test and run its demo.
-# Idempotent: packages already present are skipped, so a second run costs one dpkg query.
+# The lists live in scripts/deps/*.txt (one package per line; each part of the project owns
+# its own file). Idempotent: packages already present are skipped, so a second run costs
+# one dpkg query.
 # Usage: scripts/install-deps.sh [--runtime]   (--runtime: only the shared libraries the binary needs)
 set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
 
-build_pkgs=(
-  build-essential cmake pkg-config ca-certificates curl
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  prometheus-cpp-dev libcivetweb-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-  libcurl4-openssl-dev
-  python3 python3-grpcio python3-grpc-tools python3-prometheus-client
-)
 runtime_pkgs=(libgrpc++1.51 libprotobuf32 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
   libspdlog1.10 libcivetweb1 libcurl4 ca-certificates)
 
-pkgs=("${build_pkgs[@]}")
-[[ "${1:-}" == "--runtime" ]] && pkgs=("${runtime_pkgs[@]}")
+if [[ "${1:-}" == "--runtime" ]]; then
+  pkgs=("${runtime_pkgs[@]}")
+else
+  mapfile -t pkgs < <(cat "$here"/deps/*.txt | sed 's/#.*//' | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
