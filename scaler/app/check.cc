@@ -130,6 +130,10 @@ int RunCheck(const std::vector<std::string>& args) {
     for (const auto& u : scrapes) joined += (joined.empty() ? "" : ",") + u;
     md["endpoints"] = joined;
   }
+  if (!scrapes.empty()) {
+    md.erase("service");
+    md.erase("dnsName");
+  }
   auto spec = spec::BuildScalerSpec(ns, name, md, {.allow_static_endpoints = true});
   if (!spec.ok()) {
     std::cout << "INVALID: " << spec.status().message() << "\n";
@@ -141,7 +145,8 @@ int RunCheck(const std::vector<std::string>& args) {
             << "  engine:         " << s.scrape.engine << "\n"
             << "  formula:        " << s.FormulaText() << "\n"
             << "  scrapeInterval: " << FormatDuration(s.scrape_interval) << "\n";
-  for (const auto& e : s.endpoints) std::cout << "  endpoint:       " << e << "\n";
+  std::cout << "  pods from:      " << s.discovery.Describe() << ", path " << s.discovery.path << "\n";
+  for (const auto& e : s.discovery.urls) std::cout << "  endpoint:       " << e << "\n";
   if (scrapes.empty()) return 0;
 
   auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
@@ -149,7 +154,7 @@ int RunCheck(const std::vector<std::string>& args) {
   auto snap = std::make_shared<signals::Snapshot>();
   TimePoint now = SteadyClock::now();
   snap->taken_at = now;
-  for (const auto& url : s.endpoints) {
+  for (const auto& url : s.discovery.urls) {
     signals::PodReading r;
     r.endpoint = url;
     auto got = source.Scrape(url);

@@ -17,6 +17,7 @@
 #include "scaler/http/admin_server.h"
 #include "scaler/net/http_client.h"
 #include "scaler/service/external_scaler_service.h"
+#include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/telemetry/logging.h"
 #include "scaler/telemetry/scaler_metrics.h"
 
@@ -76,15 +77,30 @@ int RunServe(const config::AppConfig& config) {
   telemetry::SetupLogging(config.log_format, config.log_level);
   auto log = telemetry::Logger("app");
   log->info("nim-scaler {} starting", kVersion);
-  if (config.kube_api != "auto" && config.kube_api != "off") {
-    log->warn("--kube-api {}: Kubernetes discovery is not in this build yet; only static endpoints work",
-              config.kube_api);
+  std::map<std::string, std::string> env;
+  for (const char* name : {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"}) {
+    if (const char* v = std::getenv(name)) env[name] = v;
+  }
+  auto kube = sources::ResolveKubeApi(config.kube_api, env);
+  if (!kube.ok()) {
+    log->error("{}", kube.status().message());
+    return 2;
+  }
+  if (kube->has_value()) {
+    log->info("Kubernetes discovery via {}{}", (*kube)->base_url,
+              (*kube)->token_file.empty() ? "" : " (service-account token)");
+  } else {
+    log->info("Kubernetes discovery off (--kube-api {}): ScaledObjects may use dnsName{}", config.kube_api,
+              config.allow_static_endpoints ? " or endpoints" : "");
   }
 
   SystemClock clock;
   telemetry::ScalerMetrics metrics;
-  engine::EngineDeps deps{std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient()), &clock, &metrics};
-  spec::SpecOptions spec_options{config.allow_static_endpoints, config.min_scrape_interval};
+  auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
+  sources::DiscoveryRegistry discovery(*kube, http);
+  engine::EngineDeps deps{http, &discovery, &clock, &metrics};
+  spec::SpecOptions spec_options{config.allow_static_endpoints, config.min_scrape_interval, kube->has_value(),
+                                 config.namespaces};
   engine::ScalerEngine engine(spec_options, deps, config.idle_forget);
   service::ExternalScalerService service(&engine, &metrics, &clock);
 

@@ -17,6 +17,30 @@ Evaluation Evaluate(const spec::ScalerSpec& spec, const signals::SnapshotConstPt
     ev.pending = true;
     return ev;
   }
+  if (snapshot->pods.empty()) {
+    if (snapshot->discovered == 0 && snapshot->discovery_error.empty()) {
+      // Scaled to zero: no pod, no demand that pods could show (wake sources come on top).
+      ev.value = 0;
+      ev.active = false;
+      ev.signals["replicas"] = 0;
+      ev.signals["pods"] = 0;
+      return ev;
+    }
+    // Pods exist but none is ready yet (starting), or discovery is failing: no data is not
+    // zero demand, so keep the last answer rather than scale down.
+    if (previous != nullptr && previous->status.ok()) {
+      ev.value = previous->value;
+      ev.active = previous->active;
+      ev.held = true;
+      ev.signals = previous->signals;
+      return ev;
+    }
+    ev.status = Unavailable(spec.key.ToString() + ": " +
+                            (snapshot->discovery_error.empty()
+                                 ? std::to_string(snapshot->discovered) + " pod(s) discovered, none ready yet"
+                                 : "discovery failed: " + snapshot->discovery_error));
+    return ev;
+  }
   // No usable pod at all: report UNAVAILABLE (with the cause) so KEDA's fallback can act,
   // rather than a zero that would scale the model down.
   if (snapshot->UsablePods() == 0) {
@@ -30,6 +54,8 @@ Evaluation Evaluate(const spec::ScalerSpec& spec, const signals::SnapshotConstPt
   for (const char* s : {signals::kKvCache, signals::kWaiting, signals::kRunning}) {
     if (auto sum = snapshot->Sum(s)) ev.signals[s] = *sum;
   }
+  ev.signals["replicas"] = static_cast<double>(snapshot->pods.size());
+  ev.signals["pods"] = static_cast<double>(std::max(snapshot->discovered, snapshot->pods.size()));
 
   double value = 0;
   for (const auto& t : spec.targets) {

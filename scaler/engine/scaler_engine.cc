@@ -24,10 +24,12 @@ Result<std::shared_ptr<TrackedObject>> ScalerEngine::Resolve(const std::string& 
   if (it == entries_.end()) {
     auto built = spec::BuildScalerSpec(ns, name, metadata, options_);
     Entry entry;
-    if (built.ok()) {
-      entry.object = std::make_shared<TrackedObject>(*built, deps_);
+    Result<std::unique_ptr<sources::PodDiscovery>> discovery =
+        built.ok() ? deps_.discovery->Make((*built)->discovery) : Result<std::unique_ptr<sources::PodDiscovery>>(built.status());
+    if (built.ok() && discovery.ok()) {
+      entry.object = std::make_shared<TrackedObject>(*built, std::move(discovery).value(), deps_);
     } else {
-      entry.error = built.status();
+      entry.error = built.ok() ? discovery.status() : built.status();
       if (deps_.metrics) deps_.metrics->RecordMetadataError();
       telemetry::Logger("engine")->warn("{}/{}: {}", ns, name, entry.error.message());
       size_t errors = 0;
@@ -61,7 +63,7 @@ std::vector<std::shared_ptr<TrackedObject>> ScalerEngine::List() const {
 bool ScalerEngine::CollectionHealthy(TimePoint now, std::string* why) const {
   for (const auto& obj : List()) {
     const auto& s = obj->spec();
-    Duration limit = 2 * s.scrape_interval + s.scrape.http.timeout * static_cast<int>(std::max<size_t>(1, s.endpoints.size()));
+    Duration limit = 2 * s.scrape_interval + s.scrape.http.timeout;
     if (now - obj->LastCycleEnd() > limit) {
       if (why) {
         *why = s.key.ToString() + ": no collection cycle finished for " +

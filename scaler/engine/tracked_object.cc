@@ -6,19 +6,20 @@
 
 namespace nimscaler::engine {
 
-TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, EngineDeps deps)
+TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, std::unique_ptr<sources::PodDiscovery> discovery,
+                             EngineDeps deps)
     : spec_(std::move(spec)),
       deps_(std::move(deps)),
       source_(spec_->scrape, deps_.http),
-      discovery_(std::make_unique<sources::StaticDiscovery>(spec_->endpoints)),
+      discovery_(std::move(discovery)),
       log_(telemetry::Logger("engine")) {
   TimePoint now = deps_.clock->Now();
   Touch(now);
   last_cycle_end_ns_.store(now.time_since_epoch().count());
   auto pending = std::make_shared<Evaluation>(Evaluate(*spec_, nullptr, nullptr, now));
   latest_ = std::move(pending);
-  log_->info("{}: tracking {} pod endpoint(s) every {}, formula {}", spec_->key.ToString(),
-             spec_->endpoints.size(), FormatDuration(spec_->scrape_interval), spec_->FormulaText());
+  log_->info("{}: tracking {} every {}, formula {}", spec_->key.ToString(), spec_->discovery.Describe(),
+             FormatDuration(spec_->scrape_interval), spec_->FormulaText());
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -98,50 +99,73 @@ signals::SnapshotConstPtr TrackedObject::CollectOnce(TimePoint now, const signal
   auto snap = std::make_shared<signals::Snapshot>();
   snap->taken_at = now;
   snap->cycle = previous ? previous->cycle + 1 : 1;
-  auto pods = discovery_->List();
-  if (!pods.ok()) {
-    log_->warn("{}: discovery failed: {}", spec_->key.ToString(), pods.status().message());
-    return previous ? previous : snap;
+  auto listed = discovery_->List();
+  // A new watch needs a moment for its first list: let the first cycle wait for it (bounded)
+  // rather than publish "discovery not ready" as KEDA's first answer.
+  for (TimePoint give_up = deps_.clock->Now() + std::min<Duration>(spec_->scrape_interval, std::chrono::seconds(2));
+       previous == nullptr && !listed.ok() && listed.status().code() == Code::kUnavailable &&
+       deps_.clock->Now() < give_up;) {
+    std::unique_lock lock(stop_mu_);
+    if (stop_cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopping_; })) break;
+    lock.unlock();
+    listed = discovery_->List();
   }
-  for (const auto& pod : *pods) {
-    if (!pod.ready) continue;
-    signals::PodReading reading;
-    reading.endpoint = pod.url;
-    TimePoint t0 = deps_.clock->Now();
-    auto scraped = source_.Scrape(pod.url);
-    double secs = ToSeconds(deps_.clock->Now() - t0);
-    if (deps_.metrics) deps_.metrics->RecordScrape(scraped.ok(), secs);
-
-    const signals::PodReading* before = nullptr;
-    if (previous) {
-      for (const auto& p : previous->pods) {
-        if (p.endpoint == pod.url) before = &p;
-      }
+  std::vector<sources::PodEndpoint> pods;
+  if (listed.ok()) {
+    pods = std::move(listed).value();
+  } else {
+    // Discovery failed: keep scraping the pods we knew (their data is still real), and say why.
+    snap->discovery_error = listed.status().message();
+    if (previous == nullptr || previous->discovery_error != snap->discovery_error) {
+      log_->warn("{}: discovery: {}", spec_->key.ToString(), snap->discovery_error);
     }
+    if (previous != nullptr) {
+      snap->discovered = previous->discovered;
+      for (const auto& p : previous->pods) pods.push_back({p.endpoint, p.endpoint, true, false});
+    }
+  }
+  std::vector<std::string> urls;
+  for (const auto& pod : pods) {
+    if (listed.ok()) ++snap->discovered;
+    if (pod.ready) urls.push_back(pod.url);
+  }
+
+  TimePoint t0 = deps_.clock->Now();
+  auto results = source_.ScrapeAll(urls);  // concurrent; no lock held
+  double secs = ToSeconds(deps_.clock->Now() - t0);
+
+  std::map<std::string, const signals::PodReading*> before;
+  if (previous) {
+    for (const auto& p : previous->pods) before[p.endpoint] = &p;
+  }
+  for (size_t i = 0; i < urls.size(); ++i) {
+    const std::string& url = urls[i];
+    auto& scraped = results[i];
+    if (deps_.metrics) deps_.metrics->RecordScrape(scraped.ok(), secs);
+    signals::PodReading reading;
+    reading.endpoint = url;
+    auto prev_it = before.find(url);
+    const signals::PodReading* prev = prev_it == before.end() ? nullptr : prev_it->second;
     if (scraped.ok()) {
       reading.answered = true;
       reading.last_success = now;
       reading.gauges = scraped->gauges;
       reading.engine = scraped->engine;
       reading.missing = scraped->missing_detail;
-      if (before != nullptr && !before->answered) {
-        log_->info("{}: pod {} answers again", spec_->key.ToString(), pod.url);
-      }
+      if (prev != nullptr && !prev->answered) log_->info("{}: pod {} answers again", spec_->key.ToString(), url);
     } else {
       reading.error = scraped.status().message();
       // A gauge is a point-in-time level: a recent one is better than none, so a failed
       // pod keeps its last gauges for 3 x scrapeInterval (product.md §5). Rates are never
       // carried over.
-      if (before != nullptr && before->last_success && now - *before->last_success <= spec_->stale_keep) {
+      if (prev != nullptr && prev->last_success && now - *prev->last_success <= spec_->stale_keep) {
         reading.stale = true;
-        reading.last_success = before->last_success;
-        reading.gauges = before->gauges;
-        reading.engine = before->engine;
-      } else if (before != nullptr) {
-        reading.last_success = before->last_success;
+        reading.gauges = prev->gauges;
+        reading.engine = prev->engine;
       }
-      if (before == nullptr || before->answered) {
-        log_->warn("{}: scrape of {} failed: {}", spec_->key.ToString(), pod.url, reading.error);
+      if (prev != nullptr) reading.last_success = prev->last_success;
+      if (prev == nullptr || prev->answered) {
+        log_->warn("{}: scrape of {} failed: {}", spec_->key.ToString(), url, reading.error);
       }
     }
     snap->pods.push_back(std::move(reading));

@@ -13,7 +13,7 @@
 
 #include "scaler/common/clock.h"
 #include "scaler/engine/evaluator.h"
-#include "scaler/sources/discovery/pod_discovery.h"
+#include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/sources/pod_scrape_source.h"
 #include "scaler/spec/scaler_spec.h"
 #include "scaler/telemetry/logging.h"
@@ -23,6 +23,7 @@ namespace nimscaler::engine {
 
 struct EngineDeps {
   std::shared_ptr<net::HttpClient> http;
+  sources::DiscoveryRegistry* discovery = nullptr;
   const Clock* clock = nullptr;
   telemetry::ScalerMetrics* metrics = nullptr;
 };
@@ -32,7 +33,7 @@ class TrackedObject {
  public:
   using ActivatedFn = std::function<void()>;
 
-  TrackedObject(spec::ScalerSpecConstPtr spec, EngineDeps deps);
+  TrackedObject(spec::ScalerSpecConstPtr spec, std::unique_ptr<sources::PodDiscovery> discovery, EngineDeps deps);
   ~TrackedObject();
   TrackedObject(const TrackedObject&) = delete;
   TrackedObject& operator=(const TrackedObject&) = delete;

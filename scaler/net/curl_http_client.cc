@@ -1,5 +1,6 @@
-// Exports MakeCurlHttpClient(): HttpClient over libcurl's easy interface. Each calling
-// thread keeps one easy handle so connections to pods are reused between scrapes.
+// Exports MakeCurlHttpClient(): HttpClient over libcurl. Single GETs and streams use one
+// easy handle per calling thread (connections to pods are reused between scrapes);
+// GetAll() runs a multi handle so all pods of a cycle are fetched concurrently.
 #include <curl/curl.h>
 
 #include <mutex>
@@ -7,23 +8,103 @@
 #include "scaler/net/http_client.h"
 
 namespace nimscaler::net {
+
+std::vector<Result<HttpResponse>> HttpClient::GetAll(const std::vector<std::string>& urls,
+                                                     const HttpRequestOptions& options) {
+  std::vector<Result<HttpResponse>> out;
+  out.reserve(urls.size());
+  for (const auto& u : urls) out.push_back(Get(u, options));
+  return out;
+}
+
 namespace {
 
-struct BodySink {
-  std::string* body;
-  size_t cap;
+struct Transfer {
+  HttpResponse resp;
+  size_t cap = 0;
   bool overflow = false;
+  bool streaming = false;  // 2xx bodies go to on_data instead of resp.body
+  bool stopped = false;
+  const std::function<bool(std::string_view)>* on_data = nullptr;
+  CURL* curl = nullptr;
+  curl_slist* headers = nullptr;
+  char errbuf[CURL_ERROR_SIZE] = {0};
 };
 
 size_t WriteBody(char* data, size_t size, size_t nmemb, void* user) {
-  auto* sink = static_cast<BodySink*>(user);
+  auto* t = static_cast<Transfer*>(user);
   size_t n = size * nmemb;
-  if (sink->body->size() + n > sink->cap) {
-    sink->overflow = true;
+  if (t->streaming) {
+    long status = 0;
+    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) {
+      if (!(*t->on_data)(std::string_view(data, n))) {
+        t->stopped = true;
+        return 0;
+      }
+      return n;
+    }
+  }
+  if (t->resp.body.size() + n > t->cap) {
+    t->overflow = true;
     return 0;  // makes curl abort the transfer with CURLE_WRITE_ERROR
   }
-  sink->body->append(data, n);
+  t->resp.body.append(data, n);
   return n;
+}
+
+int Progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* cancel = static_cast<const std::atomic<bool>*>(user);
+  return cancel != nullptr && cancel->load() ? 1 : 0;  // non-zero aborts
+}
+
+void Configure(CURL* c, const std::string& url, const HttpRequestOptions& o, Transfer* t) {
+  curl_easy_reset(c);
+  t->curl = c;
+  t->cap = o.max_body_bytes;
+  std::string accept = "Accept: " + o.accept;
+  t->headers = curl_slist_append(nullptr, accept.c_str());
+  for (const auto& h : o.headers) t->headers = curl_slist_append(t->headers, h.c_str());
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(o.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<long>(o.timeout.count(), 5000)));
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // gzip/deflate if the server offers it
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "nim-scaler");
+  if (!o.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
+  if (o.insecure_skip_verify) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (o.cancel != nullptr) {
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, Progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, o.cancel);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  }
+}
+
+Result<HttpResponse> Finish(CURLcode rc, const std::string& url, Transfer* t) {
+  curl_slist_free_all(t->headers);
+  t->headers = nullptr;
+  if (t->overflow) {
+    return Unavailable("response from " + url + " exceeds the " + std::to_string(t->cap) + "-byte limit");
+  }
+  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->resp.status);
+  char* ct = nullptr;
+  curl_easy_getinfo(t->curl, CURLINFO_CONTENT_TYPE, &ct);
+  if (ct != nullptr) t->resp.content_type = ct;
+  if (rc != CURLE_OK && !(t->stopped && rc == CURLE_WRITE_ERROR)) {
+    if (rc == CURLE_ABORTED_BY_CALLBACK) return Unavailable("GET " + url + " cancelled");
+    std::string why = t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(rc);
+    return Unavailable("GET " + url + " failed: " + why);
+  }
+  return std::move(t->resp);
 }
 
 struct EasyHandle {
@@ -40,41 +121,57 @@ class CurlHttpClient final : public HttpClient {
 
   Result<HttpResponse> Get(const std::string& url, const HttpRequestOptions& options) override {
     thread_local EasyHandle handle;
-    CURL* c = handle.curl;
-    if (c == nullptr) return Internal("curl_easy_init failed");
-    curl_easy_reset(c);
-    HttpResponse resp;
-    BodySink sink{&resp.body, options.max_body_bytes};
-    char errbuf[CURL_ERROR_SIZE] = {0};
-    std::string accept = "Accept: " + options.accept;
-    curl_slist* headers = curl_slist_append(nullptr, accept.c_str());
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteBody);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.timeout.count()));
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // gzip/deflate if the pod offers it
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "nim-scaler");
-    CURLcode rc = curl_easy_perform(c);
-    curl_slist_free_all(headers);
-    if (sink.overflow) {
-      return Unavailable("response from " + url + " exceeds the " +
-                         std::to_string(options.max_body_bytes) + "-byte limit");
+    if (handle.curl == nullptr) return Internal("curl_easy_init failed");
+    Transfer t;
+    Configure(handle.curl, url, options, &t);
+    return Finish(curl_easy_perform(handle.curl), url, &t);
+  }
+
+  Result<HttpResponse> Stream(const std::string& url, const HttpRequestOptions& options,
+                              const std::function<bool(std::string_view)>& on_data) override {
+    EasyHandle handle;  // a stream holds its connection for minutes: never share it
+    if (handle.curl == nullptr) return Internal("curl_easy_init failed");
+    Transfer t;
+    t.streaming = true;
+    t.on_data = &on_data;
+    Configure(handle.curl, url, options, &t);
+    return Finish(curl_easy_perform(handle.curl), url, &t);
+  }
+
+  std::vector<Result<HttpResponse>> GetAll(const std::vector<std::string>& urls,
+                                           const HttpRequestOptions& options) override {
+    if (urls.size() <= 1) return HttpClient::GetAll(urls, options);
+    // Handles are kept per thread and grown on demand, so keep-alive connections survive
+    // from one cycle to the next.
+    thread_local std::vector<std::unique_ptr<EasyHandle>> handles;
+    thread_local CURLM* multi = curl_multi_init();
+    while (handles.size() < urls.size()) handles.push_back(std::make_unique<EasyHandle>());
+    std::vector<Transfer> transfers(urls.size());
+    for (size_t i = 0; i < urls.size(); ++i) {
+      Configure(handles[i]->curl, urls[i], options, &transfers[i]);
+      curl_easy_setopt(handles[i]->curl, CURLOPT_PRIVATE, &transfers[i]);
+      curl_multi_add_handle(multi, handles[i]->curl);
     }
-    if (rc != CURLE_OK) {
-      std::string why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
-      return Unavailable("GET " + url + " failed: " + why);
+    std::vector<CURLcode> codes(urls.size(), CURLE_OK);
+    int running = 0;
+    do {
+      curl_multi_perform(multi, &running);
+      int msgs = 0;
+      while (CURLMsg* m = curl_multi_info_read(multi, &msgs)) {
+        if (m->msg != CURLMSG_DONE) continue;
+        Transfer* t = nullptr;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &t);
+        codes[static_cast<size_t>(t - transfers.data())] = m->data.result;
+      }
+      if (running > 0) curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+    } while (running > 0);
+    std::vector<Result<HttpResponse>> out;
+    out.reserve(urls.size());
+    for (size_t i = 0; i < urls.size(); ++i) {
+      curl_multi_remove_handle(multi, handles[i]->curl);
+      out.push_back(Finish(codes[i], urls[i], &transfers[i]));
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
-    char* ct = nullptr;
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-    if (ct != nullptr) resp.content_type = ct;
-    return resp;
+    return out;
   }
 };
 

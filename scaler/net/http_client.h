@@ -2,10 +2,14 @@
 // HttpClient: the seam between collection and the network. The real implementation is
 // CurlHttpClient; tests use a loopback HttpServer or a fake.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "scaler/common/result.h"
 
@@ -16,6 +20,11 @@ struct HttpRequestOptions {
   size_t max_body_bytes = 16u << 20;  ///< product.md §5: 16 MiB default
   std::string accept =
       "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.9,*/*;q=0.1";
+  std::vector<std::string> headers;  ///< extra request headers, "Name: value"
+  std::string ca_file;               ///< PEM bundle to verify https peers (empty: system store)
+  bool insecure_skip_verify = false;
+  /// Streams only: set to true from another thread to abort the transfer promptly.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct HttpResponse {
@@ -31,6 +40,18 @@ class HttpClient {
   /// Transport failures (refused, timeout, body over the cap) are UNAVAILABLE with the cause.
   /// Any HTTP status is a successful transport: callers judge the status code.
   virtual Result<HttpResponse> Get(const std::string& url, const HttpRequestOptions& options) = 0;
+
+  /// GETs every URL concurrently; results in the order of `urls`. The default runs them
+  /// one after another.
+  virtual std::vector<Result<HttpResponse>> GetAll(const std::vector<std::string>& urls,
+                                                   const HttpRequestOptions& options);
+
+  /// A long-lived GET (e.g. a Kubernetes watch): `on_data` receives the body as it arrives
+  /// when the status is 2xx, and returns false to stop. Returns the response (with the body
+  /// only for non-2xx statuses) when the server closes the stream, on stop, on cancel or on
+  /// `options.timeout`.
+  virtual Result<HttpResponse> Stream(const std::string& url, const HttpRequestOptions& options,
+                                      const std::function<bool(std::string_view)>& on_data) = 0;
 };
 
 /// The libcurl implementation (keep-alive per calling thread, gzip accepted).

@@ -10,20 +10,51 @@
 
 namespace nimscaler::net {
 
+namespace {
+
+class CivetStreamWriter final : public HttpStreamWriter {
+ public:
+  explicit CivetStreamWriter(mg_connection* conn) : conn_(conn) {}
+  ~CivetStreamWriter() override {
+    if (started_) mg_send_chunk(conn_, "", 0);
+  }
+  void Start(int status, const std::string& content_type) override {
+    mg_response_header_start(conn_, status);
+    mg_response_header_add(conn_, "Content-Type", content_type.c_str(), -1);
+    mg_response_header_add(conn_, "Transfer-Encoding", "chunked", -1);
+    mg_response_header_send(conn_);
+    started_ = true;
+  }
+  bool Write(std::string_view data) override {
+    return mg_send_chunk(conn_, data.data(), static_cast<unsigned>(data.size())) > 0;
+  }
+
+ private:
+  mg_connection* conn_;
+  bool started_ = false;
+};
+
+}  // namespace
+
 struct HttpServer::Impl {
   mg_context* ctx = nullptr;
-  std::vector<std::pair<std::string, HttpHandler>> routes;
+  struct RouteEntry {
+    std::string path;
+    HttpHandler handler;
+    HttpStreamHandler stream;
+  };
+  std::vector<RouteEntry> routes;
 
-  const HttpHandler* Find(const std::string& path) const {
-    for (const auto& [p, h] : routes) {
-      if (p == path) return &h;
+  const RouteEntry* Find(const std::string& path) const {
+    for (const auto& r : routes) {
+      if (r.path == path) return &r;
     }
-    const HttpHandler* best = nullptr;
+    const RouteEntry* best = nullptr;
     size_t best_len = 0;
-    for (const auto& [p, h] : routes) {
-      if (p.back() == '/' && path.rfind(p, 0) == 0 && p.size() > best_len) {
-        best = &h;
-        best_len = p.size();
+    for (const auto& r : routes) {
+      if (r.path.back() == '/' && path.rfind(r.path, 0) == 0 && r.path.size() > best_len) {
+        best = &r;
+        best_len = r.path.size();
       }
     }
     return best;
@@ -51,8 +82,14 @@ struct HttpServer::Impl {
       }
     }
     HttpServerResponse resp;
-    if (const HttpHandler* h = self->Find(req.path)) {
-      resp = (*h)(req);
+    const RouteEntry* route = self->Find(req.path);
+    if (route != nullptr && route->stream) {
+      CivetStreamWriter writer(conn);
+      route->stream(req, writer);
+      return 200;
+    }
+    if (route != nullptr) {
+      resp = route->handler(req);
     } else {
       resp = {404, "text/plain; charset=utf-8", "not found: " + req.path + "\n"};
     }
@@ -70,7 +107,11 @@ HttpServer::HttpServer() : impl_(std::make_unique<Impl>()) {}
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Route(const std::string& path, HttpHandler handler) {
-  impl_->routes.emplace_back(path, std::move(handler));
+  impl_->routes.push_back({path, std::move(handler), nullptr});
+}
+
+void HttpServer::RouteStream(const std::string& path, HttpStreamHandler handler) {
+  impl_->routes.push_back({path, nullptr, std::move(handler)});
 }
 
 Status HttpServer::Start(const std::string& addr, int threads) {

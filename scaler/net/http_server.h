@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "scaler/common/result.h"
 
@@ -27,6 +28,17 @@ struct HttpServerResponse {
 
 using HttpHandler = std::function<HttpServerResponse(const HttpServerRequest&)>;
 
+/// Writes a chunked response piece by piece (long-lived streams such as a watch).
+class HttpStreamWriter {
+ public:
+  virtual ~HttpStreamWriter() = default;
+  /// Sends the status line and headers; call once before Write().
+  virtual void Start(int status, const std::string& content_type) = 0;
+  /// Sends one chunk; false when the client has gone away.
+  virtual bool Write(std::string_view data) = 0;
+};
+using HttpStreamHandler = std::function<void(const HttpServerRequest&, HttpStreamWriter&)>;
+
 /// Owns the listening socket and worker threads. Routes must be added before Start().
 /// Handlers run on civetweb's worker threads and must be thread-safe.
 class HttpServer {
@@ -38,6 +50,9 @@ class HttpServer {
 
   /// Exact path match, or prefix match when `path` ends in '/'.
   void Route(const std::string& path, HttpHandler handler);
+  /// Like Route(), for handlers that stream their response (they own the worker thread
+  /// until they return).
+  void RouteStream(const std::string& path, HttpStreamHandler handler);
 
   /// Binds `addr` ("host:port", ":port" for all interfaces; port 0 picks a free one).
   Status Start(const std::string& addr, int threads = 4);

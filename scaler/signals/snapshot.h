@@ -42,7 +42,9 @@ struct PodReading {
 struct Snapshot {
   TimePoint taken_at{};
   uint64_t cycle = 0;
-  std::vector<PodReading> pods;
+  std::vector<PodReading> pods;  ///< ready pods (the ones scraped)
+  size_t discovered = 0;         ///< every pod discovery lists, ready or starting (`pods`)
+  std::string discovery_error;   ///< why discovery failed this cycle (pods are then the last known)
 
   /// Pods whose values may be used now (answered, or stale but within the keep period).
   size_t UsablePods() const;

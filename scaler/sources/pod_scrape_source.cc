@@ -12,14 +12,36 @@ namespace nimscaler::sources {
 PodScrapeSource::PodScrapeSource(PodScrapeConfig config, std::shared_ptr<net::HttpClient> http)
     : config_(std::move(config)), http_(std::move(http)) {}
 
-Result<PodScrape> PodScrapeSource::Scrape(const std::string& url) const {
-  auto resp = http_->Get(url, config_.http);
+namespace {
+
+Result<PodScrape> FromResponse(const PodScrapeSource& source, const std::string& url,
+                               const Result<net::HttpResponse>& resp) {
   if (!resp.ok()) return resp.status();
   if (resp->status != 200) {
-    return Unavailable("GET " + url + " returned HTTP " + std::to_string(resp->status) + ": " +
-                       Truncate(Trim(resp->body), 100));
+    std::string msg = "GET " + url + " returned HTTP " + std::to_string(resp->status) + ": " +
+                      Truncate(Trim(resp->body), 100);
+    if (resp->status == 404) msg += " (check metricsPath: NIM serves /v1/metrics, most engines /metrics)";
+    return Unavailable(msg);
   }
-  return Extract(resp->body, resp->content_type);
+  auto got = source.Extract(resp->body, resp->content_type);
+  if (!got.ok() && got.status().code() == Code::kInvalidArgument) {
+    return Unavailable(url + " served unparsable metrics: " + got.status().message());
+  }
+  return got;
+}
+
+}  // namespace
+
+Result<PodScrape> PodScrapeSource::Scrape(const std::string& url) const {
+  return FromResponse(*this, url, http_->Get(url, config_.http));
+}
+
+std::vector<Result<PodScrape>> PodScrapeSource::ScrapeAll(const std::vector<std::string>& urls) const {
+  auto responses = http_->GetAll(urls, config_.http);
+  std::vector<Result<PodScrape>> out;
+  out.reserve(urls.size());
+  for (size_t i = 0; i < urls.size(); ++i) out.push_back(FromResponse(*this, urls[i], responses[i]));
+  return out;
 }
 
 namespace {

@@ -37,6 +37,9 @@ class PodScrapeSource {
   /// (the message has line and column), FAILED_PRECONDITION when the engine cannot be detected.
   Result<PodScrape> Scrape(const std::string& url) const;
 
+  /// Scrapes every URL concurrently; results in the order of `urls`.
+  std::vector<Result<PodScrape>> ScrapeAll(const std::vector<std::string>& urls) const;
+
   /// Pure part of Scrape(): body -> signals. Exposed for tests and `check`.
   Result<PodScrape> Extract(std::string_view body, std::string_view content_type) const;
 

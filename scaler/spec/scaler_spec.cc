@@ -39,11 +39,16 @@ const std::vector<FieldSpec>& MetadataFields() {
   static const std::vector<FieldSpec> kFields = [] {
     std::vector<FieldSpec> f;
     auto add = [&f](FieldSpec s) { f.push_back(std::move(s)); };
+    add({.key = "service", .help = "Service whose EndpointSlices list the pods (ScaledObject's namespace)"});
+    add({.key = "port", .default_value = "8000", .help = "pod port: a number, or a port name of the EndpointSlices"});
+    add({.key = "scheme", .type = FieldType::kEnum, .default_value = "http", .help = "http or https",
+         .enum_values = {"http", "https"}});
+    add({.key = "dnsName", .help = "headless Service name whose A/AAAA records are the pods"});
     add({.key = "endpoints", .help = "comma-separated metrics URLs (needs --allow-static-endpoints)"});
     add({.key = "engine", .type = FieldType::kEnum, .default_value = "auto",
          .help = "metric-name preset", .enum_values = sources::EngineNames()});
     add({.key = "model", .help = "keep only series whose model_name (or model) label equals this"});
-    add({.key = "metricsPath", .help = "path used when an endpoint URL has none (default: per engine)"});
+    add({.key = "metricsPath", .help = "metrics path (default: nim /v1/metrics, others /metrics)"});
     add({.key = "targetKvCache", .type = FieldType::kDouble,
          .help = "KV-cache fraction (0-1) per replica, e.g. \"0.7\"", .min = 0, .max = 1, .fraction = true});
     add({.key = "targetWaiting", .type = FieldType::kDouble,
@@ -55,7 +60,7 @@ const std::vector<FieldSpec>& MetadataFields() {
     add({.key = "metricName", .help = "name reported to KEDA: [a-z0-9.-], at most 120 characters"});
     // Documented in the product spec, not in this build yet: using one is a clear error.
     for (const char* planned :
-         {"service", "port", "scheme", "dnsName", "targetTtft", "targetItl", "targetE2e", "latencyQuantile",
+         {"targetTtft", "targetItl", "targetE2e", "latencyQuantile",
           "formula", "activation", "window", "panicWindow", "wakeQuery", "prometheusAddress", "wakeHold",
           "insecureSkipVerify"}) {
       add({.key = planned, .help = "planned", .planned = true});
@@ -126,27 +131,60 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   spec->key = {ns, name, HashMetadata(metadata)};
   if (name.empty()) problems.push_back("the ScaledObject reference has an empty name");
 
-  // Discovery: only static endpoints exist in this build.
-  if (v.Has("endpoints")) {
+  // Discovery: exactly one of service, dnsName, endpoints.
+  std::string engine = v.String("engine");
+  std::string path = v.String("metricsPath");
+  if (const sources::EnginePreset* preset = sources::FindPreset(engine); path.empty() && preset != nullptr) {
+    path = preset->metrics_path;  // no preset for "auto" or for an invalid engine (reported above)
+  }
+  if (!path.empty() && path.front() != '/') path = "/" + path;
+  auto& d = spec->discovery;
+  d.scheme = v.String("scheme");
+  d.port = v.String("port");
+  d.path = path.empty() ? "/metrics" : path;
+  d.ns = ns;
+  int sources_given = v.Has("service") + v.Has("dnsName") + v.Has("endpoints");
+  if (sources_given > 1) {
+    problems.push_back("service, dnsName and endpoints are alternatives; set exactly one");
+  } else if (sources_given == 0 && !metadata.count("service") && !metadata.count("dnsName") &&
+             !metadata.count("endpoints")) {
+    problems.push_back("no pods to read: set \"service\" (the model's Service; its EndpointSlices list the "
+                       "pods), \"dnsName\" or \"endpoints\"");
+  }
+  bool numeric_port = ParseDouble(d.port).has_value();
+  if (numeric_port) {
+    double p = *ParseDouble(d.port);
+    if (p < 1 || p > 65535 || p != static_cast<int>(p)) {
+      problems.push_back("port: \"" + Truncate(d.port, 40) + "\" must be 1-65535 or a port name");
+    }
+  }
+  if (v.Has("service")) {
+    d.kind = sources::DiscoveryConfig::Kind::kService;
+    d.service = v.String("service");
+    if (!options.kube_enabled) {
+      problems.push_back("service: Kubernetes discovery is off on this server (--kube-api off, or not running "
+                         "in a cluster); use dnsName or endpoints");
+    }
+    if (!options.namespaces.empty() &&
+        std::find(options.namespaces.begin(), options.namespaces.end(), ns) == options.namespaces.end()) {
+      problems.push_back("service: namespace \"" + ns + "\" is not in this server's --namespaces allow-list");
+    }
+  } else if (v.Has("dnsName")) {
+    d.kind = sources::DiscoveryConfig::Kind::kDns;
+    d.dns_name = v.String("dnsName");
+    if (!numeric_port) problems.push_back("port: with dnsName the port must be a number, got \"" + Truncate(d.port, 40) + "\"");
+  } else if (v.Has("endpoints")) {
+    d.kind = sources::DiscoveryConfig::Kind::kStatic;
     if (!options.allow_static_endpoints) {
       problems.push_back("endpoints: static endpoints are refused because the server runs without "
                          "--allow-static-endpoints (they let a ScaledObject author point the scaler "
-                         "at any address); ask the operator to enable it");
+                         "at any address); ask the operator to enable it, or use service");
     } else {
-      std::string engine = v.String("engine");
-      std::string path = v.String("metricsPath");
-      if (const sources::EnginePreset* preset = sources::FindPreset(engine); path.empty() && preset != nullptr) {
-        path = preset->metrics_path;  // no preset for "auto" or for an invalid engine (reported above)
-      }
-      if (!path.empty() && path.front() != '/') path = "/" + path;
       for (std::string url : SplitTrimmed(v.String("endpoints"), ',')) {
         if (auto err = NormalizeEndpoint(&url, path); !err.empty()) problems.push_back(err);
-        else spec->endpoints.push_back(url);
+        else d.urls.push_back(url);
       }
     }
-  } else if (!metadata.count("service") && !metadata.count("dnsName")) {
-    problems.push_back("no pods to read: set \"endpoints\" (static URLs; Kubernetes discovery via "
-                       "\"service\" is not in this build yet)");
   }
 
   // Targets. With none given, the product defaults apply (product.md §3).

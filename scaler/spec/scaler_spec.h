@@ -10,6 +10,7 @@
 #include "scaler/common/clock.h"
 #include "scaler/common/result.h"
 #include "scaler/config/metadata_reader.h"
+#include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/sources/pod_scrape_source.h"
 
 namespace nimscaler::spec {
@@ -42,7 +43,7 @@ struct ScalerSpec {
   ScaledObjectKey key;
   std::string metric_name;   ///< name reported to KEDA (KEDA prefixes it with s<N>-)
   double target_size = 1;    ///< the value is a replica count, so the HPA target is 1
-  std::vector<std::string> endpoints;
+  sources::DiscoveryConfig discovery;
   sources::PodScrapeConfig scrape;
   std::vector<Target> targets;
   Duration scrape_interval{};
@@ -57,6 +58,8 @@ using ScalerSpecConstPtr = std::shared_ptr<const ScalerSpec>;
 struct SpecOptions {
   bool allow_static_endpoints = false;
   Duration min_scrape_interval = std::chrono::milliseconds(500);
+  bool kube_enabled = true;             ///< `service` needs a Kubernetes API (--kube-api)
+  std::vector<std::string> namespaces;  ///< --namespaces allow-list; empty: any
 };
 
 /// The table of every metadata key (for validation, `check` and the README).

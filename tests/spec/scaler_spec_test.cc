@@ -47,8 +47,8 @@ TEST(BuildScalerSpec, GoodRows) {
     EXPECT_EQ((*spec)->FormulaText(), r.formula) << r.why;
     EXPECT_EQ((*spec)->scrape_interval, r.interval) << r.why;
     EXPECT_EQ((*spec)->stale_keep, 3 * r.interval) << r.why;
-    ASSERT_EQ((*spec)->endpoints.size(), 1u) << r.why;
-    EXPECT_EQ((*spec)->endpoints[0], r.endpoint) << r.why;
+    ASSERT_EQ((*spec)->discovery.urls.size(), 1u) << r.why;
+    EXPECT_EQ((*spec)->discovery.urls[0], r.endpoint) << r.why;
     EXPECT_EQ((*spec)->metric_name, "nim-nim-llama") << r.why;
     EXPECT_EQ((*spec)->target_size, 1.0) << r.why;
   }
@@ -84,7 +84,16 @@ TEST(BuildScalerSpec, BadRowsReportEveryProblemInOneLine) {
        {"engine: \"vlm\" must be one of auto, nim, vllm (did you mean \"vllm\"?)"}},
       {"static endpoints refused by server policy", {{"endpoints", kPod}},
        {"static endpoints are refused", "--allow-static-endpoints"}, SpecOptions{}},
-      {"no discovery at all", {{"engine", "nim"}}, {"no pods to read: set \"endpoints\""}},
+      {"no discovery at all", {{"engine", "nim"}}, {"no pods to read: set \"service\""}},
+      {"two discovery sources", {{"endpoints", kPod}, {"service", "llama"}}, {"set exactly one"}},
+      {"service while the server has no Kubernetes API", {{"service", "llama"}},
+       {"service: Kubernetes discovery is off on this server"}, SpecOptions{.kube_enabled = false}},
+      {"namespace outside --namespaces", {{"service", "llama"}}, {"namespace \"nim\" is not in this server's --namespaces"},
+       SpecOptions{.namespaces = {"other"}}},
+      {"dnsName needs a numeric port", {{"dnsName", "llama-headless"}, {"port", "http"}},
+       {"port: with dnsName the port must be a number"}},
+      {"port out of range", {{"service", "llama"}, {"port", "70000"}}, {"port: \"70000\" must be 1-65535"}},
+      {"scheme typo", {{"service", "llama"}, {"scheme", "htps"}}, {"did you mean \"https\""}},
       {"not a URL", {{"endpoints", "10.0.0.7:8000"}}, {"endpoints: \"10.0.0.7:8000\" is not an http(s) URL"}},
       {"ftp URL", {{"endpoints", "ftp://10.0.0.7/metrics"}}, {"is not an http(s) URL"}},
       {"no path with engine auto", {{"endpoints", "http://10.0.0.7:8000"}}, {"has no path and engine is auto"}},
@@ -106,6 +115,25 @@ TEST(BuildScalerSpec, BadRowsReportEveryProblemInOneLine) {
   }
 }
 
+TEST(BuildScalerSpec, ServiceAndDnsDiscovery) {
+  auto svc = BuildScalerSpec("nim", "llama", {{"service", "meta-llama3-8b"}, {"engine", "nim"}, {"port", "api"}},
+                             SpecOptions{.namespaces = {"nim"}});
+  ASSERT_TRUE(svc.ok()) << svc.status().message();
+  const auto& d = (*svc)->discovery;
+  EXPECT_EQ(d.kind, sources::DiscoveryConfig::Kind::kService);
+  EXPECT_EQ(d.ns, "nim");
+  EXPECT_EQ(d.service, "meta-llama3-8b");
+  EXPECT_EQ(d.port, "api");
+  EXPECT_EQ(d.path, "/v1/metrics");
+  EXPECT_EQ(d.scheme, "http");
+  auto dns = BuildScalerSpec("nim", "llama", {{"dnsName", "llama.nim.svc"}, {"engine", "vllm"}, {"scheme", "https"}}, {});
+  ASSERT_TRUE(dns.ok()) << dns.status().message();
+  EXPECT_EQ((*dns)->discovery.kind, sources::DiscoveryConfig::Kind::kDns);
+  EXPECT_EQ((*dns)->discovery.port, "8000");
+  EXPECT_EQ((*dns)->discovery.path, "/metrics");
+  EXPECT_EQ((*dns)->discovery.scheme, "https");
+}
+
 TEST(BuildScalerSpec, UnknownKeyWithoutSuggestionHasNoDidYouMean) {
   auto spec = BuildScalerSpec("a", "b", {{"endpoints", kPod}, {"banana", "1"}}, kAllow);
   EXPECT_THAT(spec.status().message(), ::testing::Not(HasSubstr("did you mean")));
@@ -115,7 +143,7 @@ TEST(BuildScalerSpec, SeveralEndpointsAndCustomMetricName) {
   auto spec = BuildScalerSpec("a", "b",
                               {{"endpoints", " http://a:1/m , http://b:2/m ,"}, {"metricName", "llama.kv-1"}}, kAllow);
   ASSERT_TRUE(spec.ok()) << spec.status().message();
-  EXPECT_EQ((*spec)->endpoints, (std::vector<std::string>{"http://a:1/m", "http://b:2/m"}));
+  EXPECT_EQ((*spec)->discovery.urls, (std::vector<std::string>{"http://a:1/m", "http://b:2/m"}));
   EXPECT_EQ((*spec)->metric_name, "llama.kv-1");
 }
 

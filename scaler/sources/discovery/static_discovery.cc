@@ -4,7 +4,7 @@
 namespace nimscaler::sources {
 
 StaticDiscovery::StaticDiscovery(std::vector<std::string> urls) {
-  for (auto& u : urls) endpoints_.push_back({std::move(u), true});
+  for (auto& u : urls) endpoints_.push_back({u, u, true, false});
 }
 
 Result<std::vector<PodEndpoint>> StaticDiscovery::List() { return endpoints_; }

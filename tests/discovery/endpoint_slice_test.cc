@@ -1,0 +1,236 @@
+// Kubernetes discovery against a loopback fake API server with the real API's shapes, and
+// the collection policies that depend on it (product.md §5, issue acceptance).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "scaler/engine/scaler_engine.h"
+#include "scaler/sources/discovery/discovery_registry.h"
+#include "tests/fakes/fake_kube_api.h"
+#include "tests/fakes/fake_pod.h"
+#include "tests/fakes/testdata.h"
+
+namespace nimscaler {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using sources::SliceEndpoint;
+
+// Polls `pred` until it holds or `timeout` passes (bounded).
+template <typename Pred>
+bool Eventually(Pred pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+std::vector<std::string> Ready(const Result<std::vector<SliceEndpoint>>& eps) {
+  std::vector<std::string> out;
+  if (!eps.ok()) return out;
+  for (const auto& e : *eps) {
+    if (e.ready && !e.terminating) out.push_back(e.pod + "@" + e.address + ":" + std::to_string(e.ports.at("http")));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class DiscoveryTest : public ::testing::Test {
+ protected:
+  testing::FakeKubeApi api_{"nim", "llama"};
+  std::shared_ptr<net::HttpClient> http_ = net::MakeCurlHttpClient();
+  sources::DiscoveryRegistry registry_{sources::KubeApiConfig{api_.url(), "", ""}, http_};
+};
+
+TEST_F(DiscoveryTest, ListsThenFollowsWatchEvents) {
+  api_.SetPod("p0", "10.0.0.1", 8000, true);
+  auto watch = registry_.WatchFor("nim", "llama");
+  ASSERT_TRUE(Eventually([&] { return Ready(watch->Endpoints()).size() == 1; }, 3s));
+  api_.SetPod("p1", "10.0.0.2", 8001, false);  // starting: listed, not ready
+  ASSERT_TRUE(Eventually([&] { return watch->Endpoints()->size() == 2; }, 3s));
+  EXPECT_EQ(Ready(watch->Endpoints()), std::vector<std::string>{"p0@10.0.0.1:8000"});
+  api_.SetPod("p1", "10.0.0.2", 8001, true);  // becomes ready
+  ASSERT_TRUE(Eventually([&] { return Ready(watch->Endpoints()).size() == 2; }, 3s));
+  api_.SetPod("p0", "10.0.0.1", 8000, false, /*terminating=*/true);
+  ASSERT_TRUE(Eventually([&] { return Ready(watch->Endpoints()) == std::vector<std::string>{"p1@10.0.0.2:8001"}; }, 3s));
+  api_.DeletePod("p0");
+  ASSERT_TRUE(Eventually([&] { return watch->Endpoints()->size() == 1; }, 3s));
+  EXPECT_EQ(api_.lists(), 1) << "events must come from the watch, not from re-listing";
+  api_.SendBookmark();
+  api_.CloseWatches();  // the server ends the watch: we resume from the bookmark's version
+  api_.SetPod("p2", "10.0.0.3", 8002, true);
+  ASSERT_TRUE(Eventually([&] { return Ready(watch->Endpoints()).size() == 2; }, 3s));
+  EXPECT_EQ(api_.lists(), 1);
+  EXPECT_GE(api_.watches(), 2);
+}
+
+TEST_F(DiscoveryTest, RelistsOn410Gone) {
+  api_.SetPod("p0", "10.0.0.1", 8000, true);
+  auto watch = registry_.WatchFor("nim", "llama");
+  ASSERT_TRUE(Eventually([&] { return Ready(watch->Endpoints()).size() == 1; }, 3s));
+  api_.SetPod("p1", "10.0.0.2", 8001, true);
+  api_.Compact();       // history before now is gone
+  api_.CloseWatches();  // the next watch resumes from an old version: 410
+  ASSERT_TRUE(Eventually([&] { return api_.lists() >= 2; }, 3s));
+  ASSERT_TRUE(Eventually([&] { return Ready(watch->Endpoints()).size() == 2; }, 3s));
+  EXPECT_GE(watch->relists(), 1u);
+}
+
+TEST_F(DiscoveryTest, OneWatchPerServiceSharedByEveryReader) {
+  auto a = registry_.WatchFor("nim", "llama");
+  auto b = registry_.WatchFor("nim", "llama");
+  EXPECT_EQ(a.get(), b.get());
+  sources::DiscoveryConfig cfg;
+  cfg.kind = sources::DiscoveryConfig::Kind::kService;
+  cfg.ns = "nim";
+  cfg.service = "llama";
+  cfg.port = "http";
+  cfg.path = "/v1/metrics";
+  api_.SetPod("p0", "10.0.0.1", 8123, true);
+  auto d = registry_.Make(cfg);
+  ASSERT_TRUE(d.ok());
+  Result<std::vector<sources::PodEndpoint>> pods = Unavailable("not yet");
+  ASSERT_TRUE(Eventually([&] { pods = (*d)->List(); return pods.ok() && pods->size() == 1; }, 3s));
+  EXPECT_EQ((*pods)[0].url, "http://10.0.0.1:8123/v1/metrics");  // named port resolved per slice
+  EXPECT_EQ((*pods)[0].name, "p0");
+  cfg.port = "metrics";
+  auto wrong = registry_.Make(cfg);
+  auto listed = (*wrong)->List();
+  EXPECT_EQ(listed.status().code(), Code::kFailedPrecondition);
+  EXPECT_THAT(listed.status().message(), HasSubstr("no port named \"metrics\""));
+  EXPECT_THAT(listed.status().message(), HasSubstr("they have: http"));
+}
+
+TEST_F(DiscoveryTest, TokenRotationIsPickedUpWithoutRestart) {
+  std::string token_file = ::testing::TempDir() + "/token";
+  std::ofstream(token_file) << "token-one\n";
+  api_.RequireToken("token-one");
+  sources::DiscoveryRegistry registry(sources::KubeApiConfig{api_.url(), token_file, ""}, http_);
+  api_.SetPod("p0", "10.0.0.1", 8000, true);
+  auto watch = registry.WatchFor("nim", "llama");
+  ASSERT_TRUE(Eventually([&] { return Ready(watch->Endpoints()).size() == 1; }, 3s));
+  // The kubelet rotates the projected token; the API server stops accepting the old one.
+  std::ofstream(token_file) << "token-two\n";
+  api_.RequireToken("token-two");
+  api_.CloseWatches();
+  api_.SetPod("p1", "10.0.0.2", 8001, true);
+  ASSERT_TRUE(Eventually([&] { return Ready(watch->Endpoints()).size() == 2; }, 5s)) << watch->LastError();
+  EXPECT_EQ(api_.unauthorized(), 0) << "the token file must be re-read for every request";
+}
+
+TEST_F(DiscoveryTest, UnauthorizedIsReportedAndRetriedWithBackoff) {
+  api_.RequireToken("secret");
+  auto watch = registry_.WatchFor("nim", "llama");
+  ASSERT_TRUE(Eventually([&] { return !watch->LastError().empty(); }, 3s));
+  auto eps = watch->Endpoints();
+  EXPECT_EQ(eps.status().code(), Code::kUnavailable);
+  EXPECT_THAT(eps.status().message(), HasSubstr("HTTP 401"));
+  std::this_thread::sleep_for(1200ms);
+  EXPECT_LE(api_.unauthorized(), 3) << "retries must back off, not spin";
+}
+
+// --- collection over discovered pods -------------------------------------------------
+
+std::string PodBody(double kv, double waiting) {
+  return testing::WithSample(testing::WithSample(testing::NimCapture(), "gpu_cache_usage_perc", std::to_string(kv)),
+                             "num_requests_waiting", std::to_string(waiting));
+}
+
+class CollectionTest : public DiscoveryTest {
+ protected:
+  CollectionTest() {
+    engine_ = std::make_unique<engine::ScalerEngine>(spec::SpecOptions{.min_scrape_interval = 100ms},
+                                                     engine::EngineDeps{http_, &registry_, &clock_, nullptr}, 10min);
+  }
+  std::shared_ptr<engine::TrackedObject> Track() {
+    auto obj = engine_->Resolve("nim", "llama", {{"service", "llama"}, {"port", "http"}, {"engine", "nim"},
+                                                 {"targetKvCache", "0.1"}, {"scrapeInterval", "200ms"}});
+    EXPECT_TRUE(obj.ok()) << obj.status().message();
+    return *obj;
+  }
+  static double Value(const std::shared_ptr<engine::TrackedObject>& obj) {
+    auto ev = obj->Latest();
+    return ev->status.ok() ? ev->value : -1;
+  }
+  void AddPod(const std::string& name, testing::FakePod& pod, bool ready) {
+    int port = std::stoi(pod.url().substr(pod.url().rfind(':') + 1));
+    api_.SetPod(name, "127.0.0.1", port, ready);
+  }
+
+  SystemClock clock_;
+  std::unique_ptr<engine::ScalerEngine> engine_;
+};
+
+TEST_F(CollectionTest, ReadyPodIsScrapedWithinOneIntervalTerminatingPodIsDropped) {
+  testing::FakePod a(PodBody(0.2, 0)), b(PodBody(0.3, 0));
+  AddPod("a", a, true);
+  auto obj = Track();
+  ASSERT_TRUE(Eventually([&] { return Value(obj) == 2.0; }, 3s)) << Value(obj);
+  AddPod("b", b, false);  // starting: not scraped, counted in pods
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(b.requests(), 0);
+  EXPECT_EQ(Value(obj), 2.0);
+  EXPECT_EQ(obj->Latest()->signals.at("pods"), 2);
+  EXPECT_EQ(obj->Latest()->signals.at("replicas"), 1);
+  AddPod("b", b, true);
+  auto became_ready = std::chrono::steady_clock::now();
+  ASSERT_TRUE(Eventually([&] { return Value(obj) == 5.0; }, 2s));
+  EXPECT_LE(std::chrono::steady_clock::now() - became_ready, 200ms + 300ms) << "within one interval (+ slack)";
+  api_.SetPod("a", "127.0.0.1", std::stoi(a.url().substr(a.url().rfind(':') + 1)), false, /*terminating=*/true);
+  int before = a.requests();
+  ASSERT_TRUE(Eventually([&] { return obj->Latest()->signals.at("replicas") == 1; }, 2s));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_LE(a.requests(), before + 1) << "a terminating pod is no longer scraped";
+}
+
+TEST_F(CollectionTest, KillingOneOfThreePodsNeverLowersTheValueAllDeadIsUnavailable) {
+  testing::FakePod a(PodBody(0.2, 0)), b(PodBody(0.2, 0)), c(PodBody(0.2, 0));
+  AddPod("a", a, true);
+  AddPod("b", b, true);
+  AddPod("c", c, true);
+  auto obj = Track();
+  ASSERT_TRUE(Eventually([&] { return Value(obj) == 6.0; }, 3s)) << Value(obj);
+  c.Stop();  // dead, but still listed as ready (the kubelet has not noticed yet)
+  double lowest = 100;
+  for (int i = 0; i < 20; ++i) {  // 2 s = 10 cycles: past the 3 x interval keep period
+    lowest = std::min(lowest, Value(obj));
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(lowest, 6.0) << "a missing pod must never lower the answer";
+  auto ev = obj->Latest();
+  ASSERT_TRUE(ev->status.ok());
+  EXPECT_TRUE(ev->held);
+  a.Stop();
+  b.Stop();
+  ASSERT_TRUE(Eventually([&] { return obj->Latest()->status.code() == Code::kUnavailable; }, 3s));
+  EXPECT_THAT(obj->Latest()->status.message(), HasSubstr("no ready pod answered"));
+  EXPECT_THAT(obj->Latest()->status.message(), HasSubstr("3 pods"));
+}
+
+TEST_F(CollectionTest, ScaledToZeroIsZeroAndInactiveNotAnError) {
+  auto obj = Track();
+  ASSERT_TRUE(Eventually([&] { return obj->HasCompletedCycle(); }, 3s));
+  auto ev = obj->Latest();
+  ASSERT_TRUE(ev->status.ok()) << ev->status.message();
+  EXPECT_EQ(ev->value, 0);
+  EXPECT_FALSE(ev->active);
+}
+
+TEST_F(CollectionTest, StartingPodsOnlyHoldTheLastAnswer) {
+  testing::FakePod a(PodBody(0.2, 0));
+  AddPod("a", a, true);
+  auto obj = Track();
+  ASSERT_TRUE(Eventually([&] { return Value(obj) == 2.0; }, 3s));
+  api_.SetPod("a", "127.0.0.1", std::stoi(a.url().substr(a.url().rfind(':') + 1)), false);  // not ready
+  std::this_thread::sleep_for(600ms);
+  EXPECT_EQ(Value(obj), 2.0);
+  EXPECT_TRUE(obj->Latest()->held);
+}
+
+}  // namespace
+}  // namespace nimscaler

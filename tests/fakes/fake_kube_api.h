@@ -1,0 +1,210 @@
+#pragma once
+// FakeKubeApi: a loopback Kubernetes API server for discovery.k8s.io/v1 EndpointSlices with
+// the shapes of the real API: EndpointSliceList on list; newline-delimited watch events
+// (ADDED, MODIFIED, DELETED, BOOKMARK) on `watch=1`, resumed from `resourceVersion`; an
+// ERROR event with a 410 Status when that version is compacted away; 401 without the bearer
+// token it currently expects. One slice per pod, like an emulated Deployment on one host.
+
+#include <nlohmann/json.hpp>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "scaler/net/http_server.h"
+
+namespace nimscaler::testing {
+
+class FakeKubeApi {
+ public:
+  FakeKubeApi(std::string ns, std::string service) : ns_(std::move(ns)), service_(std::move(service)) {
+    server_.RouteStream("/apis/discovery.k8s.io/v1/namespaces/", [this](const net::HttpServerRequest& req,
+                                                                         net::HttpStreamWriter& w) { Handle(req, w); });
+    Status s = server_.Start("127.0.0.1:0", 16);
+    if (!s.ok()) throw std::runtime_error(s.message());
+    url_ = "http://127.0.0.1:" + std::to_string(server_.port());
+  }
+  ~FakeKubeApi() {
+    {
+      std::lock_guard lock(mu_);
+      closing_ = true;
+    }
+    cv_.notify_all();
+    server_.Stop();
+  }
+
+  const std::string& url() const { return url_; }
+
+  /// Adds or replaces the pod's slice (ADDED the first time, MODIFIED after).
+  void SetPod(const std::string& pod, const std::string& ip, int port, bool ready, bool terminating = false) {
+    std::lock_guard lock(mu_);
+    bool exists = slices_.count(pod) != 0;
+    nlohmann::json slice = {
+        {"apiVersion", "discovery.k8s.io/v1"},
+        {"kind", "EndpointSlice"},
+        {"metadata",
+         {{"name", service_ + "-" + pod},
+          {"namespace", ns_},
+          {"labels", {{"kubernetes.io/service-name", service_}, {"endpointslice.kubernetes.io/managed-by", "fake"}}},
+          {"resourceVersion", std::to_string(++rv_)}}},
+        {"addressType", "IPv4"},
+        {"endpoints",
+         {{{"addresses", {ip}},
+           {"conditions", {{"ready", ready}, {"serving", ready || terminating}, {"terminating", terminating}}},
+           {"targetRef", {{"kind", "Pod"}, {"name", pod}, {"namespace", ns_}}}}}},
+        {"ports", {{{"name", "http"}, {"port", port}, {"protocol", "TCP"}}}}};
+    slices_[pod] = slice;
+    events_.push_back({rv_, nlohmann::json{{"type", exists ? "MODIFIED" : "ADDED"}, {"object", slice}}.dump()});
+    cv_.notify_all();
+  }
+
+  void DeletePod(const std::string& pod) {
+    std::lock_guard lock(mu_);
+    auto it = slices_.find(pod);
+    if (it == slices_.end()) return;
+    nlohmann::json obj = it->second;
+    obj["metadata"]["resourceVersion"] = std::to_string(++rv_);
+    slices_.erase(it);
+    events_.push_back({rv_, nlohmann::json{{"type", "DELETED"}, {"object", obj}}.dump()});
+    cv_.notify_all();
+  }
+
+  /// Forgets all history including the current version: any watch that resumes from a
+  /// version it has seen gets 410 Gone and must list again.
+  void Compact() {
+    std::lock_guard lock(mu_);
+    compacted_rv_ = rv_ + 1;
+    events_.clear();
+  }
+  /// Ends every open watch (as an API server restart or timeout would).
+  void CloseWatches() {
+    std::lock_guard lock(mu_);
+    ++generation_;
+    cv_.notify_all();
+  }
+  void RequireToken(std::string token) {
+    std::lock_guard lock(mu_);
+    token_ = std::move(token);
+  }
+  void SendBookmark() {
+    std::lock_guard lock(mu_);
+    ++rv_;
+    events_.push_back({rv_, nlohmann::json{{"type", "BOOKMARK"},
+                                           {"object", {{"kind", "EndpointSlice"}, {"apiVersion", "discovery.k8s.io/v1"},
+                                                       {"metadata", {{"resourceVersion", std::to_string(rv_)}}}}}}
+                                .dump()});
+    cv_.notify_all();
+  }
+
+  int lists() const {
+    std::lock_guard lock(mu_);
+    return lists_;
+  }
+  int watches() const {
+    std::lock_guard lock(mu_);
+    return watches_;
+  }
+  int unauthorized() const {
+    std::lock_guard lock(mu_);
+    return unauthorized_;
+  }
+
+ private:
+  static std::string Param(const std::string& query, const std::string& key) {
+    size_t pos = 0;
+    while (pos < query.size()) {
+      size_t amp = query.find('&', pos);
+      std::string kv = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+      if (kv.rfind(key + "=", 0) == 0) return kv.substr(key.size() + 1);
+      if (amp == std::string::npos) break;
+      pos = amp + 1;
+    }
+    return {};
+  }
+
+  void Handle(const net::HttpServerRequest& req, net::HttpStreamWriter& w) {
+    std::unique_lock lock(mu_);
+    std::string want_path = "/apis/discovery.k8s.io/v1/namespaces/" + ns_ + "/endpointslices";
+    if (req.path != want_path || Param(req.query, "labelSelector") != "kubernetes.io%2Fservice-name%3D" + service_) {
+      w.Start(404, "application/json");
+      w.Write(R"({"kind":"Status","code":404,"message":"unexpected request"})");
+      return;
+    }
+    if (!token_.empty()) {
+      auto it = req.headers.find("authorization");
+      if (it == req.headers.end() || it->second != "Bearer " + token_) {
+        ++unauthorized_;
+        w.Start(401, "application/json");
+        w.Write(R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})");
+        return;
+      }
+    }
+    if (Param(req.query, "watch") != "1") {
+      ++lists_;
+      nlohmann::json list = {{"apiVersion", "discovery.k8s.io/v1"},
+                             {"kind", "EndpointSliceList"},
+                             {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
+                             {"items", nlohmann::json::array()}};
+      for (const auto& [pod, slice] : slices_) list["items"].push_back(slice);
+      std::string body = list.dump();
+      lock.unlock();
+      w.Start(200, "application/json");
+      w.Write(body);
+      return;
+    }
+    ++watches_;
+    long from = std::stol("0" + Param(req.query, "resourceVersion"));
+    int generation = generation_;
+    lock.unlock();
+    w.Start(200, "application/json");
+    lock.lock();
+    if (from < compacted_rv_) {
+      std::string gone = nlohmann::json{{"type", "ERROR"},
+                                        {"object",
+                                         {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
+                                          {"message", "too old resource version: " + std::to_string(from)},
+                                          {"reason", "Expired"}, {"code", 410}}}}
+                             .dump() + "\n";
+      lock.unlock();
+      w.Write(gone);
+      return;
+    }
+    long sent = from;
+    while (!closing_ && generation == generation_) {
+      std::vector<std::string> out;
+      for (const auto& [rv, line] : events_) {
+        if (rv > sent) {
+          out.push_back(line + "\n");
+          sent = rv;
+        }
+      }
+      if (!out.empty()) {
+        lock.unlock();
+        for (const auto& line : out) {
+          if (!w.Write(line)) return;
+        }
+        lock.lock();
+        continue;
+      }
+      cv_.wait_for(lock, std::chrono::milliseconds(200));
+    }
+  }
+
+  const std::string ns_, service_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, nlohmann::json> slices_;
+  std::vector<std::pair<long, std::string>> events_;
+  long rv_ = 100;
+  long compacted_rv_ = 0;
+  int generation_ = 0;
+  bool closing_ = false;
+  std::string token_;
+  int lists_ = 0, watches_ = 0, unauthorized_ = 0;
+  std::string url_;
+  net::HttpServer server_;
+};
+
+}  // namespace nimscaler::testing
