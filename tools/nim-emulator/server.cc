@@ -487,6 +487,20 @@ int Emulator::HandleControl(mg_connection* c) {
   return 1;
 }
 
+std::vector<Emulator::PodEndpoint> Emulator::Endpoints() {
+  std::vector<PodEndpoint> out;
+  std::lock_guard<std::mutex> g(mu_);
+  for (auto& p : cluster_.pods()) {
+    auto it = slices_.find(p->name);
+    if (it == slices_.end()) continue;
+    out.push_back({p->name,
+                   "http://127.0.0.1:" + std::to_string(it->second.port) +
+                       MetricsPath(options_.model.engine),
+                   it->second.ready});
+  }
+  return out;
+}
+
 std::vector<std::string> Emulator::ReadyPodUrls() {
   std::vector<std::string> urls;
   std::lock_guard<std::mutex> g(mu_);

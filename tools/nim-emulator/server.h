@@ -74,6 +74,12 @@ class Emulator {
   /// Runs `fn` with the cluster locked (read state, change load or replicas).
   void With(const std::function<void(Cluster&)>& fn);
 
+  struct PodEndpoint {
+    std::string name, url;
+    bool ready = false;
+  };
+  /// Every pod with a listening server: name, metrics URL, readiness (as in its slice).
+  std::vector<PodEndpoint> Endpoints();
   /// Metrics URLs of ready pods (for static-endpoint configurations).
   std::vector<std::string> ReadyPodUrls();
   /// The metrics text a pod serves now (for tests); empty when no such pod.
