@@ -2,6 +2,12 @@
 // read, bad inputs with the error's line, column and reason, plus selection, error policy
 // and format detection.
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -295,6 +301,105 @@ TEST(ExpositionNumbers, GoGrammar) {
   EXPECT_EQ(ParseInt64("-3982045"), -3982045);
   EXPECT_FALSE(ParseInt64("2.72").has_value());
   EXPECT_FALSE(ParseInt64("+-1").has_value());
+}
+
+// Checks ParseFloat and its fast path against strtod, bit for bit, on one decimal token
+// (digits, '.', exponent, sign: the part of Go's grammar that strtod reads the same way).
+void ExpectSameAsStrtod(const std::string& token) {
+  SCOPED_TRACE(token);
+  const double want = std::strtod(token.c_str(), nullptr);
+  const auto got = ParseFloat(token);
+  if (std::isinf(want)) {
+    EXPECT_FALSE(got.has_value());  // overflow is an error, as Go's ErrRange
+    return;
+  }
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(std::memcmp(&want, &*got, sizeof want), 0) << *got << " vs " << want;
+  // The fast path either declines or agrees, and stops exactly at the end of the token.
+  const std::string line = token + " 1700000000000";
+  double fast = 0;
+  const char* end = ParseDecimalPrefix(line.data(), line.data() + line.size(), &fast);
+  if (end != nullptr) {
+    EXPECT_EQ(end, line.data() + token.size());
+    EXPECT_EQ(std::memcmp(&want, &fast, sizeof want), 0) << fast << " vs " << want;
+  }
+}
+
+TEST(ExpositionNumbers, BitIdenticalToStrtodOnRandomDecimals) {
+  std::mt19937_64 rng(20261128);
+  auto digits = [&](int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += static_cast<char>('0' + rng() % 10);
+    return s;
+  };
+  int fast_hits = 0;
+  for (int iter = 0; iter < 300000; ++iter) {
+    std::string t;
+    switch (rng() % 3) {
+      case 0: t = "-"; break;
+      case 1: t = rng() % 4 == 0 ? "+" : ""; break;
+      default: break;
+    }
+    const int int_digits = 1 + static_cast<int>(rng() % 20);
+    t += digits(int_digits);
+    if (rng() % 2) {
+      t += '.';
+      t += digits(static_cast<int>(rng() % 20));
+    }
+    if (rng() % 3 == 0) {
+      t += rng() % 2 ? "e" : "E";
+      const int r = static_cast<int>(rng() % 4);
+      if (r == 1) t += "-";
+      if (r == 2) t += "+";
+      t += std::to_string(rng() % (rng() % 4 == 0 ? 400 : 30));
+    }
+    double unused;
+    if (ParseDecimalPrefix(t.data(), t.data() + t.size(), &unused) != nullptr) ++fast_hits;
+    ExpectSameAsStrtod(t);
+    if (HasFailure()) return;
+  }
+  EXPECT_GT(fast_hits, 50000);  // the fast path is actually exercised
+  // Edges of exactness: 2^53 around, 1e22 vs 1e23, 19 and 20 digits, zeros, subnormals.
+  for (const char* t :
+       {"9007199254740991", "9007199254740992", "9007199254740993", "9007199254740993e-3",
+        "900719925474099.3", "1e22", "1e23", "1e-22", "1e-23", "9999999999999999999",
+        "99999999999999999999", "12345678901234567890e-5", "0", "-0", "-0.0e5", "0e9999",
+        "0000000000000000000001", "0.0000000000000000000001", "4.9e-324", "2.2250738585072014e-308",
+        "1.7976931348623157e308", "1.7976931348623159e308", "8.589973e9", "0.1", "0.3",
+        "5.", "5.e3", "1234567.891e-7", "7.6238e-05", "44.985611511", "15.330000000000002"}) {
+    ExpectSameAsStrtod(t);
+  }
+}
+
+TEST(ExpositionNumbers, BitIdenticalToStrtodOnTheCorpus) {
+  int checked = 0;
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(std::string(NIMSCALER_TESTDATA_DIR) + "/exposition")) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string body = ss.str();
+    // Every token made only of number bytes, e.g. values, timestamps, and le="..." contents.
+    size_t i = 0;
+    while (i < body.size()) {
+      size_t j = i;
+      while (j < body.size() && std::strchr("0123456789+-.eE", body[j]) != nullptr && body[j] != '\0') ++j;
+      if (j > i && ((body[i] >= '0' && body[i] <= '9') || body[i] == '-' || body[i] == '+') &&
+          j - i < 400) {
+        std::string t = body.substr(i, j - i);
+        // Only well-formed decimals: strtod would read a prefix of anything else.
+        char* endp = nullptr;
+        (void)std::strtod(t.c_str(), &endp);
+        if (endp == t.c_str() + t.size()) {
+          ExpectSameAsStrtod(t);
+          ++checked;
+        }
+      }
+      i = j + 1;
+    }
+  }
+  EXPECT_GT(checked, 5000);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// Exports ParseFloat() and ParseInt64(): the exposition number grammar. Short decimals take
-// an exact fast path (mantissa < 2^53 and a power of ten <= 1e22 are both exact doubles, so
-// one IEEE multiply or divide is correctly rounded); everything else goes to from_chars.
+// Exports ParseFloat(), ParseDecimalPrefix() and ParseInt64(): the exposition number
+// grammar. Short decimals take an exact fast path (a mantissa < 2^53 and a power of ten
+// <= 1e22 are both exact doubles, so one IEEE multiply or divide is correctly rounded);
+// everything else goes to from_chars.
 #include "scaler/signals/exposition/number.h"
 
 #include <cerrno>
@@ -63,6 +64,11 @@ std::optional<double> SlowParse(std::string_view body, bool negative) {
 
 std::optional<double> ParseFloat(std::string_view token) {
   if (token.empty()) return std::nullopt;
+  {
+    double fast;
+    const char* end = token.data() + token.size();
+    if (ParseDecimalPrefix(token.data(), end, &fast) == end) return fast;
+  }
   size_t i = 0;
   bool negative = false;
   if (token[0] == '+' || token[0] == '-') {
@@ -152,6 +158,66 @@ std::optional<double> ParseFloat(std::string_view token) {
     }
   }
   return SlowParse(token.substr(start), negative);
+}
+
+const char* ParseDecimalPrefix(const char* p, const char* end, double* out) {
+  const char* q = p;
+  bool negative = false;
+  if (q < end && (*q == '-' || *q == '+')) {
+    negative = *q == '-';
+    ++q;
+  }
+  const char* digits_start = q;
+  uint64_t mantissa = 0;
+  while (q < end && IsDigit(*q)) {
+    mantissa = mantissa * 10 + static_cast<uint64_t>(*q - '0');
+    ++q;
+  }
+  ptrdiff_t digits = q - digits_start;
+  if (digits == 0) return nullptr;  // ".5", "Inf", "NaN", garbage: the general path
+  ptrdiff_t frac = 0;
+  if (q < end && *q == '.') {
+    ++q;
+    const char* frac_start = q;
+    while (q < end && IsDigit(*q)) {
+      mantissa = mantissa * 10 + static_cast<uint64_t>(*q - '0');
+      ++q;
+    }
+    frac = q - frac_start;
+    digits += frac;
+  }
+  // 19 digits cannot overflow 64 bits; more may have wrapped, so they take the slow path.
+  if (digits > 19) return nullptr;
+  int64_t exp10 = -frac;
+  if (q < end && (*q == 'e' || *q == 'E')) {
+    ++q;
+    bool exp_negative = false;
+    if (q < end && (*q == '+' || *q == '-')) {
+      exp_negative = *q == '-';
+      ++q;
+    }
+    const char* exp_start = q;
+    int64_t e = 0;
+    while (q < end && IsDigit(*q) && q - exp_start < 4) {
+      e = e * 10 + (*q - '0');
+      ++q;
+    }
+    if (q == exp_start || (q < end && IsDigit(*q))) return nullptr;
+    exp10 += exp_negative ? -e : e;
+  }
+  if (mantissa >= (uint64_t{1} << 53)) return nullptr;
+  double v;
+  if (mantissa == 0) {
+    v = 0.0;
+  } else if (exp10 >= 0) {
+    if (exp10 > 22) return nullptr;
+    v = static_cast<double>(mantissa) * kPow10[exp10];
+  } else {
+    if (exp10 < -22) return nullptr;
+    v = static_cast<double>(mantissa) / kPow10[-exp10];
+  }
+  *out = negative ? -v : v;
+  return q;
 }
 
 std::optional<int64_t> ParseInt64(std::string_view token) {

@@ -17,6 +17,10 @@
 #include <cstring>
 #include <limits>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "scaler/signals/exposition/escape.h"
 #include "scaler/signals/exposition/number.h"
 #include "scaler/signals/exposition/om_checker.h"
@@ -80,36 +84,112 @@ inline bool Is(char c, uint8_t cls) { return (kClass[static_cast<unsigned char>(
 
 inline uint8_t Cls(const char* p, int i) { return kClass[static_cast<unsigned char>(p[i])]; }
 
-// Advances p over bytes of class `cls`, eight at a time while it can (one branch per eight
-// bytes instead of one per byte: names and label values are tens of bytes long).
-inline const char* SkipClass(const char* p, const char* end, uint8_t cls) {
-  while (end - p >= 8) {
-    const uint8_t all = Cls(p, 0) & Cls(p, 1) & Cls(p, 2) & Cls(p, 3) & Cls(p, 4) & Cls(p, 5) &
-                        Cls(p, 6) & Cls(p, 7);
-    if ((all & cls) == 0) break;
-    p += 8;
+inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+// Scanners. Each returns the first position in [p, eol) that ends the run it scans, or eol.
+// With SSE2 (every x86-64) they test 16 bytes per step; the loads may run past eol (a line
+// ends at its newline, and names and values are short, so most runs end in one step) but
+// never past `limit`, the end of the body. Bytes past eol are ignored.
+#if defined(__SSE2__)
+inline __m128i Load16(const char* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+
+inline uint32_t Mask16(__m128i is) { return static_cast<uint32_t>(_mm_movemask_epi8(is)); }
+
+// Bytes of x in [lo, lo + n): one add and one signed compare (the add moves the range to the
+// bottom of the signed byte range).
+inline __m128i InRange(__m128i x, char lo, int n) {
+  const __m128i shifted = _mm_add_epi8(x, _mm_set1_epi8(static_cast<char>(128 - lo)));
+  return _mm_cmplt_epi8(shifted, _mm_set1_epi8(static_cast<char>(-128 + n)));
+}
+
+// Bit i set when byte i is NOT a name byte: [a-zA-Z0-9_] plus ':' when `colon`.
+template <bool kColon>
+inline uint32_t NotNameMask(const char* p) {
+  const __m128i x = Load16(p);
+  const __m128i alpha = InRange(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 26);
+  const __m128i digit = InRange(x, '0', 10);
+  __m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit), _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
+  if (kColon) ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8(':')));
+  return ~Mask16(ok) & 0xFFFFu;
+}
+
+// Bit i set when byte i is '"', '\\' or >= 0x80.
+inline uint32_t QuoteStopMask(const char* p) {
+  const __m128i x = Load16(p);
+  const __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                   _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+  return Mask16(_mm_or_si128(hit, x));  // x contributes its top bit: bytes >= 0x80
+}
+#endif
+
+// Over name bytes: metric names ([a-zA-Z0-9_:]) when kColon, label names otherwise.
+template <bool kColon>
+inline const char* SkipName(const char* p, const char* eol, const char* limit) {
+#if defined(__SSE2__)
+  while (p < eol && limit - p >= 16) {
+    if (const uint32_t m = NotNameMask<kColon>(p)) {
+      p += __builtin_ctz(m);
+      return p < eol ? p : eol;
+    }
+    p += 16;
   }
-  while (p < end && Is(*p, cls)) ++p;
+  if (p >= eol) return eol;
+#else
+  (void)limit;
+#endif
+  const uint8_t cls = kColon ? kMetricChar : kLabelChar;
+  while (p < eol && Is(*p, cls)) ++p;
   return p;
 }
 
-// Advances p over bytes that are NOT of class `cls`, eight at a time while it can.
-inline const char* SkipUntilClass(const char* p, const char* end, uint8_t cls) {
-  while (end - p >= 8) {
-    const uint8_t any = Cls(p, 0) | Cls(p, 1) | Cls(p, 2) | Cls(p, 3) | Cls(p, 4) | Cls(p, 5) |
-                        Cls(p, 6) | Cls(p, 7);
-    if ((any & cls) != 0) break;
-    p += 8;
+// Up to the next '"', '\\' or non-ASCII byte (inside a quoted string).
+inline const char* FindQuoteStop(const char* p, const char* eol, const char* limit) {
+#if defined(__SSE2__)
+  while (p < eol && limit - p >= 16) {
+    if (const uint32_t m = QuoteStopMask(p)) {
+      p += __builtin_ctz(m);
+      return p < eol ? p : eol;
+    }
+    p += 16;
   }
-  while (p < end && !Is(*p, cls)) ++p;
+  if (p >= eol) return eol;
+#else
+  (void)limit;
+#endif
+  while (p < eol && !Is(*p, kQuoteStop)) ++p;
   return p;
+}
+
+// Bytewise equality for short runs (names): no call, 8 bytes per step.
+inline bool SameBytes(const char* a, const char* b, size_t n) {
+  while (n >= 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return false;
+    a += 8;
+    b += 8;
+    n -= 8;
+  }
+  if (n >= 4) {
+    uint32_t x0, y0, x1, y1;
+    std::memcpy(&x0, a, 4);
+    std::memcpy(&y0, b, 4);
+    std::memcpy(&x1, a + n - 4, 4);
+    std::memcpy(&y1, b + n - 4, 4);
+    return x0 == y0 && x1 == y1;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
 }
 
 // Flags kept per parsed label.
 enum : uint8_t { kValueEscaped = 1, kNameEscaped = 2 };
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && std::memcmp(s.data(), prefix.data(), prefix.size()) == 0;
+  return s.size() >= prefix.size() && SameBytes(s.data(), prefix.data(), prefix.size());
 }
 
 // ASCII fast path before the full UTF-8 check.
@@ -309,6 +389,7 @@ struct Parser::Impl {
   // Position.
   const char* line_begin = nullptr;
   const char* line_end = nullptr;
+  const char* body_end = nullptr;  // scanners may load up to here
   uint32_t line_no = 0;
   bool fatal = false;  // error that kSkipLine cannot skip
   ParseError error;
@@ -437,7 +518,7 @@ struct Parser::Impl {
   // ---- lexing helpers ------------------------------------------------------------------
 
   static void SkipBlanks(const char*& p, const char* eol) {
-    while (p < eol && Is(*p, kBlank)) ++p;
+    while (p < eol && IsBlank(*p)) ++p;
   }
 
   // Scans a quoted string starting at '"'. On success `raw` excludes the quotes and p is
@@ -450,7 +531,7 @@ struct Parser::Impl {
     bool esc = false;
     bool non_ascii = false;
     for (;;) {
-      p = SkipUntilClass(p, eol, kQuoteStop);
+      p = FindQuoteStop(p, eol, body_end);
       if (p >= eol) return Fail(open, std::string("unterminated ") + what);
       const char c = *p;
       if (c == '"') break;
@@ -477,7 +558,7 @@ struct Parser::Impl {
   // braces; `name_set` says whether a name is already known.
   bool ParseLabels(const char*& p, const char* eol, std::vector<Label>& out,
                    std::vector<uint8_t>& flags, std::string_view* name_out, bool name_set,
-                   bool* name_transient) {
+                   bool* name_transient, uint8_t* flags_or) {
     ++p;
     if (!om) SkipBlanks(p, eol);
     if (p < eol && *p == '}') {
@@ -513,16 +594,21 @@ struct Parser::Impl {
         if (esc) lflags |= kNameEscaped;
       } else if (Is(*p, kLabelStart)) {
         const char* s = p;
-        p = SkipClass(p + 1, eol, kLabelChar);
+        p = SkipName<false>(p + 1, eol, body_end);
         lname = std::string_view(s, static_cast<size_t>(p - s));
       } else {
         return Fail(p, "expected label name");
       }
-      if (!om) SkipBlanks(p, eol);
-      if (p >= eol || *p != '=') return Fail(p, "expected '=' after label name");
+      // The expected byte is checked first: blanks (0.0.4 only) are rare.
+      if (p >= eol || *p != '=') {
+        if (!om) SkipBlanks(p, eol);
+        if (p >= eol || *p != '=') return Fail(p, "expected '=' after label name");
+      }
       ++p;
-      if (!om) SkipBlanks(p, eol);
-      if (p >= eol || *p != '"') return Fail(p, "expected '\"' to open label value");
+      if (p >= eol || *p != '"') {
+        if (!om) SkipBlanks(p, eol);
+        if (p >= eol || *p != '"') return Fail(p, "expected '\"' to open label value");
+      }
       {
         std::string_view raw;
         bool esc = false;
@@ -531,9 +617,10 @@ struct Parser::Impl {
         if (out.size() >= opt.max_labels) return Fail(p, "too many labels");
         out.push_back(Label{lname, raw});
         flags.push_back(lflags);
+        *flags_or |= lflags;
       }
     separator:
-      if (!om) SkipBlanks(p, eol);
+      if (!om && p < eol && IsBlank(*p)) SkipBlanks(p, eol);
       if (p >= eol) return Fail(p, "unexpected end of label set");
       if (*p == ',') {
         ++p;
@@ -572,13 +659,6 @@ struct Parser::Impl {
     }
   }
 
-  bool HasEscapes(const std::vector<uint8_t>& fl) const {
-    for (uint8_t f : fl) {
-      if (f) return true;
-    }
-    return false;
-  }
-
   const char* FindLabelPos(std::string_view name) const {
     for (const Label& l : labels) {
       if (l.name == name) return l.value.data();
@@ -594,7 +674,7 @@ struct Parser::Impl {
     bool name_known = false;
     bool name_transient = false;
     if (Is(*p, kMetricStart)) {
-      p = SkipClass(p + 1, eol, kMetricChar);
+      p = SkipName<true>(p + 1, eol, body_end);
       name = std::string_view(s, static_cast<size_t>(p - s));
       name_known = true;
       if (!ResolveFamily(name, false)) return false;
@@ -611,6 +691,7 @@ struct Parser::Impl {
     }
     labels.clear();
     label_flags.clear();
+    uint8_t flags_or = 0;  // any escaped label name or value on this line
     // Unescaped text of this line never exceeds the line, so reserving that much up front
     // keeps every view into `scratch` stable while the line is processed.
     scratch.clear();
@@ -621,7 +702,8 @@ struct Parser::Impl {
     const bool had_blank = p > after_name;
     const bool braces = p < eol && *p == '{';
     if (braces) {
-      if (!ParseLabels(p, eol, labels, label_flags, &name, name_known, &name_transient)) {
+      if (!ParseLabels(p, eol, labels, label_flags, &name, name_known, &name_transient,
+                       &flags_or)) {
         return false;
       }
       if (!name_known) {
@@ -643,14 +725,26 @@ struct Parser::Impl {
       if (p == before && !had_blank && !braces) return Fail(p, "expected a value after the metric");
     }
     const char* vs = p;
-    if (om) {
-      while (p < eol && *p != ' ') ++p;
-    } else {
-      while (p < eol && !Is(*p, kBlank)) ++p;
+    std::optional<double> value;
+    {
+      // Plain decimals are converted straight from the line; anything else (or a number
+      // that runs into other bytes) is cut as a token and goes through ParseFloat.
+      double fast;
+      const char* q = ParseDecimalPrefix(vs, eol, &fast);
+      if (q != nullptr && (q == eol || *q == ' ' || (!om && *q == '\t'))) {
+        p = q;
+        value = fast;
+      } else {
+        if (om) {
+          while (p < eol && *p != ' ') ++p;
+        } else {
+          while (p < eol && !IsBlank(*p)) ++p;
+        }
+        if (p == vs) return Fail(vs, "expected a value after the metric");
+        value = ParseFloat(std::string_view(vs, static_cast<size_t>(p - vs)));
+        if (!value) return Fail(vs, "invalid sample value");
+      }
     }
-    if (p == vs) return Fail(vs, "expected a value after the metric");
-    const auto value = ParseFloat(std::string_view(vs, static_cast<size_t>(p - vs)));
-    if (!value) return Fail(vs, "invalid sample value");
 
     // Timestamp and exemplar.
     std::optional<int64_t> ts_ms;
@@ -702,7 +796,7 @@ struct Parser::Impl {
         }
       }
     }
-    const bool escapes = HasEscapes(label_flags);
+    const bool escapes = flags_or != 0;
     bool unescaped = false;
     ++stats.samples;
     fam.has_samples = true;
@@ -779,7 +873,10 @@ struct Parser::Impl {
     ex_labels.clear();
     ex_flags.clear();
     bool unused = false;
-    if (!ParseLabels(p, eol, ex_labels, ex_flags, nullptr, true, &unused)) return false;
+    uint8_t unused_flags = 0;
+    if (!ParseLabels(p, eol, ex_labels, ex_flags, nullptr, true, &unused, &unused_flags)) {
+      return false;
+    }
     if (p >= eol || *p != ' ') return Fail(p, "expected a value after exemplar labels");
     ++p;
     const char* vs = p;
@@ -816,7 +913,7 @@ struct Parser::Impl {
     *transient = false;
     if (p < eol && Is(*p, kMetricStart)) {
       const char* s = p;
-      p = SkipClass(p + 1, eol, kMetricChar);
+      p = SkipName<true>(p + 1, eol, body_end);
       *name = std::string_view(s, static_cast<size_t>(p - s));
       return true;
     }
@@ -976,6 +1073,7 @@ struct Parser::Impl {
     om_checker.Reset();
     declared_types.Clear();
     line_begin = line_end = body.data();
+    body_end = body.data() + body.size();
     if (opt.max_body_bytes != 0 && body.size() > opt.max_body_bytes) {
       Fail(body.data(), "body of " + std::to_string(body.size()) + " bytes exceeds the limit of " +
                             std::to_string(opt.max_body_bytes),
