@@ -668,7 +668,119 @@ struct Parser::Impl {
 
   // ---- lines -------------------------------------------------------------------------
 
+  // Outcome of the fast path.
+  enum class Fast : uint8_t { kDone, kFailed, kFallback };
+
   bool SampleLine(const char* p, const char* eol) {
+    if (Is(*p, kMetricStart) && (opt.validate_unselected || sel->selects_all())) {
+      const Fast f = FastSampleLine(p, eol);
+      if (f != Fast::kFallback) return f == Fast::kDone;
+    }
+    return GeneralSampleLine(p, eol);
+  }
+
+  // The usual shape of a sample line, `name{a="b",c="d"} value` plus an optional 0.0.4
+  // integer timestamp, in one pass: single spaces, bare names, no exemplars, no OpenMetrics
+  // timestamps. It accepts a subset of what GeneralSampleLine accepts and reads it the same
+  // way. Anything else returns kFallback before any side effect that matters (only the
+  // label vectors, which the general path clears), and the general path reads the line
+  // again from its start and reports any error. The caller checked that *p starts a name.
+  Fast FastSampleLine(const char* p, const char* eol) {
+    const char* s = p;
+    p = SkipName<true>(p + 1, eol, body_end);
+    const std::string_view name(s, static_cast<size_t>(p - s));
+    labels.clear();
+    label_flags.clear();
+    uint8_t flags_or = 0;
+    if (p < eol && *p == '{') {
+      ++p;
+      if (p < eol && *p == '}') {
+        ++p;
+      } else {
+        for (;;) {
+          if (p >= eol || !Is(*p, kLabelStart)) return Fast::kFallback;
+          const char* ln = p;
+          p = SkipName<false>(p + 1, eol, body_end);
+          const std::string_view lname(ln, static_cast<size_t>(p - ln));
+          if (eol - p < 2 || p[0] != '=' || p[1] != '"') return Fast::kFallback;
+          p += 2;
+          const char* v = p;
+          uint8_t lflags = 0;
+          bool non_ascii = false;
+          for (;;) {
+            p = FindQuoteStop(p, eol, body_end);
+            if (p >= eol) return Fast::kFallback;
+            const char c = *p;
+            if (c == '"') break;
+            if (c == '\\') {
+              if (p + 1 >= eol) return Fast::kFallback;
+              if (strict && !om && p[1] != '\\' && p[1] != '"' && p[1] != 'n') {
+                return Fast::kFallback;
+              }
+              lflags = kValueEscaped;
+              p += 2;
+              continue;
+            }
+            non_ascii = true;
+            ++p;
+          }
+          const std::string_view raw(v, static_cast<size_t>(p - v));
+          ++p;
+          if (non_ascii && !IsValidUtf8(raw)) return Fast::kFallback;
+          if (labels.size() >= opt.max_labels) return Fast::kFallback;
+          labels.push_back(Label{lname, raw});
+          label_flags.push_back(lflags);
+          flags_or |= lflags;
+          if (p >= eol) return Fast::kFallback;
+          if (*p == ',') {
+            ++p;
+            if (p < eol && *p == '}') {
+              if (om && strict) return Fast::kFallback;
+              ++p;
+              break;
+            }
+            continue;
+          }
+          if (*p != '}') return Fast::kFallback;
+          ++p;
+          break;
+        }
+      }
+    }
+    const std::string_view series(s, static_cast<size_t>(p - s));
+    if (p >= eol || *p != ' ') return Fast::kFallback;
+    const char* vs = p + 1;
+    double value;
+    const char* q = ParseDecimalPrefix(vs, eol, &value);
+    if (q == nullptr || (q < eol && *q != ' ')) {
+      // NaN, +Inf, long mantissas: cut the token as the general path does.
+      q = vs;
+      while (q < eol && !IsBlank(*q)) ++q;
+      if (q == vs || (q < eol && *q != ' ')) return Fast::kFallback;
+      const auto v = ParseFloat(std::string_view(vs, static_cast<size_t>(q - vs)));
+      if (!v) return Fast::kFallback;
+      value = *v;
+    }
+    std::optional<int64_t> ts_ms;
+    if (q < eol) {  // at ' '
+      if (om) return Fast::kFallback;  // OpenMetrics timestamp or exemplar
+      const char* ts = q + 1;
+      const char* te = ts;
+      while (te < eol && !IsBlank(*te)) ++te;
+      if (te == ts || te != eol) return Fast::kFallback;
+      ts_ms = ParseInt64(std::string_view(ts, static_cast<size_t>(te - ts)));
+      if (!ts_ms) return Fast::kFallback;
+    }
+    if (!ResolveFamily(name, false)) return Fast::kFailed;
+    scratch.clear();
+    const size_t line_len = static_cast<size_t>(line_end - line_begin);
+    if (scratch.capacity() < line_len) scratch.reserve(line_len);
+    return FinishSample(s, vs, name, series, value, ts_ms, std::nullopt, false, flags_or)
+               ? Fast::kDone
+               : Fast::kFailed;
+  }
+
+  bool GeneralSampleLine(const char* p, const char* eol) {
     const char* s = p;
     std::string_view name;
     bool name_known = false;
@@ -713,7 +825,8 @@ struct Parser::Impl {
     } else if (!name_known) {
       return Fail(p, "expected metric name");
     }
-    const std::string_view series(s, static_cast<size_t>(p - s));
+    // `name{labels}` as written; without braces just the name (not the blanks after it).
+    const std::string_view series(s, static_cast<size_t>((braces ? p : after_name) - s));
 
     // Separator and value.
     if (om) {
@@ -788,6 +901,15 @@ struct Parser::Impl {
       }
     }
 
+    return FinishSample(s, vs, name, series, *value, ts_ms, ts_s, has_exemplar, flags_or);
+  }
+
+  // Everything after lexing, shared by the fast and the general path: label-set rules,
+  // family bookkeeping, format checks, selection and the visitor call. `s` is the start of
+  // the sample, `vs` of its value (error positions).
+  bool FinishSample(const char* s, const char* vs, std::string_view name, std::string_view series,
+                    double value, std::optional<int64_t> ts_ms, std::optional<double> ts_s,
+                    bool has_exemplar, uint8_t flags_or) {
     // Label-set rules shared by both formats.
     for (size_t i = 1; i < labels.size(); ++i) {
       for (size_t j = 0; j < i; ++j) {
@@ -818,7 +940,7 @@ struct Parser::Impl {
                         "label " + std::string(key) + " is not a number");
           }
         }
-        if (fam.type == MetricType::kHistogram && *value < 0 &&
+        if (fam.type == MetricType::kHistogram && value < 0 &&
             (role == SampleRole::kBucket || role == SampleRole::kCount)) {
           return Fail(vs, "negative histogram bucket or count");
         }
@@ -834,7 +956,7 @@ struct Parser::Impl {
         Unescape(labels, label_flags);
         unescaped = true;
       }
-      detail::OmSample os{fam.name, fam.type, role, labels, *value, ts_s, has_exemplar};
+      detail::OmSample os{fam.name, fam.type, role, labels, value, ts_s, has_exemplar};
       if (const char* err = om_checker.OnSample(os)) return Fail(s, err);
     }
 
@@ -856,7 +978,7 @@ struct Parser::Impl {
     sample.type = fam.type;
     sample.role = role;
     sample.labels = labels;
-    sample.value = *value;
+    sample.value = value;
     sample.timestamp_ms = ts_ms;
     sample.exemplar = has_exemplar ? &exemplar : nullptr;
     sample.series = series;
