@@ -5,6 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "scaler/app/app.h"
 #include "scaler/common/text.h"
@@ -58,7 +59,8 @@ Result<config::Metadata> ReadMetadataFile(const std::string& path) {
 std::string FieldType(const config::FieldSpec& f) {
   switch (f.type) {
     case config::FieldType::kString: return "string";
-    case config::FieldType::kDouble: return f.fraction ? "fraction 0-1" : "number > 0";
+    case config::FieldType::kDouble:
+      return f.fraction ? "fraction 0-1" : f.max == 1 ? "number in (0, 1]" : "number > 0";
     case config::FieldType::kDuration: return "duration";
     case config::FieldType::kEnum: {
       std::string out;
@@ -80,7 +82,7 @@ std::string MetadataReferenceMarkdown() {
       planned += (planned.empty() ? "" : ", ") + ("`" + f.key + "`");
       continue;
     }
-    out += "| `" + f.key + "` | " + FieldType(f) + " | " + (f.default_value.empty() ? "-" : "`" + f.default_value + "`") +
+    out += "| `" + f.key + (f.prefix ? "<name>" : "") + "` | " + FieldType(f) + " | " + (f.default_value.empty() ? "-" : "`" + f.default_value + "`") +
            " | " + f.help + " |\n";
   }
   out += "\nAccepted and ignored (KEDA's own): `scalerAddress`, `enableTLS`, `unsafeSsl`, any key ending in `FromEnv`.\n";
@@ -144,6 +146,8 @@ int RunCheck(const std::vector<std::string>& args) {
             << "  metricName:     " << s.metric_name << " (KEDA shows it as s<N>-" << s.metric_name << ")\n"
             << "  engine:         " << s.scrape.engine << "\n"
             << "  formula:        " << s.FormulaText() << "\n"
+            << "  compiled:       " << s.value->Dump() << "\n"
+            << "  activation:     " << s.activation->text() << "\n"
             << "  scrapeInterval: " << FormatDuration(s.scrape_interval) << "\n";
   std::cout << "  pods from:      " << s.discovery.Describe() << ", path " << s.discovery.path << "\n";
   for (const auto& e : s.discovery.urls) std::cout << "  endpoint:       " << e << "\n";
@@ -151,43 +155,71 @@ int RunCheck(const std::vector<std::string>& args) {
 
   auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
   sources::PodScrapeSource source(s.scrape, http);
-  auto snap = std::make_shared<signals::Snapshot>();
-  TimePoint now = SteadyClock::now();
-  snap->taken_at = now;
-  for (const auto& url : s.discovery.urls) {
-    signals::PodReading r;
-    r.endpoint = url;
-    auto got = source.Scrape(url);
-    std::cout << "\npod " << url << "\n";
-    if (!got.ok()) {
-      r.error = got.status().message();
-      std::cout << "  scrape failed: " << r.error << "\n";
-    } else {
-      r.answered = true;
-      r.last_success = now;
-      r.gauges = got->gauges;
-      r.engine = got->engine;
-      r.missing = got->missing_detail;
-      std::cout << "  engine: " << got->engine << (s.scrape.engine == "auto" ? " (detected)" : "") << "\n";
-      for (const auto& [sig, v] : got->gauges) std::cout << "  " << sig << " = " << FormatDouble(v) << "\n";
-      if (!got->missing_detail.empty()) std::cout << "  missing: " << got->missing_detail << "\n";
+  // Two scrapes a moment apart give the windows two points, so rates and quantiles have
+  // a value (a single scrape cannot show a rate).
+  engine::Evaluator evaluator(*spec);
+  engine::Evaluation ev;
+  for (int round = 0; round < 2; ++round) {
+    auto snap = std::make_shared<signals::Snapshot>();
+    TimePoint now = SteadyClock::now();
+    snap->taken_at = now;
+    snap->discovered = s.discovery.urls.size();
+    for (const auto& url : s.discovery.urls) {
+      signals::PodReading r;
+      r.endpoint = url;
+      auto got = source.Scrape(url);
+      if (!got.ok()) {
+        r.error = got.status().message();
+      } else {
+        r.answered = true;
+        r.last_success = now;
+        r.gauges = got->gauges;
+        r.counters = got->counters;
+        r.histograms = got->histograms;
+        for (const auto& [sig, kind] : got->kinds) r.kinds[sig] = sources::SignalKindName(kind);
+        r.engine = got->engine;
+        r.missing = got->missing_detail;
+      }
+      if (round == 1) {
+        std::cout << "\npod " << url << "\n";
+        if (!got.ok()) {
+          std::cout << "  scrape failed: " << r.error << "\n";
+        } else {
+          std::cout << "  engine: " << got->engine << (s.scrape.engine == "auto" ? " (detected)" : "") << "\n";
+          for (const auto& sig : s.scrape.signals) {
+            std::string from = got->metrics.count(sig) ? "  <- " + got->metrics.at(sig) : "";
+            if (auto g = got->gauges.find(sig); g != got->gauges.end()) {
+              std::cout << "  " << sig << " = " << FormatDouble(g->second) << from << "\n";
+            } else if (auto c = got->counters.find(sig); c != got->counters.end()) {
+              std::cout << "  " << sig << " = " << FormatDouble(c->second) << " (counter)" << from << "\n";
+            } else if (auto h = got->histograms.find(sig); h != got->histograms.end()) {
+              double count = h->second.empty() ? 0 : h->second.back().second;
+              std::cout << "  " << sig << " = histogram, " << h->second.size() << " buckets, " << FormatDouble(count)
+                        << " observations" << from << "\n";
+            } else {
+              std::cout << "  " << sig << " = (not served)\n";
+            }
+          }
+          if (!got->missing_detail.empty()) std::cout << "  missing: " << got->missing_detail << "\n";
+        }
+      }
+      snap->pods.push_back(std::move(r));
     }
-    snap->pods.push_back(std::move(r));
+    ev = evaluator.Update(snap, now);
+    if (round == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   }
-  auto ev = engine::Evaluate(s, snap, nullptr, now);
   std::cout << "\n";
   if (!ev.status.ok()) {
     std::cout << "result: " << CodeName(ev.status.code()) << ": " << ev.status.message() << "\n";
     return 1;
   }
-  for (const auto& t : s.targets) {
-    double sum = ev.signals.count(t.signal) ? ev.signals.at(t.signal) : 0;
-    std::cout << "  sum(" << t.signal << ") / " << FormatDouble(t.per_replica) << " = " << FormatDouble(sum)
-              << " / " << FormatDouble(t.per_replica) << " = " << FormatDouble(sum / t.per_replica) << "\n";
-  }
-  std::cout << "result: value " << FormatDouble(ev.value) << " -> KEDA metricValue " << static_cast<long long>(std::ceil(ev.value))
-            << " (HPA with target 1 asks for " << static_cast<long long>(std::ceil(ev.value)) << " replicas), active "
-            << (ev.active ? "true" : "false") << "\n";
+  std::cout << "signals over all pods (window " << FormatDuration(s.window) << "):\n";
+  for (const auto& [k, v] : ev.signals) std::cout << "  " << k << " = " << FormatDouble(v) << "\n";
+  std::cout << "formula " << s.FormulaText() << " = " << FormatDouble(ev.raw) << "\n";
+  std::cout << "result: value " << FormatDouble(ev.value) << " -> KEDA metricValue "
+            << static_cast<long long>(std::ceil(ev.value)) << " (HPA with target 1 asks for "
+            << static_cast<long long>(std::ceil(ev.value)) << " replicas), active " << (ev.active ? "true" : "false")
+            << " (" << s.activation->text() << ")\n";
   return 0;
 }
 

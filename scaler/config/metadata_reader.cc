@@ -24,6 +24,12 @@ std::optional<bool> MetadataValues::Bool(const std::string& key) const {
   return it == bools_.end() ? std::nullopt : std::optional<bool>(it->second);
 }
 
+const std::map<std::string, std::string>& MetadataValues::Prefixed(const std::string& prefix) const {
+  static const std::map<std::string, std::string> kEmpty;
+  auto it = prefixed_.find(prefix);
+  return it == prefixed_.end() ? kEmpty : it->second;
+}
+
 bool IsKedaOwnKey(const std::string& key) {
   static const char* kKeda[] = {"scalerAddress", "enableTLS", "unsafeSsl"};
   for (const char* k : kKeda) {
@@ -125,12 +131,21 @@ MetadataRead ReadMetadata(const Metadata& metadata, const std::vector<FieldSpec>
   for (const auto& [key, value] : metadata) {
     if (IsKedaOwnKey(key)) continue;
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    const FieldSpec* prefix = nullptr;
+    for (const auto& f : fields) {
+      if (f.prefix && key.size() > f.key.size() && key.rfind(f.key, 0) == 0) prefix = &f;
+    }
+    if (prefix != nullptr) {
+      out.values.prefixed_[prefix->key][key.substr(prefix->key.size())] = value;
+      continue;
+    }
     std::string msg = "unknown key " + Quote(key);
     if (auto s = SuggestClosest(key, known)) msg += " (did you mean \"" + *s + "\"?)";
     out.problems.push_back(msg);
   }
 
   for (const auto& f : fields) {
+    if (f.prefix) continue;
     auto it = metadata.find(f.key);
     bool present = it != metadata.end();
     if (present && f.planned) {
@@ -161,9 +176,19 @@ MetadataRead ReadMetadata(const Metadata& metadata, const std::vector<FieldSpec>
 }
 
 std::string JoinProblems(const std::vector<std::string>& problems) {
-  if (problems.size() == 1) return "invalid trigger metadata: " + problems[0];
-  return "invalid trigger metadata (" + std::to_string(problems.size()) +
-         " problems): " + Join(problems, "; ");
+  // The first line stands alone (KEDA shows it as an event); details that span lines (a
+  // formula with its caret) follow it.
+  std::vector<std::string> heads;
+  std::string details;
+  for (const auto& p : problems) {
+    size_t nl = p.find('\n');
+    heads.push_back(p.substr(0, nl));
+    if (nl != std::string::npos) details += p.substr(nl);  // the caret block, under the summary
+  }
+  std::string first = problems.size() == 1
+                          ? "invalid trigger metadata: " + heads[0]
+                          : "invalid trigger metadata (" + std::to_string(problems.size()) + " problems): " + Join(heads, "; ");
+  return first + details;
 }
 
 }  // namespace nimscaler::config

@@ -29,6 +29,7 @@ struct FieldSpec {
   bool fraction = false;  ///< a 0-1 value; "50" gets "did you mean 0.5?"
   bool required = false;
   bool planned = false;  ///< documented but not in this build: using it is an error that says so
+  bool prefix = false;   ///< `key` is a prefix ("signal."): every key starting with it is accepted
 };
 
 /// Typed values of the known keys that were present (or defaulted). Plain value type.
@@ -39,6 +40,8 @@ class MetadataValues {
   std::optional<double> Double(const std::string& key) const;
   std::optional<Duration> DurationOf(const std::string& key) const;
   std::optional<bool> Bool(const std::string& key) const;
+  /// For a prefix field: suffix -> raw value of every key that starts with `prefix`.
+  const std::map<std::string, std::string>& Prefixed(const std::string& prefix) const;
 
  private:
   friend struct MetadataRead ReadMetadata(const Metadata&, const std::vector<FieldSpec>&);
@@ -46,6 +49,7 @@ class MetadataValues {
   std::map<std::string, double> doubles_;
   std::map<std::string, Duration> durations_;
   std::map<std::string, bool> bools_;
+  std::map<std::string, std::map<std::string, std::string>> prefixed_;
 };
 
 /// Values plus every problem found, each a self-contained sentence naming the key.

@@ -1,103 +1,221 @@
-// Exports Evaluate(). Every policy below has a why-comment; each has a test in
+// Exports Evaluator. Every policy below has a why-comment and a test in
 // tests/engine/evaluator_test.cc.
 #include "scaler/engine/evaluator.h"
 
 #include <algorithm>
 #include <cmath>
+#include <span>
+
+#include "scaler/common/text.h"
 
 namespace nimscaler::engine {
 
-Evaluation Evaluate(const spec::ScalerSpec& spec, const signals::SnapshotConstPtr& snapshot,
-                    const Evaluation* previous, TimePoint now) {
+/// Window history of one pod. Counters and histograms only: gauges are levels, read from the
+/// latest snapshot.
+struct Evaluator::PodWindows {
+  std::map<std::string, signals::CounterWindow> counters;
+  std::map<std::string, signals::HistogramWindow> histograms;
+};
+
+/// formula::Bindings over one snapshot and the windows.
+class Evaluator::SnapshotBindings final : public formula::Bindings {
+ public:
+  SnapshotBindings(const signals::Snapshot& snap, const Evaluator& ev, TimePoint now)
+      : snap_(snap), ev_(ev), now_(now) {}
+
+  std::span<const double> Gauge(std::string_view signal) const override {
+    auto [it, inserted] = gauges_.try_emplace(std::string(signal));
+    if (inserted) {
+      for (const auto& p : snap_.pods) {
+        if (!p.answered && !p.stale) continue;
+        auto g = p.gauges.find(it->first);
+        it->second.push_back(g == p.gauges.end() ? NAN : g->second);
+      }
+    }
+    return it->second;
+  }
+  double Rate(std::string_view signal) const override {
+    std::vector<const signals::CounterWindow*> windows;
+    for (const auto& [url, w] : ev_.pods_) {
+      if (auto c = w->counters.find(std::string(signal)); c != w->counters.end()) windows.push_back(&c->second);
+    }
+    return signals::SumRates(windows, now_, ev_.spec_->window);
+  }
+  double Quantile(double q, std::string_view signal) const override {
+    std::vector<const signals::HistogramWindow*> windows;
+    for (const auto& [url, w] : ev_.pods_) {
+      if (auto h = w->histograms.find(std::string(signal)); h != w->histograms.end()) windows.push_back(&h->second);
+    }
+    return signals::WindowQuantile(q, windows, now_, ev_.spec_->window);
+  }
+  double Replicas() const override { return static_cast<double>(snap_.pods.size()); }
+  double Pods() const override { return static_cast<double>(std::max(snap_.discovered, snap_.pods.size())); }
+
+ private:
+  const signals::Snapshot& snap_;
+  const Evaluator& ev_;
+  TimePoint now_;
+  mutable std::map<std::string, std::vector<double>> gauges_;
+};
+
+Evaluator::Evaluator(spec::ScalerSpecConstPtr spec)
+    : spec_(std::move(spec)),
+      policy_(signals::PolicyOptions{.stable_window = spec_->window, .panic_window = spec_->panic_window}) {}
+
+Evaluator::~Evaluator() = default;
+
+Evaluation Evaluator::Pending(TimePoint now) const {
+  Evaluation ev;
+  ev.at = now;
+  ev.pending = true;
+  ev.status = Unavailable(spec_->key.ToString() + ": first collection has not finished yet");
+  return ev;
+}
+
+Evaluation Evaluator::Hold(Evaluation ev, const std::string& why_if_none) const {
+  // No data is not zero demand: keep the last answer rather than scale down.
+  if (previous_ != nullptr && previous_->status.ok()) {
+    ev.value = previous_->value;
+    ev.active = previous_->active;
+    ev.held = true;
+    if (ev.signals.empty()) ev.signals = previous_->signals;
+    return ev;
+  }
+  ev.status = Unavailable(spec_->key.ToString() + ": " + why_if_none);
+  return ev;
+}
+
+void Evaluator::FeedWindows(const signals::Snapshot& snap) {
+  Duration retention = spec_->window + 2 * spec_->scrape_interval;
+  std::map<std::string, std::unique_ptr<PodWindows>> kept;
+  for (const auto& p : snap.pods) {
+    auto it = pods_.find(p.endpoint);
+    std::unique_ptr<PodWindows> w = it != pods_.end() ? std::move(it->second) : std::make_unique<PodWindows>();
+    // Only fresh scrapes feed the windows: a rate is never made up from kept (stale) data.
+    if (p.answered) {
+      for (const auto& [name, v] : p.counters) {
+        w->counters.try_emplace(name, retention).first->second.Add(snap.taken_at, v);
+      }
+      for (const auto& [name, buckets] : p.histograms) {
+        std::vector<signals::Bucket> b;
+        b.reserve(buckets.size());
+        for (const auto& [le, count] : buckets) b.push_back({le, count});
+        w->histograms.try_emplace(name, retention).first->second.Add(snap.taken_at, std::move(b));
+      }
+    }
+    kept.emplace(p.endpoint, std::move(w));
+  }
+  // Pods that left take their history with them.
+  pods_ = std::move(kept);
+}
+
+Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoint now) {
+  if (snapshot == nullptr) return Pending(now);
   Evaluation ev;
   ev.at = now;
   ev.snapshot = snapshot;
-  if (snapshot == nullptr) {
-    ev.status = Unavailable(spec.key.ToString() + ": first collection has not finished yet");
-    ev.pending = true;
-    return ev;
-  }
+  const spec::ScalerSpec& spec = *spec_;
+  auto finish = [&](Evaluation e) {
+    previous_ = std::make_shared<Evaluation>(e);
+    return e;
+  };
+
   if (snapshot->pods.empty()) {
     if (snapshot->discovered == 0 && snapshot->discovery_error.empty()) {
-      // Scaled to zero: no pod, no demand that pods could show (wake sources come on top).
-      ev.value = 0;
-      ev.active = false;
-      ev.signals["replicas"] = 0;
-      ev.signals["pods"] = 0;
-      return ev;
+      // Scaled to zero: no pod, so no demand that pods could show (wake sources come on top).
+      pods_.clear();
+      ev.signals = {{"replicas", 0}, {"pods", 0}};
+      policy_.Update(snapshot->taken_at, 0, 0);
+      return finish(ev);
     }
-    // Pods exist but none is ready yet (starting), or discovery is failing: no data is not
-    // zero demand, so keep the last answer rather than scale down.
-    if (previous != nullptr && previous->status.ok()) {
-      ev.value = previous->value;
-      ev.active = previous->active;
-      ev.held = true;
-      ev.signals = previous->signals;
-      return ev;
-    }
-    ev.status = Unavailable(spec.key.ToString() + ": " +
-                            (snapshot->discovery_error.empty()
-                                 ? std::to_string(snapshot->discovered) + " pod(s) discovered, none ready yet"
-                                 : "discovery failed: " + snapshot->discovery_error));
-    return ev;
+    return finish(Hold(ev, snapshot->discovery_error.empty()
+                               ? std::to_string(snapshot->discovered) + " pod(s) discovered, none ready yet"
+                               : "discovery failed: " + snapshot->discovery_error));
   }
-  // No usable pod at all: report UNAVAILABLE (with the cause) so KEDA's fallback can act,
-  // rather than a zero that would scale the model down.
+  // No usable pod at all: UNAVAILABLE with the cause, so KEDA's fallback can act, rather
+  // than a zero that would scale the model down.
   if (snapshot->UsablePods() == 0) {
-    std::string why = snapshot->pods.empty() ? "no pods discovered" : snapshot->pods.front().error;
     ev.status = Unavailable(spec.key.ToString() + ": no ready pod answered for more than " +
-                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(spec.stale_keep).count()) +
-                            "s (" + std::to_string(snapshot->pods.size()) + " pods; first error: " + why + ")");
-    return ev;
+                            FormatDuration(spec.stale_keep) + " (" + std::to_string(snapshot->pods.size()) +
+                            " pods; first error: " + snapshot->pods.front().error + ")");
+    return finish(ev);
   }
 
-  for (const char* s : {signals::kKvCache, signals::kWaiting, signals::kRunning}) {
-    if (auto sum = snapshot->Sum(s)) ev.signals[s] = *sum;
-  }
-  ev.signals["replicas"] = static_cast<double>(snapshot->pods.size());
-  ev.signals["pods"] = static_cast<double>(std::max(snapshot->discovered, snapshot->pods.size()));
+  FeedWindows(*snapshot);
 
-  double value = 0;
-  for (const auto& t : spec.targets) {
-    auto sum = snapshot->Sum(t.signal);
-    if (!sum) {
-      // Pods answer but none serves this metric: a configuration problem, not a zero.
+  // Every signal the formulas read must be served by some usable pod, as the kind the formula
+  // needs: a missing or mistyped metric is a configuration problem, not a zero.
+  for (const auto* program : {spec.value.get(), spec.activation.get()}) {
+    for (const auto& use : program->signals()) {
+      bool served = false;
       std::string detail;
       for (const auto& p : snapshot->pods) {
-        if (!p.missing.empty()) {
-          detail = p.endpoint + ": " + p.missing;
-          break;
+        if (!p.answered && !p.stale) continue;
+        served = served || p.gauges.count(use.name) || p.counters.count(use.name) || p.histograms.count(use.name);
+        if (detail.empty() && !p.missing.empty()) detail = p.endpoint + ": " + p.missing;
+        if (auto k = p.kinds.find(use.name); k != p.kinds.end()) {
+          formula::Kind actual = k->second == "counter"     ? formula::Kind::kCounter
+                                 : k->second == "histogram" ? formula::Kind::kHistogram
+                                                            : formula::Kind::kGauge;
+          if (Status s = program->CheckSignalKind(use.name, actual); !s.ok()) {
+            ev.status = FailedPrecondition(spec.key.ToString() + ": " + s.message() + " (pod " + p.endpoint + ")");
+            return finish(ev);
+          }
         }
       }
-      ev.status = FailedPrecondition(spec.key.ToString() + ": no pod serves the metric for signal " + t.signal +
-                                     " (" + t.key + ")" + (detail.empty() ? "" : "; " + detail));
-      return ev;
+      if (!served) {
+        ev.status = FailedPrecondition(spec.key.ToString() + ": no pod serves a metric for signal " + use.name +
+                                       (detail.empty() ? "" : "; " + detail));
+        return finish(ev);
+      }
     }
-    value = std::max(value, *sum / t.per_replica);
   }
-  if (!std::isfinite(value) || value < 0) value = 0;
+
+  SnapshotBindings bindings(*snapshot, *this, snapshot->taken_at);
+  for (const auto& use : spec.value->signals()) {
+    if (use.kind == formula::Kind::kCounter) {
+      ev.signals[use.name + "_rate"] = bindings.Rate(use.name);
+    } else if (use.kind == formula::Kind::kHistogram) {
+      for (double q : use.quantiles) {
+        ev.signals[use.name + "_p" + FormatDouble(q * 100)] = bindings.Quantile(q, use.name);
+      }
+    }
+  }
+  for (const char* g : {signals::kKvCache, signals::kWaiting, signals::kRunning}) {
+    if (auto sum = snapshot->Sum(g)) ev.signals[g] = *sum;
+  }
+  ev.signals["replicas"] = bindings.Replicas();
+  ev.signals["pods"] = bindings.Pods();
+
+  ev.raw = spec.value->Evaluate(bindings);
+  // A negative desired count means nothing; it is recorded as 0. NaN (no data: e.g. a latency
+  // quantile with no requests yet) is not recorded at all.
+  double raw = std::isfinite(ev.raw) ? std::max(0.0, ev.raw) : NAN;
+  signals::Decision decision = policy_.Update(snapshot->taken_at, raw, bindings.Replicas());
+  ev.panicking = decision.panicking;
+  double active_raw = spec.activation->Evaluate(bindings);
+  ev.active = std::isfinite(active_raw) && active_raw != 0;
+  if (!std::isfinite(decision.value)) {
+    return finish(Hold(ev, "the formula has no value yet (" + spec.FormulaText() + " is NaN: no data in the window)"));
+  }
+  double value = std::max(0.0, decision.value);
   // Ratios like 0.208 / 0.1 carry binary noise (2.0799999999999996); a billionth of a
   // replica means nothing, so report the decimal the user expects (2.08).
   value = std::round(value * 1e9) / 1e9;
 
-  // No scale-down on missing data: while any pod is not answering, the answer may rise
-  // but never fall below the previous one.
+  // No scale-down on missing data: while any pod is not answering, the answer may rise but
+  // never fall below the previous one, and activity does not drop.
   bool pod_missing = std::any_of(snapshot->pods.begin(), snapshot->pods.end(),
                                  [](const signals::PodReading& p) { return !p.answered; });
-  if (pod_missing && previous != nullptr && previous->status.ok() && previous->value > value) {
-    value = previous->value;
-    ev.held = true;
+  if (pod_missing && previous_ != nullptr && previous_->status.ok()) {
+    if (previous_->value > value) {
+      value = previous_->value;
+      ev.held = true;
+    }
+    ev.active = ev.active || previous_->active;
   }
   ev.value = value;
-
-  // Default activation (product.md §4): demand is any waiting or running request, decided
-  // on raw counts so a tiny value never rounds to "inactive".
-  double demand = 0;
-  if (auto w = ev.signals.find(signals::kWaiting); w != ev.signals.end()) demand += w->second;
-  if (auto r = ev.signals.find(signals::kRunning); r != ev.signals.end()) demand += r->second;
-  ev.active = demand > 0;
-  if (pod_missing && previous != nullptr && previous->status.ok() && previous->active) ev.active = true;
-  return ev;
+  return finish(ev);
 }
 
 }  // namespace nimscaler::engine

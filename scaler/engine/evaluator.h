@@ -1,6 +1,8 @@
 #pragma once
-// Evaluate(): turns a ScaledObject's latest Snapshot into the answer KEDA gets (value,
-// activity, or an error status), applying the fault policies of product.md §5. Pure.
+// Evaluator: turns a ScaledObject's successive Snapshots into the answers KEDA gets (value,
+// activity, or an error status). It owns the per-pod windows (counter rates, histogram
+// quantiles) and the decision policy (stable/panic windows), and applies the fault policies
+// of product.md §5. Pure apart from its own state: time is passed in.
 
 #include <map>
 #include <memory>
@@ -8,6 +10,7 @@
 
 #include "scaler/common/result.h"
 #include "scaler/signals/snapshot.h"
+#include "scaler/signals/window/window.h"
 #include "scaler/spec/scaler_spec.h"
 
 namespace nimscaler::engine {
@@ -17,16 +20,41 @@ struct Evaluation {
   Status status;          ///< OK, or why there is no value (UNAVAILABLE, FAILED_PRECONDITION)
   double value = 0;       ///< desired replicas: finite and >= 0 when status is OK
   bool active = false;    ///< IsActive answer when status is OK
-  bool held = false;      ///< value kept from the previous cycle because a pod is missing
+  bool held = false;      ///< value kept from the previous cycle (a pod is missing, or no data)
   bool pending = false;   ///< no collection cycle has finished yet (status is UNAVAILABLE)
+  bool panicking = false; ///< the panic window drove the value (product.md §3)
+  double raw = 0;         ///< the formula's value this cycle, before the decision policy
   TimePoint at{};
-  std::map<std::string, double> signals;  ///< aggregated (sum over usable pods)
+  /// Aggregates for debugging and telemetry: sum of each gauge over pods, rate of each counter
+  /// ("<name>_rate"), each quantile used ("<name>_p95"), replicas and pods.
+  std::map<std::string, double> signals;
   signals::SnapshotConstPtr snapshot;
 };
 using EvaluationConstPtr = std::shared_ptr<const Evaluation>;
 
-/// `previous` may be null (first cycle). Never throws; NaN and negatives never escape.
-Evaluation Evaluate(const spec::ScalerSpec& spec, const signals::SnapshotConstPtr& snapshot,
-                    const Evaluation* previous, TimePoint now);
+/// Not thread-safe: one Evaluator per tracked object, used by its collection thread.
+class Evaluator {
+ public:
+  explicit Evaluator(spec::ScalerSpecConstPtr spec);
+  ~Evaluator();
+
+  /// The answer before any collection cycle finished.
+  Evaluation Pending(TimePoint now) const;
+
+  /// Feeds one snapshot (taken at snapshot->taken_at) and decides. `snapshot` may be null.
+  Evaluation Update(const signals::SnapshotConstPtr& snapshot, TimePoint now);
+
+ private:
+  struct PodWindows;
+  class SnapshotBindings;
+
+  void FeedWindows(const signals::Snapshot& snapshot);
+  Evaluation Hold(Evaluation ev, const std::string& why_if_none) const;
+
+  spec::ScalerSpecConstPtr spec_;
+  std::map<std::string, std::unique_ptr<PodWindows>> pods_;  // by endpoint URL
+  signals::DecisionPolicy policy_;
+  std::shared_ptr<const Evaluation> previous_;
+};
 
 }  // namespace nimscaler::engine

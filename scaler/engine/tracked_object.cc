@@ -12,11 +12,12 @@ TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, std::unique_ptr<sour
       deps_(std::move(deps)),
       source_(spec_->scrape, deps_.http),
       discovery_(std::move(discovery)),
+      evaluator_(spec_),
       log_(telemetry::Logger("engine")) {
   TimePoint now = deps_.clock->Now();
   Touch(now);
   last_cycle_end_ns_.store(now.time_since_epoch().count());
-  auto pending = std::make_shared<Evaluation>(Evaluate(*spec_, nullptr, nullptr, now));
+  auto pending = std::make_shared<Evaluation>(evaluator_.Pending(now));
   latest_ = std::move(pending);
   log_->info("{}: tracking {} every {}, formula {}", spec_->key.ToString(), spec_->discovery.Describe(),
              FormatDuration(spec_->scrape_interval), spec_->FormulaText());
@@ -80,7 +81,7 @@ void TrackedObject::Run() {
     snapshot = CollectOnce(start, snapshot);  // network I/O: no lock held
     EvaluationConstPtr previous = Latest();
     TimePoint now = deps_.clock->Now();
-    auto ev = std::make_shared<Evaluation>(Evaluate(*spec_, snapshot, previous.get(), now));
+    auto ev = std::make_shared<Evaluation>(evaluator_.Update(snapshot, now));
     if (!ev->status.ok() && ev->status.code() != previous->status.code()) {
       log_->warn("{}", ev->status.message());
     } else if (ev->status.ok() && !previous->status.ok() && cycles_.load() > 0) {
@@ -150,6 +151,9 @@ signals::SnapshotConstPtr TrackedObject::CollectOnce(TimePoint now, const signal
       reading.answered = true;
       reading.last_success = now;
       reading.gauges = scraped->gauges;
+      reading.counters = scraped->counters;
+      reading.histograms = scraped->histograms;
+      for (const auto& [sig, kind] : scraped->kinds) reading.kinds[sig] = sources::SignalKindName(kind);
       reading.engine = scraped->engine;
       reading.missing = scraped->missing_detail;
       if (prev != nullptr && !prev->answered) log_->info("{}: pod {} answers again", spec_->key.ToString(), url);
@@ -161,6 +165,7 @@ signals::SnapshotConstPtr TrackedObject::CollectOnce(TimePoint now, const signal
       if (prev != nullptr && prev->last_success && now - *prev->last_success <= spec_->stale_keep) {
         reading.stale = true;
         reading.gauges = prev->gauges;
+        reading.kinds = prev->kinds;
         reading.engine = prev->engine;
       }
       if (prev != nullptr) reading.last_success = prev->last_success;

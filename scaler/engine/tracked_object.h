@@ -70,6 +70,7 @@ class TrackedObject {
   const EngineDeps deps_;
   const sources::PodScrapeSource source_;
   std::unique_ptr<sources::PodDiscovery> discovery_;
+  Evaluator evaluator_;  // used by the collection thread only
   std::shared_ptr<spdlog::logger> log_;
 
   mutable std::mutex mu_;  // guards latest_, subscribers_, next_id_

@@ -23,6 +23,7 @@ inline constexpr const char* kRunning = "running";
 enum class Combine {
   kSum,      ///< counts (requests, tokens): every series is a share of the pod's total
   kAverage,  ///< fractions (KV use per rank or engine): summing would exceed 1
+  kMax,      ///< counts repeated per rank (SGLang tensor-parallel ranks report the same queue)
 };
 
 /// One pod's state as the collector last saw it. Plain value type.
@@ -35,6 +36,10 @@ struct PodReading {
   std::string engine;                   ///< preset used for this pod (the detected one for auto)
   std::string missing;                  ///< configured metrics this pod does not serve, with hints
   std::map<std::string, double> gauges; ///< signal name -> combined value for this pod
+  std::map<std::string, double> counters;  ///< signal name -> summed counter value
+  /// signal name -> cumulative buckets (upper bound, count), summed over the pod's series
+  std::map<std::string, std::vector<std::pair<double, double>>> histograms;
+  std::map<std::string, std::string> kinds;  ///< signal -> "gauge" | "counter" | "histogram" (from # TYPE)
 };
 
 /// All pods of one ScaledObject after one collection cycle. Immutable once published;

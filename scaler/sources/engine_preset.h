@@ -1,27 +1,47 @@
 #pragma once
-// Engine presets: which metric names each model server uses for each builtin signal
-// (llm-engines.md §A), in order of preference, and how a pod's series are combined.
+// Engine presets: which metric (family, label matchers, unit) each model server uses for each
+// builtin signal (llm-engines.md §A), in order of preference, and how several series of one
+// pod combine. Custom `signal.<name>` mappings use the same SignalSource shape.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "scaler/common/result.h"
 #include "scaler/signals/snapshot.h"
 
 namespace nimscaler::sources {
 
-/// One builtin signal's metric names in order of preference (newest first, legacy after).
-struct SignalMetric {
-  std::string signal;                ///< e.g. "kv_cache"
-  std::vector<std::string> metrics;  ///< e.g. {"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"}
-  signals::Combine combine;          ///< how several series of one pod combine
+/// What kind of metric a signal reads.
+enum class SignalKind { kUnknown, kGauge, kCounter, kHistogram };
+const char* SignalKindName(SignalKind kind);
+
+/// One metric family and the label values its series must have.
+struct MetricRef {
+  std::string family;                         ///< TYPE name, e.g. "vllm:e2e_request_latency_seconds"
+  std::map<std::string, std::string> labels;  ///< e.g. {"request_type": "waiting"}
+
+  std::string ToString() const;  ///< `family{k="v"}`
+};
+
+/// Where one signal comes from.
+struct SignalSource {
+  std::string signal;                   ///< e.g. "kv_cache"
+  SignalKind kind = SignalKind::kGauge;  ///< kUnknown: take it from the family's # TYPE
+  std::vector<MetricRef> metrics;       ///< alternatives, first served wins (newest names first)
+  signals::Combine combine = signals::Combine::kSum;
+  double scale = 1;                     ///< multiplies values / bucket bounds into base units (ms -> s)
 };
 
 struct EnginePreset {
-  std::string name;          ///< "nim", "vllm"
+  std::string name;          ///< "nim", "vllm", ...
   std::string metrics_path;  ///< default path of the metrics endpoint
-  std::vector<SignalMetric> gauges;
+  std::string port;          ///< default pod port
+  std::vector<SignalSource> signals;
+
+  const SignalSource* Find(std::string_view signal) const;
 };
 
 /// Names accepted by the `engine` key (including "auto").
@@ -30,8 +50,11 @@ const std::vector<std::string>& EngineNames();
 /// The preset for `name`, or nullptr for "auto" or an unknown name.
 const EnginePreset* FindPreset(std::string_view name);
 
-/// Picks the preset whose metrics appear among `families` (the names a pod serves);
-/// nullptr when none matches. Used by `engine: auto` on the first scrape.
+/// Picks the preset whose distinctive metrics appear among `families` (the family names a pod
+/// serves); nullptr when none matches. Used by `engine: auto` on the first scrape.
 const EnginePreset* DetectPreset(const std::vector<std::string>& families);
+
+/// Parses a `signal.<name>` value: `family` or `family{label="value",...}`.
+Result<MetricRef> ParseMetricRef(std::string_view text);
 
 }  // namespace nimscaler::sources

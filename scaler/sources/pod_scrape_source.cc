@@ -1,16 +1,71 @@
-// Exports PodScrapeSource: HTTP GET -> exposition::ParseSelected -> per-pod signal values.
+// Exports PodScrapeSource: HTTP GET -> one selective parse -> per-pod signal values.
 #include "scaler/sources/pod_scrape_source.h"
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 #include "scaler/common/text.h"
 #include "scaler/signals/exposition/parser.h"
+#include "scaler/signals/exposition/selector.h"
 
 namespace nimscaler::sources {
 
+namespace {
+
+// One way a signal can be served: a preset's (or custom mapping's) alternative.
+struct Candidate {
+  const EnginePreset* preset;  // null for a custom mapping
+  const SignalSource* source;
+  size_t alternative;
+};
+
+std::string StripTotal(std::string_view family) {
+  constexpr std::string_view kTotal = "_total";
+  if (family.size() > kTotal.size() && family.substr(family.size() - kTotal.size()) == kTotal) {
+    return std::string(family.substr(0, family.size() - kTotal.size()));
+  }
+  return std::string(family);
+}
+
+}  // namespace
+
+/// What to select and where each selected family goes; built once per source.
+struct PodScrapeSource::Plan {
+  std::vector<const EnginePreset*> presets;  // one when the engine is named; all for auto
+  std::vector<SignalSource> custom;
+  exposition::Selector selector;
+  // Family name (counters: without "_total") -> candidates reading it.
+  std::unordered_map<std::string, std::vector<Candidate>> by_family;
+};
+
 PodScrapeSource::PodScrapeSource(PodScrapeConfig config, std::shared_ptr<net::HttpClient> http)
-    : config_(std::move(config)), http_(std::move(http)) {}
+    : config_(std::move(config)), http_(std::move(http)) {
+  auto plan = std::make_unique<Plan>();
+  if (const EnginePreset* p = FindPreset(config_.engine)) {
+    plan->presets.push_back(p);
+  } else {
+    for (const auto& name : EngineNames()) {
+      if (const EnginePreset* q = FindPreset(name)) plan->presets.push_back(q);
+    }
+  }
+  plan->custom = config_.custom;
+  auto add = [&](const EnginePreset* preset, const SignalSource& src) {
+    if (std::find(config_.signals.begin(), config_.signals.end(), src.signal) == config_.signals.end()) return;
+    for (size_t i = 0; i < src.metrics.size(); ++i) {
+      const std::string& fam = src.metrics[i].family;
+      plan->selector.AddFamily(fam);
+      plan->by_family[StripTotal(fam)].push_back({preset, &src, i});
+    }
+  };
+  for (const auto& src : plan->custom) add(nullptr, src);
+  for (const EnginePreset* p : plan->presets) {
+    for (const auto& src : p->signals) add(p, src);
+  }
+  plan_ = std::move(plan);
+}
+
+PodScrapeSource::~PodScrapeSource() = default;
 
 namespace {
 
@@ -30,6 +85,86 @@ Result<PodScrape> FromResponse(const PodScrapeSource& source, const std::string&
   return got;
 }
 
+// Per (signal source, alternative): what the pod's matching series add up to.
+struct Accumulator {
+  bool served = false;  // the family exists on the pod (even if no series matched the filters)
+  exposition::MetricType type = exposition::MetricType::kUntyped;
+  double sum = 0, max = -INFINITY;
+  size_t n = 0;
+  std::map<double, double> buckets;  // le -> cumulative count, summed over series
+};
+
+class Collect final : public exposition::SampleVisitor {
+ public:
+  Collect(const std::unordered_map<std::string, std::vector<Candidate>>& by_family, const std::string& model)
+      : by_family_(by_family), model_(model) {}
+
+  void OnFamily(const exposition::Family& f) override {
+    families.emplace_back(f.name);
+    if (auto it = by_family_.find(StripTotal(f.name)); it != by_family_.end()) {
+      for (const auto& c : it->second) {
+        auto& acc = acc_[{c.source, c.alternative}];
+        acc.served = true;
+        acc.type = f.type;
+      }
+    }
+  }
+
+  void OnSample(const exposition::Sample& s) override {
+    auto it = by_family_.find(StripTotal(s.family));
+    if (it == by_family_.end()) return;
+    if (!model_.empty()) {
+      auto m = s.Find("model_name");
+      if (!m) m = s.Find("model");
+      if (!m || *m != model_) return;
+    }
+    for (const auto& c : it->second) {
+      const MetricRef& ref = c.source->metrics[c.alternative];
+      bool match = std::all_of(ref.labels.begin(), ref.labels.end(), [&](const auto& kv) {
+        auto v = s.Find(kv.first);
+        return v && *v == kv.second;
+      });
+      if (!match) continue;
+      auto& acc = acc_[{c.source, c.alternative}];
+      acc.served = true;
+      if (s.role == exposition::SampleRole::kBucket) {
+        auto le = s.Find("le");
+        if (!le) continue;
+        double bound = *le == "+Inf" ? INFINITY : ParseDouble(*le).value_or(NAN);
+        if (std::isnan(bound) || std::isnan(s.value)) continue;
+        acc.buckets[bound] += s.value;
+      } else if (s.role == exposition::SampleRole::kValue || s.role == exposition::SampleRole::kTotal) {
+        if (std::isnan(s.value)) continue;  // NaN carries no information; never a zero
+        acc.sum += s.value;
+        acc.max = std::max(acc.max, s.value);
+        ++acc.n;
+      }
+    }
+  }
+
+  const Accumulator* Find(const SignalSource* src, size_t alt) const {
+    auto it = acc_.find({src, alt});
+    return it == acc_.end() ? nullptr : &it->second;
+  }
+
+  std::vector<std::string> families;
+
+ private:
+  const std::unordered_map<std::string, std::vector<Candidate>>& by_family_;
+  const std::string& model_;
+  std::map<std::pair<const SignalSource*, size_t>, Accumulator> acc_;
+};
+
+SignalKind KindOf(exposition::MetricType t) {
+  switch (t) {
+    case exposition::MetricType::kCounter: return SignalKind::kCounter;
+    case exposition::MetricType::kHistogram: return SignalKind::kHistogram;
+    case exposition::MetricType::kGauge:
+    case exposition::MetricType::kUntyped: return SignalKind::kGauge;
+    default: return SignalKind::kUnknown;
+  }
+}
+
 }  // namespace
 
 Result<PodScrape> PodScrapeSource::Scrape(const std::string& url) const {
@@ -44,73 +179,60 @@ std::vector<Result<PodScrape>> PodScrapeSource::ScrapeAll(const std::vector<std:
   return out;
 }
 
-namespace {
-
-std::vector<std::string> WantedNames(const std::vector<const EnginePreset*>& presets) {
-  std::vector<std::string> names;
-  for (const auto* p : presets) {
-    for (const auto& g : p->gauges) names.insert(names.end(), g.metrics.begin(), g.metrics.end());
-  }
-  return names;
-}
-
-}  // namespace
-
 Result<PodScrape> PodScrapeSource::Extract(std::string_view body, std::string_view content_type) const {
-  std::vector<const EnginePreset*> candidates;
-  if (const EnginePreset* p = FindPreset(config_.engine)) {
-    candidates.push_back(p);
-  } else {
-    for (const auto& name : EngineNames()) {
-      if (const EnginePreset* q = FindPreset(name)) candidates.push_back(q);
-    }
-  }
-  auto parsed = exposition::ParseSelected(body, content_type, WantedNames(candidates));
-  if (!parsed.ok()) return parsed.status();
-  const exposition::Selection& sel = *parsed;
+  thread_local exposition::Parser parser;  // reusable scratch space: no allocation per sample
+  Collect collect(plan_->by_family, config_.model);
+  auto stats = parser.Parse(body, exposition::DetectFormat(content_type, body), plan_->selector, collect);
+  if (!stats.ok()) return InvalidArgument(stats.status().message());
 
-  const EnginePreset* preset = candidates.size() == 1 ? candidates.front() : DetectPreset(sel.families);
-  if (preset == nullptr) {
+  const EnginePreset* preset =
+      plan_->presets.size() == 1 ? plan_->presets.front() : DetectPreset(collect.families);
+  if (preset == nullptr && plan_->custom.empty()) {
     return FailedPrecondition(
-        "engine: auto could not recognise the metrics (none of the known KV-cache metrics is "
-        "served); set `engine` to one of nim, vllm");
+        "engine: auto could not recognise the metrics (no known engine's metric names are served); set "
+        "`engine` to one of nim, vllm, sglang, tgi, triton, trtllm, or map signals with signal.<name>");
   }
-
   PodScrape out;
-  out.engine = preset->name;
+  out.engine = preset ? preset->name : "custom";
   for (const auto& wanted : config_.signals) {
-    auto gm = std::find_if(preset->gauges.begin(), preset->gauges.end(),
-                           [&](const SignalMetric& s) { return s.signal == wanted; });
-    if (gm == preset->gauges.end()) continue;
-    bool found = false;
-    for (const auto& metric : gm->metrics) {  // first name the pod serves wins
-      double sum = 0;
-      size_t n = 0;
-      bool metric_served = false;
-      for (const auto& s : sel.series) {
-        if (s.name != metric) continue;
-        metric_served = true;
-        if (!config_.model.empty()) {
-          std::string_view m = s.Label("model_name");
-          if (m.empty()) m = s.Label("model");
-          if (m != config_.model) continue;
-        }
-        if (std::isnan(s.value)) continue;  // NaN carries no information; skip, never as 0
-        sum += s.value;
-        ++n;
+    const SignalSource* src = nullptr;
+    for (const auto& c : plan_->custom) {
+      if (c.signal == wanted) src = &c;
+    }
+    if (src == nullptr && preset != nullptr) src = preset->Find(wanted);
+    if (src == nullptr) {
+      out.missing.push_back(wanted);
+      if (out.missing_detail.empty()) {
+        out.missing_detail = "engine " + (preset ? preset->name : std::string("custom")) + " has no metric for signal " +
+                             wanted + "; map one with signal." + wanted + ": <metric>";
       }
-      if (!metric_served) continue;
+      continue;
+    }
+    bool found = false;
+    for (size_t i = 0; i < src->metrics.size() && !found; ++i) {  // first alternative served wins
+      const Accumulator* acc = collect.Find(src, i);
+      if (acc == nullptr || !acc->served) continue;
       found = true;
-      if (n > 0) out.gauges[wanted] = gm->combine == signals::Combine::kAverage ? sum / static_cast<double>(n) : sum;
-      else if (config_.model.empty()) out.gauges[wanted] = std::numeric_limits<double>::quiet_NaN();
-      break;
+      SignalKind kind = src->kind == SignalKind::kUnknown ? KindOf(acc->type) : src->kind;
+      out.kinds[wanted] = kind;
+      out.metrics[wanted] = src->metrics[i].ToString();
+      if (kind == SignalKind::kHistogram) {
+        auto& b = out.histograms[wanted];
+        for (const auto& [le, count] : acc->buckets) b.emplace_back(std::isinf(le) ? le : le * src->scale, count);
+      } else if (acc->n > 0) {
+        double v = src->combine == signals::Combine::kAverage ? acc->sum / static_cast<double>(acc->n)
+                   : src->combine == signals::Combine::kMax   ? acc->max
+                                                              : acc->sum;
+        (kind == SignalKind::kCounter ? out.counters : out.gauges)[wanted] = v * src->scale;
+      }
     }
     if (!found) {
-      out.missing.push_back(gm->metrics.front());
+      out.missing.push_back(wanted);
       if (out.missing_detail.empty()) {
-        std::string detail = "metric " + gm->metrics.front() + " (signal " + wanted + ", engine " +
-                             preset->name + ") is not served";
-        if (auto s = SuggestClosest(gm->metrics.front(), sel.families)) {
+        std::string first = src->metrics.empty() ? wanted : src->metrics.front().family;
+        std::string detail = "metric " + (src->metrics.empty() ? wanted : src->metrics.front().ToString()) +
+                             " (signal " + wanted + ", engine " + out.engine + ") is not served";
+        if (auto s = SuggestClosest(first, collect.families)) {
           detail += "; it serves " + *s + " (did you mean signal." + wanted + ": " + *s + "?)";
         }
         out.missing_detail = detail;

@@ -1,7 +1,9 @@
 #pragma once
-// PodScrapeSource: fetches one pod's metrics endpoint and turns the exposition into the
-// pod's signal values, using an engine preset (or auto-detection) and a model filter.
+// PodScrapeSource: fetches pods' metrics endpoints and turns each exposition into the pod's
+// signal values (gauges, counters, histogram buckets), using an engine preset (or
+// auto-detection), custom `signal.<name>` mappings and a model filter.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,40 +16,48 @@
 namespace nimscaler::sources {
 
 struct PodScrapeConfig {
-  std::string engine = "auto";  ///< a preset name or "auto"
-  std::string model;            ///< keep only series whose model_name (or model) equals this
-  std::vector<std::string> signals;  ///< builtin signals the spec uses
+  std::string engine = "auto";       ///< a preset name or "auto"
+  std::string model;                 ///< keep only series whose model_name (or model) equals this
+  std::vector<std::string> signals;  ///< signals the spec uses (builtin or custom)
+  std::vector<SignalSource> custom;  ///< `signal.<name>` mappings; they override presets
   net::HttpRequestOptions http;
 };
 
 /// What one scrape of one pod produced.
 struct PodScrape {
-  std::map<std::string, double> gauges;  ///< signal -> combined value; absent = not served
-  std::string engine;                    ///< preset used (the detected one for "auto")
-  std::vector<std::string> missing;      ///< signals whose metric the pod does not serve
-  std::string missing_detail;            ///< "did you mean" text for the first missing signal
+  std::map<std::string, double> gauges;
+  std::map<std::string, double> counters;
+  std::map<std::string, std::vector<std::pair<double, double>>> histograms;  ///< (le, cumulative count)
+  std::map<std::string, SignalKind> kinds;  ///< kind of every signal found (custom ones from # TYPE)
+  std::map<std::string, std::string> metrics;  ///< signal -> the metric that served it
+  std::string engine;                       ///< preset used (the detected one for "auto")
+  std::vector<std::string> missing;         ///< signals the pod does not serve
+  std::string missing_detail;               ///< "did you mean" text for the first missing signal
 };
 
-/// Stateless apart from its config; thread-safe.
+/// Immutable after construction; thread-safe.
 class PodScrapeSource {
  public:
   PodScrapeSource(PodScrapeConfig config, std::shared_ptr<net::HttpClient> http);
+  ~PodScrapeSource();
 
-  /// UNAVAILABLE on transport or HTTP errors, INVALID_ARGUMENT on unparsable bodies
-  /// (the message has line and column), FAILED_PRECONDITION when the engine cannot be detected.
+  /// UNAVAILABLE on transport or HTTP errors and on unparsable bodies (the message has line
+  /// and column), FAILED_PRECONDITION when the engine cannot be detected.
   Result<PodScrape> Scrape(const std::string& url) const;
 
   /// Scrapes every URL concurrently; results in the order of `urls`.
   std::vector<Result<PodScrape>> ScrapeAll(const std::vector<std::string>& urls) const;
 
-  /// Pure part of Scrape(): body -> signals. Exposed for tests and `check`.
+  /// Pure part of Scrape(): body -> signals. INVALID_ARGUMENT for an unparsable body.
   Result<PodScrape> Extract(std::string_view body, std::string_view content_type) const;
 
   const PodScrapeConfig& config() const { return config_; }
 
  private:
+  struct Plan;
   PodScrapeConfig config_;
   std::shared_ptr<net::HttpClient> http_;
+  std::unique_ptr<const Plan> plan_;
 };
 
 }  // namespace nimscaler::sources

@@ -40,7 +40,8 @@ const std::vector<FieldSpec>& MetadataFields() {
     std::vector<FieldSpec> f;
     auto add = [&f](FieldSpec s) { f.push_back(std::move(s)); };
     add({.key = "service", .help = "Service whose EndpointSlices list the pods (ScaledObject's namespace)"});
-    add({.key = "port", .default_value = "8000", .help = "pod port: a number, or a port name of the EndpointSlices"});
+    add({.key = "port", .help = "pod port: a number or a port name of the EndpointSlices (default: triton 8002, "
+                                "sglang 30000, tgi 80, others 8000)"});
     add({.key = "scheme", .type = FieldType::kEnum, .default_value = "http", .help = "http or https",
          .enum_values = {"http", "https"}});
     add({.key = "dnsName", .help = "headless Service name whose A/AAAA records are the pods"});
@@ -55,14 +56,31 @@ const std::vector<FieldSpec>& MetadataFields() {
          .help = "waiting requests per replica, e.g. \"4\"", .min = 0});
     add({.key = "targetRunning", .type = FieldType::kDouble,
          .help = "running requests per replica, e.g. \"64\"", .min = 0});
+    add({.key = "targetTtft", .type = FieldType::kDuration,
+         .help = "time-to-first-token per replica at latencyQuantile, e.g. \"2s\"", .min = 0});
+    add({.key = "targetItl", .type = FieldType::kDuration,
+         .help = "inter-token latency at latencyQuantile, e.g. \"50ms\"", .min = 0});
+    add({.key = "targetE2e", .type = FieldType::kDuration,
+         .help = "end-to-end request latency at latencyQuantile, e.g. \"20s\"", .min = 0});
+    add({.key = "latencyQuantile", .type = FieldType::kDouble, .default_value = "0.95",
+         .help = "quantile used by the latency targets, e.g. \"0.95\"", .min = 0, .max = 1});
+    add({.key = "formula", .help = "expression for the desired replica count (default: built from the targets)"});
+    add({.key = "activation", .default_value = "sum(waiting) + sum(running) > 0",
+         .help = "boolean expression for IsActive"});
+    add({.key = "signal.", .help = "`signal.<name>: metric{label=\"v\"}` maps a metric to a signal",
+         .prefix = true});
+    add({.key = "window", .type = FieldType::kDuration, .default_value = "60s",
+         .help = "stable window for rates, quantiles and smoothing", .min = 0, .max = 3600});
+    add({.key = "panicWindow", .type = FieldType::kDuration, .default_value = "6s",
+         .help = "short window that reacts to bursts", .min = 0, .max = 3600});
+    add({.key = "insecureSkipVerify", .type = FieldType::kBool, .default_value = "false",
+         .help = "with scheme https: do not verify the pods' certificates"});
     add({.key = "scrapeInterval", .type = FieldType::kDuration, .default_value = "2s",
          .help = "collection period, e.g. \"2s\"", .min = 0, .max = 300});
     add({.key = "metricName", .help = "name reported to KEDA: [a-z0-9.-], at most 120 characters"});
     // Documented in the product spec, not in this build yet: using one is a clear error.
     for (const char* planned :
-         {"targetTtft", "targetItl", "targetE2e", "latencyQuantile",
-          "formula", "activation", "window", "panicWindow", "wakeQuery", "prometheusAddress", "wakeHold",
-          "insecureSkipVerify"}) {
+         {"wakeQuery", "prometheusAddress", "wakeHold"}) {
       add({.key = planned, .help = "planned", .planned = true});
     }
     return f;
@@ -83,14 +101,6 @@ std::string DefaultMetricName(const std::string& ns, const std::string& name) {
     out = out.substr(0, kMax - 9) + suffix;
   }
   return out;
-}
-
-std::string ScalerSpec::FormulaText() const {
-  std::string out = "max(";
-  for (size_t i = 0; i < targets.size(); ++i) {
-    out += (i ? ", " : "") + std::string("sum(") + targets[i].signal + ") / " + FormatDouble(targets[i].per_replica);
-  }
-  return out + ")";
 }
 
 namespace {
@@ -140,7 +150,8 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   if (!path.empty() && path.front() != '/') path = "/" + path;
   auto& d = spec->discovery;
   d.scheme = v.String("scheme");
-  d.port = v.String("port");
+  const sources::EnginePreset* engine_preset = sources::FindPreset(engine);
+  d.port = v.Has("port") ? v.String("port") : engine_preset != nullptr ? engine_preset->port : "8000";
   d.path = path.empty() ? "/metrics" : path;
   d.ns = ns;
   int sources_given = v.Has("service") + v.Has("dnsName") + v.Has("endpoints");
@@ -187,16 +198,76 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
     }
   }
 
-  // Targets. With none given, the product defaults apply (product.md §3).
+  // Targets. With none given (and no formula), the product defaults apply (product.md §3).
   struct TargetKey { const char* key; const char* signal; };
   for (TargetKey t : {TargetKey{"targetKvCache", signals::kKvCache}, TargetKey{"targetWaiting", signals::kWaiting},
                       TargetKey{"targetRunning", signals::kRunning}}) {
     if (auto d = v.Double(t.key)) spec->targets.push_back({t.key, t.signal, *d});
   }
-  bool any_target_key = metadata.count("targetKvCache") || metadata.count("targetWaiting") ||
-                        metadata.count("targetRunning");
-  if (spec->targets.empty() && !any_target_key) {
-    spec->targets = {{"targetKvCache", signals::kKvCache, 0.8}, {"targetWaiting", signals::kWaiting, 4}};
+  formula::Targets targets;
+  targets.kv_cache = v.Double("targetKvCache");
+  targets.waiting = v.Double("targetWaiting");
+  targets.running = v.Double("targetRunning");
+  if (auto d = v.DurationOf("targetTtft")) targets.ttft = ToSeconds(*d);
+  if (auto d = v.DurationOf("targetItl")) targets.itl = ToSeconds(*d);
+  if (auto d = v.DurationOf("targetE2e")) targets.e2e = ToSeconds(*d);
+  targets.latency_quantile = v.Double("latencyQuantile").value_or(0.95);
+  bool any_target_key = false;
+  for (const char* k : {"targetKvCache", "targetWaiting", "targetRunning", "targetTtft", "targetItl", "targetE2e"}) {
+    any_target_key = any_target_key || metadata.count(k);
+  }
+  if (v.Has("formula") && any_target_key) {
+    problems.push_back("formula and target* keys are alternatives: the targets only build the default formula; "
+                       "write them into the formula instead");
+  }
+
+  // Custom signals: `signal.<name>: metric{label="v"}`; their kind comes from # TYPE.
+  std::vector<formula::SignalInfo> signal_infos = formula::BuiltinSignals();
+  for (const auto& [name, text] : v.Prefixed("signal.")) {
+    auto ref = sources::ParseMetricRef(text);
+    if (!ref.ok()) {
+      problems.push_back("signal." + name + ": " + ref.status().message());
+      continue;
+    }
+    bool builtin = false;
+    for (const auto& b : formula::BuiltinSignals()) builtin = builtin || b.name == name;
+    sources::SignalSource src;
+    src.signal = name;
+    src.kind = sources::SignalKind::kUnknown;
+    src.metrics = {*ref};
+    // A fraction (KV use) is averaged over a pod's series; everything else is summed.
+    src.combine = name == signals::kKvCache ? signals::Combine::kAverage : signals::Combine::kSum;
+    spec->scrape.custom.push_back(src);
+    if (!builtin) signal_infos.push_back({name, formula::Kind::kUnknown});
+  }
+
+  std::string formula_text;
+  if (v.Has("formula")) {
+    formula_text = v.String("formula");
+  } else {
+    if (!any_target_key) {
+      targets.kv_cache = 0.8;
+      targets.waiting = 4;
+      spec->targets = {{"targetKvCache", signals::kKvCache, 0.8}, {"targetWaiting", signals::kWaiting, 4}};
+    }
+    auto built = formula::DefaultFormula(targets);
+    if (built.ok()) formula_text = *built;
+    else problems.push_back(built.status().message());
+  }
+  if (!formula_text.empty()) {
+    auto program = formula::Compile(formula_text, signal_infos);
+    if (program.ok()) spec->value = *program;
+    else problems.push_back("formula: " + program.status().message());
+  }
+  auto activation = formula::Compile(v.String("activation"), signal_infos);
+  if (activation.ok()) spec->activation = *activation;
+  else problems.push_back("activation: " + activation.status().message());
+
+  spec->window = v.DurationOf("window").value_or(std::chrono::seconds(60));
+  spec->panic_window = v.DurationOf("panicWindow").value_or(std::chrono::seconds(6));
+  if (spec->panic_window > spec->window) {
+    problems.push_back("panicWindow: \"" + v.String("panicWindow") + "\" must not be longer than window (" +
+                       FormatDuration(spec->window) + ")");
   }
 
   spec->scrape_interval = v.DurationOf("scrapeInterval").value_or(std::chrono::seconds(2));
@@ -216,12 +287,23 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
     spec->metric_name = DefaultMetricName(ns, name);
   }
 
+  if (spec->window < spec->scrape_interval * 2) {
+    problems.push_back("window: \"" + v.String("window") + "\" must cover at least two scrapes (2 x scrapeInterval = " +
+                       FormatDuration(spec->scrape_interval * 2) + "), or rates and quantiles have no data");
+  }
   if (!problems.empty()) return InvalidArgument(config::JoinProblems(problems));
 
   spec->scrape.engine = v.String("engine");
   spec->scrape.model = v.String("model");
-  // The activation rule reads waiting and running, so they are always collected.
-  spec->scrape.signals = {signals::kKvCache, signals::kWaiting, signals::kRunning};
+  // Collect what the formulas read; waiting and running always (activation, debugging).
+  std::vector<std::string> wanted = {signals::kWaiting, signals::kRunning};
+  for (const auto* program : {spec->value.get(), spec->activation.get()}) {
+    for (const auto& use : program->signals()) {
+      if (std::find(wanted.begin(), wanted.end(), use.name) == wanted.end()) wanted.push_back(use.name);
+    }
+  }
+  spec->scrape.signals = wanted;
+  spec->scrape.http.insecure_skip_verify = v.Bool("insecureSkipVerify").value_or(false);
   auto timeout = std::min<Duration>(spec->scrape_interval, std::chrono::seconds(5));
   spec->scrape.http.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
   return ScalerSpecConstPtr(std::move(spec));

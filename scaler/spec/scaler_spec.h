@@ -10,6 +10,7 @@
 #include "scaler/common/clock.h"
 #include "scaler/common/result.h"
 #include "scaler/config/metadata_reader.h"
+#include "scaler/formula/formula.h"
 #include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/sources/pod_scrape_source.h"
 
@@ -48,9 +49,13 @@ struct ScalerSpec {
   std::vector<Target> targets;
   Duration scrape_interval{};
   Duration stale_keep{};     ///< how long a failed pod's last gauges are kept (3 x interval)
+  Duration window = std::chrono::seconds(60);       ///< stable window: rates, quantiles, smoothing
+  Duration panic_window = std::chrono::seconds(6);  ///< short window for bursts
+  formula::ProgramConstSharedPtr value;       ///< desired replicas
+  formula::ProgramConstSharedPtr activation;  ///< IsActive (non-zero is true)
 
-  /// Human-readable formula, e.g. "max(sum(kv_cache) / 0.1, sum(waiting) / 4)".
-  std::string FormulaText() const;
+  /// The formula as compiled, e.g. "max(sum(kv_cache)/0.1)".
+  std::string FormulaText() const { return value ? value->text() : ""; }
 };
 using ScalerSpecConstPtr = std::shared_ptr<const ScalerSpec>;
 

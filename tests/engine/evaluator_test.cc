@@ -35,14 +35,21 @@ signals::SnapshotConstPtr Snap(std::vector<signals::PodReading> pods) {
 
 const TimePoint kNow = TimePoint(100s);
 
+// One evaluation of one snapshot by a fresh Evaluator (no history).
+Evaluation Evaluate(const spec::ScalerSpecConstPtr& spec, signals::SnapshotConstPtr snap, TimePoint now = kNow) {
+  Evaluator e(spec);
+  if (snap) std::const_pointer_cast<signals::Snapshot>(snap)->taken_at = now;
+  return e.Update(snap, now);
+}
+
 TEST(Evaluate, PendingBeforeFirstCollectionIsUnavailable) {
-  auto ev = Evaluate(*Spec(), nullptr, nullptr, kNow);
+  auto ev = Evaluate(Spec(), nullptr);
   EXPECT_EQ(ev.status.code(), Code::kUnavailable);
   EXPECT_THAT(ev.status.message(), HasSubstr("first collection"));
 }
 
 TEST(Evaluate, SumOverPodsDividedByTarget) {
-  auto ev = Evaluate(*Spec(), Snap({Pod("a", 0.208, 0, 1), Pod("b", 0.1, 2, 0)}), nullptr, kNow);
+  auto ev = Evaluate(Spec(), Snap({Pod("a", 0.208, 0, 1), Pod("b", 0.1, 2, 0)}));
   ASSERT_TRUE(ev.status.ok());
   EXPECT_DOUBLE_EQ(ev.value, 3.08);
   EXPECT_TRUE(ev.active);
@@ -51,13 +58,13 @@ TEST(Evaluate, SumOverPodsDividedByTarget) {
 
 TEST(Evaluate, MaxOverTargets) {
   auto spec = Spec({{"targetWaiting", "4"}});
-  auto ev = Evaluate(*spec, Snap({Pod("a", 0.05, 20, 1)}), nullptr, kNow);
+  auto ev = Evaluate(spec, Snap({Pod("a", 0.05, 20, 1)}));
   ASSERT_TRUE(ev.status.ok());
   EXPECT_DOUBLE_EQ(ev.value, 5);  // 20 waiting / 4 beats 0.05 / 0.1
 }
 
 TEST(Evaluate, IdlePodsAreInactiveWithZeroValue) {
-  auto ev = Evaluate(*Spec(), Snap({Pod("a", 0, 0, 0)}), nullptr, kNow);
+  auto ev = Evaluate(Spec(), Snap({Pod("a", 0, 0, 0)}));
   ASSERT_TRUE(ev.status.ok());
   EXPECT_EQ(ev.value, 0);
   EXPECT_FALSE(ev.active);
@@ -65,37 +72,43 @@ TEST(Evaluate, IdlePodsAreInactiveWithZeroValue) {
 
 TEST(Evaluate, TinyDemandStillActivates) {
   // A value far below KEDA's milli resolution must not round activation away.
-  auto ev = Evaluate(*Spec(), Snap({Pod("a", 0.00001, 0, 1)}), nullptr, kNow);
+  auto ev = Evaluate(Spec(), Snap({Pod("a", 0.00001, 0, 1)}));
   EXPECT_TRUE(ev.active);
   EXPECT_GT(ev.value, 0);
 }
 
 TEST(Evaluate, NegativeOrNanSignalsNeverEscape) {
-  auto neg = Evaluate(*Spec(), Snap({Pod("a", -5, 0, 0)}), nullptr, kNow);
+  auto neg = Evaluate(Spec(), Snap({Pod("a", -5, 0, 0)}));
   ASSERT_TRUE(neg.status.ok());
   EXPECT_EQ(neg.value, 0);
   auto pod = Pod("a", std::nan(""), 1, 0);
-  auto nan = Evaluate(*Spec(), Snap({pod, Pod("b", 0.2, 0, 0)}), nullptr, kNow);
+  auto nan = Evaluate(Spec(), Snap({pod, Pod("b", 0.2, 0, 0)}));
   ASSERT_TRUE(nan.status.ok());
   EXPECT_DOUBLE_EQ(nan.value, 2);  // the NaN pod contributes nothing, not NaN
 }
 
 TEST(Evaluate, MissingPodNeverLowersTheAnswer) {
-  auto spec = Spec();
-  auto first = Evaluate(*spec, Snap({Pod("a", 0.2, 0, 1), Pod("b", 0.2, 0, 1)}), nullptr, kNow);
+  auto spec = Spec({{"window", "2s"}, {"panicWindow", "1s"}});
+  Evaluator e(spec);
+  auto at = [](signals::SnapshotConstPtr s, TimePoint t) {
+    std::const_pointer_cast<signals::Snapshot>(s)->taken_at = t;
+    return s;
+  };
+  auto first = e.Update(at(Snap({Pod("a", 0.2, 0, 1), Pod("b", 0.2, 0, 1)}), kNow), kNow);
   ASSERT_DOUBLE_EQ(first.value, 4);
   signals::PodReading dead;
   dead.endpoint = "b";
   dead.error = "connection refused";
-  auto second = Evaluate(*spec, Snap({Pod("a", 0.1, 0, 1), dead}), &first, kNow + 1s);
+  // Well past the stable window, so only the live pod's value would remain without the rule.
+  auto second = e.Update(at(Snap({Pod("a", 0.1, 0, 1), dead}), kNow + 10s), kNow + 10s);
   ASSERT_TRUE(second.status.ok());
   EXPECT_DOUBLE_EQ(second.value, 4);  // held, although the one live pod alone says 1
   EXPECT_TRUE(second.held);
   // Rising is always allowed.
-  auto third = Evaluate(*spec, Snap({Pod("a", 0.9, 0, 1), dead}), &second, kNow + 2s);
+  auto third = e.Update(at(Snap({Pod("a", 0.9, 0, 1), dead}), kNow + 20s), kNow + 20s);
   EXPECT_DOUBLE_EQ(third.value, 9);
   // When every pod answers again, the value may fall.
-  auto fourth = Evaluate(*spec, Snap({Pod("a", 0.1, 0, 1), Pod("b", 0.1, 0, 1)}), &third, kNow + 3s);
+  auto fourth = e.Update(at(Snap({Pod("a", 0.1, 0, 1), Pod("b", 0.1, 0, 1)}), kNow + 30s), kNow + 30s);
   EXPECT_DOUBLE_EQ(fourth.value, 2);
   EXPECT_FALSE(fourth.held);
 }
@@ -104,7 +117,7 @@ TEST(Evaluate, StalePodGaugesCount) {
   auto p = Pod("b", 0.3, 0, 0);
   p.answered = false;
   p.stale = true;
-  auto ev = Evaluate(*Spec(), Snap({Pod("a", 0.1, 0, 0), p}), nullptr, kNow);
+  auto ev = Evaluate(Spec(), Snap({Pod("a", 0.1, 0, 0), p}));
   EXPECT_DOUBLE_EQ(ev.value, 4);
 }
 
@@ -112,7 +125,7 @@ TEST(Evaluate, NoUsablePodIsUnavailableWithReason) {
   signals::PodReading dead;
   dead.endpoint = "a";
   dead.error = "GET http://a:1/m failed: Connection refused";
-  auto ev = Evaluate(*Spec(), Snap({dead}), nullptr, kNow);
+  auto ev = Evaluate(Spec(), Snap({dead}));
   EXPECT_EQ(ev.status.code(), Code::kUnavailable);
   EXPECT_THAT(ev.status.message(), HasSubstr("no ready pod answered"));
   EXPECT_THAT(ev.status.message(), HasSubstr("Connection refused"));
@@ -122,11 +135,11 @@ TEST(Evaluate, PodsWithoutTheMetricIsFailedPreconditionNamingIt) {
   signals::PodReading p;
   p.endpoint = "http://a:1/m";
   p.answered = true;
-  p.gauges = {{"waiting", 0}};
+  p.gauges = {{"waiting", 0}, {"running", 0}};
   p.missing = "metric gpu_cache_usage_perc (signal kv_cache, engine nim) is not served; it serves vllm:gpu_cache_usage_perc";
-  auto ev = Evaluate(*Spec(), Snap({p}), nullptr, kNow);
+  auto ev = Evaluate(Spec(), Snap({p}));
   EXPECT_EQ(ev.status.code(), Code::kFailedPrecondition);
-  EXPECT_THAT(ev.status.message(), HasSubstr("kv_cache"));
+  EXPECT_THAT(ev.status.message(), HasSubstr("signal kv_cache"));
   EXPECT_THAT(ev.status.message(), HasSubstr("http://a:1/m"));
   EXPECT_THAT(ev.status.message(), HasSubstr("it serves vllm:gpu_cache_usage_perc"));
 }

@@ -68,12 +68,26 @@ TEST(PodScrapeSource, ModelFilterKeepsOnlyThatModel) {
 }
 
 TEST(PodScrapeSource, WrongEngineNamesTheMissingMetricAndWhatIsServed) {
-  const std::string vllm = "vllm:gpu_cache_usage_perc 0.5\nvllm:num_requests_waiting 1\nvllm:num_requests_running 1\n";
-  auto got = Source("nim").Extract(vllm, "");
+  // A NIM 1.x pod read with the vLLM preset: the KV metric is missing, and the similar name
+  // the pod does serve is suggested.
+  auto got = Source("vllm").Extract(testing::NimCapture(), "");
   ASSERT_TRUE(got.ok());
   ASSERT_FALSE(got->missing.empty());
-  EXPECT_THAT(got->missing_detail, HasSubstr("metric gpu_cache_usage_perc (signal kv_cache, engine nim) is not served"));
-  EXPECT_THAT(got->missing_detail, HasSubstr("vllm:gpu_cache_usage_perc"));
+  EXPECT_THAT(got->missing_detail,
+              HasSubstr("metric vllm:kv_cache_usage_perc (signal kv_cache, engine vllm) is not served"));
+  EXPECT_THAT(got->missing_detail, HasSubstr("gpu_cache_usage_perc"));
+  // TGI has no KV-cache fraction at all: the message says how to map one.
+  auto tgi = Source("tgi").Extract("tgi_queue_size 1\ntgi_batch_current_size 2\n", "");
+  ASSERT_TRUE(tgi.ok());
+  EXPECT_THAT(tgi->missing_detail, HasSubstr("engine tgi has no metric for signal kv_cache; map one with signal.kv_cache"));
+}
+
+TEST(PodScrapeSource, NimTwoPassesBackendNamesThrough) {
+  // NIM 2.x serves its vLLM backend's names unchanged; the nim preset reads them.
+  auto got = Source("nim").Extract("vllm:kv_cache_usage_perc 0.5\nvllm:num_requests_waiting 1\nvllm:num_requests_running 2\n", "");
+  ASSERT_TRUE(got.ok());
+  EXPECT_DOUBLE_EQ(got->gauges.at("kv_cache"), 0.5);
+  EXPECT_DOUBLE_EQ(got->gauges.at("running"), 2);
 }
 
 TEST(PodScrapeSource, AutoWithUnknownMetricsIsFailedPrecondition) {

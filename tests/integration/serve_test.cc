@@ -59,6 +59,10 @@ class ServeTest : public ::testing::Test {
     md["engine"] = "nim";
     md["targetKvCache"] = "0.1";
     md["scrapeInterval"] = "500ms";
+    // Short windows: the value follows the pod within a scrape (the default 60 s window
+    // smooths it, by design; tests/window covers the policy).
+    md["window"] = "1s";
+    md["panicWindow"] = "500ms";
     for (auto& [k, v] : extra) md[k] = v;
     return ref;
   }

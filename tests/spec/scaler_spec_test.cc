@@ -24,22 +24,22 @@ struct GoodRow {
 TEST(BuildScalerSpec, GoodRows) {
   const GoodRow rows[] = {
       {"article case: NIM, KV target 0.1", {{"endpoints", kPod}, {"engine", "nim"}, {"targetKvCache", "0.1"}},
-       "max(sum(kv_cache) / 0.1)", 2s, kPod},
+       "sum(kv_cache)/0.1", 2s, kPod},
       {"no targets: product defaults 0.8 KV and 4 waiting", {{"endpoints", kPod}, {"engine", "nim"}},
-       "max(sum(kv_cache) / 0.8, sum(waiting) / 4)", 2s, kPod},
+       "max(sum(kv_cache)/0.8, sum(waiting)/4)", 2s, kPod},
       {"every target, custom interval", {{"endpoints", kPod}, {"engine", "vllm"}, {"targetKvCache", "0.7"},
                                          {"targetWaiting", "4"}, {"targetRunning", "64"}, {"scrapeInterval", "1s"}},
-       "max(sum(kv_cache) / 0.7, sum(waiting) / 4, sum(running) / 64)", 1s, kPod},
+       "max(sum(kv_cache)/0.7, sum(waiting)/4, sum(running)/64)", 1s, kPod},
       {"URL without path gets the engine's path (nim: /v1/metrics)", {{"endpoints", "http://10.0.0.7:8000"}, {"engine", "nim"}},
-       "max(sum(kv_cache) / 0.8, sum(waiting) / 4)", 2s, kPod},
+       "max(sum(kv_cache)/0.8, sum(waiting)/4)", 2s, kPod},
       {"vLLM default path", {{"endpoints", "http://10.0.0.7:8000/"}, {"engine", "vllm"}},
-       "max(sum(kv_cache) / 0.8, sum(waiting) / 4)", 2s, "http://10.0.0.7:8000/metrics"},
+       "max(sum(kv_cache)/0.8, sum(waiting)/4)", 2s, "http://10.0.0.7:8000/metrics"},
       {"KEDA's own keys and *FromEnv are accepted silently",
        {{"endpoints", kPod}, {"scalerAddress", "x:9090"}, {"enableTLS", "true"}, {"unsafeSsl", "false"},
         {"targetFromEnv", "7"}, {"engine", "NIM"}},
-       "max(sum(kv_cache) / 0.8, sum(waiting) / 4)", 2s, kPod},
+       "max(sum(kv_cache)/0.8, sum(waiting)/4)", 2s, kPod},
       {"metricsPath for engine auto", {{"endpoints", "http://10.0.0.7:8000"}, {"metricsPath", "v1/metrics"}},
-       "max(sum(kv_cache) / 0.8, sum(waiting) / 4)", 2s, kPod},
+       "max(sum(kv_cache)/0.8, sum(waiting)/4)", 2s, kPod},
   };
   for (const auto& r : rows) {
     auto spec = BuildScalerSpec("nim", "llama", r.md, kAllow);
@@ -81,7 +81,7 @@ TEST(BuildScalerSpec, BadRowsReportEveryProblemInOneLine) {
        {"scrapeInterval: \"100ms\" is below this server's minimum of 500ms"}},
       {"interval above 5 minutes", {{"endpoints", kPod}, {"scrapeInterval", "1h"}}, {"scrapeInterval: \"1h\" is out of range"}},
       {"unknown engine with suggestion", {{"endpoints", kPod}, {"engine", "vlm"}},
-       {"engine: \"vlm\" must be one of auto, nim, vllm (did you mean \"vllm\"?)"}},
+       {"engine: \"vlm\" must be one of auto, nim, vllm, sglang, tgi, triton, trtllm (did you mean \"vllm\"?)"}},
       {"static endpoints refused by server policy", {{"endpoints", kPod}},
        {"static endpoints are refused", "--allow-static-endpoints"}, SpecOptions{}},
       {"no discovery at all", {{"engine", "nim"}}, {"no pods to read: set \"service\""}},
@@ -100,8 +100,8 @@ TEST(BuildScalerSpec, BadRowsReportEveryProblemInOneLine) {
       {"bad metricName", {{"endpoints", kPod}, {"metricName", "S0-My_Metric"}}, {"metricName: \"S0-My_Metric\" must match"}},
       {"metricName that KEDA would double-prefix", {{"endpoints", kPod}, {"metricName", "s0-kv"}},
        {"not start with s<N>-"}},
-      {"planned key is a clear error, not silence", {{"endpoints", kPod}, {"formula", "sum(waiting)"}},
-       {"key \"formula\" is documented but not supported by this nim-scaler version yet"}},
+      {"planned key is a clear error, not silence", {{"endpoints", kPod}, {"wakeQuery", "sum(x)"}},
+       {"key \"wakeQuery\" is documented but not supported by this nim-scaler version yet"}},
       {"unknown key without a near match", {{"endpoints", kPod}, {"banana", "1"}}, {"unknown key \"banana\""}},
   };
   for (const auto& r : rows) {
