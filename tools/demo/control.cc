@@ -89,8 +89,9 @@ int Keda::Poll(double now, bool active, int replicas) {
     return replicas;
   }
   if (replicas > 0 && c_.min_replicas == 0) {
-    double since = last_active_ ? *last_active_ : created_at_ + c_.initial_cooldown;
-    if (now >= since + c_.cooldown) return 0;
+    // Never active: creation + initialCooldownPeriod; else lastActiveTime + cooldownPeriod.
+    double until = last_active_ ? *last_active_ + c_.cooldown : created_at_ + c_.initial_cooldown;
+    if (now >= until) return 0;
   }
   if (replicas < c_.min_replicas) return c_.min_replicas;
   return replicas;

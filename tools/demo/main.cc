@@ -507,7 +507,9 @@ int main(int argc, char** argv) {
   std::vector<Step> steps;
 
   size_t next_phase = 0;
-  double next_prom = 0, next_hpa = kHpaSync, next_poll = 0, next_sample = 0, next_print = 0;
+  // The periodic loops start at different offsets, as independent controllers in a cluster do
+  // (Prometheus 0 s, HPA 7 s, KEDA 13 s); the load changes on whole minutes.
+  double next_prom = 0, next_hpa = 7, next_poll = 13, next_sample = 0, next_print = 0;
   const double start_wall = Wall();
   double t = 0, last_t = 0;
   // Bounded: the simulated clock reaches `end` after end / compression wall seconds.

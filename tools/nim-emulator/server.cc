@@ -68,7 +68,7 @@ bool Listener::Start(int port, int threads, Handler handler) {
   std::string ports = "127.0.0.1:" + std::to_string(port);
   std::string nthreads = std::to_string(threads);
   const char* opts[] = {"listening_ports", ports.c_str(), "num_threads", nthreads.c_str(),
-                        "request_timeout_ms", "10000", "enable_keep_alive", "no", nullptr};
+                        "request_timeout_ms", "2000", "enable_keep_alive", "no", nullptr};
   mg_callbacks cb;
   std::memset(&cb, 0, sizeof cb);
   cb.log_message = [](const mg_connection*, const char*) { return 1; };  // quiet
@@ -114,7 +114,14 @@ void Emulator::Stop() {
   kube_.Stop();
   control_.Stop();
   std::lock_guard<std::mutex> g(sync_mu_);
+  for (auto& [name, ps] : servers_) {
+    if (ps.listener) {
+      reapers_.emplace_back([l = std::shared_ptr<Listener>(std::move(ps.listener))] { l->Stop(); });
+    }
+  }
   servers_.clear();
+  for (auto& t : reapers_) t.join();
+  reapers_.clear();
 }
 
 void Emulator::Ticker() {
@@ -151,6 +158,11 @@ void Emulator::With(const std::function<void(Cluster&)>& fn) {
   Sync();
 }
 
+void Emulator::Reap(std::unique_ptr<Listener> l) {
+  // mg_stop waits for busy workers; do it off the simulation clock.
+  reapers_.emplace_back([p = std::shared_ptr<Listener>(std::move(l))] { p->Stop(); });
+}
+
 void Emulator::Sync() {
   std::lock_guard<std::mutex> sg(sync_mu_);
   // 1. Which pods exist, and do they want a server (dead pods refuse connections)?
@@ -172,7 +184,7 @@ void Emulator::Sync() {
   for (auto& w : want) {
     auto it = servers_.find(w.name);
     if (w.dead) {
-      if (it != servers_.end() && it->second.listener) it->second.listener.reset();
+      if (it != servers_.end() && it->second.listener) Reap(std::move(it->second.listener));
       ports[w.name] = it != servers_.end() ? it->second.port : 0;
       continue;
     }
@@ -194,6 +206,7 @@ void Emulator::Sync() {
   for (auto it = servers_.begin(); it != servers_.end();) {
     bool alive = false;
     for (auto& w : want) alive |= w.name == it->first;
+    if (!alive && it->second.listener) Reap(std::move(it->second.listener));
     it = alive ? std::next(it) : servers_.erase(it);
   }
   // 3. EndpointSlices follow, one per pod; every change is a watch event.
@@ -506,7 +519,7 @@ std::vector<std::string> Emulator::ReadyPodUrls() {
   std::lock_guard<std::mutex> g(mu_);
   for (auto& p : cluster_.pods()) {
     auto it = slices_.find(p->name);
-    if (p->Ready() && it != slices_.end())
+    if (p->Ready() && it != slices_.end() && it->second.ready)
       urls.push_back("http://127.0.0.1:" + std::to_string(it->second.port) +
                      MetricsPath(options_.model.engine));
   }

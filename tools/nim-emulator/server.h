@@ -104,6 +104,7 @@ class Emulator {
   };
 
   void Ticker();
+  void Reap(std::unique_ptr<Listener> l);
   void Sync();  ///< pod servers and EndpointSlices follow the simulation
   int HandlePod(mg_connection* c, const std::string& pod);
   int HandleControl(mg_connection* c);
@@ -126,6 +127,7 @@ class Emulator {
   Listener control_, kube_;
   std::atomic<bool> stop_{false};
   std::thread ticker_;
+  std::vector<std::thread> reapers_;  ///< stop removed pod listeners off the clock (under sync_mu_)
 };
 
 }  // namespace nimemu

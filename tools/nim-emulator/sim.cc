@@ -196,10 +196,10 @@ void Cluster::Dispatch(Request r) {
   p->waiting.push_back(std::move(r));
 }
 
-bool Cluster::Admit(Pod& p) {
+bool Cluster::Admit(Pod& p, double slack) {
   if (p.waiting.empty() || int(p.running.size()) >= model_.max_running) return false;
   Request& r = p.waiting.front();
-  if (r.pod_arrival > p.clock) return false;
+  if (r.pod_arrival > p.clock + slack) return false;
   // Admission reserves the request's final size so that decode never runs out of blocks
   // (no preemption); the gauge reports the blocks actually filled.
   int64_t reserved = 0;
@@ -207,8 +207,8 @@ bool Cluster::Admit(Pod& p) {
     reserved += (q.input_tokens + q.output_tokens + model_.block_size - 1) / model_.block_size;
   int64_t need = (r.input_tokens + r.output_tokens + model_.block_size - 1) / model_.block_size;
   if (reserved + need > p.total_blocks) return false;
-  r.admitted_at = p.clock;
-  p.metrics.queue.Observe(p.clock - r.pod_arrival);
+  r.admitted_at = std::max(p.clock, r.pod_arrival);
+  p.metrics.queue.Observe(r.admitted_at - r.pod_arrival);
   p.running.push_back(std::move(r));
   p.waiting.pop_front();
   return true;
@@ -273,8 +273,10 @@ void Cluster::StepPod(Pod& p, double until) {
       Request& r = p.running[i];
       bool is_first = std::find(first_token.begin(), first_token.end(), i) != first_token.end();
       if (is_first) {
-        p.metrics.ttft.Observe(end - r.pod_arrival);
-        first_tokens_.push_back({end, end - r.sent_at, r.admitted_at - r.sent_at});
+        // Admission at tick granularity may place an arrival up to one tick after the
+        // step's start: never report less than the step itself.
+        p.metrics.ttft.Observe(std::max(dt, end - r.pod_arrival));
+        first_tokens_.push_back({end, std::max(dt, end - r.sent_at), r.admitted_at - r.sent_at});
       } else if (r.prefilled == r.input_tokens) {
         p.metrics.itl.Observe(end - r.last_token_at);
       } else {
@@ -342,6 +344,13 @@ void Cluster::AdvanceTo(double t) {
       for (auto& r : h) Dispatch(std::move(r));  // back into held_ if still no ready pod
     }
     for (size_t i = 0; i < pods_.size(); ++i) StepPod(*pods_[i], next);
+    // Engines report their queue after each step's scheduling: requests that arrived during
+    // this tick and fit are already running (num_requests_waiting counts only those that
+    // cannot be scheduled), so admit them before anyone looks at the gauges.
+    for (auto& p : pods_)
+      if (!p->faults.dead)
+        while (Admit(*p, kTick + 0.05)) {
+        }
     now_ = next;
     // Terminating pods leave once drained or when their grace period ends (requests still
     // on them fail; closed-loop users retry through the Service).

@@ -171,7 +171,7 @@ class Cluster {
   void Dispatch(Request r);
   void IssueForUser(int user);
   void StepPod(Pod& p, double until);
-  bool Admit(Pod& p);
+  bool Admit(Pod& p, double slack = 0);
   void Finish(Pod& p, Request& r, double at);
   int SampleLen(double mean, double sd);
   double Uniform();
