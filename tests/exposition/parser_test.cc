@@ -323,6 +323,16 @@ void ExpectSameAsStrtod(const std::string& token) {
     EXPECT_EQ(end, line.data() + token.size());
     EXPECT_EQ(std::memcmp(&want, &fast, sizeof want), 0) << fast << " vs " << want;
   }
+  // Digits readable past `end` (up to `limit`) must be ignored.
+  const std::string more = token + "12345678901234567890";
+  double fast2 = 0;
+  const char* end2 = ParseDecimalPrefix(more.data(), more.data() + token.size(), &fast2,
+                                        more.data() + more.size());
+  EXPECT_EQ(end2 != nullptr, end != nullptr);
+  if (end2 != nullptr) {
+    EXPECT_EQ(end2, more.data() + token.size());
+    EXPECT_EQ(std::memcmp(&want, &fast2, sizeof want), 0) << fast2 << " vs " << want;
+  }
 }
 
 TEST(ExpositionNumbers, BitIdenticalToStrtodOnRandomDecimals) {

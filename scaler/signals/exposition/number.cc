@@ -15,10 +15,6 @@
 namespace nimscaler::exposition {
 namespace {
 
-constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                             1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                             1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
 inline char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view lower) {
@@ -149,75 +145,15 @@ std::optional<double> ParseFloat(std::string_view token) {
     const double m = static_cast<double>(mantissa);
     if (mantissa == 0) return negative ? -0.0 : 0.0;
     if (e >= 0 && e <= 22) {
-      const double v = m * kPow10[e];
+      const double v = m * detail::kPow10Double[e];
       return negative ? -v : v;
     }
     if (e < 0 && e >= -22) {
-      const double v = m / kPow10[-e];
+      const double v = m / detail::kPow10Double[-e];
       return negative ? -v : v;
     }
   }
   return SlowParse(token.substr(start), negative);
-}
-
-const char* ParseDecimalPrefix(const char* p, const char* end, double* out) {
-  const char* q = p;
-  bool negative = false;
-  if (q < end && (*q == '-' || *q == '+')) {
-    negative = *q == '-';
-    ++q;
-  }
-  const char* digits_start = q;
-  uint64_t mantissa = 0;
-  while (q < end && IsDigit(*q)) {
-    mantissa = mantissa * 10 + static_cast<uint64_t>(*q - '0');
-    ++q;
-  }
-  ptrdiff_t digits = q - digits_start;
-  if (digits == 0) return nullptr;  // ".5", "Inf", "NaN", garbage: the general path
-  ptrdiff_t frac = 0;
-  if (q < end && *q == '.') {
-    ++q;
-    const char* frac_start = q;
-    while (q < end && IsDigit(*q)) {
-      mantissa = mantissa * 10 + static_cast<uint64_t>(*q - '0');
-      ++q;
-    }
-    frac = q - frac_start;
-    digits += frac;
-  }
-  // 19 digits cannot overflow 64 bits; more may have wrapped, so they take the slow path.
-  if (digits > 19) return nullptr;
-  int64_t exp10 = -frac;
-  if (q < end && (*q == 'e' || *q == 'E')) {
-    ++q;
-    bool exp_negative = false;
-    if (q < end && (*q == '+' || *q == '-')) {
-      exp_negative = *q == '-';
-      ++q;
-    }
-    const char* exp_start = q;
-    int64_t e = 0;
-    while (q < end && IsDigit(*q) && q - exp_start < 4) {
-      e = e * 10 + (*q - '0');
-      ++q;
-    }
-    if (q == exp_start || (q < end && IsDigit(*q))) return nullptr;
-    exp10 += exp_negative ? -e : e;
-  }
-  if (mantissa >= (uint64_t{1} << 53)) return nullptr;
-  double v;
-  if (mantissa == 0) {
-    v = 0.0;
-  } else if (exp10 >= 0) {
-    if (exp10 > 22) return nullptr;
-    v = static_cast<double>(mantissa) * kPow10[exp10];
-  } else {
-    if (exp10 < -22) return nullptr;
-    v = static_cast<double>(mantissa) / kPow10[-exp10];
-  }
-  *out = negative ? -v : v;
-  return q;
 }
 
 std::optional<int64_t> ParseInt64(std::string_view token) {

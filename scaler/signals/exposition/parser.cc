@@ -160,16 +160,34 @@ inline const char* FindQuoteStop(const char* p, const char* eol, const char* lim
   return p;
 }
 
-// Bytewise equality for short runs (names): no call, 8 bytes per step.
+// Bytewise equality for short runs (names): no call; 16 bytes per step with SSE2, and the
+// last partial step overlaps the previous one instead of looping over single bytes.
 inline bool SameBytes(const char* a, const char* b, size_t n) {
-  while (n >= 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a, 8);
-    std::memcpy(&y, b, 8);
-    if (x != y) return false;
-    a += 8;
-    b += 8;
-    n -= 8;
+#if defined(__SSE2__)
+  if (n >= 16) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      if (Mask16(_mm_cmpeq_epi8(Load16(a + i), Load16(b + i))) != 0xFFFFu) return false;
+    }
+    return i == n || Mask16(_mm_cmpeq_epi8(Load16(a + n - 16), Load16(b + n - 16))) == 0xFFFFu;
+  }
+#endif
+  if (n >= 8) {
+    uint64_t x0, y0, x1, y1;
+    std::memcpy(&x0, a, 8);
+    std::memcpy(&y0, b, 8);
+    std::memcpy(&x1, a + n - 8, 8);
+    std::memcpy(&y1, b + n - 8, 8);
+    if (n <= 16) return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    while (n > 16) {  // without SSE2
+      if (x0 != y0) return false;
+      a += 8;
+      b += 8;
+      n -= 8;
+      std::memcpy(&x0, a, 8);
+      std::memcpy(&y0, b, 8);
+    }
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
   }
   if (n >= 4) {
     uint32_t x0, y0, x1, y1;
@@ -177,7 +195,7 @@ inline bool SameBytes(const char* a, const char* b, size_t n) {
     std::memcpy(&y0, b, 4);
     std::memcpy(&x1, a + n - 4, 4);
     std::memcpy(&y1, b + n - 4, 4);
-    return x0 == y0 && x1 == y1;
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
   }
   for (size_t i = 0; i < n; ++i) {
     if (a[i] != b[i]) return false;
@@ -206,9 +224,15 @@ bool Utf8Ok(std::string_view s) {
   return true;
 }
 
+// `s` equals the literal `lit` (inlined: the length is a constant).
+template <size_t N>
+inline bool Eq(std::string_view s, const char (&lit)[N]) {
+  return s.size() == N - 1 && std::memcmp(s.data(), lit, N - 1) == 0;
+}
+
 // Role of a sample whose name is `family` + `suffix`, or nullopt if the type does not allow
 // that suffix (then the sample starts a new, untyped family).
-std::optional<SampleRole> RoleFor(std::string_view suffix, MetricType type, bool om) {
+inline std::optional<SampleRole> RoleFor(std::string_view suffix, MetricType type, bool om) {
   // 0.0.4 has no _gsum/_gcount: a gauge histogram there is spelled like a histogram.
   if (!om && type == MetricType::kGaugeHistogram) type = MetricType::kHistogram;
   if (suffix.empty()) {
@@ -231,27 +255,27 @@ std::optional<SampleRole> RoleFor(std::string_view suffix, MetricType type, bool
   switch (type) {
     case MetricType::kCounter:
       if (!om) return std::nullopt;
-      if (suffix == "_total") return SampleRole::kTotal;
-      if (suffix == "_created") return SampleRole::kCreated;
+      if (Eq(suffix, "_total")) return SampleRole::kTotal;
+      if (Eq(suffix, "_created")) return SampleRole::kCreated;
       return std::nullopt;
     case MetricType::kSummary:
-      if (suffix == "_sum") return SampleRole::kSum;
-      if (suffix == "_count") return SampleRole::kCount;
-      if (om && suffix == "_created") return SampleRole::kCreated;
+      if (Eq(suffix, "_sum")) return SampleRole::kSum;
+      if (Eq(suffix, "_count")) return SampleRole::kCount;
+      if (om && Eq(suffix, "_created")) return SampleRole::kCreated;
       return std::nullopt;
     case MetricType::kHistogram:
-      if (suffix == "_bucket") return SampleRole::kBucket;
-      if (suffix == "_sum") return SampleRole::kSum;
-      if (suffix == "_count") return SampleRole::kCount;
-      if (om && suffix == "_created") return SampleRole::kCreated;
+      if (Eq(suffix, "_bucket")) return SampleRole::kBucket;
+      if (Eq(suffix, "_sum")) return SampleRole::kSum;
+      if (Eq(suffix, "_count")) return SampleRole::kCount;
+      if (om && Eq(suffix, "_created")) return SampleRole::kCreated;
       return std::nullopt;
     case MetricType::kGaugeHistogram:
-      if (suffix == "_bucket") return SampleRole::kBucket;
-      if (suffix == "_gsum") return SampleRole::kGSum;
-      if (suffix == "_gcount") return SampleRole::kGCount;
+      if (Eq(suffix, "_bucket")) return SampleRole::kBucket;
+      if (Eq(suffix, "_gsum")) return SampleRole::kGSum;
+      if (Eq(suffix, "_gcount")) return SampleRole::kGCount;
       return std::nullopt;
     case MetricType::kInfo:
-      if (suffix == "_info") return SampleRole::kInfo;
+      if (Eq(suffix, "_info")) return SampleRole::kInfo;
       return std::nullopt;
     default:
       return std::nullopt;
@@ -259,19 +283,19 @@ std::optional<SampleRole> RoleFor(std::string_view suffix, MetricType type, bool
 }
 
 std::optional<MetricType> TypeFromWord(std::string_view w, bool om) {
-  if (w == "counter") return MetricType::kCounter;
-  if (w == "gauge") return MetricType::kGauge;
-  if (w == "histogram") return MetricType::kHistogram;
-  if (w == "summary") return MetricType::kSummary;
+  if (Eq(w, "counter")) return MetricType::kCounter;
+  if (Eq(w, "gauge")) return MetricType::kGauge;
+  if (Eq(w, "histogram")) return MetricType::kHistogram;
+  if (Eq(w, "summary")) return MetricType::kSummary;
   if (om) {
-    if (w == "unknown") return MetricType::kUntyped;
-    if (w == "gaugehistogram") return MetricType::kGaugeHistogram;
-    if (w == "info") return MetricType::kInfo;
-    if (w == "stateset") return MetricType::kStateset;
+    if (Eq(w, "unknown")) return MetricType::kUntyped;
+    if (Eq(w, "gaugehistogram")) return MetricType::kGaugeHistogram;
+    if (Eq(w, "info")) return MetricType::kInfo;
+    if (Eq(w, "stateset")) return MetricType::kStateset;
   } else {
-    if (w == "untyped") return MetricType::kUntyped;
+    if (Eq(w, "untyped")) return MetricType::kUntyped;
     // Newer expfmt reads these (its enum name upper-cased); Go clients may emit them.
-    if (w == "gaugehistogram" || w == "gauge_histogram") return MetricType::kGaugeHistogram;
+    if (Eq(w, "gaugehistogram") || Eq(w, "gauge_histogram")) return MetricType::kGaugeHistogram;
   }
   return std::nullopt;
 }
@@ -479,6 +503,11 @@ struct Parser::Impl {
         return true;
       }
     }
+    return ResolveNewFamily(name, transient);
+  }
+
+  // ResolveFamily when the sample does not continue the current family run.
+  __attribute__((noinline)) bool ResolveNewFamily(std::string_view name, bool transient) {
     if (!om && !declared_types.empty() && ResumeDeclaredFamily(name, transient)) return true;
     if (!BeginFamily(name, transient)) return false;
     role = SampleRole::kValue;
@@ -751,7 +780,7 @@ struct Parser::Impl {
     if (p >= eol || *p != ' ') return Fast::kFallback;
     const char* vs = p + 1;
     double value;
-    const char* q = ParseDecimalPrefix(vs, eol, &value);
+    const char* q = ParseDecimalPrefix(vs, eol, &value, body_end);
     if (q == nullptr || (q < eol && *q != ' ')) {
       // NaN, +Inf, long mantissas: cut the token as the general path does.
       q = vs;
@@ -843,7 +872,7 @@ struct Parser::Impl {
       // Plain decimals are converted straight from the line; anything else (or a number
       // that runs into other bytes) is cut as a token and goes through ParseFloat.
       double fast;
-      const char* q = ParseDecimalPrefix(vs, eol, &fast);
+      const char* q = ParseDecimalPrefix(vs, eol, &fast, body_end);
       if (q != nullptr && (q == eol || *q == ' ' || (!om && *q == '\t'))) {
         p = q;
         value = fast;
@@ -907,9 +936,11 @@ struct Parser::Impl {
   // Everything after lexing, shared by the fast and the general path: label-set rules,
   // family bookkeeping, format checks, selection and the visitor call. `s` is the start of
   // the sample, `vs` of its value (error positions).
-  bool FinishSample(const char* s, const char* vs, std::string_view name, std::string_view series,
-                    double value, std::optional<int64_t> ts_ms, std::optional<double> ts_s,
-                    bool has_exemplar, uint8_t flags_or) {
+  __attribute__((always_inline)) bool FinishSample(const char* s, const char* vs,
+                                                   std::string_view name, std::string_view series,
+                                                   double value, std::optional<int64_t> ts_ms,
+                                                   std::optional<double> ts_s, bool has_exemplar,
+                                                   uint8_t flags_or) {
     // Label-set rules shared by both formats.
     for (size_t i = 1; i < labels.size(); ++i) {
       for (size_t j = 0; j < i; ++j) {
