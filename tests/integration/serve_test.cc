@@ -3,6 +3,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "externalscaler.grpc.pb.h"
@@ -359,6 +361,52 @@ TEST(Readme, MetadataReferenceMatchesTheBinary) {
   begin = readme.find('\n', begin) + 1;
   EXPECT_EQ(readme.substr(begin, end - begin), table)
       << "README.md is out of date: paste the output of `nim-scaler check --reference`";
+}
+
+}  // namespace
+}  // namespace nimscaler
+
+namespace nimscaler {
+namespace {
+
+// `nim-scaler check --scrape` on every engine capture: it names the engine it detected and
+// prints the signal values the capture holds.
+TEST(CheckCommand, ScrapeNamesTheEngineAndPrintsSignalsForEveryCapture) {
+  struct Row {
+    const char* file;
+    const char* engine;
+    std::vector<std::string> lines;
+  };
+  const Row rows[] = {
+      {"engines/nim-llm-1.x-llama3.1-8b-datadog-fixture.prom", "nim",
+       {"kv_cache = 0.0002848191398461977  <- gpu_cache_usage_perc", "running = 1  <- num_requests_running"}},
+      {"exposition/vllm-mixed-v0v1-opt125m-datadog-fixture.prom", "vllm",
+       {"kv_cache = 0  <- vllm:kv_cache_usage_perc", "waiting = 0  <- vllm:num_requests_waiting"}},
+      {"exposition/sglang-v0.4-docs-llama3.1-8b.prom", "sglang",
+       {"kv_cache = 0.28  <- sglang:token_usage", "waiting = 2826  <- sglang:num_queue_reqs",
+        "running = 162  <- sglang:num_running_reqs"}},
+      {"exposition/tgi-v3-datadog-fixture.prom", "tgi", {"waiting = 0  <- tgi_queue_size", "running = 0  <- tgi_batch_current_size"}},
+      {"exposition/triton-trtllm-backend-readme.prom", "triton",
+       {"kv_cache = 0.4875  <- nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type=\"fraction\"}",
+        "waiting = 1  <- nv_trt_llm_request_metrics{request_type=\"waiting\"}"}},
+  };
+  std::string md = ::testing::TempDir() + "/check-metadata.yaml";
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.file);
+    testing::FakePod pod(testing::ReadTestdata(r.file), "/metrics");
+    // TGI serves no KV fraction, so its formula reads only request counts.
+    std::ofstream(md) << "engine: auto\n"
+                      << (std::string(r.engine) == "tgi" ? "formula: \"sum(waiting)/4 + sum(running)/64\"\n"
+                                                         : "targetKvCache: \"0.7\"\n");
+    testing::ChildProcess check({std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "check", "--metadata", md,
+                                 "--scrape", pod.url()});
+    int rc = check.Wait(std::chrono::seconds(20));
+    const std::string& out = check.output();
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find(std::string("engine: ") + r.engine + " (detected)"), std::string::npos) << out;
+    for (const auto& l : r.lines) EXPECT_NE(out.find(l), std::string::npos) << "missing \"" << l << "\" in\n" << out;
+    EXPECT_NE(out.find("result: value "), std::string::npos) << out;
+  }
 }
 
 }  // namespace
