@@ -407,7 +407,14 @@ int main(int argc, char** argv) {
 
   char interval[32];
   std::snprintf(interval, sizeof interval, "%dms", int(std::lround(kScrape / o.compression * 1000)));
+  // nim-scaler's windows run on the wall clock: its defaults (window 60 s, panicWindow 6 s)
+  // are compressed like everything else.
+  auto wall_ms = [&](double sim_s) {
+    return std::to_string(std::max(1L, std::lround(sim_s / o.compression * 1000))) + "ms";
+  };
   std::map<std::string, std::string> md_common = {
+      {"window", wall_ms(60)},
+      {"panicWindow", wall_ms(6)},
       {"scalerAddress", "127.0.0.1:" + std::to_string(scaler.grpc_port)},
       {"engine", "nim"},
       {"targetKvCache", "0.1"},
