@@ -59,7 +59,8 @@ inline uint64_t EightDigitsValue(uint64_t w, size_t n) {
 // Reads the run of decimal digits at q (stopping at `end`), accumulating into *mantissa
 // (it wraps after 19 digits; callers count digits and reject that). With 8 readable bytes
 // (up to `limit`) it classifies and converts 8 digits per step.
-inline const char* Digits(const char* q, const char* end, const char* limit, uint64_t* mantissa) {
+__attribute__((always_inline)) inline const char* Digits(const char* q, const char* end,
+                                                         const char* limit, uint64_t* mantissa) {
   uint64_t m = *mantissa;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   while (limit - q >= 8) {
@@ -93,8 +94,9 @@ inline const char* Digits(const char* q, const char* end, const char* limit, uin
 
 }  // namespace detail
 
-inline const char* ParseDecimalPrefix(const char* p, const char* end, double* out,
-                                      const char* limit) {
+__attribute__((always_inline)) inline const char* ParseDecimalPrefix(const char* p,
+                                                                     const char* end, double* out,
+                                                                     const char* limit) {
   if (limit == nullptr) limit = end;
   const char* q = p;
   bool negative = false;

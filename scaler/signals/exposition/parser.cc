@@ -126,7 +126,9 @@ inline uint32_t QuoteStopMask(const char* p) {
 template <bool kColon>
 inline const char* SkipName(const char* p, const char* eol, const char* limit) {
 #if defined(__SSE2__)
-  while (p < eol && limit - p >= 16) {
+  // No `p < eol` test per step: the byte at eol is '\n' or '\r' (never a name byte) unless
+  // eol == limit, so a run always stops by eol; the result is still clamped to eol.
+  while (limit - p >= 16) {
     if (const uint32_t m = NotNameMask<kColon>(p)) {
       p += __builtin_ctz(m);
       return p < eol ? p : eol;
@@ -213,6 +215,11 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 // ASCII fast path before the full UTF-8 check.
 bool Utf8Ok(std::string_view s) {
   size_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 16 <= s.size(); i += 16) {
+    if (Mask16(Load16(s.data() + i)) != 0) return IsValidUtf8(s.substr(i));
+  }
+#endif
   for (; i + 8 <= s.size(); i += 8) {
     uint64_t w;
     std::memcpy(&w, s.data() + i, 8);
@@ -232,7 +239,8 @@ inline bool Eq(std::string_view s, const char (&lit)[N]) {
 
 // Role of a sample whose name is `family` + `suffix`, or nullopt if the type does not allow
 // that suffix (then the sample starts a new, untyped family).
-inline std::optional<SampleRole> RoleFor(std::string_view suffix, MetricType type, bool om) {
+__attribute__((always_inline)) inline std::optional<SampleRole> RoleFor(std::string_view suffix,
+                                                                        MetricType type, bool om) {
   // 0.0.4 has no _gsum/_gcount: a gauge histogram there is spelled like a histogram.
   if (!om && type == MetricType::kGaugeHistogram) type = MetricType::kHistogram;
   if (suffix.empty()) {
@@ -394,6 +402,7 @@ struct Parser::Impl {
     bool typed = false;
     bool active = false;  // a family run is open
     bool reported = false;
+    bool bare = false;  // `name` is a valid bare metric name (all [a-zA-Z0-9_:])
     bool has_samples = false;
     bool help_seen = false;
     bool unit_seen = false;
@@ -491,6 +500,9 @@ struct Parser::Impl {
     fam = FamilyState{};
     fam.name = name;
     fam.active = true;
+    const char* name_end = name.data() + name.size();
+    fam.bare = !name.empty() && Is(name[0], kMetricStart) &&
+               SkipName<true>(name.data() + 1, name_end, name_end) == name_end;
     ++stats.families;
     return true;
   }
@@ -716,7 +728,27 @@ struct Parser::Impl {
   // again from its start and reports any error. The caller checked that *p starts a name.
   Fast FastSampleLine(const char* p, const char* eol) {
     const char* s = p;
-    p = SkipName<true>(p + 1, eol, body_end);
+    // Most samples continue the current family: compare the family name against the line
+    // first (its bytes are known to be name bytes), then scan only the suffix. This is the
+    // test ResolveFamily would make, done before lexing; `role` is its only side effect.
+    bool resolved = false;
+    bool prefix_tested = false;
+    const size_t fam_len = fam.name.size();
+    if (fam.active && fam.bare && static_cast<size_t>(eol - p) > fam_len) {
+      prefix_tested = true;
+      if (SameBytes(p, fam.name.data(), fam_len)) {
+        p = SkipName<true>(p + fam_len, eol, body_end);
+        const std::string_view suffix(s + fam_len, static_cast<size_t>(p - s) - fam_len);
+        if (auto r = RoleFor(suffix, fam.type, om)) {
+          role = *r;
+          resolved = true;
+        }
+      } else {
+        p = SkipName<true>(p + 1, eol, body_end);
+      }
+    } else {
+      p = SkipName<true>(p + 1, eol, body_end);
+    }
     const std::string_view name(s, static_cast<size_t>(p - s));
     labels.clear();
     label_flags.clear();
@@ -800,7 +832,10 @@ struct Parser::Impl {
       ts_ms = ParseInt64(std::string_view(ts, static_cast<size_t>(te - ts)));
       if (!ts_ms) return Fast::kFallback;
     }
-    if (!ResolveFamily(name, false)) return Fast::kFailed;
+    if (!resolved &&
+        !(prefix_tested ? ResolveNewFamily(name, false) : ResolveFamily(name, false))) {
+      return Fast::kFailed;
+    }
     scratch.clear();
     const size_t line_len = static_cast<size_t>(line_end - line_begin);
     if (scratch.capacity() < line_len) scratch.reserve(line_len);
@@ -1092,7 +1127,8 @@ struct Parser::Impl {
   // Applies a HELP/TYPE/UNIT line to the family state. kind: 'H', 'T', 'U'.
   bool Metadata(char kind, std::string_view name, bool transient, const char* at,
                 std::string_view text, std::optional<MetricType> type) {
-    if (!(fam.active && fam.name == name)) {
+    if (!(fam.active && fam.name.size() == name.size() &&
+          SameBytes(fam.name.data(), name.data(), name.size()))) {
       if (!BeginFamily(name, transient)) return false;
     } else if (strict) {
       if (fam.has_samples && (om || kind == 'T')) {
