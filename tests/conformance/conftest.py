@@ -66,3 +66,16 @@ def make_pod():
     yield make
     for p in made:
         p.close()
+
+
+PER_TEST_WATCHDOG_S = 150
+
+
+@pytest.fixture(autouse=True)
+def watchdog():
+    """Every test is bounded: a test still running after PER_TEST_WATCHDOG_S dumps every
+    thread's stack and ends the run (ctest's TIMEOUT is the outer bound)."""
+    import faulthandler
+    faulthandler.dump_traceback_later(PER_TEST_WATCHDOG_S, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()

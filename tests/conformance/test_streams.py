@@ -1,0 +1,220 @@
+"""keda-contract.md §9 cases 22-24, 26 and 28: StreamIsActive behaviour."""
+
+import socket
+import threading
+import time
+
+import grpc
+import pytest
+
+import harness as h
+
+INTERVAL = "100ms"  # the session server runs with --min-scrape-interval 100ms
+
+
+def open_stream(client, r):
+    return h.StreamWatch(client.stub.StreamIsActive(r))
+
+
+def test_case22_first_message_when_opened_active(client, pod):
+    """Case 22: a stream opened while the source is active gets `true` within 1 s."""
+    pod.set(waiting=2)
+    r = client.ref(h.unique("c22"), h.metadata(pod.url, interval=INTERVAL, targetWaiting=1))
+    assert client.active(r) is True
+    w = open_stream(client, r)
+    msgs = w.wait_messages(1, 2)
+    assert msgs and msgs[0][1] is True
+    assert msgs[0][0] - w.opened < 1.0
+    w.cancel()
+
+
+def test_case22_new_trigger_first_message(client, pod):
+    """Case 22: also when the stream is the first call KEDA makes for the trigger (after an
+    operator restart), `true` arrives within 1 s once collection sees demand."""
+    pod.set(waiting=1)
+    r = client.ref(h.unique("c22n"), h.metadata(pod.url, interval=INTERVAL, targetWaiting=1))
+    w = open_stream(client, r)
+    msgs = w.wait_messages(1, 2)
+    assert msgs and msgs[0][1] is True
+    assert msgs[0][0] - w.opened < 1.0
+    w.cancel()
+
+
+def test_case23_edges_only_never_false(client, pod):
+    """Case 23: on inactive->active `true` is sent within 1 s; while the state stays active no
+    further message is sent (no heartbeat within the observation), and `false` is never sent."""
+    pod.set(waiting=0, running=0)
+    r = client.ref(h.unique("c23"), h.metadata(pod.url, interval=INTERVAL, targetWaiting=1))
+    assert client.active(r) is False
+    w = open_stream(client, r)
+    time.sleep(0.5)
+    assert w.msgs == [] and w.code is None
+    edges = []
+    for cycle in range(3):
+        t_set = time.monotonic()
+        pod.set(waiting=3)
+        msgs = w.wait_messages(cycle + 1, 2)
+        assert len(msgs) == cycle + 1, f"no true within 2 s on edge {cycle}"
+        edges.append(msgs[-1][0] - t_set)
+        time.sleep(1.5)  # stays active: nothing more may arrive
+        assert len(w.msgs) == cycle + 1, w.msgs
+        pod.set(waiting=0)
+        time.sleep(0.5)  # inactive again: `false` is never sent
+        assert len(w.msgs) == cycle + 1, w.msgs
+    print("case 23: source change -> true on the stream (s):", [round(e, 3) for e in edges])
+    assert all(e < 1.0 for e in edges), edges
+    assert all(v is True for _, v in w.msgs)
+    assert w.code is None
+    w.cancel()
+
+
+def test_case24_streams_with_different_metadata_are_independent(client, make_pod):
+    """Case 24: two streams with the same name and namespace but different metadata get their
+    own activation events."""
+    a, b = make_pod(), make_pod()
+    so = h.unique("c24")
+    ra = client.ref(so, h.metadata(a.url, interval=INTERVAL, targetWaiting=1, metricName="c24-a"))
+    rb = client.ref(so, h.metadata(b.url, interval=INTERVAL, targetWaiting=1, metricName="c24-b"))
+    client.active(ra)
+    client.active(rb)
+    wa, wb = open_stream(client, ra), open_stream(client, rb)
+    time.sleep(0.3)
+    a.set(waiting=1)
+    assert len(wa.wait_messages(1, 2)) == 1
+    time.sleep(0.5)
+    assert wb.msgs == []
+    b.set(waiting=1)
+    assert len(wb.wait_messages(1, 2)) == 1
+    time.sleep(0.5)
+    assert len(wa.msgs) == 1
+    wa.cancel()
+    wb.cancel()
+
+
+def test_case26_stream_survives_backend_errors(scaler, client, pod):
+    """Case 26 (scaled down from 10 minutes to ~6 s of 100 ms cycles: ~60 failed scrapes per
+    mode): while the backend fails, refuses or hangs, the stream stays open with no message
+    and no error status; afterwards it still delivers activation."""
+    r = client.ref(h.unique("c26"), h.metadata(pod.url, interval=INTERVAL, targetWaiting=1))
+    client.active(r)
+    w = open_stream(client, r)
+    time.sleep(0.3)
+    pod.set(mode="error")
+    time.sleep(2.0)
+    with pytest.raises(grpc.RpcError) as e:
+        client.active(r)
+    assert e.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.FAILED_PRECONDITION)
+    pod.set(mode="hang")
+    time.sleep(2.0)
+    pod.set(mode="ok")
+    pod.server.server_close()  # refuse connections for a while (listening socket closed)
+    time.sleep(2.0)
+    assert w.code is None, (w.code, w.details)
+    assert w.msgs == []
+    w.cancel()
+
+
+def test_case26_stream_survives_errors_then_activates(client, pod):
+    """Case 26: the same stream that lived through failing scrapes delivers `true` when the
+    backend comes back active."""
+    r = client.ref(h.unique("c26r"), h.metadata(pod.url, interval=INTERVAL, targetWaiting=1))
+    client.active(r)
+    w = open_stream(client, r)
+    pod.set(mode="error")
+    time.sleep(1.5)
+    pod.set(mode="hang")
+    time.sleep(1.5)
+    t0 = time.monotonic()
+    pod.set(mode="ok", waiting=2)
+    msgs = w.wait_messages(1, 3)
+    assert w.code is None, (w.code, w.details)
+    assert msgs and msgs[0][1] is True
+    print(f"case 26: true {msgs[0][0] - t0:.3f}s after the backend came back active")
+    w.cancel()
+
+
+class IdleProxy:
+    """A loopback TCP proxy that counts server->client bytes and when they last flowed."""
+
+    def __init__(self, upstream_port):
+        self.upstream = upstream_port
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.down_bytes = 0
+        self.down_events = []  # monotonic times of server->client reads
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.upstream))
+            threading.Thread(target=self._pipe, args=(c, u, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c, True), daemon=True).start()
+
+    def _pipe(self, src, dst, down):
+        src.settimeout(1.0)
+        while not self.closed:
+            try:
+                data = src.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            if down:
+                self.down_bytes += len(data)
+                self.down_events.append(time.monotonic())
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        for s in (src, dst):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+
+
+def test_case28_idle_stream_kept_alive_by_server_pings(scaler, client, pod):
+    """Case 28 (time-scaled): an idle stream's connection carries server traffic (HTTP/2
+    keepalive pings) at least every ~60 s, so a proxy with an idle timeout longer than that
+    (e.g. 5 minutes) never sees the connection idle. Observes one idle minute through a proxy."""
+    r = client.ref(h.unique("c28"), h.metadata(pod.url, interval=INTERVAL, targetWaiting=1))
+    client.active(r)
+    proxy = IdleProxy(scaler.grpc_port)
+    ch = grpc.insecure_channel(f"127.0.0.1:{proxy.port}", options=[("grpc.use_local_subchannel_pool", 1)])
+    try:
+        c = h.Client(ch)
+        w = h.StreamWatch(c.stub.StreamIsActive(r))
+        time.sleep(1.0)  # stream open, idle from here on
+        start = time.monotonic()
+        quiet_since = max(proxy.down_events) if proxy.down_events else start
+        deadline = start + 66
+        while time.monotonic() < deadline:
+            late = [t for t in proxy.down_events if t > start]
+            if late:
+                break
+            time.sleep(0.5)
+        late = [t for t in proxy.down_events if t > start]
+        assert late, "no server->client byte for 66 s on an idle stream connection (no keepalive)"
+        longest_quiet = late[0] - quiet_since
+        print(f"case 28: first server frame after {longest_quiet:.1f}s of idleness")
+        assert longest_quiet < 65
+        assert w.code is None
+        pod.set(waiting=1)  # and the stream still works through the proxy
+        assert len(w.wait_messages(1, 3)) == 1
+        w.cancel()
+    finally:
+        ch.close()
+        proxy.close()
