@@ -114,10 +114,12 @@ inline uint32_t NotNameMask(const char* p) {
 }
 
 // Bit i set when byte i is '"', '\\' or >= 0x80.
+template <bool kNewline>
 inline uint32_t QuoteStopMask(const char* p) {
   const __m128i x = Load16(p);
-  const __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                                   _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+  __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+  if (kNewline) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(x, _mm_set1_epi8('\n')));
   return Mask16(_mm_or_si128(hit, x));  // x contributes its top bit: bytes >= 0x80
 }
 #endif
@@ -144,11 +146,13 @@ inline const char* SkipName(const char* p, const char* eol, const char* limit) {
   return p;
 }
 
-// Up to the next '"', '\\' or non-ASCII byte (inside a quoted string).
+// Up to the next '"', '\\' or non-ASCII byte (inside a quoted string), and also '\n' when
+// kNewline (for callers that do not know where the line ends).
+template <bool kNewline = false>
 inline const char* FindQuoteStop(const char* p, const char* eol, const char* limit) {
 #if defined(__SSE2__)
   while (p < eol && limit - p >= 16) {
-    if (const uint32_t m = QuoteStopMask(p)) {
+    if (const uint32_t m = QuoteStopMask<kNewline>(p)) {
       p += __builtin_ctz(m);
       return p < eol ? p : eol;
     }
@@ -158,7 +162,7 @@ inline const char* FindQuoteStop(const char* p, const char* eol, const char* lim
 #else
   (void)limit;
 #endif
-  while (p < eol && !Is(*p, kQuoteStop)) ++p;
+  while (p < eol && !Is(*p, kQuoteStop) && !(kNewline && *p == '\n')) ++p;
   return p;
 }
 
@@ -500,9 +504,12 @@ struct Parser::Impl {
     fam = FamilyState{};
     fam.name = name;
     fam.active = true;
+    // A name that is not transient is a view into the body, so the scan may load up to
+    // the body's end.
     const char* name_end = name.data() + name.size();
     fam.bare = !name.empty() && Is(name[0], kMetricStart) &&
-               SkipName<true>(name.data() + 1, name_end, name_end) == name_end;
+               SkipName<true>(name.data() + 1, name_end, transient ? name_end : body_end) ==
+                   name_end;
     ++stats.families;
     return true;
   }
@@ -572,7 +579,7 @@ struct Parser::Impl {
     bool esc = false;
     bool non_ascii = false;
     for (;;) {
-      p = FindQuoteStop(p, eol, body_end);
+      p = FindQuoteStop<false>(p, eol, body_end);
       if (p >= eol) return Fail(open, std::string("unterminated ") + what);
       const char c = *p;
       if (c == '"') break;
@@ -712,21 +719,18 @@ struct Parser::Impl {
   // Outcome of the fast path.
   enum class Fast : uint8_t { kDone, kFailed, kFallback };
 
-  bool SampleLine(const char* p, const char* eol) {
-    if (Is(*p, kMetricStart) && (opt.validate_unselected || sel->selects_all())) {
-      const Fast f = FastSampleLine(p, eol);
-      if (f != Fast::kFallback) return f == Fast::kDone;
-    }
-    return GeneralSampleLine(p, eol);
-  }
+  bool SampleLine(const char* p, const char* eol) { return GeneralSampleLine(p, eol); }
 
   // The usual shape of a sample line, `name{a="b",c="d"} value` plus an optional 0.0.4
-  // integer timestamp, in one pass: single spaces, bare names, no exemplars, no OpenMetrics
-  // timestamps. It accepts a subset of what GeneralSampleLine accepts and reads it the same
-  // way. Anything else returns kFallback before any side effect that matters (only the
-  // label vectors, which the general path clears), and the general path reads the line
-  // again from its start and reports any error. The caller checked that *p starts a name.
-  Fast FastSampleLine(const char* p, const char* eol) {
+  // integer timestamp, in one pass that also finds the line's end (so Run needs no memchr
+  // for it): single spaces, bare names, no exemplars, no OpenMetrics timestamps, no '\r'.
+  // It accepts a subset of what GeneralSampleLine accepts and reads it the same way.
+  // Anything else returns kFallback before any side effect that matters (only `role` and
+  // the label vectors, which the general path sets again), and Run hands the line to the
+  // general path, which reads it again from its start and reports any error. On kDone and
+  // kFailed, *eol_out is the line's end ('\n' or `end`) and line_end is set. The caller
+  // checked that *p starts a name; `end` is the end of the body.
+  Fast FastSampleLine(const char* p, const char* end, const char** eol_out) {
     const char* s = p;
     // Most samples continue the current family: compare the family name against the line
     // first (its bytes are known to be name bytes), then scan only the suffix. This is the
@@ -734,47 +738,48 @@ struct Parser::Impl {
     bool resolved = false;
     bool prefix_tested = false;
     const size_t fam_len = fam.name.size();
-    if (fam.active && fam.bare && static_cast<size_t>(eol - p) > fam_len) {
+    if (fam.active && fam.bare && static_cast<size_t>(end - p) > fam_len) {
       prefix_tested = true;
       if (SameBytes(p, fam.name.data(), fam_len)) {
-        p = SkipName<true>(p + fam_len, eol, body_end);
+        p = SkipName<true>(p + fam_len, end, end);
         const std::string_view suffix(s + fam_len, static_cast<size_t>(p - s) - fam_len);
         if (auto r = RoleFor(suffix, fam.type, om)) {
           role = *r;
           resolved = true;
         }
       } else {
-        p = SkipName<true>(p + 1, eol, body_end);
+        p = SkipName<true>(p + 1, end, end);
       }
     } else {
-      p = SkipName<true>(p + 1, eol, body_end);
+      p = SkipName<true>(p + 1, end, end);
     }
     const std::string_view name(s, static_cast<size_t>(p - s));
     labels.clear();
     label_flags.clear();
     uint8_t flags_or = 0;
-    if (p < eol && *p == '{') {
+    if (p < end && *p == '{') {
       ++p;
-      if (p < eol && *p == '}') {
+      if (p < end && *p == '}') {
         ++p;
       } else {
         for (;;) {
-          if (p >= eol || !Is(*p, kLabelStart)) return Fast::kFallback;
+          if (p >= end || !Is(*p, kLabelStart)) return Fast::kFallback;
           const char* ln = p;
-          p = SkipName<false>(p + 1, eol, body_end);
+          p = SkipName<false>(p + 1, end, end);
           const std::string_view lname(ln, static_cast<size_t>(p - ln));
-          if (eol - p < 2 || p[0] != '=' || p[1] != '"') return Fast::kFallback;
+          if (end - p < 2 || p[0] != '=' || p[1] != '"') return Fast::kFallback;
           p += 2;
           const char* v = p;
           uint8_t lflags = 0;
           bool non_ascii = false;
           for (;;) {
-            p = FindQuoteStop(p, eol, body_end);
-            if (p >= eol) return Fast::kFallback;
+            p = FindQuoteStop<true>(p, end, end);
+            if (p >= end) return Fast::kFallback;
             const char c = *p;
             if (c == '"') break;
+            if (c == '\n') return Fast::kFallback;  // unterminated on this line
             if (c == '\\') {
-              if (p + 1 >= eol) return Fast::kFallback;
+              if (p + 1 >= end || p[1] == '\n') return Fast::kFallback;
               if (strict && !om && p[1] != '\\' && p[1] != '"' && p[1] != 'n') {
                 return Fast::kFallback;
               }
@@ -792,10 +797,10 @@ struct Parser::Impl {
           labels.push_back(Label{lname, raw});
           label_flags.push_back(lflags);
           flags_or |= lflags;
-          if (p >= eol) return Fast::kFallback;
+          if (p >= end) return Fast::kFallback;
           if (*p == ',') {
             ++p;
-            if (p < eol && *p == '}') {
+            if (p < end && *p == '}') {
               if (om && strict) return Fast::kFallback;
               ++p;
               break;
@@ -809,29 +814,33 @@ struct Parser::Impl {
       }
     }
     const std::string_view series(s, static_cast<size_t>(p - s));
-    if (p >= eol || *p != ' ') return Fast::kFallback;
+    if (p >= end || *p != ' ') return Fast::kFallback;
     const char* vs = p + 1;
     double value;
-    const char* q = ParseDecimalPrefix(vs, eol, &value, body_end);
-    if (q == nullptr || (q < eol && *q != ' ')) {
+    const char* q = ParseDecimalPrefix(vs, end, &value, end);
+    if (q == nullptr || (q < end && *q != ' ' && *q != '\n')) {
       // NaN, +Inf, long mantissas: cut the token as the general path does.
       q = vs;
-      while (q < eol && !IsBlank(*q)) ++q;
-      if (q == vs || (q < eol && *q != ' ')) return Fast::kFallback;
+      while (q < end && !IsBlank(*q) && *q != '\n') ++q;
+      if (q == vs || (q < end && *q == '\t')) return Fast::kFallback;
       const auto v = ParseFloat(std::string_view(vs, static_cast<size_t>(q - vs)));
       if (!v) return Fast::kFallback;
       value = *v;
     }
     std::optional<int64_t> ts_ms;
-    if (q < eol) {  // at ' '
+    if (q < end && *q == ' ') {
       if (om) return Fast::kFallback;  // OpenMetrics timestamp or exemplar
       const char* ts = q + 1;
       const char* te = ts;
-      while (te < eol && !IsBlank(*te)) ++te;
-      if (te == ts || te != eol) return Fast::kFallback;
+      while (te < end && !IsBlank(*te) && *te != '\n') ++te;
+      if (te == ts || (te < end && *te != '\n')) return Fast::kFallback;
       ts_ms = ParseInt64(std::string_view(ts, static_cast<size_t>(te - ts)));
       if (!ts_ms) return Fast::kFallback;
+      q = te;
     }
+    // q is at the newline or the end of the body.
+    *eol_out = q;
+    line_end = q;
     if (!resolved &&
         !(prefix_tested ? ResolveNewFamily(name, false) : ResolveFamily(name, false))) {
       return Fast::kFailed;
@@ -1272,12 +1281,27 @@ struct Parser::Impl {
     const char* p = body.data();
     const char* end = p + body.size();
     bool eof = false;
+    const bool fast_lines = opt.validate_unselected || sel->selects_all();
     while (p < end) {
+      line_begin = p;
+      ++line_no;
+      if (fast_lines && Is(*p, kMetricStart)) {
+        const char* eol = end;
+        const Fast f = FastSampleLine(p, end, &eol);
+        if (f != Fast::kFallback) {
+          if (f == Fast::kFailed) {
+            if (fatal || opt.error_policy == ErrorPolicy::kFailBody) {
+              return InvalidArgument(error.ToString());
+            }
+            ++stats.skipped_lines;
+          }
+          p = eol < end ? eol + 1 : end;
+          continue;
+        }
+      }
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
       const char* eol = nl != nullptr ? nl : end;
-      line_begin = p;
       line_end = eol;
-      ++line_no;
       const char* content_end = eol;
       if (opt.allow_crlf && content_end > p && content_end[-1] == '\r') --content_end;
       if (!Line(p, content_end, &eof)) {
