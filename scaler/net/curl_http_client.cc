@@ -112,6 +112,13 @@ struct EasyHandle {
   ~EasyHandle() { curl_easy_cleanup(curl); }
 };
 
+// The multi handle owns the keep-alive connection cache of concurrent scrapes: cleaning it up
+// when its thread ends closes those connections (a stopped collector must leave no sockets).
+struct MultiHandle {
+  CURLM* multi = curl_multi_init();
+  ~MultiHandle() { curl_multi_cleanup(multi); }
+};
+
 class CurlHttpClient final : public HttpClient {
  public:
   CurlHttpClient() {
@@ -143,8 +150,10 @@ class CurlHttpClient final : public HttpClient {
     if (urls.size() <= 1) return HttpClient::GetAll(urls, options);
     // Handles are kept per thread and grown on demand, so keep-alive connections survive
     // from one cycle to the next.
+    // Destroyed in reverse order at thread exit: easy handles first, then the multi handle.
+    thread_local MultiHandle multi_handle;
     thread_local std::vector<std::unique_ptr<EasyHandle>> handles;
-    thread_local CURLM* multi = curl_multi_init();
+    CURLM* multi = multi_handle.multi;
     while (handles.size() < urls.size()) handles.push_back(std::make_unique<EasyHandle>());
     std::vector<Transfer> transfers(urls.size());
     for (size_t i = 0; i < urls.size(); ++i) {

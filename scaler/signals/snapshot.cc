@@ -14,7 +14,7 @@ std::optional<double> Snapshot::Sum(const std::string& signal) const {
   for (const auto& p : pods) {
     if (!p.answered && !p.stale) continue;
     auto it = p.gauges.find(signal);
-    if (it == p.gauges.end() || std::isnan(it->second)) continue;
+    if (it == p.gauges.end() || !std::isfinite(it->second)) continue;
     total = total.value_or(0) + it->second;
   }
   return total;

@@ -131,10 +131,11 @@ class Collect final : public exposition::SampleVisitor {
         auto le = s.Find("le");
         if (!le) continue;
         double bound = *le == "+Inf" ? INFINITY : ParseDouble(*le).value_or(NAN);
-        if (std::isnan(bound) || std::isnan(s.value)) continue;
+        if (std::isnan(bound) || !std::isfinite(s.value)) continue;
         acc.buckets[bound] += s.value;
       } else if (s.role == exposition::SampleRole::kValue || s.role == exposition::SampleRole::kTotal) {
-        if (std::isnan(s.value)) continue;  // NaN carries no information; never a zero
+        // NaN and +-Inf carry no usable level: skipped (never a zero, never an infinite sum).
+        if (!std::isfinite(s.value)) continue;
         acc.sum += s.value;
         acc.max = std::max(acc.max, s.value);
         ++acc.n;

@@ -349,13 +349,13 @@ TEST(ScrapeFaults, CorruptGzipIsAnErrorNotAnEmptyBody) {
 // ---------------------------------------------------------------------------------------
 // Connections do not outlive the thread that made them.
 
-// BUG (reported): CurlHttpClient::GetAll keeps its multi handle in a `thread_local CURLM*`
+// Regression test (was a bug): CurlHttpClient::GetAll keeps its multi handle in a `thread_local CURLM*`
 // (scaler/net/curl_http_client.cc, GetAll) that is never curl_multi_cleanup()'d. The multi
 // handle owns the connection cache, so when a collecting thread ends (a TrackedObject
 // stopped or forgotten by ForgetIdle) every keep-alive connection it opened to its pods stays
 // open for the life of the process: one socket per pod per forgotten ScaledObject (and the
 // pods keep their end open too). Expected: no sockets left once the thread has ended.
-TEST(ScrapeFaults, DISABLED_ConnectionsOfAFinishedThreadAreClosed) {
+TEST(ScrapeFaults, ConnectionsOfAFinishedThreadAreClosed) {
   testing::FakePod a(PodBody(0.1)), b(PodBody(0.2)), c(PodBody(0.3));
   const int before = OpenSockets();
   std::thread collector([&] {
@@ -502,7 +502,7 @@ TEST_F(CollectionFaults, PodLackingTheMetricIsFailedPreconditionNamingMetricPodA
 }
 
 // The same leak seen from the engine: a stopped TrackedObject's pod connections stay open.
-TEST_F(CollectionFaults, DISABLED_StoppedObjectLeavesNoConnectionsOpen) {
+TEST_F(CollectionFaults, StoppedObjectLeavesNoConnectionsOpen) {
   testing::FakePod a(PodBody(0.2)), b(PodBody(0.3));
   const int before = OpenSockets();
   auto obj = Track({a.url(), b.url()}, "200ms");
@@ -515,7 +515,7 @@ TEST_F(CollectionFaults, DISABLED_StoppedObjectLeavesNoConnectionsOpen) {
 
 // NaN and Inf samples are never values: whatever the pods serve, an answer that is given is
 // finite and not negative (an infinite sample may currently make the answer UNAVAILABLE or
-// wrong: see DISABLED_InfSampleContributesNothingLikeNan below).
+// wrong: see InfSampleContributesNothingLikeNan below).
 TEST_F(CollectionFaults, NanAndInfSamplesNeverBecomeTheValue) {
   for (const char* bad : {"NaN", "+Inf", "-Inf"}) {
     SCOPED_TRACE(bad);
@@ -547,7 +547,7 @@ TEST_F(CollectionFaults, NanSampleContributesNothing) {
   EXPECT_EQ(Value(obj), 2.0) << "the NaN pod adds nothing; the good pod's 0.2 / 0.1 stands";
 }
 
-// BUG (reported): an infinite gauge sample is summed as a value. PodScrapeSource's accumulator
+// Regression test (was a bug): an infinite gauge sample is summed as a value. PodScrapeSource's accumulator
 // (scaler/sources/pod_scrape_source.cc, `if (std::isnan(s.value)) continue;`) and
 // Snapshot::Sum (scaler/signals/snapshot.cc) skip NaN only, so one pod's +Inf or -Inf makes
 // the signal's sum infinite. With +Inf the formula result is not finite, Evaluator::Update
@@ -558,7 +558,7 @@ TEST_F(CollectionFaults, NanSampleContributesNothing) {
 // scale-down caused by one bad sample. signals["kv_cache"] (debug, telemetry) is +-Inf too.
 // Expected: an infinite sample contributes nothing, like NaN: the answer is the good pod's
 // 0.2 / 0.1 = 2 and every reported signal is finite.
-TEST_F(CollectionFaults, DISABLED_InfSampleContributesNothingLikeNan) {
+TEST_F(CollectionFaults, InfSampleContributesNothingLikeNan) {
   for (const char* bad : {"+Inf", "-Inf"}) {
     SCOPED_TRACE(bad);
     auto good = StaticPod(PodBody(0.2, 2));
