@@ -98,7 +98,7 @@ int RunServe(const config::AppConfig& config) {
   telemetry::ScalerMetrics metrics;
   auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
   sources::DiscoveryRegistry discovery(*kube, http);
-  engine::EngineDeps deps{http, &discovery, &clock, &metrics};
+  engine::EngineDeps deps{http, &discovery, &clock, &metrics, config.stream_heartbeat};
   spec::SpecOptions spec_options{config.allow_static_endpoints, config.min_scrape_interval, kube->has_value(),
                                  config.namespaces};
   engine::ScalerEngine engine(spec_options, deps, config.idle_forget);
@@ -136,7 +136,7 @@ int RunServe(const config::AppConfig& config) {
     }
     return engine.CollectionHealthy(clock.Now(), why);
   };
-  http::AdminServer admin(&engine, &metrics, &clock, ready);
+  http::AdminServer admin(&engine, &metrics, &clock, ready, config.wake_token_file);
   if (Status s = admin.Start(config.http_addr); !s.ok()) {
     log->error("--http-addr: {}", s.message());
     server->Shutdown();

@@ -27,6 +27,8 @@ struct AppConfig {
   Duration min_scrape_interval = std::chrono::milliseconds(500);
   Duration idle_forget = std::chrono::minutes(10);  ///< forget objects nobody asked about
   Duration shutdown_grace = std::chrono::seconds(5);
+  std::string wake_token_file;  ///< bearer token guarding the wake hook (re-read per call)
+  Duration stream_heartbeat = std::chrono::seconds(60);  ///< re-send `true` while active; 0: never
 };
 
 /// One documented option, for `--help` and the README.

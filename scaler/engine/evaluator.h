@@ -23,6 +23,8 @@ struct Evaluation {
   bool held = false;      ///< value kept from the previous cycle (a pod is missing, or no data)
   bool pending = false;   ///< no collection cycle has finished yet (status is UNAVAILABLE)
   bool panicking = false; ///< the panic window drove the value (product.md §3)
+  bool woken = false;     ///< active because of a wake (wakeQuery or the wake hook), not the pods
+  std::string wake_error; ///< why wakeQuery could not be evaluated this cycle
   double raw = 0;         ///< the formula's value this cycle, before the decision policy
   TimePoint at{};
   /// Aggregates for debugging and telemetry: sum of each gauge over pods, rate of each counter

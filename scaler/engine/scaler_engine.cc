@@ -60,6 +60,17 @@ std::vector<std::shared_ptr<TrackedObject>> ScalerEngine::List() const {
   return out;
 }
 
+size_t ScalerEngine::Wake(const std::string& ns, const std::string& name, TimePoint now, const std::string& reason) {
+  size_t n = 0;
+  for (const auto& obj : List()) {  // Wake() may publish: done outside mu_
+    if (obj->spec().key.ns == ns && obj->spec().key.name == name) {
+      obj->Wake(now, reason);
+      ++n;
+    }
+  }
+  return n;
+}
+
 bool ScalerEngine::CollectionHealthy(TimePoint now, std::string* why) const {
   for (const auto& obj : List()) {
     const auto& s = obj->spec();

@@ -27,6 +27,9 @@ class ScalerEngine {
 
   std::vector<std::shared_ptr<TrackedObject>> List() const;
 
+  /// Wakes every tracked trigger of namespace/name (the wake hook). Returns how many.
+  size_t Wake(const std::string& ns, const std::string& name, TimePoint now, const std::string& reason);
+
   /// False (with the reason) when a tracked object's collection is stalled: its last cycle
   /// ended more than 2 x its interval (plus the scrape timeout) ago.
   bool CollectionHealthy(TimePoint now, std::string* why) const;

@@ -1,6 +1,8 @@
 // Exports TrackedObject: the per-ScaledObject collection loop.
 #include "scaler/engine/tracked_object.h"
 
+#include <cmath>
+
 #include "scaler/common/text.h"
 #include "scaler/telemetry/logging.h"
 
@@ -14,6 +16,7 @@ TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, std::unique_ptr<sour
       discovery_(std::move(discovery)),
       evaluator_(spec_),
       log_(telemetry::Logger("engine")) {
+  if (!spec_->wake_query.empty()) wake_query_.emplace(spec_->prometheus_address, spec_->wake_query, deps_.http);
   TimePoint now = deps_.clock->Now();
   Touch(now);
   last_cycle_end_ns_.store(now.time_since_epoch().count());
@@ -82,12 +85,13 @@ void TrackedObject::Run() {
     EvaluationConstPtr previous = Latest();
     TimePoint now = deps_.clock->Now();
     auto ev = std::make_shared<Evaluation>(evaluator_.Update(snapshot, now));
+    ApplyWake(ev.get(), now);
     if (!ev->status.ok() && ev->status.code() != previous->status.code()) {
       log_->warn("{}", ev->status.message());
     } else if (ev->status.ok() && !previous->status.ok() && cycles_.load() > 0) {
       log_->info("{}: value available again ({})", spec_->key.ToString(), FormatDouble(ev->value));
     }
-    Publish(std::move(ev));
+    Publish(std::move(ev), now);
     last_cycle_end_ns_.store(now.time_since_epoch().count());
     cycles_.fetch_add(1);
 
@@ -178,12 +182,66 @@ signals::SnapshotConstPtr TrackedObject::CollectOnce(TimePoint now, const signal
   return snap;
 }
 
-void TrackedObject::Publish(EvaluationConstPtr ev) {
-  std::vector<ActivatedFn> to_notify;
-  bool rose;
+void TrackedObject::Wake(TimePoint now, const std::string& reason) {
+  EvaluationConstPtr woken;
   {
     std::lock_guard lock(mu_);
-    rose = ev->status.ok() && ev->active && !(latest_->status.ok() && latest_->active);
+    bool was_active = latest_->status.ok() && latest_->active;
+    wake_until_ = now + spec_->wake_hold;
+    if (!was_active) {
+      auto copy = std::make_shared<Evaluation>(*latest_);
+      copy->active = true;
+      copy->woken = true;
+      if (copy->status.ok()) copy->value = std::max(copy->value, 1.0);
+      woken = copy;
+    }
+  }
+  log_->info("{}: woken by {} (held for {})", spec_->key.ToString(), reason, FormatDuration(spec_->wake_hold));
+  if (woken) Publish(std::move(woken), now);  // streams hear `true` now, not at the next scrape
+}
+
+void TrackedObject::ApplyWake(Evaluation* ev, TimePoint now) {
+  if (wake_query_) {
+    auto demand = wake_query_->Evaluate();  // network I/O on the collection thread, no lock held
+    if (!demand.ok()) {
+      ev->wake_error = demand.status().message();
+      if (ev->wake_error != last_wake_error_) log_->warn("{}: {}", spec_->key.ToString(), ev->wake_error);
+    } else if (*demand > 0) {
+      std::lock_guard lock(mu_);
+      wake_until_ = now + spec_->wake_hold;
+    }
+    last_wake_error_ = ev->wake_error;
+  }
+  std::lock_guard lock(mu_);
+  if (wake_until_ == TimePoint{}) return;
+  if (now >= wake_until_) {
+    log_->info("{}: wake expired after {}", spec_->key.ToString(), FormatDuration(spec_->wake_hold));
+    wake_until_ = TimePoint{};
+    return;
+  }
+  // Released once ready pods show the demand themselves: from then on they speak for it.
+  bool pods_show_demand = ev->status.ok() && ev->active && ev->snapshot && !ev->snapshot->pods.empty();
+  if (pods_show_demand) {
+    log_->info("{}: wake released: ready pods show the demand", spec_->key.ToString());
+    wake_until_ = TimePoint{};
+    return;
+  }
+  ev->active = true;
+  ev->woken = true;
+  if (ev->status.ok()) ev->value = std::max(ev->value, 1.0);
+}
+
+void TrackedObject::Publish(EvaluationConstPtr ev, TimePoint now) {
+  bool notify = false;
+  bool rose = false;
+  {
+    std::lock_guard lock(mu_);
+    bool active = ev->status.ok() && ev->active;
+    rose = active && !(latest_->status.ok() && latest_->active);
+    // A slow heartbeat re-sends `true` while active, in case KEDA dropped an event.
+    bool heartbeat = active && deps_.stream_heartbeat > Duration::zero() && now - last_push_ >= deps_.stream_heartbeat;
+    notify = rose || heartbeat;
+    if (notify) last_push_ = now;
     latest_ = ev;
   }
   if (deps_.metrics) {
@@ -191,12 +249,14 @@ void TrackedObject::Publish(EvaluationConstPtr ev) {
     g.value = ev->status.ok() ? ev->value : std::numeric_limits<double>::quiet_NaN();
     g.ready_pods = ev->snapshot ? static_cast<double>(ev->snapshot->UsablePods()) : 0;
     g.active = ev->status.ok() && ev->active;
-    g.signals = ev->signals;
+    for (const auto& [k, v] : ev->signals) {
+      if (std::isfinite(v)) g.signals[k] = v;
+    }
     deps_.metrics->SetScaledObject(spec_->key.ns, spec_->key.name, g);
   }
   ReleaseFirstCycleWaiters();
-  if (rose) {
-    log_->info("{}: became active (value {})", spec_->key.ToString(), FormatDouble(ev->value));
+  if (rose) log_->info("{}: became active (value {})", spec_->key.ToString(), FormatDouble(ev->value));
+  if (notify) {
     // Subscribers are called under the lock so none is destroyed mid-call; they only
     // queue a write and return.
     std::lock_guard lock(mu_);

@@ -9,12 +9,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "scaler/common/clock.h"
 #include "scaler/engine/evaluator.h"
 #include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/sources/pod_scrape_source.h"
+#include "scaler/sources/prometheus_query_source.h"
 #include "scaler/spec/scaler_spec.h"
 #include "scaler/telemetry/logging.h"
 #include "scaler/telemetry/scaler_metrics.h"
@@ -26,6 +28,7 @@ struct EngineDeps {
   sources::DiscoveryRegistry* discovery = nullptr;
   const Clock* clock = nullptr;
   telemetry::ScalerMetrics* metrics = nullptr;
+  Duration stream_heartbeat = std::chrono::seconds(60);  ///< re-send `true` while active; 0: never
 };
 
 /// Thread-safe. Construction starts collection; destruction (or Stop()) ends it.
@@ -52,6 +55,10 @@ class TrackedObject {
   /// instead of failing. `fn` runs on the collector thread and must not block.
   void OnFirstCycle(std::function<void()> fn);
 
+  /// Demand seen outside the pods (the wake hook): the trigger is active until pods are ready
+  /// and show demand themselves, or wakeHold passes. Streams get `true` at once.
+  void Wake(TimePoint now, const std::string& reason);
+
   void Touch(TimePoint now) { last_access_ns_.store(now.time_since_epoch().count()); }
   TimePoint LastAccess() const { return TimePoint(Duration(last_access_ns_.load())); }
   /// When the last collection cycle ended, or when tracking began if none has.
@@ -63,7 +70,8 @@ class TrackedObject {
  private:
   void Run();
   signals::SnapshotConstPtr CollectOnce(TimePoint now, const signals::SnapshotConstPtr& previous);
-  void Publish(EvaluationConstPtr ev);
+  void Publish(EvaluationConstPtr ev, TimePoint now);
+  void ApplyWake(Evaluation* ev, TimePoint now);
   void ReleaseFirstCycleWaiters();
 
   const spec::ScalerSpecConstPtr spec_;
@@ -71,12 +79,16 @@ class TrackedObject {
   const sources::PodScrapeSource source_;
   std::unique_ptr<sources::PodDiscovery> discovery_;
   Evaluator evaluator_;  // used by the collection thread only
+  std::optional<sources::PrometheusQuerySource> wake_query_;
+  std::string last_wake_error_;  // collection thread only
   std::shared_ptr<spdlog::logger> log_;
 
   mutable std::mutex mu_;  // guards latest_, subscribers_, next_id_
   EvaluationConstPtr latest_;
   std::map<uint64_t, ActivatedFn> subscribers_;
   std::vector<std::function<void()>> first_cycle_waiters_;
+  TimePoint wake_until_{};  // a wake is in force while now < wake_until_
+  TimePoint last_push_{};   // when streams were last told `true`
   bool first_cycle_done_ = false;
   uint64_t next_id_ = 1;
 

@@ -18,7 +18,10 @@ using ReadyFn = std::function<bool(std::string* why)>;
 
 class AdminServer {
  public:
-  AdminServer(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics, const Clock* clock, ReadyFn ready);
+  /// `wake_token_file`: when not empty, the wake hook requires `Authorization: Bearer <token>`
+  /// with the file's content (re-read on every call, so it can rotate).
+  AdminServer(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics, const Clock* clock, ReadyFn ready,
+              std::string wake_token_file = "");
   Status Start(const std::string& addr) { return server_.Start(addr); }
   int port() const { return server_.port(); }
   void Stop() { server_.Stop(); }
@@ -26,6 +29,10 @@ class AdminServer {
  private:
   net::HttpServer server_;
 };
+
+/// Handles POST /v1/wake/<namespace>/<scaledobject> (exposed for tests).
+net::HttpServerResponse HandleWake(engine::ScalerEngine& engine, const Clock& clock, const std::string& token_file,
+                                   const net::HttpServerRequest& req);
 
 /// The /debug/scaledobjects document (exposed for tests).
 std::string DebugScaledObjectsJson(const engine::ScalerEngine& engine, TimePoint now);

@@ -78,11 +78,10 @@ const std::vector<FieldSpec>& MetadataFields() {
     add({.key = "scrapeInterval", .type = FieldType::kDuration, .default_value = "2s",
          .help = "collection period, e.g. \"2s\"", .min = 0, .max = 300});
     add({.key = "metricName", .help = "name reported to KEDA: [a-z0-9.-], at most 120 characters"});
-    // Documented in the product spec, not in this build yet: using one is a clear error.
-    for (const char* planned :
-         {"wakeQuery", "prometheusAddress", "wakeHold"}) {
-      add({.key = planned, .help = "planned", .planned = true});
-    }
+    add({.key = "wakeQuery", .help = "PromQL whose value > 0 means demand while at zero (with prometheusAddress)"});
+    add({.key = "prometheusAddress", .help = "Prometheus base URL for wakeQuery, e.g. http://prometheus.monitoring:9090"});
+    add({.key = "wakeHold", .type = FieldType::kDuration, .default_value = "5m",
+         .help = "how long a wake (wakeQuery or the wake hook) keeps the trigger active", .min = 0, .max = 86400});
     return f;
   }();
   return kFields;
@@ -262,6 +261,19 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   auto activation = formula::Compile(v.String("activation"), signal_infos);
   if (activation.ok()) spec->activation = *activation;
   else problems.push_back("activation: " + activation.status().message());
+
+  spec->wake_query = v.String("wakeQuery");
+  spec->prometheus_address = v.String("prometheusAddress");
+  spec->wake_hold = v.DurationOf("wakeHold").value_or(std::chrono::minutes(5));
+  if (v.Has("wakeQuery") != v.Has("prometheusAddress")) {
+    problems.push_back(v.Has("wakeQuery") ? "wakeQuery needs prometheusAddress (the Prometheus server to ask)"
+                                          : "prometheusAddress is only used by wakeQuery; set both or neither");
+  }
+  if (v.Has("prometheusAddress") && spec->prometheus_address.rfind("http://", 0) != 0 &&
+      spec->prometheus_address.rfind("https://", 0) != 0) {
+    problems.push_back("prometheusAddress: \"" + Truncate(spec->prometheus_address, 80) +
+                       "\" must be an http(s) URL like \"http://prometheus.monitoring:9090\"");
+  }
 
   spec->window = v.DurationOf("window").value_or(std::chrono::seconds(60));
   spec->panic_window = v.DurationOf("panicWindow").value_or(std::chrono::seconds(6));

@@ -53,6 +53,9 @@ struct ScalerSpec {
   Duration panic_window = std::chrono::seconds(6);  ///< short window for bursts
   formula::ProgramConstSharedPtr value;       ///< desired replicas
   formula::ProgramConstSharedPtr activation;  ///< IsActive (non-zero is true)
+  std::string wake_query;          ///< PromQL whose value > 0 means demand (empty: none)
+  std::string prometheus_address;  ///< where wake_query runs
+  Duration wake_hold = std::chrono::minutes(5);  ///< how long a wake keeps the trigger active
 
   /// The formula as compiled, e.g. "max(sum(kv_cache)/0.1)".
   std::string FormulaText() const { return value ? value->text() : ""; }
