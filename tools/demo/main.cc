@@ -55,6 +55,7 @@ struct Options {
   std::string discovery = "auto";  // auto | service | static
   bool smoke = false;
   bool quiet = false;
+  double window = 60;  // nim-scaler `window` (simulated seconds; its default)
 };
 
 struct Phase {
@@ -319,7 +320,8 @@ std::string Cell(const demo::Side& s, bool with_active) {
 
 const char* kUsage =
     "usage: nim-demo [--out DIR] [--scaler PATH] [--compression X] [--startup-delay S]\n"
-    "                [--slo-ttft S] [--seed N] [--discovery auto|service|static] [--smoke] [--quiet]\n"
+    "                [--slo-ttft S] [--seed N] [--discovery auto|service|static] [--window S]\n"
+    "                [--smoke] [--quiet]\n"
     "Replays the NVIDIA NIM autoscaling article (concurrency 10, 100, 200, 300, 400, then idle)\n"
     "on two emulated clusters: the article's HPA setup and nim-scaler. --smoke runs a short\n"
     "timeline and exits non-zero unless both scenarios scale as expected.\n";
@@ -346,6 +348,7 @@ int main(int argc, char** argv) {
     else if (a == "--discovery") o.discovery = next();
     else if (a == "--smoke") o.smoke = true;
     else if (a == "--quiet") o.quiet = true;
+    else if (a == "--window") o.window = std::stod(next());
     else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
     else { std::fprintf(stderr, "nim-demo: unknown flag %s\n%s", a.c_str(), kUsage); return 2; }
   }
@@ -369,8 +372,8 @@ int main(int argc, char** argv) {
   demo::HpaConfig hpa_cfg;
   demo::KedaConfig keda_cfg;
   if (o.smoke) {
-    phases = {{0, 0}, {20, 10}, {60, 200}, {150, 0}};
-    end = 200;
+    phases = {{0, 0}, {20, 10}, {60, 200}, {260, 0}};
+    end = 280;
     o.compression = std::max(o.compression, 20.0);
   }
   const double kPromInterval = 30;   // the article's metric refresh (Prometheus + adapter)
@@ -413,7 +416,7 @@ int main(int argc, char** argv) {
     return std::to_string(std::max(1L, std::lround(sim_s / o.compression * 1000))) + "ms";
   };
   std::map<std::string, std::string> md_common = {
-      {"window", wall_ms(60)},
+      {"window", wall_ms(o.window)},
       {"panicWindow", wall_ms(6)},
       {"scalerAddress", "127.0.0.1:" + std::to_string(scaler.grpc_port)},
       {"engine", "nim"},
@@ -725,7 +728,9 @@ int main(int argc, char** argv) {
     bool ok = true;
     if (max_a < 3) std::printf("smoke: FAIL: the article's HPA never reached 3 replicas (max %d)\n", max_a), ok = false;
     if (!b_from_zero) std::printf("smoke: FAIL: nim-scaler's scenario never scaled from zero\n"), ok = false;
-    if (max_b < 3) std::printf("smoke: FAIL: nim-scaler's scenario never reached 3 replicas (max %d)\n", max_b), ok = false;
+    // With nim-scaler's 60 s window the value climbs to 2.08 gradually; at 2 replicas the HPA's
+    // 10% tolerance keeps 2 (2.08 / 2 = 1.04), so only "scaled past one pod" is certain.
+    if (max_b < 2) std::printf("smoke: FAIL: nim-scaler's scenario never scaled past 1 replica (max %d)\n", max_b), ok = false;
     if (rows.size() < 50) std::printf("smoke: FAIL: only %zu samples\n", rows.size()), ok = false;
     std::printf("smoke: %s\n", ok ? "OK" : "FAILED");
     return ok ? 0 : 1;
