@@ -126,7 +126,7 @@ inline uint32_t QuoteStopMask(const char* p) {
 
 // Over name bytes: metric names ([a-zA-Z0-9_:]) when kColon, label names otherwise.
 template <bool kColon>
-inline const char* SkipName(const char* p, const char* eol, const char* limit) {
+__attribute__((always_inline)) inline const char* SkipName(const char* p, const char* eol, const char* limit) {
 #if defined(__SSE2__)
   // No `p < eol` test per step: the byte at eol is '\n' or '\r' (never a name byte) unless
   // eol == limit, so a run always stops by eol; the result is still clamped to eol.
@@ -149,7 +149,7 @@ inline const char* SkipName(const char* p, const char* eol, const char* limit) {
 // Up to the next '"', '\\' or non-ASCII byte (inside a quoted string), and also '\n' when
 // kNewline (for callers that do not know where the line ends).
 template <bool kNewline = false>
-inline const char* FindQuoteStop(const char* p, const char* eol, const char* limit) {
+__attribute__((always_inline)) inline const char* FindQuoteStop(const char* p, const char* eol, const char* limit) {
 #if defined(__SSE2__)
   while (p < eol && limit - p >= 16) {
     if (const uint32_t m = QuoteStopMask<kNewline>(p)) {
@@ -166,9 +166,24 @@ inline const char* FindQuoteStop(const char* p, const char* eol, const char* lim
   return p;
 }
 
+// Up to the first '\n' or byte >= 0x80 in [p, end); end when none.
+__attribute__((always_inline)) inline const char* FindNewlineOrHigh(const char* p, const char* end) {
+#if defined(__SSE2__)
+  while (end - p >= 16) {
+    const __m128i x = Load16(p);
+    if (const uint32_t m = Mask16(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n')), x))) {
+      return p + __builtin_ctz(m);
+    }
+    p += 16;
+  }
+#endif
+  while (p < end && *p != '\n' && static_cast<unsigned char>(*p) < 0x80) ++p;
+  return p;
+}
+
 // Bytewise equality for short runs (names): no call; 16 bytes per step with SSE2, and the
 // last partial step overlaps the previous one instead of looping over single bytes.
-inline bool SameBytes(const char* a, const char* b, size_t n) {
+__attribute__((always_inline)) inline bool SameBytes(const char* a, const char* b, size_t n) {
 #if defined(__SSE2__)
   if (n >= 16) {
     size_t i = 0;
@@ -1167,6 +1182,47 @@ struct Parser::Impl {
     return true;
   }
 
+  // The usual metadata lines, "# HELP name text" and "# TYPE name type" with single spaces,
+  // a bare name and ASCII text, in one pass that also finds the line's end (HELP lines
+  // are the longest in a body). Same contract as FastSampleLine: a subset of what
+  // PromComment/OmComment accept, read the same way; kFallback before any side effect.
+  Fast FastMetaLine(const char* p, const char* end, const char** eol_out) {
+    // "# HELP " or "# TYPE ", then a bare name.
+    if (end - p < 8 || p[1] != ' ' || p[6] != ' ') return Fast::kFallback;
+    char kind;
+    if (std::memcmp(p + 2, "HELP", 4) == 0) {
+      kind = 'H';
+    } else if (std::memcmp(p + 2, "TYPE", 4) == 0) {
+      kind = 'T';
+    } else {
+      return Fast::kFallback;
+    }
+    const char* at = p + 7;
+    if (!Is(*at, kMetricStart)) return Fast::kFallback;
+    const char* q = SkipName<true>(at + 1, end, end);
+    const std::string_view name(at, static_cast<size_t>(q - at));
+    if (end - q < 2 || q[0] != ' ' || IsBlank(q[1]) || q[1] == '\n') return Fast::kFallback;
+    const char* text = q + 1;
+    const char* nl;
+    std::optional<MetricType> type;
+    if (kind == 'H') {
+      nl = FindNewlineOrHigh(text, end);
+      if (nl < end && *nl != '\n') return Fast::kFallback;  // non-ASCII: UTF-8 check
+    } else {
+      nl = text;
+      while (nl < end && ((*nl >= 'a' && *nl <= 'z') || *nl == '_')) ++nl;
+      if (nl < end && *nl != '\n') return Fast::kFallback;
+      type = TypeFromWord(std::string_view(text, static_cast<size_t>(nl - text)), om);
+      if (!type) return Fast::kFallback;
+    }
+    if (nl[-1] == '\r') return Fast::kFallback;  // CRLF handling: the general path
+    *eol_out = nl;
+    line_end = nl;
+    const std::string_view text_view =
+        kind == 'H' ? std::string_view(text, static_cast<size_t>(nl - text)) : std::string_view();
+    return Metadata(kind, name, false, at, text_view, type) ? Fast::kDone : Fast::kFailed;
+  }
+
   bool PromComment(const char* p, const char* eol) {
     ++p;  // '#'
     SkipBlanks(p, eol);
@@ -1285,9 +1341,9 @@ struct Parser::Impl {
     while (p < end) {
       line_begin = p;
       ++line_no;
-      if (fast_lines && Is(*p, kMetricStart)) {
+      if ((fast_lines && Is(*p, kMetricStart)) || *p == '#') {
         const char* eol = end;
-        const Fast f = FastSampleLine(p, end, &eol);
+        const Fast f = *p == '#' ? FastMetaLine(p, end, &eol) : FastSampleLine(p, end, &eol);
         if (f != Fast::kFallback) {
           if (f == Fast::kFailed) {
             if (fatal || opt.error_policy == ErrorPolicy::kFailBody) {
