@@ -92,6 +92,16 @@ __attribute__((always_inline)) inline const char* Digits(const char* q, const ch
   return q;
 }
 
+// Top bit set in each byte of `w` that is not '0'..'9'. Exact for every byte: no carry or
+// borrow crosses a byte (unlike the add/subtract test in Digits).
+inline uint64_t NotDigitBytes(uint64_t w) {
+  const uint64_t high = (w & 0xF0F0F0F0F0F0F0F0ull) ^ 0x3030303030303030ull;  // nibble != 3
+  const uint64_t low =  // low nibble >= 10: adding 6 reaches 0x10
+      ((w & 0x0F0F0F0F0F0F0F0Full) + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull;
+  const uint64_t x = high | low;  // non-zero bytes are not digits
+  return (((x & 0x7F7F7F7F7F7F7F7Full) + 0x7F7F7F7F7F7F7F7Full) | x) & 0x8080808080808080ull;
+}
+
 }  // namespace detail
 
 __attribute__((always_inline)) inline const char* ParseDecimalPrefix(const char* p,
@@ -104,6 +114,39 @@ __attribute__((always_inline)) inline const char* ParseDecimalPrefix(const char*
     negative = *q == '-';
     ++q;
   }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  // Whole number in one 8-byte word: "123" or "12.345" (at most 7 digits and no exponent),
+  // the usual sample value. Classify all 8 bytes at once, squeeze out the '.', convert.
+  if (limit - q >= 8) {
+    uint64_t w;
+    std::memcpy(&w, q, 8);
+    const uint64_t not_digit = detail::NotDigitBytes(w);
+    const size_t avail = static_cast<size_t>(end - q);
+    const size_t n1 = not_digit != 0 ? static_cast<size_t>(__builtin_ctzll(not_digit)) >> 3 : 0;
+    if (n1 != 0 && n1 <= avail) {
+      const char c1 = n1 < avail ? q[n1] : '\0';
+      if (c1 == '.') {
+        const uint64_t rest = not_digit & (not_digit - 1);  // flags after the '.'
+        const size_t n2 = rest != 0 ? static_cast<size_t>(__builtin_ctzll(rest)) >> 3 : 8;
+        const char c2 = n2 < avail ? q[n2] : '\0';
+        if (n2 < 8 && n2 <= avail && c2 != 'e' && c2 != 'E') {
+          const uint64_t below = (uint64_t{1} << (8 * n1)) - 1;  // bytes before the '.'
+          const uint64_t digits_only = (w & below) | ((w >> 8) & ~below);
+          const uint64_t m = detail::EightDigitsValue(digits_only - 0x3030303030303030ull, n2 - 1);
+          // m < 10^6 and at most 6 fraction digits: one exact, correctly rounded divide.
+          const double v = static_cast<double>(m) / detail::kPow10Double[n2 - n1 - 1];
+          *out = negative ? -v : v;
+          return q + n2;
+        }
+      } else if (c1 != 'e' && c1 != 'E') {
+        const double v =
+            static_cast<double>(detail::EightDigitsValue(w - 0x3030303030303030ull, n1));
+        *out = negative ? -v : v;
+        return q + n1;
+      }
+    }
+  }
+#endif
   const char* digits_start = q;
   uint64_t mantissa = 0;
   q = detail::Digits(q, end, limit, &mantissa);

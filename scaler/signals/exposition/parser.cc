@@ -412,6 +412,7 @@ struct Parser::Impl {
     ex_labels.reserve(8);
     ex_flags.reserve(8);
     scratch.reserve(1024);
+    pending_types.reserve(256);
     name_scratch.reserve(256);
   }
 
@@ -461,6 +462,14 @@ struct Parser::Impl {
   Exemplar exemplar;
   detail::OmChecker om_checker;
   TypeTable declared_types;  // 0.0.4: TYPE by family name, for families split by other lines
+  // TYPE lines not yet hashed into declared_types (names are views into the body). Most
+  // bodies never look a TYPE up, so hashing waits for the first lookup.
+  std::vector<std::pair<std::string_view, MetricType>> pending_types;
+
+  void FlushPendingTypes() {
+    for (const auto& [n, t] : pending_types) declared_types.Put(Selector::Hash(n), t);
+    pending_types.clear();
+  }
 
   bool Fail(const char* at, std::string message, bool is_fatal = false) {
     if (have_error && opt.error_policy == ErrorPolicy::kSkipLine && !is_fatal) {
@@ -542,7 +551,10 @@ struct Parser::Impl {
 
   // ResolveFamily when the sample does not continue the current family run.
   __attribute__((noinline)) bool ResolveNewFamily(std::string_view name, bool transient) {
-    if (!om && !declared_types.empty() && ResumeDeclaredFamily(name, transient)) return true;
+    if (!om && !(declared_types.empty() && pending_types.empty()) &&
+        ResumeDeclaredFamily(name, transient)) {
+      return true;
+    }
     if (!BeginFamily(name, transient)) return false;
     role = SampleRole::kValue;
     return true;
@@ -553,6 +565,7 @@ struct Parser::Impl {
   // sample its family back, instead of demoting it to untyped.
   bool ResumeDeclaredFamily(std::string_view name, bool transient) {
     std::string_view base = name;
+    FlushPendingTypes();
     std::optional<MetricType> t = declared_types.Get(Selector::Hash(name));
     std::optional<SampleRole> r;
     if (t) {
@@ -1172,7 +1185,14 @@ struct Parser::Impl {
       case 'T':
         fam.type = *type;
         fam.typed = true;
-        if (!om) declared_types.Put(Selector::Hash(name), *type);
+        if (!om) {
+          if (transient) {  // a view into scratch: hash it now, after the earlier ones
+            FlushPendingTypes();
+            declared_types.Put(Selector::Hash(name), *type);
+          } else {
+            pending_types.emplace_back(name, *type);
+          }
+        }
         break;
       default:
         fam.unit = text;
@@ -1326,6 +1346,7 @@ struct Parser::Impl {
     line_no = 0;
     om_checker.Reset();
     declared_types.Clear();
+    pending_types.clear();
     line_begin = line_end = body.data();
     body_end = body.data() + body.size();
     if (opt.max_body_bytes != 0 && body.size() > opt.max_body_bytes) {
