@@ -1014,10 +1014,13 @@ struct Parser::Impl {
                                                    std::optional<double> ts_s, bool has_exemplar,
                                                    uint8_t flags_or) {
     // Label-set rules shared by both formats.
-    for (size_t i = 1; i < labels.size(); ++i) {
+    const Label* ls = labels.data();
+    const size_t nl = labels.size();
+    for (size_t i = 1; i < nl; ++i) {
       for (size_t j = 0; j < i; ++j) {
-        if (labels[i].name == labels[j].name) {
-          return Fail(labels[i].name.data(), "duplicate label name");
+        if (ls[i].name.size() == ls[j].name.size() &&
+            SameBytes(ls[i].name.data(), ls[j].name.data(), ls[i].name.size())) {
+          return Fail(ls[i].name.data(), "duplicate label name");
         }
       }
     }
@@ -1025,7 +1028,7 @@ struct Parser::Impl {
     bool unescaped = false;
     ++stats.samples;
     fam.has_samples = true;
-    Report();
+    if (!fam.reported) Report();
 
     if (!om) {
       // expfmt's checks: a typed histogram's `le` and a summary's `quantile` are numbers,
