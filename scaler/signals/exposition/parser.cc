@@ -785,6 +785,8 @@ struct Parser::Impl {
     labels.clear();
     label_flags.clear();
     uint8_t flags_or = 0;
+    const size_t max_labels = opt.max_labels;
+    size_t nlabels = 0;
     if (p < end && *p == '{') {
       ++p;
       if (p < end && *p == '}') {
@@ -821,7 +823,8 @@ struct Parser::Impl {
           const std::string_view raw(v, static_cast<size_t>(p - v));
           ++p;
           if (non_ascii && !IsValidUtf8(raw)) return Fast::kFallback;
-          if (labels.size() >= opt.max_labels) return Fast::kFallback;
+          if (nlabels >= max_labels) return Fast::kFallback;
+          ++nlabels;
           labels.push_back(Label{lname, raw});
           label_flags.push_back(lflags);
           flags_or |= lflags;
@@ -873,9 +876,11 @@ struct Parser::Impl {
         !(prefix_tested ? ResolveNewFamily(name, false) : ResolveFamily(name, false))) {
       return Fast::kFailed;
     }
-    scratch.clear();
-    const size_t line_len = static_cast<size_t>(line_end - line_begin);
-    if (scratch.capacity() < line_len) scratch.reserve(line_len);
+    if (flags_or != 0) {  // escapes are resolved into scratch (see GeneralSampleLine)
+      scratch.clear();
+      const size_t line_len = static_cast<size_t>(line_end - line_begin);
+      if (scratch.capacity() < line_len) scratch.reserve(line_len);
+    }
     return FinishSample(s, vs, name, series, value, ts_ms, std::nullopt, false, flags_or)
                ? Fast::kDone
                : Fast::kFailed;
