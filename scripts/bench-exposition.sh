@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 ms=${1:-1000}
 build=${2:-$root/build-bench}
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" --target exposition_bench -j2 >/dev/null
+cmake --build "$build" --target exposition_bench -j1 >/dev/null
 (cd "$root/tests/differential/expfmt_dump" &&
   GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOCACHE="$build/gocache" \
     go build -o "$build/expfmt_dump" .)

@@ -303,6 +303,45 @@ TEST(ExpositionNumbers, GoGrammar) {
   EXPECT_FALSE(ParseInt64("+-1").has_value());
 }
 
+// The parser has a one-pass fast path for the usual line shapes and a general lexer for
+// everything else. A leading blank (harmless in 0.0.4) sends every line to the general
+// lexer, so parsing each 0.0.4 corpus body with and without it must read the same.
+TEST(ExpositionFastPath, ReadsEveryCorpusLineLikeTheGeneralLexer) {
+  int bodies = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(
+           std::string(NIMSCALER_TESTDATA_DIR) + "/exposition")) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".prom") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string body = ss.str();
+    std::string shifted;
+    size_t start = 0;
+    while (start < body.size()) {
+      const size_t nl = body.find('\n', start);
+      const size_t stop = nl == std::string::npos ? body.size() : nl + 1;
+      shifted += ' ';
+      shifted.append(body, start, stop - start);
+      start = stop;
+    }
+    for (Strictness st : {Strictness::kPrometheus, Strictness::kSpec}) {
+      SCOPED_TRACE(entry.path().filename().string() + (st == Strictness::kSpec ? " spec" : ""));
+      Options o;
+      o.strictness = st;
+      const std::string fast = Dump(body, kProm, o);
+      const std::string general = Dump(shifted, kProm, o);
+      if (fast.rfind("ERROR", 0) == 0 || general.rfind("ERROR", 0) == 0) {
+        // Same verdict and line; the column moves by the added blank.
+        EXPECT_EQ(fast.substr(0, fast.find(',')), general.substr(0, general.find(',')));
+      } else {
+        EXPECT_EQ(fast, general);
+      }
+    }
+    ++bodies;
+  }
+  EXPECT_GT(bodies, 50);
+}
+
 // Checks ParseFloat and its fast path against strtod, bit for bit, on one decimal token
 // (digits, '.', exponent, sign: the part of Go's grammar that strtod reads the same way).
 void ExpectSameAsStrtod(const std::string& token) {
