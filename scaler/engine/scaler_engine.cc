@@ -10,8 +10,8 @@ namespace {
 constexpr size_t kMaxCachedErrors = 1000;  // bound memory spent on remembered bad metadata
 }
 
-ScalerEngine::ScalerEngine(spec::SpecOptions options, EngineDeps deps, Duration idle_forget)
-    : options_(options), deps_(std::move(deps)), idle_forget_(idle_forget) {}
+ScalerEngine::ScalerEngine(spec::SpecOptions options, EngineDeps deps, Duration idle_forget, size_t workers)
+    : options_(options), deps_(std::move(deps)), idle_forget_(idle_forget), collector_(deps_, workers) {}
 
 ScalerEngine::~ScalerEngine() { StopAll(); }
 
@@ -24,12 +24,14 @@ Result<std::shared_ptr<TrackedObject>> ScalerEngine::Resolve(const std::string& 
   if (it == entries_.end()) {
     auto built = spec::BuildScalerSpec(ns, name, metadata, options_);
     Entry entry;
-    Result<std::unique_ptr<sources::PodDiscovery>> discovery =
-        built.ok() ? deps_.discovery->Make((*built)->discovery) : Result<std::unique_ptr<sources::PodDiscovery>>(built.status());
-    if (built.ok() && discovery.ok()) {
-      entry.object = std::make_shared<TrackedObject>(*built, std::move(discovery).value(), deps_);
-    } else {
-      entry.error = built.ok() ? discovery.status() : built.status();
+    Status joined = built.status();
+    if (built.ok()) {
+      entry.object = std::make_shared<TrackedObject>(*built, deps_);
+      joined = collector_.Add(entry.object);
+      if (!joined.ok()) entry.object.reset();
+    }
+    if (!joined.ok()) {
+      entry.error = joined;
       if (deps_.metrics) deps_.metrics->RecordMetadataError();
       telemetry::Logger("engine")->warn("{}/{}: {}", ns, name, entry.error.message());
       size_t errors = 0;
@@ -99,8 +101,8 @@ size_t ScalerEngine::ForgetIdle(TimePoint now) {
       }
     }
   }
-  // Stopping joins collection threads: done outside the lock.
   for (auto& obj : dropped) {
+    collector_.Remove(obj.get());
     obj->Stop();
     if (deps_.metrics) deps_.metrics->RemoveScaledObject(obj->spec().key.ns, obj->spec().key.name);
     telemetry::Logger("engine")->info("{}: forgotten after {} without requests", obj->spec().key.ToString(),
@@ -117,7 +119,9 @@ void ScalerEngine::StopAll() {
     entries.swap(entries_);
   }
   for (auto& [k, e] : entries) {
-    if (e.object) e.object->Stop();
+    if (!e.object) continue;
+    collector_.Remove(e.object.get());
+    e.object->Stop();
   }
 }
 

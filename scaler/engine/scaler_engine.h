@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "scaler/engine/collector.h"
 #include "scaler/engine/tracked_object.h"
 #include "scaler/spec/scaler_spec.h"
 
@@ -17,7 +18,8 @@ namespace nimscaler::engine {
 /// Thread-safe.
 class ScalerEngine {
  public:
-  ScalerEngine(spec::SpecOptions options, EngineDeps deps, Duration idle_forget);
+  /// `workers`: collection threads shared by every tracked trigger.
+  ScalerEngine(spec::SpecOptions options, EngineDeps deps, Duration idle_forget, size_t workers = 4);
   ~ScalerEngine();
 
   /// The tracked object for this trigger, creating and starting it on first use.
@@ -39,6 +41,9 @@ class ScalerEngine {
 
   void StopAll();
 
+  /// Distinct collection groups (triggers reading the same pods share one).
+  size_t collection_groups() const { return collector_.groups(); }
+
  private:
   struct Entry {
     Status error;  // non-ok: the metadata is invalid (cached so bad input costs nothing)
@@ -51,6 +56,7 @@ class ScalerEngine {
   const Duration idle_forget_;
   mutable std::mutex mu_;  // guards entries_; held only for map work, never across I/O
   std::map<spec::ScaledObjectKey, Entry> entries_;
+  Collector collector_;
 };
 
 }  // namespace nimscaler::engine

@@ -8,12 +8,10 @@
 
 namespace nimscaler::engine {
 
-TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, std::unique_ptr<sources::PodDiscovery> discovery,
-                             EngineDeps deps)
+TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, EngineDeps deps)
     : spec_(std::move(spec)),
       deps_(std::move(deps)),
       source_(spec_->scrape, deps_.http),
-      discovery_(std::move(discovery)),
       evaluator_(spec_),
       log_(telemetry::Logger("engine")) {
   if (!spec_->wake_query.empty()) wake_query_.emplace(spec_->prometheus_address, spec_->wake_query, deps_.http);
@@ -24,18 +22,12 @@ TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, std::unique_ptr<sour
   latest_ = std::move(pending);
   log_->info("{}: tracking {} every {}, formula {}", spec_->key.ToString(), spec_->discovery.Describe(),
              FormatDuration(spec_->scrape_interval), spec_->FormulaText());
-  thread_ = std::thread([this] { Run(); });
 }
 
 TrackedObject::~TrackedObject() { Stop(); }
 
 void TrackedObject::Stop() {
-  {
-    std::lock_guard lock(stop_mu_);
-    stopping_ = true;
-  }
-  stop_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  stopped_.store(true);
   ReleaseFirstCycleWaiters();  // waiters get the "pending" answer rather than hanging
 }
 
@@ -77,76 +69,41 @@ void TrackedObject::Unsubscribe(uint64_t id) {
   subscribers_.erase(id);
 }
 
-void TrackedObject::Run() {
-  signals::SnapshotConstPtr snapshot;
-  while (true) {
-    TimePoint start = deps_.clock->Now();
-    snapshot = CollectOnce(start, snapshot);  // network I/O: no lock held
-    EvaluationConstPtr previous = Latest();
-    TimePoint now = deps_.clock->Now();
-    auto ev = std::make_shared<Evaluation>(evaluator_.Update(snapshot, now));
-    ApplyWake(ev.get(), now);
-    if (!ev->status.ok() && ev->status.code() != previous->status.code()) {
-      log_->warn("{}", ev->status.message());
-    } else if (ev->status.ok() && !previous->status.ok() && cycles_.load() > 0) {
-      log_->info("{}: value available again ({})", spec_->key.ToString(), FormatDouble(ev->value));
-    }
-    Publish(std::move(ev), now);
-    last_cycle_end_ns_.store(now.time_since_epoch().count());
-    cycles_.fetch_add(1);
-
-    std::unique_lock lock(stop_mu_);
-    if (stop_cv_.wait_until(lock, start + spec_->scrape_interval, [this] { return stopping_; })) return;
+void TrackedObject::Ingest(const CycleData& data) {
+  if (stopped_.load()) return;
+  EvaluationConstPtr previous = Latest();
+  snapshot_ = BuildSnapshot(data, snapshot_);
+  TimePoint now = deps_.clock->Now();
+  auto ev = std::make_shared<Evaluation>(evaluator_.Update(snapshot_, now));
+  ApplyWake(ev.get(), now);
+  if (!ev->status.ok() && ev->status.code() != previous->status.code()) {
+    log_->warn("{}", ev->status.message());
+  } else if (ev->status.ok() && !previous->status.ok() && cycles_.load() > 0) {
+    log_->info("{}: value available again ({})", spec_->key.ToString(), FormatDouble(ev->value));
   }
+  Publish(std::move(ev), now);
+  last_cycle_end_ns_.store(deps_.clock->Now().time_since_epoch().count());
+  cycles_.fetch_add(1);
 }
 
-signals::SnapshotConstPtr TrackedObject::CollectOnce(TimePoint now, const signals::SnapshotConstPtr& previous) {
+signals::SnapshotConstPtr TrackedObject::BuildSnapshot(const CycleData& data, const signals::SnapshotConstPtr& previous) {
   auto snap = std::make_shared<signals::Snapshot>();
+  TimePoint now = data.started;
   snap->taken_at = now;
   snap->cycle = previous ? previous->cycle + 1 : 1;
-  auto listed = discovery_->List();
-  // A new watch needs a moment for its first list: let the first cycle wait for it (bounded)
-  // rather than publish "discovery not ready" as KEDA's first answer.
-  for (TimePoint give_up = deps_.clock->Now() + std::min<Duration>(spec_->scrape_interval, std::chrono::seconds(2));
-       previous == nullptr && !listed.ok() && listed.status().code() == Code::kUnavailable &&
-       deps_.clock->Now() < give_up;) {
-    std::unique_lock lock(stop_mu_);
-    if (stop_cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopping_; })) break;
-    lock.unlock();
-    listed = discovery_->List();
+  snap->discovered = data.discovered;
+  snap->discovery_error = data.discovery_error;
+  if (!data.discovery_error.empty() && (previous == nullptr || previous->discovery_error != data.discovery_error)) {
+    log_->warn("{}: discovery: {}", spec_->key.ToString(), data.discovery_error);
   }
-  std::vector<sources::PodEndpoint> pods;
-  if (listed.ok()) {
-    pods = std::move(listed).value();
-  } else {
-    // Discovery failed: keep scraping the pods we knew (their data is still real), and say why.
-    snap->discovery_error = listed.status().message();
-    if (previous == nullptr || previous->discovery_error != snap->discovery_error) {
-      log_->warn("{}: discovery: {}", spec_->key.ToString(), snap->discovery_error);
-    }
-    if (previous != nullptr) {
-      snap->discovered = previous->discovered;
-      for (const auto& p : previous->pods) pods.push_back({p.endpoint, p.endpoint, true, false});
-    }
-  }
-  std::vector<std::string> urls;
-  for (const auto& pod : pods) {
-    if (listed.ok()) ++snap->discovered;
-    if (pod.ready) urls.push_back(pod.url);
-  }
-
-  TimePoint t0 = deps_.clock->Now();
-  auto results = source_.ScrapeAll(urls);  // concurrent; no lock held
-  double secs = ToSeconds(deps_.clock->Now() - t0);
-
   std::map<std::string, const signals::PodReading*> before;
   if (previous) {
     for (const auto& p : previous->pods) before[p.endpoint] = &p;
   }
-  for (size_t i = 0; i < urls.size(); ++i) {
-    const std::string& url = urls[i];
-    auto& scraped = results[i];
-    if (deps_.metrics) deps_.metrics->RecordScrape(scraped.ok(), secs);
+  for (size_t i = 0; i < data.urls.size(); ++i) {
+    const std::string& url = data.urls[i];
+    auto scraped = source_.Interpret(url, data.responses[i]);  // this trigger's signals from the shared body
+    if (deps_.metrics) deps_.metrics->RecordScrape(scraped.ok(), data.fetch_seconds);
     signals::PodReading reading;
     reading.endpoint = url;
     auto prev_it = before.find(url);

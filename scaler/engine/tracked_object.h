@@ -31,12 +31,24 @@ struct EngineDeps {
   Duration stream_heartbeat = std::chrono::seconds(60);  ///< re-send `true` while active; 0: never
 };
 
-/// Thread-safe. Construction starts collection; destruction (or Stop()) ends it.
+/// What one collection cycle of a group fetched, shared by every member of the group.
+struct CycleData {
+  TimePoint started{};
+  size_t discovered = 0;        ///< pods listed (ready or not)
+  std::string discovery_error;  ///< why discovery failed (the last known pods were scraped)
+  std::vector<std::string> urls;  ///< ready pods scraped, in order
+  std::vector<Result<net::HttpResponse>> responses;  ///< one per url
+  double fetch_seconds = 0;
+};
+
+/// One trigger's state: spec, evaluator, latest answer, stream subscribers and wake. The
+/// Collector feeds it cycles (Ingest, from one worker at a time); readers call Latest().
+/// Thread-safe.
 class TrackedObject {
  public:
   using ActivatedFn = std::function<void()>;
 
-  TrackedObject(spec::ScalerSpecConstPtr spec, std::unique_ptr<sources::PodDiscovery> discovery, EngineDeps deps);
+  TrackedObject(spec::ScalerSpecConstPtr spec, EngineDeps deps);
   ~TrackedObject();
   TrackedObject(const TrackedObject&) = delete;
   TrackedObject& operator=(const TrackedObject&) = delete;
@@ -65,11 +77,15 @@ class TrackedObject {
   TimePoint LastCycleEnd() const { return TimePoint(Duration(last_cycle_end_ns_.load())); }
   bool HasCompletedCycle() const { return cycles_.load() > 0; }
 
+  /// Builds this trigger's snapshot from a shared cycle, evaluates and publishes it. Called by
+  /// one collector worker at a time.
+  void Ingest(const CycleData& data);
+
+  /// Ends the trigger: first-cycle waiters are released; later Ingest() calls are ignored.
   void Stop();
 
  private:
-  void Run();
-  signals::SnapshotConstPtr CollectOnce(TimePoint now, const signals::SnapshotConstPtr& previous);
+  signals::SnapshotConstPtr BuildSnapshot(const CycleData& data, const signals::SnapshotConstPtr& previous);
   void Publish(EvaluationConstPtr ev, TimePoint now);
   void ApplyWake(Evaluation* ev, TimePoint now);
   void ReleaseFirstCycleWaiters();
@@ -77,8 +93,8 @@ class TrackedObject {
   const spec::ScalerSpecConstPtr spec_;
   const EngineDeps deps_;
   const sources::PodScrapeSource source_;
-  std::unique_ptr<sources::PodDiscovery> discovery_;
-  Evaluator evaluator_;  // used by the collection thread only
+  Evaluator evaluator_;  // used by the collector worker running this trigger's group only
+  signals::SnapshotConstPtr snapshot_;  // likewise
   std::optional<sources::PrometheusQuerySource> wake_query_;
   std::string last_wake_error_;  // collection thread only
   std::shared_ptr<spdlog::logger> log_;
@@ -96,10 +112,7 @@ class TrackedObject {
   std::atomic<int64_t> last_cycle_end_ns_{0};
   std::atomic<uint64_t> cycles_{0};
 
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace nimscaler::engine

@@ -10,7 +10,7 @@
 namespace nimscaler::net {
 
 std::vector<Result<HttpResponse>> HttpClient::GetAll(const std::vector<std::string>& urls,
-                                                     const HttpRequestOptions& options) {
+                                                     const HttpRequestOptions& options, ConnectionPool* /*pool*/) {
   std::vector<Result<HttpResponse>> out;
   out.reserve(urls.size());
   for (const auto& u : urls) out.push_back(Get(u, options));
@@ -113,11 +113,22 @@ struct EasyHandle {
 };
 
 // The multi handle owns the keep-alive connection cache of concurrent scrapes: cleaning it up
-// when its thread ends closes those connections (a stopped collector must leave no sockets).
-struct MultiHandle {
+// closes those connections (a stopped collector must leave no sockets). Destroyed in reverse
+// order: easy handles first, then the multi handle.
+struct CurlPool final : public ConnectionPool {
   CURLM* multi = curl_multi_init();
-  ~MultiHandle() { curl_multi_cleanup(multi); }
+  std::vector<std::unique_ptr<EasyHandle>> handles;
+  ~CurlPool() override {
+    handles.clear();
+    curl_multi_cleanup(multi);
+  }
 };
+
+// The calling thread's pool, for GetAll() without one; created on first use only.
+CurlPool& ThreadPool() {
+  thread_local CurlPool pool;
+  return pool;
+}
 
 class CurlHttpClient final : public HttpClient {
  public:
@@ -145,15 +156,16 @@ class CurlHttpClient final : public HttpClient {
     return Finish(curl_easy_perform(handle.curl), url, &t);
   }
 
-  std::vector<Result<HttpResponse>> GetAll(const std::vector<std::string>& urls,
-                                           const HttpRequestOptions& options) override {
-    if (urls.size() <= 1) return HttpClient::GetAll(urls, options);
-    // Handles are kept per thread and grown on demand, so keep-alive connections survive
+  std::unique_ptr<ConnectionPool> NewPool() override { return std::make_unique<CurlPool>(); }
+
+  std::vector<Result<HttpResponse>> GetAll(const std::vector<std::string>& urls, const HttpRequestOptions& options,
+                                           ConnectionPool* pool) override {
+    if (urls.empty()) return {};
+    // Handles are kept in the pool and grown on demand, so keep-alive connections survive
     // from one cycle to the next.
-    // Destroyed in reverse order at thread exit: easy handles first, then the multi handle.
-    thread_local MultiHandle multi_handle;
-    thread_local std::vector<std::unique_ptr<EasyHandle>> handles;
-    CURLM* multi = multi_handle.multi;
+    CurlPool& p = pool != nullptr ? static_cast<CurlPool&>(*pool) : ThreadPool();
+    CURLM* multi = p.multi;
+    auto& handles = p.handles;
     while (handles.size() < urls.size()) handles.push_back(std::make_unique<EasyHandle>());
     std::vector<Transfer> transfers(urls.size());
     for (size_t i = 0; i < urls.size(); ++i) {

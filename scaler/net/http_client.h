@@ -33,6 +33,13 @@ struct HttpResponse {
   std::string body;
 };
 
+/// Keep-alive connections reused from one GetAll() to the next; closed when destroyed. Used by
+/// one thread at a time.
+class ConnectionPool {
+ public:
+  virtual ~ConnectionPool() = default;
+};
+
 /// Performs HTTP GETs. Implementations are thread-safe.
 class HttpClient {
  public:
@@ -41,10 +48,14 @@ class HttpClient {
   /// Any HTTP status is a successful transport: callers judge the status code.
   virtual Result<HttpResponse> Get(const std::string& url, const HttpRequestOptions& options) = 0;
 
-  /// GETs every URL concurrently; results in the order of `urls`. The default runs them
-  /// one after another.
+  /// GETs every URL concurrently; results in the order of `urls`. Connections come from
+  /// `pool` when given (see NewPool()), else from a pool of the calling thread. The default
+  /// runs them one after another.
   virtual std::vector<Result<HttpResponse>> GetAll(const std::vector<std::string>& urls,
-                                                   const HttpRequestOptions& options);
+                                                   const HttpRequestOptions& options, ConnectionPool* pool = nullptr);
+
+  /// A connection pool for GetAll(); the default implementation has none (nullptr).
+  virtual std::unique_ptr<ConnectionPool> NewPool() { return nullptr; }
 
   /// A long-lived GET (e.g. a Kubernetes watch): `on_data` receives the body as it arrives
   /// when the status is 2xx, and returns false to stop. Returns the response (with the body

@@ -172,6 +172,10 @@ Result<PodScrape> PodScrapeSource::Scrape(const std::string& url) const {
   return FromResponse(*this, url, http_->Get(url, config_.http));
 }
 
+Result<PodScrape> PodScrapeSource::Interpret(const std::string& url, const Result<net::HttpResponse>& response) const {
+  return FromResponse(*this, url, response);
+}
+
 std::vector<Result<PodScrape>> PodScrapeSource::ScrapeAll(const std::vector<std::string>& urls) const {
   auto responses = http_->GetAll(urls, config_.http);
   std::vector<Result<PodScrape>> out;

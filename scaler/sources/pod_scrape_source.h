@@ -48,6 +48,10 @@ class PodScrapeSource {
   /// Scrapes every URL concurrently; results in the order of `urls`.
   std::vector<Result<PodScrape>> ScrapeAll(const std::vector<std::string>& urls) const;
 
+  /// Judges a fetched response (status, body) as Scrape() does. Lets one fetch of a pod serve
+  /// several ScaledObjects that read it.
+  Result<PodScrape> Interpret(const std::string& url, const Result<net::HttpResponse>& response) const;
+
   /// Pure part of Scrape(): body -> signals. INVALID_ARGUMENT for an unparsable body.
   Result<PodScrape> Extract(std::string_view body, std::string_view content_type) const;
 

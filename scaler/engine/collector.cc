@@ -1,0 +1,186 @@
+// Exports Collector: grouping, scheduling with a per-group phase (jitter), and the shared
+// discover -> fetch -> per-member ingest cycle.
+#include "scaler/engine/collector.h"
+
+#include <algorithm>
+#include <random>
+
+#include "scaler/common/text.h"
+#include "scaler/telemetry/logging.h"
+
+namespace nimscaler::engine {
+
+struct Collector::Group {
+  std::string key;
+  Duration interval{};
+  net::HttpRequestOptions http;
+  std::unique_ptr<sources::PodDiscovery> discovery;
+  std::unique_ptr<net::ConnectionPool> connections;  // keep-alive to the pods; closed with the group
+  std::vector<std::shared_ptr<TrackedObject>> members;  // guarded by Collector::mu_
+  std::vector<sources::PodEndpoint> last_pods;          // worker-owned: the pods last listed
+  bool listed_once = false;                             // worker-owned
+  bool running = false;                                 // guarded by Collector::mu_
+  bool run_again = false;                               // guarded by Collector::mu_
+  TimePoint origin{};  // runs are aligned to origin + k x interval: a random phase per group
+                       // (jitter) so groups created together do not all scrape together
+};
+
+std::string Collector::GroupKey(const spec::ScalerSpec& spec) {
+  const auto& d = spec.discovery;
+  std::string key = std::to_string(static_cast<int>(d.kind)) + "|" + d.ns + "|" + d.service + "|" + d.dns_name + "|" +
+                    d.port + "|" + d.scheme + "|" + d.path + "|";
+  for (const auto& u : d.urls) key += u + ",";
+  const auto& h = spec.scrape.http;
+  key += "|" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(spec.scrape_interval).count()) +
+         "|" + std::to_string(h.timeout.count()) + "|" + std::to_string(h.max_body_bytes) + "|" +
+         (h.insecure_skip_verify ? "k" : "v");
+  return key;
+}
+
+Collector::Collector(EngineDeps deps, size_t workers) : deps_(std::move(deps)) {
+  for (size_t i = 0; i < std::max<size_t>(1, workers); ++i) workers_.emplace_back([this] { Work(); });
+}
+
+Collector::~Collector() { Stop(); }
+
+void Collector::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  stopping_.store(true);
+  cv_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+size_t Collector::groups() const {
+  std::lock_guard lock(mu_);
+  return groups_.size();
+}
+
+Status Collector::Add(const std::shared_ptr<TrackedObject>& object) {
+  const spec::ScalerSpec& spec = object->spec();
+  std::string key = GroupKey(spec);
+  std::shared_ptr<Group> group;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = groups_.find(key); it != groups_.end()) group = it->second;
+  }
+  if (group == nullptr) {
+    // Building a discovery may start a watch thread: done outside mu_.
+    auto discovery = deps_.discovery->Make(spec.discovery);
+    if (!discovery.ok()) return discovery.status();
+    auto fresh = std::make_shared<Group>();
+    fresh->key = key;
+    fresh->interval = spec.scrape_interval;
+    fresh->http = spec.scrape.http;
+    fresh->discovery = std::move(discovery).value();
+    fresh->connections = deps_.http->NewPool();
+    static thread_local std::mt19937_64 rng(std::random_device{}());
+    auto span = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(spec.scrape_interval).count() / 10);
+    fresh->origin = deps_.clock->Now() + std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, span - 1)(rng));
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = groups_.emplace(key, fresh);
+    group = it->second;  // another thread may have created it meanwhile: use theirs
+  }
+  std::lock_guard lock(mu_);
+  group->members.push_back(object);
+  // Run the group now so the new member's first answer does not wait a whole interval.
+  if (group->running) {
+    group->run_again = true;
+  } else {
+    std::erase_if(queue_, [&](const auto& kv) { return kv.second.lock() == group; });
+    queue_.emplace(deps_.clock->Now(), group);
+  }
+  cv_.notify_one();
+  return Status::Ok();
+}
+
+void Collector::Remove(const TrackedObject* object) {
+  std::lock_guard lock(mu_);
+  for (auto it = groups_.begin(); it != groups_.end(); ++it) {
+    auto& members = it->second->members;
+    auto m = std::find_if(members.begin(), members.end(), [&](const auto& p) { return p.get() == object; });
+    if (m == members.end()) continue;
+    members.erase(m);
+    if (members.empty()) groups_.erase(it);  // the queue holds weak pointers: it just expires
+    return;
+  }
+}
+
+void Collector::Work() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    if (queue_.empty()) {
+      cv_.wait(lock);
+      continue;
+    }
+    auto next = queue_.begin();
+    TimePoint now = deps_.clock->Now();
+    if (next->first > now) {
+      cv_.wait_for(lock, std::min<Duration>(next->first - now, std::chrono::seconds(1)));
+      continue;
+    }
+    std::shared_ptr<Group> group = next->second.lock();
+    queue_.erase(next);
+    if (group == nullptr || groups_.count(group->key) == 0) continue;  // dropped meanwhile
+    group->running = true;
+    lock.unlock();
+    TimePoint start = deps_.clock->Now();
+    RunCycle(*group);
+    lock.lock();
+    group->running = false;
+    if (groups_.count(group->key) == 0) continue;
+    TimePoint due;
+    if (group->run_again) {
+      due = deps_.clock->Now();
+    } else if (start < group->origin) {
+      due = group->origin;
+    } else {
+      auto periods = (start - group->origin) / group->interval;  // drift-free: no accumulation
+      due = group->origin + (periods + 1) * group->interval;
+    }
+    group->run_again = false;
+    queue_.emplace(due, group);
+    cv_.notify_one();
+  }
+}
+
+void Collector::RunCycle(Group& group) {
+  std::vector<std::shared_ptr<TrackedObject>> members;
+  {
+    std::lock_guard lock(mu_);
+    members = group.members;
+  }
+  if (members.empty()) return;
+  CycleData data;
+  data.started = deps_.clock->Now();
+  auto listed = group.discovery->List();
+  // A new watch needs a moment for its first list: let the first cycle wait for it (bounded)
+  // rather than publish "discovery not ready" as KEDA's first answer.
+  TimePoint give_up = data.started + std::min<Duration>(group.interval, std::chrono::seconds(2));
+  while (!group.listed_once && !listed.ok() && listed.status().code() == Code::kUnavailable &&
+         deps_.clock->Now() < give_up && !stopping_.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    listed = group.discovery->List();
+  }
+  if (listed.ok()) {
+    group.last_pods = std::move(listed).value();
+    group.listed_once = true;
+    data.discovered = group.last_pods.size();
+  } else {
+    // Discovery failed: keep scraping the pods we knew (their data is still real), and say why.
+    data.discovery_error = listed.status().message();
+    data.discovered = group.last_pods.size();
+  }
+  for (const auto& pod : group.last_pods) {
+    if (pod.ready) data.urls.push_back(pod.url);
+  }
+  TimePoint t0 = deps_.clock->Now();
+  data.responses = deps_.http->GetAll(data.urls, group.http, group.connections.get());  // concurrent; no lock held
+  data.fetch_seconds = ToSeconds(deps_.clock->Now() - t0);
+  for (auto& m : members) m->Ingest(data);
+}
+
+}  // namespace nimscaler::engine
