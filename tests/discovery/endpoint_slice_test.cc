@@ -234,3 +234,47 @@ TEST_F(CollectionTest, StartingPodsOnlyHoldTheLastAnswer) {
 
 }  // namespace
 }  // namespace nimscaler
+
+namespace nimscaler {
+namespace {
+
+TEST_F(CollectionTest, TriggersReadingTheSamePodsShareOneScrapePerCycle) {
+  testing::FakePod a(PodBody(0.2, 4));
+  AddPod("a", a, true);
+  auto kv = Track();  // targetKvCache 0.1 on Service llama
+  auto waiting = engine_->Resolve("nim", "llama", {{"service", "llama"}, {"port", "http"}, {"engine", "nim"},
+                                                   {"targetWaiting", "2"}, {"scrapeInterval", "200ms"},
+                                                   {"window", "400ms"}, {"panicWindow", "200ms"}});
+  ASSERT_TRUE(waiting.ok()) << waiting.status().message();
+  EXPECT_EQ(engine_->collection_groups(), 1u);
+  ASSERT_TRUE(Eventually([&] { return Value(kv) == 2.0 && Value(*waiting) == 2.0; }, 3s))
+      << Value(kv) << " " << Value(*waiting) << " " << (*waiting)->Latest()->status.message();
+  int before = a.requests();
+  std::this_thread::sleep_for(1000ms);  // ~5 cycles of 200 ms
+  int per_second = a.requests() - before;
+  EXPECT_GE(per_second, 3);
+  EXPECT_LE(per_second, 7) << "two triggers on the same pods must not double the scrapes (" << per_second << ")";
+  // A different interval is a different schedule: its own group.
+  auto slower = engine_->Resolve("nim", "llama", {{"service", "llama"}, {"port", "http"}, {"engine", "nim"},
+                                                  {"scrapeInterval", "1s"}, {"window", "2s"}, {"panicWindow", "1s"}});
+  EXPECT_TRUE(slower.ok()) << slower.status().message();
+  ASSERT_TRUE(slower.ok());
+  EXPECT_EQ(engine_->collection_groups(), 2u);
+}
+
+TEST_F(CollectionTest, TriggersNobodyAskedAboutAreForgotten) {
+  testing::FakePod a(PodBody(0.2, 0));
+  AddPod("a", a, true);
+  auto obj = Track();
+  ASSERT_TRUE(Eventually([&] { return Value(obj) == 2.0; }, 3s));
+  EXPECT_EQ(engine_->ForgetIdle(clock_.Now() + 5min), 0u);  // asked about recently: kept
+  EXPECT_EQ(engine_->ForgetIdle(clock_.Now() + 11min), 1u);  // 10 minutes without a request
+  EXPECT_TRUE(engine_->List().empty());
+  EXPECT_EQ(engine_->collection_groups(), 0u);
+  int before = a.requests();
+  std::this_thread::sleep_for(500ms);
+  EXPECT_LE(a.requests(), before + 1) << "a forgotten trigger is no longer scraped";
+}
+
+}  // namespace
+}  // namespace nimscaler
