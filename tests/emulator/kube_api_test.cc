@@ -160,8 +160,14 @@ TEST(ControlApi, SetsLoadReplicasAndFaults) {
   auto url = emu.ReadyPodUrls().at(0);
   emu.With([&](Cluster& c) { c.SetFaults(pod, dead); });
   EXPECT_TRUE(emu.ReadyPodUrls().empty());
-  auto r = http->Get(url, {});
-  EXPECT_FALSE(r.ok() && r.value().status == 200);
+  // The dead pod's listener is stopped off the simulation thread: give it a moment (bounded).
+  bool refused = false;
+  for (int i = 0; i < 60 && !refused; ++i) {
+    auto r = http->Get(url, {});
+    refused = !(r.ok() && r.value().status == 200);
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(refused) << "a dead pod must stop answering";
 }
 
 }  // namespace
