@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "scaler/app/app.h"
+#include "scaler/app/tls_credentials.h"
 #include "scaler/common/text.h"
 #include "scaler/common/version.h"
 #include "scaler/engine/scaler_engine.h"
@@ -29,29 +30,8 @@ std::string GrpcListenAddress(const std::string& addr) {
   return addr;
 }
 
-Result<std::string> ReadFile(const std::string& path, const char* flag) {
-  std::ifstream in(path);
-  if (!in) return InvalidArgument(std::string(flag) + ": cannot read \"" + path + "\"");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Result<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const config::AppConfig& c) {
-  if (c.tls_cert.empty()) return grpc::InsecureServerCredentials();
-  auto cert = ReadFile(c.tls_cert, "--tls-cert");
-  if (!cert.ok()) return cert.status();
-  auto key = ReadFile(c.tls_key, "--tls-key");
-  if (!key.ok()) return key.status();
-  grpc::SslServerCredentialsOptions opts;
-  opts.pem_key_cert_pairs.push_back({*key, *cert});
-  if (!c.tls_client_ca.empty()) {
-    auto ca = ReadFile(c.tls_client_ca, "--tls-client-ca");
-    if (!ca.ok()) return ca.status();
-    opts.pem_root_certs = *ca;
-    opts.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  return grpc::SslServerCredentials(opts);
+  return MakeServerCredentials(c);  // TLS/mTLS with certificate files watched (tls_credentials.cc)
 }
 
 int WaitForSignal() {

@@ -218,3 +218,33 @@ def test_case28_idle_stream_kept_alive_by_server_pings(scaler, client, pod):
     finally:
         ch.close()
         proxy.close()
+
+
+def test_case23_heartbeat_at_most_one_per_period(workdir, make_pod):
+    """Case 23 with heartbeats on (--stream-heartbeat 1s): while the source stays active a stream
+    gets at most one further `true` per heartbeat period (and at least one in a few periods),
+    never `false`; an inactive source gets no heartbeat."""
+    s = h.Scaler(["--stream-heartbeat", "1s"], workdir=workdir)
+    try:
+        ch = grpc.insecure_channel(s.target, options=[("grpc.use_local_subchannel_pool", 1)])
+        c = h.Client(ch)
+        active, idle = make_pod(waiting=1), make_pod()
+        ra = c.ref(h.unique("c23h"), h.metadata(active.url, interval=INTERVAL, targetWaiting=1))
+        ri = c.ref(h.unique("c23h"), h.metadata(idle.url, interval=INTERVAL, targetWaiting=1))
+        c.active(ra)
+        c.active(ri)
+        wa, wi = h.StreamWatch(c.stub.StreamIsActive(ra)), h.StreamWatch(c.stub.StreamIsActive(ri))
+        assert wa.wait_messages(1, 2)
+        time.sleep(4.2)
+        times = [t for t, _ in wa.msgs]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        print(f"case 23: {len(times)} messages in {times[-1] - times[0]:.2f}s with a 1 s heartbeat; gaps {gaps}")
+        assert 2 <= len(times) <= 6, times
+        assert all(g >= 0.9 for g in gaps), gaps  # at most one per period (one scrape of slack)
+        assert all(v is True for _, v in wa.msgs)
+        assert wi.msgs == []
+        wa.cancel()
+        wi.cancel()
+        ch.close()
+    finally:
+        s.stop()
