@@ -6,7 +6,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 PY := /usr/bin/python3
 
-.PHONY: all deps configure build test unit demo bench fuzz clean help
+.PHONY: all deps configure build test unit demo demo-small bench fuzz clean help
 
 all: build
 
@@ -38,11 +38,19 @@ fuzz:
 	@if [ -x scripts/fuzz-formula.sh ] || [ -f scripts/fuzz-formula.sh ]; then bash scripts/fuzz-formula.sh $(FUZZ_SECONDS); fi
 	@if [ -f scripts/run-fuzz.sh ]; then bash scripts/run-fuzz.sh $(FUZZ_SECONDS); fi
 
+# The article's experiment on an emulated cluster: ends by itself in about two minutes and
+# leaves demo-out/timeline.svg, timeline.csv and summary.txt.
 demo: build
+	$(BUILD)/tools/demo/nim-demo --out demo-out
+
+# The single-pod walkthrough: what KEDA sees, call by call.
+demo-small: build
 	$(PY) scripts/demo-small.py $(BUILD)
 
 bench: build
-	@if [ -f scripts/bench-exposition.sh ]; then bash scripts/bench-exposition.sh $(BUILD); fi
+	bash scripts/bench-exposition.sh
+	bash scripts/bench-collect.sh $(BUILD)
+	@if [ -f scripts/bench-grpc.sh ]; then bash scripts/bench-grpc.sh $(BUILD); fi
 
 clean:
 	rm -rf $(BUILD)

@@ -100,14 +100,14 @@ for v in "$HERE"/negative/values-*.yaml; do
 done
 
 # --- 2. The README's install path ------------------------------------------------------------
-# The helm install command of deploy/README-install.md, run as helm template with the same flags.
+# The helm install command of README.md, run as helm template with the same flags.
 readme_cmd() {
-  "$PY" - "$ROOT/deploy/README-install.md" <<'EOF'
+  "$PY" - "$ROOT/README.md" <<'EOF'
 import re, shlex, sys
 text = open(sys.argv[1]).read()
 m = re.search(r"<!-- install-command -->\s*```(?:sh|bash|shell)?\n(.*?)```", text, re.S)
 if not m:
-    sys.exit("no <!-- install-command --> block in README-install.md")
+    sys.exit("no <!-- install-command --> block in README.md")
 cmd = shlex.split(m.group(1).replace("\\\n", " "), comments=True)
 if cmd[:2] != ["helm", "install"]:
     sys.exit(f"install block does not start with helm install: {cmd[:3]}")
@@ -131,9 +131,9 @@ check "README install command renders" install_readme
 check "schema: README install" validate -q "$WORK/render-readme.yaml"
 check "README names the chart's Service address" bash -c '
   addr=$(grep -o "nim-scaler-headless\.[a-z0-9-]*\.svc:[0-9]*" "$1" | sort -u)
-  [[ -n $addr ]] || { echo "README-install.md names no scalerAddress"; exit 1; }
+  [[ -n $addr ]] || { echo "README.md names no scalerAddress"; exit 1; }
   for a in $addr; do grep -q "^  name: ${a%%.*}$" "$2" && grep -q "namespace: $(echo "$a" | cut -d. -f2)$" "$2" \
-    || { echo "$a is not rendered by the README install"; exit 1; }; done' _ "$ROOT/deploy/README-install.md" "$WORK/render-readme.yaml"
+    || { echo "$a is not rendered by the README install"; exit 1; }; done' _ "$ROOT/README.md" "$WORK/render-readme.yaml"
 
 # The TLS Secret the README tells users to create, made by real kubectl, must carry the keys the chart mounts.
 tls_secret() {
