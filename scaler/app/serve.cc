@@ -106,7 +106,11 @@ int RunServe(const config::AppConfig& config) {
     return 2;
   }
   auto* health = server->GetHealthCheckService();
-  health->SetServingStatus(false);  // NOT_SERVING until the first health pass below
+  // "" and "readiness": NOT_SERVING until the first health pass below, and when collection
+  // stalls. "liveness": SERVING until shutdown, so a stall (often the network's fault) makes
+  // the replica unready rather than restarting it.
+  health->SetServingStatus(false);
+  health->SetServingStatus("liveness", true);
 
   std::atomic<bool> shutting_down{false};
   auto ready = [&](std::string* why) {
@@ -133,7 +137,8 @@ int RunServe(const config::AppConfig& config) {
       std::string why;
       bool ok = ready(&why);
       if (ok != serving) {
-        health->SetServingStatus(ok);
+        health->SetServingStatus("", ok);
+        health->SetServingStatus("readiness", ok);
         if (ok) log->info("health: SERVING");
         else log->warn("health: NOT_SERVING: {}", why);
         serving = ok;

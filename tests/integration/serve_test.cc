@@ -293,6 +293,14 @@ TEST_F(ServeTest, HealthServingAfterFirstCollectionAndHttpEndpoints) {
     std::this_thread::sleep_for(50ms);
   } while (std::chrono::steady_clock::now() < deadline);
   EXPECT_EQ(hr.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  for (const char* service : {"readiness", "liveness"}) {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse r;
+    ASSERT_TRUE(health->Check(&ctx, req, &r).ok()) << service;
+    EXPECT_EQ(r.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
+  }
 
   auto http = net::MakeCurlHttpClient();
   std::string base = "http://127.0.0.1:" + std::to_string(http_port_);
