@@ -171,14 +171,7 @@ int RunCheck(const std::vector<std::string>& args) {
       if (!got.ok()) {
         r.error = got.status().message();
       } else {
-        r.answered = true;
-        r.last_success = now;
-        r.gauges = got->gauges;
-        r.counters = got->counters;
-        r.histograms = got->histograms;
-        for (const auto& [sig, kind] : got->kinds) r.kinds[sig] = sources::SignalKindName(kind);
-        r.engine = got->engine;
-        r.missing = got->missing_detail;
+        r = sources::ReadingFromScrape(url, *got, now);
       }
       if (round == 1) {
         std::cout << "\npod " << url << "\n";

@@ -134,6 +134,21 @@ std::string Truncate(std::string_view text, size_t max) {
   return std::string(text.substr(0, max)) + "...";
 }
 
+std::string UrlEncode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
 std::string FormatDouble(double v) {
   char buf[64];
   // Shortest round-trip form; plain decimals for the magnitudes people read (0.0001, 1000).

@@ -38,6 +38,9 @@ std::optional<std::string> SuggestClosest(std::string_view word,
 /// Cuts user-controlled text to `max` bytes, marking the cut with "...".
 std::string Truncate(std::string_view text, size_t max = 120);
 
+/// Percent-encodes everything but unreserved characters (RFC 3986), for query strings.
+std::string UrlEncode(std::string_view text);
+
 /// Formats a double the shortest way that round-trips ("0.1", "2.08", "3").
 std::string FormatDouble(double v);
 

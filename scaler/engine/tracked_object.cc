@@ -109,14 +109,7 @@ signals::SnapshotConstPtr TrackedObject::BuildSnapshot(const CycleData& data, co
     auto prev_it = before.find(url);
     const signals::PodReading* prev = prev_it == before.end() ? nullptr : prev_it->second;
     if (scraped.ok()) {
-      reading.answered = true;
-      reading.last_success = now;
-      reading.gauges = scraped->gauges;
-      reading.counters = scraped->counters;
-      reading.histograms = scraped->histograms;
-      for (const auto& [sig, kind] : scraped->kinds) reading.kinds[sig] = sources::SignalKindName(kind);
-      reading.engine = scraped->engine;
-      reading.missing = scraped->missing_detail;
+      reading = sources::ReadingFromScrape(url, *scraped, now);
       if (prev != nullptr && !prev->answered) log_->info("{}: pod {} answers again", spec_->key.ToString(), url);
     } else {
       reading.error = scraped.status().message();

@@ -168,6 +168,20 @@ SignalKind KindOf(exposition::MetricType t) {
 
 }  // namespace
 
+signals::PodReading ReadingFromScrape(const std::string& url, const PodScrape& scrape, TimePoint now) {
+  signals::PodReading r;
+  r.endpoint = url;
+  r.answered = true;
+  r.last_success = now;
+  r.gauges = scrape.gauges;
+  r.counters = scrape.counters;
+  r.histograms = scrape.histograms;
+  for (const auto& [sig, kind] : scrape.kinds) r.kinds[sig] = SignalKindName(kind);
+  r.engine = scrape.engine;
+  r.missing = scrape.missing_detail;
+  return r;
+}
+
 Result<PodScrape> PodScrapeSource::Scrape(const std::string& url) const {
   return FromResponse(*this, url, http_->Get(url, config_.http));
 }

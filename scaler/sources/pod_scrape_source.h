@@ -35,6 +35,9 @@ struct PodScrape {
   std::string missing_detail;               ///< "did you mean" text for the first missing signal
 };
 
+/// A successful scrape as the pod's reading at `now` (answered, with every signal).
+signals::PodReading ReadingFromScrape(const std::string& url, const PodScrape& scrape, TimePoint now);
+
 /// Immutable after construction; thread-safe.
 class PodScrapeSource {
  public:

@@ -9,19 +9,6 @@
 namespace nimscaler::sources {
 
 namespace {
-std::string Encode(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 double SampleValue(const nlohmann::json& v) {
   // [ <unix time>, "<value>" ]
@@ -38,7 +25,7 @@ PrometheusQuerySource::PrometheusQuerySource(std::string address, std::string qu
                                              std::shared_ptr<net::HttpClient> http)
     : http_(std::move(http)) {
   while (!address.empty() && address.back() == '/') address.pop_back();
-  url_ = address + "/api/v1/query?query=" + Encode(query);
+  url_ = address + "/api/v1/query?query=" + UrlEncode(query);
 }
 
 Result<double> PrometheusQuerySource::Decode(std::string_view body) {
