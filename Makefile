@@ -33,7 +33,7 @@ test: build
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
 
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 20
 fuzz:
 	@if [ -x scripts/fuzz-formula.sh ] || [ -f scripts/fuzz-formula.sh ]; then bash scripts/fuzz-formula.sh $(FUZZ_SECONDS); fi
 	@if [ -f scripts/run-fuzz.sh ]; then bash scripts/run-fuzz.sh $(FUZZ_SECONDS); fi

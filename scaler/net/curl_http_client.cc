@@ -147,13 +147,39 @@ class CurlHttpClient final : public HttpClient {
 
   Result<HttpResponse> Stream(const std::string& url, const HttpRequestOptions& options,
                               const std::function<bool(std::string_view)>& on_data) override {
-    EasyHandle handle;  // a stream holds its connection for minutes: never share it
-    if (handle.curl == nullptr) return Internal("curl_easy_init failed");
+    // A stream holds its connection for minutes: it gets its own handles, and runs on a multi
+    // handle polled every 100 ms so a cancel ends it promptly even when no byte arrives.
+    CurlPool pool;
+    pool.handles.push_back(std::make_unique<EasyHandle>());
+    CURL* easy = pool.handles.back()->curl;
+    if (easy == nullptr || pool.multi == nullptr) return Internal("curl init failed");
     Transfer t;
     t.streaming = true;
     t.on_data = &on_data;
-    Configure(handle.curl, url, options, &t);
-    return Finish(curl_easy_perform(handle.curl), url, &t);
+    Configure(easy, url, options, &t);
+    curl_multi_add_handle(pool.multi, easy);
+    CURLcode rc = CURLE_OK;
+    bool cancelled = false;
+    int running = 1;
+    while (running > 0) {
+      curl_multi_perform(pool.multi, &running);
+      int msgs = 0;
+      while (CURLMsg* m = curl_multi_info_read(pool.multi, &msgs)) {
+        if (m->msg == CURLMSG_DONE) rc = m->data.result;
+      }
+      if (running == 0) break;
+      if (options.cancel != nullptr && options.cancel->load()) {
+        cancelled = true;
+        break;
+      }
+      curl_multi_poll(pool.multi, nullptr, 0, 100, nullptr);
+    }
+    curl_multi_remove_handle(pool.multi, easy);
+    if (cancelled) {
+      curl_slist_free_all(t.headers);
+      return Unavailable("GET " + url + " cancelled");
+    }
+    return Finish(rc, url, &t);
   }
 
   std::unique_ptr<ConnectionPool> NewPool() override { return std::make_unique<CurlPool>(); }
