@@ -278,3 +278,28 @@ TEST_F(CollectionTest, TriggersNobodyAskedAboutAreForgotten) {
 
 }  // namespace
 }  // namespace nimscaler
+
+namespace nimscaler {
+namespace {
+
+TEST(DnsDiscovery, EveryAddressOfTheNameWithThePortAndPath) {
+  sources::DiscoveryConfig cfg;
+  cfg.kind = sources::DiscoveryConfig::Kind::kDns;
+  cfg.dns_name = "localhost";
+  cfg.port = "8123";
+  cfg.path = "/metrics";
+  sources::DnsDiscovery dns(cfg);
+  auto pods = dns.List();
+  ASSERT_TRUE(pods.ok()) << pods.status().message();
+  std::vector<std::string> urls;
+  for (const auto& p : *pods) urls.push_back(p.url);
+  EXPECT_NE(std::find(urls.begin(), urls.end(), "http://127.0.0.1:8123/metrics"), urls.end());
+  for (const auto& u : urls) EXPECT_TRUE(u == "http://127.0.0.1:8123/metrics" || u == "http://[::1]:8123/metrics") << u;
+  cfg.dns_name = "no-such-host.invalid";
+  auto none = sources::DnsDiscovery(cfg).List();
+  EXPECT_EQ(none.status().code(), Code::kUnavailable);
+  EXPECT_NE(none.status().message().find("dnsName no-such-host.invalid"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nimscaler
