@@ -101,8 +101,9 @@ class Prometheus:
         self.log.close()
 
 
-def run_load(client, mode, args, target, pods, think_ms, watch_pid):
-    cmd = [client, mode, "--callers", str(args.callers), "--seconds", str(args.seconds), "--think-ms", str(think_ms)]
+def run_load(client, mode, args, target, pods, think_ms, watch_pid, callers=None):
+    callers = args.callers if callers is None else callers
+    cmd = [client, mode, "--callers", str(callers), "--seconds", str(args.seconds), "--think-ms", str(think_ms)]
     if mode == "grpc":
         cmd += ["--target", target, "--objects", str(args.objects), "--pods", ",".join(pods)]
     else:
@@ -201,10 +202,11 @@ def main():
         urls = [f"http://127.0.0.1:{p}/v1/metrics" for p in load_ports]
         hosts = [f"127.0.0.1:{p}" for p in load_ports]
         idle = scaler.stats()
-        for label, think in (("paced", args.paced_think_ms), ("closed", 0)):
-            results[f"grpc_{label}"] = run_load(client, "grpc", args, scaler.target, urls, think, scaler.pid)
+        for label, think, callers in (("single", 0, 1), ("paced", args.paced_think_ms, None), ("closed", 0, None)):
+            results[f"grpc_{label}"] = run_load(client, "grpc", args, scaler.target, urls, think, scaler.pid, callers)
             results[f"grpc_{label}"]["server_stats"] = scaler.stats()
-            results[f"promql_{label}"] = run_load(client, "promql", args, prom.url, hosts, think, prom.proc.pid)
+            results[f"promql_{label}"] = run_load(client, "promql", args, prom.url, hosts, think, prom.proc.pid,
+                                                  callers)
             results[f"promql_{label}"]["server_stats"] = h.proc_stats(prom.proc.pid)
         results["scaler_idle_stats"] = idle
         cpu0, t0 = cpu_seconds(scaler.pid), time.monotonic()
@@ -232,11 +234,13 @@ def ms(us):
 
 def print_table(r, args):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"\n{args.objects} tracked ScaledObjects, {args.callers} concurrent callers, {args.seconds:g} s per row; "
+    print(f"\n{args.objects} tracked ScaledObjects, {args.seconds:g} s per row; "
           f"{os.cpu_count()} cores ({cpu})\n")
     print("| load | call | calls/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU (cores) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for label, desc in (("paced", f"paced ({args.paced_think_ms:g} ms pause per caller)"), ("closed", "closed loop")):
+    for label, desc in (("single", "1 caller, back to back"),
+                        ("paced", f"{args.callers} callers, {args.paced_think_ms:g} ms pause after each call"),
+                        ("closed", f"{args.callers} callers, closed loop")):
         for kind, calls in ((f"grpc_{label}", ("GetMetrics", "IsActive")), (f"promql_{label}", ("PromQL query",))):
             res = r[kind]
             who = "nim-scaler" if kind.startswith("grpc") else "Prometheus"
