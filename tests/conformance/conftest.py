@@ -79,3 +79,10 @@ def watchdog():
     faulthandler.dump_traceback_later(PER_TEST_WATCHDOG_S, exit=True)
     yield
     faulthandler.cancel_dump_traceback_later()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Bound the interpreter's exit too: if grpc's shutdown ever hangs after the last test (seen
+    once when every file ran in one process), dump the stacks and exit after 60 s."""
+    import faulthandler
+    faulthandler.dump_traceback_later(60, exit=True)
