@@ -158,7 +158,12 @@ int RunServe(const config::AppConfig& config) {
   shutting_down.store(true);
   health->SetServingStatus(false);
   service.FinishAllStreams();
-  server->Shutdown(std::chrono::system_clock::now() + config.shutdown_grace);
+  // Let calls being answered finish (up to the grace), then stop at once: gRPC's own
+  // Shutdown(deadline) would wait out the whole grace while KEDA keeps an idle connection open.
+  if (!service.WaitIdle(std::chrono::steady_clock::now() + config.shutdown_grace)) {
+    log->warn("calls still running after --shutdown-grace {}; cancelling them", FormatDuration(config.shutdown_grace));
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
   {
     std::lock_guard lock(monitor_mu);
     monitor_stop = true;

@@ -2,6 +2,9 @@
 #include "scaler/service/external_scaler_service.h"
 
 #include <cmath>
+#include <condition_variable>
+#include <map>
+#include <thread>
 
 #include "scaler/service/naming.h"
 #include "scaler/telemetry/logging.h"
@@ -130,23 +133,80 @@ class ActiveStream final : public grpc::ServerWriteReactor<IsActiveResponse> {
   grpc::Status final_status_;
 };
 
+/// Runs callbacks after a delay on one thread (deadlines of deferred answers).
+class ExternalScalerService::DelayedCalls {
+ public:
+  DelayedCalls() : thread_([this] { Run(); }) {}
+  ~DelayedCalls() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void After(std::chrono::milliseconds delay, std::function<void()> fn) {
+    std::lock_guard lock(mu_);
+    calls_.emplace(std::chrono::steady_clock::now() + delay, std::move(fn));
+    cv_.notify_all();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      if (calls_.empty()) {
+        if (stop_) return;
+        cv_.wait(lock);
+        continue;
+      }
+      auto next = calls_.begin();
+      if (!stop_ && next->first > std::chrono::steady_clock::now()) {
+        cv_.wait_until(lock, next->first);
+        continue;
+      }
+      auto fn = std::move(next->second);
+      calls_.erase(next);
+      lock.unlock();
+      fn();  // at shutdown, pending calls run at once so no answer is left hanging
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> calls_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 ExternalScalerService::ExternalScalerService(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics,
                                              const Clock* clock)
-    : engine_(engine), metrics_(metrics), clock_(clock) {}
+    : engine_(engine), metrics_(metrics), clock_(clock), timers_(std::make_unique<DelayedCalls>()) {}
 
 ExternalScalerService::~ExternalScalerService() = default;
+
+bool ExternalScalerService::WaitIdle(std::chrono::steady_clock::time_point deadline) {
+  while (inflight_.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
 
 grpc::ServerUnaryReactor* ExternalScalerService::Finish(grpc::CallbackServerContext* ctx, const char* method,
                                                         TimePoint start, const grpc::Status& status) {
   metrics_->RecordGrpc(method, GrpcCodeName(status.error_code()), ToSeconds(clock_->Now() - start));
   auto* reactor = ctx->DefaultReactor();
   reactor->Finish(status);
+  inflight_.fetch_sub(1);
   return reactor;
 }
 
 grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(grpc::CallbackServerContext* ctx,
                                                                const externalscaler::ScaledObjectRef* req,
                                                                externalscaler::GetMetricSpecResponse* resp) {
+  inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
   // Configuration only: never depends on a scrape (keda-contract.md §0.8).
   auto obj = engine_->Resolve(req->namespace_(), req->name(), ToMetadata(*req));
@@ -162,6 +222,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(grpc::CallbackSer
 grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(grpc::CallbackServerContext* ctx,
                                                             const externalscaler::GetMetricsRequest* req,
                                                             externalscaler::GetMetricsResponse* resp) {
+  inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
   const auto& ref = req->scaledobjectref();
   auto obj = engine_->Resolve(ref.namespace_(), ref.name(), ToMetadata(ref));
@@ -186,6 +247,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(grpc::CallbackServer
 grpc::ServerUnaryReactor* ExternalScalerService::IsActive(grpc::CallbackServerContext* ctx,
                                                           const externalscaler::ScaledObjectRef* req,
                                                           externalscaler::IsActiveResponse* resp) {
+  inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
   auto obj = engine_->Resolve(req->namespace_(), req->name(), ToMetadata(*req));
   if (!obj.ok()) return Finish(ctx, "IsActive", start, ToGrpcStatus(obj.status()));
@@ -205,12 +267,24 @@ grpc::ServerUnaryReactor* ExternalScalerService::AnswerFromMemory(
   if (!ev->pending) return Finish(ctx, method, start, answer(*ev));
   // KEDA calls GetMetrics right after the GetMetricSpec that started tracking: rather than
   // failing that first poll, answer when the first collection cycle is published.
+  // The wait is bounded: a hung pod must not hold a call whose client set no deadline (KEDA's
+  // polling loop sets none), so after kFirstAnswerWait it is UNAVAILABLE and KEDA asks again.
   auto* reactor = ctx->DefaultReactor();
-  obj->OnFirstCycle([this, reactor, method, start, obj, answer = std::move(answer)] {
-    grpc::Status status = answer(*obj->Latest());
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  auto finish = [this, reactor, method, start, obj, done, answer = std::move(answer)](bool timed_out) {
+    if (done->exchange(true)) return;  // the other path already answered
+    grpc::Status status =
+        timed_out ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 obj->spec().key.ToString() + ": the first collection is still running after " +
+                                     std::to_string(kFirstAnswerWait.count()) + "ms (a pod is slow to answer); "
+                                     "the next call will have data")
+                  : answer(*obj->Latest());
     metrics_->RecordGrpc(method, GrpcCodeName(status.error_code()), ToSeconds(clock_->Now() - start));
     reactor->Finish(status);
-  });
+    inflight_.fetch_sub(1);
+  };
+  timers_->After(kFirstAnswerWait, [finish] { finish(true); });
+  obj->OnFirstCycle([finish] { finish(false); });
   return reactor;
 }
 

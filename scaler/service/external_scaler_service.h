@@ -3,6 +3,8 @@
 // API. Thin: proto -> engine -> proto. Every unary answer comes from memory; StreamIsActive
 // runs one reactor per stream, woken by the engine on inactive->active edges.
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -36,6 +38,12 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   /// backing off) and refuses new ones. Call before grpc::Server::Shutdown().
   void FinishAllStreams();
 
+  /// Waits until no unary call is being answered, or `deadline`. True when idle.
+  bool WaitIdle(std::chrono::steady_clock::time_point deadline);
+
+  /// How long a first call waits for a new trigger's first collection before UNAVAILABLE.
+  static constexpr std::chrono::milliseconds kFirstAnswerWait{800};
+
  private:
   friend class ActiveStream;
   grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const char* method, TimePoint start,
@@ -51,6 +59,10 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   std::mutex mu_;  // guards streams_, shutting_down_
   std::set<ActiveStream*> streams_;
   bool shutting_down_ = false;
+
+  std::atomic<int> inflight_{0};  // unary calls not finished yet
+  class DelayedCalls;
+  std::unique_ptr<DelayedCalls> timers_;
 };
 
 /// Maps a domain Status to the gRPC status KEDA sees (the only place this happens).

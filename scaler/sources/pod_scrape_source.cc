@@ -243,6 +243,10 @@ Result<PodScrape> PodScrapeSource::Extract(std::string_view body, std::string_vi
                    : src->combine == signals::Combine::kMax   ? acc->max
                                                               : acc->sum;
         (kind == SignalKind::kCounter ? out.counters : out.gauges)[wanted] = v * src->scale;
+      } else if (kind == SignalKind::kGauge) {
+        // Served, but only NaN/Inf samples (or none matching the model): the pod has the
+        // metric and no usable level now. NaN marks that: aggregations skip it.
+        out.gauges[wanted] = std::numeric_limits<double>::quiet_NaN();
       }
     }
     if (!found) {
