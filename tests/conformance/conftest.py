@@ -81,8 +81,22 @@ def watchdog():
     faulthandler.cancel_dump_traceback_later()
 
 
+_EXIT_STATUS = [0]
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Bound the interpreter's exit too: if grpc's shutdown ever hangs after the last test (seen
     once when every file ran in one process), dump the stacks and exit after 60 s."""
     import faulthandler
+    _EXIT_STATUS[0] = int(exitstatus)
     faulthandler.dump_traceback_later(60, exit=True)
+
+
+def pytest_unconfigure(config):
+    """Every result is reported by now; grpc's C threads can keep the interpreter's shutdown
+    waiting on a join, so leave at once with pytest's exit status."""
+    import os
+    import sys
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_EXIT_STATUS[0])
