@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "scaler/common/text.h"
 #include "scaler/net/http_client.h"
 #include "tests/fakes/child_process.h"
 
@@ -75,7 +76,7 @@ class PrometheusServer {
 
   /// GET /api/v1/query; returns the "data" object (throws on errors).
   nlohmann::json Query(const std::string& expr, std::optional<double> time = std::nullopt) {
-    std::string q = url_ + "/api/v1/query?query=" + Encode(expr);
+    std::string q = url_ + "/api/v1/query?query=" + UrlEncode(expr);
     if (time) q += "&time=" + std::to_string(*time);
     auto r = http_->Get(q, {});
     if (!r.ok()) throw std::runtime_error(r.status().message());
@@ -95,19 +96,7 @@ class PrometheusServer {
     return false;
   }
 
-  static std::string Encode(const std::string& s) {
-    std::string out;
-    for (unsigned char c : s) {
-      if (std::isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~') {
-        out += static_cast<char>(c);
-      } else {
-        char buf[4];
-        std::snprintf(buf, sizeof buf, "%%%02X", c);
-        out += buf;
-      }
-    }
-    return out;
-  }
+
 
  private:
   std::filesystem::path dir_;
