@@ -51,7 +51,7 @@ std::string ToCsv(const std::vector<Row>& rows) {
 std::string ToSvg(const std::vector<Row>& rows, const PlotInfo& info) {
   const double W = 1000, left = 70, right = 150, top = 60, ph = 150, gap = 45;
   const int panels = 4;
-  const double H = top + panels * (ph + gap) + 30;
+  const double H = top + panels * (ph + gap) + 46;  // room for the two legend lines
   const double tmax = rows.empty() ? 1 : std::max(1.0, rows.back().t);
   const double pw = W - left - right;
   auto X = [&](double t) { return left + pw * t / tmax; };
@@ -63,7 +63,7 @@ std::string ToSvg(const std::vector<Row>& rows, const PlotInfo& info) {
        "\" font-family=\"Helvetica,Arial,sans-serif\" font-size=\"12\">\n";
   o += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   o += "<text x=\"" + F("%.0f", left) + "\" y=\"24\" font-size=\"17\" font-weight=\"bold\">" +
-       Esc("Autoscaling an emulated NIM (meta/llama-3.1-8b-instruct): the NVIDIA article's HPA vs nim-scaler") +
+       Esc("Emulated NIM (llama-3.1-8b-instruct): the NVIDIA article's HPA vs nim-scaler") +
        "</text>\n";
   o += "<text x=\"" + F("%.0f", left) + "\" y=\"44\" fill=\"#555\">" +
        Esc("simulated time (" + F("%g", info.compression) +
@@ -163,11 +163,11 @@ std::string ToSvg(const std::vector<Row>& rows, const PlotInfo& info) {
         {{[](const Row& r) { return r.a.p95_ttft; }, ca, "", "article", false},
          {[](const Row& r) { return r.b.p95_ttft; }, cb, "", "nim-scaler", false}},
         info.slo_ttft, "SLO " + F("%g", info.slo_ttft) + " s", false);
-  double ly = H - 12;
-  o += "<text x=\"" + F("%.0f", left) + "\" y=\"" + F("%.0f", ly) + "\" fill=\"" + ca + "\">" +
+  // One legend line per scenario: side by side they overlap.
+  o += "<text x=\"" + F("%.0f", left) + "\" y=\"" + F("%.0f", H - 28) + "\" fill=\"" + ca + "\">" +
        Esc("blue: " + info.title_a) + "</text>\n";
-  o += "<text x=\"" + F("%.0f", left + pw / 2) + "\" y=\"" + F("%.0f", ly) + "\" fill=\"" + cb +
-       "\">" + Esc("red: " + info.title_b) + "</text>\n";
+  o += "<text x=\"" + F("%.0f", left) + "\" y=\"" + F("%.0f", H - 10) + "\" fill=\"" + cb + "\">" +
+       Esc("red: " + info.title_b) + "</text>\n";
   o += "</svg>\n";
   return o;
 }
