@@ -3,13 +3,18 @@
 KEDA's built-in Prometheus scaler (a PromQL instant query to a real Prometheus), in one run.
 
   /usr/bin/python3 bench/grpc/run.py [--binary build/scaler/nim-scaler] [--objects 1000]
-      [--callers 200] [--seconds 10] [--pods 10] [--wake-trials 20] [--json out.json]
+      [--callers 200] [--seconds 10] [--pods 10] [--wake-trials 20] [--periods-ms 1000,100,20]
+      [--client-threads 1] [--json out.json]
 
 Everything runs on loopback: `pods` fake NIM pods (bench/grpc/fake_pods.py, one asyncio
 process) plus one wake pod; a Debian `prometheus` scraping them every 1 s (temp config and
 TSDB); `nim-scaler serve --allow-static-endpoints` tracking `objects` ScaledObjects (object i
 scrapes pod i % pods every 2 s); bench/grpc/keda_load (C++, built here with its own CMake
-project into build-bench-grpc/) as the caller. Prints a Markdown table for BENCHMARKS.md.
+project into build-bench-grpc/) as the caller: `callers` polling loops multiplexed on
+`client-threads` OS threads, as KEDA's goroutines are. Rows: one caller back to back; every
+caller polling once per period (one row per --periods-ms value); closed loop; an operator
+restart (every object's GetMetricSpec, GetMetrics and IsActive, `callers` in flight).
+Prints a Markdown table for BENCHMARKS.md.
 """
 
 import argparse
@@ -101,10 +106,11 @@ class Prometheus:
         self.log.close()
 
 
-def run_load(client, mode, args, target, pods, think_ms, watch_pid, callers=None):
+def run_load(client, mode, args, target, pods, period_ms, watch_pid, callers=None):
     callers = args.callers if callers is None else callers
-    cmd = [client, mode, "--callers", str(callers), "--seconds", str(args.seconds), "--think-ms", str(think_ms)]
-    if mode == "grpc":
+    cmd = [client, mode, "--callers", str(callers), "--seconds", str(args.seconds), "--period-ms", str(period_ms),
+           "--threads", str(args.client_threads)]
+    if mode in ("grpc", "burst"):
         cmd += ["--target", target, "--objects", str(args.objects), "--pods", ",".join(pods)]
     else:
         cmd += ["--prom", target, "--pods", ",".join(pods)]
@@ -113,7 +119,8 @@ def run_load(client, mode, args, target, pods, think_ms, watch_pid, callers=None
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
     wall = time.monotonic() - t0
     res = json.loads(out.stdout)
-    res["server_cpu_cores"] = (cpu_seconds(watch_pid) - cpu0) / wall
+    # for burst the client's own tracking pass is in `wall`; the row's CPU is over the whole run
+    res["server_cpu_cores"] = (cpu_seconds(watch_pid) - cpu0) / (wall if mode == "burst" else res["seconds"])
     res["setup"] = out.stderr.strip()
     return res
 
@@ -181,7 +188,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--pods", type=int, default=10)
     ap.add_argument("--wake-trials", type=int, default=20)
-    ap.add_argument("--paced-think-ms", type=float, default=20)
+    ap.add_argument("--periods-ms", default="1000,100,20",
+                    help="poll periods of the paced rows (each caller polls once per period)")
+    ap.add_argument("--client-threads", type=int, default=1)
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -202,12 +211,13 @@ def main():
         urls = [f"http://127.0.0.1:{p}/v1/metrics" for p in load_ports]
         hosts = [f"127.0.0.1:{p}" for p in load_ports]
         idle = scaler.stats()
-        for label, think, callers in (("single", 0, 1), ("paced", args.paced_think_ms, None), ("closed", 0, None)):
-            results[f"grpc_{label}"] = run_load(client, "grpc", args, scaler.target, urls, think, scaler.pid, callers)
+        for label, period, callers in load_rows(args):
+            results[f"grpc_{label}"] = run_load(client, "grpc", args, scaler.target, urls, period, scaler.pid, callers)
             results[f"grpc_{label}"]["server_stats"] = scaler.stats()
-            results[f"promql_{label}"] = run_load(client, "promql", args, prom.url, hosts, think, prom.proc.pid,
+            results[f"promql_{label}"] = run_load(client, "promql", args, prom.url, hosts, period, prom.proc.pid,
                                                   callers)
             results[f"promql_{label}"]["server_stats"] = h.proc_stats(prom.proc.pid)
+        results["grpc_burst"] = run_load(client, "burst", args, scaler.target, urls, 0, scaler.pid)
         results["scaler_idle_stats"] = idle
         cpu0, t0 = cpu_seconds(scaler.pid), time.monotonic()
         time.sleep(5)
@@ -228,27 +238,48 @@ def main():
     print_table(results, args)
 
 
+def load_rows(args):
+    """(label, poll period in ms, callers): one caller back to back, the paced rows, closed loop."""
+    rows = [("single", 0, 1)]
+    rows += [(f"every{p:g}", p, None) for p in (float(x) for x in args.periods_ms.split(",") if x)]
+    rows.append(("closed", 0, None))
+    return rows
+
+
+def describe(label, period, callers, args):
+    if label == "single":
+        return "1 caller, back to back"
+    if label == "closed":
+        return f"{args.callers} callers, closed loop"
+    return f"{args.callers} callers, each polling every {period:g} ms"
+
+
 def ms(us):
     return f"{us / 1000:.2f}"
+
+
+def print_row(desc, kind, calls, res):
+    who = "nim-scaler" if kind.startswith("grpc") else "Prometheus"
+    for call in calls:
+        c = res[call]
+        rate = c["count"] / res["seconds"]
+        print(f"| {desc} | {who} {call} | {rate:,.0f} | {ms(c['p50_us'])} | {ms(c['p90_us'])} | "
+              f"{ms(c['p99_us'])} | {ms(c['p999_us'])} | {ms(c['max_us'])} | {c['errors']} | "
+              f"{res['server_cpu_cores']:.2f} |")
 
 
 def print_table(r, args):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"\n{args.objects} tracked ScaledObjects, {args.seconds:g} s per row; "
           f"{os.cpu_count()} cores ({cpu})\n")
-    print("| load | call | calls/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU (cores) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for label, desc in (("single", "1 caller, back to back"),
-                        ("paced", f"{args.callers} callers, {args.paced_think_ms:g} ms pause after each call"),
-                        ("closed", f"{args.callers} callers, closed loop")):
+    print("| load | call | calls/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | server CPU (cores) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, period, callers in load_rows(args):
+        desc = describe(label, period, callers, args)
         for kind, calls in ((f"grpc_{label}", ("GetMetrics", "IsActive")), (f"promql_{label}", ("PromQL query",))):
-            res = r[kind]
-            who = "nim-scaler" if kind.startswith("grpc") else "Prometheus"
-            for call in calls:
-                c = res[call]
-                rate = c["count"] / res["seconds"]
-                print(f"| {desc} | {who} {call} | {rate:,.0f} | {ms(c['p50_us'])} | {ms(c['p90_us'])} | "
-                      f"{ms(c['p99_us'])} | {ms(c['max_us'])} | {c['errors']} | {res['server_cpu_cores']:.2f} |")
+            print_row(desc, kind, calls, r[kind])
+    print_row(f"operator restart: {args.objects} objects, {args.callers} in flight", "grpc_burst",
+              ("GetMetricSpec", "GetMetrics", "IsActive"), r["grpc_burst"])
     w = r["wake"]
     print("\n| activation (0 -> 1 waiting request), %d trials | p50 ms | p90 ms | max ms |" % len(w["e2e"]))
     print("|---|---|---|---|")

@@ -1,7 +1,5 @@
 // Exports RunServe(): wiring, health monitoring, signal handling and graceful shutdown.
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
 #include <atomic>
@@ -17,7 +15,9 @@
 #include "scaler/engine/scaler_engine.h"
 #include "scaler/http/admin_server.h"
 #include "scaler/net/http_client.h"
+#include "scaler/service/async_calls.h"
 #include "scaler/service/external_scaler_service.h"
+#include "scaler/service/health_service.h"
 #include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/telemetry/logging.h"
 #include "scaler/telemetry/scaler_metrics.h"
@@ -82,19 +82,23 @@ int RunServe(const config::AppConfig& config) {
   spec::SpecOptions spec_options{config.allow_static_endpoints, config.min_scrape_interval, kube->has_value(),
                                  config.namespaces};
   engine::ScalerEngine engine(spec_options, deps, config.idle_forget);
+  // One completion queue and one thread serve every call of the gRPC port (async_calls.h).
+  // Declared before the services, so it stops after they have answered everything.
+  service::CallLoop loop;
   service::ExternalScalerService service(&engine, &metrics, &clock);
+  service::HealthService health;
 
   auto creds = MakeCredentials(config);
   if (!creds.ok()) {
     log->error("{}", creds.status().message());
     return 2;
   }
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(GrpcListenAddress(config.grpc_addr), *creds, &grpc_port);
   builder.RegisterService(&service);
+  builder.RegisterService(&health);
+  loop.Attach(&builder);
   // KEDA configures no keepalive; our pings notice dead operator connections.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
@@ -105,12 +109,15 @@ int RunServe(const config::AppConfig& config) {
     log->error("cannot listen on --grpc-addr {} (in use or invalid)", config.grpc_addr);
     return 2;
   }
-  auto* health = server->GetHealthCheckService();
-  // "" and "readiness": NOT_SERVING until the first health pass below, and when collection
-  // stalls. "liveness": SERVING until shutdown, so a stall (often the network's fault) makes
-  // the replica unready rather than restarting it.
-  health->SetServingStatus(false);
-  health->SetServingStatus("liveness", true);
+  // "", "readiness" and the service's own name: NOT_SERVING until the first health pass
+  // below, and when collection stalls. "liveness": SERVING until shutdown, so a stall (often
+  // the network's fault) makes the replica unready rather than restarting it.
+  constexpr const char* kReadinessNames[] = {"", "readiness", "externalscaler.ExternalScaler"};
+  for (const char* name : kReadinessNames) health.Set(name, false);
+  health.Set("liveness", true);
+  service.Start(loop.cq());
+  health.Start(loop.cq());
+  loop.Start();
 
   std::atomic<bool> shutting_down{false};
   auto ready = [&](std::string* why) {
@@ -137,8 +144,7 @@ int RunServe(const config::AppConfig& config) {
       std::string why;
       bool ok = ready(&why);
       if (ok != serving) {
-        health->SetServingStatus("", ok);
-        health->SetServingStatus("readiness", ok);
+        for (const char* name : kReadinessNames) health.Set(name, ok);
         if (ok) log->info("health: SERVING");
         else log->warn("health: NOT_SERVING: {}", why);
         serving = ok;
@@ -156,7 +162,7 @@ int RunServe(const config::AppConfig& config) {
   int sig = WaitForSignal();
   log->info("received {}; shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   shutting_down.store(true);
-  health->SetServingStatus(false);
+  health.Shutdown();
   service.FinishAllStreams();
   // Let calls being answered finish (up to the grace), then stop at once: gRPC's own
   // Shutdown(deadline) would wait out the whole grace while KEDA keeps an idle connection open.
@@ -164,6 +170,8 @@ int RunServe(const config::AppConfig& config) {
     log->warn("calls still running after --shutdown-grace {}; cancelling them", FormatDuration(config.shutdown_grace));
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+  service.Stop();
+  loop.Stop();
   {
     std::lock_guard lock(monitor_mu);
     monitor_stop = true;

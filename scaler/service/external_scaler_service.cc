@@ -47,12 +47,28 @@ const char* GrpcCodeName(grpc::StatusCode code) {
 
 }  // namespace
 
-/// One StreamIsActive call. Owns itself: deleted in OnDone(). Writes are serialised: at
-/// most one in flight; a `true` that arrives meanwhile is coalesced into one more write.
-class ActiveStream final : public grpc::ServerWriteReactor<IsActiveResponse> {
+/// One StreamIsActive call: subscribed to its object's inactive->active edges; every message
+/// is `true` (keda-contract.md §8: `false` is never sent).
+class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, IsActiveResponse> {
  public:
-  ActiveStream(ExternalScalerService* service, std::shared_ptr<engine::TrackedObject> object)
-      : service_(service), object_(std::move(object)) {
+  explicit ActiveStream(ExternalScalerService* service) : service_(service) { active_.set_result(true); }
+
+ private:
+  void Opened() override {
+    const auto& req = request();
+    auto obj = service_->engine_->Resolve(req.namespace_(), req.name(), ToMetadata(req));
+    if (!obj.ok()) {
+      grpc::Status status = ToGrpcStatus(obj.status());
+      service_->metrics_->RecordGrpc("StreamIsActive", GrpcCodeName(status.error_code()), 0);
+      End(status);
+      return;
+    }
+    if (!service_->AddStream(this)) {  // shutting down: KEDA reconnects to another replica
+      End(grpc::Status::OK);
+      return;
+    }
+    registered_ = true;
+    object_ = *obj;
     service_->metrics_->AddStreamClients(1);
     subscription_ = object_->Subscribe([this] { PushActive(); });
     // On open: send `true` at once if active now, otherwise nothing (keda-contract.md §8).
@@ -60,95 +76,62 @@ class ActiveStream final : public grpc::ServerWriteReactor<IsActiveResponse> {
     if (ev->status.ok() && ev->active) PushActive();
   }
 
+  void Closed() override {
+    if (object_) {
+      object_->Unsubscribe(subscription_);  // after this no PushActive() runs
+      service_->metrics_->AddStreamClients(-1);
+    }
+    if (registered_) service_->RemoveStream(this);
+  }
+
   void PushActive() {
-    {
-      std::lock_guard lock(mu_);
-      if (done_ || finishing_) return;
-      if (writing_) {
-        pending_ = true;
-        return;
-      }
-      writing_ = true;
-    }
-    Write();
-  }
-
-  /// Ends the stream with `status` once any write in flight has completed.
-  void End(const grpc::Status& status) {
-    {
-      std::lock_guard lock(mu_);
-      if (finishing_ || done_) return;
-      finishing_ = true;
-      if (writing_) {
-        final_status_ = status;
-        finish_after_write_ = true;
-        return;
-      }
-    }
-    Finish(status);
-  }
-
-  void OnWriteDone(bool ok) override {
-    bool again = false, finish = false;
-    {
-      std::lock_guard lock(mu_);
-      writing_ = false;
-      if (finish_after_write_) {
-        finish = true;
-      } else if (ok && pending_) {
-        pending_ = false;
-        writing_ = again = true;
-      }
-    }
-    if (finish) Finish(final_status_);
-    else if (again) Write();
-  }
-
-  void OnCancel() override { End(grpc::Status::CANCELLED); }
-
-  void OnDone() override {
-    object_->Unsubscribe(subscription_);  // after this no PushActive() can start
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-    }
-    service_->RemoveStream(this);
-    service_->metrics_->AddStreamClients(-1);
-    delete this;
-  }
-
- private:
-  void Write() {
-    msg_.set_result(true);
     service_->metrics_->RecordStreamPush();
-    StartWrite(&msg_);
+    Push(active_);
   }
 
   ExternalScalerService* service_;
   std::shared_ptr<engine::TrackedObject> object_;
   uint64_t subscription_ = 0;
-  IsActiveResponse msg_;
-  std::mutex mu_;
-  bool writing_ = false, pending_ = false, finishing_ = false, finish_after_write_ = false, done_ = false;
-  grpc::Status final_status_;
+  bool registered_ = false;
+  IsActiveResponse active_;
 };
 
-/// Runs callbacks after a delay on one thread (deadlines of deferred answers).
+/// StreamMetricSpec is optional in the contract; KEDA then keeps calling GetMetricSpec.
+class MetricSpecStream final : public PushStream<externalscaler::ScaledObjectRef,
+                                                 externalscaler::GetMetricSpecResponse> {
+  void Opened() override {
+    End({grpc::StatusCode::UNIMPLEMENTED,
+         "StreamMetricSpec is not implemented by nim-scaler; metric specs come from GetMetricSpec"});
+  }
+  void Closed() override {}
+};
+
+/// Runs callbacks after a delay on one thread (deadlines of deferred answers). After Stop(),
+/// pending callbacks have run and new ones run at once.
 class ExternalScalerService::DelayedCalls {
  public:
   DelayedCalls() : thread_([this] { Run(); }) {}
-  ~DelayedCalls() {
+  ~DelayedCalls() { Stop(); }
+
+  void After(std::chrono::milliseconds delay, std::function<void()> fn) {
+    {
+      std::lock_guard lock(mu_);
+      if (!stop_) {
+        calls_.emplace(std::chrono::steady_clock::now() + delay, std::move(fn));
+        cv_.notify_all();
+        return;
+      }
+    }
+    fn();
+  }
+
+  void Stop() {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
     }
     cv_.notify_all();
-    thread_.join();
-  }
-  void After(std::chrono::milliseconds delay, std::function<void()> fn) {
-    std::lock_guard lock(mu_);
-    calls_.emplace(std::chrono::steady_clock::now() + delay, std::move(fn));
-    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
   }
 
  private:
@@ -184,7 +167,42 @@ ExternalScalerService::ExternalScalerService(engine::ScalerEngine* engine, telem
                                              const Clock* clock)
     : engine_(engine), metrics_(metrics), clock_(clock), timers_(std::make_unique<DelayedCalls>()) {}
 
-ExternalScalerService::~ExternalScalerService() = default;
+ExternalScalerService::~ExternalScalerService() { Stop(); }
+
+void ExternalScalerService::Start(grpc::ServerCompletionQueue* cq) {
+  cq_ = cq;
+  // Calls that find no open slot queue inside gRPC until one is reopened; a few suffice.
+  constexpr int kUnarySlots = 16, kStreamSlots = 4;
+  for (int i = 0; i < kUnarySlots; ++i) {
+    SpecCall::Open(this, cq, &ExternalScalerService::RequestGetMetricSpec, &ExternalScalerService::HandleGetMetricSpec);
+    MetricsCall::Open(this, cq, &ExternalScalerService::RequestGetMetrics, &ExternalScalerService::HandleGetMetrics);
+    ActiveCall::Open(this, cq, &ExternalScalerService::RequestIsActive, &ExternalScalerService::HandleIsActive);
+  }
+  for (int i = 0; i < kStreamSlots; ++i) OpenStreamIsActive();
+  OpenStreamMetricSpec();
+}
+
+void ExternalScalerService::OpenStreamIsActive() {
+  (new ActiveStream(this))
+      ->Open(
+          cq_,
+          [this](auto* ctx, auto* req, auto* writer, auto* cq, void* tag) {
+            RequestStreamIsActive(ctx, req, writer, cq, cq, tag);
+          },
+          [this] { OpenStreamIsActive(); });
+}
+
+void ExternalScalerService::OpenStreamMetricSpec() {
+  (new MetricSpecStream())
+      ->Open(
+          cq_,
+          [this](auto* ctx, auto* req, auto* writer, auto* cq, void* tag) {
+            RequestStreamMetricSpec(ctx, req, writer, cq, cq, tag);
+          },
+          [this] { OpenStreamMetricSpec(); });
+}
+
+void ExternalScalerService::Stop() { timers_->Stop(); }
 
 bool ExternalScalerService::WaitIdle(std::chrono::steady_clock::time_point deadline) {
   while (inflight_.load() > 0) {
@@ -194,84 +212,78 @@ bool ExternalScalerService::WaitIdle(std::chrono::steady_clock::time_point deadl
   return true;
 }
 
-grpc::ServerUnaryReactor* ExternalScalerService::Finish(grpc::CallbackServerContext* ctx, const char* method,
-                                                        TimePoint start, const grpc::Status& status) {
+template <class Call>
+void ExternalScalerService::Answer(Call* call, const char* method, TimePoint start, const grpc::Status& status) {
   metrics_->RecordGrpc(method, GrpcCodeName(status.error_code()), ToSeconds(clock_->Now() - start));
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(status);
+  call->Answer(status);  // `call` may be gone after this
   inflight_.fetch_sub(1);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(grpc::CallbackServerContext* ctx,
-                                                               const externalscaler::ScaledObjectRef* req,
-                                                               externalscaler::GetMetricSpecResponse* resp) {
+void ExternalScalerService::HandleGetMetricSpec(SpecCall* call) {
   inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
+  const auto& req = call->request;
   // Configuration only: never depends on a scrape (keda-contract.md §0.8).
-  auto obj = engine_->Resolve(req->namespace_(), req->name(), ToMetadata(*req));
-  if (!obj.ok()) return Finish(ctx, "GetMetricSpec", start, ToGrpcStatus(obj.status()));
+  auto obj = engine_->Resolve(req.namespace_(), req.name(), ToMetadata(req));
+  if (!obj.ok()) return Answer(call, "GetMetricSpec", start, ToGrpcStatus(obj.status()));
   const auto& spec = (*obj)->spec();
-  auto* ms = resp->add_metricspecs();
+  auto* ms = call->response.add_metricspecs();
   ms->set_metricname(spec.metric_name);
   ms->set_targetsizefloat(spec.target_size);
   ms->set_targetsize(std::max<int64_t>(1, static_cast<int64_t>(std::ceil(spec.target_size))));
-  return Finish(ctx, "GetMetricSpec", start, grpc::Status::OK);
+  Answer(call, "GetMetricSpec", start, grpc::Status::OK);
 }
 
-grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(grpc::CallbackServerContext* ctx,
-                                                            const externalscaler::GetMetricsRequest* req,
-                                                            externalscaler::GetMetricsResponse* resp) {
+void ExternalScalerService::HandleGetMetrics(MetricsCall* call) {
   inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
-  const auto& ref = req->scaledobjectref();
+  const auto& req = call->request;
+  const auto& ref = req.scaledobjectref();
   auto obj = engine_->Resolve(ref.namespace_(), ref.name(), ToMetadata(ref));
-  if (!obj.ok()) return Finish(ctx, "GetMetrics", start, ToGrpcStatus(obj.status()));
+  if (!obj.ok()) return Answer(call, "GetMetrics", start, ToGrpcStatus(obj.status()));
   const auto& spec = (*obj)->spec();
-  if (!MetricNameMatches(req->metricname(), spec.metric_name)) {
-    return Finish(ctx, "GetMetrics", start,
-                  {grpc::StatusCode::NOT_FOUND, spec.key.ToString() + ": unknown metric \"" + req->metricname() +
+  if (!MetricNameMatches(req.metricname(), spec.metric_name)) {
+    return Answer(call, "GetMetrics", start,
+                  {grpc::StatusCode::NOT_FOUND, spec.key.ToString() + ": unknown metric \"" + req.metricname() +
                                                     "\"; this trigger reports \"" + spec.metric_name + "\""});
   }
-  auto answer = [req, resp](const engine::Evaluation& ev) {
+  auto answer = [call](const engine::Evaluation& ev) {
     if (!ev.status.ok()) return ToGrpcStatus(ev.status);
-    auto* mv = resp->add_metricvalues();
-    mv->set_metricname(req->metricname());
+    auto* mv = call->response.add_metricvalues();
+    mv->set_metricname(call->request.metricname());
     mv->set_metricvaluefloat(ev.value);
     mv->set_metricvalue(static_cast<int64_t>(std::ceil(ev.value)));
     return grpc::Status::OK;
   };
-  return AnswerFromMemory(ctx, "GetMetrics", start, *obj, answer);
+  AnswerFromMemory(call, "GetMetrics", start, *obj, answer);
 }
 
-grpc::ServerUnaryReactor* ExternalScalerService::IsActive(grpc::CallbackServerContext* ctx,
-                                                          const externalscaler::ScaledObjectRef* req,
-                                                          externalscaler::IsActiveResponse* resp) {
+void ExternalScalerService::HandleIsActive(ActiveCall* call) {
   inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
-  auto obj = engine_->Resolve(req->namespace_(), req->name(), ToMetadata(*req));
-  if (!obj.ok()) return Finish(ctx, "IsActive", start, ToGrpcStatus(obj.status()));
-  auto answer = [resp](const engine::Evaluation& ev) {
+  const auto& req = call->request;
+  auto obj = engine_->Resolve(req.namespace_(), req.name(), ToMetadata(req));
+  if (!obj.ok()) return Answer(call, "IsActive", start, ToGrpcStatus(obj.status()));
+  auto answer = [call](const engine::Evaluation& ev) {
     if (!ev.status.ok()) return ToGrpcStatus(ev.status);
-    resp->set_result(ev.active);
+    call->response.set_result(ev.active);
     return grpc::Status::OK;
   };
-  return AnswerFromMemory(ctx, "IsActive", start, *obj, answer);
+  AnswerFromMemory(call, "IsActive", start, *obj, answer);
 }
 
-grpc::ServerUnaryReactor* ExternalScalerService::AnswerFromMemory(
-    grpc::CallbackServerContext* ctx, const char* method, TimePoint start,
-    const std::shared_ptr<engine::TrackedObject>& obj,
-    std::function<grpc::Status(const engine::Evaluation&)> answer) {
+template <class Call>
+void ExternalScalerService::AnswerFromMemory(Call* call, const char* method, TimePoint start,
+                                             const std::shared_ptr<engine::TrackedObject>& obj,
+                                             std::function<grpc::Status(const engine::Evaluation&)> answer) {
   auto ev = obj->Latest();
-  if (!ev->pending) return Finish(ctx, method, start, answer(*ev));
+  if (!ev->pending) return Answer(call, method, start, answer(*ev));
   // KEDA calls GetMetrics right after the GetMetricSpec that started tracking: rather than
   // failing that first poll, answer when the first collection cycle is published.
   // The wait is bounded: a hung pod must not hold a call whose client set no deadline (KEDA's
   // polling loop sets none), so after kFirstAnswerWait it is UNAVAILABLE and KEDA asks again.
-  auto* reactor = ctx->DefaultReactor();
   auto done = std::make_shared<std::atomic<bool>>(false);
-  auto finish = [this, reactor, method, start, obj, done, answer = std::move(answer)](bool timed_out) {
+  auto finish = [this, call, method, start, obj, done, answer = std::move(answer)](bool timed_out) {
     if (done->exchange(true)) return;  // the other path already answered
     grpc::Status status =
         timed_out ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -279,39 +291,17 @@ grpc::ServerUnaryReactor* ExternalScalerService::AnswerFromMemory(
                                      std::to_string(kFirstAnswerWait.count()) + "ms (a pod is slow to answer); "
                                      "the next call will have data")
                   : answer(*obj->Latest());
-    metrics_->RecordGrpc(method, GrpcCodeName(status.error_code()), ToSeconds(clock_->Now() - start));
-    reactor->Finish(status);
-    inflight_.fetch_sub(1);
+    Answer(call, method, start, status);
   };
   timers_->After(kFirstAnswerWait, [finish] { finish(true); });
   obj->OnFirstCycle([finish] { finish(false); });
-  return reactor;
 }
 
-grpc::ServerWriteReactor<IsActiveResponse>* ExternalScalerService::StreamIsActive(
-    grpc::CallbackServerContext* /*ctx*/, const externalscaler::ScaledObjectRef* req) {
-  auto obj = engine_->Resolve(req->namespace_(), req->name(), ToMetadata(*req));
-  if (!obj.ok()) {
-    class Refused final : public grpc::ServerWriteReactor<IsActiveResponse> {
-     public:
-      explicit Refused(const grpc::Status& s) { Finish(s); }
-      void OnDone() override { delete this; }
-    };
-    metrics_->RecordGrpc("StreamIsActive", GrpcCodeName(ToGrpcStatus(obj.status()).error_code()), 0);
-    return new Refused(ToGrpcStatus(obj.status()));
-  }
+bool ExternalScalerService::AddStream(ActiveStream* s) {
   std::lock_guard lock(mu_);
-  if (shutting_down_) {
-    class Closing final : public grpc::ServerWriteReactor<IsActiveResponse> {
-     public:
-      Closing() { Finish(grpc::Status::OK); }
-      void OnDone() override { delete this; }
-    };
-    return new Closing();
-  }
-  auto* stream = new ActiveStream(this, *obj);
-  streams_.insert(stream);
-  return stream;
+  if (shutting_down_) return false;
+  streams_.insert(s);
+  return true;
 }
 
 void ExternalScalerService::RemoveStream(ActiveStream* s) {
@@ -320,18 +310,11 @@ void ExternalScalerService::RemoveStream(ActiveStream* s) {
 }
 
 void ExternalScalerService::FinishAllStreams() {
-  std::set<ActiveStream*> streams;
-  {
-    std::lock_guard lock(mu_);
-    shutting_down_ = true;
-    streams = streams_;
-  }
-  // A stream may end concurrently; End() on a finished stream is a no-op, and OnDone
-  // (which deletes it) removes it under mu_ only after Finish completes, so hold mu_
-  // while calling End to keep the pointers alive.
+  // Hold mu_ while ending them: a stream is deleted only after RemoveStream (under mu_).
   std::lock_guard lock(mu_);
+  shutting_down_ = true;
   for (ActiveStream* s : streams_) s->End(grpc::Status::OK);
-  telemetry::Logger("service")->info("finished {} StreamIsActive stream(s) with status OK", streams.size());
+  telemetry::Logger("service")->info("finished {} StreamIsActive stream(s) with status OK", streams_.size());
 }
 
 }  // namespace nimscaler::service
