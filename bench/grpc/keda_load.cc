@@ -408,6 +408,7 @@ void RunPromqlThread(const Args& a, const std::vector<std::string>& urls, int fi
   std::uniform_int_distribution<size_t> pick(0, urls.size() - 1);
   int live = count;
   while (live > 0) {
+    // start every caller whose poll is due; `wake`: when the next one falls due
     Clock::time_point now = Clock::now();
     Clock::time_point wake = now + std::chrono::milliseconds(100);
     for (PromCaller& c : callers) {
@@ -430,6 +431,7 @@ void RunPromqlThread(const Args& a, const std::vector<std::string>& urls, int fi
     int running = 0;
     curl_multi_perform(multi, &running);
     int left = 0;
+    bool finished_any = false;
     while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
       if (msg->msg != CURLMSG_DONE) continue;
       PromCaller* c = nullptr;
@@ -444,12 +446,12 @@ void RunPromqlThread(const Args& a, const std::vector<std::string>& urls, int fi
       curl_multi_remove_handle(multi, c->easy);
       c->in_flight = false;
       c->cadence.next = c->cadence.After(end);
+      finished_any = true;
     }
     if (live == 0) break;
-    auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()).count();
-    if (running > 0 || wait_ms > 0) {
-      curl_multi_poll(multi, nullptr, 0, static_cast<int>(std::clamp<long long>(wait_ms, 0, 100)), nullptr);
-    }
+    if (finished_any) continue;  // a caller may be due again at once (closed loop)
+    auto wait_ms = std::chrono::ceil<std::chrono::milliseconds>(wake - Clock::now()).count();
+    curl_multi_poll(multi, nullptr, 0, static_cast<int>(std::clamp<long long>(wait_ms, 0, 100)), nullptr);
   }
   for (PromCaller& c : callers) curl_easy_cleanup(c.easy);
   curl_multi_cleanup(multi);

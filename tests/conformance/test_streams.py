@@ -1,5 +1,6 @@
 """keda-contract.md §9 cases 22-24, 26 and 28: StreamIsActive behaviour."""
 
+import os
 import socket
 import threading
 import time
@@ -10,6 +11,11 @@ import pytest
 import harness as h
 
 INTERVAL = "100ms"  # the session server runs with --min-scrape-interval 100ms
+
+# CONFORMANCE_LONG=1 runs cases 26 and 28 at the contract's full length (10 minutes of backend
+# errors; 30 idle minutes through a proxy that drops connections idle for 5 minutes) instead
+# of their scaled-down defaults; about 41 minutes more. Results: tests/conformance/README.md.
+LONG = os.environ.get("CONFORMANCE_LONG") == "1"
 
 
 def open_stream(client, r):
@@ -92,25 +98,29 @@ def test_case24_streams_with_different_metadata_are_independent(client, make_pod
 
 
 def test_case26_stream_survives_backend_errors(scaler, client, pod):
-    """Case 26 (scaled down from 10 minutes to ~6 s of 100 ms cycles: ~60 failed scrapes per
-    mode): while the backend fails, refuses or hangs, the stream stays open with no message
-    and no error status; afterwards it still delivers activation."""
+    """Case 26 (by default scaled down from 10 minutes to ~6 s of 100 ms cycles: ~60 failed
+    scrapes per mode; CONFORMANCE_LONG=1: 10 minutes): while the backend fails, refuses or
+    hangs, the stream stays open with no message and no error status; afterwards it still
+    delivers activation."""
+    phase = 200.0 if LONG else 2.0  # three phases: error, hang, refused
     r = client.ref(h.unique("c26"), h.metadata(pod.url, interval=INTERVAL, targetWaiting=1))
     client.active(r)
     w = open_stream(client, r)
     time.sleep(0.3)
+    t0 = time.monotonic()
     pod.set(mode="error")
-    time.sleep(2.0)
+    time.sleep(phase)
     with pytest.raises(grpc.RpcError) as e:
         client.active(r)
     assert e.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.FAILED_PRECONDITION)
     pod.set(mode="hang")
-    time.sleep(2.0)
+    time.sleep(phase)
     pod.set(mode="ok")
     pod.server.server_close()  # refuse connections for a while (listening socket closed)
-    time.sleep(2.0)
+    time.sleep(phase)
     assert w.code is None, (w.code, w.details)
     assert w.msgs == []
+    print(f"case 26: stream open with no message after {time.monotonic() - t0:.0f} s of failing scrapes")
     w.cancel()
 
 
@@ -134,10 +144,13 @@ def test_case26_stream_survives_errors_then_activates(client, pod):
 
 
 class IdleProxy:
-    """A loopback TCP proxy that counts server->client bytes and when they last flowed."""
+    """A loopback TCP proxy that counts server->client bytes and when they last flowed, and,
+    like a load balancer, drops a connection idle (no byte either way) for `idle_timeout` s."""
 
-    def __init__(self, upstream_port):
+    def __init__(self, upstream_port, idle_timeout=300.0):
         self.upstream = upstream_port
+        self.idle_timeout = idle_timeout
+        self.dropped = 0
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
@@ -154,20 +167,26 @@ class IdleProxy:
             except OSError:
                 return
             u = socket.create_connection(("127.0.0.1", self.upstream))
-            threading.Thread(target=self._pipe, args=(c, u, False), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(u, c, True), daemon=True).start()
+            conn = {"last": time.monotonic()}
+            threading.Thread(target=self._pipe, args=(c, u, False, conn), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c, True, conn), daemon=True).start()
 
-    def _pipe(self, src, dst, down):
+    def _pipe(self, src, dst, down, conn):
         src.settimeout(1.0)
         while not self.closed:
             try:
                 data = src.recv(65536)
             except socket.timeout:
+                if time.monotonic() - conn["last"] > self.idle_timeout:
+                    if down:
+                        self.dropped += 1
+                    break
                 continue
             except OSError:
                 break
             if not data:
                 break
+            conn["last"] = time.monotonic()
             if down:
                 self.down_bytes += len(data)
                 self.down_events.append(time.monotonic())
@@ -187,12 +206,14 @@ class IdleProxy:
 
 
 def test_case28_idle_stream_kept_alive_by_server_pings(scaler, client, pod):
-    """Case 28 (time-scaled): an idle stream's connection carries server traffic (HTTP/2
-    keepalive pings) at least every ~60 s, so a proxy with an idle timeout longer than that
-    (e.g. 5 minutes) never sees the connection idle. Observes one idle minute through a proxy."""
+    """Case 28: an idle stream's connection carries server traffic (HTTP/2 keepalive pings)
+    at least every ~60 s, so a proxy that drops connections idle for 5 minutes never drops it.
+    By default one idle minute is observed (the first server frame must come within 65 s);
+    CONFORMANCE_LONG=1 observes the contract's 30 idle minutes."""
+    observe = 1800.0 if LONG else 66.0
     r = client.ref(h.unique("c28"), h.metadata(pod.url, interval=INTERVAL, targetWaiting=1))
     client.active(r)
-    proxy = IdleProxy(scaler.grpc_port)
+    proxy = IdleProxy(scaler.grpc_port, idle_timeout=300.0)
     ch = grpc.insecure_channel(f"127.0.0.1:{proxy.port}", options=[("grpc.use_local_subchannel_pool", 1)])
     try:
         c = h.Client(ch)
@@ -200,18 +221,19 @@ def test_case28_idle_stream_kept_alive_by_server_pings(scaler, client, pod):
         time.sleep(1.0)  # stream open, idle from here on
         start = time.monotonic()
         quiet_since = max(proxy.down_events) if proxy.down_events else start
-        deadline = start + 66
-        while time.monotonic() < deadline:
-            late = [t for t in proxy.down_events if t > start]
-            if late:
+        deadline = start + observe
+        while time.monotonic() < deadline and w.code is None:
+            if not LONG and [t for t in proxy.down_events if t > start]:
                 break
             time.sleep(0.5)
         late = [t for t in proxy.down_events if t > start]
-        assert late, "no server->client byte for 66 s on an idle stream connection (no keepalive)"
-        longest_quiet = late[0] - quiet_since
-        print(f"case 28: first server frame after {longest_quiet:.1f}s of idleness")
-        assert longest_quiet < 65
-        assert w.code is None
+        assert late, f"no server->client byte for {observe:.0f} s on an idle stream connection (no keepalive)"
+        gaps = [b - a for a, b in zip([quiet_since] + late, late)]
+        print(f"case 28: {time.monotonic() - start:.0f} s idle through the proxy: {len(late)} server frames, "
+              f"longest silence {max(gaps):.1f} s, connections dropped by the proxy: {proxy.dropped}")
+        assert max(gaps) < 65
+        assert proxy.dropped == 0
+        assert w.code is None, (w.code, w.details)
         pod.set(waiting=1)  # and the stream still works through the proxy
         assert len(w.wait_messages(1, 3)) == 1
         w.cancel()
