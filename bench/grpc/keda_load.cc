@@ -3,6 +3,7 @@
 //   keda_load grpc   --target H:P --pods URL,... --objects 1000 --callers 200 --seconds 10 [--period-ms 100]
 //   keda_load burst  --target H:P --pods URL,... --objects 1000 --callers 200
 //   keda_load promql --prom http://H:P --pods HOST:PORT,... --callers 200 --seconds 10 [--period-ms 100]
+//   keda_load track  --target H:P --pods URL,... --objects 1000 [--pods-per-object 10] [--scrape-interval 2s]
 //
 // KEDA's operator is a Go process: its per-ScaledObject polling loops are goroutines multiplexed
 // on a few OS threads, sharing one gRPC connection per scaler address. So is this client: the
@@ -16,6 +17,9 @@
 // IsActive, timing each call. --period-ms 0: closed loop, the next poll starts when one ends.
 // burst: an operator restart against a scaler that already tracks the objects: every object's
 // GetMetricSpec, GetMetrics and IsActive, --callers objects in flight at once.
+// track: only tracks the objects (as grpc does before timing) and exits; with
+// --pods-per-object N, object i reads N pods, URLs pods[(i*N + k) % len] made distinct per object
+// with "?so=i" (the memory benchmark's 1,000 objects x 10 pods).
 // promql: the same callers send the per-call request of KEDA's built-in Prometheus scaler, an
 // instant query GET /api/v1/query?query=sum(num_requests_waiting{instance="<pod>"}), over pooled
 // keep-alive connections, and time it.
@@ -49,8 +53,9 @@ using externalscaler::ExternalScaler;
 struct Args {
   std::string mode, target, prom;
   std::vector<std::string> pods;
-  int objects = 1000, callers = 200, threads = 1;
+  int objects = 1000, callers = 200, threads = 1, pods_per_object = 1;
   double seconds = 10, period_ms = 0;
+  std::string scrape_interval = "2s";
 };
 
 std::vector<std::string> Split(const std::string& s) {
@@ -64,8 +69,9 @@ std::vector<std::string> Split(const std::string& s) {
 }
 
 [[noreturn]] void Usage(const std::string& why) {
-  std::fprintf(stderr, "keda_load: %s\nusage: keda_load grpc|burst|promql [--target H:P] [--prom URL] --pods A,B "
-                       "[--objects N] [--callers N] [--threads N] [--seconds S] [--period-ms MS]\n",
+  std::fprintf(stderr, "keda_load: %s\nusage: keda_load grpc|burst|track|promql [--target H:P] [--prom URL] --pods A,B "
+                       "[--objects N] [--callers N] [--threads N] [--seconds S] [--period-ms MS] "
+                       "[--pods-per-object N] [--scrape-interval D]\n",
                why.c_str());
   std::exit(2);
 }
@@ -86,6 +92,8 @@ Args Parse(int argc, char** argv) {
     else if (k == "--threads") a.threads = std::max(1, std::atoi(v.c_str()));
     else if (k == "--seconds") a.seconds = std::atof(v.c_str());
     else if (k == "--period-ms") a.period_ms = std::atof(v.c_str());
+    else if (k == "--pods-per-object") a.pods_per_object = std::max(1, std::atoi(v.c_str()));
+    else if (k == "--scrape-interval") a.scrape_interval = v;
     else Usage("unknown flag " + k);
   }
   if (a.pods.empty()) Usage("--pods is required");
@@ -161,11 +169,21 @@ externalscaler::ScaledObjectRef Ref(const Args& a, int i) {
   ref.set_name("bench-" + std::to_string(i));
   ref.set_namespace_("bench");
   auto& md = *ref.mutable_scalermetadata();
-  md["endpoints"] = a.pods[static_cast<size_t>(i) % a.pods.size()];
+  if (a.pods_per_object == 1) {
+    md["endpoints"] = a.pods[static_cast<size_t>(i) % a.pods.size()];
+  } else {
+    std::string urls;
+    for (int k = 0; k < a.pods_per_object; ++k) {
+      size_t pod = (static_cast<size_t>(i) * static_cast<size_t>(a.pods_per_object) + static_cast<size_t>(k)) %
+                   a.pods.size();
+      urls += (k ? "," : "") + a.pods[pod] + "?so=" + std::to_string(i);
+    }
+    md["endpoints"] = urls;
+  }
   md["engine"] = "nim";
   md["targetWaiting"] = "4";
   md["targetKvCache"] = "0.8";
-  md["scrapeInterval"] = "2s";
+  md["scrapeInterval"] = a.scrape_interval;
   return ref;
 }
 
@@ -348,6 +366,7 @@ int RunGrpc(const Args& a) {
   auto stub = ExternalScaler::NewStub(channel);
   Objects objs;
   if (!Track(a, stub.get(), &objs)) return 1;
+  if (a.mode == "track") return 0;
 
   bool burst = a.mode == "burst";
   std::atomic<int> next_object{0};
@@ -488,7 +507,7 @@ int RunPromql(const Args& a) {
 
 int main(int argc, char** argv) {
   Args a = Parse(argc, argv);
-  if (a.mode == "grpc" || a.mode == "burst") {
+  if (a.mode == "grpc" || a.mode == "burst" || a.mode == "track") {
     if (a.target.empty()) Usage("--target is required");
     return RunGrpc(a);
   }
@@ -496,5 +515,5 @@ int main(int argc, char** argv) {
     if (a.prom.empty()) Usage("--prom is required");
     return RunPromql(a);
   }
-  Usage("mode must be grpc, burst or promql");
+  Usage("mode must be grpc, burst, track or promql");
 }
