@@ -83,6 +83,7 @@ class ChildProcess {
   }
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
  private:
   bool ReadSome(int timeout_ms) {

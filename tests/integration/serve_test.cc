@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -414,6 +415,49 @@ TEST(CheckCommand, ScrapeNamesTheEngineAndPrintsSignalsForEveryCapture) {
     EXPECT_NE(out.find(std::string("engine: ") + r.engine + " (detected)"), std::string::npos) << out;
     for (const auto& l : r.lines) EXPECT_NE(out.find(l), std::string::npos) << "missing \"" << l << "\" in\n" << out;
     EXPECT_NE(out.find("result: value "), std::string::npos) << out;
+  }
+}
+
+// The gRPC port is served by one thread on the async API (scaler/service/async_calls.h): no
+// callback-API "nexting" threads and no synchronous-server threads, which would take turns
+// polling the port and hand calls between threads. Checked after every kind of call was made.
+TEST_F(ServeTest, OnlyTheCallLoopThreadPollsTheGrpcPort) {
+  FakePod pod(ArticlePod());
+  auto ref = Ref(pod.url());
+  std::string name = MetricName(ref);
+  externalscaler::GetMetricsResponse resp;
+  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v > 0; }, 5s, &resp));
+  {
+    grpc::ClientContext ctx;
+    externalscaler::IsActiveResponse active;
+    ASSERT_TRUE(stub_->IsActive(&ctx, ref, &active).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckResponse hr;
+    ASSERT_TRUE(grpc::health::v1::Health::NewStub(channel_)->Check(&ctx, {}, &hr).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    auto stream = stub_->StreamIsActive(&ctx, ref);
+    externalscaler::IsActiveResponse msg;
+    ASSERT_TRUE(stream->Read(&msg));  // the pod is active: `true` at once
+    ctx.TryCancel();
+    while (stream->Read(&msg)) {
+    }
+  }
+  std::vector<std::string> names;
+  std::string task_dir = "/proc/" + std::to_string(server_->pid()) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(task_dir)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string n;
+    std::getline(comm, n);
+    names.push_back(n);
+  }
+  ASSERT_FALSE(names.empty());
+  for (const std::string& n : names) {
+    EXPECT_NE(n, "nexting_thread") << "a callback-API method is registered";
+    EXPECT_NE(n, "grpcpp_sync_ser") << "a synchronous service is registered";
   }
 }
 
