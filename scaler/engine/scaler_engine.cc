@@ -93,6 +93,9 @@ size_t ScalerEngine::ForgetIdle(TimePoint now) {
   {
     std::lock_guard lock(mu_);
     for (auto it = entries_.begin(); it != entries_.end();) {
+      // An open StreamIsActive stream is a request that lasts: KEDA may poll rarely
+      // (pollingInterval is unbounded) while it waits for a push.
+      if (it->second.object && it->second.object->HasSubscribers()) it->second.last_access = now;
       if (now - it->second.last_access > idle_forget_) {
         if (it->second.object) dropped.push_back(it->second.object);
         it = entries_.erase(it);

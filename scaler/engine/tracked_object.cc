@@ -69,6 +69,11 @@ void TrackedObject::Unsubscribe(uint64_t id) {
   subscribers_.erase(id);
 }
 
+bool TrackedObject::HasSubscribers() const {
+  std::lock_guard lock(mu_);
+  return !subscribers_.empty();
+}
+
 void TrackedObject::Ingest(const CycleData& data) {
   if (stopped_.load()) return;
   EvaluationConstPtr previous = Latest();

@@ -61,6 +61,8 @@ class TrackedObject {
   /// `fn` must not block. Returns an id for Unsubscribe().
   uint64_t Subscribe(ActivatedFn fn);
   void Unsubscribe(uint64_t id);
+  /// True while a StreamIsActive stream (or anything else) is subscribed.
+  bool HasSubscribers() const;
 
   /// Calls `fn` once the first collection cycle has been published (at once if it has),
   /// or when collection stops before that. Lets a first GetMetrics wait for real data

@@ -276,6 +276,22 @@ TEST_F(CollectionTest, TriggersNobodyAskedAboutAreForgotten) {
   EXPECT_LE(a.requests(), before + 1) << "a forgotten trigger is no longer scraped";
 }
 
+TEST_F(CollectionTest, AnOpenStreamKeepsItsTriggerTrackedWithoutRequests) {
+  testing::FakePod a(PodBody(0.2, 0));
+  AddPod("a", a, true);
+  auto obj = Track();
+  ASSERT_TRUE(Eventually([&] { return Value(obj) == 2.0; }, 3s));
+  uint64_t stream = obj->Subscribe([] {});  // what a StreamIsActive stream does
+  EXPECT_EQ(engine_->ForgetIdle(clock_.Now() + 11min), 0u);  // no request for 11 min, stream open
+  EXPECT_EQ(engine_->ForgetIdle(clock_.Now() + 40min), 0u);
+  EXPECT_EQ(engine_->List().size(), 1u);
+  obj->Unsubscribe(stream);
+  // the stream counted as a request until its last check (40 min): idle from there
+  EXPECT_EQ(engine_->ForgetIdle(clock_.Now() + 45min), 0u);
+  EXPECT_EQ(engine_->ForgetIdle(clock_.Now() + 51min), 1u);
+  EXPECT_TRUE(engine_->List().empty());
+}
+
 }  // namespace
 }  // namespace nimscaler
 
