@@ -21,7 +21,7 @@ namespace nimscaler::service {
 class ActiveStream;
 
 /// Thread-safe. Outlives the grpc::Server it is registered with. Life cycle:
-/// RegisterService -> BuildAndStart -> Start(loop) -> loop.Start() -> ... -> FinishAllStreams(),
+/// builder.RegisterService -> BuildAndStart -> Start(loop.cq()) -> loop.Start() -> ... -> FinishAllStreams(),
 /// WaitIdle() -> server->Shutdown() -> Stop() -> loop.Stop().
 class ExternalScalerService final : public externalscaler::ExternalScaler::AsyncService {
  public:
