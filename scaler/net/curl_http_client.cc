@@ -2,10 +2,13 @@
 // easy handle per calling thread (connections to pods are reused between scrapes);
 // GetAll() runs a multi handle so all pods of a cycle are fetched concurrently.
 #include <curl/curl.h>
+#include <sys/socket.h>
 
 #include <mutex>
 
+#include "scaler/net/address_policy.h"
 #include "scaler/net/http_client.h"
+#include "scaler/net/url.h"
 
 namespace nimscaler::net {
 
@@ -28,6 +31,7 @@ struct Transfer {
   const std::function<bool(std::string_view)>* on_data = nullptr;
   CURL* curl = nullptr;
   curl_slist* headers = nullptr;
+  std::string refused;  // "127.0.0.1 is a loopback address" when refuse_internal_addresses stopped it
   char errbuf[CURL_ERROR_SIZE] = {0};
 };
 
@@ -58,6 +62,29 @@ int Progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return cancel != nullptr && cancel->load() ? 1 : 0;  // non-zero aborts
 }
 
+// New connections: refused addresses get no socket at all (curl then tries the name's other
+// addresses, if any).
+curl_socket_t OpenSocket(void* user, curlsocktype purpose, curl_sockaddr* a) {
+  auto* t = static_cast<Transfer*>(user);
+  if (purpose == CURLSOCKTYPE_IPCXN) {
+    std::string kind = RefusedAddressKind(&a->addr);
+    if (!kind.empty()) {
+      if (t->refused.empty()) t->refused = FormatAddress(&a->addr) + " is " + kind;
+      return CURL_SOCKET_BAD;
+    }
+  }
+  return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+// Every request, also on a reused keep-alive connection: judged again before it is sent.
+int BeforeRequest(void* user, char* primary_ip, char* /*local_ip*/, int /*primary_port*/, int /*local_port*/) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string kind = RefusedAddressKind(primary_ip != nullptr ? std::string_view(primary_ip) : std::string_view());
+  if (kind.empty()) return CURL_PREREQFUNC_OK;
+  if (t->refused.empty()) t->refused = std::string(primary_ip) + " is " + kind;
+  return CURL_PREREQFUNC_ABORT;
+}
+
 void Configure(CURL* c, const std::string& url, const HttpRequestOptions& o, Transfer* t) {
   curl_easy_reset(c);
   t->curl = c;
@@ -82,6 +109,18 @@ void Configure(CURL* c, const std::string& url, const HttpRequestOptions& o, Tra
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
+  if (o.basic_auth) {
+    curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(c, CURLOPT_USERNAME, o.username.c_str());
+    curl_easy_setopt(c, CURLOPT_PASSWORD, o.password.c_str());
+  }
+  if (o.refuse_internal_addresses) {
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, OpenSocket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, t);
+    curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, BeforeRequest);
+    curl_easy_setopt(c, CURLOPT_PREREQDATA, t);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");  // the address judged must be the target's
+  }
   if (o.cancel != nullptr) {
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, Progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, o.cancel);
@@ -89,9 +128,10 @@ void Configure(CURL* c, const std::string& url, const HttpRequestOptions& o, Tra
   }
 }
 
-Result<HttpResponse> Finish(CURLcode rc, const std::string& url, Transfer* t) {
+Result<HttpResponse> Finish(CURLcode rc, const std::string& raw_url, Transfer* t) {
   curl_slist_free_all(t->headers);
   t->headers = nullptr;
+  const std::string url = RedactUrl(raw_url);
   if (t->overflow) {
     return Unavailable("response from " + url + " exceeds the " + std::to_string(t->cap) + "-byte limit");
   }
@@ -100,6 +140,11 @@ Result<HttpResponse> Finish(CURLcode rc, const std::string& url, Transfer* t) {
   curl_easy_getinfo(t->curl, CURLINFO_CONTENT_TYPE, &ct);
   if (ct != nullptr) t->resp.content_type = ct;
   if (rc != CURLE_OK && !(t->stopped && rc == CURLE_WRITE_ERROR)) {
+    if (!t->refused.empty()) {
+      return Unavailable("GET " + url + " refused: " + t->refused + "; a trigger may reach this host's own, "
+                         "loopback and link-local addresses only when the server runs with "
+                         "--allow-static-endpoints");
+    }
     if (rc == CURLE_ABORTED_BY_CALLBACK) return Unavailable("GET " + url + " cancelled");
     std::string why = t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(rc);
     return Unavailable("GET " + url + " failed: " + why);
@@ -177,7 +222,7 @@ class CurlHttpClient final : public HttpClient {
     curl_multi_remove_handle(pool.multi, easy);
     if (cancelled) {
       curl_slist_free_all(t.headers);
-      return Unavailable("GET " + url + " cancelled");
+      return Unavailable("GET " + RedactUrl(url) + " cancelled");
     }
     return Finish(rc, url, &t);
   }

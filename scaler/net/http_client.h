@@ -25,6 +25,16 @@ struct HttpRequestOptions {
   bool insecure_skip_verify = false;
   /// Streams only: set to true from another thread to abort the transfer promptly.
   const std::atomic<bool>* cancel = nullptr;
+  /// HTTP basic-auth credentials. They travel here, never in the URL, so every URL can be
+  /// stored and shown as is (see scaler/net/url.h, issue 19 item 6).
+  bool basic_auth = false;
+  std::string username;
+  std::string password;
+  /// Refuse to connect to loopback, link-local and unspecified addresses and to this host's
+  /// own addresses (scaler/net/address_policy.h), judged on the address actually connected
+  /// to, new or reused, so no name resolution or DNS rebinding gets around it. Such requests
+  /// never go through a proxy. For addresses a ScaledObject author chooses.
+  bool refuse_internal_addresses = false;
 };
 
 struct HttpResponse {
@@ -44,8 +54,9 @@ class ConnectionPool {
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
-  /// Transport failures (refused, timeout, body over the cap) are UNAVAILABLE with the cause.
-  /// Any HTTP status is a successful transport: callers judge the status code.
+  /// Transport failures (refused, timeout, body over the cap, an address refused by
+  /// `refuse_internal_addresses`) are UNAVAILABLE with the cause; messages show the URL
+  /// without userinfo. Any HTTP status is a successful transport: callers judge the status code.
   virtual Result<HttpResponse> Get(const std::string& url, const HttpRequestOptions& options) = 0;
 
   /// GETs every URL concurrently; results in the order of `urls`. Connections come from
