@@ -129,9 +129,112 @@ std::optional<std::string> SuggestClosest(std::string_view word,
   return best;
 }
 
+namespace {
+
+// Length of the well-formed UTF-8 sequence at the start of `text` (1-4), or 0 when the first
+// byte does not start one. Follows RFC 3629's table: the second byte's range depends on the
+// first, which excludes overlong forms, surrogates and code points above U+10FFFF.
+size_t Utf8SequenceLength(std::string_view text) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  unsigned char b0 = byte(0);
+  if (b0 < 0x80) return 1;
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    len = 2;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    len = 3;
+    if (b0 == 0xE0) lo = 0xA0;  // overlong
+    if (b0 == 0xED) hi = 0x9F;  // surrogates
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    len = 4;
+    if (b0 == 0xF0) lo = 0x90;  // overlong
+    if (b0 == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (text.size() < len) return 0;
+  if (byte(1) < lo || byte(1) > hi) return 0;
+  for (size_t i = 2; i < len; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+  }
+  return len;
+}
+
+bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7F; }
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+}  // namespace
+
 std::string Truncate(std::string_view text, size_t max) {
   if (text.size() <= max) return std::string(text);
-  return std::string(text.substr(0, max)) + "...";
+  // Find the start of the sequence holding byte `max` (at most 3 bytes back); cut there
+  // when that sequence is well-formed and would be split.
+  size_t cut = max;
+  for (size_t back = 1; back <= 3 && back <= max; ++back) {
+    size_t start = max - back;
+    unsigned char c = static_cast<unsigned char>(text[start]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    size_t len = Utf8SequenceLength(text.substr(start));
+    if (len > back) cut = start;
+    break;
+  }
+  return std::string(text.substr(0, cut)) + "...";
+}
+
+bool IsValidUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    size_t len = Utf8SequenceLength(text.substr(i));
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::string SanitizeUtf8(std::string_view text, bool replace_controls) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    size_t len = Utf8SequenceLength(text.substr(i));
+    if (len == 0 || (replace_controls && len == 1 && IsControl(static_cast<unsigned char>(text[i])))) {
+      out += kReplacement;
+      ++i;
+    } else {
+      out.append(text.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
+}
+
+std::string Printable(std::string_view text, size_t max) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    size_t len = Utf8SequenceLength(text.substr(i));
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (len == 0 || (len == 1 && IsControl(c))) {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+      ++i;
+    } else {
+      out.append(text.substr(i, len));
+      i += len;
+    }
+  }
+  return Truncate(out, max);
+}
+
+bool ConstantTimeEquals(std::string_view secret, std::string_view presented) {
+  // Every byte of `presented` is compared, whatever happened before; no early exit.
+  volatile unsigned char diff = secret.size() == presented.size() ? 0 : 1;
+  for (size_t i = 0; i < presented.size(); ++i) {
+    unsigned char s = secret.empty() ? 0 : static_cast<unsigned char>(secret[i % secret.size()]);
+    diff = static_cast<unsigned char>(diff | (s ^ static_cast<unsigned char>(presented[i])));
+  }
+  return diff == 0;
 }
 
 std::string UrlEncode(std::string_view text) {

@@ -35,8 +35,27 @@ std::string ToLower(std::string_view text);
 std::optional<std::string> SuggestClosest(std::string_view word,
                                           const std::vector<std::string>& candidates);
 
-/// Cuts user-controlled text to `max` bytes, marking the cut with "...".
+/// Cuts user-controlled text to at most `max` bytes, marking the cut with "...". The cut
+/// never splits a UTF-8 character: it moves back to the start of a multi-byte sequence the
+/// limit falls inside (bytes that are not valid UTF-8 are cut anywhere).
 std::string Truncate(std::string_view text, size_t max = 120);
+
+/// True when `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+/// above U+10FFFF). NUL and other control characters are valid UTF-8.
+bool IsValidUtf8(std::string_view text);
+
+/// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD;
+/// with `replace_controls`, control characters (U+0000-U+001F, U+007F) are replaced too. Valid
+/// input (without controls, when asked) comes back unchanged. Never throws but for bad_alloc.
+std::string SanitizeUtf8(std::string_view text, bool replace_controls = false);
+
+/// User-controlled text made safe to show in a message: invalid UTF-8 bytes and control
+/// characters written as \xNN, then cut like Truncate(). Always valid UTF-8.
+std::string Printable(std::string_view text, size_t max = 120);
+
+/// Compares a secret with a presented value in time that depends only on the presented
+/// value's length, not on where the two first differ.
+bool ConstantTimeEquals(std::string_view secret, std::string_view presented);
 
 /// Percent-encodes everything but unreserved characters (RFC 3986), for query strings.
 std::string UrlEncode(std::string_view text);
