@@ -110,6 +110,10 @@ Result<std::vector<PodEndpoint>> DnsDiscovery::List() {
 DiscoveryRegistry::DiscoveryRegistry(std::optional<KubeApiConfig> api, std::shared_ptr<net::HttpClient> http)
     : api_(std::move(api)), http_(std::move(http)) {}
 
+DiscoveryRegistry::~DiscoveryRegistry() { StopAll(); }
+
+void DiscoveryRegistry::StopAll() { threads_.StopAll(); }
+
 std::shared_ptr<EndpointSliceWatch> DiscoveryRegistry::WatchFor(const std::string& ns, const std::string& service) {
   std::lock_guard lock(mu_);
   if (auto it = watches_.find({ns, service}); it != watches_.end()) {
@@ -117,7 +121,7 @@ std::shared_ptr<EndpointSliceWatch> DiscoveryRegistry::WatchFor(const std::strin
   }
   // Drop entries whose watch is gone so the map does not grow without bound.
   std::erase_if(watches_, [](const auto& kv) { return kv.second.expired(); });
-  auto watch = std::make_shared<EndpointSliceWatch>(*api_, http_, ns, service);
+  auto watch = std::make_shared<EndpointSliceWatch>(*api_, http_, ns, service, &threads_);
   watches_[{ns, service}] = watch;
   return watch;
 }

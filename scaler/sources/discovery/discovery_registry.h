@@ -48,6 +48,10 @@ class DnsDiscovery final : public PodDiscovery {
 class DiscoveryRegistry {
  public:
   DiscoveryRegistry(std::optional<KubeApiConfig> api, std::shared_ptr<net::HttpClient> http);
+  /// Stops every watch (StopAll()).
+  ~DiscoveryRegistry();
+  DiscoveryRegistry(const DiscoveryRegistry&) = delete;
+  DiscoveryRegistry& operator=(const DiscoveryRegistry&) = delete;
 
   bool kube_enabled() const { return api_.has_value(); }
   Result<std::unique_ptr<PodDiscovery>> Make(const DiscoveryConfig& config);
@@ -55,11 +59,20 @@ class DiscoveryRegistry {
   /// The shared watch of a Service (created on first use). Exposed for tests.
   std::shared_ptr<EndpointSliceWatch> WatchFor(const std::string& ns, const std::string& service);
 
+  /// Stops every watch at once: all are signalled (each cancels its request in flight), then
+  /// all are joined, so shutdown takes about one watch's stop time, not the sum. Watches
+  /// dropped earlier never block: their destructor only signals (WatchThreadGroup). Watches
+  /// made after this stop at once. Idempotent.
+  void StopAll();
+  /// Watch threads not joined yet. Exposed for tests.
+  size_t watch_threads() const { return threads_.size(); }
+
  private:
   const std::optional<KubeApiConfig> api_;
   const std::shared_ptr<net::HttpClient> http_;
   std::mutex mu_;  // guards watches_
   std::map<std::pair<std::string, std::string>, std::weak_ptr<EndpointSliceWatch>> watches_;
+  WatchThreadGroup threads_;  // owns every watch's thread
 };
 
 /// Builds "scheme://host:port/path", bracketing IPv6 addresses.

@@ -1,144 +1,135 @@
-// Exports EndpointSliceWatch. nlohmann_json stays inside this file.
+// Exports EndpointSliceWatch and WatchThreadGroup.
 #include "scaler/sources/discovery/endpoint_slice_watch.h"
 
-#include <nlohmann/json.hpp>
+#include <condition_variable>
+#include <exception>
+#include <map>
 
+#include "scaler/common/clock.h"
 #include "scaler/common/text.h"
 #include "scaler/telemetry/logging.h"
 
 namespace nimscaler::sources {
-namespace {
 
-using nlohmann::json;
+namespace {
 
 constexpr auto kMinBackoff = std::chrono::milliseconds(500);
 constexpr auto kMaxBackoff = std::chrono::seconds(30);
 constexpr int kWatchTimeoutSeconds = 240;  // the server closes the watch; we resume from the RV
+constexpr size_t kMaxEventLineBytes = 16u << 20;
 
-bool BoolOr(const json& obj, const char* key, bool fallback) {
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_boolean() ? it->get<bool>() : fallback;
-}
-
-// One EndpointSlice object -> its endpoints (conditions per the v1 API: a missing `ready`
-// or `serving` means true, a missing `terminating` means false).
-std::vector<SliceEndpoint> ParseSlice(const json& slice) {
-  std::map<std::string, int> ports;
-  if (auto p = slice.find("ports"); p != slice.end() && p->is_array()) {
-    for (const auto& port : *p) {
-      if (!port.contains("port") || !port["port"].is_number_integer()) continue;
-      ports[port.value("name", std::string())] = port["port"].get<int>();
-    }
-  }
-  std::vector<SliceEndpoint> out;
-  if (auto e = slice.find("endpoints"); e != slice.end() && e->is_array()) {
-    for (const auto& ep : *e) {
-      const json conditions = ep.value("conditions", json::object());
-      std::string pod;
-      if (auto t = ep.find("targetRef"); t != ep.end() && t->is_object()) pod = t->value("name", std::string());
-      if (!ep.contains("addresses") || !ep["addresses"].is_array()) continue;
-      for (const auto& addr : ep["addresses"]) {
-        if (!addr.is_string()) continue;
-        SliceEndpoint se;
-        se.address = addr.get<std::string>();
-        se.pod = pod;
-        se.ready = BoolOr(conditions, "ready", true);
-        se.serving = BoolOr(conditions, "serving", se.ready);
-        se.terminating = BoolOr(conditions, "terminating", false);
-        se.ports = ports;
-        out.push_back(std::move(se));
-      }
-    }
-  }
-  return out;
-}
-
+// How a step of the loop ended, beyond ok.
+constexpr Code kRelistNow = Code::kNotFound;         // 410 Gone
+constexpr Code kRelistLater = Code::kInvalidArgument;  // a malformed document: list again after the backoff
 
 }  // namespace
 
-EndpointSliceWatch::EndpointSliceWatch(KubeApiConfig api, std::shared_ptr<net::HttpClient> http, std::string ns,
-                                       std::string service)
-    : api_(std::move(api)), http_(std::move(http)), ns_(std::move(ns)), service_(std::move(service)) {
-  thread_ = std::thread([this] { Run(); });
-}
+// The state of one watch, shared by the EndpointSliceWatch and its thread so that the thread
+// may outlive the watch object while it stops.
+class WatchCore {
+ public:
+  WatchCore(KubeApiConfig api, std::shared_ptr<net::HttpClient> http, std::string ns, std::string service)
+      : api_(std::move(api)), http_(std::move(http)), ns_(std::move(ns)), service_(std::move(service)) {}
 
-EndpointSliceWatch::~EndpointSliceWatch() {
-  stop_.store(true);
-  stop_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-Result<std::vector<SliceEndpoint>> EndpointSliceWatch::Endpoints() const {
-  std::lock_guard lock(mu_);
-  if (!synced_) {
-    return Unavailable("EndpointSlices of Service " + ns_ + "/" + service_ + " not listed yet" +
-                       (last_error_.empty() ? "" : ": " + last_error_));
+  void Run();
+  void RequestStop() {
+    {
+      std::lock_guard lock(stop_mu_);
+      stop_.store(true);
+    }
+    stop_cv_.notify_all();
   }
-  std::vector<SliceEndpoint> all;
-  for (const auto& [name, eps] : slices_) all.insert(all.end(), eps.begin(), eps.end());
-  return all;
-}
+  bool finished() const { return finished_.load(); }
 
-std::string EndpointSliceWatch::LastError() const {
-  std::lock_guard lock(mu_);
-  return last_error_;
-}
+  Result<std::vector<SliceEndpoint>> Endpoints() const {
+    std::lock_guard lock(mu_);
+    if (!synced_) {
+      return Unavailable("EndpointSlices of Service " + ns_ + "/" + service_ + " not listed yet" +
+                         (last_error_.empty() ? "" : ": " + last_error_));
+    }
+    std::vector<SliceEndpoint> all;
+    for (const auto& [name, eps] : slices_) all.insert(all.end(), eps.begin(), eps.end());
+    return all;
+  }
+  std::string LastError() const {
+    std::lock_guard lock(mu_);
+    return last_error_;
+  }
+  uint64_t relists() const { return relists_.load(); }
 
-std::string EndpointSliceWatch::Path() const {
+ private:
+  void Loop();
+  Status List();
+  Status Watch();
+  Status ApplyEvent(std::string_view line);
+  std::string Path() const;
+  std::string What() const { return ns_ + "/" + service_; }
+
+  const KubeApiConfig api_;
+  const std::shared_ptr<net::HttpClient> http_;
+  const std::string ns_;
+  const std::string service_;
+
+  mutable std::mutex mu_;  // guards the fields below; never held across I/O
+  std::map<std::string, std::vector<SliceEndpoint>> slices_;  // slice name -> endpoints
+  std::string resource_version_;
+  bool synced_ = false;
+  std::string last_error_;
+
+  std::atomic<uint64_t> relists_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> finished_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+};
+
+std::string WatchCore::Path() const {
   return api_.base_url + "/apis/discovery.k8s.io/v1/namespaces/" + UrlEncode(ns_) +
          "/endpointslices?labelSelector=" + UrlEncode("kubernetes.io/service-name=" + service_);
 }
 
-Status EndpointSliceWatch::List() {
+Status WatchCore::List() {
   auto opts = KubeRequestOptions(api_);
   opts.timeout = std::chrono::seconds(30);
+  opts.cancel = &stop_;  // a hung list ends when the watch stops
   auto resp = http_->Get(Path(), opts);
   if (!resp.ok()) return resp.status();
   if (resp->status != 200) {
-    return Unavailable("list EndpointSlices of " + ns_ + "/" + service_ + ": HTTP " + std::to_string(resp->status) +
-                       ": " + Truncate(Trim(resp->body), 200));
+    return Unavailable("list EndpointSlices of " + What() + ": HTTP " + std::to_string(resp->status) + ": " +
+                       PrintableSnippet(Trim(resp->body)));
   }
-  json doc = json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object() || !doc.contains("items") || !doc["items"].is_array()) {
-    return Unavailable("list EndpointSlices of " + ns_ + "/" + service_ + ": not an EndpointSliceList: " +
-                       Truncate(resp->body, 120));
-  }
+  auto list = DecodeEndpointSliceList(resp->body);
+  if (!list.ok()) return Status(kRelistLater, "list EndpointSlices of " + What() + ": " + list.status().message());
   std::map<std::string, std::vector<SliceEndpoint>> slices;
-  for (const auto& item : doc["items"]) {
-    slices[item["metadata"].value("name", std::string())] = ParseSlice(item);
-  }
+  for (auto& item : std::move(list).value().items) slices[item.name] = std::move(item.endpoints);
   std::lock_guard lock(mu_);
   slices_ = std::move(slices);
-  resource_version_ = doc["metadata"].value("resourceVersion", std::string());
+  resource_version_ = list->resource_version;
   synced_ = true;
   last_error_.clear();
   return Status::Ok();
 }
 
-bool EndpointSliceWatch::ApplyEvent(std::string_view line, bool* relist) {
-  json ev = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (ev.is_discarded() || !ev.is_object()) return false;
-  std::string type = ev.value("type", std::string());
-  const json& obj = ev.contains("object") ? ev["object"] : json::object();
-  if (type == "ERROR") {
+// Ok: applied. kRelistNow: 410 Gone. kRelistLater: a malformed event (the cache may have
+// missed a change: list again). Unavailable: an ERROR event (resume the watch).
+Status WatchCore::ApplyEvent(std::string_view line) {
+  auto ev = DecodeWatchEvent(line);
+  if (!ev.ok()) return Status(kRelistLater, "watch of " + What() + ": " + ev.status().message());
+  using Type = DecodedWatchEvent::Type;
+  if (ev->type == Type::kError) {
     // A watch that fell too far behind gets 410 Gone (as a Status object): list again.
-    if (obj.value("code", 0) == 410) *relist = true;
-    std::lock_guard lock(mu_);
-    last_error_ = "watch error: " + obj.value("message", std::string("unknown"));
-    return false;
+    if (ev->error_code == 410) return Status(kRelistNow, "410 Gone: " + ev->error_message);
+    return Unavailable("watch of " + What() + ": watch error: " + ev->error_message);
   }
-  if (!obj.is_object() || !obj.contains("metadata")) return true;
-  std::string rv = obj["metadata"].value("resourceVersion", std::string());
-  std::string name = obj["metadata"].value("name", std::string());
   std::lock_guard lock(mu_);
-  if (type == "ADDED" || type == "MODIFIED") slices_[name] = ParseSlice(obj);
-  else if (type == "DELETED") slices_.erase(name);
+  if (ev->type == Type::kAdded || ev->type == Type::kModified) slices_[ev->slice.name] = ev->slice.endpoints;
+  else if (ev->type == Type::kDeleted) slices_.erase(ev->slice.name);
   // BOOKMARK only moves the resourceVersion forward.
-  if (!rv.empty()) resource_version_ = rv;
-  return true;
+  if (!ev->slice.resource_version.empty()) resource_version_ = ev->slice.resource_version;
+  return Status::Ok();
 }
 
-Status EndpointSliceWatch::Watch() {
+Status WatchCore::Watch() {
   std::string rv;
   {
     std::lock_guard lock(mu_);
@@ -150,63 +141,105 @@ Status EndpointSliceWatch::Watch() {
   std::string url = Path() + "&watch=1&allowWatchBookmarks=true&timeoutSeconds=" +
                     std::to_string(kWatchTimeoutSeconds) + (rv.empty() ? "" : "&resourceVersion=" + UrlEncode(rv));
   std::string pending;
-  bool relist = false, failed = false;
-  auto resp = http_->Stream(url, opts, [&](std::string_view chunk) {
-    pending.append(chunk);
-    size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      std::string line = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      if (!Trim(line).empty() && !ApplyEvent(line, &relist)) {
-        failed = true;
+  Status ended = Status::Ok();
+  // Runs inside libcurl's C code: nothing may throw out of it.
+  auto on_data = [&](std::string_view chunk) noexcept {
+    try {
+      pending.append(chunk);
+      size_t start = 0, nl;
+      while ((nl = pending.find('\n', start)) != std::string::npos) {
+        std::string_view line(pending.data() + start, nl - start);
+        start = nl + 1;
+        if (Trim(line).empty()) continue;
+        ended = ApplyEvent(line);
+        if (!ended.ok()) return false;
+      }
+      pending.erase(0, start);
+      if (pending.size() > kMaxEventLineBytes) {
+        ended = Status(kRelistLater, "watch of " + What() + ": an event line is longer than " +
+                                         std::to_string(kMaxEventLineBytes) + " bytes");
         return false;
       }
+      return true;
+    } catch (const std::exception& e) {
+      ended = Internal("watch of " + What() + ": " + e.what());
+      return false;
     }
-    return true;
-  });
-  if (relist) {
-    relists_.fetch_add(1);
-    std::lock_guard lock(mu_);
-    resource_version_.clear();
-    return Status(Code::kNotFound, "410 Gone: resourceVersion too old");
-  }
+  };
+  auto resp = http_->Stream(url, opts, on_data);
+  if (!ended.ok()) return ended;
   if (!resp.ok()) return resp.status();
-  if (failed) return Unavailable("watch of " + ns_ + "/" + service_ + " ended: " + LastError());
-  if (resp->status == 410) {
-    relists_.fetch_add(1);
-    std::lock_guard lock(mu_);
-    resource_version_.clear();
-    return Status(Code::kNotFound, "410 Gone: resourceVersion too old");
-  }
+  if (resp->status == 410) return Status(kRelistNow, "410 Gone: resourceVersion too old");
   if (resp->status != 200) {
-    return Unavailable("watch EndpointSlices of " + ns_ + "/" + service_ + ": HTTP " + std::to_string(resp->status) +
-                       ": " + Truncate(Trim(resp->body), 200));
+    return Unavailable("watch EndpointSlices of " + What() + ": HTTP " + std::to_string(resp->status) + ": " +
+                       PrintableSnippet(Trim(resp->body)));
   }
   return Status::Ok();  // the server closed the watch (timeoutSeconds); resume from the RV
 }
 
-void EndpointSliceWatch::Run() {
+void WatchCore::Run() {
+  // The thread's top: no exception may reach std::terminate. Loop() already turns a failed
+  // step into an error value; anything escaping it (its logging, say) is recorded, and the
+  // loop starts over with a list after a pause, until stopped.
+  while (!stop_.load()) {
+    try {
+      Loop();
+    } catch (...) {
+      try {
+        std::lock_guard lock(mu_);
+        last_error_ = "EndpointSlices of " + What() + ": internal error in the watch thread; restarting";
+      } catch (...) {
+      }
+      std::unique_lock lock(stop_mu_);
+      stop_cv_.wait_for(lock, kMaxBackoff / 10, [this] { return stop_.load(); });
+    }
+  }
+  finished_.store(true);
+}
+
+void WatchCore::Loop() {
   auto log = telemetry::Logger("sources");
   Duration backoff = kMinBackoff;
   bool need_list = true;
   while (!stop_.load()) {
-    Status s = need_list ? List() : Watch();
+    Status s;
+    try {
+      s = need_list ? List() : Watch();
+    } catch (const std::exception& e) {
+      s = Internal("EndpointSlices of " + What() + ": internal error: " + e.what());
+      need_list = true;
+    } catch (...) {
+      s = Internal("EndpointSlices of " + What() + ": internal error");
+      need_list = true;
+    }
     if (stop_.load()) return;
     if (s.ok()) {
-      if (need_list) log->info("EndpointSlices of {}/{}: listed", ns_, service_);
+      if (need_list) log->info("EndpointSlices of {}: listed", What());
       need_list = false;
       backoff = kMinBackoff;
       continue;
     }
-    if (s.code() == Code::kNotFound) {  // 410 Gone: list again at once
-      log->info("EndpointSlices of {}/{}: {}; listing again", ns_, service_, s.message());
+    if (s.code() == kRelistNow) {
+      relists_.fetch_add(1);
+      {
+        std::lock_guard lock(mu_);
+        resource_version_.clear();
+      }
+      log->info("EndpointSlices of {}: {}; listing again", What(), s.message());
       need_list = true;
       continue;
     }
+    if (s.code() == kRelistLater) {
+      // A malformed document: the cache may have missed a change, so list again (the same
+      // bad event would come back if the watch resumed from the same resourceVersion).
+      if (!need_list) relists_.fetch_add(1);
+      need_list = true;
+    }
     {
       std::lock_guard lock(mu_);
-      if (last_error_ != s.message()) log->warn("EndpointSlices of {}/{}: {}; retrying in {}", ns_, service_,
-                                                s.message(), FormatDuration(backoff));
+      if (last_error_ != s.message()) {
+        log->warn("EndpointSlices of {}: {}; retrying in {}", What(), s.message(), FormatDuration(backoff));
+      }
       last_error_ = s.message();
       // A failed watch resumes from the resourceVersion; a failed list lists again.
     }
@@ -214,6 +247,65 @@ void EndpointSliceWatch::Run() {
     stop_cv_.wait_for(lock, backoff, [this] { return stop_.load(); });
     backoff = std::min<Duration>(backoff * 2, kMaxBackoff);
   }
+}
+
+// --- EndpointSliceWatch ------------------------------------------------------------------
+
+EndpointSliceWatch::EndpointSliceWatch(KubeApiConfig api, std::shared_ptr<net::HttpClient> http, std::string ns,
+                                       std::string service, WatchThreadGroup* group)
+    : core_(std::make_shared<WatchCore>(std::move(api), std::move(http), std::move(ns), std::move(service))) {
+  std::thread thread([core = core_] { core->Run(); });
+  if (group != nullptr) group->Add(core_, std::move(thread));
+  else thread_ = std::move(thread);
+}
+
+EndpointSliceWatch::~EndpointSliceWatch() {
+  core_->RequestStop();
+  if (thread_.joinable()) thread_.join();
+}
+
+Result<std::vector<SliceEndpoint>> EndpointSliceWatch::Endpoints() const { return core_->Endpoints(); }
+std::string EndpointSliceWatch::LastError() const { return core_->LastError(); }
+uint64_t EndpointSliceWatch::relists() const { return core_->relists(); }
+void EndpointSliceWatch::RequestStop() { core_->RequestStop(); }
+
+// --- WatchThreadGroup --------------------------------------------------------------------
+
+void WatchThreadGroup::Add(std::shared_ptr<WatchCore> core, std::thread thread) {
+  std::vector<Entry> done;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) core->RequestStop();
+    // Reap threads that have ended (their watch was dropped): joining them is immediate.
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (it->core->finished()) {
+        done.push_back(std::move(*it));
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    entries_.push_back({std::move(core), std::move(thread)});
+  }
+  for (auto& e : done) e.thread.join();
+}
+
+void WatchThreadGroup::StopAll() {
+  std::vector<Entry> all;
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    all.swap(entries_);
+  }
+  for (auto& e : all) e.core->RequestStop();  // first signal every thread...
+  for (auto& e : all) {                       // ...then wait for them, all stopping at once
+    if (e.thread.joinable()) e.thread.join();
+  }
+}
+
+size_t WatchThreadGroup::size() const {
+  std::lock_guard lock(mu_);
+  return entries_.size();
 }
 
 }  // namespace nimscaler::sources
