@@ -85,7 +85,10 @@ Status Collector::Add(const std::shared_ptr<TrackedObject>& object) {
     group = it->second;  // another thread may have created it meanwhile: use theirs
   }
   std::lock_guard lock(mu_);
+  // The group may have been emptied and dropped since we found it: put it back.
+  group = groups_.try_emplace(key, group).first->second;
   group->members.push_back(object);
+  group_of_[object.get()] = group;
   // Run the group now so the new member's first answer does not wait a whole interval.
   if (group->running) {
     group->run_again = true;
@@ -97,15 +100,25 @@ Status Collector::Add(const std::shared_ptr<TrackedObject>& object) {
   return Status::Ok();
 }
 
-void Collector::Remove(const TrackedObject* object) {
-  std::lock_guard lock(mu_);
-  for (auto it = groups_.begin(); it != groups_.end(); ++it) {
-    auto& members = it->second->members;
-    auto m = std::find_if(members.begin(), members.end(), [&](const auto& p) { return p.get() == object; });
-    if (m == members.end()) continue;
-    members.erase(m);
-    if (members.empty()) groups_.erase(it);  // the queue holds weak pointers: it just expires
-    return;
+void Collector::Remove(const std::vector<const TrackedObject*>& objects) {
+  std::vector<std::shared_ptr<Group>> dropped;  // destroyed (discovery stopped) outside mu_
+  {
+    std::lock_guard lock(mu_);
+    std::unordered_map<Group*, std::unordered_set<const TrackedObject*>> by_group;
+    for (const TrackedObject* object : objects) {
+      auto it = group_of_.find(object);
+      if (it == group_of_.end()) continue;
+      by_group[it->second.get()].insert(object);
+      group_of_.erase(it);
+    }
+    for (auto& [group, gone] : by_group) {
+      std::erase_if(group->members, [&](const auto& m) { return gone.count(m.get()) > 0; });
+      if (!group->members.empty()) continue;
+      auto git = groups_.find(group->key);
+      if (git == groups_.end()) continue;
+      dropped.push_back(std::move(git->second));
+      groups_.erase(git);  // the queue holds weak pointers: it just expires
+    }
   }
 }
 

@@ -12,6 +12,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "scaler/engine/tracked_object.h"
@@ -29,8 +31,10 @@ class Collector {
   /// Adds `object` to the group of its pods (creating the group and its discovery on first
   /// use) and runs that group as soon as a worker is free.
   Status Add(const std::shared_ptr<TrackedObject>& object);
-  /// Removes `object`; a group left empty is dropped with its discovery.
-  void Remove(const TrackedObject* object);
+  /// Removes `objects` in one pass (cost linear in the batch and the groups it touches);
+  /// a group left empty is dropped with its discovery.
+  void Remove(const std::vector<const TrackedObject*>& objects);
+  void Remove(const TrackedObject* object) { Remove(std::vector<const TrackedObject*>{object}); }
   /// Stops the workers (running cycles finish first).
   void Stop();
 
@@ -48,6 +52,7 @@ class Collector {
   mutable std::mutex mu_;  // guards groups_, queue_, stop_ and each Group's scheduling fields
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Group>> groups_;
+  std::unordered_map<const TrackedObject*, std::shared_ptr<Group>> group_of_;  // each member's group
   std::multimap<TimePoint, std::weak_ptr<Group>> queue_;  // next run of each idle group
   bool stop_ = false;
   std::atomic<bool> stopping_{false};

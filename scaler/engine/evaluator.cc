@@ -29,7 +29,8 @@ class Evaluator::SnapshotBindings final : public formula::Bindings {
       for (const auto& p : snap_.pods) {
         if (!p.answered && !p.stale) continue;
         auto g = p.gauges.find(it->first);
-        it->second.push_back(g == p.gauges.end() ? NAN : g->second);
+        // NaN or +-Inf is no level at all: the pod is missing this value, it is not zero demand.
+        it->second.push_back(g == p.gauges.end() || !std::isfinite(g->second) ? NAN : g->second);
       }
     }
     return it->second;
@@ -73,12 +74,13 @@ Evaluation Evaluator::Pending(TimePoint now) const {
 }
 
 Evaluation Evaluator::Hold(Evaluation ev, const std::string& why_if_none) const {
-  // No data is not zero demand: keep the last answer rather than scale down.
-  if (previous_ != nullptr && previous_->status.ok()) {
-    ev.value = previous_->value;
-    ev.active = previous_->active;
+  // No data is not zero demand: keep the last answer rather than scale down (the last one
+  // given, even across cycles that had no answer at all).
+  if (last_ok_ != nullptr) {
+    ev.value = last_ok_->value;
+    ev.active = last_ok_->active;
     ev.held = true;
-    if (ev.signals.empty()) ev.signals = previous_->signals;
+    if (ev.signals.empty()) ev.signals = last_ok_->signals;
     return ev;
   }
   ev.status = Unavailable(spec_->key.ToString() + ": " + why_if_none);
@@ -116,7 +118,7 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
   ev.snapshot = snapshot;
   const spec::ScalerSpec& spec = *spec_;
   auto finish = [&](Evaluation e) {
-    previous_ = std::make_shared<Evaluation>(e);
+    if (e.status.ok()) last_ok_ = std::make_shared<Evaluation>(e);
     return e;
   };
 
@@ -172,6 +174,17 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
   }
 
   SnapshotBindings bindings(*snapshot, *this, snapshot->taken_at);
+  // A gauge that every answering pod serves only as NaN or +-Inf has no usable level: that is
+  // missing data (hold), not a zero that would scale the model down.
+  for (const auto* program : {spec.value.get(), spec.activation.get()}) {
+    for (const auto& use : program->signals()) {
+      if (use.kind != formula::Kind::kGauge) continue;
+      auto values = bindings.Gauge(use.name);
+      if (!values.empty() && std::none_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); })) {
+        return finish(Hold(ev, "every pod serves " + use.name + " as NaN or Inf (no usable level)"));
+      }
+    }
+  }
   for (const auto& use : spec.value->signals()) {
     if (use.kind == formula::Kind::kCounter) {
       ev.signals[use.name + "_rate"] = bindings.Rate(use.name);
@@ -204,15 +217,17 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
   value = std::round(value * 1e9) / 1e9;
 
   // No scale-down on missing data: while any pod is not answering, the answer may rise but
-  // never fall below the previous one, and activity does not drop.
+  // never fall below the last one given, and activity does not drop. "The last one given"
+  // reaches across cycles without an answer (every pod down: UNAVAILABLE), so the first pod
+  // back cannot decide alone while the others are still missing.
   bool pod_missing = std::any_of(snapshot->pods.begin(), snapshot->pods.end(),
                                  [](const signals::PodReading& p) { return !p.answered; });
-  if (pod_missing && previous_ != nullptr && previous_->status.ok()) {
-    if (previous_->value > value) {
-      value = previous_->value;
+  if (pod_missing && last_ok_ != nullptr) {
+    if (last_ok_->value > value) {
+      value = last_ok_->value;
       ev.held = true;
     }
-    ev.active = ev.active || previous_->active;
+    ev.active = ev.active || last_ok_->active;
   }
   ev.value = value;
   return finish(ev);

@@ -56,7 +56,7 @@ class Evaluator {
   spec::ScalerSpecConstPtr spec_;
   std::map<std::string, std::unique_ptr<PodWindows>> pods_;  // by endpoint URL
   signals::DecisionPolicy policy_;
-  std::shared_ptr<const Evaluation> previous_;
+  std::shared_ptr<const Evaluation> last_ok_;  // the last evaluation with an answer
 };
 
 }  // namespace nimscaler::engine

@@ -7,55 +7,95 @@
 namespace nimscaler::engine {
 
 namespace {
-constexpr size_t kMaxCachedErrors = 1000;  // bound memory spent on remembered bad metadata
+// Remembered bad metadata costs memory: at most this many entries, and none whose metadata is
+// large (such a caller pays for its own validation each time rather than growing our memory).
+constexpr size_t kMaxCachedErrors = 1000;
+constexpr size_t kMaxCachedErrorBytes = 16 * 1024;
+
+size_t MetadataBytes(const config::Metadata& metadata) {
+  size_t n = 0;
+  for (const auto& [k, v] : metadata) n += k.size() + v.size();
+  return n;
 }
+}  // namespace
 
 ScalerEngine::ScalerEngine(spec::SpecOptions options, EngineDeps deps, Duration idle_forget, size_t workers)
     : options_(options), deps_(std::move(deps)), idle_forget_(idle_forget), collector_(deps_, workers) {}
 
 ScalerEngine::~ScalerEngine() { StopAll(); }
 
-Result<std::shared_ptr<TrackedObject>> ScalerEngine::Resolve(const std::string& ns, const std::string& name,
-                                                             const config::Metadata& metadata) {
+std::optional<Result<std::shared_ptr<TrackedObject>>> ScalerEngine::Lookup(const std::string& ns,
+                                                                           const std::string& name,
+                                                                           const config::Metadata& metadata) {
   TimePoint now = deps_.clock->Now();
-  spec::ScaledObjectKey key{ns, name, spec::HashMetadata(metadata)};
+  EntryKey key{ns, name, metadata};
   std::lock_guard lock(mu_);
   auto it = entries_.find(key);
-  if (it == entries_.end()) {
-    auto built = spec::BuildScalerSpec(ns, name, metadata, options_);
-    Entry entry;
-    Status joined = built.status();
-    if (built.ok()) {
-      entry.object = std::make_shared<TrackedObject>(*built, deps_);
-      joined = collector_.Add(entry.object);
-      if (!joined.ok()) entry.object.reset();
-    }
+  if (it == entries_.end()) return std::nullopt;
+  it->second.last_access = now;
+  if (!it->second.error.ok()) return Result<std::shared_ptr<TrackedObject>>(it->second.error);
+  it->second.object->Touch(now);
+  return Result<std::shared_ptr<TrackedObject>>(it->second.object);
+}
+
+Result<std::shared_ptr<TrackedObject>> ScalerEngine::Resolve(const std::string& ns, const std::string& name,
+                                                             const config::Metadata& metadata) {
+  if (auto hit = Lookup(ns, name, metadata)) return *hit;
+
+  // Not cached: build and start it with no lock held (regexes compile, a watch may start), so
+  // one new trigger never blocks the lookups of the others.
+  Entry entry;
+  entry.last_access = deps_.clock->Now();
+  auto built = spec::BuildScalerSpec(ns, name, metadata, options_);
+  Status joined = built.status();
+  if (built.ok()) {
+    entry.object = std::make_shared<TrackedObject>(*built, deps_);
+    joined = collector_.Add(entry.object);
     if (!joined.ok()) {
-      entry.error = joined;
-      if (deps_.metrics) deps_.metrics->RecordMetadataError();
-      telemetry::Logger("engine")->warn("{}/{}: {}", ns, name, entry.error.message());
-      size_t errors = 0;
-      for (const auto& [k, e] : entries_) errors += e.error.ok() ? 0 : 1;
-      if (errors >= kMaxCachedErrors) {
-        std::erase_if(entries_, [](const auto& kv) { return !kv.second.error.ok(); });
-      }
-    }
-    it = entries_.emplace(key, std::move(entry)).first;
-    if (deps_.metrics) {
-      size_t tracked = 0;
-      for (const auto& [k, e] : entries_) tracked += e.object ? 1 : 0;
-      deps_.metrics->SetTrackedScaledObjects(tracked);
+      entry.object->Stop();
+      entry.object.reset();
     }
   }
-  it->second.last_access = now;
-  if (!it->second.error.ok()) return it->second.error;
-  it->second.object->Touch(now);
-  return it->second.object;
+  if (!joined.ok()) entry.error = joined;
+
+  std::shared_ptr<TrackedObject> lost;  // ours, when another caller built the same trigger first
+  Result<std::shared_ptr<TrackedObject>> answer = Unavailable("unreachable");
+  {
+    std::lock_guard lock(mu_);
+    EntryKey key{ns, name, metadata};
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
+      lost = std::move(entry.object);
+      it->second.last_access = entry.last_access;
+      if (it->second.error.ok()) it->second.object->Touch(entry.last_access);
+    } else if (!entry.error.ok() && MetadataBytes(metadata) > kMaxCachedErrorBytes) {
+      answer = entry.error;  // not cached: see kMaxCachedErrorBytes
+    } else {
+      if (!entry.error.ok() && cached_errors_ >= kMaxCachedErrors) {
+        std::erase_if(entries_, [](const auto& kv) { return !kv.second.error.ok(); });
+        cached_errors_ = 0;
+      }
+      (entry.error.ok() ? tracked_ : cached_errors_) += 1;
+      it = entries_.emplace(std::move(key), std::move(entry)).first;
+      if (deps_.metrics) deps_.metrics->SetTrackedScaledObjects(tracked_);
+    }
+    if (it != entries_.end()) {
+      answer = it->second.error.ok() ? Result<std::shared_ptr<TrackedObject>>(it->second.object)
+                                     : Result<std::shared_ptr<TrackedObject>>(it->second.error);
+    }
+  }
+  if (lost) Drop({lost});
+  if (!joined.ok() && !lost) {
+    if (deps_.metrics) deps_.metrics->RecordMetadataError();
+    telemetry::Logger("engine")->warn("{}/{}: {}", ns, name, joined.message());
+  }
+  return answer;
 }
 
 std::vector<std::shared_ptr<TrackedObject>> ScalerEngine::List() const {
   std::lock_guard lock(mu_);
   std::vector<std::shared_ptr<TrackedObject>> out;
+  out.reserve(tracked_);
   for (const auto& [k, e] : entries_) {
     if (e.object) out.push_back(e.object);
   }
@@ -63,14 +103,17 @@ std::vector<std::shared_ptr<TrackedObject>> ScalerEngine::List() const {
 }
 
 size_t ScalerEngine::Wake(const std::string& ns, const std::string& name, TimePoint now, const std::string& reason) {
-  size_t n = 0;
-  for (const auto& obj : List()) {  // Wake() may publish: done outside mu_
-    if (obj->spec().key.ns == ns && obj->spec().key.name == name) {
-      obj->Wake(now, reason);
-      ++n;
+  std::vector<std::shared_ptr<TrackedObject>> matched;
+  {
+    std::lock_guard lock(mu_);
+    // Entries are ordered by (namespace, name, metadata): the trigger's entries are adjacent.
+    for (auto it = entries_.lower_bound(EntryKey{ns, name, {}}); it != entries_.end(); ++it) {
+      if (it->first.ns != ns || it->first.name != name) break;
+      if (it->second.object) matched.push_back(it->second.object);
     }
   }
-  return n;
+  for (const auto& obj : matched) obj->Wake(now, reason);  // Wake() may publish: done outside mu_
+  return matched.size();
 }
 
 bool ScalerEngine::CollectionHealthy(TimePoint now, std::string* why) const {
@@ -88,8 +131,18 @@ bool ScalerEngine::CollectionHealthy(TimePoint now, std::string* why) const {
   return true;
 }
 
+void ScalerEngine::Drop(std::vector<std::shared_ptr<TrackedObject>> objects) {
+  if (objects.empty()) return;
+  std::vector<const TrackedObject*> raw;
+  raw.reserve(objects.size());
+  for (const auto& obj : objects) raw.push_back(obj.get());
+  collector_.Remove(raw);  // one pass for the whole batch
+  for (auto& obj : objects) obj->Stop();
+}
+
 size_t ScalerEngine::ForgetIdle(TimePoint now) {
   std::vector<std::shared_ptr<TrackedObject>> dropped;
+  size_t tracked = 0;
   {
     std::lock_guard lock(mu_);
     for (auto it = entries_.begin(); it != entries_.end();) {
@@ -97,35 +150,41 @@ size_t ScalerEngine::ForgetIdle(TimePoint now) {
       // (pollingInterval is unbounded) while it waits for a push.
       if (it->second.object && it->second.object->HasSubscribers()) it->second.last_access = now;
       if (now - it->second.last_access > idle_forget_) {
-        if (it->second.object) dropped.push_back(it->second.object);
+        if (it->second.object) {
+          dropped.push_back(it->second.object);
+          --tracked_;
+        } else {
+          --cached_errors_;
+        }
         it = entries_.erase(it);
       } else {
         ++it;
       }
     }
+    tracked = tracked_;
   }
+  Drop(dropped);
   for (auto& obj : dropped) {
-    collector_.Remove(obj.get());
-    obj->Stop();
     if (deps_.metrics) deps_.metrics->RemoveScaledObject(obj->spec().key.ns, obj->spec().key.name);
     telemetry::Logger("engine")->info("{}: forgotten after {} without requests", obj->spec().key.ToString(),
                                       FormatDuration(idle_forget_));
   }
-  if (!dropped.empty() && deps_.metrics) deps_.metrics->SetTrackedScaledObjects(List().size());
+  if (!dropped.empty() && deps_.metrics) deps_.metrics->SetTrackedScaledObjects(tracked);
   return dropped.size();
 }
 
 void ScalerEngine::StopAll() {
-  std::map<spec::ScaledObjectKey, Entry> entries;
+  std::map<EntryKey, Entry> entries;
   {
     std::lock_guard lock(mu_);
     entries.swap(entries_);
+    tracked_ = cached_errors_ = 0;
   }
+  std::vector<std::shared_ptr<TrackedObject>> objects;
   for (auto& [k, e] : entries) {
-    if (!e.object) continue;
-    collector_.Remove(e.object.get());
-    e.object->Stop();
+    if (e.object) objects.push_back(std::move(e.object));
   }
+  Drop(std::move(objects));
 }
 
 }  // namespace nimscaler::engine

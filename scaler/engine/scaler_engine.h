@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -23,9 +25,16 @@ class ScalerEngine {
   ~ScalerEngine();
 
   /// The tracked object for this trigger, creating and starting it on first use.
-  /// INVALID_ARGUMENT (every metadata problem at once) when the metadata is bad.
+  /// INVALID_ARGUMENT (every metadata problem at once) when the metadata is bad. Building a
+  /// new spec (regexes, discovery) happens outside the engine's lock, but it is still work:
+  /// callers on a latency-sensitive thread try Lookup() first.
   Result<std::shared_ptr<TrackedObject>> Resolve(const std::string& ns, const std::string& name,
                                                  const config::Metadata& metadata);
+
+  /// The cached answer for exactly this trigger (namespace, name and the full metadata map),
+  /// without building anything: nullopt when it is not cached yet. Marks the entry as used.
+  std::optional<Result<std::shared_ptr<TrackedObject>>> Lookup(const std::string& ns, const std::string& name,
+                                                               const config::Metadata& metadata);
 
   std::vector<std::shared_ptr<TrackedObject>> List() const;
 
@@ -45,17 +54,30 @@ class ScalerEngine {
   size_t collection_groups() const { return collector_.groups(); }
 
  private:
+  /// A trigger's identity: the full metadata is compared, not a hash of it, so no request
+  /// can be mistaken for another trigger's (two maps with one hash are two entries).
+  struct EntryKey {
+    std::string ns;
+    std::string name;
+    config::Metadata metadata;
+    bool operator<(const EntryKey& o) const {
+      return std::tie(ns, name, metadata) < std::tie(o.ns, o.name, o.metadata);
+    }
+  };
   struct Entry {
     Status error;  // non-ok: the metadata is invalid (cached so bad input costs nothing)
     std::shared_ptr<TrackedObject> object;
     TimePoint last_access;
   };
+  void Drop(std::vector<std::shared_ptr<TrackedObject>> objects);
 
   const spec::SpecOptions options_;
   const EngineDeps deps_;
   const Duration idle_forget_;
   mutable std::mutex mu_;  // guards entries_; held only for map work, never across I/O
-  std::map<spec::ScaledObjectKey, Entry> entries_;
+  std::map<EntryKey, Entry> entries_;
+  size_t cached_errors_ = 0;  // entries_ holding an error
+  size_t tracked_ = 0;        // entries_ holding an object
   Collector collector_;
 };
 

@@ -113,6 +113,61 @@ TEST(Evaluate, MissingPodNeverLowersTheAnswer) {
   EXPECT_FALSE(fourth.held);
 }
 
+// Issue 19 item 12: every pod down (UNAVAILABLE) and then the first pod back while the other is
+// still missing: the answer must not fall below the last one given before the gap.
+TEST(Evaluate, FloorHoldsAcrossCyclesWithNoAnswer) {
+  auto spec = Spec({{"window", "2s"}, {"panicWindow", "1s"}});
+  Evaluator e(spec);
+  auto at = [](signals::SnapshotConstPtr s, TimePoint t) {
+    std::const_pointer_cast<signals::Snapshot>(s)->taken_at = t;
+    return s;
+  };
+  auto dead = [](const std::string& url) {
+    signals::PodReading p;
+    p.endpoint = url;
+    p.error = "connection refused";
+    return p;
+  };
+  auto first = e.Update(at(Snap({Pod("a", 1.0, 0, 1), Pod("b", 1.0, 0, 1)}), kNow), kNow);
+  ASSERT_DOUBLE_EQ(first.value, 20);
+  auto gap = e.Update(at(Snap({dead("a"), dead("b")}), kNow + 10s), kNow + 10s);
+  ASSERT_EQ(gap.status.code(), Code::kUnavailable);
+  auto back = e.Update(at(Snap({Pod("a", 0.1, 0, 1), dead("b")}), kNow + 20s), kNow + 20s);
+  ASSERT_TRUE(back.status.ok()) << back.status.message();
+  EXPECT_DOUBLE_EQ(back.value, 20);  // not 1: pod b is still missing
+  EXPECT_TRUE(back.held);
+  EXPECT_TRUE(back.active);
+  auto all = e.Update(at(Snap({Pod("a", 0.1, 0, 1), Pod("b", 0.1, 0, 1)}), kNow + 30s), kNow + 30s);
+  EXPECT_DOUBLE_EQ(all.value, 2);  // every pod answers: it may fall
+  EXPECT_FALSE(all.held);
+}
+
+// Issue 19 item 14: a gauge every pod serves only as NaN or +-Inf is missing data, not zero
+// demand: the last answer is held (and with no previous answer there is no value at all).
+TEST(Evaluate, GaugesServedOnlyAsNanOrInfAreMissingData) {
+  auto spec = Spec({{"window", "2s"}, {"panicWindow", "1s"}});
+  auto fresh = Evaluate(spec, Snap({Pod("a", std::nan(""), 0, 0), Pod("b", INFINITY, 0, 0)}));
+  EXPECT_EQ(fresh.status.code(), Code::kUnavailable);
+  EXPECT_THAT(fresh.status.message(), HasSubstr("kv_cache as NaN or Inf"));
+
+  Evaluator e(spec);
+  auto at = [](signals::SnapshotConstPtr s, TimePoint t) {
+    std::const_pointer_cast<signals::Snapshot>(s)->taken_at = t;
+    return s;
+  };
+  auto first = e.Update(at(Snap({Pod("a", 0.3, 1, 1)}), kNow), kNow);
+  ASSERT_DOUBLE_EQ(first.value, 3);
+  auto nan = e.Update(at(Snap({Pod("a", std::nan(""), 1, 1)}), kNow + 10s), kNow + 10s);
+  ASSERT_TRUE(nan.status.ok());
+  EXPECT_DOUBLE_EQ(nan.value, 3);
+  EXPECT_TRUE(nan.held);
+  EXPECT_TRUE(nan.active);
+  // One pod with +Inf beside a finite one: the Inf pod has no level, the other counts.
+  auto mixed = e.Update(at(Snap({Pod("a", INFINITY, 0, 0), Pod("b", 0.2, 0, 0)}), kNow + 20s), kNow + 20s);
+  ASSERT_TRUE(mixed.status.ok());
+  EXPECT_DOUBLE_EQ(mixed.value, 2);
+}
+
 TEST(Evaluate, StalePodGaugesCount) {
   auto p = Pod("b", 0.3, 0, 0);
   p.answered = false;

@@ -1,0 +1,105 @@
+// ScalerEngine: trigger identity, the spec cache and forgetting.
+#include "scaler/engine/scaler_engine.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/fakes/fake_pod.h"
+#include "tests/fakes/testdata.h"
+
+namespace nimscaler::engine {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+class ScalerEngineTest : public ::testing::Test {
+ protected:
+  ScalerEngineTest()
+      : http_(net::MakeCurlHttpClient()),
+        registry_(std::nullopt, http_),
+        engine_(spec::SpecOptions{.allow_static_endpoints = true, .min_scrape_interval = 100ms},
+                EngineDeps{http_, &registry_, &clock_, nullptr}, 10min) {}
+
+  config::Metadata Trigger(const std::string& extra_model = "") {
+    config::Metadata md{{"endpoints", pod_.url()}, {"engine", "nim"}, {"targetKvCache", "0.1"},
+                        {"scrapeInterval", "20s"}};
+    if (!extra_model.empty()) md["model"] = extra_model;
+    return md;
+  }
+
+  testing::FakePod pod_{testing::NimCapture()};
+  std::shared_ptr<net::HttpClient> http_;
+  sources::DiscoveryRegistry registry_;
+  SystemClock clock_;
+  ScalerEngine engine_;
+};
+
+// Issue 19 item 5: two metadata maps whose old 64-bit hashes are equal (a value that embeds the
+// hash's separators) are two triggers: the second caller never gets the first one's tracker.
+TEST_F(ScalerEngineTest, MetadataThatHashesAlikeIsADifferentTrigger) {
+  config::Metadata real = Trigger("llama");
+  // The keys after "model" (scrapeInterval, targetKvCache) spelled inside the model value,
+  // with the hash's separators between them.
+  config::Metadata forged{{"endpoints", real["endpoints"]}, {"engine", "nim"}};
+  forged["model"] = std::string("llama\1scrapeInterval\0", 21) + "20s" + std::string("\1targetKvCache\0", 15) + "0.1";
+  ASSERT_EQ(spec::HashMetadata(real), spec::HashMetadata(forged)) << "the test needs a real collision";
+
+  auto attacker = engine_.Resolve("nim", "llama", forged);
+  auto victim = engine_.Resolve("nim", "llama", real);
+  ASSERT_TRUE(victim.ok()) << victim.status().message();
+  EXPECT_EQ((*victim)->spec().targets.size(), 1u);
+  EXPECT_EQ((*victim)->spec().scrape_interval, 20s);
+  EXPECT_EQ((*victim)->spec().scrape.model, "llama");
+  if (attacker.ok()) {
+    EXPECT_NE(attacker->get(), victim->get());
+  }
+  EXPECT_EQ(engine_.List().size(), attacker.ok() ? 2u : 1u);
+}
+
+TEST_F(ScalerEngineTest, LookupFindsOnlyWhatResolveCached) {
+  auto md = Trigger();
+  EXPECT_FALSE(engine_.Lookup("nim", "llama", md).has_value());
+  auto obj = engine_.Resolve("nim", "llama", md);
+  ASSERT_TRUE(obj.ok()) << obj.status().message();
+  auto hit = engine_.Lookup("nim", "llama", md);
+  ASSERT_TRUE(hit.has_value());
+  ASSERT_TRUE(hit->ok());
+  EXPECT_EQ(hit->value().get(), obj->get());
+  md["targetKvCache"] = "nonsense";
+  EXPECT_FALSE(engine_.Lookup("nim", "llama", md).has_value());
+  auto bad = engine_.Resolve("nim", "llama", md);
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  auto cached = engine_.Lookup("nim", "llama", md);
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(cached->status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(ScalerEngineTest, WakeReachesEveryTriggerOfTheScaledObjectOnly) {
+  ASSERT_TRUE(engine_.Resolve("nim", "llama", Trigger()).ok());
+  ASSERT_TRUE(engine_.Resolve("nim", "llama", Trigger("a")).ok());
+  ASSERT_TRUE(engine_.Resolve("nim", "llama-2", Trigger()).ok());
+  ASSERT_TRUE(engine_.Resolve("nim2", "llama", Trigger()).ok());
+  EXPECT_EQ(engine_.Wake("nim", "llama", clock_.Now(), "test"), 2u);
+  EXPECT_EQ(engine_.Wake("nim", "llam", clock_.Now(), "test"), 0u);
+}
+
+// Issue 19 item 11: forgetting thousands of idle triggers is a batch, linear in their number
+// (it ran at ~36 per second on the health thread).
+TEST_F(ScalerEngineTest, ForgettingThousandsOfIdleTriggersIsOneBatch) {
+  constexpr int kTriggers = 3000;
+  for (int i = 0; i < kTriggers; ++i) {
+    ASSERT_TRUE(engine_.Resolve("nim", "llama-" + std::to_string(i), Trigger()).ok());
+  }
+  EXPECT_EQ(engine_.collection_groups(), 1u);  // one pod read the same way: one group
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(engine_.ForgetIdle(clock_.Now() + 11min), static_cast<size_t>(kTriggers));
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(engine_.List().empty());
+  EXPECT_EQ(engine_.collection_groups(), 0u);
+  // Generous: a linear batch takes milliseconds; one-by-one removal took tens of seconds.
+  EXPECT_LT(took, 5s);
+}
+
+}  // namespace
+}  // namespace nimscaler::engine
