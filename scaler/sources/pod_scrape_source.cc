@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "scaler/common/text.h"
 #include "scaler/signals/exposition/parser.h"
@@ -73,8 +74,10 @@ Result<PodScrape> FromResponse(const PodScrapeSource& source, const std::string&
                                const Result<net::HttpResponse>& resp) {
   if (!resp.ok()) return resp.status();
   if (resp->status != 200) {
-    std::string msg = "GET " + url + " returned HTTP " + std::to_string(resp->status) + ": " +
-                      Truncate(Trim(resp->body), 100);
+    // Status and size only: echoing the body would hand the text of whatever the URL reaches
+    // to the trigger's author (issue 19 item 4).
+    std::string msg = "GET " + url + " returned HTTP " + std::to_string(resp->status) + " (" +
+                      std::to_string(resp->body.size()) + " bytes)";
     if (resp->status == 404) msg += " (check metricsPath: NIM serves /v1/metrics, most engines /metrics)";
     return Unavailable(msg);
   }
@@ -84,6 +87,10 @@ Result<PodScrape> FromResponse(const PodScrapeSource& source, const std::string&
   }
   return got;
 }
+
+// A histogram with more distinct `le` bounds than this is refused: real engines expose tens,
+// and each bound costs memory in every window of every trigger reading the pod.
+constexpr size_t kMaxBuckets = 512;
 
 // Per (signal source, alternative): what the pod's matching series add up to.
 struct Accumulator {
@@ -113,6 +120,14 @@ class Collect final : public exposition::SampleVisitor {
   void OnSample(const exposition::Sample& s) override {
     auto it = by_family_.find(StripTotal(s.family));
     if (it == by_family_.end()) return;
+    if (!error.empty()) return;
+    // The same series twice in one scrape is an error (Prometheus refuses such a scrape):
+    // summing the copies would multiply the demand.
+    if (!seen_.insert(SeriesKey(s)).second) {
+      error = "duplicate series " + Truncate(std::string(s.series), 200) + " (line " + std::to_string(s.line) +
+              "): each series may appear once per scrape";
+      return;
+    }
     if (!model_.empty()) {
       auto m = s.Find("model_name");
       if (!m) m = s.Find("model");
@@ -132,7 +147,13 @@ class Collect final : public exposition::SampleVisitor {
         if (!le) continue;
         double bound = *le == "+Inf" ? INFINITY : ParseDouble(*le).value_or(NAN);
         if (std::isnan(bound) || !std::isfinite(s.value)) continue;
-        acc.buckets[bound] += s.value;
+        auto [b, added] = acc.buckets.try_emplace(bound, 0.0);
+        b->second += s.value;
+        if (added && acc.buckets.size() > kMaxBuckets) {
+          error = "histogram " + std::string(s.family) + " has more than " + std::to_string(kMaxBuckets) +
+                  " distinct le bounds; nim-scaler refuses histograms that large";
+          return;
+        }
       } else if (s.role == exposition::SampleRole::kValue || s.role == exposition::SampleRole::kTotal) {
         // NaN and +-Inf carry no usable level: skipped (never a zero, never an infinite sum).
         if (!std::isfinite(s.value)) continue;
@@ -149,8 +170,26 @@ class Collect final : public exposition::SampleVisitor {
   }
 
   std::vector<std::string> families;
+  std::string error;  // set when the scrape must be refused (duplicate series, too many buckets)
 
  private:
+  // Sample name and its labels in name order: `{a="1",b="2"}` and `{b="2",a="1"}` are one series.
+  static std::string SeriesKey(const exposition::Sample& s) {
+    std::vector<const exposition::Label*> labels;
+    labels.reserve(s.labels.size());
+    for (const auto& l : s.labels) labels.push_back(&l);
+    std::sort(labels.begin(), labels.end(), [](const auto* a, const auto* b) { return a->name < b->name; });
+    std::string key(s.name);
+    for (const auto* l : labels) {
+      key += '\xff';
+      key.append(l->name);
+      key += '\xfe';
+      key.append(l->value);
+    }
+    return key;
+  }
+  std::unordered_set<std::string> seen_;
+
   const std::unordered_map<std::string, std::vector<Candidate>>& by_family_;
   const std::string& model_;
   std::map<std::pair<const SignalSource*, size_t>, Accumulator> acc_;
@@ -203,6 +242,7 @@ Result<PodScrape> PodScrapeSource::Extract(std::string_view body, std::string_vi
   Collect collect(plan_->by_family, config_.model);
   auto stats = parser.Parse(body, exposition::DetectFormat(content_type, body), plan_->selector, collect);
   if (!stats.ok()) return InvalidArgument(stats.status().message());
+  if (!collect.error.empty()) return InvalidArgument(collect.error);
 
   const EnginePreset* preset =
       plan_->presets.size() == 1 ? plan_->presets.front() : DetectPreset(collect.families);

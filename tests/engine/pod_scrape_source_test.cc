@@ -129,5 +129,53 @@ TEST(PodScrapeSource, OversizeBodyIsRefused) {
   EXPECT_THAT(got.status().message(), HasSubstr("exceeds the 1024-byte limit"));
 }
 
+// Issue 19 item 14: the same series twice in one scrape is refused (as Prometheus refuses it),
+// never summed: ten copies of a gauge must not read as ten times the demand.
+TEST(PodScrapeSource, DuplicateSeriesAreAScrapeErrorNotASum) {
+  std::string body = "vllm:num_requests_waiting{model_name=\"m\",x=\"1\"} 5\n";
+  for (int i = 0; i < 9; ++i) body += "vllm:num_requests_waiting{model_name=\"m\",x=\"1\"} 5\n";
+  body += "vllm:kv_cache_usage_perc 0.5\nvllm:num_requests_running 1\n";
+  auto got = Source("vllm").Extract(body, "");
+  ASSERT_FALSE(got.ok());
+  EXPECT_THAT(got.status().message(), HasSubstr("duplicate series"));
+  EXPECT_THAT(got.status().message(), HasSubstr("line 2"));
+  // Label order does not make a different series.
+  auto reordered = Source("vllm").Extract(
+      "vllm:num_requests_waiting{a=\"1\",b=\"2\"} 1\nvllm:num_requests_waiting{b=\"2\",a=\"1\"} 1\n", "");
+  ASSERT_FALSE(reordered.ok());
+  EXPECT_THAT(reordered.status().message(), HasSubstr("duplicate series"));
+  // Distinct series of one family are still summed.
+  auto two = Source("vllm").Extract(
+      "vllm:num_requests_waiting{a=\"1\"} 1\nvllm:num_requests_waiting{a=\"2\"} 2\n"
+      "vllm:kv_cache_usage_perc 0.5\nvllm:num_requests_running 1\n",
+      "");
+  ASSERT_TRUE(two.ok()) << two.status().message();
+  EXPECT_DOUBLE_EQ(two->gauges.at("waiting"), 3);
+}
+
+// Issue 19 item 10: a histogram with an absurd number of buckets is refused with a clear error
+// instead of costing memory and CPU in every window of every trigger.
+TEST(PodScrapeSource, HistogramsWithTooManyBucketsAreRefused) {
+  PodScrapeConfig c;
+  c.engine = "vllm";
+  c.signals = {"ttft"};
+  PodScrapeSource source(c, std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient()));
+  auto histogram = [](int buckets) {
+    std::string b = "# TYPE vllm:time_to_first_token_seconds histogram\n";
+    for (int i = 1; i <= buckets; ++i) {
+      b += "vllm:time_to_first_token_seconds_bucket{le=\"" + std::to_string(i * 0.001) + "\"} " +
+           std::to_string(i) + "\n";
+    }
+    b += "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\"} " + std::to_string(buckets) + "\n";
+    return b;
+  };
+  auto ok = source.Extract(histogram(400), "");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->histograms.at("ttft").size(), 401u);
+  auto big = source.Extract(histogram(100000), "");
+  ASSERT_FALSE(big.ok());
+  EXPECT_THAT(big.status().message(), HasSubstr("more than 512 distinct le bounds"));
+}
+
 }  // namespace
 }  // namespace nimscaler::sources

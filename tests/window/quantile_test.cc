@@ -89,6 +89,21 @@ TEST(MergeBucketsTest, SumsByUpperBound) {
   EXPECT_EQ(total, (std::vector<Bucket>{{0.1, 1}, {0.5, 3}, {kInf, 7}}));
 }
 
+// Issue 19 item 10: pods whose bounds interleave are merged in one linear pass and correctly.
+TEST(MergeBucketsTest, InterleavedBoundsMergeInOrder) {
+  std::vector<Bucket> total;
+  std::vector<Bucket> even, odd;
+  for (int i = 0; i < 2000; ++i) (i % 2 ? odd : even).push_back({static_cast<double>(i), 1});
+  MergeBuckets(&total, even);
+  MergeBuckets(&total, odd);
+  MergeBuckets(&total, std::vector<Bucket>{{5, 2}, {3, 1}});  // unsorted input is accepted
+  ASSERT_EQ(total.size(), 2000u);
+  for (size_t i = 0; i < total.size(); ++i) {
+    EXPECT_EQ(total[i].upper_bound, static_cast<double>(i));
+    EXPECT_EQ(total[i].count, i == 5 ? 3 : i == 3 ? 2 : 1) << i;
+  }
+}
+
 // ---- Windows --------------------------------------------------------------------------------
 
 TEST(HistogramWindowTest, IncreaseAcrossSnapshots) {

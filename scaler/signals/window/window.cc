@@ -129,14 +129,36 @@ std::vector<Bucket> HistogramWindow::Increase(TimePoint now, Duration window) co
 }
 
 void MergeBuckets(std::vector<Bucket>* total, std::span<const Bucket> more) {
-  for (const Bucket& b : more) {
-    auto it = std::lower_bound(total->begin(), total->end(), b, ByBound);
-    if (it != total->end() && it->upper_bound == b.upper_bound) {
-      it->count += b.count;
+  // One linear merge of two sorted runs: pods whose bounds interleave cost |total| + |more|,
+  // not an insertion into the middle of `total` per bucket.
+  std::vector<Bucket> sorted_more;
+  if (!std::is_sorted(more.begin(), more.end(), ByBound)) {
+    sorted_more.assign(more.begin(), more.end());
+    std::sort(sorted_more.begin(), sorted_more.end(), ByBound);
+    more = sorted_more;
+  }
+  std::vector<Bucket> merged;
+  merged.reserve(total->size() + more.size());
+  auto a = total->begin();
+  auto b = more.begin();
+  while (a != total->end() || b != more.end()) {
+    Bucket next;
+    if (b == more.end() || (a != total->end() && a->upper_bound < b->upper_bound)) {
+      next = *a++;
+    } else if (a == total->end() || b->upper_bound < a->upper_bound) {
+      next = *b++;
     } else {
-      total->insert(it, b);
+      next = {a->upper_bound, a->count + b->count};
+      ++a;
+      ++b;
+    }
+    if (!merged.empty() && merged.back().upper_bound == next.upper_bound) {
+      merged.back().count += next.count;  // equal bounds within one run
+    } else {
+      merged.push_back(next);
     }
   }
+  total->swap(merged);
 }
 
 double HistogramQuantile(double q, std::vector<Bucket> buckets) {
