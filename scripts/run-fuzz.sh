@@ -19,3 +19,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   -max_len=65536 -print_final_stats=1 \
   -artifact_prefix="$out/" "$out/new" "$root/tests/fuzz/corpus/exposition"
 echo "run-fuzz: exposition fuzzer ran ${secs}s without findings"
+
+# --- EndpointSlice decoder (issue 19 item 3): a few seconds, whatever [seconds] says above;
+# scripts/fuzz-endpoint-slice.sh builds only when its sources changed.
+bash "$root/scripts/fuzz-endpoint-slice.sh" "${ENDPOINT_SLICE_FUZZ_SECONDS:-3}"
