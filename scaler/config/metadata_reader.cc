@@ -121,11 +121,37 @@ std::string CheckValue(const FieldSpec& f, const std::string& raw,
 
 }  // namespace
 
+std::string CheckMetadataLimits(const Metadata& metadata) {
+  using L = MetadataLimits;
+  if (metadata.size() > L::kMaxKeys) {
+    return "the trigger metadata has " + std::to_string(metadata.size()) + " keys; at most " +
+           std::to_string(L::kMaxKeys) + " are accepted";
+  }
+  size_t total = 0;
+  for (const auto& [key, value] : metadata) {
+    if (key.size() > L::kMaxKeyBytes) {
+      return "key " + Quote(key) + " is " + std::to_string(key.size()) + " bytes long; keys may be at most " +
+             std::to_string(L::kMaxKeyBytes) + " bytes";
+    }
+    if (value.size() > L::kMaxValueBytes) {
+      return "the value of key " + Quote(key) + " is " + std::to_string(value.size()) +
+             " bytes long; values may be at most " + std::to_string(L::kMaxValueBytes) + " bytes";
+    }
+    total += key.size() + value.size();
+  }
+  if (total > L::kMaxTotalBytes) {
+    return "the trigger metadata has " + std::to_string(total) + " bytes of keys and values; at most " +
+           std::to_string(L::kMaxTotalBytes) + " are accepted";
+  }
+  return {};
+}
+
 MetadataRead ReadMetadata(const Metadata& metadata, const std::vector<FieldSpec>& fields) {
   MetadataRead out;
   std::vector<std::string> known;
   known.reserve(fields.size());
   for (const auto& f : fields) known.push_back(f.key);
+  size_t unknown = 0;
 
   // Unknown keys first: a misspelt key usually explains a "missing" one reported below.
   for (const auto& [key, value] : metadata) {
@@ -140,7 +166,11 @@ MetadataRead ReadMetadata(const Metadata& metadata, const std::vector<FieldSpec>
       continue;
     }
     std::string msg = "unknown key " + Quote(key);
-    if (auto s = SuggestClosest(key, known)) msg += " (did you mean \"" + *s + "\"?)";
+    // Suggestions cost an edit distance per known key: only the first few get one (a map of
+    // thousands of unknown keys is not a typo, and its error lists only ten anyway).
+    if (++unknown <= kMaxSuggestions) {
+      if (auto s = SuggestClosest(key, known)) msg += " (did you mean \"" + *s + "\"?)";
+    }
     out.problems.push_back(msg);
   }
 
@@ -177,17 +207,29 @@ MetadataRead ReadMetadata(const Metadata& metadata, const std::vector<FieldSpec>
 
 std::string JoinProblems(const std::vector<std::string>& problems) {
   // The first line stands alone (KEDA shows it as an event); details that span lines (a
-  // formula with its caret) follow it.
-  std::vector<std::string> heads;
+  // formula with its caret) follow it. Only the first kMaxListedProblems are listed, each cut
+  // to kMaxHead bytes, and the whole text to kMaxProblemsBytes: one request cannot make a
+  // large error (issue 19 item 9).
+  constexpr size_t kMaxHead = 300;
+  const size_t listed = std::min(problems.size(), kMaxListedProblems);
+  std::string first = problems.size() <= 1 ? "invalid trigger metadata: "
+                                           : "invalid trigger metadata (" + std::to_string(problems.size()) +
+                                                 " problems): ";
   std::string details;
-  for (const auto& p : problems) {
+  for (size_t i = 0; i < listed; ++i) {
+    const std::string& p = problems[i];
     size_t nl = p.find('\n');
-    heads.push_back(p.substr(0, nl));
-    if (nl != std::string::npos) details += p.substr(nl);  // the caret block, under the summary
+    if (i > 0) first += "; ";
+    first += Truncate(std::string_view(p).substr(0, nl), kMaxHead);
+    // The caret block, under the summary (bounded below with the rest).
+    if (nl != std::string::npos && details.size() < kMaxProblemsBytes) {
+      details += std::string_view(p).substr(nl, kMaxProblemsBytes);
+    }
   }
-  std::string first = problems.size() == 1
-                          ? "invalid trigger metadata: " + heads[0]
-                          : "invalid trigger metadata (" + std::to_string(problems.size()) + " problems): " + Join(heads, "; ");
+  if (problems.size() > listed) first += "; and " + std::to_string(problems.size() - listed) + " more";
+  if (first.size() + details.size() > kMaxProblemsBytes) {
+    details = first.size() < kMaxProblemsBytes ? Truncate(details, kMaxProblemsBytes - first.size()) : std::string();
+  }
   return first + details;
 }
 

@@ -61,12 +61,32 @@ struct MetadataRead {
 /// Keys KEDA itself reads from trigger metadata; accepted and ignored.
 bool IsKedaOwnKey(const std::string& key);
 
-/// Reads `metadata` against `fields`: unknown keys (with "did you mean"), bad values
+/// Size limits of one metadata map (issue 19 item 10): far above any real trigger, low enough
+/// that one caller cannot make the server hold or scan megabytes per request.
+struct MetadataLimits {
+  static constexpr size_t kMaxKeys = 256;
+  static constexpr size_t kMaxKeyBytes = 256;
+  static constexpr size_t kMaxValueBytes = 64u << 10;
+  static constexpr size_t kMaxTotalBytes = 256u << 10;  ///< keys and values together
+};
+
+/// The first limit `metadata` breaks, as a sentence naming the key and the limit, e.g.
+/// `value of key "formula" is 70000 bytes; at most 65536 are accepted`; empty when within.
+/// Runs in time linear in the number of keys (sizes only; nothing is copied).
+std::string CheckMetadataLimits(const Metadata& metadata);
+
+/// Reads `metadata` against `fields`: unknown keys (with "did you mean" for the first
+/// kMaxSuggestions of them, so the work stays linear in the number of keys), bad values
 /// (naming the key, the value and what is expected), missing required keys, planned keys.
 MetadataRead ReadMetadata(const Metadata& metadata, const std::vector<FieldSpec>& fields);
+inline constexpr size_t kMaxSuggestions = 10;
 
 /// Joins problems into one message whose first line stands alone, e.g.
-/// `invalid trigger metadata (2 problems): ...; ...`.
+/// `invalid trigger metadata (2 problems): ...; ...`. Bounded (issue 19 item 9): at most
+/// kMaxListedProblems are listed, then "and N more"; each is cut to a few hundred bytes and the
+/// whole message stays under kMaxProblemsBytes.
 std::string JoinProblems(const std::vector<std::string>& problems);
+inline constexpr size_t kMaxListedProblems = 10;
+inline constexpr size_t kMaxProblemsBytes = 4000;
 
 }  // namespace nimscaler::config

@@ -1,11 +1,14 @@
 // Exports BuildScalerSpec(), MetadataFields(), DefaultMetricName() and HashMetadata().
 #include "scaler/spec/scaler_spec.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <limits>
-#include <regex>
+#include <optional>
 
 #include "scaler/common/text.h"
+#include "scaler/net/url.h"
 
 namespace nimscaler::spec {
 
@@ -33,6 +36,22 @@ uint64_t HashMetadata(const config::Metadata& metadata) {
     h = Fnv1a(h, std::string_view("\1", 1));
   }
   return h;
+}
+
+std::string CanonicalMetadata(const config::Metadata& metadata) {
+  size_t size = 0;
+  for (const auto& [k, v] : metadata) size += k.size() + v.size() + 2 * (std::to_string(k.size()).size() + 1);
+  std::string out;
+  out.reserve(size);
+  for (const auto& [k, v] : metadata) {  // std::map iterates in key order
+    out += std::to_string(k.size());
+    out += ':';
+    out += k;
+    out += std::to_string(v.size());
+    out += ':';
+    out += v;
+  }
+  return out;
 }
 
 const std::vector<FieldSpec>& MetadataFields() {
@@ -104,34 +123,63 @@ std::string DefaultMetricName(const std::string& ns, const std::string& name) {
 
 namespace {
 
-// Checks one endpoint URL and fills in the engine's default path; "" on success.
+// Checks one endpoint URL (already without userinfo) and fills in the engine's default path;
+// "" on success. A hand-written check: std::regex recurses per input byte.
 std::string NormalizeEndpoint(std::string* url, const std::string& default_path) {
-  static const std::regex kUrl(R"(^(https?)://([^/?#\s]+)(/[^\s]*)?$)", std::regex::icase);
-  std::smatch m;
-  if (!std::regex_match(*url, m, kUrl)) {
-    return "endpoints: \"" + Truncate(*url, 80) + "\" is not an http(s) URL like "
+  const std::string& u = *url;
+  size_t sep = u.find("://");
+  std::string scheme = sep == std::string::npos ? std::string() : ToLower(u.substr(0, sep));
+  size_t host_begin = sep == std::string::npos ? 0 : sep + 3;
+  size_t host_end = std::min(u.find_first_of("/?#", host_begin), u.size());
+  bool ok = (scheme == "http" || scheme == "https") && host_end > host_begin &&
+            (host_end == u.size() || u[host_end] == '/');
+  for (unsigned char c : u) ok = ok && c > ' ' && c != 0x7f;
+  if (!ok) {
+    return "endpoints: \"" + Truncate(u, 80) + "\" is not an http(s) URL like "
            "\"http://10.0.0.7:8000/v1/metrics\"";
   }
-  if (!m[3].matched || m[3].str() == "/") {
+  if (host_end == u.size() || u.substr(host_end) == "/") {
     if (default_path.empty()) {
-      return "endpoints: \"" + Truncate(*url, 80) + "\" has no path and engine is auto; "
+      return "endpoints: \"" + Truncate(u, 80) + "\" has no path and engine is auto; "
              "write the full URL (e.g. .../v1/metrics for NIM) or set metricsPath";
     }
-    *url = m[1].str() + "://" + m[2].str() + default_path;
+    *url = u.substr(0, sep) + "://" + u.substr(host_begin, host_end - host_begin) + default_path;
   }
   return {};
 }
 
+// A DNS name or an IP literal: letters, digits, '.', '-', '_' and (IPv6) ':'.
+bool IsValidDnsName(const std::string& n) {
+  if (n.empty() || n.size() > 253) return false;
+  for (unsigned char c : n) {
+    if (!(std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == ':')) return false;
+  }
+  return true;
+}
+
+constexpr size_t kMaxStaticEndpoints = 256;
+
+// [a-z0-9][a-z0-9.-]*, at most 120 characters, not starting with KEDA's prefix s<N>-.
 bool IsValidMetricName(const std::string& n) {
-  static const std::regex kName("^[a-z0-9][a-z0-9.-]*$");
-  static const std::regex kKedaPrefix("^s[0-9]+-.*");
-  return n.size() <= 120 && std::regex_match(n, kName) && !std::regex_match(n, kKedaPrefix);
+  if (n.empty() || n.size() > 120) return false;
+  for (size_t i = 0; i < n.size(); ++i) {
+    char c = n[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '.' || c == '-'));
+    if (!ok) return false;
+  }
+  size_t digits = 1;
+  while (digits < n.size() && n[digits] >= '0' && n[digits] <= '9') ++digits;
+  return !(n[0] == 's' && digits > 1 && digits < n.size() && n[digits] == '-');
 }
 
 }  // namespace
 
 Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::string& name,
                                            const config::Metadata& metadata, const SpecOptions& options) {
+  // Limits first: past them nothing else is read (issue 19 item 10).
+  if (std::string over = config::CheckMetadataLimits(metadata); !over.empty()) {
+    return InvalidArgument(config::JoinProblems({over}));
+  }
   config::MetadataRead read = config::ReadMetadata(metadata, MetadataFields());
   std::vector<std::string>& problems = read.problems;
   const config::MetadataValues& v = read.values;
@@ -182,7 +230,14 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   } else if (v.Has("dnsName")) {
     d.kind = sources::DiscoveryConfig::Kind::kDns;
     d.dns_name = v.String("dnsName");
+    if (!IsValidDnsName(d.dns_name)) {
+      problems.push_back("dnsName: \"" + Truncate(net::RedactUrl(d.dns_name), 80) +
+                         "\" is not a DNS name or IP address (letters, digits, '.', '-'; at most 253 characters)");
+    }
     if (!numeric_port) problems.push_back("port: with dnsName the port must be a number, got \"" + Truncate(d.port, 40) + "\"");
+    // The name is the author's choice: it may not lead to this host or its link (issue 19
+    // item 4). The HTTP client judges every address it connects to, so rebinding cannot help.
+    spec->scrape.http.refuse_internal_addresses = !options.allow_static_endpoints;
   } else if (v.Has("endpoints")) {
     d.kind = sources::DiscoveryConfig::Kind::kStatic;
     if (!options.allow_static_endpoints) {
@@ -190,9 +245,38 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
                          "--allow-static-endpoints (they let a ScaledObject author point the scaler "
                          "at any address); ask the operator to enable it, or use service");
     } else {
-      for (std::string url : SplitTrimmed(v.String("endpoints"), ',')) {
-        if (auto err = NormalizeEndpoint(&url, path); !err.empty()) problems.push_back(err);
-        else d.urls.push_back(url);
+      // Credentials leave the URLs here: the URLs are the pods' names in logs, /debug and
+      // errors, and the credentials go to the HTTP client as basic auth (issue 19 item 6).
+      std::vector<std::string> given = SplitTrimmed(v.String("endpoints"), ',');
+      if (given.size() > kMaxStaticEndpoints) {
+        problems.push_back("endpoints: " + std::to_string(given.size()) + " URLs; at most " +
+                           std::to_string(kMaxStaticEndpoints) + " are accepted");
+        given.clear();
+      }
+      std::optional<net::UrlWithCredentials> credentials;
+      bool mixed = false;
+      for (const std::string& raw : given) {
+        net::UrlWithCredentials split = net::SplitCredentials(raw);
+        std::string url = split.url;
+        if (auto err = NormalizeEndpoint(&url, path); !err.empty()) {
+          problems.push_back(err);
+          continue;
+        }
+        d.urls.push_back(url);
+        if (!credentials) {
+          credentials = split;
+        } else {
+          mixed = mixed || split.has_credentials != credentials->has_credentials ||
+                  split.username != credentials->username || split.password != credentials->password;
+        }
+      }
+      if (mixed) {
+        problems.push_back("endpoints: the URLs carry different credentials (user:password@); one trigger "
+                           "sends one set of credentials to all its endpoints");
+      } else if (credentials && credentials->has_credentials) {
+        spec->scrape.http.basic_auth = true;
+        spec->scrape.http.username = credentials->username;
+        spec->scrape.http.password = credentials->password;
       }
     }
   }
@@ -263,7 +347,15 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   else problems.push_back("activation: " + activation.status().message());
 
   spec->wake_query = v.String("wakeQuery");
-  spec->prometheus_address = v.String("prometheusAddress");
+  {
+    net::UrlWithCredentials split = net::SplitCredentials(v.String("prometheusAddress"));
+    spec->prometheus_address = split.url;
+    spec->wake_http.timeout = std::chrono::seconds(5);
+    spec->wake_http.basic_auth = split.has_credentials;
+    spec->wake_http.username = split.username;
+    spec->wake_http.password = split.password;
+    spec->wake_http.refuse_internal_addresses = !options.allow_static_endpoints;
+  }
   spec->wake_hold = v.DurationOf("wakeHold").value_or(std::chrono::minutes(5));
   if (v.Has("wakeQuery") != v.Has("prometheusAddress")) {
     problems.push_back(v.Has("wakeQuery") ? "wakeQuery needs prometheusAddress (the Prometheus server to ask)"

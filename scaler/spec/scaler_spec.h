@@ -29,8 +29,14 @@ struct ScaledObjectKey {
   std::string ToString() const { return ns + "/" + name; }
 };
 
-/// Order-independent hash of a metadata map (FNV-1a over sorted key=value pairs).
+/// Order-independent hash of a metadata map (FNV-1a over sorted key=value pairs). Not an
+/// identity: different maps can share a hash (compare CanonicalMetadata() or the map itself).
 uint64_t HashMetadata(const config::Metadata& metadata);
+
+/// A collision-free encoding of a metadata map (issue 19 item 5): every key and value in key
+/// order, each preceded by its length in decimal and ':' ("<len>:<key><len>:<value>..."). Two
+/// maps are equal exactly when their encodings are equal, whatever bytes keys and values hold.
+std::string CanonicalMetadata(const config::Metadata& metadata);
 
 /// A per-replica target: desired replicas contributed = sum(signal) / per_replica.
 struct Target {
@@ -54,7 +60,11 @@ struct ScalerSpec {
   formula::ProgramConstSharedPtr value;       ///< desired replicas
   formula::ProgramConstSharedPtr activation;  ///< IsActive (non-zero is true)
   std::string wake_query;          ///< PromQL whose value > 0 means demand (empty: none)
-  std::string prometheus_address;  ///< where wake_query runs
+  std::string prometheus_address;  ///< where wake_query runs; without userinfo (safe to show)
+  /// Request options for wake_query: timeout, basic-auth credentials taken out of
+  /// prometheusAddress, and the address rule (refuse_internal_addresses unless the server
+  /// allows static endpoints). Pass them to PrometheusQuerySource.
+  net::HttpRequestOptions wake_http;
   Duration wake_hold = std::chrono::minutes(5);  ///< how long a wake keeps the trigger active
 
   /// The formula as compiled, e.g. "max(sum(kv_cache)/0.1)".
@@ -73,7 +83,14 @@ struct SpecOptions {
 /// The table of every metadata key (for validation, `check` and the README).
 const std::vector<config::FieldSpec>& MetadataFields();
 
-/// Validates `metadata` and builds the spec; every problem is in one INVALID_ARGUMENT.
+/// Validates `metadata` and builds the spec; every problem is in one INVALID_ARGUMENT (a
+/// bounded message: config::JoinProblems). Maps over config::MetadataLimits are refused first,
+/// naming the key and the limit. Any map gives a spec or an error, never a crash.
+///
+/// URLs are stored without userinfo (discovery.urls, prometheus_address): credentials go to
+/// scrape.http / wake_http as basic auth, so every URL in a spec may be logged and shown. With
+/// dnsName and without allow_static_endpoints, scrape.http.refuse_internal_addresses is set:
+/// the name may not resolve to loopback, link-local or this host's own addresses.
 Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::string& name,
                                            const config::Metadata& metadata, const SpecOptions& options);
 
