@@ -20,7 +20,7 @@ size_t MetadataBytes(const config::Metadata& metadata) {
 }  // namespace
 
 ScalerEngine::ScalerEngine(spec::SpecOptions options, EngineDeps deps, Duration idle_forget, size_t workers)
-    : options_(options), deps_(std::move(deps)), idle_forget_(idle_forget), collector_(deps_, workers) {}
+    : options_(options), deps_(std::move(deps)), idle_forget_(idle_forget), collector_(deps_, workers), wake_poller_(deps_.clock, 4) {}
 
 ScalerEngine::~ScalerEngine() { StopAll(); }
 
@@ -54,6 +54,8 @@ Result<std::shared_ptr<TrackedObject>> ScalerEngine::Resolve(const std::string& 
     if (!joined.ok()) {
       entry.object->Stop();
       entry.object.reset();
+    } else if (entry.object->HasWakeQuery()) {
+      wake_poller_.Add(entry.object);
     }
   }
   if (!joined.ok()) entry.error = joined;
@@ -137,6 +139,7 @@ void ScalerEngine::Drop(std::vector<std::shared_ptr<TrackedObject>> objects) {
   raw.reserve(objects.size());
   for (const auto& obj : objects) raw.push_back(obj.get());
   collector_.Remove(raw);  // one pass for the whole batch
+  wake_poller_.Remove(raw);
   for (auto& obj : objects) obj->Stop();
 }
 

@@ -13,6 +13,7 @@
 
 #include "scaler/engine/collector.h"
 #include "scaler/engine/tracked_object.h"
+#include "scaler/engine/wake_poller.h"
 #include "scaler/spec/scaler_spec.h"
 
 namespace nimscaler::engine {
@@ -79,6 +80,7 @@ class ScalerEngine {
   size_t cached_errors_ = 0;  // entries_ holding an error
   size_t tracked_ = 0;        // entries_ holding an object
   Collector collector_;
+  WakePoller wake_poller_;
 };
 
 }  // namespace nimscaler::engine

@@ -1,6 +1,7 @@
 // Exports TrackedObject: the per-ScaledObject collection loop.
 #include "scaler/engine/tracked_object.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "scaler/common/text.h"
@@ -14,7 +15,13 @@ TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, EngineDeps deps)
       source_(spec_->scrape, deps_.http),
       evaluator_(spec_),
       log_(telemetry::Logger("engine")) {
-  if (!spec_->wake_query.empty()) wake_query_.emplace(spec_->prometheus_address, spec_->wake_query, deps_.http);
+  if (!spec_->wake_query.empty()) {
+    // The query must end before the next one is due: at most half the interval (and 5 s).
+    net::HttpRequestOptions options = spec_->wake_http;
+    auto half = std::chrono::duration_cast<std::chrono::milliseconds>(spec_->scrape_interval / 2);
+    options.timeout = std::clamp(half, std::chrono::milliseconds(100), std::min(options.timeout, std::chrono::milliseconds(5000)));
+    wake_query_.emplace(spec_->prometheus_address, spec_->wake_query, deps_.http, std::move(options));
+  }
   TimePoint now = deps_.clock->Now();
   Touch(now);
   last_cycle_end_ns_.store(now.time_since_epoch().count());
@@ -155,19 +162,37 @@ void TrackedObject::Wake(TimePoint now, const std::string& reason) {
   if (woken) Publish(std::move(woken), now);  // streams hear `true` now, not at the next scrape
 }
 
-void TrackedObject::ApplyWake(Evaluation* ev, TimePoint now) {
-  if (wake_query_) {
-    auto demand = wake_query_->Evaluate();  // network I/O on the collection thread, no lock held
-    if (!demand.ok()) {
-      ev->wake_error = demand.status().message();
-      if (ev->wake_error != last_wake_error_) log_->warn("{}: {}", spec_->key.ToString(), ev->wake_error);
-    } else if (*demand > 0) {
-      std::lock_guard lock(mu_);
-      wake_until_ = now + spec_->wake_hold;
-    }
-    last_wake_error_ = ev->wake_error;
+void TrackedObject::PollWakeQuery(TimePoint now) {
+  if (!wake_query_ || stopped_.load()) return;
+  auto demand = wake_query_->Evaluate();  // network I/O on the WakePoller's thread, no lock held
+  std::string error = demand.ok() ? std::string() : demand.status().message();
+  // Logged when it changes; numbers ignored ("timed out after 101 ms" is the same error).
+  auto shape = [](std::string s) {
+    std::erase_if(s, [](char c) { return c >= '0' && c <= '9'; });
+    return s;
+  };
+  if (shape(error) != shape(last_wake_error_)) {
+    if (!error.empty()) log_->warn("{}: {}", spec_->key.ToString(), error);
+    else log_->info("{}: wakeQuery answers again", spec_->key.ToString());
+    last_wake_error_ = error;
   }
+  bool wake_now = false;
+  {
+    std::lock_guard lock(mu_);
+    wake_error_ = error;
+    if (demand.ok() && *demand > 0) {
+      wake_now = !(latest_->status.ok() && latest_->active);
+      // Already active through a wake: the demand keeps it. Active through the pods: they
+      // speak for the demand themselves (see ApplyWake).
+      if (!wake_now && latest_->woken) wake_until_ = now + spec_->wake_hold;
+    }
+  }
+  if (wake_now) Wake(now, "wakeQuery (value " + FormatDouble(*demand) + ")");  // streams hear `true` now
+}
+
+void TrackedObject::ApplyWake(Evaluation* ev, TimePoint now) {
   std::lock_guard lock(mu_);
+  ev->wake_error = wake_error_;
   if (wake_until_ == TimePoint{}) return;
   if (now >= wake_until_) {
     log_->info("{}: wake expired after {}", spec_->key.ToString(), FormatDuration(spec_->wake_hold));

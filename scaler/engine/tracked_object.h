@@ -1,7 +1,7 @@
 #pragma once
-// TrackedObject: one ScaledObject trigger being collected for. Owns a background thread
-// that discovers pods, scrapes them with no lock held, builds a new Snapshot, evaluates it
-// and swaps the result in under a short lock. Readers (gRPC handlers) never wait on I/O.
+// TrackedObject: one ScaledObject trigger being collected for. The Collector's workers feed it
+// collection cycles (Ingest: snapshot, evaluation, publish under a short lock); the WakePoller
+// runs its wakeQuery apart from collection. Readers (gRPC handlers) never wait on I/O.
 
 #include <atomic>
 #include <condition_variable>
@@ -73,6 +73,13 @@ class TrackedObject {
   /// and show demand themselves, or wakeHold passes. Streams get `true` at once.
   void Wake(TimePoint now, const std::string& reason);
 
+  /// True when the trigger has a wakeQuery (the WakePoller then calls PollWakeQuery).
+  bool HasWakeQuery() const { return wake_query_.has_value(); }
+  /// Runs the wakeQuery once (network I/O, bounded by its timeout; no lock held while it runs)
+  /// and records the result: demand > 0 wakes the trigger at once, an error shows as
+  /// wakeError until the next success.
+  void PollWakeQuery(TimePoint now);
+
   void Touch(TimePoint now) { last_access_ns_.store(now.time_since_epoch().count()); }
   TimePoint LastAccess() const { return TimePoint(Duration(last_access_ns_.load())); }
   /// When the last collection cycle ended, or when tracking began if none has.
@@ -98,7 +105,7 @@ class TrackedObject {
   Evaluator evaluator_;  // used by the collector worker running this trigger's group only
   signals::SnapshotConstPtr snapshot_;  // likewise
   std::optional<sources::PrometheusQuerySource> wake_query_;
-  std::string last_wake_error_;  // collection thread only
+  std::string last_wake_error_;  // the WakePoller's thread only: what was last logged
   std::shared_ptr<spdlog::logger> log_;
 
   mutable std::mutex mu_;  // guards latest_, subscribers_, next_id_
@@ -106,6 +113,7 @@ class TrackedObject {
   std::map<uint64_t, ActivatedFn> subscribers_;
   std::vector<std::function<void()>> first_cycle_waiters_;
   TimePoint wake_until_{};  // a wake is in force while now < wake_until_
+  std::string wake_error_;  // why the last wakeQuery failed ("" after a success)
   TimePoint last_push_{};   // when streams were last told `true`
   bool first_cycle_done_ = false;
   uint64_t next_id_ = 1;

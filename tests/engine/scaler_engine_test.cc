@@ -4,6 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
 #include "tests/fakes/fake_pod.h"
 #include "tests/fakes/testdata.h"
 
@@ -99,6 +106,64 @@ TEST_F(ScalerEngineTest, ForgettingThousandsOfIdleTriggersIsOneBatch) {
   EXPECT_EQ(engine_.collection_groups(), 0u);
   // Generous: a linear batch takes milliseconds; one-by-one removal took tens of seconds.
   EXPECT_LT(took, 5s);
+}
+
+// A Prometheus that accepts connections and never answers: a listening socket nobody accepts
+// from (the kernel completes the handshakes into the backlog).
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd_, 64) != 0) std::abort();
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    url_ = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  }
+  ~SilentServer() { ::close(fd_); }
+  const std::string& url() const { return url_; }
+
+ private:
+  int fd_ = -1;
+  std::string url_;
+};
+
+// Issue 19 item 7: a wakeQuery whose Prometheus never answers stalls neither its own trigger's
+// collection nor anyone's readiness; only that trigger shows the wake error, promptly.
+TEST_F(ScalerEngineTest, AStalledWakeQueryMarksOnlyItsTriggerAndDelaysNoCollection) {
+  SilentServer prometheus;
+  auto fast = [&](config::Metadata md) {
+    md["scrapeInterval"] = "200ms";
+    md["window"] = "1s";
+    md["panicWindow"] = "400ms";
+    return md;
+  };
+  config::Metadata stalled = fast(Trigger());
+  stalled["wakeQuery"] = "sum(gateway_queue)";
+  stalled["prometheusAddress"] = prometheus.url();
+  auto a = engine_.Resolve("nim", "stalled", stalled);
+  auto b = engine_.Resolve("nim", "healthy", fast(Trigger("other")));
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  ASSERT_TRUE(b.ok()) << b.status().message();
+
+  auto deadline = std::chrono::steady_clock::now() + 2500ms;
+  bool marked = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string why;
+    ASSERT_TRUE(engine_.CollectionHealthy(clock_.Now(), &why)) << why;
+    // Collection of the stalled trigger goes on at its interval.
+    if ((*a)->HasCompletedCycle()) {
+      EXPECT_LT(clock_.Now() - (*a)->LastCycleEnd(), 1s);
+    }
+    marked = marked || !(*a)->Latest()->wake_error.empty();
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(marked) << "the wakeQuery times out below the interval and says so";
+  EXPECT_THAT((*a)->Latest()->wake_error, HasSubstr("wakeQuery"));
+  EXPECT_TRUE((*b)->Latest()->wake_error.empty());
+  EXPECT_TRUE((*a)->Latest()->status.ok()) << (*a)->Latest()->status.message();
 }
 
 }  // namespace
