@@ -23,3 +23,7 @@ echo "run-fuzz: exposition fuzzer ran ${secs}s without findings"
 # --- EndpointSlice decoder (issue 19 item 3): a few seconds, whatever [seconds] says above;
 # scripts/fuzz-endpoint-slice.sh builds only when its sources changed.
 bash "$root/scripts/fuzz-endpoint-slice.sh" "${ENDPOINT_SLICE_FUZZ_SECONDS:-3}"
+
+# --- Trigger metadata -> BuildScalerSpec (issue 19 item 10): a few seconds, whatever
+# [seconds] says above; scripts/fuzz-metadata.sh builds only when its sources changed.
+bash "$root/scripts/fuzz-metadata.sh" "${METADATA_FUZZ_SECONDS:-3}"
