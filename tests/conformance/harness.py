@@ -90,9 +90,11 @@ def nim_metrics(kv=0.0, waiting=0, running=0):
 
 
 class FakePod:
-    """A loopback NIM pod. mode: ok | hang (accepts, never answers) | error (HTTP 500) | slow."""
+    """A loopback NIM pod. mode: ok | hang (accepts, never answers) | error (HTTP 500) | slow.
 
-    def __init__(self, kv=0.0, waiting=0, running=0, mode="ok", delay=0.0):
+    port: 0 picks a free one; a fixed port brings a closed pod back at its old URL."""
+
+    def __init__(self, kv=0.0, waiting=0, running=0, mode="ok", delay=0.0, port=0):
         self.kv, self.waiting, self.running = kv, waiting, running
         self.mode, self.delay = mode, delay
         self.hits = 0
@@ -125,7 +127,7 @@ class FakePod:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/v1/metrics"
