@@ -1,6 +1,9 @@
 // Exports LoadAppConfig() and ServeOptionDocs(). nlohmann_json stays inside this file.
 #include "scaler/config/app_config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -72,6 +75,20 @@ const std::vector<Option>& Options() {
          auto b = ParseBool(v);
          if (!b) return std::string("value \"" + Truncate(v, 40) + "\" must be true or false");
          c.allow_static_endpoints = *b;
+         return std::string();
+       }},
+      {"node-ip", false, "",
+       "comma-separated IP addresses of this node (e.g. from status.hostIP); like this host's own "
+       "addresses, dnsName and wakeQuery may not reach them unless static endpoints are allowed",
+       [](AppConfig& c, const std::string& v) {
+         std::vector<std::string> ips = SplitTrimmed(v, ',');
+         for (const auto& ip : ips) {
+           in6_addr scratch;
+           if (inet_pton(AF_INET, ip.c_str(), &scratch) != 1 && inet_pton(AF_INET6, ip.c_str(), &scratch) != 1) {
+             return "value \"" + Truncate(ip, 60) + "\" is not an IPv4 or IPv6 address";
+           }
+         }
+         c.node_ips = std::move(ips);
          return std::string();
        }},
       {"kube-api", false, "auto", "Kubernetes API for discovery: auto, off or a URL",

@@ -22,6 +22,9 @@ struct AppConfig {
   std::string tls_key;
   std::string tls_client_ca;
   bool allow_static_endpoints = false;
+  /// The node's IP addresses (the chart passes status.hostIP): like this host's own, dnsName
+  /// and wakeQuery may not reach them unless static endpoints are allowed. Numeric IPs only.
+  std::vector<std::string> node_ips;
   std::string kube_api = "auto";  ///< auto | off | URL
   std::vector<std::string> namespaces;
   Duration min_scrape_interval = std::chrono::milliseconds(500);

@@ -1,4 +1,4 @@
-// Exports RefusedAddressKind() and FormatAddress(). This host's own addresses come from
+// Exports RefusedAddressKind(), SetNodeAddresses() and FormatAddress(). This host's own addresses come from
 // getifaddrs(), cached for a few seconds (an interface can gain an address at run time).
 #include "scaler/net/address_policy.h"
 
@@ -85,6 +85,51 @@ class OwnAddresses {
   std::chrono::steady_clock::time_point loaded_{};
 };
 
+// The node's addresses given by SetNodeAddresses(); swapped whole, read under a short lock.
+class NodeAddresses {
+ public:
+  void Set(std::shared_ptr<const std::vector<Addr16>> list) {
+    std::lock_guard lock(mu_);
+    list_ = std::move(list);
+  }
+  bool Contains(const Addr16& a) {
+    std::shared_ptr<const std::vector<Addr16>> list;
+    {
+      std::lock_guard lock(mu_);
+      list = list_;
+    }
+    if (list == nullptr) return false;
+    for (const auto& n : *list) {
+      if (n == a) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<const std::vector<Addr16>> list_;
+};
+
+NodeAddresses& Node() {
+  static NodeAddresses* node = new NodeAddresses();  // never destroyed, like Own()
+  return *node;
+}
+
+bool ParseNumeric(std::string ip, Addr16* out) {
+  if (auto pct = ip.find('%'); pct != std::string::npos) ip.resize(pct);  // "fe80::1%eth0"
+  sockaddr_in v4{};
+  sockaddr_in6 v6{};
+  if (inet_pton(AF_INET, ip.c_str(), &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    return ToAddr16(reinterpret_cast<const sockaddr*>(&v4), out);
+  }
+  if (inet_pton(AF_INET6, ip.c_str(), &v6.sin6_addr) == 1) {
+    v6.sin6_family = AF_INET6;
+    return ToAddr16(reinterpret_cast<const sockaddr*>(&v6), out);
+  }
+  return false;
+}
+
 OwnAddresses& Own() {
   static OwnAddresses* own = new OwnAddresses();  // never destroyed: used from any thread at exit
   return *own;
@@ -105,6 +150,7 @@ std::string Judge(const Addr16& a) {
     if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return "a link-local address";
   }
   if (Own().Contains(a)) return "an address of this host";
+  if (Node().Contains(a)) return "an address of this node";
   return {};
 }
 
@@ -117,19 +163,18 @@ std::string RefusedAddressKind(const sockaddr* addr) {
 }
 
 std::string RefusedAddressKind(std::string_view numeric_ip) {
-  std::string ip(numeric_ip);
-  if (auto pct = ip.find('%'); pct != std::string::npos) ip.resize(pct);  // "fe80::1%eth0"
-  sockaddr_in v4{};
-  sockaddr_in6 v6{};
-  if (inet_pton(AF_INET, ip.c_str(), &v4.sin_addr) == 1) {
-    v4.sin_family = AF_INET;
-    return RefusedAddressKind(reinterpret_cast<const sockaddr*>(&v4));
+  Addr16 a;
+  if (!ParseNumeric(std::string(numeric_ip), &a)) return {};
+  return Judge(a);
+}
+
+void SetNodeAddresses(const std::vector<std::string>& numeric_ips) {
+  auto list = std::make_shared<std::vector<Addr16>>();
+  for (const auto& ip : numeric_ips) {
+    Addr16 a;
+    if (ParseNumeric(ip, &a)) list->push_back(a);
   }
-  if (inet_pton(AF_INET6, ip.c_str(), &v6.sin6_addr) == 1) {
-    v6.sin6_family = AF_INET6;
-    return RefusedAddressKind(reinterpret_cast<const sockaddr*>(&v6));
-  }
-  return {};
+  Node().Set(std::move(list));
 }
 
 std::string FormatAddress(const sockaddr* addr) {

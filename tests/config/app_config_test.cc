@@ -65,3 +65,23 @@ TEST(LoadAppConfig, UnreadableOrInvalidJsonFile) {
 
 }  // namespace
 }  // namespace nimscaler::config
+
+namespace nimscaler::config {
+namespace {
+
+// Issue 19 item 4: the node's addresses (status.hostIP) reach the address rule through
+// --node-ip / NIM_SCALER_NODE_IP; anything but numeric IPs is a startup error.
+TEST(LoadAppConfig, NodeIpIsAListOfNumericAddresses) {
+  auto none = LoadAppConfig({}, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->node_ips.empty());
+  auto env = LoadAppConfig({}, {{"NIM_SCALER_NODE_IP", "10.0.0.5, fd00::5"}});
+  ASSERT_TRUE(env.ok()) << env.status().message();
+  EXPECT_EQ(env->node_ips, (std::vector<std::string>{"10.0.0.5", "fd00::5"}));
+  auto bad = LoadAppConfig({"--node-ip", "10.0.0.5,node-a"}, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("--node-ip: value \"node-a\" is not an IPv4 or IPv6 address"));
+}
+
+}  // namespace
+}  // namespace nimscaler::config

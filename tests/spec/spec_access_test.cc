@@ -194,6 +194,18 @@ TEST(SpecAccess, ThisHostsOwnAddressesAreRefused) {
   EXPECT_EQ(net::RefusedAddressKind(own), "an address of this host") << own;
 }
 
+// The node's addresses (from --node-ip) are refused too; the list can be replaced.
+TEST(SpecAccess, NodeAddressesAreRefusedOnceSet) {
+  EXPECT_EQ(net::RefusedAddressKind("192.0.2.10"), "");
+  net::SetNodeAddresses({"192.0.2.10", "2001:db8::10", "not-an-ip"});
+  EXPECT_EQ(net::RefusedAddressKind("192.0.2.10"), "an address of this node");
+  EXPECT_EQ(net::RefusedAddressKind("::ffff:192.0.2.10"), "an address of this node");
+  EXPECT_EQ(net::RefusedAddressKind("2001:db8::10"), "an address of this node");
+  EXPECT_EQ(net::RefusedAddressKind("192.0.2.11"), "");
+  net::SetNodeAddresses({});
+  EXPECT_EQ(net::RefusedAddressKind("192.0.2.10"), "");
+}
+
 // Issue 19 item 6: credentials written into an endpoint URL travel as basic auth; the stored
 // URL and every error message are without them.
 TEST(SpecAccess, EndpointCredentialsAreSentAsBasicAuthAndNeverShown) {
