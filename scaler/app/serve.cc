@@ -30,8 +30,9 @@ std::string GrpcListenAddress(const std::string& addr) {
   return addr;
 }
 
-Result<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const config::AppConfig& c) {
-  return MakeServerCredentials(c);  // TLS/mTLS with certificate files watched (tls_credentials.cc)
+Result<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const config::AppConfig& c,
+                                                                  std::unique_ptr<CertificateReloader>* reloader) {
+  return MakeServerCredentials(c, reloader);  // TLS/mTLS from checked copies of the files (tls_credentials.h)
 }
 
 int WaitForSignal() {
@@ -88,7 +89,8 @@ int RunServe(const config::AppConfig& config) {
   service::ExternalScalerService service(&engine, &metrics, &clock);
   service::HealthService health;
 
-  auto creds = MakeCredentials(config);
+  std::unique_ptr<CertificateReloader> tls_reloader;  // declared before the server: outlives it
+  auto creds = MakeCredentials(config, &tls_reloader);
   if (!creds.ok()) {
     log->error("{}", creds.status().message());
     return 2;

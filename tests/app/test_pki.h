@@ -1,0 +1,69 @@
+#pragma once
+// Throwaway TLS material for tests, made in-process with OpenSSL: self-signed EC P-256
+// certificates for localhost / 127.0.0.1 (each is its own trust root), their keys, and an
+// encrypted key.
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace nimscaler::testing {
+
+struct PemPair {
+  std::string cert;
+  std::string key;
+};
+
+inline std::string BioText(BIO* bio) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<size_t>(n));
+  BIO_free(bio);
+  return out;
+}
+
+/// A self-signed certificate (CN=`cn`, SAN localhost and 127.0.0.1) and its key.
+/// `encrypt_key_with`: a passphrase to encrypt the key PEM with (empty: plain).
+inline PemPair MakeSelfSigned(const std::string& cn, const std::string& encrypt_key_with = "") {
+  static long serial = 1;
+  EVP_PKEY* pkey = EVP_EC_gen("P-256");
+  X509* x = X509_new();
+  if (pkey == nullptr || x == nullptr) throw std::runtime_error("OpenSSL: cannot make a key");
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(x), 2 * 86400);
+  X509_set_pubkey(x, pkey);
+  X509_NAME* name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_set_issuer_name(x, name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
+  for (auto [nid, value] : {std::pair{NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"},
+                            std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  X509_sign(x, pkey, EVP_sha256());
+  BIO* cb = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(cb, x);
+  BIO* kb = BIO_new(BIO_s_mem());
+  if (encrypt_key_with.empty()) {
+    PEM_write_bio_PrivateKey(kb, pkey, nullptr, nullptr, 0, nullptr, nullptr);
+  } else {
+    PEM_write_bio_PKCS8PrivateKey(kb, pkey, EVP_aes_256_cbc(), encrypt_key_with.data(),
+                                  static_cast<int>(encrypt_key_with.size()), nullptr, nullptr);
+  }
+  PemPair out{BioText(cb), BioText(kb)};
+  X509_free(x);
+  EVP_PKEY_free(pkey);
+  return out;
+}
+
+}  // namespace nimscaler::testing
