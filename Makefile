@@ -6,7 +6,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 PY := /usr/bin/python3
 
-.PHONY: all deps configure build test unit demo demo-small bench fuzz clean help
+.PHONY: all deps configure build test unit demo demo-small bench fuzz soak sanitize clean help
 
 all: build
 
@@ -15,6 +15,8 @@ help:
 	@echo "make test   install deps, build, run every test (ctest, fuzzers for a bounded time)"
 	@echo "make build  install deps and build into $(BUILD)/ (binary: $(BUILD)/scaler/nim-scaler)"
 	@echo "make bench  run the benchmarks and print their tables"
+	@echo "make soak   10-minute soak of the real server under pod churn (SOAK_MINUTES=n to shorten; not in make test)"
+	@echo "make sanitize  ASan+UBSan build in build-asan/, then the conformance and faults suites under it"
 
 deps:
 	bash scripts/install-deps.sh
@@ -51,6 +53,17 @@ bench: build
 	bash scripts/bench-exposition.sh
 	bash scripts/bench-collect.sh $(BUILD)
 	@if [ -f scripts/bench-grpc.sh ]; then bash scripts/bench-grpc.sh $(BUILD); fi
+
+# Soak (issue 19): 300 triggers over 30 pods killed and restarted at random, 50 callers and 20
+# streams against the real binary for SOAK_MINUTES (default 10); exits 1 on any violation.
+SOAK_MINUTES ?= 10
+soak: configure
+	cmake --build $(BUILD) -j$(JOBS) --target nim-scaler
+	SOAK_MINUTES=$(SOAK_MINUTES) $(PY) scripts/soak.py --binary $(BUILD)/scaler/nim-scaler
+
+# ASan+UBSan (LSan on) build in build-asan/, then the conformance and faults suites under it.
+sanitize: deps
+	JOBS=$(JOBS) bash scripts/sanitize.sh
 
 clean:
 	rm -rf $(BUILD)
