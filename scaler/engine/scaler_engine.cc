@@ -62,8 +62,12 @@ Result<std::shared_ptr<TrackedObject>> ScalerEngine::Resolve(const std::string& 
 
   std::shared_ptr<TrackedObject> lost;  // ours, when another caller built the same trigger first
   Result<std::shared_ptr<TrackedObject>> answer = Unavailable("unreachable");
+  std::optional<PendingWake> pending;
   {
     std::lock_guard lock(mu_);
+    if (auto w = pending_wakes_.find({ns, name}); w != pending_wakes_.end() && entry.object) {
+      if (w->second.until > entry.last_access) pending = w->second;
+    }
     EntryKey key{ns, name, metadata};
     auto it = entries_.find(key);
     if (it != entries_.end()) {
@@ -87,6 +91,7 @@ Result<std::shared_ptr<TrackedObject>> ScalerEngine::Resolve(const std::string& 
     }
   }
   if (lost) Drop({lost});
+  if (pending && !lost && answer.ok()) (*answer)->Wake(entry.last_access, pending->reason + ", recorded before tracking");
   if (!joined.ok() && !lost) {
     if (deps_.metrics) deps_.metrics->RecordMetadataError();
     telemetry::Logger("engine")->warn("{}/{}: {}", ns, name, joined.message());
@@ -116,6 +121,38 @@ size_t ScalerEngine::Wake(const std::string& ns, const std::string& name, TimePo
   }
   for (const auto& obj : matched) obj->Wake(now, reason);  // Wake() may publish: done outside mu_
   return matched.size();
+}
+
+void ScalerEngine::RecordPendingWake(const std::string& ns, const std::string& name, TimePoint until,
+                                     const std::string& reason) {
+  constexpr size_t kMaxPendingWakes = 10000;
+  std::lock_guard lock(mu_);
+  TimePoint now = deps_.clock->Now();
+  std::erase_if(pending_wakes_, [&](const auto& kv) { return kv.second.until <= now; });
+  if (pending_wakes_.size() >= kMaxPendingWakes && !pending_wakes_.count({ns, name})) return;
+  pending_wakes_[{ns, name}] = PendingWake{until, reason};
+}
+
+size_t ScalerEngine::ForgetIf(const std::function<bool(const TrackedObject&)>& drop) {
+  std::vector<std::shared_ptr<TrackedObject>> dropped;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (it->second.object && drop(*it->second.object)) {
+        dropped.push_back(it->second.object);
+        --tracked_;
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!dropped.empty() && deps_.metrics) deps_.metrics->SetTrackedScaledObjects(tracked_);
+  }
+  Drop(dropped);
+  for (auto& obj : dropped) {
+    if (deps_.metrics) deps_.metrics->RemoveScaledObject(obj->spec().key.ns, obj->spec().key.name);
+  }
+  return dropped.size();
 }
 
 bool ScalerEngine::CollectionHealthy(TimePoint now, std::string* why) const {

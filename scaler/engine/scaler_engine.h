@@ -3,6 +3,7 @@
 // (namespace, name, metadata) resolves to a cached, immutable spec and its TrackedObject;
 // a new metadata hash is a new entry; entries nobody asked about are forgotten.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,15 @@ class ScalerEngine {
   /// Wakes every tracked trigger of namespace/name (the wake hook). Returns how many.
   size_t Wake(const std::string& ns, const std::string& name, TimePoint now, const std::string& reason);
 
+  /// Remembers a wake for namespace/name until `until`: a trigger of it that starts being
+  /// tracked before then is woken at once (the wake hook called before KEDA's first call, or
+  /// on a replica that does not track it yet). At most 10,000 are remembered.
+  void RecordPendingWake(const std::string& ns, const std::string& name, TimePoint until, const std::string& reason);
+
+  /// Stops and drops every tracked trigger for which `drop` is true (e.g. triggers this replica
+  /// no longer owns). Returns how many.
+  size_t ForgetIf(const std::function<bool(const TrackedObject&)>& drop);
+
   /// False (with the reason) when a tracked object's collection is stalled: its last cycle
   /// ended more than 2 x its interval (plus the scrape timeout) ago.
   bool CollectionHealthy(TimePoint now, std::string* why) const;
@@ -77,6 +87,11 @@ class ScalerEngine {
   const Duration idle_forget_;
   mutable std::mutex mu_;  // guards entries_; held only for map work, never across I/O
   std::map<EntryKey, Entry> entries_;
+  struct PendingWake {
+    TimePoint until;
+    std::string reason;
+  };
+  std::map<std::pair<std::string, std::string>, PendingWake> pending_wakes_;  // guarded by mu_
   size_t cached_errors_ = 0;  // entries_ holding an error
   size_t tracked_ = 0;        // entries_ holding an object
   Collector collector_;

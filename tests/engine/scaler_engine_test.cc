@@ -91,6 +91,29 @@ TEST_F(ScalerEngineTest, WakeReachesEveryTriggerOfTheScaledObjectOnly) {
   EXPECT_EQ(engine_.Wake("nim", "llam", clock_.Now(), "test"), 0u);
 }
 
+// Issue 12 item 4: a wake for a ScaledObject that is not tracked yet is applied when it is.
+TEST_F(ScalerEngineTest, AWakeRecordedBeforeTrackingWakesTheTriggerWhenItStarts) {
+  EXPECT_EQ(engine_.Wake("nim", "llama", clock_.Now(), "test"), 0u);
+  engine_.RecordPendingWake("nim", "llama", clock_.Now() + 1min, "the wake hook");
+  engine_.RecordPendingWake("nim", "expired", clock_.Now() - 1s, "the wake hook");
+  auto obj = engine_.Resolve("nim", "llama", Trigger());
+  ASSERT_TRUE(obj.ok()) << obj.status().message();
+  EXPECT_TRUE((*obj)->Latest()->woken);
+  EXPECT_TRUE((*obj)->Latest()->active);
+  auto other = engine_.Resolve("nim", "expired", Trigger());
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE((*other)->Latest()->woken);
+}
+
+TEST_F(ScalerEngineTest, ForgetIfDropsOnlyWhatThePredicateSays) {
+  ASSERT_TRUE(engine_.Resolve("nim", "a", Trigger()).ok());
+  ASSERT_TRUE(engine_.Resolve("nim", "b", Trigger()).ok());
+  EXPECT_EQ(engine_.ForgetIf([](const TrackedObject& o) { return o.spec().key.name == "a"; }), 1u);
+  ASSERT_EQ(engine_.List().size(), 1u);
+  EXPECT_EQ(engine_.List()[0]->spec().key.name, "b");
+  EXPECT_FALSE(engine_.Lookup("nim", "a", Trigger()).has_value());
+}
+
 // Issue 19 item 11: forgetting thousands of idle triggers is a batch, linear in their number
 // (it ran at ~36 per second on the health thread).
 TEST_F(ScalerEngineTest, ForgettingThousandsOfIdleTriggersIsOneBatch) {
