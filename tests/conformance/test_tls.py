@@ -311,14 +311,85 @@ def test_tls_rotation_by_overwriting_files(workdir, pki, pod):
     (lambda p, w: ["--tls-cert", p["a_server"][1], "--tls-key", p["a_server"][1]], "--tls-cert"),
     (lambda p, w: ["--tls-cert", p["a_server"][0], "--tls-key", p["a_server"][1],
                    "--tls-client-ca", os.path.join(w, "missing-ca.crt")], "--tls-client-ca"),
+    # issue 19: a pair that does not match started "healthy" with every handshake failing
+    (lambda p, w: ["--tls-cert", p["a_server"][0], "--tls-key", p["a_server2"][1]],
+     "does not match the certificate in --tls-cert"),
+    (lambda p, w: ["--tls-cert", _write(w, "garbage.crt", b"-----BEGIN CERTIFICATE-----\nnot base64!\n"
+                                                         b"-----END CERTIFICATE-----\n"),
+                   "--tls-key", p["a_server"][1]], "certificate 1 does not parse"),
+    (lambda p, w: ["--tls-cert", _write(w, "empty.crt", b""), "--tls-key", p["a_server"][1]], "is empty"),
 ])
 def test_tls_bad_files_fail_at_startup(workdir, pki, flags, needle):
-    """A missing or wrong PEM file is a startup error naming the flag (exit code 2)."""
+    """A missing or wrong PEM file, or a key that does not match the certificate, is a startup
+    error naming the flag and the problem (exit code 2)."""
     with pytest.raises(RuntimeError) as e:
         s = h.Scaler(flags(pki, workdir), workdir=workdir)
         s.stop()
     assert "exited with 2" in str(e.value)
     assert needle in str(e.value)
+
+
+def _write(d, name, data):
+    path = os.path.join(d, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def test_tls_survives_truncated_garbage_and_mismatched_files(workdir, pki, pod):
+    """issue 19 item 2 and the TLS items: a certificate emptied in place (a non-atomic rewrite)
+    used to trip an assertion in gRPC's file watcher within 2 s, and garbage or a mismatched
+    pair swapped in was not survived. Now the server keeps serving the last good pair through
+    each of them, logs why, and serves the next good pair after an atomic swap."""
+    d = os.path.join(workdir, f"bad-{os.getpid()}")
+    os.makedirs(d, exist_ok=True)
+    crt, key = os.path.join(d, "tls.crt"), os.path.join(d, "tls.key")
+    _write(d, "tls.crt", read(pki["a_server"][0]))
+    _write(d, "tls.key", read(pki["a_server"][1]))
+    s = h.Scaler(["--tls-cert", crt, "--tls-key", key], workdir=workdir)
+    first = ssl.PEM_cert_to_DER_cert(read(pki["a_server"][0]).decode())
+    settle = 3.5  # the scaler re-reads every 2 s and gRPC its checked copies every 1 s
+
+    def still_serving(what):
+        assert s.proc.poll() is None, f"{what}: the server died:\n{s.log()[-3000:]}"
+        assert served_cert(s.grpc_port) == first, f"{what}: not the last good certificate"
+        ch = tls_channel(s.target, pki["a"].ca)
+        assert call_ok(ch, pod.url), f"{what}: a TLS call failed"
+        ch.close()
+
+    try:
+        still_serving("start")
+        with open(crt, "wb"):
+            pass  # truncated in place
+        time.sleep(settle)
+        still_serving("emptied certificate")
+        _write(d, "tls.crt", b"\x00garbage\xff" * 100)
+        _write(d, "tls.key", b"more garbage")
+        time.sleep(settle)
+        still_serving("garbage certificate and key")
+        _write(d, "tls.crt", read(pki["a_server2"][0]))
+        _write(d, "tls.key", read(pki["b_server"][1]))  # a key of another pair
+        time.sleep(settle)
+        still_serving("mismatched pair")
+        log = s.log()
+        assert "is empty" in log and "holds no PEM certificate" in log and "does not match" in log, log[-3000:]
+
+        # A good pair, each file replaced atomically: served within a few seconds.
+        for src, dst in ((pki["a_server2"][1], key), (pki["a_server2"][0], crt)):
+            tmp = dst + ".tmp"
+            _write(d, os.path.basename(tmp), read(src))
+            os.replace(tmp, dst)
+        want = ssl.PEM_cert_to_DER_cert(read(pki["a_server2"][0]).decode())
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < ROTATION_WAIT_S and served_cert(s.grpc_port) != want:
+            time.sleep(0.2)
+        assert served_cert(s.grpc_port) == want
+        ch = tls_channel(s.target, pki["a"].ca)
+        assert call_ok(ch, pod.url)
+        ch.close()
+        assert s.proc.poll() is None
+    finally:
+        s.stop()
 
 
 def test_fingerprint_helper_sanity(pki):
