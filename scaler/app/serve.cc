@@ -35,25 +35,40 @@ Result<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const config::A
   return MakeServerCredentials(c, reloader);  // TLS/mTLS from checked copies of the files (tls_credentials.h)
 }
 
-int WaitForSignal() {
+// Every signal the serve process handles itself. They are blocked in every thread (the mask
+// is inherited by the threads started after it is set) and taken only by WaitForShutdownSignal().
+sigset_t HandledSignals() {
   sigset_t set;
   sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
-  return sig;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&set, sig);
+  return set;
+}
+
+// Returns SIGTERM or SIGINT. SIGHUP, SIGUSR1 and SIGUSR2 (whose default action ends the
+// process with no drain and no log line) are logged and ignored: nothing needs reloading.
+int WaitForShutdownSignal(const std::shared_ptr<spdlog::logger>& log) {
+  sigset_t set = HandledSignals();
+  while (true) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGTERM || sig == SIGINT) return sig;
+    if (sig == SIGHUP) {
+      log->info("received SIGHUP: ignored; TLS certificates and token files are re-read automatically "
+                "when they change, and other settings need a restart");
+    } else {
+      log->info("received {}: ignored (only SIGTERM and SIGINT stop the scaler)", sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
+    }
+  }
 }
 
 }  // namespace
 
 int RunServe(const config::AppConfig& config) {
-  // Block the shutdown signals in every thread we start; only WaitForSignal() takes them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
+  // Block the handled signals in every thread we start; only WaitForShutdownSignal() takes
+  // them. A peer closing a socket we write to is an error value, never a SIGPIPE.
+  sigset_t set = HandledSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
 
   telemetry::SetupLogging(config.log_format, config.log_level);
   auto log = telemetry::Logger("app");
@@ -106,6 +121,9 @@ int RunServe(const config::AppConfig& config) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Bounds on what one client can make us hold (issue 19 item 10; request_limits.h).
+  builder.SetMaxReceiveMessageSize(service::kMaxRequestBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, service::kMaxStreamsPerConnection);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || grpc_port == 0) {
     log->error("cannot listen on --grpc-addr {} (in use or invalid)", config.grpc_addr);
@@ -117,8 +135,8 @@ int RunServe(const config::AppConfig& config) {
   constexpr const char* kReadinessNames[] = {"", "readiness", "externalscaler.ExternalScaler"};
   for (const char* name : kReadinessNames) health.Set(name, false);
   health.Set("liveness", true);
-  service.Start(loop.cq());
-  health.Start(loop.cq());
+  service.Start(&loop);
+  health.Start(&loop);
   loop.Start();
 
   std::atomic<bool> shutting_down{false};
@@ -161,19 +179,27 @@ int RunServe(const config::AppConfig& config) {
             config.tls_cert.empty() ? "off" : (config.tls_client_ca.empty() ? "on" : "mutual"),
             config.allow_static_endpoints ? "allowed" : "refused");
 
-  int sig = WaitForSignal();
+  int sig = WaitForShutdownSignal(log);
   log->info("received {}; shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   shutting_down.store(true);
   health.Shutdown();
   service.FinishAllStreams();
   // Let calls being answered finish (up to the grace), then stop at once: gRPC's own
   // Shutdown(deadline) would wait out the whole grace while KEDA keeps an idle connection open.
-  if (!service.WaitIdle(std::chrono::steady_clock::now() + config.shutdown_grace)) {
+  auto grace_end = std::chrono::steady_clock::now() + config.shutdown_grace;
+  if (!service.WaitIdle(grace_end)) {
     log->warn("calls still running after --shutdown-grace {}; cancelling them", FormatDuration(config.shutdown_grace));
   }
+  // Streams ended above normally finish within milliseconds; one whose client stopped reading
+  // has a write blocked by flow control that never completes. Cancel those and drain their
+  // operations while the completion queue still runs (issue 19 item 3b).
+  auto now = std::chrono::steady_clock::now();
+  size_t cancelled = loop.CancelStreams(std::min(grace_end, now + std::chrono::milliseconds(500)),
+                                        std::max(grace_end, now + std::chrono::seconds(2)));
+  if (cancelled > 0) log->info("cancelled {} stream(s) whose client was not reading", cancelled);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
   service.Stop();
-  loop.Stop();
+  loop.Stop();  // no gRPC operation starts after this (CallLoop's gate)
   {
     std::lock_guard lock(monitor_mu);
     monitor_stop = true;

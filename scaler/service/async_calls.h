@@ -15,10 +15,13 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/server_builder.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <shared_mutex>
 #include <thread>
 
 namespace nimscaler::service {
@@ -30,9 +33,18 @@ class CqTag {
   virtual void Proceed(bool ok) = 0;
 };
 
+class StreamCall;
+
 /// The completion queue every call of the gRPC port arrives on, and the thread that serves it.
 /// Attach(builder) -> BuildAndStart() -> services open their slots -> Start() -> ... ->
-/// server->Shutdown() -> Stop().
+/// (shutdown) services end their streams -> CancelStreams() -> server->Shutdown() -> Stop().
+///
+/// No gRPC operation may be started on a completion queue once its Shutdown() was called
+/// (gRPC asserts). So every operation of the calls below starts through the loop's gate
+/// (Gate): Stop() closes the gate, waiting out any start in progress, and only then shuts the
+/// queue down. An operation refused by the closed gate is simply not started; the calls were
+/// all cancelled by server->Shutdown() before, and the operations already started still
+/// complete and are drained by the loop thread, which exits once the queue is empty.
 class CallLoop {
  public:
   CallLoop() = default;
@@ -47,16 +59,61 @@ class CallLoop {
     thread_ = std::thread([this] { Drain(); });
   }
 
+  /// Held while one operation is started; false (and nothing may be started) once Stop() began.
+  /// Never nest two Gates on one thread.
+  class Gate {
+   public:
+    explicit Gate(CallLoop& loop) : lock_(loop.gate_mu_), open_(!loop.gate_closed_) {}
+    explicit operator bool() const { return open_; }
+
+   private:
+    std::shared_lock<std::shared_mutex> lock_;
+    bool open_;
+  };
+
+  /// Streams whose call has arrived and is not closed yet (registered by PushStream).
+  void AddStream(StreamCall* s) {
+    std::lock_guard lock(streams_mu_);
+    streams_.insert(s);
+  }
+  void RemoveStream(StreamCall* s) {
+    std::lock_guard lock(streams_mu_);
+    streams_.erase(s);
+  }
+  size_t open_streams() const {
+    std::lock_guard lock(streams_mu_);
+    return streams_.size();
+  }
+
+  /// Shutting down: waits until every open stream has closed, or `graceful` passes; then
+  /// cancels the rest (ServerContext::TryCancel: a write blocked by a client that stopped
+  /// reading fails at once) and waits for them to close, up to `deadline`. Their pending
+  /// operations are thereby drained while the queue still runs. Returns how many were cancelled.
+  size_t CancelStreams(std::chrono::steady_clock::time_point graceful,
+                       std::chrono::steady_clock::time_point deadline);
+
   /// Call after grpc::Server::Shutdown() and after every deferred answer was given.
   void Stop() {
     if (!cq_ || stopped_) return;
     stopped_ = true;
+    {
+      std::unique_lock lock(gate_mu_);  // waits for any operation being started
+      gate_closed_ = true;
+    }
     cq_->Shutdown();
     if (thread_.joinable()) thread_.join();
     else Drain();  // never started: release the slots that were opened
   }
 
  private:
+  bool WaitStreams(std::chrono::steady_clock::time_point until) const {
+    while (open_streams() > 0) {
+      if (std::chrono::steady_clock::now() >= until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+
   void Drain() {
     void* tag = nullptr;
     bool ok = false;
@@ -66,7 +123,32 @@ class CallLoop {
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::thread thread_;
   bool stopped_ = false;
+  std::shared_mutex gate_mu_;
+  bool gate_closed_ = false;  // guarded by gate_mu_
+  mutable std::mutex streams_mu_;  // guards streams_; a stream leaves it before it is deleted
+  std::set<StreamCall*> streams_;
 };
+
+/// What CallLoop needs of an open stream.
+class StreamCall {
+ public:
+  virtual ~StreamCall() = default;
+  /// Cancels the call (any thread; the stream then closes through its usual events).
+  virtual void Cancel() = 0;
+};
+
+inline size_t CallLoop::CancelStreams(std::chrono::steady_clock::time_point graceful,
+                                      std::chrono::steady_clock::time_point deadline) {
+  if (WaitStreams(graceful)) return 0;
+  size_t cancelled = 0;
+  {
+    std::lock_guard lock(streams_mu_);  // no stream is deleted meanwhile (RemoveStream waits)
+    for (StreamCall* s : streams_) s->Cancel();
+    cancelled = streams_.size();
+  }
+  WaitStreams(deadline);
+  return cancelled;
+}
 
 /// One unary call of `Service`. Owns itself: opened as a slot gRPC fills with the next call of
 /// its method, handed to the handler, deleted once the answer is written (or when the server
@@ -78,9 +160,16 @@ class UnaryCall final : public CqTag {
                                       grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
   using Handler = void (Service::*)(UnaryCall*);
 
-  static void Open(Service* service, grpc::ServerCompletionQueue* cq, Requester requester, Handler handler) {
-    auto* call = new UnaryCall(service, cq, requester, handler);
-    (service->*requester)(&call->ctx_, &call->request, &call->writer_, cq, cq, call);
+  static void Open(Service* service, CallLoop* loop, Requester requester, Handler handler) {
+    auto* call = new UnaryCall(service, loop, requester, handler);
+    {
+      CallLoop::Gate gate(*loop);
+      if (gate) {
+        (service->*requester)(&call->ctx_, &call->request, &call->writer_, loop->cq(), loop->cq(), call);
+        return;
+      }
+    }
+    delete call;  // shutting down: no new slot
   }
 
   void Proceed(bool ok) override {
@@ -88,26 +177,35 @@ class UnaryCall final : public CqTag {
       delete this;
       return;
     }
-    Open(service_, cq_, requester_, handler_);  // a slot for the next caller first
+    Open(service_, loop_, requester_, handler_);  // a slot for the next caller first
     (service_->*handler_)(this);
   }
 
   /// Exactly once per call, from any thread. `response` must be filled before.
   void Answer(const grpc::Status& status) {
-    answered_ = true;  // read by Proceed only after the queue returns the Finish event below
-    if (status.ok()) writer_.Finish(response, status, this);
-    else writer_.FinishWithError(status, this);
+    {
+      CallLoop::Gate gate(*loop_);
+      if (gate) {
+        answered_ = true;  // read by Proceed only after the queue returns the Finish event below
+        if (status.ok()) writer_.Finish(response, status, this);
+        else writer_.FinishWithError(status, this);
+        return;
+      }
+    }
+    delete this;  // the queue is shut down (the call was cancelled by the server's shutdown)
   }
+
+  grpc::ServerContext& context() { return ctx_; }
 
   Request request;
   Response response;
 
  private:
-  UnaryCall(Service* service, grpc::ServerCompletionQueue* cq, Requester requester, Handler handler)
-      : service_(service), cq_(cq), requester_(requester), handler_(handler), writer_(&ctx_) {}
+  UnaryCall(Service* service, CallLoop* loop, Requester requester, Handler handler)
+      : service_(service), loop_(loop), requester_(requester), handler_(handler), writer_(&ctx_) {}
 
   Service* service_;
-  grpc::ServerCompletionQueue* cq_;
+  CallLoop* loop_;
   Requester requester_;
   Handler handler_;
   grpc::ServerContext ctx_;
@@ -117,24 +215,33 @@ class UnaryCall final : public CqTag {
 
 /// One server-streaming call. Owns itself. Subclasses implement Opened() (the call arrived:
 /// subscribe, push a first message, or End() at once) and Closed() (the call is over, called
-/// once, with no lock held: unsubscribe); the object is deleted right after Closed().
+/// once, with no lock held: unsubscribe); the object is deleted right after Closed(). While open it is registered with the loop, which can cancel it at shutdown.
 template <class Request, class Response>
-class PushStream {
+class PushStream : public StreamCall {
  public:
   using Requester = std::function<void(grpc::ServerContext*, Request*, grpc::ServerAsyncWriter<Response>*,
                                        grpc::ServerCompletionQueue*, void*)>;
 
-  virtual ~PushStream() = default;
-
-  /// Opens the slot. `reopen` opens the next one once this call has arrived.
-  void Open(grpc::ServerCompletionQueue* cq, const Requester& requester, std::function<void()> reopen) {
+  /// Opens the slot (or deletes the object when the loop is shutting down). `reopen` opens the
+  /// next one once this call has arrived.
+  void Open(CallLoop* loop, const Requester& requester, std::function<void()> reopen) {
+    loop_ = loop;
     reopen_ = std::move(reopen);
-    ctx_.AsyncNotifyWhenDone(&done_);  // fires once, only for a call that arrived
-    requester(&ctx_, &request_, &writer_, cq, &arrived_);
+    {
+      CallLoop::Gate gate(*loop_);
+      if (gate) {
+        ctx_.AsyncNotifyWhenDone(&done_);  // fires once, only for a call that arrived
+        requester(&ctx_, &request_, &writer_, loop_->cq(), &arrived_);
+        return;
+      }
+    }
+    delete this;
   }
 
   /// Sends `msg`, or replaces the one waiting behind a write in flight. Any thread.
   void Push(const Response& msg) {
+    CallLoop::Gate gate(*loop_);
+    if (!gate) return;  // shutting down: the call is cancelled and closes through its events
     {
       std::lock_guard lock(mu_);
       if (ending_ || over_) return;
@@ -152,6 +259,8 @@ class PushStream {
   /// Finishes the call with `status` once every message pushed before is written. Any
   /// thread; the first call counts.
   void End(const grpc::Status& status) {
+    CallLoop::Gate gate(*loop_);
+    if (!gate) return;
     {
       std::lock_guard lock(mu_);
       if (ending_ || over_) return;
@@ -163,11 +272,28 @@ class PushStream {
     writer_.Finish(final_, &finished_);
   }
 
+  void Cancel() override { ctx_.TryCancel(); }
+
  protected:
   virtual void Opened() = 0;
   virtual void Closed() = 0;
   const Request& request() const { return request_; }
   grpc::ServerContext& context() { return ctx_; }
+
+  /// Keeps the stream from closing while Opened()'s work continues on another thread: Hold()
+  /// before handing off, Release() when that work is done (any thread but a subscriber
+  /// callback: the stream may close, and Closed() run, inside Release()).
+  void Hold() {
+    std::lock_guard lock(mu_);
+    ++ops_;
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      --ops_;
+    }
+    MaybeClose();
+  }
 
  private:
   struct Event final : CqTag {
@@ -187,28 +313,32 @@ class PushStream {
       std::lock_guard lock(mu_);
       ops_ = 1;  // the done event
     }
+    loop_->AddStream(this);
     Opened();
   }
 
   void OnWrote(bool ok) {
-    bool finish = false, again = false;
     {
-      std::lock_guard lock(mu_);
-      writing_ = false;
-      --ops_;
-      if (ok && pending_) {  // a message pushed before End() is still sent
-        out_ = *pending_;
-        pending_.reset();
-        writing_ = again = true;
-        ++ops_;
-      } else if (ending_) {
-        finish = true;
-        ++ops_;
+      CallLoop::Gate gate(*loop_);
+      bool finish = false, again = false;
+      {
+        std::lock_guard lock(mu_);
+        writing_ = false;
+        --ops_;
+        if (ok && pending_ && gate) {  // a message pushed before End() is still sent
+          out_ = *pending_;
+          pending_.reset();
+          writing_ = again = true;
+          ++ops_;
+        } else if (ending_ && gate) {
+          finish = true;
+          ++ops_;
+        }
       }
+      if (finish) return writer_.Finish(final_, &finished_);
+      if (again) return writer_.Write(out_, &wrote_);
     }
-    if (finish) writer_.Finish(final_, &finished_);
-    else if (again) writer_.Write(out_, &wrote_);
-    else MaybeClose();
+    MaybeClose();
   }
 
   void OnFinished(bool /*ok*/) {
@@ -234,10 +364,12 @@ class PushStream {
       if (!over_ || ops_ > 0 || closed_) return;
       closed_ = true;
     }
+    loop_->RemoveStream(this);  // after this the loop no longer cancels it
     Closed();
     delete this;
   }
 
+  CallLoop* loop_ = nullptr;
   Request request_;
   grpc::ServerContext ctx_;
   grpc::ServerAsyncWriter<Response> writer_{&ctx_};

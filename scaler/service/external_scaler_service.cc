@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "scaler/service/naming.h"
+#include "scaler/service/request_limits.h"
 #include "scaler/telemetry/logging.h"
 
 namespace nimscaler::service {
@@ -14,16 +15,17 @@ namespace nimscaler::service {
 using externalscaler::IsActiveResponse;
 
 grpc::Status ToGrpcStatus(const Status& status) {
+  std::string text = CapErrorText(status.message());
   switch (status.code()) {
     case Code::kOk: return grpc::Status::OK;
-    case Code::kInvalidArgument: return {grpc::StatusCode::INVALID_ARGUMENT, status.message()};
-    case Code::kNotFound: return {grpc::StatusCode::NOT_FOUND, status.message()};
-    case Code::kFailedPrecondition: return {grpc::StatusCode::FAILED_PRECONDITION, status.message()};
-    case Code::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, status.message()};
-    case Code::kDeadlineExceeded: return {grpc::StatusCode::DEADLINE_EXCEEDED, status.message()};
-    case Code::kInternal: return {grpc::StatusCode::INTERNAL, status.message()};
+    case Code::kInvalidArgument: return {grpc::StatusCode::INVALID_ARGUMENT, text};
+    case Code::kNotFound: return {grpc::StatusCode::NOT_FOUND, text};
+    case Code::kFailedPrecondition: return {grpc::StatusCode::FAILED_PRECONDITION, text};
+    case Code::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, text};
+    case Code::kDeadlineExceeded: return {grpc::StatusCode::DEADLINE_EXCEEDED, text};
+    case Code::kInternal: return {grpc::StatusCode::INTERNAL, text};
   }
-  return {grpc::StatusCode::UNKNOWN, status.message()};
+  return {grpc::StatusCode::UNKNOWN, text};
 }
 
 namespace {
@@ -41,8 +43,16 @@ const char* GrpcCodeName(grpc::StatusCode code) {
     case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
     case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
     case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
     default: return "OTHER";
   }
+}
+
+// Every error a caller sees is capped; OK passes through.
+grpc::Status Capped(const grpc::Status& status) {
+  if (status.ok() || status.error_message().size() <= kMaxErrorTextBytes) return status;
+  return {status.error_code(), CapErrorText(status.error_message())};
 }
 
 }  // namespace
@@ -55,16 +65,24 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
 
  private:
   void Opened() override {
-    const auto& req = request();
-    auto obj = service_->engine_->Resolve(req.namespace_(), req.name(), ToMetadata(req));
+    Hold();  // the resolve may finish on a builder thread
+    service_->ResolveThen(request(), [this](const ExternalScalerService::Resolved& obj) {
+      Continue(obj);
+      Release();
+    });
+  }
+
+  void Continue(const ExternalScalerService::Resolved& obj) {
     if (!obj.ok()) {
       grpc::Status status = ToGrpcStatus(obj.status());
       service_->metrics_->RecordGrpc("StreamIsActive", GrpcCodeName(status.error_code()), 0);
       End(status);
       return;
     }
-    if (!service_->AddStream(this)) {  // shutting down: KEDA reconnects to another replica
-      End(grpc::Status::OK);
+    // Not accepted: shutting down (OK: KEDA reconnects to another replica) or too many streams.
+    if (std::optional<grpc::Status> refused = service_->AddStream(this)) {
+      if (!refused->ok()) service_->metrics_->RecordGrpc("StreamIsActive", GrpcCodeName(refused->error_code()), 0);
+      End(*refused);
       return;
     }
     registered_ = true;
@@ -164,19 +182,33 @@ class ExternalScalerService::DelayedCalls {
 };
 
 ExternalScalerService::ExternalScalerService(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics,
-                                             const Clock* clock)
-    : engine_(engine), metrics_(metrics), clock_(clock), timers_(std::make_unique<DelayedCalls>()) {}
+                                             const Clock* clock, Options options)
+    : engine_(engine),
+      metrics_(metrics),
+      clock_(clock),
+      options_(std::move(options)),
+      timers_(std::make_unique<DelayedCalls>()) {
+  SpecBuilders::BuildFn build = options_.build;
+  if (!build) {
+    build = [engine](const std::string& ns, const std::string& name, const config::Metadata& md) {
+      return engine->Resolve(ns, name, md);
+    };
+  }
+  builders_ = std::make_unique<SpecBuilders>(std::move(build), std::max<size_t>(1, options_.builder_threads),
+                                             options_.max_queued_builds);
+}
 
 ExternalScalerService::~ExternalScalerService() { Stop(); }
 
-void ExternalScalerService::Start(grpc::ServerCompletionQueue* cq) {
-  cq_ = cq;
+void ExternalScalerService::Start(CallLoop* loop) {
+  loop_ = loop;
   // Calls that find no open slot queue inside gRPC until one is reopened; a few suffice.
   constexpr int kUnarySlots = 16, kStreamSlots = 4;
   for (int i = 0; i < kUnarySlots; ++i) {
-    SpecCall::Open(this, cq, &ExternalScalerService::RequestGetMetricSpec, &ExternalScalerService::HandleGetMetricSpec);
-    MetricsCall::Open(this, cq, &ExternalScalerService::RequestGetMetrics, &ExternalScalerService::HandleGetMetrics);
-    ActiveCall::Open(this, cq, &ExternalScalerService::RequestIsActive, &ExternalScalerService::HandleIsActive);
+    SpecCall::Open(this, loop, &ExternalScalerService::RequestGetMetricSpec,
+                   &ExternalScalerService::HandleGetMetricSpec);
+    MetricsCall::Open(this, loop, &ExternalScalerService::RequestGetMetrics, &ExternalScalerService::HandleGetMetrics);
+    ActiveCall::Open(this, loop, &ExternalScalerService::RequestIsActive, &ExternalScalerService::HandleIsActive);
   }
   for (int i = 0; i < kStreamSlots; ++i) OpenStreamIsActive();
   OpenStreamMetricSpec();
@@ -185,7 +217,7 @@ void ExternalScalerService::Start(grpc::ServerCompletionQueue* cq) {
 void ExternalScalerService::OpenStreamIsActive() {
   (new ActiveStream(this))
       ->Open(
-          cq_,
+          loop_,
           [this](auto* ctx, auto* req, auto* writer, auto* cq, void* tag) {
             RequestStreamIsActive(ctx, req, writer, cq, cq, tag);
           },
@@ -195,14 +227,17 @@ void ExternalScalerService::OpenStreamIsActive() {
 void ExternalScalerService::OpenStreamMetricSpec() {
   (new MetricSpecStream())
       ->Open(
-          cq_,
+          loop_,
           [this](auto* ctx, auto* req, auto* writer, auto* cq, void* tag) {
             RequestStreamMetricSpec(ctx, req, writer, cq, cq, tag);
           },
           [this] { OpenStreamMetricSpec(); });
 }
 
-void ExternalScalerService::Stop() { timers_->Stop(); }
+void ExternalScalerService::Stop() {
+  builders_->Stop();  // queued builds answered UNAVAILABLE, running ones finish
+  timers_->Stop();
+}
 
 bool ExternalScalerService::WaitIdle(std::chrono::steady_clock::time_point deadline) {
   while (inflight_.load() > 0) {
@@ -212,64 +247,80 @@ bool ExternalScalerService::WaitIdle(std::chrono::steady_clock::time_point deadl
   return true;
 }
 
+void ExternalScalerService::ResolveThen(const externalscaler::ScaledObjectRef& ref,
+                                        std::function<void(const Resolved&)> next) {
+  // Issue 19 item 10: names are checked before anything is looked up, copied or logged.
+  if (auto bad = CheckNamespace(ref.namespace_())) return next(InvalidArgument(*bad));
+  if (auto bad = CheckName(ref.name())) return next(InvalidArgument(*bad));
+  if (ref.scalermetadata().size() <= kMaxInlineMetadataKeys) {
+    config::Metadata md = ToMetadata(ref);
+    if (auto hit = engine_->Lookup(ref.namespace_(), ref.name(), md)) return next(*hit);
+    return builders_->Submit(ref.namespace_(), ref.name(), std::move(md), std::move(next));
+  }
+  // Issue 19 item 9: a huge map is copied and built on a builder thread, never here.
+  builders_->Submit(ref.namespace_(), ref.name(), ToMetadata(ref), std::move(next));
+}
+
 template <class Call>
 void ExternalScalerService::Answer(Call* call, const char* method, TimePoint start, const grpc::Status& status) {
   metrics_->RecordGrpc(method, GrpcCodeName(status.error_code()), ToSeconds(clock_->Now() - start));
-  call->Answer(status);  // `call` may be gone after this
+  call->Answer(Capped(status));  // `call` may be gone after this
   inflight_.fetch_sub(1);
 }
 
 void ExternalScalerService::HandleGetMetricSpec(SpecCall* call) {
   inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
-  const auto& req = call->request;
   // Configuration only: never depends on a scrape (keda-contract.md §0.8).
-  auto obj = engine_->Resolve(req.namespace_(), req.name(), ToMetadata(req));
-  if (!obj.ok()) return Answer(call, "GetMetricSpec", start, ToGrpcStatus(obj.status()));
-  const auto& spec = (*obj)->spec();
-  auto* ms = call->response.add_metricspecs();
-  ms->set_metricname(spec.metric_name);
-  ms->set_targetsizefloat(spec.target_size);
-  ms->set_targetsize(std::max<int64_t>(1, static_cast<int64_t>(std::ceil(spec.target_size))));
-  Answer(call, "GetMetricSpec", start, grpc::Status::OK);
+  ResolveThen(call->request, [this, call, start](const Resolved& obj) {
+    if (!obj.ok()) return Answer(call, "GetMetricSpec", start, ToGrpcStatus(obj.status()));
+    const auto& spec = (*obj)->spec();
+    auto* ms = call->response.add_metricspecs();
+    ms->set_metricname(spec.metric_name);
+    ms->set_targetsizefloat(spec.target_size);
+    ms->set_targetsize(std::max<int64_t>(1, MetricValueInt(spec.target_size)));
+    Answer(call, "GetMetricSpec", start, grpc::Status::OK);
+  });
 }
 
 void ExternalScalerService::HandleGetMetrics(MetricsCall* call) {
   inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
-  const auto& req = call->request;
-  const auto& ref = req.scaledobjectref();
-  auto obj = engine_->Resolve(ref.namespace_(), ref.name(), ToMetadata(ref));
-  if (!obj.ok()) return Answer(call, "GetMetrics", start, ToGrpcStatus(obj.status()));
-  const auto& spec = (*obj)->spec();
-  if (!MetricNameMatches(req.metricname(), spec.metric_name)) {
-    return Answer(call, "GetMetrics", start,
-                  {grpc::StatusCode::NOT_FOUND, spec.key.ToString() + ": unknown metric \"" + req.metricname() +
-                                                    "\"; this trigger reports \"" + spec.metric_name + "\""});
-  }
-  auto answer = [call](const engine::Evaluation& ev) {
-    if (!ev.status.ok()) return ToGrpcStatus(ev.status);
-    auto* mv = call->response.add_metricvalues();
-    mv->set_metricname(call->request.metricname());
-    mv->set_metricvaluefloat(ev.value);
-    mv->set_metricvalue(static_cast<int64_t>(std::ceil(ev.value)));
-    return grpc::Status::OK;
-  };
-  AnswerFromMemory(call, "GetMetrics", start, *obj, answer);
+  ResolveThen(call->request.scaledobjectref(), [this, call, start](const Resolved& obj) {
+    if (!obj.ok()) return Answer(call, "GetMetrics", start, ToGrpcStatus(obj.status()));
+    const auto& spec = (*obj)->spec();
+    const auto& req = call->request;
+    if (!MetricNameMatches(req.metricname(), spec.metric_name)) {
+      return Answer(call, "GetMetrics", start,
+                    {grpc::StatusCode::NOT_FOUND, spec.key.ToString() + ": unknown metric \"" +
+                                                      CapErrorText(req.metricname(), 256) +
+                                                      "\"; this trigger reports \"" + spec.metric_name + "\""});
+    }
+    auto answer = [call](const engine::Evaluation& ev) {
+      if (!ev.status.ok()) return ToGrpcStatus(ev.status);
+      auto* mv = call->response.add_metricvalues();
+      mv->set_metricname(call->request.metricname());
+      // Issue 19 item 13: finite, and an int64 that is always defined.
+      mv->set_metricvaluefloat(FiniteMetricValue(ev.value));
+      mv->set_metricvalue(MetricValueInt(ev.value));
+      return grpc::Status::OK;
+    };
+    AnswerFromMemory(call, "GetMetrics", start, *obj, answer);
+  });
 }
 
 void ExternalScalerService::HandleIsActive(ActiveCall* call) {
   inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
-  const auto& req = call->request;
-  auto obj = engine_->Resolve(req.namespace_(), req.name(), ToMetadata(req));
-  if (!obj.ok()) return Answer(call, "IsActive", start, ToGrpcStatus(obj.status()));
-  auto answer = [call](const engine::Evaluation& ev) {
-    if (!ev.status.ok()) return ToGrpcStatus(ev.status);
-    call->response.set_result(ev.active);
-    return grpc::Status::OK;
-  };
-  AnswerFromMemory(call, "IsActive", start, *obj, answer);
+  ResolveThen(call->request, [this, call, start](const Resolved& obj) {
+    if (!obj.ok()) return Answer(call, "IsActive", start, ToGrpcStatus(obj.status()));
+    auto answer = [call](const engine::Evaluation& ev) {
+      if (!ev.status.ok()) return ToGrpcStatus(ev.status);
+      call->response.set_result(ev.active);
+      return grpc::Status::OK;
+    };
+    AnswerFromMemory(call, "IsActive", start, *obj, answer);
+  });
 }
 
 template <class Call>
@@ -297,11 +348,17 @@ void ExternalScalerService::AnswerFromMemory(Call* call, const char* method, Tim
   obj->OnFirstCycle([finish] { finish(false); });
 }
 
-bool ExternalScalerService::AddStream(ActiveStream* s) {
+std::optional<grpc::Status> ExternalScalerService::AddStream(ActiveStream* s) {
   std::lock_guard lock(mu_);
-  if (shutting_down_) return false;
+  if (shutting_down_) return grpc::Status::OK;
+  if (streams_.size() >= options_.max_active_streams) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        std::to_string(streams_.size()) + " StreamIsActive streams are open, the most this scaler "
+                        "accepts (" + std::to_string(options_.max_active_streams) +
+                        "); close unused streams or spread ScaledObjects over more scaler replicas");
+  }
   streams_.insert(s);
-  return true;
+  return std::nullopt;
 }
 
 void ExternalScalerService::RemoveStream(ActiveStream* s) {

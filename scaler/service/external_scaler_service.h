@@ -3,17 +3,23 @@
 // -> proto. Every method runs on the async API of the port's one CallLoop (async_calls.h).
 // Unary answers come from memory; StreamIsActive is a PushStream subscribed to the engine's
 // inactive->active edges; StreamMetricSpec answers UNIMPLEMENTED (keda-contract.md §5).
+// The loop thread only looks triggers up (ScalerEngine::Lookup); a trigger not cached yet is
+// built by SpecBuilders and its call answered from there. Names are checked and error text
+// capped on the way in and out (request_limits.h).
 
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "externalscaler.grpc.pb.h"
 #include "scaler/engine/scaler_engine.h"
 #include "scaler/service/async_calls.h"
+#include "scaler/service/request_limits.h"
+#include "scaler/service/spec_builders.h"
 #include "scaler/telemetry/scaler_metrics.h"
 
 namespace nimscaler::service {
@@ -21,15 +27,26 @@ namespace nimscaler::service {
 class ActiveStream;
 
 /// Thread-safe. Outlives the grpc::Server it is registered with. Life cycle:
-/// builder.RegisterService -> BuildAndStart -> Start(loop.cq()) -> loop.Start() -> ... -> FinishAllStreams(),
-/// WaitIdle() -> server->Shutdown() -> Stop() -> loop.Stop().
+/// builder.RegisterService -> BuildAndStart -> Start(&loop) -> loop.Start() -> ... -> FinishAllStreams(),
+/// WaitIdle() -> loop.CancelStreams() -> server->Shutdown() -> Stop() -> loop.Stop().
 class ExternalScalerService final : public externalscaler::ExternalScaler::AsyncService {
  public:
-  ExternalScalerService(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics, const Clock* clock);
+  struct Options {
+    size_t max_active_streams = kMaxActiveStreams;  ///< StreamIsActive streams open at once
+    size_t builder_threads = 2;                     ///< SpecBuilders threads
+    size_t max_queued_builds = 64;                  ///< distinct new triggers waiting to be built
+    /// Builds a trigger not cached yet; default ScalerEngine::Resolve (tests slow it down).
+    SpecBuilders::BuildFn build;
+  };
+
+  ExternalScalerService(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics, const Clock* clock,
+                        Options options);
+  ExternalScalerService(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics, const Clock* clock)
+      : ExternalScalerService(engine, metrics, clock, Options{}) {}
   ~ExternalScalerService() override;
 
-  /// Opens the slots the calls of every method arrive in, on `cq`.
-  void Start(grpc::ServerCompletionQueue* cq);
+  /// Opens the slots the calls of every method arrive in, on `loop`'s queue.
+  void Start(CallLoop* loop);
 
   /// Ends every open stream with status OK (KEDA then reconnects after 2 s instead of
   /// backing off) and refuses new ones. Call before grpc::Server::Shutdown().
@@ -39,8 +56,12 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
   bool WaitIdle(std::chrono::steady_clock::time_point deadline);
 
   /// After grpc::Server::Shutdown(), before the CallLoop stops: answers at once every call
-  /// still waiting for a first collection.
+  /// still waiting for a first collection or a build.
   void Stop();
+
+  /// Metadata maps with more entries than this are never looked up on the loop thread (no
+  /// valid trigger has that many keys; copying and comparing a huge map is left to a builder).
+  static constexpr int kMaxInlineMetadataKeys = 64;
 
   /// How long a first call waits for a new trigger's first collection before UNAVAILABLE.
   static constexpr std::chrono::milliseconds kFirstAnswerWait{800};
@@ -59,6 +80,10 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
   void HandleGetMetricSpec(SpecCall* call);
   void HandleGetMetrics(MetricsCall* call);
   void HandleIsActive(ActiveCall* call);
+  using Resolved = SpecBuilders::Answer;
+  /// Checks the ref's names, then calls `next` with its tracked object: at once on this thread
+  /// when cached, otherwise on a builder thread once built.
+  void ResolveThen(const externalscaler::ScaledObjectRef& ref, std::function<void(const Resolved&)> next);
   template <class Call>
   void Answer(Call* call, const char* method, TimePoint start, const grpc::Status& status);
   template <class Call>
@@ -67,13 +92,15 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
                         std::function<grpc::Status(const engine::Evaluation&)> answer);
   void OpenStreamIsActive();
   void OpenStreamMetricSpec();
-  bool AddStream(ActiveStream* s);  // false when shutting down
+  /// nullopt when `s` is accepted; otherwise the status to end it with.
+  std::optional<grpc::Status> AddStream(ActiveStream* s);
   void RemoveStream(ActiveStream* s);
 
   engine::ScalerEngine* engine_;
   telemetry::ScalerMetrics* metrics_;
   const Clock* clock_;
-  grpc::ServerCompletionQueue* cq_ = nullptr;
+  const Options options_;
+  CallLoop* loop_ = nullptr;
   std::mutex mu_;  // guards streams_, shutting_down_
   std::set<ActiveStream*> streams_;
   bool shutting_down_ = false;
@@ -81,9 +108,11 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
   std::atomic<int> inflight_{0};  // unary calls not answered yet
   class DelayedCalls;
   std::unique_ptr<DelayedCalls> timers_;
+  std::unique_ptr<SpecBuilders> builders_;
 };
 
-/// Maps a domain Status to the gRPC status KEDA sees (the only place this happens).
+/// Maps a domain Status to the gRPC status KEDA sees (the only place this happens). The
+/// message is capped (CapErrorText).
 grpc::Status ToGrpcStatus(const Status& status);
 
 }  // namespace nimscaler::service

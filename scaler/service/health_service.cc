@@ -1,6 +1,8 @@
 // Exports HealthService.
 #include "scaler/service/health_service.h"
 
+#include "scaler/service/request_limits.h"
+
 namespace nimscaler::service {
 
 using grpc::health::v1::HealthCheckRequest;
@@ -31,10 +33,10 @@ class HealthWatch final : public PushStream<HealthCheckRequest, HealthCheckRespo
   bool registered_ = false;
 };
 
-void HealthService::Start(grpc::ServerCompletionQueue* cq) {
-  cq_ = cq;
+void HealthService::Start(CallLoop* loop) {
+  loop_ = loop;
   for (int i = 0; i < 4; ++i) {
-    CheckCall::Open(this, cq, &HealthService::RequestCheck, &HealthService::HandleCheck);
+    CheckCall::Open(this, loop, &HealthService::RequestCheck, &HealthService::HandleCheck);
     OpenWatch();
   }
 }
@@ -42,7 +44,7 @@ void HealthService::Start(grpc::ServerCompletionQueue* cq) {
 void HealthService::OpenWatch() {
   (new HealthWatch(this))
       ->Open(
-          cq_,
+          loop_,
           [this](auto* ctx, auto* req, auto* writer, auto* cq, void* tag) { RequestWatch(ctx, req, writer, cq, cq, tag); },
           [this] { OpenWatch(); });
 }
@@ -51,7 +53,7 @@ void HealthService::HandleCheck(CheckCall* call) {
   std::lock_guard lock(mu_);
   auto it = statuses_.find(call->request.service());
   if (it == statuses_.end()) {
-    call->Answer({grpc::StatusCode::NOT_FOUND, "unknown service \"" + call->request.service() + "\""});
+    call->Answer({grpc::StatusCode::NOT_FOUND, "unknown service \"" + CapErrorText(call->request.service(), 256) + "\""});
     return;
   }
   call->response.set_status(it->second);

@@ -20,8 +20,8 @@ class HealthService final : public grpc::health::v1::Health::AsyncService {
  public:
   using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
 
-  /// Opens the slots the calls arrive in, on `cq`.
-  void Start(grpc::ServerCompletionQueue* cq);
+  /// Opens the slots the calls arrive in, on `loop`'s queue.
+  void Start(CallLoop* loop);
 
   /// Sets (or adds) a service name's status; every Watch of that name receives it.
   void Set(const std::string& service, bool serving);
@@ -41,7 +41,7 @@ class HealthService final : public grpc::health::v1::Health::AsyncService {
   void AddWatch(HealthWatch* w);
   void RemoveWatch(HealthWatch* w);
 
-  grpc::ServerCompletionQueue* cq_ = nullptr;
+  CallLoop* loop_ = nullptr;
   std::mutex mu_;  // guards statuses_, watches_, shut_down_
   std::map<std::string, ServingStatus> statuses_;
   std::set<HealthWatch*> watches_;

@@ -47,7 +47,7 @@ def test_case12_triggers_of_one_scaledobject_stay_apart(client, make_pod):
 def test_case13_case_insensitive_names(client, pod):
     """Case 13: the name upper- or lower-cased gives the same value (KEDA <= 2.11 HPA path)."""
     pod.set(waiting=9)
-    r = client.ref(h.unique("C13-Mixed"), h.metadata(pod.url, targetWaiting=3, metricName="mixed.name-13"))
+    r = client.ref(h.unique("c13-mixed"), h.metadata(pod.url, targetWaiting=3, metricName="mixed.name-13"))
     name = spec_name(client, r)
     exact = client.metrics(r, name).metricValues[0]
     for variant in (name.upper(), name.lower(), name.title(), name.swapcase()):

@@ -119,7 +119,6 @@ def test_case05_06_07_spec_shape(client, pod):
     targetSize == max(1, ceil(targetSizeFloat))."""
     variants = [
         (h.unique("c5"), {}),
-        (h.unique("C5-Upper_Case.Name"), {}),
         (h.unique("c5x"), {"metricName": "my.metric-1"}),
         ("x" * 200, {}),  # a long ScaledObject name: the derived metric name must stay short
     ]
@@ -138,6 +137,21 @@ def test_case05_06_07_spec_shape(client, pod):
             assert s.targetSize == max(1, math.ceil(s.targetSizeFloat))
         if "metricName" in extra:
             assert names == [extra["metricName"]]
+
+
+def test_case05_names_kubernetes_cannot_send_are_refused(client, pod):
+    """Issue 19 item 10: a ScaledObject namespace must be a DNS-1123 label and its name a DNS-1123
+    subdomain (what Kubernetes allows); anything else (upper case, '_', over 63/253 bytes) is
+    INVALID_ARGUMENT naming the field, before any lookup."""
+    cases = [("C5-Upper_Case.Name", "conformance", "ScaledObjectRef.name"),
+             ("y" * 254, "conformance", "ScaledObjectRef.name"),
+             ("ok", "Conformance", "ScaledObjectRef.namespace"),
+             ("ok", "n" * 64, "ScaledObjectRef.namespace")]
+    for name, ns, field in cases:
+        with pytest.raises(grpc.RpcError) as e:
+            client.spec(client.ref(name, h.metadata(pod.url), namespace=ns))
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (name, ns)
+        assert field in e.value.details(), e.value.details()
 
 
 def test_case06_refuses_names_keda_would_mangle(client, pod):

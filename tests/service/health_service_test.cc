@@ -30,7 +30,7 @@ class HealthServiceTest : public ::testing::Test {
     ASSERT_NE(server_, nullptr);
     health_.Set("", true);
     health_.Set("readiness", false);
-    health_.Start(loop_.cq());
+    health_.Start(&loop_);
     loop_.Start();
     stub_ = Health::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
   }

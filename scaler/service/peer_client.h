@@ -1,0 +1,65 @@
+#pragma once
+// PeerClient: calls from one replica to another (README "HA"). A replica that does not own a
+// trigger forwards KEDA's unary calls to the owner and relays StreamIsActive from it. Every
+// call carries kForwardedHeader, so a forwarded call is answered where it lands and never
+// forwarded again. Channels are cached per peer and use the port's own credentials.
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "externalscaler.grpc.pb.h"
+
+namespace nimscaler::service {
+
+/// Request metadata marking a call from a peer. Values: kForwardedCall (answer it here) and
+/// kForwardedWarm (the owner asks its successor to keep the trigger's windows warm).
+inline constexpr char kForwardedHeader[] = "x-nim-scaler-forwarded";
+inline constexpr char kForwardedCall[] = "call";
+inline constexpr char kForwardedWarm[] = "warm";
+
+/// Thread-safe. Callbacks run on gRPC's client threads and must not block.
+class PeerClient {
+ public:
+  /// `credentials`: how to reach a peer's gRPC port; `authority`: the TLS server name to check
+  /// (empty: the peer's address).
+  PeerClient(std::shared_ptr<grpc::ChannelCredentials> credentials, std::string authority);
+  ~PeerClient();
+
+  template <class Response>
+  using Done = std::function<void(const grpc::Status&, const Response&)>;
+
+  void GetMetrics(const std::string& peer, const externalscaler::GetMetricsRequest& request,
+                  std::chrono::milliseconds deadline, const char* mark,
+                  Done<externalscaler::GetMetricsResponse> done);
+  void IsActive(const std::string& peer, const externalscaler::ScaledObjectRef& request,
+                std::chrono::milliseconds deadline, const char* mark, Done<externalscaler::IsActiveResponse> done);
+  void GetMetricSpec(const std::string& peer, const externalscaler::ScaledObjectRef& request,
+                     std::chrono::milliseconds deadline, const char* mark,
+                     Done<externalscaler::GetMetricSpecResponse> done);
+
+  /// A StreamIsActive call to a peer whose messages are relayed. Cancel() ends it; `ended`
+  /// runs exactly once, when the call is over (cancelled, peer gone, or the peer ended it).
+  class Relay {
+   public:
+    virtual ~Relay() = default;
+    virtual void Cancel() = 0;
+  };
+  std::shared_ptr<Relay> StreamIsActive(const std::string& peer, const externalscaler::ScaledObjectRef& request,
+                                        std::function<void()> on_true, std::function<void(const grpc::Status&)> ended);
+
+ private:
+  externalscaler::ExternalScaler::Stub* StubFor(const std::string& peer);
+
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  const std::string authority_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<externalscaler::ExternalScaler::Stub>> stubs_;
+};
+
+}  // namespace nimscaler::service
