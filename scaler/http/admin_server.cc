@@ -1,17 +1,51 @@
 // Exports AdminServer and DebugScaledObjectsJson().
 #include "scaler/http/admin_server.h"
 
-#include <cmath>
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "scaler/common/text.h"
+#include "scaler/http/debug_json.h"
+#include "scaler/telemetry/logging.h"
 
 namespace nimscaler::http {
 
 namespace {
-nlohmann::json Number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+bool IsLabelChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
+
+// RFC 1123 label as Kubernetes checks it: lower-case alphanumerics and '-', starting and
+// ending with an alphanumeric.
+bool IsDns1123Label(std::string_view s, size_t max) {
+  if (s.empty() || s.size() > max || s.front() == '-' || s.back() == '-') return false;
+  return std::all_of(s.begin(), s.end(), IsLabelChar);
+}
+
+// Kubernetes' DNS-1123 subdomain: labels as above joined by '.', at most 253 bytes in all.
+bool IsDns1123Subdomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  while (true) {
+    size_t dot = s.find('.');
+    if (!IsDns1123Label(s.substr(0, dot), 253)) return false;
+    if (dot == std::string_view::npos) return true;
+    s.remove_prefix(dot + 1);
+  }
+}
+
+// The token of an `Authorization: Bearer <token>` header; the scheme name is case-insensitive
+// (RFC 7235 section 2.1). nullopt for another scheme or no token.
+std::optional<std::string_view> BearerToken(std::string_view header) {
+  header = Trim(header);
+  size_t space = header.find_first_of(" \t");
+  if (space == std::string_view::npos || ToLower(header.substr(0, space)) != "bearer") return std::nullopt;
+  std::string_view token = Trim(header.substr(space + 1));
+  if (token.empty()) return std::nullopt;
+  return token;
+}
+
 }  // namespace
 
 std::string DebugScaledObjectsJson(const engine::ScalerEngine& engine, TimePoint now) {
@@ -20,44 +54,32 @@ std::string DebugScaledObjectsJson(const engine::ScalerEngine& engine, TimePoint
     const auto& spec = obj->spec();
     auto ev = obj->Latest();
     nlohmann::json o;
-    o["namespace"] = spec.key.ns;
-    o["name"] = spec.key.name;
-    o["metricName"] = spec.metric_name;
-    o["formula"] = spec.FormulaText();
+    o["namespace"] = JsonString(spec.key.ns);
+    o["name"] = JsonString(spec.key.name);
+    o["metricName"] = JsonString(spec.metric_name);
+    o["formula"] = JsonString(spec.FormulaText());
     o["scrapeInterval"] = FormatDuration(spec.scrape_interval);
     o["status"] = CodeName(ev->status.code());
-    if (!ev->status.ok()) o["error"] = ev->status.message();
-    o["value"] = ev->status.ok() ? Number(ev->value) : nlohmann::json(nullptr);
+    if (!ev->status.ok()) o["error"] = JsonString(ev->status.message());
+    o["value"] = ev->status.ok() ? JsonNumber(ev->value) : nlohmann::json(nullptr);
     o["active"] = ev->status.ok() && ev->active;
     o["held"] = ev->held;
     o["panicking"] = ev->panicking;
     o["woken"] = ev->woken;
-    if (!ev->wake_error.empty()) o["wakeError"] = ev->wake_error;
-    o["formulaRaw"] = Number(ev->raw);
-    o["ageSeconds"] = ToSeconds(now - ev->at);
+    if (!ev->wake_error.empty()) o["wakeError"] = JsonString(ev->wake_error);
+    o["formulaRaw"] = JsonNumber(ev->raw);
+    o["ageSeconds"] = JsonNumber(ToSeconds(now - ev->at));
     nlohmann::json sig = nlohmann::json::object();
-    for (const auto& [k, v] : ev->signals) sig[k] = Number(v);
-    o["signals"] = sig;
+    for (const auto& [k, v] : ev->signals) sig[SanitizeUtf8(k)] = JsonNumber(v);
+    o["signals"] = std::move(sig);
     nlohmann::json pods = nlohmann::json::array();
     if (ev->snapshot) {
-      for (const auto& p : ev->snapshot->pods) {
-        nlohmann::json pj;
-        pj["endpoint"] = p.endpoint;
-        pj["answered"] = p.answered;
-        pj["stale"] = p.stale;
-        pj["engine"] = p.engine;
-        if (!p.error.empty()) pj["error"] = p.error;
-        if (!p.missing.empty()) pj["missing"] = p.missing;
-        nlohmann::json g = nlohmann::json::object();
-        for (const auto& [k, v] : p.gauges) g[k] = Number(v);
-        pj["signals"] = g;
-        pods.push_back(pj);
-      }
+      for (const auto& p : ev->snapshot->pods) pods.push_back(PodRecordJson(p));
     }
-    o["pods"] = pods;
-    doc.push_back(o);
+    o["pods"] = std::move(pods);
+    doc.push_back(std::move(o));
   }
-  return doc.dump(2) + "\n";
+  return DumpJson(doc, 2) + "\n";
 }
 
 net::HttpServerResponse HandleWake(engine::ScalerEngine& engine, const Clock& clock, const std::string& token_file,
@@ -72,8 +94,10 @@ net::HttpServerResponse HandleWake(engine::ScalerEngine& engine, const Clock& cl
     ss << in.rdbuf();
     std::string token(Trim(ss.str()));
     auto it = req.headers.find("authorization");
+    std::optional<std::string_view> presented;
+    if (it != req.headers.end()) presented = BearerToken(it->second);
     // An unreadable or empty token file refuses everyone rather than letting everyone in.
-    if (token.empty() || it == req.headers.end() || it->second != "Bearer " + token) {
+    if (token.empty() || !presented || !ConstantTimeEquals(token, *presented)) {
       return text(401, "wake hook: missing or wrong bearer token");
     }
   }
@@ -82,9 +106,21 @@ net::HttpServerResponse HandleWake(engine::ScalerEngine& engine, const Clock& cl
   size_t slash = rest.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 >= rest.size() ||
       rest.find('/', slash + 1) != std::string::npos) {
-    return text(400, "wake hook: expected POST /v1/wake/<namespace>/<scaledobject>, got " + Truncate(req.path, 100));
+    return text(400, "wake hook: expected POST /v1/wake/<namespace>/<scaledobject>, got " + Printable(req.path, 100));
   }
   std::string ns = rest.substr(0, slash), name = rest.substr(slash + 1);
+  // The names are checked whole (a %00 in the URL arrives as a NUL byte here), so a name is
+  // never matched by a prefix of what was sent.
+  if (!IsDns1123Label(ns, 63)) {
+    return text(400, "wake hook: namespace \"" + Printable(ns, 80) +
+                         "\" is not a Kubernetes namespace name (a DNS-1123 label: at most 63 lower-case letters, "
+                         "digits and '-', starting and ending with a letter or digit)");
+  }
+  if (!IsDns1123Subdomain(name)) {
+    return text(400, "wake hook: ScaledObject name \"" + Printable(name, 80) +
+                         "\" is not a Kubernetes object name (a DNS-1123 subdomain: at most 253 lower-case letters, "
+                         "digits, '-' and '.', each dot-separated part starting and ending with a letter or digit)");
+  }
   size_t n = engine.Wake(ns, name, clock.Now(), "the wake hook");
   if (n == 0) {
     return text(404, "wake hook: " + ns + "/" + name +
@@ -93,8 +129,23 @@ net::HttpServerResponse HandleWake(engine::ScalerEngine& engine, const Clock& cl
   return text(200, "woke " + std::to_string(n) + " trigger(s) of " + ns + "/" + name);
 }
 
+net::HttpServerOptions AdminHttpOptions() {
+  net::HttpServerOptions o;
+  // Enough workers that a few dozen slow or idle clients (each holds one until a deadline cuts
+  // it off) leave most free for the probes and Prometheus.
+  o.threads = 64;
+  o.request_timeout = std::chrono::milliseconds(2000);
+  o.body_timeout = std::chrono::milliseconds(2000);
+  o.keep_alive_timeout = std::chrono::milliseconds(1000);
+  o.max_body_bytes = 16 * 1024;  // no route needs a body; the wake hook ignores one
+  o.connection_queue = 64;
+  o.listen_backlog = 256;
+  return o;
+}
+
 AdminServer::AdminServer(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics, const Clock* clock,
                          ReadyFn ready, std::string wake_token_file) {
+  server_.SetErrorLog([](const std::string& message) { telemetry::Logger("http")->error("{}", message); });
   server_.Route("/v1/wake/", [engine, clock, wake_token_file](const net::HttpServerRequest& req) {
     return HandleWake(*engine, *clock, wake_token_file, req);
   });

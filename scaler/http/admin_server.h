@@ -13,6 +13,9 @@
 
 namespace nimscaler::http {
 
+/// The HTTP port's limits: workers, request/body/keep-alive deadlines (see HttpServerOptions).
+net::HttpServerOptions AdminHttpOptions();
+
 /// Returns true when ready; otherwise fills the reason.
 using ReadyFn = std::function<bool(std::string* why)>;
 
@@ -22,7 +25,7 @@ class AdminServer {
   /// with the file's content (re-read on every call, so it can rotate).
   AdminServer(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics, const Clock* clock, ReadyFn ready,
               std::string wake_token_file = "");
-  Status Start(const std::string& addr) { return server_.Start(addr); }
+  Status Start(const std::string& addr) { return server_.Start(addr, AdminHttpOptions()); }
   int port() const { return server_.port(); }
   void Stop() { server_.Stop(); }
 

@@ -9,9 +9,17 @@
 
 #include <mutex>
 
+#include "scaler/common/text.h"
 #include "scaler/common/version.h"
 
 namespace nimscaler::telemetry {
+
+namespace {
+// Label values come from callers (namespace, ScaledObject and signal names): NUL, other
+// control characters and invalid UTF-8 would go into /metrics as raw bytes (prometheus-cpp
+// escapes only \\, " and newline), so they become U+FFFD.
+std::string LabelValue(const std::string& v) { return SanitizeUtf8(v, /*replace_controls=*/true); }
+}  // namespace
 
 using prometheus::BuildCounter;
 using prometheus::BuildGauge;
@@ -76,10 +84,10 @@ ScalerMetrics::ScalerMetrics() : impl_(std::make_unique<Impl>()) {
 ScalerMetrics::~ScalerMetrics() = default;
 
 void ScalerMetrics::RecordGrpc(const std::string& method, const std::string& code, double seconds) {
-  impl_->grpc_requests.Add({{"method", method}, {"code", code}}).Increment();
+  impl_->grpc_requests.Add({{"method", LabelValue(method)}, {"code", LabelValue(code)}}).Increment();
   static const prometheus::Histogram::BucketBoundaries kBuckets{
       0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1};
-  impl_->grpc_duration.Add({{"method", method}}, kBuckets).Observe(seconds);
+  impl_->grpc_duration.Add({{"method", LabelValue(method)}}, kBuckets).Observe(seconds);
 }
 
 void ScalerMetrics::RecordScrape(bool success, double seconds) {
@@ -92,15 +100,18 @@ void ScalerMetrics::RecordStreamPush() { impl_->pushes.Increment(); }
 void ScalerMetrics::SetTrackedScaledObjects(size_t n) { impl_->tracked_g.Set(static_cast<double>(n)); }
 void ScalerMetrics::AddStreamClients(int delta) { impl_->streams_g.Increment(delta); }
 
-void ScalerMetrics::SetScaledObject(const std::string& ns, const std::string& name,
+void ScalerMetrics::SetScaledObject(const std::string& raw_ns, const std::string& raw_name,
                                     const ScaledObjectGauges& g) {
+  // Bookkeeping is by the sanitized values too, so it always matches the series that exist.
+  std::string ns = LabelValue(raw_ns), name = LabelValue(raw_name);
   prometheus::Labels labels{{"namespace", ns}, {"scaledobject", name}};
   impl_->so_value.Add(labels).Set(g.value);
   impl_->so_ready.Add(labels).Set(g.ready_pods);
   impl_->so_active.Add(labels).Set(g.active ? 1 : 0);
   std::lock_guard lock(impl_->mu);
   auto& known = impl_->so_signals[{ns, name}];
-  for (const auto& [signal, v] : g.signals) {
+  for (const auto& [raw_signal, v] : g.signals) {
+    std::string signal = LabelValue(raw_signal);
     auto& gauge = known[signal];
     if (gauge == nullptr) {
       auto l = labels;
@@ -111,7 +122,8 @@ void ScalerMetrics::SetScaledObject(const std::string& ns, const std::string& na
   }
 }
 
-void ScalerMetrics::RemoveScaledObject(const std::string& ns, const std::string& name) {
+void ScalerMetrics::RemoveScaledObject(const std::string& raw_ns, const std::string& raw_name) {
+  std::string ns = LabelValue(raw_ns), name = LabelValue(raw_name);
   prometheus::Labels labels{{"namespace", ns}, {"scaledobject", name}};
   impl_->so_value.Remove(&impl_->so_value.Add(labels));
   impl_->so_ready.Remove(&impl_->so_ready.Add(labels));
