@@ -466,6 +466,7 @@ def parse_args():
     ap.add_argument("--seed", type=int, default=int(os.environ.get("SOAK_SEED", "19")))
     ap.add_argument("--keep", action="store_true", help="keep the work directory (scaler log) even on success")
     ap.add_argument("--self-test", action="store_true", help="only check the checks on made-up records")
+    ap.add_argument("--dump", help="write every call, kill and RSS sample to this file (JSON lines)")
     return ap.parse_args()
 
 
@@ -574,6 +575,19 @@ def main():
         return 130
 
     records = [r for rs in records_per_caller for r in rs]
+    if args.dump:
+        import json
+        with open(args.dump, "w") as f:
+            for t in triggers:
+                f.write(json.dumps({"trigger": t.index, "pods": t.pods}) + "\n")
+            for ev in events:
+                f.write(json.dumps({"event": {k: (v - t0 if k != "pod" else v) for k, v in ev.items()}}) + "\n")
+            for r in records:
+                f.write(json.dumps({"call": r.kind, "trigger": r.trigger, "sent": r.sent - t0,
+                                    "answered": r.answered - t0, "code": r.code, "value": r.value,
+                                    "details": r.details}) + "\n")
+            for t, kib, threads_n, fds in rss:
+                f.write(json.dumps({"rss_kib": kib, "at": t - t0, "threads": threads_n, "fds": fds}) + "\n")
     down = down_intervals(events, end)
     err_violations, unavailable_ok = check_errors(records, triggers, down, end, grace)
     floor_violations, literal_below, checked, windows = check_floor(records, triggers, events, grace)
