@@ -6,7 +6,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
 #include "scaler/sources/discovery/endpoint_slice_decode.h"
+#include "scaler/sources/discovery/kube_api.h"
 
 namespace nimscaler::sources {
 namespace {
@@ -260,6 +266,22 @@ TEST(EndpointSliceDecode, PrintableSnippetIsSafeAndBounded) {
   EXPECT_EQ(PrintableSnippet("ok text"), "ok text");
   EXPECT_EQ(PrintableSnippet(std::string("a\0b\n\xff", 5)), "a?b??");
   EXPECT_EQ(PrintableSnippet(std::string(300, 'x'), 10), "xxxxxxxxxx...");
+}
+
+// The service-account token file is external input too: a bounded read, and a token that
+// is not one printable line is not sent (a CR/LF in it would start another request header).
+TEST(KubeApi, TokenIsSentOnlyWhenItIsOnePrintableLine) {
+  std::string file = ::testing::TempDir() + "/token-" + std::to_string(getpid());
+  auto headers = [&](const std::string& content) {
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
+    return KubeRequestOptions(KubeApiConfig{"https://10.0.0.1", file, ""}).headers;
+  };
+  EXPECT_EQ(headers("eyJhbGciOi.abc.def\n"), std::vector<std::string>{"Authorization: Bearer eyJhbGciOi.abc.def"});
+  EXPECT_TRUE(headers("abc\r\nX-Injected: 1\n").empty());
+  EXPECT_TRUE(headers(std::string("abc\0def", 7)).empty());
+  EXPECT_TRUE(headers(std::string(70000, 'a')).empty());
+  EXPECT_TRUE(headers("").empty());
+  std::remove(file.c_str());
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 // Exports ResolveKubeApi() and KubeRequestOptions().
 #include "scaler/sources/discovery/kube_api.h"
 
+#include <algorithm>
 #include <fstream>
-#include <sstream>
 #include <unistd.h>
 
 #include "scaler/common/text.h"
@@ -42,11 +42,17 @@ net::HttpRequestOptions KubeRequestOptions(const KubeApiConfig& api) {
   o.max_body_bytes = 64u << 20;
   o.ca_file = api.ca_file;
   if (!api.token_file.empty()) {
-    std::ifstream in(api.token_file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string token(Trim(ss.str()));
-    if (!token.empty()) o.headers.push_back("Authorization: Bearer " + token);
+    // A service-account token is a JWT of a few KiB. Read a bounded amount, and send it only
+    // if it is one line of printable ASCII (a stray CR/LF would start another header).
+    constexpr size_t kMaxTokenBytes = 64u << 10;
+    std::ifstream in(api.token_file, std::ios::binary);
+    std::string raw(kMaxTokenBytes + 1, '\0');
+    in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
+    raw.resize(static_cast<size_t>(in.gcount()));
+    std::string token(Trim(raw));
+    bool printable = raw.size() <= kMaxTokenBytes &&
+                     std::all_of(token.begin(), token.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    if (!token.empty() && printable) o.headers.push_back("Authorization: Bearer " + token);
   }
   return o;
 }
