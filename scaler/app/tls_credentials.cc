@@ -217,7 +217,7 @@ Result<std::unique_ptr<CertificateReloader>> CertificateReloader::Start(TlsFiles
   }
   std::unique_ptr<CertificateReloader> r(new CertificateReloader(std::move(files), buf.data(), interval));
   {
-    std::lock_guard lock(r->mu_);
+    std::lock_guard lock(r->pass_mu_);
     if (Status s = r->WriteGeneration(*material); !s.ok()) return s;  // the destructor removes the directory
     r->served_ = std::move(material).value();
   }
@@ -264,7 +264,7 @@ Status CertificateReloader::WriteGeneration(const TlsMaterial& m) {
 
 Status CertificateReloader::ReloadNow() {
   auto log = telemetry::Logger("app");
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(pass_mu_);
   Status s;
   auto read = ReadTlsFiles(files_);
   if (!read.ok()) {
@@ -272,7 +272,7 @@ Status CertificateReloader::ReloadNow() {
   } else if (*read == served_) {
     s = Status::Ok();
   } else if (has_refused_ && *read == refused_material_) {
-    s = last_status_;  // the same bad content: already checked and reported
+    s = pass_status_;  // the same bad content: already checked and reported
   } else {
     s = ValidateTlsMaterial(files_, *read);
     if (s.ok()) s = WriteGeneration(*read);
@@ -294,12 +294,16 @@ Status CertificateReloader::ReloadNow() {
     log->info("TLS: certificate files are good again");
     last_warned_.clear();
   }
-  last_status_ = s;
+  pass_status_ = s;
+  {
+    std::lock_guard status_lock(status_mu_);
+    last_status_ = s;
+  }
   return s;
 }
 
 Status CertificateReloader::last_status() const {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(status_mu_);
   return last_status_;
 }
 

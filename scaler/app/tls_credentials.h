@@ -106,14 +106,19 @@ class CertificateReloader {
   const std::string dir_;
   const std::chrono::milliseconds interval_;
 
-  mutable std::mutex mu_;  // guards the fields below; held across one pass (local files only)
+  // Serializes passes (the thread's, and ReloadNow() from a test); only passes take it, so
+  // holding it across their local file I/O blocks nobody else. Guards the fields below.
+  std::mutex pass_mu_;
   TlsMaterial served_;     // what gRPC's copies hold
   TlsMaterial refused_material_;  // the last refused content, not re-checked until it changes
   bool has_refused_ = false;
-  Status last_status_;
+  Status pass_status_;  // the last pass's outcome, for the pass itself
   std::string last_warned_;  // the last error logged, so each distinct error is logged once
   uint64_t generation_ = 0;
   std::time_t last_mtime_ = 0;
+
+  mutable std::mutex status_mu_;  // guards last_status_ only; never held across I/O
+  Status last_status_;
 
   std::atomic<uint64_t> reloads_{0}, refused_{0};
   std::mutex stop_mu_;
