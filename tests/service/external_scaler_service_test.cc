@@ -181,6 +181,53 @@ TEST_F(ServiceTest, ABuildInProgressHoldsNoOtherCaller) {
   EXPECT_TRUE(slow_status.ok()) << slow_status.error_message();
 }
 
+// Issue 19 item 9: requests for the same new trigger waiting at once are built once; when the
+// bounded queue is full, a new trigger is answered UNAVAILABLE at once (KEDA asks again).
+TEST_F(ServiceTest, SameTriggerIsBuiltOnceAndAFullQueueAnswersUnavailable) {
+  Latch latch;
+  std::atomic<int> slow_builds{0};
+  ExternalScalerService::Options options;
+  options.builder_threads = 1;
+  options.max_queued_builds = 1;
+  options.build = [&](const std::string& ns, const std::string& name, const config::Metadata& md) {
+    if (name.rfind("slow", 0) == 0) {
+      ++slow_builds;
+      latch.Wait();
+    }
+    return engine_.Resolve(ns, name, md);
+  };
+  StartService(std::move(options));
+  testing::FakePod pod(PodBody("3.0"));
+
+  std::vector<grpc::Status> got(4);
+  std::vector<std::thread> callers;
+  callers.emplace_back([&] {  // occupies the one builder
+    externalscaler::GetMetricSpecResponse r;
+    got[0] = Spec(Ref("slow-a", pod.url()), &r, 30s);
+  });
+  auto until = std::chrono::steady_clock::now() + 5s;
+  while (latch.waiting.load() == 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(2ms);
+  ASSERT_EQ(latch.waiting.load(), 1);
+  for (int i = 1; i <= 2; ++i) {  // the same new trigger twice: one queue entry
+    callers.emplace_back([&, i] {
+      externalscaler::GetMetricSpecResponse r;
+      got[i] = Spec(Ref("slow-b", pod.url()), &r, 30s);
+    });
+  }
+  std::this_thread::sleep_for(500ms);  // let both reach the queue (nothing to poll: they wait silently)
+  externalscaler::GetMetricSpecResponse r;
+  grpc::Status full = Spec(Ref("other", pod.url()), &r, 5s);
+  EXPECT_EQ(full.error_code(), grpc::StatusCode::UNAVAILABLE) << full.error_message();
+  EXPECT_NE(full.error_message().find("waiting for their metadata to be checked"), std::string::npos)
+      << full.error_message();
+
+  latch.Open();
+  for (auto& t : callers) t.join();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(got[i].ok()) << i << ": " << got[i].error_message();
+  EXPECT_EQ(slow_builds.load(), 2) << "slow-a once, slow-b once for its two callers";
+  EXPECT_TRUE(Spec(Ref("other", pod.url()), &r, 5s).ok()) << "room again once the queue drained";
+}
+
 // Issue 19 item 9, second line of defence: the error for 10,000 unknown keys was 269 KB and
 // sent whole to the caller (and on every retry). Every error text sent is now cut to
 // kMaxErrorTextBytes, with the count of bytes cut.
