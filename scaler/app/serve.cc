@@ -10,11 +10,15 @@
 
 #include "scaler/app/app.h"
 #include "scaler/app/tls_credentials.h"
+#include "scaler/cluster/membership.h"
+#include "scaler/cluster/router.h"
 #include "scaler/common/text.h"
 #include "scaler/common/version.h"
 #include "scaler/engine/scaler_engine.h"
 #include "scaler/http/admin_server.h"
+#include "scaler/net/address_policy.h"
 #include "scaler/net/http_client.h"
+#include "scaler/net/url.h"
 #include "scaler/service/async_calls.h"
 #include "scaler/service/external_scaler_service.h"
 #include "scaler/service/health_service.h"
@@ -61,6 +65,32 @@ int WaitForShutdownSignal(const std::shared_ptr<spdlog::logger>& log) {
   }
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// How this replica reaches its peers' gRPC ports: like KEDA reaches them. With TLS, peers are
+// checked against --tls-client-ca (or, without it, the certificate file itself, for a
+// self-signed one) and this replica presents its own certificate.
+std::shared_ptr<grpc::ChannelCredentials> PeerCredentials(const config::AppConfig& c) {
+  if (c.tls_cert.empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = ReadFile(c.tls_client_ca.empty() ? c.tls_cert : c.tls_client_ca);
+  o.pem_private_key = ReadFile(c.tls_key);
+  o.pem_cert_chain = ReadFile(c.tls_cert);
+  return grpc::SslCredentials(o);
+}
+
+// The namespace of --peers-service: the flag, else the pod's own (service account).
+std::string PeersNamespace(const config::AppConfig& c) {
+  if (!c.peers_namespace.empty()) return c.peers_namespace;
+  if (const char* ns = std::getenv("POD_NAMESPACE")) return ns;
+  return std::string(Trim(ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")));
+}
+
 }  // namespace
 
 int RunServe(const config::AppConfig& config) {
@@ -83,13 +113,15 @@ int RunServe(const config::AppConfig& config) {
     return 2;
   }
   if (kube->has_value()) {
-    log->info("Kubernetes discovery via {}{}", (*kube)->base_url,
+    log->info("Kubernetes discovery via {}{}", net::RedactUrl((*kube)->base_url),
               (*kube)->token_file.empty() ? "" : " (service-account token)");
   } else {
     log->info("Kubernetes discovery off (--kube-api {}): ScaledObjects may use dnsName{}", config.kube_api,
               config.allow_static_endpoints ? " or endpoints" : "");
   }
 
+  // dnsName and wakeQuery may not reach this node's own addresses either (issue 19 item 4).
+  net::SetNodeAddresses(config.node_ips);
   SystemClock clock;
   telemetry::ScalerMetrics metrics;
   auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
@@ -98,10 +130,38 @@ int RunServe(const config::AppConfig& config) {
   spec::SpecOptions spec_options{config.allow_static_endpoints, config.min_scrape_interval, kube->has_value(),
                                  config.namespaces};
   engine::ScalerEngine engine(spec_options, deps, config.idle_forget);
+
+  // HA (README "HA"): the replicas of the peers Service share the triggers out.
+  std::unique_ptr<cluster::Membership> membership;
+  std::unique_ptr<cluster::Router> router;
+  std::unique_ptr<service::PeerClient> peers;
+  if (!config.peers_service.empty()) {
+    if (!kube->has_value()) {
+      log->error("--peers-service needs Kubernetes discovery (--kube-api is off)");
+      return 2;
+    }
+    std::string ns = PeersNamespace(config);
+    if (ns.empty()) {
+      log->error("--peers-service: cannot tell this pod's namespace; set --peers-namespace");
+      return 2;
+    }
+    int own_port = std::stoi(config.advertise_addr.substr(config.advertise_addr.rfind(':') + 1));
+    membership = std::make_unique<cluster::Membership>(config.advertise_addr,
+                                                       discovery.WatchFor(ns, config.peers_service),
+                                                       config.peers_port_name, own_port, &clock);
+    router = std::make_unique<cluster::Router>(membership.get(), &clock);
+    peers = std::make_unique<service::PeerClient>(PeerCredentials(config), config.peer_tls_server_name);
+    log->info("HA: replicas are the ready endpoints of Service {}/{}; this one is {}", ns, config.peers_service,
+              config.advertise_addr);
+  }
   // One completion queue and one thread serve every call of the gRPC port (async_calls.h).
   // Declared before the services, so it stops after they have answered everything.
   service::CallLoop loop;
-  service::ExternalScalerService service(&engine, &metrics, &clock);
+  service::ExternalScalerService::Options service_options;
+  service_options.router = router.get();
+  service_options.peers = peers.get();
+  service_options.max_stream_age = std::chrono::duration_cast<std::chrono::milliseconds>(config.max_connection_age);
+  service::ExternalScalerService service(&engine, &metrics, &clock, service_options);
   service::HealthService health;
 
   std::unique_ptr<CertificateReloader> tls_reloader;  // declared before the server: outlives it
@@ -124,6 +184,14 @@ int RunServe(const config::AppConfig& config) {
   // Bounds on what one client can make us hold (issue 19 item 10; request_limits.h).
   builder.SetMaxReceiveMessageSize(service::kMaxRequestBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, service::kMaxStreamsPerConnection);
+  if (config.max_connection_age > Duration::zero()) {
+    // KEDA's client resolves the headless Service only when a connection ends: a bounded age
+    // lets it reach replicas added later. Streams end cleanly (OK) within their own age, before
+    // the grace runs out, so KEDA's stream backoff stays at 2 s.
+    auto age = std::chrono::duration_cast<std::chrono::milliseconds>(config.max_connection_age).count();
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, static_cast<int>(age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, static_cast<int>(age + 30000));
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || grpc_port == 0) {
     log->error("cannot listen on --grpc-addr {} (in use or invalid)", config.grpc_addr);
@@ -170,6 +238,16 @@ int RunServe(const config::AppConfig& config) {
         serving = ok;
       }
       engine.ForgetIdle(clock.Now());
+      if (router) {
+        // Triggers this replica neither owns nor succeeds (after a membership change, or answered
+        // here while their owners were unreachable) stop being collected here after 30 s unused.
+        TimePoint now = clock.Now();
+        engine.ForgetIf([&](const engine::TrackedObject& o) {
+          const auto& k = o.spec().key;
+          return !o.HasSubscribers() && now - o.LastAccess() > std::chrono::seconds(30) &&
+                 !router->Keeps(cluster::TriggerKey(k.ns, k.name, k.metadata_hash));
+        });
+      }
       std::unique_lock lock(monitor_mu);
       if (monitor_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return monitor_stop; })) return;
     }

@@ -41,6 +41,7 @@ class Router {
   std::string SuccessorToWarm(const std::string& key, Duration every);
 
   const std::string& self() const { return membership_->self(); }
+  std::vector<std::string> Peers() const { return membership_->Peers(); }
 
  private:
   std::vector<std::string> LivePeers() const;

@@ -112,6 +112,31 @@ const std::vector<Option>& Options() {
          }
          return SetDuration(&c.stream_heartbeat, v);
        }},
+      {"peers-service", false, "",
+       "headless Service of this Deployment's replicas: with it, replicas share the triggers (owner and "
+       "successor by rendezvous hashing) and forward calls to the owner",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.peers_service, v); }},
+      {"peers-namespace", false, "", "namespace of --peers-service (default: this pod's namespace)",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.peers_namespace, v); }},
+      {"peers-port-name", false, "grpc", "name of the gRPC port in the peers' EndpointSlices",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.peers_port_name, v); }},
+      {"advertise-addr", false, "", "this replica's address as its peers see it (podIP:port; needed with "
+                                    "--peers-service)",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.advertise_addr, v); }},
+      {"peer-tls-server-name", false, "", "with TLS: the name peers' certificates are checked against "
+                                          "(default: the Service name the certificate was made for is unknown, "
+                                          "so set this to one of its DNS names)",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.peer_tls_server_name, v); }},
+      {"max-connection-age", false, "5m",
+       "close client connections after this long (with a grace) so KEDA re-resolves and reaches new replicas "
+       "(0s: never)",
+       [](AppConfig& c, const std::string& v) {
+         if (v == "0") {
+           c.max_connection_age = Duration::zero();
+           return std::string();
+         }
+         return SetDuration(&c.max_connection_age, v);
+       }},
   };
   return kOptions;
 }
@@ -242,6 +267,16 @@ Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args,
   }
   if (!cfg.tls_client_ca.empty() && cfg.tls_cert.empty()) {
     problems.push_back("--tls-client-ca needs --tls-cert and --tls-key (mTLS runs over TLS)");
+  }
+  if (!cfg.peers_service.empty()) {
+    auto colon = cfg.advertise_addr.rfind(':');
+    if (cfg.advertise_addr.empty()) {
+      problems.push_back("--peers-service needs --advertise-addr (this replica's podIP:port, e.g. from the downward "
+                         "API's status.podIP)");
+    } else if (colon == std::string::npos || colon == 0 || !ParseDouble(cfg.advertise_addr.substr(colon + 1))) {
+      problems.push_back("--advertise-addr: value \"" + Truncate(cfg.advertise_addr, 60) +
+                         "\" must be address:port, e.g. 10.1.2.3:9090");
+    }
   }
   if (!problems.empty()) {
     std::string msg = "invalid configuration:";

@@ -32,6 +32,13 @@ struct AppConfig {
   Duration shutdown_grace = std::chrono::seconds(5);
   std::string wake_token_file;  ///< bearer token guarding the wake hook (re-read per call)
   Duration stream_heartbeat = std::chrono::seconds(60);  ///< re-send `true` while active; 0: never
+  /// HA (README "HA"): the replicas' headless Service in this pod's namespace ("" = alone).
+  std::string peers_service;
+  std::string peers_namespace;               ///< default: the pod's namespace (service account)
+  std::string peers_port_name = "grpc";      ///< the gRPC port's name in the peers' EndpointSlices
+  std::string advertise_addr;                ///< this replica as peers list it, "podIP:port"
+  std::string peer_tls_server_name;          ///< TLS name to check on peers' certificates
+  Duration max_connection_age = std::chrono::minutes(5);  ///< clients re-resolve and spread
 };
 
 /// One documented option, for `--help` and the README.

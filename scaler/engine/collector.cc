@@ -33,7 +33,17 @@ std::string Collector::GroupKey(const spec::ScalerSpec& spec) {
   const auto& h = spec.scrape.http;
   key += "|" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(spec.scrape_interval).count()) +
          "|" + std::to_string(h.timeout.count()) + "|" + std::to_string(h.max_body_bytes) + "|" +
-         (h.insecure_skip_verify ? "k" : "v");
+         (h.insecure_skip_verify ? "k" : "v") + (h.refuse_internal_addresses ? "r" : "a");
+  // Credentials, headers and CA decide what a pod answers and who may read it: triggers share
+  // a group (and its responses) only when they send the same ones. Length-prefixed, so no
+  // value can imitate another split; the key is never logged.
+  auto field = [&key](const std::string& v) { key += "|" + std::to_string(v.size()) + ":" + v; };
+  field(h.basic_auth ? "basic" : "none");
+  field(h.username);
+  field(h.password);
+  field(h.ca_file);
+  field(h.accept);
+  for (const auto& header : h.headers) field(header);
   return key;
 }
 

@@ -46,10 +46,18 @@ Result<std::shared_ptr<TrackedObject>> ScalerEngine::Resolve(const std::string& 
   // one new trigger never blocks the lookups of the others.
   Entry entry;
   entry.last_access = deps_.clock->Now();
+  std::optional<PendingWake> pending;
+  {
+    std::lock_guard lock(mu_);
+    auto w = pending_wakes_.find({ns, name});
+    if (w != pending_wakes_.end() && w->second.until > entry.last_access) pending = w->second;
+  }
   auto built = spec::BuildScalerSpec(ns, name, metadata, options_);
   Status joined = built.status();
   if (built.ok()) {
     entry.object = std::make_shared<TrackedObject>(*built, deps_);
+    // Woken before its first cycle can run, so no first answer says "inactive".
+    if (pending) entry.object->Wake(entry.last_access, pending->reason + ", recorded before tracking");
     joined = collector_.Add(entry.object);
     if (!joined.ok()) {
       entry.object->Stop();
@@ -62,12 +70,8 @@ Result<std::shared_ptr<TrackedObject>> ScalerEngine::Resolve(const std::string& 
 
   std::shared_ptr<TrackedObject> lost;  // ours, when another caller built the same trigger first
   Result<std::shared_ptr<TrackedObject>> answer = Unavailable("unreachable");
-  std::optional<PendingWake> pending;
   {
     std::lock_guard lock(mu_);
-    if (auto w = pending_wakes_.find({ns, name}); w != pending_wakes_.end() && entry.object) {
-      if (w->second.until > entry.last_access) pending = w->second;
-    }
     EntryKey key{ns, name, metadata};
     auto it = entries_.find(key);
     if (it != entries_.end()) {
@@ -91,7 +95,6 @@ Result<std::shared_ptr<TrackedObject>> ScalerEngine::Resolve(const std::string& 
     }
   }
   if (lost) Drop({lost});
-  if (pending && !lost && answer.ok()) (*answer)->Wake(entry.last_access, pending->reason + ", recorded before tracking");
   if (!joined.ok() && !lost) {
     if (deps_.metrics) deps_.metrics->RecordMetadataError();
     telemetry::Logger("engine")->warn("{}/{}: {}", ns, name, joined.message());

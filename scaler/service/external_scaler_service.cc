@@ -58,18 +58,101 @@ grpc::Status Capped(const grpc::Status& status) {
 }  // namespace
 
 /// One StreamIsActive call: subscribed to its object's inactive->active edges; every message
-/// is `true` (keda-contract.md §8: `false` is never sent).
+/// is `true` (keda-contract.md §8: `false` is never sent). With HA, a stream for a trigger
+/// another replica owns is relayed: this replica holds KEDA's stream and repeats the owner's
+/// messages; when the owner ends or dies, the relay moves to the next replica in line (or
+/// to this one), whose first message is `true` if the trigger is active.
 class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, IsActiveResponse> {
  public:
   explicit ActiveStream(ExternalScalerService* service) : service_(service) { active_.set_result(true); }
 
  private:
+  /// What relay callbacks (gRPC client threads) may reach; `stream` is null once closed.
+  struct RelayState {
+    std::mutex mu;
+    ActiveStream* stream = nullptr;
+    std::shared_ptr<PeerClient::Relay> relay;
+    std::string key;
+    externalscaler::ScaledObjectRef ref;
+  };
+
   void Opened() override {
+    std::string key = service_->RouteKey(context(), request());
+    if (!key.empty()) {
+      auto targets = service_->options_.router->Targets(key);
+      if (!targets.empty()) return OpenRelay(std::move(key), targets);
+    }
     Hold();  // the resolve may finish on a builder thread
     service_->ResolveThen(request(), [this](const ExternalScalerService::Resolved& obj) {
       Continue(obj);
       Release();
     });
+  }
+
+  void OpenRelay(std::string key, const std::vector<std::string>& targets) {
+    if (std::optional<grpc::Status> refused = service_->AddStream(this)) {
+      End(*refused);
+      return;
+    }
+    registered_ = true;
+    service_->metrics_->AddStreamClients(1);
+    relay_ = std::make_shared<RelayState>();
+    relay_->stream = this;
+    relay_->key = std::move(key);
+    relay_->ref = request();
+    Connect(service_, relay_, targets, 0);
+  }
+
+  static void Connect(ExternalScalerService* service, std::shared_ptr<RelayState> st, std::vector<std::string> targets,
+                      size_t i) {
+    if (i >= targets.size()) {
+      // No other replica answers (or this one owns it now): subscribe here.
+      ActiveStream* self = nullptr;
+      {
+        std::lock_guard lock(st->mu);
+        if (st->stream == nullptr) return;
+        self = st->stream;
+        self->Hold();  // it cannot close (and Closed() take st->mu) until Release()
+      }
+      service->ResolveThen(st->ref, [self](const ExternalScalerService::Resolved& obj) {
+        self->Subscribe(obj);
+        self->Release();
+      });
+      return;
+    }
+    const std::string peer = targets[i];
+    auto relay = service->options_.peers->StreamIsActive(
+        peer, st->ref,
+        [st] {
+          std::lock_guard lock(st->mu);
+          if (st->stream) st->stream->PushActive();
+        },
+        [service, st, peer](const grpc::Status& status) {
+          {
+            std::lock_guard lock(st->mu);
+            if (st->stream == nullptr) return;  // KEDA's stream is over: nothing to move
+            st->relay.reset();
+            auto code = status.error_code();
+            bool move = code == grpc::StatusCode::OK || code == grpc::StatusCode::UNAVAILABLE ||
+                        code == grpc::StatusCode::CANCELLED || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                        code == grpc::StatusCode::UNKNOWN || code == grpc::StatusCode::INTERNAL;
+            if (!move) {  // the owner's verdict on the trigger (bad metadata, too many streams)
+              st->stream->End(status);
+              return;
+            }
+          }
+          // The owner ended the stream (shutting down) or is gone: avoid it and move on.
+          service->options_.router->Failed(peer);
+          telemetry::Logger("service")->info("StreamIsActive relay from {} ended ({}); moving it", peer,
+                                             GrpcCodeName(status.error_code()));
+          Connect(service, st, service->options_.router->Targets(st->key), 0);
+        });
+    std::lock_guard lock(st->mu);
+    if (st->stream == nullptr) {
+      relay->Cancel();
+      return;
+    }
+    st->relay = std::move(relay);
   }
 
   void Continue(const ExternalScalerService::Resolved& obj) {
@@ -86,8 +169,16 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
       return;
     }
     registered_ = true;
-    object_ = *obj;
     service_->metrics_->AddStreamClients(1);
+    Subscribe(obj);
+  }
+
+  void Subscribe(const ExternalScalerService::Resolved& obj) {
+    if (!obj.ok()) {
+      End(ToGrpcStatus(obj.status()));
+      return;
+    }
+    object_ = *obj;
     subscription_ = object_->Subscribe([this] { PushActive(); });
     // On open: send `true` at once if active now, otherwise nothing (keda-contract.md §8).
     auto ev = object_->Latest();
@@ -95,11 +186,20 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
   }
 
   void Closed() override {
-    if (object_) {
-      object_->Unsubscribe(subscription_);  // after this no PushActive() runs
-      service_->metrics_->AddStreamClients(-1);
+    if (relay_) {
+      std::shared_ptr<PeerClient::Relay> relay;
+      {
+        std::lock_guard lock(relay_->mu);
+        relay_->stream = nullptr;  // after this no relay callback reaches this object
+        relay = std::move(relay_->relay);
+      }
+      if (relay) relay->Cancel();
     }
-    if (registered_) service_->RemoveStream(this);
+    if (object_) object_->Unsubscribe(subscription_);  // after this no PushActive() runs
+    if (registered_) {
+      service_->metrics_->AddStreamClients(-1);
+      service_->RemoveStream(this);
+    }
   }
 
   void PushActive() {
@@ -109,6 +209,7 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
 
   ExternalScalerService* service_;
   std::shared_ptr<engine::TrackedObject> object_;
+  std::shared_ptr<RelayState> relay_;
   uint64_t subscription_ = 0;
   bool registered_ = false;
   IsActiveResponse active_;
@@ -264,13 +365,119 @@ void ExternalScalerService::ResolveThen(const externalscaler::ScaledObjectRef& r
 template <class Call>
 void ExternalScalerService::Answer(Call* call, const char* method, TimePoint start, const grpc::Status& status) {
   metrics_->RecordGrpc(method, GrpcCodeName(status.error_code()), ToSeconds(clock_->Now() - start));
+  if (options_.router) call->context().AddTrailingMetadata(kAnsweredTrailer, "1");
   call->Answer(Capped(status));  // `call` may be gone after this
   inflight_.fetch_sub(1);
+}
+
+namespace {
+std::string Mark(const grpc::ServerContext& ctx) {
+  auto it = ctx.client_metadata().find(kForwardedHeader);
+  return it == ctx.client_metadata().end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+}  // namespace
+
+std::string ExternalScalerService::RouteKey(grpc::ServerContext& ctx, const externalscaler::ScaledObjectRef& ref) const {
+  if (!options_.router || !options_.peers) return "";
+  if (!Mark(ctx).empty()) return "";  // a peer's call is answered where it lands
+  // Bad input is answered (and refused) here; so is a map too large to hash on this thread.
+  if (CheckNamespace(ref.namespace_()) || CheckName(ref.name())) return "";
+  if (ref.scalermetadata().size() > kMaxInlineMetadataKeys) return "";
+  return cluster::TriggerKey(ref.namespace_(), ref.name(), spec::HashMetadata(ToMetadata(ref)));
+}
+
+template <class Call, class Response>
+bool ExternalScalerService::Forwarded(Call* call, const externalscaler::ScaledObjectRef& ref, const char* method,
+                                      TimePoint start,
+                                      std::function<void(const std::string&, PeerClient::Done<Response>)> forward,
+                                      std::function<void()> answer_here) {
+  if (!options_.router || !options_.peers) return false;
+  if (Mark(call->context()) == kForwardedCall) {
+    WarmSuccessor(ref);  // answered here as the owner, for a replica that forwarded it
+    return false;
+  }
+  std::string key = RouteKey(call->context(), ref);
+  if (key.empty()) return false;
+  auto targets = std::make_shared<std::vector<std::string>>(options_.router->Targets(key));
+  if (targets->empty()) {
+    WarmSuccessor(ref);
+    return false;
+  }
+  TryPeers<Call, Response>(call, targets, 0, method, start, std::move(forward), std::move(answer_here));
+  return true;
+}
+
+template <class Call, class Response>
+void ExternalScalerService::TryPeers(Call* call, std::shared_ptr<std::vector<std::string>> peers, size_t i,
+                                     const char* method, TimePoint start,
+                                     std::function<void(const std::string&, PeerClient::Done<Response>)> forward,
+                                     std::function<void()> answer_here) {
+  if (i >= peers->size()) {
+    // Neither the owner nor the successor answered: this replica answers from its own data.
+    telemetry::Logger("service")->warn("{}: neither owner nor successor answered ({} tried); answering here",
+                                       method, peers->size());
+    return answer_here();
+  }
+  const std::string peer = (*peers)[i];
+  forward(peer, [this, call, peers, i, method, start, forward, answer_here, peer](
+                    const grpc::Status& status, const Response& response, bool answered) {
+    if (!answered) {
+      options_.router->Failed(peer);
+      return TryPeers<Call, Response>(call, peers, i + 1, method, start, forward, answer_here);
+    }
+    call->response = response;
+    Answer(call, method, start, status);
+  });
+}
+
+void ExternalScalerService::WarmSuccessor(const externalscaler::ScaledObjectRef& ref) {
+  if (!options_.router || !options_.peers) return;
+  if (CheckNamespace(ref.namespace_()) || CheckName(ref.name())) return;
+  if (ref.scalermetadata().size() > kMaxInlineMetadataKeys) return;
+  std::string key = cluster::TriggerKey(ref.namespace_(), ref.name(), spec::HashMetadata(ToMetadata(ref)));
+  std::string successor = options_.router->SuccessorToWarm(key, std::chrono::seconds(60));
+  if (successor.empty()) return;
+  options_.peers->IsActive(successor, ref, std::chrono::seconds(5), kForwardedWarm,
+                           [](const grpc::Status&, const externalscaler::IsActiveResponse&, bool) {});
+}
+
+size_t ExternalScalerService::BroadcastWake(const std::string& ns, const std::string& name) {
+  if (!options_.router || !options_.peers) return 0;
+  externalscaler::ScaledObjectRef ref;
+  ref.set_namespace_(ns);
+  ref.set_name(name);
+  size_t sent = 0;
+  for (const auto& peer : options_.router->Peers()) {
+    if (peer == options_.router->self()) continue;
+    options_.peers->IsActive(peer, ref, std::chrono::seconds(2), kForwardedWake,
+                             [peer, ns, name](const grpc::Status& status, const externalscaler::IsActiveResponse&,
+                                              bool answered) {
+                               if (!answered || !status.ok()) {
+                                 telemetry::Logger("service")->warn("wake of {}/{} not delivered to peer {}: {}", ns,
+                                                                    name, peer, status.error_message());
+                               }
+                             });
+    ++sent;
+  }
+  return sent;
 }
 
 void ExternalScalerService::HandleGetMetricSpec(SpecCall* call) {
   inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
+  if (Forwarded<SpecCall, externalscaler::GetMetricSpecResponse>(
+          call, call->request, "GetMetricSpec", start,
+          [this, call](const std::string& peer, PeerClient::Done<externalscaler::GetMetricSpecResponse> done) {
+            options_.peers->GetMetricSpec(peer, call->request, options_.forward_deadline, kForwardedCall,
+                                          std::move(done));
+          },
+          [this, call, start] { AnswerGetMetricSpec(call, start); })) {
+    return;
+  }
+  AnswerGetMetricSpec(call, start);
+}
+
+void ExternalScalerService::AnswerGetMetricSpec(SpecCall* call, TimePoint start) {
   // Configuration only: never depends on a scrape (keda-contract.md §0.8).
   ResolveThen(call->request, [this, call, start](const Resolved& obj) {
     if (!obj.ok()) return Answer(call, "GetMetricSpec", start, ToGrpcStatus(obj.status()));
@@ -286,6 +493,19 @@ void ExternalScalerService::HandleGetMetricSpec(SpecCall* call) {
 void ExternalScalerService::HandleGetMetrics(MetricsCall* call) {
   inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
+  if (Forwarded<MetricsCall, externalscaler::GetMetricsResponse>(
+          call, call->request.scaledobjectref(), "GetMetrics", start,
+          [this, call](const std::string& peer, PeerClient::Done<externalscaler::GetMetricsResponse> done) {
+            options_.peers->GetMetrics(peer, call->request, options_.forward_deadline, kForwardedCall,
+                                       std::move(done));
+          },
+          [this, call, start] { AnswerGetMetrics(call, start); })) {
+    return;
+  }
+  AnswerGetMetrics(call, start);
+}
+
+void ExternalScalerService::AnswerGetMetrics(MetricsCall* call, TimePoint start) {
   ResolveThen(call->request.scaledobjectref(), [this, call, start](const Resolved& obj) {
     if (!obj.ok()) return Answer(call, "GetMetrics", start, ToGrpcStatus(obj.status()));
     const auto& spec = (*obj)->spec();
@@ -312,6 +532,31 @@ void ExternalScalerService::HandleGetMetrics(MetricsCall* call) {
 void ExternalScalerService::HandleIsActive(ActiveCall* call) {
   inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
+  if (options_.router && Mark(call->context()) == kForwardedWake) {
+    // Another replica's wake hook: wake what is tracked here, remember it for the rest.
+    const auto& ref = call->request;
+    if (CheckNamespace(ref.namespace_()) || CheckName(ref.name())) {
+      return Answer(call, "IsActive", start, {grpc::StatusCode::INVALID_ARGUMENT, "bad wake target"});
+    }
+    TimePoint now = clock_->Now();
+    size_t n = engine_->Wake(ref.namespace_(), ref.name(), now, "the wake hook (via a peer)");
+    engine_->RecordPendingWake(ref.namespace_(), ref.name(), now + std::chrono::minutes(5),
+                               "the wake hook (via a peer)");
+    call->response.set_result(n > 0);
+    return Answer(call, "IsActive", start, grpc::Status::OK);
+  }
+  if (Forwarded<ActiveCall, externalscaler::IsActiveResponse>(
+          call, call->request, "IsActive", start,
+          [this, call](const std::string& peer, PeerClient::Done<externalscaler::IsActiveResponse> done) {
+            options_.peers->IsActive(peer, call->request, options_.forward_deadline, kForwardedCall, std::move(done));
+          },
+          [this, call, start] { AnswerIsActive(call, start); })) {
+    return;
+  }
+  AnswerIsActive(call, start);
+}
+
+void ExternalScalerService::AnswerIsActive(ActiveCall* call, TimePoint start) {
   ResolveThen(call->request, [this, call, start](const Resolved& obj) {
     if (!obj.ok()) return Answer(call, "IsActive", start, ToGrpcStatus(obj.status()));
     auto answer = [call](const engine::Evaluation& ev) {
@@ -358,6 +603,12 @@ std::optional<grpc::Status> ExternalScalerService::AddStream(ActiveStream* s) {
                         "); close unused streams or spread ScaledObjects over more scaler replicas");
   }
   streams_.insert(s);
+  if (options_.max_stream_age.count() > 0) {
+    timers_->After(options_.max_stream_age, [this, s] {
+      std::lock_guard relock(mu_);
+      if (streams_.count(s)) s->End(grpc::Status::OK);  // KEDA reopens in 2 s, on a fresh connection
+    });
+  }
   return std::nullopt;
 }
 

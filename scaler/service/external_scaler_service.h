@@ -16,8 +16,10 @@
 #include <set>
 
 #include "externalscaler.grpc.pb.h"
+#include "scaler/cluster/router.h"
 #include "scaler/engine/scaler_engine.h"
 #include "scaler/service/async_calls.h"
+#include "scaler/service/peer_client.h"
 #include "scaler/service/request_limits.h"
 #include "scaler/service/spec_builders.h"
 #include "scaler/telemetry/scaler_metrics.h"
@@ -37,6 +39,15 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
     size_t max_queued_builds = 64;                  ///< distinct new triggers waiting to be built
     /// Builds a trigger not cached yet; default ScalerEngine::Resolve (tests slow it down).
     SpecBuilders::BuildFn build;
+    /// HA (README "HA"): with both set, calls for triggers another replica owns are forwarded
+    /// to it, and StreamIsActive is relayed from it. Both outlive the service.
+    cluster::Router* router = nullptr;
+    PeerClient* peers = nullptr;
+    /// How long a forwarded call may take before the next replica in line answers.
+    std::chrono::milliseconds forward_deadline{500};
+    /// With a maximum connection age on the port: each StreamIsActive ends cleanly (OK) after
+    /// this long, so no stream outlives its connection's grace (KEDA's backoff then stays 2 s).
+    std::chrono::milliseconds max_stream_age{0};
   };
 
   ExternalScalerService(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics, const Clock* clock,
@@ -77,9 +88,35 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
   using ActiveCall = UnaryCall<ExternalScalerService, externalscaler::ScaledObjectRef,
                                externalscaler::IsActiveResponse>;
 
+  /// Forwards `call` to the replicas the router names for its trigger, in order, when this
+  /// replica should not answer it itself; true when the call was taken (answered by a peer, or
+  /// answered here after every peer failed). `forward(peer, done)` issues the peer call.
+  template <class Call, class Response>
+  bool Forwarded(Call* call, const externalscaler::ScaledObjectRef& ref, const char* method, TimePoint start,
+                 std::function<void(const std::string&, PeerClient::Done<Response>)> forward,
+                 std::function<void()> answer_here);
+  template <class Call, class Response>
+  void TryPeers(Call* call, std::shared_ptr<std::vector<std::string>> peers, size_t i, const char* method,
+                TimePoint start, std::function<void(const std::string&, PeerClient::Done<Response>)> forward,
+                std::function<void()> answer_here);
+  /// After a local answer: keep the successor's windows warm (a "warm" IsActive, at most once
+  /// a minute per trigger and at once when the successor changes).
+  void WarmSuccessor(const externalscaler::ScaledObjectRef& ref);
+  /// The ownership key of `ref`, or "" when this call is answered here without routing.
+  std::string RouteKey(grpc::ServerContext& ctx, const externalscaler::ScaledObjectRef& ref) const;
+
+ public:
+  /// Sends a wake for namespace/name to every other replica (they wake what they track and
+  /// remember it for triggers they do not track yet). Returns how many peers it was sent to.
+  size_t BroadcastWake(const std::string& ns, const std::string& name);
+
+ private:
   void HandleGetMetricSpec(SpecCall* call);
   void HandleGetMetrics(MetricsCall* call);
   void HandleIsActive(ActiveCall* call);
+  void AnswerGetMetricSpec(SpecCall* call, TimePoint start);
+  void AnswerGetMetrics(MetricsCall* call, TimePoint start);
+  void AnswerIsActive(ActiveCall* call, TimePoint start);
   using Resolved = SpecBuilders::Answer;
   /// Checks the ref's names, then calls `next` with its tracked object: at once on this thread
   /// when cached, otherwise on a builder thread once built.

@@ -25,6 +25,10 @@ externalscaler::ExternalScaler::Stub* PeerClient::StubFor(const std::string& pee
 
 namespace {
 
+bool Answered(const grpc::ClientContext& context) {
+  return context.GetServerTrailingMetadata().count(kAnsweredTrailer) > 0;
+}
+
 template <class Request, class Response>
 struct UnaryForward {
   grpc::ClientContext context;
@@ -89,7 +93,7 @@ void PeerClient::GetMetrics(const std::string& peer, const externalscaler::GetMe
                             Done<externalscaler::GetMetricsResponse> done) {
   auto call = NewForward(request, deadline, mark, std::move(done));
   StubFor(peer)->async()->GetMetrics(&call->context, &call->request, &call->response,
-                                     [call](grpc::Status status) { call->done(status, call->response); });
+                                     [call](grpc::Status status) { call->done(status, call->response, Answered(call->context)); });
 }
 
 void PeerClient::IsActive(const std::string& peer, const externalscaler::ScaledObjectRef& request,
@@ -97,7 +101,7 @@ void PeerClient::IsActive(const std::string& peer, const externalscaler::ScaledO
                           Done<externalscaler::IsActiveResponse> done) {
   auto call = NewForward(request, deadline, mark, std::move(done));
   StubFor(peer)->async()->IsActive(&call->context, &call->request, &call->response,
-                                   [call](grpc::Status status) { call->done(status, call->response); });
+                                   [call](grpc::Status status) { call->done(status, call->response, Answered(call->context)); });
 }
 
 void PeerClient::GetMetricSpec(const std::string& peer, const externalscaler::ScaledObjectRef& request,
@@ -105,7 +109,7 @@ void PeerClient::GetMetricSpec(const std::string& peer, const externalscaler::Sc
                                Done<externalscaler::GetMetricSpecResponse> done) {
   auto call = NewForward(request, deadline, mark, std::move(done));
   StubFor(peer)->async()->GetMetricSpec(&call->context, &call->request, &call->response,
-                                        [call](grpc::Status status) { call->done(status, call->response); });
+                                        [call](grpc::Status status) { call->done(status, call->response, Answered(call->context)); });
 }
 
 std::shared_ptr<PeerClient::Relay> PeerClient::StreamIsActive(const std::string& peer,

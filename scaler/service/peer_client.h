@@ -22,6 +22,11 @@ namespace nimscaler::service {
 inline constexpr char kForwardedHeader[] = "x-nim-scaler-forwarded";
 inline constexpr char kForwardedCall[] = "call";
 inline constexpr char kForwardedWarm[] = "warm";
+/// kForwardedWake: an IsActive that carries a wake (the wake hook called on another replica).
+inline constexpr char kForwardedWake[] = "wake";
+/// Trailing metadata on every answer of the service: tells a forwarding replica that the peer
+/// answered (its status is the trigger's, to pass on), as opposed to a transport failure.
+inline constexpr char kAnsweredTrailer[] = "x-nim-scaler-answered";
 
 /// Thread-safe. Callbacks run on gRPC's client threads and must not block.
 class PeerClient {
@@ -31,8 +36,10 @@ class PeerClient {
   PeerClient(std::shared_ptr<grpc::ChannelCredentials> credentials, std::string authority);
   ~PeerClient();
 
+  /// `answered`: the peer's service answered (status and response are its answer); false for
+  /// a transport failure or deadline (try another replica).
   template <class Response>
-  using Done = std::function<void(const grpc::Status&, const Response&)>;
+  using Done = std::function<void(const grpc::Status&, const Response&, bool answered)>;
 
   void GetMetrics(const std::string& peer, const externalscaler::GetMetricsRequest& request,
                   std::chrono::milliseconds deadline, const char* mark,

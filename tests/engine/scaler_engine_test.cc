@@ -91,6 +91,23 @@ TEST_F(ScalerEngineTest, WakeReachesEveryTriggerOfTheScaledObjectOnly) {
   EXPECT_EQ(engine_.Wake("nim", "llam", clock_.Now(), "test"), 0u);
 }
 
+// Triggers share a collection group (and its responses) only when they send the same
+// credentials: a trigger must never read pods with another trigger's password.
+TEST_F(ScalerEngineTest, TriggersWithDifferentCredentialsNeverShareAGroup) {
+  auto url = pod_.url();
+  auto with_user = [&](const std::string& userinfo) {
+    config::Metadata md = Trigger();
+    md["endpoints"] = "http://" + userinfo + "@" + url.substr(7);
+    return md;
+  };
+  auto a = spec::BuildScalerSpec("nim", "a", with_user("alice:one"), {.allow_static_endpoints = true});
+  auto b = spec::BuildScalerSpec("nim", "b", with_user("bob:two"), {.allow_static_endpoints = true});
+  auto c = spec::BuildScalerSpec("nim", "c", with_user("alice:one"), {.allow_static_endpoints = true});
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok()) << a.status().message() << b.status().message();
+  EXPECT_NE(Collector::GroupKey(**a), Collector::GroupKey(**b));
+  EXPECT_EQ(Collector::GroupKey(**a), Collector::GroupKey(**c));
+}
+
 // Issue 12 item 4: a wake for a ScaledObject that is not tracked yet is applied when it is.
 TEST_F(ScalerEngineTest, AWakeRecordedBeforeTrackingWakesTheTriggerWhenItStarts) {
   EXPECT_EQ(engine_.Wake("nim", "llama", clock_.Now(), "test"), 0u);
