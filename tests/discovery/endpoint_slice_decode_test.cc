@@ -180,6 +180,15 @@ TEST(EndpointSliceDecode, NotJsonNotAnObjectTooDeepOrTooBigIsAnError) {
   // The default bounds hold a Service far bigger than the API allows per slice.
   std::vector<json> hundred(100, Slice("a", "10.0.0.1"));
   EXPECT_TRUE(DecodeEndpointSliceList(List(hundred).dump()).ok());
+  // Millions of tiny values are refused before they are built in memory.
+  std::string flood = R"({"metadata":{},"items":[)";
+  for (int i = 0; i < 2100000; ++i) flood += "0,";
+  flood += "0]}";
+  EXPECT_EQ(DecodeEndpointSliceList(flood).status().message(), "EndpointSliceList: has more than 2000000 JSON values");
+  SliceDecodeLimits few;
+  few.max_json_values = 10;
+  EXPECT_THAT(DecodeEndpointSliceList(List({Slice("a", "10.0.0.1")}).dump(), few).status().message(),
+              HasSubstr("more than 10 JSON values"));
   std::vector<json> too_many(10001, json::object());
   EXPECT_EQ(ListError(List(too_many)), "EndpointSliceList: 'items' has 10001 entries (at most 10000)");
 }

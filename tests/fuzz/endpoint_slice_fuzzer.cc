@@ -28,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   small.max_total_endpoints = 6;
   small.max_string_bytes = 24;
   small.max_depth = 12;
+  small.max_json_values = 200;
   for (const SliceDecodeLimits& limits : {SliceDecodeLimits{}, small}) {
     auto list = DecodeEndpointSliceList(text, limits);
     if (list.ok()) {

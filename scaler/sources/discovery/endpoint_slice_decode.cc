@@ -96,10 +96,17 @@ class Walk {
   std::string error_;
 };
 
-// Nesting depth of arrays and objects, computed on the raw text (strings skipped) so a
-// document nested thousands deep is refused before the parser builds it.
-size_t MaxDepth(std::string_view text) {
-  size_t depth = 0, max = 0;
+// The shape of the raw text, before parsing (strings skipped): the deepest nesting of arrays
+// and objects, and an upper bound on the number of values (every value but the first follows
+// a comma or an opening bracket). A document nested thousands deep, or made of millions of
+// tiny values, is refused before the parser builds it.
+struct RawShape {
+  size_t depth = 0;
+  size_t values = 1;
+};
+RawShape ScanShape(std::string_view text) {
+  RawShape shape;
+  size_t depth = 0;
   bool in_string = false, escaped = false;
   for (char c : text) {
     if (in_string) {
@@ -108,11 +115,18 @@ size_t MaxDepth(std::string_view text) {
       else if (c == '"') in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
-    else if (c == '[' || c == '{') max = std::max(max, ++depth);
-    else if ((c == ']' || c == '}') && depth > 0) --depth;
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      shape.depth = std::max(shape.depth, ++depth);
+      ++shape.values;
+    } else if (c == ',') {
+      ++shape.values;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
   }
-  return max;
+  return shape;
 }
 
 // Parses `text` as one JSON object; nullopt-like discarded value on any failure.
@@ -120,8 +134,12 @@ bool ParseObject(std::string_view text, Walk* w, json* out) {
   if (text.size() > w->limits().max_document_bytes) {
     return w->Fail("", "larger than " + std::to_string(w->limits().max_document_bytes) + " bytes");
   }
-  if (MaxDepth(text) > w->limits().max_depth) {
+  RawShape shape = ScanShape(text);
+  if (shape.depth > w->limits().max_depth) {
     return w->Fail("", "nested deeper than " + std::to_string(w->limits().max_depth) + " levels");
+  }
+  if (shape.values > w->limits().max_json_values) {
+    return w->Fail("", "has more than " + std::to_string(w->limits().max_json_values) + " JSON values");
   }
   *out = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (out->is_discarded()) return w->Fail("", "not valid JSON");

@@ -52,6 +52,9 @@ struct DecodedWatchEvent {
 struct SliceDecodeLimits {
   size_t max_document_bytes = 64u << 20;
   size_t max_depth = 64;  ///< nesting of arrays and objects (checked before parsing)
+  /// Arrays, objects and members in the whole document, counted before parsing, so a body of
+  /// millions of tiny values is refused before it is built in memory (~15 per endpoint).
+  size_t max_json_values = 2000000;
   size_t max_items = 10000;
   size_t max_endpoints_per_slice = 1000;
   size_t max_addresses_per_endpoint = 100;
