@@ -248,6 +248,13 @@ struct HttpServer::Impl {
                                  std::to_string(options.max_body_bytes)), false, head_only);
         return 413;
       }
+      // civetweb answers "Expect: 100-continue" only for its own file and CGI handlers; curl
+      // would otherwise wait a second before sending a body.
+      auto expect = req.headers.find("expect");
+      if (expect != req.headers.end() && ToLower(Trim(expect->second)) == "100-continue") {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        mg_write(conn, kContinue.data(), kContinue.size());
+      }
       switch (ReadBody(conn, static_cast<size_t>(length), started + options.body_timeout, &req.body)) {
         case BodyResult::kComplete:
           break;

@@ -143,6 +143,16 @@ TEST_F(HttpServerTest, BodiesAreReadUpToTheLimitAndRefusedBeyondIt) {
   auto r = c.ReadResponse(2s);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->body, "/echo/b|hello");
+  // A client that waits for "100 Continue" before its body gets it (curl does, for bodies).
+  RawConn expect(port_);
+  ASSERT_TRUE(expect.Send("POST /echo/e HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"));
+  auto go_on = expect.ReadResponse(1s);
+  ASSERT_TRUE(go_on.has_value());
+  EXPECT_EQ(go_on->status, 100);
+  ASSERT_TRUE(expect.Send("abc"));
+  auto echoed = expect.ReadResponse(2s);
+  ASSERT_TRUE(echoed.has_value());
+  EXPECT_EQ(echoed->body, "/echo/e|abc");
   RawConn big(port_);
   ASSERT_TRUE(big.Send("POST /echo/b HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nxx"));
   auto refused = big.ReadResponse(2s);
