@@ -251,7 +251,8 @@ def test_case25_10000_open_cancel_cycles_leak_nothing(scaler, client, make_pod):
     assert ended <= base_streams
     assert after["threads"] <= before["threads"] + 1, (before, after)
     assert after["fds"] <= before["fds"] + 2, (before, after)
-    assert after["rss_kib"] - before["rss_kib"] < 4096, (before, after)
+    if not h.SANITIZED:  # under ASan freed memory waits in its quarantine; LeakSanitizer checks leaks there
+        assert after["rss_kib"] - before["rss_kib"] < 4096, (before, after)
 
 
 def test_case25_cancelled_handler_ends_within_1s(scaler, client, make_pod):
