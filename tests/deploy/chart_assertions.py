@@ -6,7 +6,11 @@ Usage: chart_assertions.py CHART_VALUES_YAML OVERRIDE_VALUES_YAML RENDERED_YAML 
 Asserts what the issue promises for every configuration: a restricted securityContext, least RBAC,
 probes that can work (gRPC only without TLS), the Services KEDA needs, a PodDisruptionBudget and
 anti-affinity when there are several replicas, a NetworkPolicy that lets only the KEDA operator reach
-gRPC, the TLS files wired to the flags, and the flags themselves. Exit 1 with one line per failure.
+gRPC, the TLS files wired to the flags, and the flags themselves. With several replicas and ha.enabled
+(issue 12 item 6) the replicas are wired as peers: --peers-service names a headless Service with a port
+named grpc that publishes only ready pods, --advertise-addr is $(POD_IP):<grpcPort> from the downward
+API, RBAC lets the pods read the EndpointSlices of the release namespace, and the NetworkPolicy lets the
+replicas reach each other's gRPC port. Exit 1 with one line per failure.
 """
 import sys
 
@@ -46,6 +50,47 @@ def args_map(args):
             out[a] = True
             i += 1
     return out
+
+
+def field_env(container):
+    """{'POD_IP': 'status.podIP', ...} for env vars set from the downward API."""
+    out = {}
+    for e in container.get("env") or []:
+        ref = (e.get("valueFrom") or {}).get("fieldRef") or {}
+        if ref.get("fieldPath"):
+            out[e["name"]] = ref["fieldPath"]
+    return out
+
+
+def rbac_allows(by_kind, sa, sa_ns, ns, verbs):
+    """True when the RBAC objects let ServiceAccount sa_ns/sa do every verb on discovery.k8s.io
+    endpointslices in namespace ns (a Role bound there, or a ClusterRole bound cluster-wide or there)."""
+    def grants(rules):
+        have = set()
+        for r in rules or []:
+            if ("discovery.k8s.io" in r.get("apiGroups", []) or "*" in r.get("apiGroups", [])) and \
+                    ("endpointslices" in r.get("resources", []) or "*" in r.get("resources", [])) and \
+                    not r.get("resourceNames"):
+                have |= set(r.get("verbs", []))
+        return "*" in have or set(verbs) <= have
+
+    def binds(b):
+        return any(s.get("kind") == "ServiceAccount" and s.get("name") == sa and s.get("namespace") == sa_ns
+                   for s in b.get("subjects") or [])
+
+    roles = {(r["metadata"].get("namespace"), r["metadata"]["name"]): r for r in by_kind.get("Role", [])}
+    croles = {r["metadata"]["name"]: r for r in by_kind.get("ClusterRole", [])}
+    for b in by_kind.get("RoleBinding", []):
+        if b["metadata"].get("namespace") != ns or not binds(b):
+            continue
+        ref = b["roleRef"]
+        rules = (roles.get((ns, ref["name"])) if ref["kind"] == "Role" else croles.get(ref["name"])) or {}
+        if grants(rules.get("rules")):
+            return True
+    for b in by_kind.get("ClusterRoleBinding", []):
+        if binds(b) and b["roleRef"]["kind"] == "ClusterRole" and grants((croles.get(b["roleRef"]["name"]) or {}).get("rules")):
+            return True
+    return False
 
 
 def main():
@@ -99,12 +144,40 @@ def main():
     check(a.get("--shutdown-grace") == f"{grace}s", "--shutdown-grace differs from server.shutdownGraceSeconds")
     check(("--allow-static-endpoints" in a) == bool(values["server"]["allowStaticEndpoints"]),
           "--allow-static-endpoints does not follow server.allowStaticEndpoints")
+    check(a.get("--max-connection-age") == values["server"]["maxConnectionAge"],
+          "--max-connection-age differs from server.maxConnectionAge")
     known_flags = {"--grpc-addr", "--http-addr", "--config", "--log-format", "--log-level", "--tls-cert",
                    "--tls-key", "--tls-client-ca", "--allow-static-endpoints", "--kube-api", "--namespaces",
-                   "--wake-token-file", "--min-scrape-interval", "--shutdown-grace"}
+                   "--wake-token-file", "--min-scrape-interval", "--shutdown-grace", "--max-connection-age",
+                   "--peers-service", "--peers-namespace", "--peers-port-name", "--advertise-addr",
+                   "--peer-tls-server-name"}
     extra = set(values["server"].get("extraArgs") or [])
     for flag in a:
         check(flag in known_flags or any(e.startswith(flag) for e in extra), f"unknown serve flag {flag}")
+
+    tls = values["tls"]["enabled"]
+    # Downward API (issue 12 item 6): the node's address for the address rule, always.
+    fenv = field_env(c)
+    check(fenv.get("NIM_SCALER_NODE_IP") == "status.hostIP", "NIM_SCALER_NODE_IP is not set from status.hostIP")
+
+    # HA wiring (issue 12 item 6): replicas answer as one scaler only with ha.enabled and > 1 replica.
+    ha = bool(values["ha"]["enabled"]) and values["replicaCount"] > 1
+    hl = f"{fullname}-headless"
+    peer_flags = ("--peers-service", "--peers-namespace", "--peers-port-name", "--advertise-addr", "--peer-tls-server-name")
+    if ha:
+        check(a.get("--peers-service") == hl, f"--peers-service is {a.get('--peers-service')!r}, want {hl!r}")
+        check(a.get("--peers-namespace") == "$(POD_NAMESPACE)" and fenv.get("POD_NAMESPACE") == "metadata.namespace",
+              "--peers-namespace is not $(POD_NAMESPACE) from the downward API's metadata.namespace")
+        check(a.get("--peers-port-name", "grpc") == "grpc", "--peers-port-name is not the Service's port name grpc")
+        check(a.get("--advertise-addr") == f"$(POD_IP):{grpc_port}" and fenv.get("POD_IP") == "status.podIP",
+              f"--advertise-addr is {a.get('--advertise-addr')!r}, want $(POD_IP):{grpc_port} with POD_IP from status.podIP")
+        if tls:
+            check(bool(a.get("--peer-tls-server-name")), "HA with TLS but no --peer-tls-server-name")
+        else:
+            check("--peer-tls-server-name" not in a, "--peer-tls-server-name without TLS")
+    else:
+        for f in peer_flags:
+            check(f not in a, f"{f} set without HA (replicaCount {values['replicaCount']}, ha.enabled {values['ha']['enabled']})")
 
     # Namespaces and RBAC.
     watch = values.get("watchNamespaces") or []
@@ -112,20 +185,35 @@ def main():
     expect_ns = watch or ([] if scope == "cluster" else [ns])
     check(a.get("--namespaces", "") == ",".join(expect_ns), f"--namespaces is {a.get('--namespaces')!r}, want {','.join(expect_ns)!r}")
     roles = by_kind.get("Role", []) + by_kind.get("ClusterRole", [])
+    peers_role = f"{fullname}-peers"
     if values["rbac"]["create"]:
+        # The peers' Role (HA) is checked below; these are the Roles for the watched namespaces.
+        watch_roles = [r for r in by_kind.get("Role", []) if r["metadata"]["name"] != peers_role]
+        watch_bindings = [b for b in by_kind.get("RoleBinding", []) if b["metadata"]["name"] != peers_role]
         if scope == "cluster":
-            check(len(by_kind.get("ClusterRole", [])) == 1 and not by_kind.get("Role"), "cluster scope needs one ClusterRole and no Role")
+            check(len(by_kind.get("ClusterRole", [])) == 1 and not watch_roles, "cluster scope needs one ClusterRole and no Role but the peers' one")
             check(len(by_kind.get("ClusterRoleBinding", [])) == 1, "cluster scope needs one ClusterRoleBinding")
         else:
             check(not by_kind.get("ClusterRole") and not by_kind.get("ClusterRoleBinding"), "namespaced scope must not create cluster-wide RBAC")
-            got = sorted(r["metadata"]["namespace"] for r in by_kind.get("Role", []))
+            got = sorted(r["metadata"]["namespace"] for r in watch_roles)
             check(got == sorted(expect_ns), f"Roles in {got}, want {sorted(expect_ns)}")
-            got = sorted(r["metadata"]["namespace"] for r in by_kind.get("RoleBinding", []))
+            got = sorted(r["metadata"]["namespace"] for r in watch_bindings)
             check(got == sorted(expect_ns), f"RoleBindings in {got}, want {sorted(expect_ns)}")
         for r in roles:
+            is_peers = r["kind"] == "Role" and r["metadata"]["name"] == peers_role
+            verbs = ["get", "list", "watch"] if is_peers else ["list", "watch"]
             for rule in r["rules"]:
-                check(rule == {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
-                      f"{r['kind']} {r['metadata']['name']} grants more than list/watch endpointslices: {rule}")
+                check(rule == {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": verbs},
+                      f"{r['kind']} {r['metadata']['name']} grants more than {'/'.join(verbs)} endpointslices: {rule}")
+        peers_roles = [r for r in by_kind.get("Role", []) if r["metadata"]["name"] == peers_role]
+        if ha:
+            # issue 12 item 6: the replicas read their own headless Service's EndpointSlices.
+            check(rbac_allows(by_kind, pod.get("serviceAccountName"), ns, ns, ["get", "list", "watch"]),
+                  f"HA: RBAC does not let the scaler get/list/watch endpointslices in its namespace {ns}")
+            check(len(peers_roles) == 1 and peers_roles[0]["metadata"]["namespace"] == ns,
+                  f"HA: no Role {peers_role} in namespace {ns}")
+        else:
+            check(not peers_roles, f"Role {peers_role} rendered without HA")
         sa = pod.get("serviceAccountName")
         for b in by_kind.get("RoleBinding", []) + by_kind.get("ClusterRoleBinding", []):
             check(b["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": ns}], f"{b['kind']} binds to the wrong subject")
@@ -135,7 +223,6 @@ def main():
           "service account token mounted without need (or missing while the API is used)")
 
     # Probes.
-    tls = values["tls"]["enabled"]
     mode = values["probes"]["mode"]
     want = "httpGet" if (mode == "http" or (mode == "auto" and tls)) else "grpc"
     for p in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -164,6 +251,11 @@ def main():
                 names = set(certs[0]["spec"]["dnsNames"])
                 for s in by_kind.get("Service", []):
                     check(f"{s['metadata']['name']}.{ns}.svc" in names, f"certificate lacks {s['metadata']['name']}.{ns}.svc")
+                if ha:
+                    check(a.get("--peer-tls-server-name") in names, "--peer-tls-server-name is not a name of the Certificate")
+                    if values["tls"]["clientAuth"]:
+                        check("client auth" in certs[0]["spec"].get("usages", []),
+                              "HA with mTLS: replicas present the server certificate to peers, but it lacks client auth")
     else:
         check(not any(k.startswith("--tls") for k in a), "TLS flags without tls.enabled")
         check(not by_kind.get("Certificate"), "Certificate rendered without tls.enabled")
@@ -173,11 +265,14 @@ def main():
     check(fullname in svcs, "no Service named like the release (scalerAddress <fullname>.<ns>.svc)")
     if fullname in svcs:
         check(svcs[fullname]["spec"].get("clusterIP") != "None", "main Service must have a ClusterIP")
-    hl = f"{fullname}-headless"
-    check((hl in svcs) == values["service"]["headless"]["enabled"], "headless Service does not follow service.headless.enabled")
+    check((hl in svcs) == (values["service"]["headless"]["enabled"] or ha),
+          "headless Service does not follow service.headless.enabled (or HA, which needs it as --peers-service)")
     if hl in svcs:
         check(svcs[hl]["spec"].get("clusterIP") == "None", "headless Service has a ClusterIP")
+        # Only ready replicas are peers (issue 12 item 6).
         check(svcs[hl]["spec"].get("publishNotReadyAddresses") in (None, False), "headless Service publishes unready replicas")
+        check(any(p["name"] == "grpc" and p.get("targetPort") in ("grpc", grpc_port) for p in svcs[hl]["spec"]["ports"]),
+              "headless Service has no port named grpc on the gRPC port (the peers' EndpointSlice port name)")
     for s in svcs.values():
         sel = s["spec"]["selector"]
         check(all(spec["template"]["metadata"]["labels"].get(k) == v for k, v in sel.items()), f"Service {s['metadata']['name']} selects no scaler pod")
@@ -200,14 +295,31 @@ def main():
         if nps:
             np = nps[0]["spec"]
             check(sorted(np["policyTypes"]) == ["Egress", "Ingress"], "NetworkPolicy must restrict both directions")
+            selector = spec["selector"]["matchLabels"]
+
+            def is_replicas(peer):  # the chart's own pods, in the policy's namespace
+                return set(peer) == {"podSelector"} and peer["podSelector"] == {"matchLabels": selector}
+
+            keda_ok = replicas_in = False
             for rule in np["ingress"]:
                 check(rule.get("from"), "an ingress rule without `from` opens a port to everyone")
-                if any(p["port"] == "grpc" for p in rule["ports"]):
+                if any(p["port"] in ("grpc", grpc_port) for p in rule["ports"]):
                     peers = rule["from"]
                     keda = values["networkPolicy"]["keda"]
+                    if len(peers) == 1 and is_replicas(peers[0]):
+                        replicas_in = True
+                        continue
+                    keda_ok = True
                     check(len(peers) == 1 and peers[0].get("podSelector", {}).get("matchLabels") == keda["podLabels"]
                           and peers[0].get("namespaceSelector", {}).get("matchLabels") == {"kubernetes.io/metadata.name": keda["namespace"]},
-                          "gRPC port open to more than the KEDA operator")
+                          "gRPC port open to more than the KEDA operator (and, with HA, the other replicas)")
+            check(keda_ok, "NetworkPolicy does not admit the KEDA operator to gRPC")
+            replicas_out = any(any(is_replicas(t) for t in rule.get("to", [])) and
+                               any(p["port"] in ("grpc", grpc_port) for p in rule.get("ports", []))
+                               for rule in np["egress"])
+            # issue 12 item 6: replicas forward calls to each other's gRPC port.
+            check(replicas_in == ha, f"replica-to-replica gRPC ingress is {'missing' if ha else 'open without HA'}")
+            check(replicas_out == ha, f"replica-to-replica gRPC egress is {'missing' if ha else 'open without HA'}")
             model_rule = np["egress"][0]
             check(sorted(p["port"] for p in model_rule["ports"]) == sorted(values["networkPolicy"]["modelPorts"]),
                   "egress to model pods does not use networkPolicy.modelPorts")

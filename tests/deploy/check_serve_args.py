@@ -7,10 +7,14 @@ For each rendered chart, runs the binary with the Deployment's args plus one del
 flag. The server checks its whole command line before it opens a port and reports every problem at
 once, so the run must stop with exactly one complaint: the sentinel. Any other complaint is a flag or
 value of the chart that the binary refuses. A file given with --config is created for the run from
-the rendered ConfigMap. Flags the product spec promises but this build lacks (PENDING) are reported as
+the rendered ConfigMap. The container's env is passed as the kubelet would set it, with made-up
+downward-API values (pod and node addresses, namespace), and $(VAR) references in the args are
+expanded from it like the kubelet does (the HA flags --advertise-addr and --peers-namespace use them).
+Flags the product spec promises but this build lacks (PENDING) are reported as
 notes, not failures.
 """
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -22,13 +26,44 @@ SENTINEL = "--zz-deploy-check-sentinel"
 PENDING = {"--wake-token-file": "product.md section 4 (wake hook token)"}
 
 
+# Made-up values for the downward API fields the chart reads.
+FIELD_VALUES = {"status.podIP": "10.244.1.7", "status.hostIP": "192.168.10.4", "metadata.name": "nim-scaler-0"}
+
+
+def container_env(container, namespace):
+    """The env the kubelet would give the container: literal values and downward-API fields."""
+    out = {}
+    for e in container.get("env") or []:
+        if "value" in e:
+            out[e["name"]] = str(e["value"])
+            continue
+        path = ((e.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+        if path == "metadata.namespace":
+            out[e["name"]] = namespace
+        elif path in FIELD_VALUES:
+            out[e["name"]] = FIELD_VALUES[path]
+    return out
+
+
+def expand(arg, env):
+    """Kubernetes' $(VAR) expansion: a defined VAR is replaced, $$ is a literal $."""
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)), arg)
+
+
 def main():
     binary, files = sys.argv[1], sys.argv[2:]
     failures, notes = [], []
     for f in files:
         docs = [d for d in yaml.safe_load_all(open(f)) if d]
         dep = next(d for d in docs if d["kind"] == "Deployment")
-        args = list(dep["spec"]["template"]["spec"]["containers"][0]["args"])
+        container = dep["spec"]["template"]["spec"]["containers"][0]
+        cenv = container_env(container, dep["metadata"].get("namespace", "default"))
+        args = [expand(x, cenv) for x in container["args"]]
+        left = [x for x in args if "$(" in x]
+        if left:
+            failures.append(f"{f}: args reference variables the container does not define: {left}")
+            continue
         tmp = tempfile.mkdtemp(prefix="nimscaler-args-")
         cms = [d for d in docs if d["kind"] == "ConfigMap" and "config.json" in d.get("data", {})]
         if "--config" in args:
@@ -37,6 +72,7 @@ def main():
                 fh.write(cms[0]["data"]["config.json"] if cms else "{}")
             args[args.index("--config") + 1] = path
         env = {k: v for k, v in os.environ.items() if not k.startswith("NIM_SCALER_")}
+        env.update(cenv)
         try:
             p = subprocess.run([binary] + args + [SENTINEL], capture_output=True, text=True, timeout=10, env=env)
         except subprocess.TimeoutExpired:

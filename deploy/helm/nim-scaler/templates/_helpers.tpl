@@ -82,11 +82,29 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $ns := .Release.Namespace -}}
 {{- $names := list -}}
 {{- $svcs := list (include "nim-scaler.fullname" .) -}}
-{{- if .Values.service.headless.enabled -}}
+{{- if include "nim-scaler.headlessEnabled" . -}}
 {{- $svcs = append $svcs (printf "%s-headless" (include "nim-scaler.fullname" .)) -}}
 {{- end -}}
 {{- range $svcs -}}
 {{- $names = concat $names (list . (printf "%s.%s" . $ns) (printf "%s.%s.svc" . $ns) (printf "%s.%s.svc.cluster.local" . $ns)) -}}
 {{- end -}}
 {{- toJson (concat $names .Values.tls.certManager.extraDnsNames) -}}
+{{- end -}}
+
+
+{{/* "true" when the replicas run as one scaler (issue 12): ha.enabled and more than one replica.
+     They then find each other through the EndpointSlices of the headless Service. */}}
+{{- define "nim-scaler.haEnabled" -}}
+{{- if and .Values.ha.enabled (gt (int .Values.replicaCount) 1) -}}true{{- end -}}
+{{- end -}}
+
+{{/* "true" when <fullname>-headless is rendered: asked for, or needed as the peers' Service. */}}
+{{- define "nim-scaler.headlessEnabled" -}}
+{{- if or .Values.service.headless.enabled (include "nim-scaler.haEnabled" .) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The name peers' certificates are checked against: ha.peerTlsServerName, else the main
+     Service's <fullname>.<namespace>.svc, which the chart's cert-manager Certificate lists. */}}
+{{- define "nim-scaler.peerTlsServerName" -}}
+{{- default (printf "%s.%s.svc" (include "nim-scaler.fullname" .) .Release.Namespace) .Values.ha.peerTlsServerName -}}
 {{- end -}}
