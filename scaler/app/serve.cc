@@ -216,6 +216,16 @@ int RunServe(const config::AppConfig& config) {
     return engine.CollectionHealthy(clock.Now(), why);
   };
   http::AdminServer admin(&engine, &metrics, &clock, ready, config.wake_token_file);
+  if (router) {
+    admin.SetWakeBroadcast([&service](const std::string& ns, const std::string& name) {
+      return service.BroadcastWake(ns, name);
+    });
+    admin.SetOwnership([&router](const engine::TrackedObject& o) {
+      const auto& k = o.spec().key;
+      cluster::Owners owners = router->OwnersOf(cluster::TriggerKey(k.ns, k.name, k.metadata_hash));
+      return http::Ownership{owners.owner, owners.successor, owners.Includes(router->self())};
+    });
+  }
   if (Status s = admin.Start(config.http_addr); !s.ok()) {
     log->error("--http-addr: {}", s.message());
     server->Shutdown();

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "scaler/telemetry/logging.h"
+
 namespace nimscaler::cluster {
 
 Membership::Membership(std::string self, std::shared_ptr<sources::EndpointSliceWatch> watch, std::string port_name,
@@ -37,6 +39,11 @@ std::vector<std::string> Membership::Peers() const {
         }
         std::sort(peers.begin(), peers.end());
         peers.erase(std::unique(peers.begin(), peers.end()), peers.end());
+        if (peers != peers_) {
+          std::string list;
+          for (const auto& p : peers) list += (list.empty() ? "" : ", ") + p;
+          telemetry::Logger("cluster")->info("HA: {} peer(s): {}", peers.size(), list.empty() ? "(none ready)" : list);
+        }
         peers_ = std::move(peers);
       }
     }

@@ -48,12 +48,18 @@ std::optional<std::string_view> BearerToken(std::string_view header) {
 
 }  // namespace
 
-std::string DebugScaledObjectsJson(const engine::ScalerEngine& engine, TimePoint now) {
+std::string DebugScaledObjectsJson(const engine::ScalerEngine& engine, TimePoint now, const OwnershipFn& ownership) {
   nlohmann::json doc = nlohmann::json::array();
   for (const auto& obj : engine.List()) {
     const auto& spec = obj->spec();
     auto ev = obj->Latest();
     nlohmann::json o;
+    if (ownership) {
+      Ownership own = ownership(*obj);
+      o["owner"] = JsonString(own.owner);
+      o["successor"] = JsonString(own.successor);
+      o["collectsHere"] = own.collects_here;
+    }
     o["namespace"] = JsonString(spec.key.ns);
     o["name"] = JsonString(spec.key.name);
     o["metricName"] = JsonString(spec.metric_name);
@@ -83,7 +89,7 @@ std::string DebugScaledObjectsJson(const engine::ScalerEngine& engine, TimePoint
 }
 
 net::HttpServerResponse HandleWake(engine::ScalerEngine& engine, const Clock& clock, const std::string& token_file,
-                                   const net::HttpServerRequest& req) {
+                                   const net::HttpServerRequest& req, const WakeBroadcastFn& broadcast) {
   auto text = [](int status, std::string body) {
     return net::HttpServerResponse{status, "text/plain; charset=utf-8", std::move(body) + "\n"};
   };
@@ -121,12 +127,20 @@ net::HttpServerResponse HandleWake(engine::ScalerEngine& engine, const Clock& cl
                          "\" is not a Kubernetes object name (a DNS-1123 subdomain: at most 253 lower-case letters, "
                          "digits, '-' and '.', each dot-separated part starting and ending with a letter or digit)");
   }
-  size_t n = engine.Wake(ns, name, clock.Now(), "the wake hook");
+  TimePoint now = clock.Now();
+  size_t n = engine.Wake(ns, name, now, "the wake hook");
+  size_t peers = broadcast ? broadcast(ns, name) : 0;
+  std::string sent = peers == 0 ? "" : "; sent to " + std::to_string(peers) + " other replica(s)";
   if (n == 0) {
-    return text(404, "wake hook: " + ns + "/" + name +
-                         " is not tracked by this replica (KEDA has not asked about it since it started)");
+    // Not tracked here (yet): KEDA may not have asked since this replica started, or another
+    // replica owns it. Remembered, so KEDA's first call within the hold is answered active.
+    engine.RecordPendingWake(ns, name, now + kPendingWakeHold, "the wake hook");
+    return text(202, "wake hook: " + ns + "/" + name + " is not tracked by this replica yet" + sent +
+                         "; the wake is kept for " + FormatDuration(kPendingWakeHold) +
+                         " and applied when KEDA first asks about it (if it never does, check the ScaledObject's "
+                         "namespace and name)");
   }
-  return text(200, "woke " + std::to_string(n) + " trigger(s) of " + ns + "/" + name);
+  return text(200, "woke " + std::to_string(n) + " trigger(s) of " + ns + "/" + name + sent);
 }
 
 net::HttpServerOptions AdminHttpOptions() {
@@ -146,8 +160,8 @@ net::HttpServerOptions AdminHttpOptions() {
 AdminServer::AdminServer(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics, const Clock* clock,
                          ReadyFn ready, std::string wake_token_file) {
   server_.SetErrorLog([](const std::string& message) { telemetry::Logger("http")->error("{}", message); });
-  server_.Route("/v1/wake/", [engine, clock, wake_token_file](const net::HttpServerRequest& req) {
-    return HandleWake(*engine, *clock, wake_token_file, req);
+  server_.Route("/v1/wake/", [engine, clock, wake_token_file, broadcast = broadcast_](const net::HttpServerRequest& req) {
+    return HandleWake(*engine, *clock, wake_token_file, req, *broadcast);
   });
   server_.Route("/metrics", [metrics](const net::HttpServerRequest&) {
     return net::HttpServerResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics->SerializeText()};
@@ -160,8 +174,8 @@ AdminServer::AdminServer(engine::ScalerEngine* engine, telemetry::ScalerMetrics*
     if (ready(&why)) return net::HttpServerResponse{200, "text/plain; charset=utf-8", "ready\n"};
     return net::HttpServerResponse{503, "text/plain; charset=utf-8", "not ready: " + why + "\n"};
   });
-  server_.Route("/debug/scaledobjects", [engine, clock](const net::HttpServerRequest&) {
-    return net::HttpServerResponse{200, "application/json", DebugScaledObjectsJson(*engine, clock->Now())};
+  server_.Route("/debug/scaledobjects", [engine, clock, ownership = ownership_](const net::HttpServerRequest&) {
+    return net::HttpServerResponse{200, "application/json", DebugScaledObjectsJson(*engine, clock->Now(), *ownership)};
   });
 }
 

@@ -18,6 +18,16 @@ net::HttpServerOptions AdminHttpOptions();
 
 /// Returns true when ready; otherwise fills the reason.
 using ReadyFn = std::function<bool(std::string* why)>;
+/// HA: which replicas own a tracked trigger (shown in /debug/scaledobjects).
+struct Ownership {
+  std::string owner;
+  std::string successor;
+  bool collects_here = false;  ///< this replica is the owner or the successor
+};
+using OwnershipFn = std::function<Ownership(const engine::TrackedObject&)>;
+
+/// Sends a wake for namespace/name to the other replicas (HA); returns to how many.
+using WakeBroadcastFn = std::function<size_t(const std::string& ns, const std::string& name)>;
 
 class AdminServer {
  public:
@@ -25,19 +35,29 @@ class AdminServer {
   /// with the file's content (re-read on every call, so it can rotate).
   AdminServer(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics, const Clock* clock, ReadyFn ready,
               std::string wake_token_file = "");
+  /// HA: wakes are also sent to every other replica. Call before Start().
+  void SetWakeBroadcast(WakeBroadcastFn fn) { *broadcast_ = std::move(fn); }
+  /// HA: /debug/scaledobjects shows each trigger's owner and successor. Call before Start().
+  void SetOwnership(OwnershipFn fn) { *ownership_ = std::move(fn); }
   Status Start(const std::string& addr) { return server_.Start(addr, AdminHttpOptions()); }
   int port() const { return server_.port(); }
   void Stop() { server_.Stop(); }
 
  private:
+  std::shared_ptr<WakeBroadcastFn> broadcast_ = std::make_shared<WakeBroadcastFn>();
+  std::shared_ptr<OwnershipFn> ownership_ = std::make_shared<OwnershipFn>();
   net::HttpServer server_;
 };
 
 /// Handles POST /v1/wake/<namespace>/<scaledobject> (exposed for tests).
+/// A wake for a ScaledObject no replica tracks yet is remembered for kPendingWakeHold and
+/// applied when KEDA first asks (202 Accepted says so).
 net::HttpServerResponse HandleWake(engine::ScalerEngine& engine, const Clock& clock, const std::string& token_file,
-                                   const net::HttpServerRequest& req);
+                                   const net::HttpServerRequest& req, const WakeBroadcastFn& broadcast = nullptr);
+inline constexpr std::chrono::minutes kPendingWakeHold{5};
 
 /// The /debug/scaledobjects document (exposed for tests).
-std::string DebugScaledObjectsJson(const engine::ScalerEngine& engine, TimePoint now);
+std::string DebugScaledObjectsJson(const engine::ScalerEngine& engine, TimePoint now,
+                                   const OwnershipFn& ownership = nullptr);
 
 }  // namespace nimscaler::http

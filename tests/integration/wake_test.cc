@@ -171,9 +171,11 @@ TEST_F(WakeTest, HookWakesWithinAMomentNeedsTheTokenAndHoldsUntilWakeHoldEnds) {
   EXPECT_EQ(refused->status, 401);
   auto wrong = Post("/v1/wake/nim/llama", "nope");
   EXPECT_EQ(wrong->status, 401);
+  // Not tracked yet (issue 12 item 4): accepted and kept until KEDA first asks, not a 404.
   auto unknown = Post("/v1/wake/nim/other", "s3cret");
-  EXPECT_EQ(unknown->status, 404);
-  EXPECT_NE(unknown->body.find("not tracked"), std::string::npos);
+  EXPECT_EQ(unknown->status, 202);
+  EXPECT_NE(unknown->body.find("not tracked by this replica yet"), std::string::npos) << unknown->body;
+  EXPECT_NE(unknown->body.find("applied when KEDA first asks"), std::string::npos) << unknown->body;
 
   auto called = Clock::now();
   auto ok = Post("/v1/wake/nim/llama", "s3cret");
