@@ -83,7 +83,13 @@ Result<PodScrape> FromResponse(const PodScrapeSource& source, const std::string&
   }
   auto got = source.Extract(resp->body, resp->content_type);
   if (!got.ok() && got.status().code() == Code::kInvalidArgument) {
-    return Unavailable(url + " served unparsable metrics: " + got.status().message());
+    // The parser's message ends with an excerpt of the offending line: an error shows where
+    // and why, never the body's content (it reaches KEDA's log and /debug).
+    std::string m = got.status().message();
+    if (size_t a = m.rfind("line ", 0) == 0 ? m.find(": ") : std::string::npos; a != std::string::npos) {
+      if (size_t b = m.find(": ", a + 2); b != std::string::npos) m.resize(b);
+    }
+    return Unavailable(url + " served unparsable metrics: " + m);
   }
   return got;
 }

@@ -177,5 +177,20 @@ TEST(PodScrapeSource, HistogramsWithTooManyBucketsAreRefused) {
   EXPECT_THAT(big.status().message(), HasSubstr("more than 512 distinct le bounds"));
 }
 
+// Issue 19 item 4: what a pod (or any page reached by discovery) serves never comes back in
+// an error; a parse error says where and why.
+TEST(PodScrapeSource, ParseErrorsDoNotQuoteTheBody) {
+  auto source = Source("nim");
+  net::HttpResponse page;
+  page.status = 200;
+  page.content_type = "text/html";
+  page.body = "<html><body>secret-admin-panel token=abc123</body></html>\n";
+  auto got = source.Interpret("http://10.0.0.1:8000/metrics", page);
+  ASSERT_FALSE(got.ok());
+  EXPECT_THAT(got.status().message(), HasSubstr("served unparsable metrics: line 1, column"));
+  EXPECT_EQ(got.status().message().find("secret"), std::string::npos) << got.status().message();
+  EXPECT_EQ(got.status().message().find("abc123"), std::string::npos) << got.status().message();
+}
+
 }  // namespace
 }  // namespace nimscaler::sources
