@@ -43,6 +43,7 @@ the pod process) and exits 130.
 
 import argparse
 import functools
+import http.server
 import multiprocessing
 import os
 import pathlib
@@ -56,6 +57,7 @@ import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 sys.path.insert(0, str(ROOT / "tests" / "conformance"))
 
 import harness as h  # noqa: E402
@@ -77,26 +79,29 @@ def _hold_port(port):
     return s
 
 
-def _track_connections(pod):
-    """Remembers the connections a pod's server accepted, so a kill can cut them too
-    (http.server keeps serving open keep-alive connections after the listener closes)."""
-    conns = set()
-    serve = pod.server.process_request
+def _track_connections():
+    """Makes every ThreadingHTTPServer of this (pod) process remember the connections it
+    accepted, so a kill can cut them too (http.server keeps serving open keep-alive connections
+    after the listener closes). Patched on the class before any pod starts: a hook set on a
+    running server would miss the connections accepted before it (a restarted pod is reconnected
+    to within microseconds), and one missed keep-alive connection keeps a killed pod alive."""
+    cls = http.server.ThreadingHTTPServer
+    serve = cls.process_request
 
-    def process_request(request, client_address):
+    def process_request(self, request, client_address):
+        conns = self.__dict__.setdefault("soak_connections", set())
         for c in [c for c in conns if c.fileno() == -1]:
             conns.discard(c)
         conns.add(request)
-        serve(request, client_address)
+        serve(self, request, client_address)
 
-    pod.server.process_request = process_request
-    pod.server.handle_error = lambda request, client_address: None  # a cut connection is expected
-    pod.soak_connections = conns
+    cls.process_request = process_request
+    cls.handle_error = lambda self, request, client_address: None  # a cut connection is expected
 
 
 def _kill(pod):
     pod.close()  # stops the accept loop (up to its 0.5 s poll) and closes the listener
-    for c in list(pod.soak_connections):
+    for c in list(pod.server.__dict__.get("soak_connections", ())):
         try:
             c.shutdown(socket.SHUT_RDWR)  # the handler thread sees EOF and closes it
         except OSError:
@@ -127,12 +132,13 @@ def pod_host(conn, n, seed, change_every_s):
     rng = random.Random(seed + 1)
     # Bodies depend only on the three gauges, which take few values: render each set once.
     h.nim_metrics = functools.lru_cache(maxsize=8192)(h.nim_metrics)
+    _track_connections()
+    killed = []  # (pod object, its request count when killed): a killed pod must serve nothing
     state = [(round(rng.uniform(0, 0.6), 2), rng.randint(0, 8), rng.randint(0, 16)) for _ in range(n)]
     pods = []
     for i in range(n):
         kv, w, r = state[i]
         p = h.FakePod(kv=kv, waiting=w, running=r)
-        _track_connections(p)
         pods.append(p)
     ports = [p.port for p in pods]
     held = [None] * n  # the port-holding socket of a pod that is down
@@ -146,10 +152,13 @@ def pod_host(conn, n, seed, change_every_s):
                 except EOFError:
                     break
                 if msg[0] == "stop":
+                    time.sleep(0.2)
+                    conn.send(("stopped", sum(p.hits - hits for p, hits in killed)))
                     break
                 i = msg[1]
                 if msg[0] == "kill" and held[i] is None:
                     held[i] = _kill(pods[i])
+                    killed.append((pods[i], pods[i].hits))
                     conn.send(("killed", i, time.monotonic()))
                 elif msg[0] == "restart" and held[i] is not None:
                     held[i].close()
@@ -161,7 +170,6 @@ def pod_host(conn, n, seed, change_every_s):
                         except OSError:
                             time.sleep(0.05)
                             continue
-                        _track_connections(p)
                         pods[i], held[i], ok = p, None, True
                         break
                     if not ok:  # the port was taken meanwhile: stay down, refused or not
@@ -218,15 +226,20 @@ class PodHost:
         return self._ask(("restart", i))
 
     def stop(self):
+        """Stops the pod process; returns how many requests killed pods served (must be 0)."""
+        served_while_killed = None
         try:
             self.conn.send(("stop",))
-        except (OSError, ValueError):
+            if self.conn.poll(10):
+                served_while_killed = self.conn.recv()[1]
+        except (OSError, ValueError, EOFError):
             pass
         self.proc.join(10)
         if self.proc.is_alive():
             self.proc.terminate()
             self.proc.join(5)
         self.conn.close()
+        return served_while_killed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -502,7 +515,8 @@ def main():
     channels, streams, threads = [], [], []
     stop = threading.Event()
     records_per_caller = [[] for _ in range(args.callers)]
-    events, notes, rss = [], [], []
+    events, notes, rss, stream_ends = [], [], [], []
+    served_while_killed = None
     interrupted = False
     import grpc
     try:
@@ -532,7 +546,7 @@ def main():
         for th in threads:
             th.start()
         for t in rng.sample(triggers, min(args.streams, len(triggers))):
-            streams.append((t, h.StreamWatch(clients[5].stub.StreamIsActive(t.ref))))
+            streams.append([t, h.StreamWatch(clients[5].stub.StreamIsActive(t.ref))])
         # Kills start once every trigger has had its first answers.
         kill_start = t0 + min(15.0, duration / 4)
         kth = threading.Thread(target=lambda: (stop.wait(max(0.0, kill_start - time.monotonic())) or killer(
@@ -551,6 +565,13 @@ def main():
             if scaler.proc.poll() is not None:
                 notes.append(f"nim-scaler exited during the run with {scaler.proc.returncode}")
                 break
+            # A stream the server ends with OK (--max-connection-age, 5 min) is reopened, as KEDA
+            # does; any other end is an error (and is reopened too).
+            for slot in streams:
+                t, w = slot
+                if w.code is not None and time.monotonic() < deadline - 1:
+                    stream_ends.append((t, w.code.name, w.details, w.ended_at, len(w.msgs)))
+                    slot[1] = h.StreamWatch(clients[5].stub.StreamIsActive(t.ref))
         end = time.monotonic()
     except (KeyboardInterrupt, Interrupted):
         interrupted = True
@@ -560,6 +581,9 @@ def main():
         for th in threads:
             th.join(15)
         stream_state = [(t, w.code, w.details, len(w.msgs)) for t, w in streams]
+        for t, w in streams:
+            if w.code is not None:
+                stream_ends.append((t, w.code.name, w.details, w.ended_at, len(w.msgs)))
         for _, w in streams:
             w.cancel()
         for ch in channels:
@@ -568,8 +592,7 @@ def main():
         exit_code = scaler.terminate(20) if scaler is not None else None
         if scaler is not None:
             scaler.stop()
-        if pods is not None:
-            pods.stop()
+        served_while_killed = pods.stop() if pods is not None else None
     if interrupted:
         print(f"soak: interrupted; torn down (scaler exit {exit_code}); work dir {workdir}")
         return 130
@@ -593,7 +616,9 @@ def main():
     floor_violations, literal_below, checked, windows = check_floor(records, triggers, events, grace)
     warm = [s for s in rss if s[0] >= t0 + args.rss_warmup]
     slope = slope_mib_per_min(warm, t0)
-    stream_errors = [(t, code, details) for t, code, details, _ in stream_state if code is not None]
+    stream_errors = [(t, code, details, at) for t, code, details, at, _ in stream_ends if code != "OK"]
+    stream_ok_ends = [e for e in stream_ends if e[1] == "OK"]
+    stream_msgs = sum(s[3] for s in stream_state) + sum(e[4] for e in stream_ends)
     codes = {}
     for r in records:
         codes[(r.kind, r.code)] = codes.get((r.kind, r.code), 0) + 1
@@ -603,7 +628,9 @@ def main():
     if err_violations:
         failures.append(f"{len(err_violations)} gRPC errors outside the allowed UNAVAILABLE spans")
     if stream_errors:
-        failures.append(f"{len(stream_errors)} streams ended during the run")
+        failures.append(f"{len(stream_errors)} streams ended with an error")
+    if served_while_killed != 0:
+        failures.append(f"soak harness: killed pods served {served_while_killed} requests (a kill did not take)")
     if floor_violations:
         failures.append(f"{len(floor_violations)} GetMetrics values below the floor")
     if slope is None:
@@ -627,7 +654,10 @@ def main():
         ("IsActive calls (OK)", f"{total('active')} ({ok('active')})"),
         ("UNAVAILABLE, all pods down (allowed)", f"{unavailable_ok}"),
         ("(a) other errors / misplaced UNAVAILABLE", f"{len(err_violations)}"),
-        ("(a) streams ended early / messages", f"{len(stream_errors)} / {sum(s[3] for s in stream_state)}"),
+        ("(a) streams ended with an error", f"{len(stream_errors)}"),
+        ("    streams ended OK (max connection age), reopened", f"{len(stream_ok_ends)}"),
+        ("    stream messages (true)", f"{stream_msgs}"),
+        ("requests served by killed pods (must be 0)", f"{served_while_killed}"),
         ("(b) values checked (kill x trigger windows)", f"{checked} ({windows})"),
         ("(b) below the floor", f"{len(floor_violations)}"),
         ("    info: below the last pre-kill answer alone", f"{literal_below}"),
@@ -660,9 +690,11 @@ def main():
                          if a - grace * 3 <= r.answered and b + grace * 3 >= r.sent] for p in t.pods}
             print(f"  {t.name} {r.kind} {fmt_t(r.sent, t0)}-{fmt_t(r.answered, t0)} {r.code} {r.details!r} pods {spans}")
     if stream_errors:
-        print("\nstreams that ended:")
-        for t, code, details in stream_errors[:10]:
-            print(f"  {t.name}: {code} {details!r}")
+        print("\nstreams that ended with an error:")
+        for t, code, details, at in stream_errors[:10]:
+            print(f"  {t.name}: {code} {details!r} at {fmt_t(at, t0)}")
+    if stream_ok_ends:
+        print("stream OK ends at: " + " ".join(fmt_t(e[3], t0).strip() for e in stream_ok_ends[:20]))
     if floor_violations:
         print("\n(b) first values below the floor (trigger, pod killed at, floor, value at):")
         for ev, ti, floor, literal, r in sorted(floor_violations, key=lambda v: v[4].sent)[:10]:
