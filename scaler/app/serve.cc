@@ -1,6 +1,7 @@
 // Exports RunServe(): wiring, health monitoring, signal handling and graceful shutdown.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -91,6 +92,20 @@ std::string PeersNamespace(const config::AppConfig& c) {
   return std::string(Trim(ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")));
 }
 
+// Every trigger's pods, watch and peer connection is a descriptor: run with as many as the
+// system allows (the soft limit is often 1024 while the hard one is far higher). Running out
+// would fail scrapes and leave /healthz unanswered.
+void RaiseDescriptorLimit(const std::shared_ptr<spdlog::logger>& log) {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur >= r.rlim_max) return;
+  rlim_t before = r.rlim_cur;
+  r.rlim_cur = r.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &r) == 0) {
+    log->info("open file limit raised from {} to {}", static_cast<unsigned long long>(before),
+              static_cast<unsigned long long>(r.rlim_cur));
+  }
+}
+
 }  // namespace
 
 int RunServe(const config::AppConfig& config) {
@@ -103,6 +118,7 @@ int RunServe(const config::AppConfig& config) {
   telemetry::SetupLogging(config.log_format, config.log_level);
   auto log = telemetry::Logger("app");
   log->info("nim-scaler {} starting", kVersion);
+  RaiseDescriptorLimit(log);
   std::map<std::string, std::string> env;
   for (const char* name : {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"}) {
     if (const char* v = std::getenv(name)) env[name] = v;

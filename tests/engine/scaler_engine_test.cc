@@ -11,6 +11,7 @@
 
 #include <thread>
 
+#include "tests/fakes/fake_kube_api.h"
 #include "tests/fakes/fake_pod.h"
 #include "tests/fakes/testdata.h"
 
@@ -146,6 +147,32 @@ TEST_F(ScalerEngineTest, ForgettingThousandsOfIdleTriggersIsOneBatch) {
   EXPECT_EQ(engine_.collection_groups(), 0u);
   // Generous: a linear batch takes milliseconds; one-by-one removal took tens of seconds.
   EXPECT_LT(took, 5s);
+}
+
+// Issue 19 item 11, the case that was slow: triggers read through Kubernetes discovery each
+// hold a watch; forgetting them must not wait for each watch thread in turn (it ran at ~36
+// triggers a second and held SIGTERM for tens of seconds).
+TEST(ScalerEngineForget, ForgettingTriggersWithWatchesDoesNotWaitForEachWatch) {
+  testing::FakeKubeApi api("nim", "svc-0");
+  std::shared_ptr<net::HttpClient> http = net::MakeCurlHttpClient();
+  sources::DiscoveryRegistry registry(sources::KubeApiConfig{api.url(), "", ""}, http);
+  SystemClock clock;
+  ScalerEngine engine(spec::SpecOptions{.min_scrape_interval = 100ms}, EngineDeps{http, &registry, &clock, nullptr},
+                      10min);
+  constexpr int kTriggers = 150;
+  for (int i = 0; i < kTriggers; ++i) {
+    auto obj = engine.Resolve("nim", "so-" + std::to_string(i),
+                              {{"service", "svc-" + std::to_string(i)}, {"port", "http"}, {"engine", "nim"},
+                               {"targetKvCache", "0.1"}, {"scrapeInterval", "20s"}});
+    ASSERT_TRUE(obj.ok()) << obj.status().message();
+  }
+  std::this_thread::sleep_for(500ms);  // the watches are open
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(engine.ForgetIdle(clock.Now() + 11min), static_cast<size_t>(kTriggers));
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(engine.List().empty());
+  EXPECT_LT(took, 2s) << "forgetting " << kTriggers << " watched triggers took "
+                      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
 }
 
 // A Prometheus that accepts connections and never answers: a listening socket nobody accepts
