@@ -285,15 +285,15 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   struct TargetKey { const char* key; const char* signal; };
   for (TargetKey t : {TargetKey{"targetKvCache", signals::kKvCache}, TargetKey{"targetWaiting", signals::kWaiting},
                       TargetKey{"targetRunning", signals::kRunning}}) {
-    if (auto d = v.Double(t.key)) spec->targets.push_back({t.key, t.signal, *d});
+    if (auto per_replica = v.Double(t.key)) spec->targets.push_back({t.key, t.signal, *per_replica});
   }
   formula::Targets targets;
   targets.kv_cache = v.Double("targetKvCache");
   targets.waiting = v.Double("targetWaiting");
   targets.running = v.Double("targetRunning");
-  if (auto d = v.DurationOf("targetTtft")) targets.ttft = ToSeconds(*d);
-  if (auto d = v.DurationOf("targetItl")) targets.itl = ToSeconds(*d);
-  if (auto d = v.DurationOf("targetE2e")) targets.e2e = ToSeconds(*d);
+  if (auto ttft = v.DurationOf("targetTtft")) targets.ttft = ToSeconds(*ttft);
+  if (auto itl = v.DurationOf("targetItl")) targets.itl = ToSeconds(*itl);
+  if (auto e2e = v.DurationOf("targetE2e")) targets.e2e = ToSeconds(*e2e);
   targets.latency_quantile = v.Double("latencyQuantile").value_or(0.95);
   bool any_target_key = false;
   for (const char* k : {"targetKvCache", "targetWaiting", "targetRunning", "targetTtft", "targetItl", "targetE2e"}) {
@@ -306,22 +306,22 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
 
   // Custom signals: `signal.<name>: metric{label="v"}`; their kind comes from # TYPE.
   std::vector<formula::SignalInfo> signal_infos = formula::BuiltinSignals();
-  for (const auto& [name, text] : v.Prefixed("signal.")) {
+  for (const auto& [signal_name, text] : v.Prefixed("signal.")) {
     auto ref = sources::ParseMetricRef(text);
     if (!ref.ok()) {
-      problems.push_back("signal." + name + ": " + ref.status().message());
+      problems.push_back("signal." + signal_name + ": " + ref.status().message());
       continue;
     }
     bool builtin = false;
-    for (const auto& b : formula::BuiltinSignals()) builtin = builtin || b.name == name;
+    for (const auto& b : formula::BuiltinSignals()) builtin = builtin || b.name == signal_name;
     sources::SignalSource src;
-    src.signal = name;
+    src.signal = signal_name;
     src.kind = sources::SignalKind::kUnknown;
     src.metrics = {*ref};
     // A fraction (KV use) is averaged over a pod's series; everything else is summed.
-    src.combine = name == signals::kKvCache ? signals::Combine::kAverage : signals::Combine::kSum;
+    src.combine = signal_name == signals::kKvCache ? signals::Combine::kAverage : signals::Combine::kSum;
     spec->scrape.custom.push_back(src);
-    if (!builtin) signal_infos.push_back({name, formula::Kind::kUnknown});
+    if (!builtin) signal_infos.push_back({signal_name, formula::Kind::kUnknown});
   }
 
   std::string formula_text;

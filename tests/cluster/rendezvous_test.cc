@@ -66,7 +66,9 @@ TEST(Rendezvous, RemovingAPeerMovesOnlyItsTriggers) {
       // The survivor of the old top two stays in the new top two (its windows are warm).
       const std::string& survivor = before.owner == three[1] ? before.successor : before.owner;
       EXPECT_TRUE(after.Includes(survivor));
-      if (before.owner == three[1]) EXPECT_EQ(after.owner, before.successor) << "the successor takes over";
+      if (before.owner == three[1]) {
+        EXPECT_EQ(after.owner, before.successor) << "the successor takes over";
+      }
     }
   }
   EXPECT_GT(moved, 0);
