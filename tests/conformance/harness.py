@@ -23,7 +23,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 PROTO_DIR = HERE / "proto"
 FIXTURE = HERE.parent / "testdata" / "engines" / "nim-llm-1.x-llama3.1-8b-datadog-fixture.prom"
 # NIM_SCALER_SANITIZED=1 (scripts/sanitize.sh): the binary runs under ASan, whose allocator
-# keeps freed memory, so RSS growth bounds do not apply (LeakSanitizer checks leaks instead).
+# keeps freed memory and runs 2-3x slower, so RSS growth bounds and latency limits do not apply
+# (LeakSanitizer checks leaks instead).
 SANITIZED = os.environ.get("NIM_SCALER_SANITIZED") == "1"
 
 

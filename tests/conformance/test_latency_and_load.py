@@ -52,7 +52,8 @@ ATTEMPTS = 3
 
 
 def _p99_ok(lat):
-    return all(h.percentile(v, 0.99) < P99_LIMIT_S for v in lat.values())
+    # Under ASan (make sanitize) the load still runs and errors still fail; the limit is for release builds.
+    return h.SANITIZED or all(h.percentile(v, 0.99) < P99_LIMIT_S for v in lat.values())
 
 
 def _summary(lat):
