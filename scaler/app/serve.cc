@@ -310,6 +310,7 @@ int RunServe(const config::AppConfig& config) {
   }
   monitor_cv.notify_all();
   monitor.join();
+  discovery.StopAll();  // every watch signalled at once, then joined together
   engine.StopAll();
   admin.Stop();
   log->info("stopped");
