@@ -5,7 +5,8 @@
 # latency of a call forwarded by B to the owner A against the same call made to A directly.
 # Prints the Markdown that goes into BENCHMARKS.md ("HA").
 # Usage: scripts/bench-ha.sh [build-dir=build-bench]
-#   env: TRIGGERS=1000 CALLS=20000 INTERVAL=2s WARMUP=40 MEASURE=60 KEDA_PERIOD=15 JOBS=2
+#   env: TRIGGERS=1000 CALLS=20000 INTERVAL=2s WARMUP=40 MEASURE=60 JOBS=2
+#        KEDA_PERIOD=15 (each trigger's GetMetrics once per that many seconds; 0: no KEDA-like load)
 #        NO_BUILD=1 (use the binaries already in build-dir)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

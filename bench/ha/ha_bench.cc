@@ -356,6 +356,7 @@ int Run(const Options& opt) {
   std::atomic<bool> stop{false};
   std::atomic<long> keda_calls{0}, keda_errors{0};
   std::thread keda([&] {
+    if (opt.keda_period_s <= 0) return;  // no KEDA-like load: collection only
     const auto pace = std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(opt.keda_period_s)) /
                       std::max(1, opt.triggers);
     const long max_rounds = (opt.warmup_s + opt.measure_s) / std::max(1, opt.keda_period_s) + 2;
@@ -466,8 +467,10 @@ int Run(const Options& opt) {
             << "\n\n"
             << "Both setups (and an idle replica) ran at the same time over the same " << f1(wall) << " s window (after " << track_s
             << " s of tracking and " << opt.warmup_s << " s warm-up); load average " << load_before << " -> "
-            << load_after << ". KEDA-like load: each trigger's GetMetrics once per " << opt.keda_period_s
-            << " s (" << keda_calls.load() << " calls, " << keda_errors.load() << " errors).\n\n"
+            << load_after << ". KEDA-like load: "
+            << (opt.keda_period_s > 0 ? "each trigger's GetMetrics once per " + std::to_string(opt.keda_period_s) + " s"
+                                      : std::string("none (collection only)"))
+            << " (" << keda_calls.load() << " calls, " << keda_errors.load() << " errors).\n\n"
             << "| process | CPU s | CPU (cores) | RSS MiB | peak RSS MiB | threads |\n|---|---:|---:|---:|---:|---:|\n";
   const char* names[5] = {"HA replica A", "HA replica B", "HA replica C", "single replica (all triggers)",
                           "idle replica (no trigger)"};
@@ -520,7 +523,7 @@ int main(int argc, char** argv) {
   if (opt.interval.empty() || opt.interval.back() != 's' || opt.interval.find("ms") != std::string::npos) {
     nimscaler::Die("--interval must be whole or decimal seconds, e.g. 2s");
   }
-  if (opt.triggers < 3 || opt.calls < 1 || opt.measure_s < 1) nimscaler::Die("bad sizes");
+  if (opt.triggers < 3 || opt.calls < 1 || opt.measure_s < 1 || opt.keda_period_s < 0) nimscaler::Die("bad sizes");
   ::signal(SIGPIPE, SIG_IGN);
   return nimscaler::Run(opt);
 }
