@@ -21,6 +21,7 @@ fi
 # Run a private copy of the server binary: a rebuild in the same tree during the run changes nothing.
 work=$(mktemp -d /tmp/nimscaler-bench-ha.XXXXXX)
 cp "$build/scaler/nim-scaler" "$work/nim-scaler"
+trap 'rm -f "$work/nim-scaler"' EXIT  # the logs stay
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- scaler || echo ' (scaler/ modified)'); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores; build type $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 cmd=("$build/bench/ha/ha_bench" --binary "$work/nim-scaler"
