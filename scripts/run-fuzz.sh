@@ -35,22 +35,11 @@ bash "$root/scripts/fuzz-metadata.sh" "${METADATA_FUZZ_SECONDS:-3}"
 # --- /debug/scaledobjects JSON writer and the UTF-8 text helpers (issue 19 item 1): its share
 # of [seconds] (3 s unless DEBUG_JSON_FUZZ_SECONDS says otherwise). No corpus is kept: the
 # input is free-form bytes, which libFuzzer explores quickly from nothing.
-dj_out=$root/build-fuzz-debug-json
-mkdir -p "$dj_out/new"
-dj_src=(tests/fuzz/debug_json_fuzzer.cc scaler/http/debug_json.cc scaler/common/text.cc scaler/common/result.cc)
-dj_bin=$dj_out/debug_json_fuzzer
-rebuild=0
-[[ -x "$dj_bin" ]] || rebuild=1
-for s in "${dj_src[@]/#/$root/}" "$root"/scaler/http/debug_json.h "$root"/scaler/common/*.h "$root"/scaler/signals/snapshot.h; do
-  [[ "$s" -nt "$dj_bin" ]] && rebuild=1
-done
-if (( rebuild )); then
-  clang++ -std=c++20 -O1 -g -fno-omit-frame-pointer \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I"$root" "${dj_src[@]/#/$root/}" -o "$dj_bin.tmp"
-  mv "$dj_bin.tmp" "$dj_bin"
-fi
-rm -rf "$dj_out/new" && mkdir -p "$dj_out/new"
-"$dj_bin" -max_total_time="$debug_secs" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-  -print_final_stats=1 -artifact_prefix="$dj_out/" "$dj_out/new"
-echo "run-fuzz: debug JSON fuzzer ran ${debug_secs}s without findings"
+FUZZ_ROOT=$root
+source "$root/scripts/fuzz-lib.sh"
+dj_bin=$root/build-fuzz-debug-json/debug_json_fuzzer
+fuzz_build "run-fuzz: debug JSON" "$dj_bin" \
+  "$root"/tests/fuzz/debug_json_fuzzer.cc "$root"/scaler/http/debug_json.cc "$root"/scaler/common/text.cc \
+  "$root"/scaler/common/result.cc \
+  -- "$root"/scaler/http/debug_json.h "$root"/scaler/common/*.h "$root"/scaler/signals/snapshot.h
+fuzz_run "run-fuzz: debug JSON fuzzer" "$dj_bin" "$debug_secs" -max_len=4096
