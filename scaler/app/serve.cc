@@ -193,7 +193,9 @@ int RunServe(const config::AppConfig& config) {
   builder.RegisterService(&health);
   loop.Attach(&builder);
   // KEDA configures no keepalive; our pings notice dead operator connections.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  config.keepalive_time).count()));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);

@@ -127,6 +127,14 @@ const std::vector<Option>& Options() {
                                           "(default: the Service name the certificate was made for is unknown, "
                                           "so set this to one of its DNS names)",
        [](AppConfig& c, const std::string& v) { return SetString(&c.peer_tls_server_name, v); }},
+      {"keepalive-time", false, "60s",
+       "send an HTTP/2 ping on a connection idle this long (KEDA configures none; proxies that drop idle "
+       "connections then never drop KEDA's)",
+       [](AppConfig& c, const std::string& v) {
+         std::string err = SetDuration(&c.keepalive_time, v);
+         if (err.empty() && c.keepalive_time < std::chrono::seconds(1)) err = "must be at least 1s";
+         return err;
+       }},
       {"max-connection-age", false, "5m",
        "close client connections after this long (with a grace) so KEDA re-resolves and reaches new replicas "
        "(0s: never)",

@@ -39,6 +39,7 @@ struct AppConfig {
   std::string advertise_addr;                ///< this replica as peers list it, "podIP:port"
   std::string peer_tls_server_name;          ///< TLS name to check on peers' certificates
   Duration max_connection_age = std::chrono::minutes(5);  ///< clients re-resolve and spread
+  Duration keepalive_time = std::chrono::seconds(60);     ///< server HTTP/2 pings on idle connections
 };
 
 /// One documented option, for `--help` and the README.

@@ -208,12 +208,26 @@ class IdleProxy:
 def test_case28_idle_stream_kept_alive_by_server_pings(scaler, client, pod):
     """Case 28: an idle stream's connection carries server traffic (HTTP/2 keepalive pings)
     at least every ~60 s, so a proxy that drops connections idle for 5 minutes never drops it.
-    By default one idle minute is observed (the first server frame must come within 65 s);
-    CONFORMANCE_LONG=1 observes the contract's 30 idle minutes."""
-    observe = 1800.0 if LONG else 66.0
+    CONFORMANCE_LONG=1 observes the contract's 30 idle minutes; see below for the default."""
+    # By default the same mechanism is observed on a scaler pinging every 5 s (--keepalive-time)
+    # behind a proxy that drops connections idle for 15 s, so the suite does not wait a minute;
+    # CONFORMANCE_LONG=1 runs the contract's numbers on the shared scaler (pings every 60 s).
+    own = None if LONG else h.Scaler(extra_args=("--keepalive-time", "5s"), workdir=scaler.workdir)
+    try:
+        _case28(own or scaler, pod, observe=1800.0 if LONG else 20.0, idle_timeout=300.0 if LONG else 15.0,
+                max_gap=65.0 if LONG else 6.5)
+    finally:
+        if own:
+            own.stop()
+
+
+def _case28(scaler, pod, observe, idle_timeout, max_gap):
+    import grpc as _grpc
+    direct = _grpc.insecure_channel(scaler.target, options=[("grpc.use_local_subchannel_pool", 1)])
+    client = h.Client(direct)
     r = client.ref(h.unique("c28"), h.metadata(pod.url, interval=INTERVAL, targetWaiting=1))
     client.active(r)
-    proxy = IdleProxy(scaler.grpc_port, idle_timeout=300.0)
+    proxy = IdleProxy(scaler.grpc_port, idle_timeout=idle_timeout)
     ch = grpc.insecure_channel(f"127.0.0.1:{proxy.port}", options=[("grpc.use_local_subchannel_pool", 1)])
     try:
         c = h.Client(ch)
@@ -222,16 +236,14 @@ def test_case28_idle_stream_kept_alive_by_server_pings(scaler, client, pod):
         start = time.monotonic()
         quiet_since = max(proxy.down_events) if proxy.down_events else start
         deadline = start + observe
-        while time.monotonic() < deadline and w.code is None:
-            if not LONG and [t for t in proxy.down_events if t > start]:
-                break
+        while time.monotonic() < deadline and w.code is None:  # longer than the proxy's idle limit
             time.sleep(0.5)
         late = [t for t in proxy.down_events if t > start]
         assert late, f"no server->client byte for {observe:.0f} s on an idle stream connection (no keepalive)"
         gaps = [b - a for a, b in zip([quiet_since] + late, late)]
         print(f"case 28: {time.monotonic() - start:.0f} s idle through the proxy: {len(late)} server frames, "
               f"longest silence {max(gaps):.1f} s, connections dropped by the proxy: {proxy.dropped}")
-        assert max(gaps) < 65
+        assert max(gaps) < max_gap
         assert proxy.dropped == 0
         assert w.code is None, (w.code, w.details)
         pod.set(waiting=1)  # and the stream still works through the proxy
@@ -239,6 +251,7 @@ def test_case28_idle_stream_kept_alive_by_server_pings(scaler, client, pod):
         w.cancel()
     finally:
         ch.close()
+        direct.close()
         proxy.close()
 
 
