@@ -377,13 +377,17 @@ std::string Mark(const grpc::ServerContext& ctx) {
 }
 }  // namespace
 
-std::string ExternalScalerService::RouteKey(grpc::ServerContext& ctx, const externalscaler::ScaledObjectRef& ref) const {
-  if (!options_.router || !options_.peers) return "";
-  if (!Mark(ctx).empty()) return "";  // a peer's call is answered where it lands
+std::string ExternalScalerService::TriggerKeyOf(const externalscaler::ScaledObjectRef& ref) {
   // Bad input is answered (and refused) here; so is a map too large to hash on this thread.
   if (CheckNamespace(ref.namespace_()) || CheckName(ref.name())) return "";
   if (ref.scalermetadata().size() > kMaxInlineMetadataKeys) return "";
   return cluster::TriggerKey(ref.namespace_(), ref.name(), spec::HashMetadata(ToMetadata(ref)));
+}
+
+std::string ExternalScalerService::RouteKey(grpc::ServerContext& ctx, const externalscaler::ScaledObjectRef& ref) const {
+  if (!options_.router || !options_.peers) return "";
+  if (!Mark(ctx).empty()) return "";  // a peer's call is answered where it lands
+  return TriggerKeyOf(ref);
 }
 
 template <class Call, class Response>
@@ -393,14 +397,14 @@ bool ExternalScalerService::Forwarded(Call* call, const externalscaler::ScaledOb
                                       std::function<void()> answer_here) {
   if (!options_.router || !options_.peers) return false;
   if (Mark(call->context()) == kForwardedCall) {
-    WarmSuccessor(ref);  // answered here as the owner, for a replica that forwarded it
+    WarmSuccessor(ref, TriggerKeyOf(ref));  // answered here as the owner, for a replica that forwarded it
     return false;
   }
   std::string key = RouteKey(call->context(), ref);
   if (key.empty()) return false;
   auto targets = std::make_shared<std::vector<std::string>>(options_.router->Targets(key));
   if (targets->empty()) {
-    WarmSuccessor(ref);
+    WarmSuccessor(ref, key);
     return false;
   }
   TryPeers<Call, Response>(call, targets, 0, method, start, std::move(forward), std::move(answer_here));
@@ -430,11 +434,8 @@ void ExternalScalerService::TryPeers(Call* call, std::shared_ptr<std::vector<std
   });
 }
 
-void ExternalScalerService::WarmSuccessor(const externalscaler::ScaledObjectRef& ref) {
-  if (!options_.router || !options_.peers) return;
-  if (CheckNamespace(ref.namespace_()) || CheckName(ref.name())) return;
-  if (ref.scalermetadata().size() > kMaxInlineMetadataKeys) return;
-  std::string key = cluster::TriggerKey(ref.namespace_(), ref.name(), spec::HashMetadata(ToMetadata(ref)));
+void ExternalScalerService::WarmSuccessor(const externalscaler::ScaledObjectRef& ref, const std::string& key) {
+  if (!options_.router || !options_.peers || key.empty()) return;
   std::string successor = options_.router->SuccessorToWarm(key, std::chrono::seconds(60));
   if (successor.empty()) return;
   options_.peers->IsActive(successor, ref, std::chrono::seconds(5), kForwardedWarm,

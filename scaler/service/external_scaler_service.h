@@ -101,7 +101,11 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
                 std::function<void()> answer_here);
   /// After a local answer: keep the successor's windows warm (a "warm" IsActive, at most once
   /// a minute per trigger and at once when the successor changes).
-  void WarmSuccessor(const externalscaler::ScaledObjectRef& ref);
+  /// `key`: TriggerKeyOf(ref), computed once per call by the caller ("" does nothing).
+  void WarmSuccessor(const externalscaler::ScaledObjectRef& ref, const std::string& key);
+  /// The ownership key of `ref` (namespace, name, metadata hash), or "" for names that are
+  /// refused or a map too large to hash on the loop thread.
+  static std::string TriggerKeyOf(const externalscaler::ScaledObjectRef& ref);
   /// The ownership key of `ref`, or "" when this call is answered here without routing.
   std::string RouteKey(grpc::ServerContext& ctx, const externalscaler::ScaledObjectRef& ref) const;
 
