@@ -274,7 +274,7 @@ int RunServe(const config::AppConfig& config) {
           const auto& k = o.spec().key;
           return !o.HasSubscribers() && now - o.LastAccess() > std::chrono::seconds(30) &&
                  !router->Keeps(cluster::TriggerKey(k.ns, k.name, k.metadata_hash));
-        });
+        }, "no longer collected here: this replica is neither its owner nor its successor");
       }
       std::unique_lock lock(monitor_mu);
       if (monitor_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return monitor_stop; })) return;

@@ -136,7 +136,15 @@ void ScalerEngine::RecordPendingWake(const std::string& ns, const std::string& n
   pending_wakes_[{ns, name}] = PendingWake{until, reason};
 }
 
-size_t ScalerEngine::ForgetIf(const std::function<bool(const TrackedObject&)>& drop) {
+void ScalerEngine::Retire(const std::vector<std::shared_ptr<TrackedObject>>& objects, const std::string& why) {
+  Drop(objects);
+  for (const auto& obj : objects) {
+    if (deps_.metrics) deps_.metrics->RemoveScaledObject(obj->spec().key.ns, obj->spec().key.name);
+    telemetry::Logger("engine")->info("{}: {}", obj->spec().key.ToString(), why);
+  }
+}
+
+size_t ScalerEngine::ForgetIf(const std::function<bool(const TrackedObject&)>& drop, const std::string& why) {
   std::vector<std::shared_ptr<TrackedObject>> dropped;
   {
     std::lock_guard lock(mu_);
@@ -151,10 +159,7 @@ size_t ScalerEngine::ForgetIf(const std::function<bool(const TrackedObject&)>& d
     }
     if (!dropped.empty() && deps_.metrics) deps_.metrics->SetTrackedScaledObjects(tracked_);
   }
-  Drop(dropped);
-  for (auto& obj : dropped) {
-    if (deps_.metrics) deps_.metrics->RemoveScaledObject(obj->spec().key.ns, obj->spec().key.name);
-  }
+  Retire(dropped, why);
   return dropped.size();
 }
 
@@ -206,12 +211,7 @@ size_t ScalerEngine::ForgetIdle(TimePoint now) {
     }
     tracked = tracked_;
   }
-  Drop(dropped);
-  for (auto& obj : dropped) {
-    if (deps_.metrics) deps_.metrics->RemoveScaledObject(obj->spec().key.ns, obj->spec().key.name);
-    telemetry::Logger("engine")->info("{}: forgotten after {} without requests", obj->spec().key.ToString(),
-                                      FormatDuration(idle_forget_));
-  }
+  Retire(dropped, "forgotten after " + FormatDuration(idle_forget_) + " without requests");
   if (!dropped.empty() && deps_.metrics) deps_.metrics->SetTrackedScaledObjects(tracked);
   return dropped.size();
 }

@@ -49,8 +49,8 @@ class ScalerEngine {
   void RecordPendingWake(const std::string& ns, const std::string& name, TimePoint until, const std::string& reason);
 
   /// Stops and drops every tracked trigger for which `drop` is true (e.g. triggers this replica
-  /// no longer owns). Returns how many.
-  size_t ForgetIf(const std::function<bool(const TrackedObject&)>& drop);
+  /// no longer owns), logging `why` for each. Returns how many.
+  size_t ForgetIf(const std::function<bool(const TrackedObject&)>& drop, const std::string& why);
 
   /// False (with the reason) when a tracked object's collection is stalled: its last cycle
   /// ended more than 2 x its interval (plus the scrape timeout) ago.
@@ -81,6 +81,8 @@ class ScalerEngine {
     TimePoint last_access;
   };
   void Drop(std::vector<std::shared_ptr<TrackedObject>> objects);
+  /// Drop() plus what a forgotten trigger leaves behind: its series and a log line.
+  void Retire(const std::vector<std::shared_ptr<TrackedObject>>& objects, const std::string& why);
 
   const spec::SpecOptions options_;
   const EngineDeps deps_;

@@ -126,7 +126,7 @@ TEST_F(ScalerEngineTest, AWakeRecordedBeforeTrackingWakesTheTriggerWhenItStarts)
 TEST_F(ScalerEngineTest, ForgetIfDropsOnlyWhatThePredicateSays) {
   ASSERT_TRUE(engine_.Resolve("nim", "a", Trigger()).ok());
   ASSERT_TRUE(engine_.Resolve("nim", "b", Trigger()).ok());
-  EXPECT_EQ(engine_.ForgetIf([](const TrackedObject& o) { return o.spec().key.name == "a"; }), 1u);
+  EXPECT_EQ(engine_.ForgetIf([](const TrackedObject& o) { return o.spec().key.name == "a"; }, "test"), 1u);
   ASSERT_EQ(engine_.List().size(), 1u);
   EXPECT_EQ(engine_.List()[0]->spec().key.name, "b");
   EXPECT_FALSE(engine_.Lookup("nim", "a", Trigger()).has_value());
