@@ -24,7 +24,7 @@ const char* kUsage =
     "  --output-tokens M:SD   output length (default 200:0)\n"
     "  --kv-capacity TOKENS   KV cache per pod in tokens (default 314000)\n"
     "  --max-running N        concurrent sequences per pod (default 512)\n"
-    "  --startup-delay S      simulated seconds from pod creation to ready (default 30)\n"
+    "  --startup-delay S      simulated seconds from pod creation to ready (default 150)\n"
     "  --compression X        simulated seconds per wall second (default 1)\n"
     "  --seed N               random seed (default 1)\n"
     "  --control-port P       control API port (default 0: any)\n"

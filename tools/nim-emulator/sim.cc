@@ -208,6 +208,10 @@ bool Cluster::Admit(Pod& p, double slack) {
   int64_t need = (r.input_tokens + r.output_tokens + model_.block_size - 1) / model_.block_size;
   if (reserved + need > p.total_blocks) return false;
   r.admitted_at = std::max(p.clock, r.pod_arrival);
+  double n = double(p.running.size());
+  r.prefill_from = r.admitted_at + model_.sched_delay_per_seq_s * n + model_.sched_delay_per_seq2_s * n * n;
+  r.blocks = (r.input_tokens + model_.block_size - 1) / model_.block_size;  // the prompt's blocks
+  p.used_blocks += r.blocks;
   p.metrics.queue.Observe(r.admitted_at - r.pod_arrival);
   p.running.push_back(std::move(r));
   p.waiting.pop_front();
@@ -247,24 +251,28 @@ void Cluster::StepPod(Pod& p, double until) {
       return;
     }
     int decode = 0;
-    for (auto& r : p.running) decode += r.prefilled == r.input_tokens;
+    int64_t context = 0;  // tokens the decoding sequences attend to
+    for (auto& r : p.running) {
+      if (r.prefilled != r.input_tokens) continue;
+      ++decode;
+      context += r.input_tokens + r.generated;
+    }
     int budget = std::max(0, model_.max_batched_tokens - decode);
     int prefill_tokens = 0;
     std::vector<size_t> first_token;
     for (size_t i = 0; i < p.running.size() && budget > 0; ++i) {
       Request& r = p.running[i];
-      if (r.prefilled == r.input_tokens) continue;
+      if (r.prefilled == r.input_tokens || r.prefill_from > p.clock) continue;
       int chunk = std::min(budget, r.input_tokens - r.prefilled);
       r.prefilled += chunk;
       budget -= chunk;
       prefill_tokens += chunk;
-      int64_t want = (r.prefilled + bs - 1) / bs;
-      p.used_blocks += want - r.blocks;
-      r.blocks = want;
       if (r.prefilled == r.input_tokens) first_token.push_back(i);
     }
     double dt = (model_.step_base_s + model_.step_per_seq_s * decode +
-                 model_.step_per_prefill_token_s * prefill_tokens) *
+                 model_.step_per_seq2_s * double(decode) * double(decode) +
+                 model_.step_per_prefill_token_s * prefill_tokens +
+                 model_.step_per_kv_token_s * double(context)) *
                 std::max(0.01, p.faults.slow_factor);
     double end = p.clock + dt;
     p.metrics.prompt_tokens += prefill_tokens;

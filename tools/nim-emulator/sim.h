@@ -51,10 +51,23 @@ struct PodModel {
   int block_size = 16;                   ///< KV block size in tokens
   int max_running = 512;                 ///< num_request_max: concurrent sequences per pod
   int max_batched_tokens = 8192;         ///< tokens per step (prefill chunks + decodes)
-  double step_base_s = 0.008;            ///< fixed cost of one engine step
-  double step_per_seq_s = 0.0001;        ///< added per decoding sequence in the step
-  double step_per_prefill_token_s = 0.00004;  ///< added per prompt token prefilled in the step
-  double startup_delay_s = 30;           ///< pod creation -> ready
+  // Step time = base + per_seq * n + per_seq2 * n^2 + per_prefill_token * prefilled tokens
+  // + per_kv_token * context tokens of the n decoding sequences. Calibrated against NVIDIA's
+  // published NIM 1.8.0 llama-3.1-8b-instruct measurements (docs/emulator-calibration.md):
+  // inter-token latency 4.6 ms at concurrency 1, 7.6 ms at 100, 12.7 ms at 200, 16.1 ms at
+  // 250, so one pod's output throughput peaks near 13-16k tokens/s around concurrency 200.
+  double step_base_s = 0.0044;           ///< fixed cost of one engine step (weights read)
+  double step_per_seq_s = 0;             ///< added per decoding sequence in the step
+  double step_per_seq2_s = 1.5e-7;       ///< added per decoding sequence squared (fit)
+  double step_per_prefill_token_s = 0.000016;  ///< per prompt token prefilled in the step
+  double step_per_kv_token_s = 1e-8;     ///< per context token read by the decoding sequences
+  /// A request admitted beside n running ones starts its prefill this much later: sched * n^2
+  /// seconds (fit of the published TTFT: 120 ms at concurrency 100, 465 ms at 200, 606 ms at
+  /// 250, where inter-token latency alone explains only 10-20 ms). Its prompt's KV blocks are
+  /// held from admission.
+  double sched_delay_per_seq_s = 0.001;
+  double sched_delay_per_seq2_s = 2e-6;
+  double startup_delay_s = 150;          ///< pod creation -> ready (8B NIM, cached weights)
   double drain_grace_s = 30;             ///< terminating pod finishes work for at most this long
 };
 
@@ -84,6 +97,7 @@ struct Request {
   double sent_at = 0;       ///< client sent it (Service arrival)
   double pod_arrival = 0;   ///< reached the pod
   double admitted_at = -1;  ///< left the waiting queue
+  double prefill_from = 0;  ///< prefill may start at this engine time (scheduling delay)
   int prefilled = 0, generated = 0;
   double last_token_at = -1;
   int64_t blocks = 0;       ///< KV blocks held
