@@ -42,12 +42,13 @@ class Evaluator::SnapshotBindings final : public formula::Bindings {
     }
     return signals::SumRates(windows, now_, ev_.spec_->window);
   }
-  double Quantile(double q, std::string_view signal) const override {
+  formula::Windowed Quantile(double q, std::string_view signal) const override {
     std::vector<const signals::HistogramWindow*> windows;
     for (const auto& [url, w] : ev_.pods_) {
       if (auto h = w->histograms.find(std::string(signal)); h != w->histograms.end()) windows.push_back(&h->second);
     }
-    return signals::WindowQuantile(q, windows, now_, ev_.spec_->window);
+    signals::WindowedQuantile got = signals::WindowQuantile(q, windows, now_, ev_.spec_->window);
+    return got.no_observations ? formula::Windowed::Empty() : formula::Windowed::Of(got.value);
   }
   double Replicas() const override { return static_cast<double>(snap_.pods.size()); }
   double Pods() const override { return static_cast<double>(std::max(snap_.discovered, snap_.pods.size())); }
@@ -190,7 +191,8 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
       ev.signals[use.name + "_rate"] = bindings.Rate(use.name);
     } else if (use.kind == formula::Kind::kHistogram) {
       for (double q : use.quantiles) {
-        ev.signals[use.name + "_p" + FormatDouble(q * 100)] = bindings.Quantile(q, use.name);
+        // No requests in the window reads as 0 here as in the formula; NaN only when unknown.
+        ev.signals[use.name + "_p" + FormatDouble(q * 100)] = bindings.Quantile(q, use.name).value;
       }
     }
   }
@@ -202,7 +204,8 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
 
   ev.raw = spec.value->Evaluate(bindings);
   // A negative desired count means nothing; it is recorded as 0. NaN (no data: e.g. a latency
-  // quantile with no requests yet) is not recorded at all.
+  // quantile before a pod has two snapshots) is not recorded at all. A quantile over a window
+  // without requests is not NaN but 0 demand (formula.h), so an idle model scales down.
   double raw = std::isfinite(ev.raw) ? std::max(0.0, ev.raw) : NAN;
   signals::Decision decision = policy_.Update(snapshot->taken_at, raw, bindings.Replicas());
   ev.panicking = decision.panicking;

@@ -33,9 +33,17 @@
 //   - Evaluate() returns a finite number or NaN ("no answer": the caller keeps its previous
 //     decision and never scales down on it). It does not clamp negatives: that is policy.
 //   - round() rounds halves away from zero; clamp(x, lo, hi) is min(max(x, lo), hi).
+//   - A quantile over a window in which the pods answered but nobody sent a request is *empty*:
+//     no latency demand, which is not the same as no data (NaN). An empty value is skipped by
+//     the scalar min() and max() like NaN; + and - count it as 0 (empty + empty is empty); *, /,
+//     -, ceil, floor, round and abs of it are empty; comparisons, && || ! and ?: read it as 0;
+//     clamp() needs a number and reads it as 0; dividing by it is a division by zero (NaN). A
+//     formula whose result is empty evaluates to 0, so a latency-only target scales an idle
+//     model to its minimum instead of holding its last value.
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -81,6 +89,16 @@ struct Options {
   int max_identifiers = 256;  ///< signal and variable references (function names not counted)
 };
 
+/// A number read over a window: `value` (NaN when unknown: too little history), or `empty`
+/// when the window was seen and held no observations (see the value rules above).
+struct Windowed {
+  double value = std::numeric_limits<double>::quiet_NaN();
+  bool empty = false;
+  static Windowed Of(double v) { return {v, false}; }
+  static Windowed Empty() { return {0, true}; }
+  static Windowed Unknown() { return {}; }
+};
+
 /// What the evaluating engine supplies for one evaluation. Implementations are short-lived
 /// views over one signal snapshot; Evaluate() calls them only from the calling thread.
 class Bindings {
@@ -92,9 +110,9 @@ class Bindings {
   /// Per-second increase of a counter over the window, summed over pods; NaN when unknown
   /// (no pod has two samples yet).
   virtual double Rate(std::string_view signal) const = 0;
-  /// q-quantile of a histogram over the window from the bucket deltas of all pods; NaN when
-  /// there were no observations.
-  virtual double Quantile(double q, std::string_view signal) const = 0;
+  /// q-quantile of a histogram over the window from the bucket deltas of all pods: a number,
+  /// unknown (NaN: no pod has two snapshots yet) or empty (the window held no observations).
+  virtual Windowed Quantile(double q, std::string_view signal) const = 0;
   /// Ready pods.
   virtual double Replicas() const = 0;
   /// All discovered pods, including those still starting.

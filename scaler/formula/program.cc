@@ -21,10 +21,30 @@ using detail::Op;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-bool Truthy(double v) { return v != 0 && !std::isnan(v); }
-double Bool(bool b) { return b ? 1.0 : 0.0; }
+// A value during evaluation: a number, NaN (undefined) or empty (a window without
+// observations; see the value rules in formula.h). An empty value carries 0 in `v`.
+struct Val {
+  double v = kNaN;
+  bool empty = false;
+};
 
-// Scalar min/max skip NaN operands: one undefined term must not hide the others.
+Val Num(double v) { return {v, false}; }
+constexpr Val kEmpty{0, true};
+
+bool Truthy(Val a) { return a.v != 0 && !std::isnan(a.v); }
+Val Bool(bool b) { return Num(b ? 1.0 : 0.0); }
+
+// Scalar min/max skip NaN and empty operands: one undefined or idle term must not hide the
+// others. All skipped: empty if one was empty, else NaN.
+Val MinMax(Val a, Val b, bool is_max) {
+  bool a_skip = a.empty || std::isnan(a.v);
+  bool b_skip = b.empty || std::isnan(b.v);
+  if (a_skip && b_skip) return a.empty || b.empty ? kEmpty : Num(kNaN);
+  if (a_skip) return b;
+  if (b_skip) return a;
+  return Num(is_max ? std::max(a.v, b.v) : std::min(a.v, b.v));
+}
+
 double MinMax(double a, double b, bool is_max) {
   if (std::isnan(a)) return b;
   if (std::isnan(b)) return a;
@@ -53,44 +73,60 @@ double Aggregate(Op op, std::span<const double> values) {
   }
 }
 
-double Eval(const Node& node, const Bindings& b) {
+// + and -: an empty side counts as 0 and the result is a number, unless both are empty.
+Val Additive(Val a, Val b, bool subtract) {
+  if (a.empty && b.empty) return kEmpty;
+  return Num(subtract ? a.v - b.v : a.v + b.v);
+}
+
+// * and /: NaN wins; otherwise an empty side makes the product (or quotient) empty. Division
+// by zero, an empty divisor included, is undefined (NaN), never +-Inf.
+Val Multiplicative(Val a, Val b, bool divide) {
+  if (std::isnan(a.v) || std::isnan(b.v)) return Num(kNaN);
+  if (divide && (b.empty || b.v == 0)) return Num(kNaN);
+  if (a.empty || b.empty) return kEmpty;
+  return Num(divide ? a.v / b.v : a.v * b.v);
+}
+
+// A function of one number that keeps an empty argument empty.
+template <typename F>
+Val Unary(Val a, F f) {
+  return a.empty ? kEmpty : Num(f(a.v));
+}
+
+Val Eval(const Node& node, const Bindings& b) {
   auto arg = [&](size_t i) { return Eval(*node.args[i], b); };
   switch (node.op) {
     case Op::kNumber:
-      return node.number;
+      return Num(node.number);
     case Op::kReplicas:
-      return b.Replicas();
+      return Num(b.Replicas());
     case Op::kPods:
-      return b.Pods();
+      return Num(b.Pods());
     case Op::kNeg:
-      return -arg(0);
+      return Unary(arg(0), [](double v) { return -v; });
     case Op::kNot:
       return Bool(!Truthy(arg(0)));
     case Op::kAdd:
-      return arg(0) + arg(1);
+      return Additive(arg(0), arg(1), false);
     case Op::kSub:
-      return arg(0) - arg(1);
+      return Additive(arg(0), arg(1), true);
     case Op::kMul:
-      return arg(0) * arg(1);
-    case Op::kDiv: {
-      double num = arg(0);
-      double den = arg(1);
-      // Division by zero is undefined (NaN), never +-Inf: see the value rules in formula.h.
-      if (den == 0) return kNaN;
-      return num / den;
-    }
+      return Multiplicative(arg(0), arg(1), false);
+    case Op::kDiv:
+      return Multiplicative(arg(0), arg(1), true);
     case Op::kLt:
-      return Bool(arg(0) < arg(1));
+      return Bool(arg(0).v < arg(1).v);
     case Op::kLe:
-      return Bool(arg(0) <= arg(1));
+      return Bool(arg(0).v <= arg(1).v);
     case Op::kGt:
-      return Bool(arg(0) > arg(1));
+      return Bool(arg(0).v > arg(1).v);
     case Op::kGe:
-      return Bool(arg(0) >= arg(1));
+      return Bool(arg(0).v >= arg(1).v);
     case Op::kEq:
-      return Bool(arg(0) == arg(1));
+      return Bool(arg(0).v == arg(1).v);
     case Op::kNe:
-      return Bool(arg(0) != arg(1));
+      return Bool(arg(0).v != arg(1).v);
     case Op::kAnd:
       return Bool(Truthy(arg(0)) && Truthy(arg(1)));
     case Op::kOr:
@@ -102,36 +138,38 @@ double Eval(const Node& node, const Bindings& b) {
     case Op::kMaxPods:
     case Op::kMinPods:
     case Op::kCountPods:
-      return Aggregate(node.op, b.Gauge(node.args[0]->name));
+      return Num(Aggregate(node.op, b.Gauge(node.args[0]->name)));
     case Op::kRate:
-      return b.Rate(node.args[0]->name);
-    case Op::kQuantile:
-      return b.Quantile(node.args[0]->number, node.args[1]->name);
+      return Num(b.Rate(node.args[0]->name));
+    case Op::kQuantile: {
+      Windowed q = b.Quantile(node.args[0]->number, node.args[1]->name);
+      return q.empty ? kEmpty : Num(q.value);
+    }
     case Op::kMin:
     case Op::kMax: {
-      double best = kNaN;
+      Val best = Num(kNaN);
       for (const auto& a : node.args) best = MinMax(best, Eval(*a, b), node.op == Op::kMax);
       return best;
     }
     case Op::kCeil:
-      return std::ceil(arg(0));
+      return Unary(arg(0), [](double v) { return std::ceil(v); });
     case Op::kFloor:
-      return std::floor(arg(0));
+      return Unary(arg(0), [](double v) { return std::floor(v); });
     case Op::kRound:
-      return std::round(arg(0));
+      return Unary(arg(0), [](double v) { return std::round(v); });
     case Op::kAbs:
-      return std::fabs(arg(0));
+      return Unary(arg(0), [](double v) { return std::fabs(v); });
     case Op::kClamp: {
-      double x = arg(0);
-      if (std::isnan(x)) return kNaN;
-      return MinMax(MinMax(x, arg(1), true), arg(2), false);
+      double x = arg(0).v;  // a number is needed: empty reads as 0
+      if (std::isnan(x)) return Num(kNaN);
+      return Num(MinMax(MinMax(x, arg(1).v, true), arg(2).v, false));
     }
     case Op::kIdent:
     case Op::kCall:
     case Op::kSignal:
       break;  // resolved by the checker / read by their parents
   }
-  return kNaN;
+  return Num(kNaN);
 }
 
 bool IsIdentifier(std::string_view name) {
@@ -185,9 +223,10 @@ const std::vector<SignalInfo>& BuiltinSignals() {
 Program::~Program() = default;
 
 double Program::Evaluate(const Bindings& bindings) const {
-  double v = Eval(*root_, bindings);
+  Val v = Eval(*root_, bindings);
+  if (v.empty) return 0;  // no observations in the window: no demand
   // Overflow to +-Inf has no meaning as a replica count: report "no answer".
-  return std::isfinite(v) ? v : kNaN;
+  return std::isfinite(v.v) ? v.v : kNaN;
 }
 
 std::string Program::Dump() const { return detail::Dump(*root_); }

@@ -2,6 +2,7 @@
 #include "scaler/engine/evaluator.h"
 
 #include <gmock/gmock.h>
+#include <cmath>
 #include <gtest/gtest.h>
 
 namespace nimscaler::engine {
@@ -68,6 +69,52 @@ TEST(Evaluate, IdlePodsAreInactiveWithZeroValue) {
   ASSERT_TRUE(ev.status.ok());
   EXPECT_EQ(ev.value, 0);
   EXPECT_FALSE(ev.active);
+}
+
+// Issue 13 item 1: a latency-only target reads a window without requests as no demand. An
+// idle model answers 0 and inactive (never UNAVAILABLE once a window has two scrapes), load
+// raises the value, and after the load stops the value falls back to 0 once the window has
+// passed, without being held.
+TEST(Evaluate, LatencyOnlyTargetReadsAnIdleWindowAsNoDemand) {
+  auto spec = spec::BuildScalerSpec("nim", "llama",
+                                    {{"endpoints", "http://a:1/m"}, {"engine", "nim"}, {"targetTtft", "2s"},
+                                     {"scrapeInterval", "1s"}, {"window", "10s"}, {"panicWindow", "1s"}},
+                                    {.allow_static_endpoints = true});
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  Evaluator e(*spec);
+  double served = 0;  // observations so far, all in the (2s, 4s] bucket
+  auto at = [&](int second, bool busy) {
+    signals::PodReading p = Pod("http://a:1/m", 0, 0, busy ? 3 : 0);
+    if (busy) served += 10;
+    p.histograms["ttft"] = {{0.5, 0}, {2, 0}, {4, served}, {INFINITY, served}};
+    auto snap = Snap({p});
+    std::const_pointer_cast<signals::Snapshot>(snap)->taken_at = TimePoint(std::chrono::seconds(second));
+    return e.Update(snap, TimePoint(std::chrono::seconds(second)));
+  };
+  at(0, false);  // one scrape: no window yet
+  for (int t = 1; t <= 5; ++t) {
+    auto idle = at(t, false);
+    ASSERT_TRUE(idle.status.ok()) << "t=" << t << ": " << idle.status.message();
+    EXPECT_EQ(idle.value, 0) << "t=" << t;
+    EXPECT_FALSE(idle.active);
+    EXPECT_FALSE(idle.held);
+  }
+  double peak = 0;
+  for (int t = 6; t <= 15; ++t) {
+    auto busy = at(t, true);
+    ASSERT_TRUE(busy.status.ok()) << busy.status.message();
+    EXPECT_TRUE(busy.active);
+    peak = std::max(peak, busy.value);
+  }
+  EXPECT_GT(peak, 1.5) << "p95 near 3.9 s against a 2 s target on one replica";
+  Evaluation last;
+  for (int t = 16; t <= 40; ++t) {
+    last = at(t, false);
+    ASSERT_TRUE(last.status.ok()) << "t=" << t << ": " << last.status.message();
+  }
+  EXPECT_EQ(last.value, 0) << "the window has passed: no latency demand";
+  EXPECT_FALSE(last.held);
+  EXPECT_FALSE(last.active);
 }
 
 TEST(Evaluate, TinyDemandStillActivates) {

@@ -87,8 +87,8 @@ class OneSnapshot : public Bindings {
     return {};
   }
   double Rate(std::string_view) const override { return 0; }
-  double Quantile(double q, std::string_view signal) const override {
-    return q == 0.95 && signal == "ttft" ? 3.0 : std::nan("");
+  Windowed Quantile(double q, std::string_view signal) const override {
+    return Windowed::Of(q == 0.95 && signal == "ttft" ? 3.0 : std::nan(""));
   }
   double Replicas() const override { return 2; }
   double Pods() const override { return 2; }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +23,7 @@ class FakeBindings : public Bindings {
   std::map<std::string, std::vector<double>, std::less<>> gauges;
   std::map<std::string, double, std::less<>> rates;
   std::map<std::pair<double, std::string>, double> quantiles;
+  std::set<std::pair<double, std::string>> idle_quantiles;  // windows without observations
   double replicas = 0;
   double pods = 0;
   mutable int calls = 0;
@@ -37,10 +39,11 @@ class FakeBindings : public Bindings {
     auto it = rates.find(signal);
     return it == rates.end() ? kNaN : it->second;
   }
-  double Quantile(double q, std::string_view signal) const override {
+  Windowed Quantile(double q, std::string_view signal) const override {
     ++calls;
+    if (idle_quantiles.count({q, std::string(signal)})) return Windowed::Empty();
     auto it = quantiles.find({q, std::string(signal)});
-    return it == quantiles.end() ? kNaN : it->second;
+    return Windowed::Of(it == quantiles.end() ? kNaN : it->second);
   }
   double Replicas() const override { return replicas; }
   double Pods() const override { return pods; }
@@ -55,6 +58,7 @@ FakeBindings Snapshot() {
   b.rates["requests"] = 12.5;
   b.quantiles[{0.95, "ttft"}] = 3;
   b.quantiles[{0.5, "ttft"}] = 1;
+  b.idle_quantiles.insert({0.95, "e2e"});  // pods answered, nobody sent a request
   b.replicas = 2;
   b.pods = 3;
   return b;
@@ -100,6 +104,25 @@ const Row kRows[] = {
     {"max(quantile(0.95, itl), quantile(0.5, itl))", kNaN},
     {"max(avg(running), 1, 4, 2)", 4},
     {"min(4, avg(running), 1, 2)", 1},
+    // Issue 13 item 1: a quantile over a window without requests is empty: no latency demand.
+    // It is 0 as a result, skipped by min() and max(), 0 in + and -, empty through * and /.
+    {"quantile(0.95, e2e)", 0},
+    {"replicas * quantile(0.95, e2e) / 2", 0},
+    {"max(sum(waiting) / 4, replicas * quantile(0.95, e2e) / 2)", 2},
+    {"min(sum(waiting) / 4, replicas * quantile(0.95, e2e) / 2)", 2},
+    {"min(quantile(0.95, e2e), quantile(0.95, itl))", 0},
+    {"quantile(0.95, e2e) + 1", 1},
+    {"1 - quantile(0.95, e2e)", 1},
+    {"quantile(0.95, e2e) - quantile(0.95, e2e)", 0},
+    {"-quantile(0.95, e2e)", 0},
+    {"quantile(0.95, e2e) > 0", 0},
+    {"quantile(0.95, e2e) == 0", 1},
+    {"!quantile(0.95, e2e)", 1},
+    {"quantile(0.95, e2e) ? 5 : 6", 6},
+    {"ceil(quantile(0.95, e2e))", 0},
+    {"clamp(quantile(0.95, e2e), 1, 10)", 1},
+    {"1 / quantile(0.95, e2e)", kNaN},
+    {"quantile(0.95, e2e) * quantile(0.95, itl)", kNaN},
     // Division by zero is NaN, never Inf.
     {"1 / 0", kNaN},
     {"0 / 0", kNaN},

@@ -47,7 +47,10 @@ class ByteBindings : public Bindings {
     return std::span<const double>(values_).first(n);
   }
   double Rate(std::string_view) const override { return values_[1]; }
-  double Quantile(double q, std::string_view) const override { return q * values_[2]; }
+  // Some inputs make every quantile an idle window (no observations), to walk the empty paths.
+  nimscaler::formula::Windowed Quantile(double q, std::string_view) const override {
+    return values_[5] == 0 ? nimscaler::formula::Windowed::Empty() : nimscaler::formula::Windowed::Of(q * values_[2]);
+  }
   double Replicas() const override { return values_[3]; }
   double Pods() const override { return values_[4]; }
 

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -153,6 +154,65 @@ TEST_F(ServeTest, NewPodValueShowsWithinOneScrapeInterval) {
       << "last value " << (resp.metricvalues_size() ? resp.metricvalues(0).metricvaluefloat() : -1);
   EXPECT_EQ(resp.metricvalues(0).metricvalue(), 5);
   EXPECT_LE(std::chrono::steady_clock::now() - changed, 900ms);
+}
+
+// The NIM capture with `slow` more requests whose first token took between 2.5 s and 5 s, and
+// `running` requests in flight.
+std::string TtftPod(int slow, int running) {
+  std::string body = WithSample(WithSample(NimCapture(), "num_requests_running", std::to_string(running)),
+                                "num_requests_waiting", "0.0");
+  std::string count = std::to_string(5 + slow);  // the capture has 5 fast observations
+  std::regex slow_buckets(R"re(^(time_to_first_token_seconds_bucket\{le="(5\.0|7\.5|10\.0|\+Inf)"[^}]*\}) \S+)re",
+                          std::regex::multiline);
+  body = std::regex_replace(body, slow_buckets, "$1 " + count);
+  return WithSample(body, "time_to_first_token_seconds_count", count);
+}
+
+// Issue 13 item 1, through `serve`: a trigger with targetTtft alone is 0 and inactive while the
+// model is idle (never UNAVAILABLE because nobody sent a request), rises under load, and falls
+// back to 0 once the window has passed after the load stops.
+TEST_F(ServeTest, TtftTargetAloneIsZeroWhenIdleRisesUnderLoadAndFallsAfterTheWindow) {
+  FakePod pod(TtftPod(0, 0));
+  auto ref = Ref(pod.url(), {{"targetTtft", "2s"}, {"window", "2s"}});
+  ref.mutable_scalermetadata()->erase("targetKvCache");
+  std::string name = MetricName(ref);
+  auto is_active = [&] {
+    grpc::ClientContext ctx;
+    externalscaler::IsActiveResponse r;
+    grpc::Status s = stub_->IsActive(&ctx, ref, &r);
+    EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+    return r.result();
+  };
+  externalscaler::GetMetricsResponse resp;
+  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v == 0; }, 5s, &resp)) << server_->output();
+  // Idle for four scrape intervals: every answer is OK, 0 and inactive.
+  for (auto end = std::chrono::steady_clock::now() + 2s; std::chrono::steady_clock::now() < end;) {
+    resp.Clear();
+    grpc::Status s = GetMetrics(ref, name, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+    EXPECT_EQ(resp.metricvalues(0).metricvaluefloat(), 0);
+    EXPECT_FALSE(is_active());
+    std::this_thread::sleep_for(100ms);
+  }
+  // Load: ten slow first tokens every 100 ms (p95 near 4.9 s against a 2 s target).
+  int slow = 0;
+  double peak = 0;
+  for (auto end = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < end && peak <= 1;) {
+    slow += 10;
+    pod.SetBody(TtftPod(slow, 3));
+    resp.Clear();
+    if (GetMetrics(ref, name, &resp).ok()) peak = std::max(peak, static_cast<double>(resp.metricvalues(0).metricvaluefloat()));
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_GT(peak, 1) << "the value rises under load";
+  EXPECT_TRUE(is_active());
+  // The load stops: the value falls to 0 after the window (2 s) and the policy's window (2 s).
+  pod.SetBody(TtftPod(slow, 0));
+  auto stopped = std::chrono::steady_clock::now();
+  EXPECT_TRUE(WaitForValue(ref, name, [](double v) { return v == 0; }, 10s, &resp))
+      << "last value " << (resp.metricvalues_size() ? resp.metricvalues(0).metricvaluefloat() : -1);
+  EXPECT_GE(std::chrono::steady_clock::now() - stopped, 1500ms) << "the window still held the slow requests";
+  EXPECT_FALSE(is_active());
 }
 
 TEST_F(ServeTest, MetricNameMatchesCaseInsensitivelyAndWithKedaPrefixUnknownIsNotFound) {

@@ -122,7 +122,7 @@ TEST(QuantileVsPrometheus, AgreesWithinOneBucketsInterpolation) {
     ASSERT_EQ(res.size(), 1u);
     double theirs = std::stod(res[0]["value"][1].get<std::string>());
     // Prometheus's range is [t-8s, t]; ours is (t-8s, t]: use the same inclusive start.
-    double ours = signals::WindowQuantile(q, ptrs, to_time(t), std::chrono::milliseconds(8001));
+    double ours = signals::WindowQuantile(q, ptrs, to_time(t), std::chrono::milliseconds(8001)).value;
     ASSERT_TRUE(std::isfinite(theirs));
     ASSERT_TRUE(std::isfinite(ours));
     std::cout << "q=" << q << " ours=" << ours << " prometheus=" << theirs << "\n";

@@ -26,7 +26,7 @@ class PodGauges : public formula::Bindings {
     return {};
   }
   double Rate(std::string_view) const override { return std::nan(""); }
-  double Quantile(double, std::string_view) const override { return std::nan(""); }
+  formula::Windowed Quantile(double, std::string_view) const override { return {}; }
   double Replicas() const override { return ready; }
   double Pods() const override { return ready; }
 };

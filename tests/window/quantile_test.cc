@@ -150,8 +150,8 @@ TEST(WindowQuantileTest, SumsBucketIncreasesOfAllPods) {
   fresh.Add(At(10), {{0.1, 1000}, {0.5, 1000}, {1, 1000}, {kInf, 1000}});  // one snapshot
   std::vector<const HistogramWindow*> pods = {&a, &b, &fresh};
   // Sum: 10, 30, 40, 40 as in Reference().
-  EXPECT_DOUBLE_EQ(WindowQuantile(0.5, pods, At(10), seconds(60)), 0.3);
-  EXPECT_DOUBLE_EQ(WindowQuantile(0.95, pods, At(10), seconds(60)), 0.9);
+  EXPECT_DOUBLE_EQ(WindowQuantile(0.5, pods, At(10), seconds(60)).value, 0.3);
+  EXPECT_DOUBLE_EQ(WindowQuantile(0.95, pods, At(10), seconds(60)).value, 0.9);
 }
 
 TEST(WindowQuantileTest, RestartedPodCountsItsNewObservations) {
@@ -161,19 +161,39 @@ TEST(WindowQuantileTest, RestartedPodCountsItsNewObservations) {
   b.Add(At(0), {{0.1, 500}, {0.5, 900}, {1, 950}, {kInf, 990}});
   b.Add(At(10), {{0.1, 0}, {0.5, 10}, {1, 10}, {kInf, 10}});  // restarted
   std::vector<const HistogramWindow*> pods = {&a, &b};
-  EXPECT_DOUBLE_EQ(WindowQuantile(0.5, pods, At(10), seconds(60)), 0.3);
+  EXPECT_DOUBLE_EQ(WindowQuantile(0.5, pods, At(10), seconds(60)).value, 0.3);
 }
 
-TEST(WindowQuantileTest, NaNWithoutTwoSnapshotsOrObservations) {
+// Issue 13 item 1: "no requests in the window" is told apart from "not enough history", so a
+// latency target reads an idle model as no demand rather than as missing data.
+TEST(WindowQuantileTest, UnknownWithoutTwoSnapshotsAndNoObservationsWhenIdle) {
   HistogramWindow a(seconds(60)), idle(seconds(60));
   a.Add(At(0), {{0.1, 1}, {kInf, 1}});
   std::vector<const HistogramWindow*> one = {&a};
-  EXPECT_TRUE(std::isnan(WindowQuantile(0.5, one, At(0), seconds(60))));
+  WindowedQuantile first = WindowQuantile(0.5, one, At(0), seconds(60));
+  EXPECT_TRUE(std::isnan(first.value));
+  EXPECT_FALSE(first.no_observations) << "one snapshot says nothing about the window";
   idle.Add(At(0), {{0.1, 7}, {kInf, 9}});
   idle.Add(At(10), {{0.1, 7}, {kInf, 9}});  // no requests in the window
   std::vector<const HistogramWindow*> quiet = {&idle};
-  EXPECT_TRUE(std::isnan(WindowQuantile(0.5, quiet, At(10), seconds(60))));
-  EXPECT_TRUE(std::isnan(WindowQuantile(0.5, {}, At(10), seconds(60))));
+  WindowedQuantile none = WindowQuantile(0.5, quiet, At(10), seconds(60));
+  EXPECT_TRUE(std::isnan(none.value));
+  EXPECT_TRUE(none.no_observations);
+  // One busy pod among idle ones: a value.
+  HistogramWindow busy(seconds(60));
+  busy.Add(At(0), {{0.1, 0}, {kInf, 0}});
+  busy.Add(At(10), {{0.1, 4}, {kInf, 4}});
+  std::vector<const HistogramWindow*> mixed = {&idle, &busy};
+  WindowedQuantile some = WindowQuantile(0.5, mixed, At(10), seconds(60));
+  EXPECT_DOUBLE_EQ(some.value, 0.05);
+  EXPECT_FALSE(some.no_observations);
+  // No pod at all, or buckets without +Inf: unknown, not idle.
+  EXPECT_FALSE(WindowQuantile(0.5, {}, At(10), seconds(60)).no_observations);
+  HistogramWindow broken(seconds(60));
+  broken.Add(At(0), {{0.1, 0}, {0.5, 0}});
+  broken.Add(At(10), {{0.1, 0}, {0.5, 0}});
+  std::vector<const HistogramWindow*> no_inf = {&broken};
+  EXPECT_FALSE(WindowQuantile(0.5, no_inf, At(10), seconds(60)).no_observations);
 }
 
 }  // namespace

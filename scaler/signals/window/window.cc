@@ -193,12 +193,15 @@ double HistogramQuantile(double q, std::vector<Bucket> buckets) {
   return start + (end - start) * ((rank - below) / in_bucket);
 }
 
-double WindowQuantile(double q, std::span<const HistogramWindow* const> pods, TimePoint now,
-                      Duration window) {
+WindowedQuantile WindowQuantile(double q, std::span<const HistogramWindow* const> pods, TimePoint now,
+                                Duration window) {
   std::vector<Bucket> total;
   for (const HistogramWindow* pod : pods) MergeBuckets(&total, pod->Increase(now, window));
-  if (total.empty()) return kNaN;
-  return HistogramQuantile(q, std::move(total));
+  if (total.empty()) return {};
+  bool has_inf = total.back().upper_bound == kInf;  // MergeBuckets keeps `total` sorted
+  bool none = std::all_of(total.begin(), total.end(), [](const Bucket& b) { return !(b.count > 0); });
+  if (has_inf && total.size() >= 2 && none) return {.value = kNaN, .no_observations = true};
+  return {.value = HistogramQuantile(q, std::move(total))};
 }
 
 // ---- DecisionPolicy -------------------------------------------------------------------------

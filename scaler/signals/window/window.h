@@ -198,13 +198,21 @@ void MergeBuckets(std::vector<Bucket>* total, std::span<const Bucket> more);
 ///    largest finite upper bound.
 double HistogramQuantile(double q, std::vector<Bucket> buckets);
 
+/// What WindowQuantile found: a value; or NaN with `no_observations` when the window was seen
+/// (some pod has two snapshots, with a +Inf bucket) and nothing was observed in it, which means
+/// "no requests", not "no data"; or NaN alone when unknown.
+struct WindowedQuantile {
+  double value = std::numeric_limits<double>::quiet_NaN();
+  bool no_observations = false;
+};
+
 /// The q-quantile over a window from the bucket increases of all pods (PromQL's
 /// histogram_quantile(q, sum(rate(x_bucket[w])) by (le))); NaN when no pod has two snapshots or
-/// there were no observations. Increases are summed rather than per-second rates: the answer is
-/// the same when the pods' snapshots span the same time, and a pod seen for a shorter span
-/// weighs by what it actually served.
-double WindowQuantile(double q, std::span<const HistogramWindow* const> pods, TimePoint now,
-                      Duration window);
+/// there were no observations (then `no_observations`). Increases are summed rather than
+/// per-second rates: the answer is the same when the pods' snapshots span the same time, and a
+/// pod seen for a shorter span weighs by what it actually served.
+WindowedQuantile WindowQuantile(double q, std::span<const HistogramWindow* const> pods, TimePoint now,
+                                Duration window);
 
 /// Settings of the decision policy (product.md §2 `window`, `panicWindow`).
 struct PolicyOptions {
