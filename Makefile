@@ -6,7 +6,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 PY := /usr/bin/python3
 
-.PHONY: all deps configure build test unit demo demo-small bench fuzz soak sanitize clean help
+.PHONY: all deps configure build test unit demo demo-small bench bench-scaling fuzz soak sanitize clean help
 
 all: build
 
@@ -15,6 +15,7 @@ help:
 	@echo "make test   install deps, build, run every test (ctest, fuzzers for a bounded time)"
 	@echo "make build  install deps and build into $(BUILD)/ (binary: $(BUILD)/scaler/nim-scaler)"
 	@echo "make bench  run the benchmarks and print their tables"
+	@echo "make bench-scaling  scaling scenarios x policies on a simulated clock (demo-out/scaling-*.svg, about a minute)"
 	@echo "make soak   10-minute soak of the real server under pod churn (SOAK_MINUTES=n to shorten; not in make test)"
 	@echo "make sanitize  ASan+UBSan build in build-asan/, then the conformance and faults suites under it"
 
@@ -50,6 +51,14 @@ fuzz:
 # leaves demo-out/timeline.svg, timeline.csv and summary.txt.
 demo: build
 	$(BUILD)/tools/demo/nim-demo --out demo-out
+
+# Scaling scenarios (issue 13 item 3): the article's steps, a burst, a slow ramp, idle -> burst
+# and long-context requests, each under the article's HPA setup and nim-scaler's policies, on a
+# simulated clock (about a minute on 2 cores). Writes demo-out/scaling-summary.txt and one SVG
+# and CSV per scenario.
+bench-scaling: configure
+	cmake --build $(BUILD) -j$(JOBS) --target nim-bench-scaling
+	$(BUILD)/tools/demo/nim-bench-scaling --out demo-out --jobs $(JOBS)
 
 # The single-pod walkthrough: what KEDA sees, call by call.
 demo-small: build
