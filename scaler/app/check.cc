@@ -1,6 +1,7 @@
 // Exports RunCheck(): `nim-scaler check` validates trigger metadata offline, prints the
 // compiled spec, and with --scrape evaluates it once against live endpoints, explaining
 // every signal.
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -60,7 +61,9 @@ std::string FieldType(const config::FieldSpec& f) {
   switch (f.type) {
     case config::FieldType::kString: return "string";
     case config::FieldType::kDouble:
-      return f.fraction ? "fraction 0-1" : f.max == 1 ? "number in (0, 1]" : "number > 0";
+      if (f.fraction) return "fraction 0-1";
+      if (std::isinf(f.max)) return "number > " + FormatDouble(f.min);
+      return "number in (" + FormatDouble(f.min) + ", " + FormatDouble(f.max) + "]";
     case config::FieldType::kDuration: return "duration";
     case config::FieldType::kEnum: {
       std::string out;

@@ -50,6 +50,13 @@ class Evaluator::SnapshotBindings final : public formula::Bindings {
     signals::WindowedQuantile got = signals::WindowQuantile(q, windows, now_, ev_.spec_->window);
     return got.no_observations ? formula::Windowed::Empty() : formula::Windowed::Of(got.value);
   }
+  formula::Line Trend(size_t slot) const override {
+    if (trends_ == nullptr || slot >= trends_->size()) return {};
+    signals::GaugeWindow::Fit fit = (*trends_)[slot].LeastSquares(now_, ev_.spec_->window);
+    return {.slope = fit.slope, .at_now = fit.at_now};
+  }
+  /// Which formula's trend histories Trend() reads.
+  void UseTrends(const std::vector<signals::GaugeWindow>* trends) { trends_ = trends; }
   double Replicas() const override { return static_cast<double>(snap_.pods.size()); }
   double Pods() const override { return static_cast<double>(std::max(snap_.discovered, snap_.pods.size())); }
 
@@ -58,11 +65,29 @@ class Evaluator::SnapshotBindings final : public formula::Bindings {
   const Evaluator& ev_;
   TimePoint now_;
   mutable std::map<std::string, std::vector<double>> gauges_;
+  const std::vector<signals::GaugeWindow>* trends_ = nullptr;
 };
 
 Evaluator::Evaluator(spec::ScalerSpecConstPtr spec)
     : spec_(std::move(spec)),
-      policy_(signals::PolicyOptions{.stable_window = spec_->window, .panic_window = spec_->panic_window}) {}
+      policy_(signals::PolicyOptions{.stable_window = spec_->window,
+                                     .panic_window = spec_->panic_window,
+                                     .panic_threshold = spec_->panic_threshold}) {
+  Duration retention = spec_->window + 2 * spec_->scrape_interval;
+  value_trends_.assign(spec_->value->trend_count(), signals::GaugeWindow(retention));
+  activation_trends_.assign(spec_->activation->trend_count(), signals::GaugeWindow(retention));
+}
+
+void Evaluator::RecordTrendInputs(const signals::Snapshot& snapshot) {
+  if (value_trends_.empty() && activation_trends_.empty()) return;
+  SnapshotBindings bindings(snapshot, *this, snapshot.taken_at);
+  for (size_t i = 0; i < value_trends_.size(); ++i) {
+    value_trends_[i].Add(snapshot.taken_at, spec_->value->EvaluateTrendInput(i, bindings));
+  }
+  for (size_t i = 0; i < activation_trends_.size(); ++i) {
+    activation_trends_[i].Add(snapshot.taken_at, spec_->activation->EvaluateTrendInput(i, bindings));
+  }
+}
 
 Evaluator::~Evaluator() = default;
 
@@ -127,6 +152,7 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
     if (snapshot->discovered == 0 && snapshot->discovery_error.empty()) {
       // Scaled to zero: no pod, so no demand that pods could show (wake sources come on top).
       pods_.clear();
+      RecordTrendInputs(*snapshot);  // demand at zero is part of the trend
       ev.signals = {{"replicas", 0}, {"pods", 0}};
       policy_.Update(snapshot->taken_at, 0, 0);
       return finish(ev);
@@ -174,6 +200,7 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
     }
   }
 
+  RecordTrendInputs(*snapshot);
   SnapshotBindings bindings(*snapshot, *this, snapshot->taken_at);
   // A gauge that every answering pod serves only as NaN or +-Inf has no usable level: that is
   // missing data (hold), not a zero that would scale the model down.
@@ -202,6 +229,7 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
   ev.signals["replicas"] = bindings.Replicas();
   ev.signals["pods"] = bindings.Pods();
 
+  bindings.UseTrends(&value_trends_);
   ev.raw = spec.value->Evaluate(bindings);
   // A negative desired count means nothing; it is recorded as 0. NaN (no data: e.g. a latency
   // quantile before a pod has two snapshots) is not recorded at all. A quantile over a window
@@ -209,6 +237,7 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
   double raw = std::isfinite(ev.raw) ? std::max(0.0, ev.raw) : NAN;
   signals::Decision decision = policy_.Update(snapshot->taken_at, raw, bindings.Replicas());
   ev.panicking = decision.panicking;
+  bindings.UseTrends(&activation_trends_);
   double active_raw = spec.activation->Evaluate(bindings);
   ev.active = std::isfinite(active_raw) && active_raw != 0;
   if (!std::isfinite(decision.value)) {

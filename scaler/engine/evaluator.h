@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "scaler/common/result.h"
 #include "scaler/signals/snapshot.h"
@@ -51,11 +52,16 @@ class Evaluator {
   class SnapshotBindings;
 
   void FeedWindows(const signals::Snapshot& snapshot);
+  void RecordTrendInputs(const signals::Snapshot& snapshot);
   Evaluation Hold(Evaluation ev, const std::string& why_if_none) const;
 
   spec::ScalerSpecConstPtr spec_;
   std::map<std::string, std::unique_ptr<PodWindows>> pods_;  // by endpoint URL
   signals::DecisionPolicy policy_;
+  // The values of each trend()/predict() input over the window, by slot: of the value formula
+  // and of the activation formula.
+  std::vector<signals::GaugeWindow> value_trends_;
+  std::vector<signals::GaugeWindow> activation_trends_;
   std::shared_ptr<const Evaluation> last_ok_;  // the last evaluation with an answer
 };
 

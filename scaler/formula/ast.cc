@@ -95,6 +95,10 @@ const char* OpName(Op op) {
       return "abs";
     case Op::kClamp:
       return "clamp";
+    case Op::kTrend:
+      return "trend";
+    case Op::kPredict:
+      return "predict";
   }
   return "?";
 }

@@ -51,6 +51,8 @@ enum class Op : uint8_t {
   kRound,
   kAbs,
   kClamp,
+  kTrend,    // args: [x]; `slot` numbers it among the formula's trend() and predict()
+  kPredict,  // args: [x, num(horizon seconds)]; `slot` as for kTrend
 };
 
 /// One node. `pos` is the byte offset of the token that names it (the operator, the number,
@@ -59,6 +61,8 @@ struct Node {
   Op op = Op::kNumber;
   size_t pos = 0;
   double number = 0;           // kNumber
+  bool duration = false;       // kNumber written as a duration (2m, 500ms)
+  size_t slot = 0;             // kTrend, kPredict: index into Program::trend_inputs
   std::string name;            // kIdent, kCall, kSignal
   Kind kind = Kind::kUnknown;  // kSignal: the declared kind
   int height = 1;              // 1 + the tallest child

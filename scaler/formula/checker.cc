@@ -26,6 +26,8 @@ enum class Fn : uint8_t {
   kCount,
   kRate,
   kQuantile,
+  kTrend,
+  kPredict,
 };
 
 struct FnInfo {
@@ -38,6 +40,7 @@ constexpr FnInfo kFunctions[] = {
     {"floor", Fn::kFloor}, {"round", Fn::kRound}, {"abs", Fn::kAbs},
     {"clamp", Fn::kClamp}, {"sum", Fn::kSum},     {"avg", Fn::kAvg},
     {"count", Fn::kCount}, {"rate", Fn::kRate},   {"quantile", Fn::kQuantile},
+    {"trend", Fn::kTrend}, {"predict", Fn::kPredict},
 };
 
 const FnInfo* FindFunction(std::string_view name) {
@@ -94,6 +97,7 @@ class Checker {
     }
     out->replicas = replicas_;
     out->pods = pods_;
+    out->trend_inputs = std::move(trend_inputs_);
     return true;
   }
 
@@ -107,8 +111,8 @@ class Checker {
 
   bool UnknownName(const Node& node) {
     if (FindFunction(node.name)) {
-      return Fail(node.pos, "'" + node.name + "' is a function; call it, e.g. " + node.name + "(" +
-                                (node.name == "quantile" ? "0.95, ttft" : "x") + ")");
+      const char* args = node.name == "quantile" ? "0.95, ttft" : node.name == "predict" ? "sum(waiting), 2m" : "x";
+      return Fail(node.pos, "'" + node.name + "' is a function; call it, e.g. " + node.name + "(" + args + ")");
     }
     std::string message = "unknown signal '" + Truncate(node.name, 60) + "'";
     if (auto guess = SuggestClosest(node.name, names_)) {
@@ -179,7 +183,7 @@ class Checker {
       } else {
         message +=
             " (functions: min, max, ceil, floor, round, abs, clamp, sum, avg, count, "
-            "rate, quantile)";
+            "rate, quantile, trend, predict)";
       }
       return Fail(node->pos, std::move(message));
     }
@@ -223,8 +227,49 @@ class Checker {
         return SignalArg(node->args[0].get(), Kind::kCounter, -1);
       case Fn::kQuantile:
         return Quantile(node);
+      case Fn::kTrend:
+      case Fn::kPredict:
+        return Trend(node, fn->fn == Fn::kPredict);
     }
     return false;
+  }
+
+  // trend(x) and predict(x, horizon): x is any scalar expression whose values the engine keeps
+  // over the window; the horizon is a duration literal. They do not nest: a trend of a trend
+  // would fit a line to a line.
+  bool Trend(Node* node, bool predict) {
+    const std::string fn = node->name;
+    if (predict && node->args.size() == 1) {
+      return Fail(node->pos, "predict() needs a horizon, how far ahead as a duration, e.g. predict(sum(waiting), 2m)");
+    }
+    if (!Arity(*node, predict ? 2 : 1, predict ? "x, horizon" : "an expression, e.g. trend(sum(waiting))")) {
+      return false;
+    }
+    if (in_trend_) {
+      return Fail(node->pos, fn + "() cannot be used inside trend() or predict(): a trend of a trend has no meaning");
+    }
+    if (predict) {
+      const Node* h = node->args[1].get();
+      if (h->op != Op::kNumber || !h->duration) {
+        std::string message = "predict() horizon must be a duration such as 2m or 90s";
+        if (h->op == Op::kNumber) {
+          message += ", got " + FormatNumber(h->number) + ", did you mean " + FormatNumber(h->number) + "s?";
+        }
+        return Fail(StartPos(*h), std::move(message));
+      }
+      if (!(h->number > 0)) {
+        return Fail(h->pos, "predict() horizon must be longer than 0, got " + FormatNumber(h->number) + "s");
+      }
+    }
+    in_trend_ = true;
+    bool ok = Scalar(node->args[0].get());
+    in_trend_ = false;
+    if (!ok) return false;
+    node->op = predict ? Op::kPredict : Op::kTrend;
+    node->name.clear();
+    node->slot = trend_inputs_.size();
+    trend_inputs_.push_back(node->args[0].get());
+    return true;
   }
 
   bool ScalarArgs(Node* node) {
@@ -321,6 +366,8 @@ class Checker {
   std::map<std::string, SignalUse> uses_;
   bool replicas_ = false;
   bool pods_ = false;
+  bool in_trend_ = false;
+  std::vector<const Node*> trend_inputs_;
 };
 
 }  // namespace

@@ -16,6 +16,7 @@ struct CheckedUses {
   std::vector<SignalUse> signals;  // sorted by name
   bool replicas = false;
   bool pods = false;
+  std::vector<const Node*> trend_inputs;  // the x of each trend()/predict(), by slot
 };
 
 /// Checks and resolves `root`. Returns false and fills `failure` on the first error.

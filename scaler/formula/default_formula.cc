@@ -55,10 +55,17 @@ Result<std::string> DefaultFormula(const Targets& targets) {
     terms.push_back("replicas*quantile(" + detail::FormatNumber(q) + ", " + l.signal + ")/" +
                     detail::FormatNumber(*l.target));
   }
-  if (terms.size() == 1) return terms.front();
-  std::string out = "max(";
-  for (size_t i = 0; i < terms.size(); ++i) out += (i ? ", " : "") + terms[i];
-  return out + ")";
+  std::string demand = terms.front();
+  if (terms.size() > 1) {
+    demand = "max(";
+    for (size_t i = 0; i < terms.size(); ++i) demand += (i ? ", " : "") + terms[i];
+    demand += ")";
+  }
+  if (!t.startup_time) return demand;
+  // A pod asked for now serves after its startup time: scale on the demand predicted that far
+  // ahead, never below the demand now (a falling trend does not scale down early).
+  if (Status s = CheckTarget("startupTime", *t.startup_time); !s.ok()) return s;
+  return "max(" + demand + ", predict(" + demand + ", " + detail::FormatNumber(*t.startup_time) + "s))";
 }
 
 }  // namespace nimscaler::formula

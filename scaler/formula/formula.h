@@ -21,6 +21,10 @@
 //   rate(c)          per-second increase of counter c over the window, summed over pods
 //   quantile(q, h)   q-quantile (a literal in [0, 1]) of histogram h over the window
 //   min(a, ...) max(a, ...) ceil(a) floor(a) round(a) abs(a) clamp(x, lo, hi)
+//   trend(x)         per-second slope of x over the window (least squares over the values x
+//                    had at each collection); x is any expression without trend() or predict()
+//   predict(x, h)    x's fitted value h (a duration literal) from now, as PromQL's
+//                    predict_linear: the least-squares line at now plus h times its slope
 //
 // Value rules (each has a test in tests/formula/):
 //   - A pod whose value is NaN is missing: aggregations skip it, and count() counts the pods
@@ -33,6 +37,7 @@
 //   - Evaluate() returns a finite number or NaN ("no answer": the caller keeps its previous
 //     decision and never scales down on it). It does not clamp negatives: that is policy.
 //   - round() rounds halves away from zero; clamp(x, lo, hi) is min(max(x, lo), hi).
+//   - trend() and predict() are NaN until x has values at two distinct times in the window.
 //   - A quantile over a window in which the pods answered but nobody sent a request is *empty*:
 //     no latency demand, which is not the same as no data (NaN). An empty value is skipped by
 //     the scalar min() and max() like NaN; + and - count it as 0 (empty + empty is empty); *, /,
@@ -99,6 +104,12 @@ struct Windowed {
   static Windowed Unknown() { return {}; }
 };
 
+/// A fitted line: per-second slope and its value at the evaluation time; NaN when unknown.
+struct Line {
+  double slope = std::numeric_limits<double>::quiet_NaN();
+  double at_now = std::numeric_limits<double>::quiet_NaN();
+};
+
 /// What the evaluating engine supplies for one evaluation. Implementations are short-lived
 /// views over one signal snapshot; Evaluate() calls them only from the calling thread.
 class Bindings {
@@ -113,6 +124,12 @@ class Bindings {
   /// q-quantile of a histogram over the window from the bucket deltas of all pods: a number,
   /// unknown (NaN: no pod has two snapshots yet) or empty (the window held no observations).
   virtual Windowed Quantile(double q, std::string_view signal) const = 0;
+  /// The least-squares line through the values the `slot`-th trend()/predict() input had over
+  /// the window (Program::EvaluateTrendInput at each collection). Unknown (NaN) by default.
+  virtual Line Trend(size_t slot) const {
+    (void)slot;
+    return {};
+  }
   /// Ready pods.
   virtual double Replicas() const = 0;
   /// All discovered pods, including those still starting.
@@ -153,6 +170,12 @@ class Program {
   bool uses_pods() const { return uses_pods_; }
   /// True when some signal is read through rate() or quantile() (needs window history).
   bool uses_window() const;
+  /// How many trend() and predict() calls the formula has; each is a slot whose input values
+  /// the caller keeps over the window and serves back through Bindings::Trend(slot).
+  size_t trend_count() const { return trend_inputs_.size(); }
+  /// The value of the `slot`-th trend()/predict() input now: a finite number, or NaN (no
+  /// value: not recorded). An input empty for want of requests is 0.
+  double EvaluateTrendInput(size_t slot, const Bindings& bindings) const;
 
   /// Checks a signal's kind once its # TYPE is known (for signals compiled as kUnknown).
   /// FAILED_PRECONDITION naming the signal, its kind and the use that does not fit; OK when the
@@ -170,6 +193,7 @@ class Program {
   std::vector<SignalUse> signals_;
   bool uses_replicas_ = false;
   bool uses_pods_ = false;
+  std::vector<const detail::Node*> trend_inputs_;  // subtrees of root_, by slot
 };
 
 using ProgramConstSharedPtr = std::shared_ptr<const Program>;
@@ -193,10 +217,14 @@ struct Targets {
   std::optional<double> itl;
   std::optional<double> e2e;
   double latency_quantile = 0.95;
+  /// How long a new pod takes to serve (startupTime), seconds: the default formula then scales
+  /// on the demand predicted that far ahead, never below the current demand.
+  std::optional<double> startup_time;
 };
 
 /// The formula the targets stand for (product.md §3), e.g.
 ///   max(sum(kv_cache)/0.7, sum(waiting)/4, replicas*quantile(0.95, ttft)/2)
+/// and with a startup time D of 150 s: max(D, predict(D, 150s)).
 /// With no target at all: targetKvCache 0.8 and targetWaiting 4. A single term is returned
 /// without max(). INVALID_ARGUMENT when a target is not a finite number > 0 or the quantile is
 /// outside (0, 1].

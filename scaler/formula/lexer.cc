@@ -65,6 +65,7 @@ bool LexNumber(std::string_view text, size_t* i, Token* tok, Failure* failure) {
     tok->pos = start;
     tok->text = word;
     tok->number = ToSeconds(*d);
+    tok->duration = true;
     *i = k;
     return true;
   }

@@ -40,6 +40,7 @@ struct Token {
   size_t pos = 0;         // byte offset of the first character
   std::string_view text;  // the characters of the token (empty for kEnd)
   double number = 0;      // kNumber only
+  bool duration = false;  // kNumber written with a unit (2s, 500ms)
 };
 
 /// Describes a token for "got ..." messages: "end of formula", "number '2'", "'foo'", "')'".

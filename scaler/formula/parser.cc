@@ -223,7 +223,10 @@ class Parser {
       case Tok::kNumber: {
         Take();
         auto node = Make(Op::kNumber, tok.pos, std::vector<NodePtr>{});
-        if (node) node->number = tok.number;
+        if (node) {
+          node->number = tok.number;
+          node->duration = tok.duration;
+        }
         return node;
       }
       case Tok::kIdent:

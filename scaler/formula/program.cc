@@ -164,6 +164,12 @@ Val Eval(const Node& node, const Bindings& b) {
       if (std::isnan(x)) return Num(kNaN);
       return Num(MinMax(MinMax(x, arg(1).v, true), arg(2).v, false));
     }
+    case Op::kTrend:
+      return Num(b.Trend(node.slot).slope);
+    case Op::kPredict: {
+      Line line = b.Trend(node.slot);
+      return Num(line.at_now + line.slope * node.args[1]->number);
+    }
     case Op::kIdent:
     case Op::kCall:
     case Op::kSignal:
@@ -229,6 +235,13 @@ double Program::Evaluate(const Bindings& bindings) const {
   return std::isfinite(v.v) ? v.v : kNaN;
 }
 
+double Program::EvaluateTrendInput(size_t slot, const Bindings& bindings) const {
+  if (slot >= trend_inputs_.size()) return kNaN;
+  Val v = Eval(*trend_inputs_[slot], bindings);
+  if (v.empty) return 0;
+  return std::isfinite(v.v) ? v.v : kNaN;
+}
+
 std::string Program::Dump() const { return detail::Dump(*root_); }
 
 bool Program::uses_window() const {
@@ -266,6 +279,7 @@ Result<ProgramConstSharedPtr> Compile(std::string_view text, const std::vector<S
   program->signals_ = std::move(uses.signals);
   program->uses_replicas_ = uses.replicas;
   program->uses_pods_ = uses.pods;
+  program->trend_inputs_ = std::move(uses.trend_inputs);
   return ProgramConstSharedPtr(std::move(program));
 }
 

@@ -90,8 +90,15 @@ const std::vector<FieldSpec>& MetadataFields() {
          .prefix = true});
     add({.key = "window", .type = FieldType::kDuration, .default_value = "60s",
          .help = "stable window for rates, quantiles and smoothing", .min = 0, .max = 3600});
-    add({.key = "panicWindow", .type = FieldType::kDuration, .default_value = "6s",
-         .help = "short window that reacts to bursts", .min = 0, .max = 3600});
+    add({.key = "panicWindow", .type = FieldType::kDuration,
+         .help = "short window that reacts to bursts (default: window / 10, at least one scrapeInterval)", .min = 0,
+         .max = 3600});
+    add({.key = "panicThreshold", .type = FieldType::kDouble, .default_value = "2.0",
+         .help = "panic when the panicWindow average reaches this multiple of the ready replicas", .min = 1,
+         .max = 100});
+    add({.key = "startupTime", .type = FieldType::kDuration,
+         .help = "how long a new pod takes to serve, e.g. \"150s\": the default formula scales on the demand "
+                 "predicted that far ahead", .min = 0, .max = 3600});
     add({.key = "insecureSkipVerify", .type = FieldType::kBool, .default_value = "false",
          .help = "with scheme https: do not verify the pods' certificates"});
     add({.key = "scrapeInterval", .type = FieldType::kDuration, .default_value = "2s",
@@ -325,8 +332,13 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   }
 
   std::string formula_text;
+  if (auto startup = v.DurationOf("startupTime")) targets.startup_time = ToSeconds(*startup);
   if (v.Has("formula")) {
     formula_text = v.String("formula");
+    if (v.Has("startupTime")) {
+      problems.push_back("startupTime shapes the default formula only; with formula, predict in it yourself, e.g. "
+                         "max(D, predict(D, " + v.String("startupTime") + ")) for your demand D");
+    }
   } else {
     if (!any_target_key) {
       targets.kv_cache = 0.8;
@@ -367,14 +379,17 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
                        "\" must be an http(s) URL like \"http://prometheus.monitoring:9090\"");
   }
 
+  spec->scrape_interval = v.DurationOf("scrapeInterval").value_or(std::chrono::seconds(2));
   spec->window = v.DurationOf("window").value_or(std::chrono::seconds(60));
-  spec->panic_window = v.DurationOf("panicWindow").value_or(std::chrono::seconds(6));
+  // Knative's rule: the panic window is a tenth of the stable window, but never shorter than
+  // one scrape (it would hold no sample) nor longer than the window.
+  spec->panic_window = v.DurationOf("panicWindow")
+                           .value_or(std::min(spec->window, std::max(spec->window / 10, spec->scrape_interval)));
   if (spec->panic_window > spec->window) {
     problems.push_back("panicWindow: \"" + v.String("panicWindow") + "\" must not be longer than window (" +
                        FormatDuration(spec->window) + ")");
   }
-
-  spec->scrape_interval = v.DurationOf("scrapeInterval").value_or(std::chrono::seconds(2));
+  spec->panic_threshold = v.Double("panicThreshold").value_or(2.0);
   if (v.DurationOf("scrapeInterval") && spec->scrape_interval < options.min_scrape_interval) {
     problems.push_back("scrapeInterval: \"" + v.String("scrapeInterval") + "\" is below this server's minimum of " +
                        FormatDuration(options.min_scrape_interval));

@@ -57,6 +57,7 @@ struct ScalerSpec {
   Duration stale_keep{};     ///< how long a failed pod's last gauges are kept (3 x interval)
   Duration window = std::chrono::seconds(60);       ///< stable window: rates, quantiles, smoothing
   Duration panic_window = std::chrono::seconds(6);  ///< short window for bursts
+  double panic_threshold = 2.0;  ///< panic at this multiple of the ready replicas (panicThreshold)
   formula::ProgramConstSharedPtr value;       ///< desired replicas
   formula::ProgramConstSharedPtr activation;  ///< IsActive (non-zero is true)
   std::string wake_query;          ///< PromQL whose value > 0 means demand (empty: none)

@@ -117,6 +117,40 @@ TEST(Evaluate, LatencyOnlyTargetReadsAnIdleWindowAsNoDemand) {
   EXPECT_FALSE(last.active);
 }
 
+// Issue 13 item 2: with startupTime the default formula scales on the demand predicted one
+// startup time ahead from the trend over the window, and never below the demand now.
+TEST(Evaluate, StartupTimeScalesOnThePredictedDemandNeverBelowTheCurrentOne) {
+  auto build = [](bool with_startup) {
+    config::Metadata md{{"endpoints", "http://a:1/m"}, {"engine", "nim"}, {"targetWaiting", "4"},
+                        {"scrapeInterval", "1s"}, {"window", "10s"}};
+    if (with_startup) md["startupTime"] = "10s";
+    auto spec = spec::BuildScalerSpec("nim", "llama", md, {.allow_static_endpoints = true});
+    EXPECT_TRUE(spec.ok()) << spec.status().message();
+    return *spec;
+  };
+  Evaluator predicted(build(true)), reactive(build(false));
+  auto feed = [](Evaluator& e, int second, double waiting) {
+    auto snap = Snap({Pod("http://a:1/m", 0, waiting, 1)});
+    std::const_pointer_cast<signals::Snapshot>(snap)->taken_at = TimePoint(std::chrono::seconds(second));
+    return e.Update(snap, TimePoint(std::chrono::seconds(second)));
+  };
+  // A ramp: 4 more waiting requests (one replica's worth) every second.
+  Evaluation p, r;
+  for (int t = 0; t <= 10; ++t) {
+    p = feed(predicted, t, 4.0 * t);
+    r = feed(reactive, t, 4.0 * t);
+    ASSERT_TRUE(p.status.ok() && r.status.ok()) << p.status.message();
+  }
+  EXPECT_DOUBLE_EQ(r.raw, 10) << "40 waiting / 4 now";
+  EXPECT_NEAR(p.raw, 20, 1e-9) << "the line through the ramp, 10 s ahead";
+  EXPECT_GT(p.value, r.value);
+  // The ramp falls: the prediction would be below the demand now, which wins.
+  for (int t = 11; t <= 20; ++t) p = feed(predicted, t, 4.0 * (20 - t));
+  EXPECT_NEAR(p.raw, 0, 1e-9);
+  p = feed(predicted, 21, 8);  // a jump up after the fall: the line still points down
+  EXPECT_DOUBLE_EQ(p.raw, 2);
+}
+
 TEST(Evaluate, TinyDemandStillActivates) {
   // A value far below KEDA's milli resolution must not round activation away.
   auto ev = Evaluate(Spec(), Snap({Pod("a", 0.00001, 0, 1)}));

@@ -98,6 +98,22 @@ class OneSnapshot : public Bindings {
   std::vector<double> waiting_{10, 6};
 };
 
+// Issue 13 item 2: with a startup time the default formula scales on the demand predicted that
+// far ahead, never below the demand now.
+TEST(DefaultFormulaTest, StartupTimePredictsTheDemandThatFarAhead) {
+  Targets t;
+  t.startup_time = 150;
+  auto text = DefaultFormula(t);
+  ASSERT_TRUE(text.ok()) << text.status().message();
+  EXPECT_EQ(*text,
+            "max(max(sum(kv_cache)/0.8, sum(waiting)/4), predict(max(sum(kv_cache)/0.8, sum(waiting)/4), 150s))");
+  auto program = Compile(*text);
+  ASSERT_TRUE(program.ok()) << program.status().message();
+  EXPECT_EQ((*program)->trend_count(), 1u);
+  t.startup_time = 0;
+  EXPECT_FALSE(DefaultFormula(t).ok());
+}
+
 // The generated text compiles against the builtins and computes the documented maximum.
 TEST(DefaultFormulaTest, CompilesAndEvaluates) {
   Targets t;

@@ -222,6 +222,47 @@ const Bad kBad[] = {
      "formula:1:1: number '1e999' is out of range\n"
      "1e999\n"
      "^ near here"},
+    // trend() and predict() (issue 13 item 2).
+    {"predict(sum(waiting))",
+     "formula:1:1: predict() needs a horizon, how far ahead as a duration, e.g. predict(sum(waiting), 2m)\n"
+     "predict(sum(waiting))\n"
+     "^ near here"},
+    {"predict(sum(waiting), 120)",
+     "formula:1:23: predict() horizon must be a duration such as 2m or 90s, got 120, did you mean 120s?\n"
+     "predict(sum(waiting), 120)\n"
+     "                      ^ near here"},
+    {"predict(sum(waiting), replicas * 2s)",
+     "formula:1:23: predict() horizon must be a duration such as 2m or 90s\n"
+     "predict(sum(waiting), replicas * 2s)\n"
+     "                      ^ near here"},
+    {"predict(sum(waiting), 0s)",
+     "formula:1:23: predict() horizon must be longer than 0, got 0s\n"
+     "predict(sum(waiting), 0s)\n"
+     "                      ^ near here"},
+    {"predict(sum(waiting), 2m, 1)",
+     "formula:1:1: predict() takes 2 arguments (x, horizon), got 3\n"
+     "predict(sum(waiting), 2m, 1)\n"
+     "^ near here"},
+    {"trend(predict(sum(waiting), 1m))",
+     "formula:1:7: predict() cannot be used inside trend() or predict(): a trend of a trend has no meaning\n"
+     "trend(predict(sum(waiting), 1m))\n"
+     "      ^ near here"},
+    {"trend(waiting)",
+     "formula:1:7: 'waiting' is a per-pod signal; aggregate it, e.g. sum(waiting)\n"
+     "trend(waiting)\n"
+     "      ^ near here"},
+    {"trend(1, 2)",
+     "formula:1:1: trend() takes 1 argument (an expression, e.g. trend(sum(waiting))), got 2\n"
+     "trend(1, 2)\n"
+     "^ near here"},
+    {"trnd(sum(waiting))",
+     "formula:1:1: unknown function 'trnd', did you mean 'trend'?\n"
+     "trnd(sum(waiting))\n"
+     "^ near here"},
+    {"predict + 1",
+     "formula:1:1: 'predict' is a function; call it, e.g. predict(sum(waiting), 2m)\n"
+     "predict + 1\n"
+     "^ near here"},
     // Multi-line formulas: the line and the column within it.
     {"max(\n  sum(waiting)/4,\n  sum(kv_cahce)/0.8\n)",
      "formula:3:7: unknown signal 'kv_cahce', did you mean 'kv_cache'?\n"

@@ -45,8 +45,13 @@ class FakeBindings : public Bindings {
     auto it = quantiles.find({q, std::string(signal)});
     return Windowed::Of(it == quantiles.end() ? kNaN : it->second);
   }
+  Line Trend(size_t slot) const override {
+    auto it = lines.find(slot);
+    return it == lines.end() ? Line{} : it->second;
+  }
   double Replicas() const override { return replicas; }
   double Pods() const override { return pods; }
+  std::map<size_t, Line> lines;  // by trend()/predict() slot
 };
 
 FakeBindings Snapshot() {
@@ -189,6 +194,36 @@ TEST(FormulaEvaluateTest, Table) {
       EXPECT_DOUBLE_EQ(got, row.want) << row.text;
     }
   }
+}
+
+// Issue 13 item 2: trend() is the fitted slope, predict() the fitted value `horizon` ahead; both
+// unknown (NaN, so max() falls back to the demand now) until the caller has a line.
+TEST(FormulaEvaluateTest, TrendAndPredictReadTheFittedLine) {
+  FakeBindings b = Snapshot();
+  auto trend = Compile("trend(sum(waiting))", testing::TestSignals());
+  auto predict = Compile("max(sum(waiting), predict(sum(waiting), 30s))", testing::TestSignals());
+  ASSERT_TRUE(trend.ok() && predict.ok()) << predict.status().message();
+  EXPECT_TRUE(std::isnan((*trend)->Evaluate(b)));
+  EXPECT_EQ((*predict)->Evaluate(b), 8) << "no line yet: the demand now";
+  ASSERT_EQ((*predict)->trend_count(), 1u);
+  EXPECT_EQ((*predict)->EvaluateTrendInput(0, b), 8);
+  b.lines[0] = {.slope = 2, .at_now = 10};
+  EXPECT_EQ((*trend)->Evaluate(b), 2);
+  b.lines[0] = {.slope = 0.5, .at_now = 9};
+  EXPECT_DOUBLE_EQ((*predict)->Evaluate(b), 9 + 0.5 * 30);
+  b.lines[0] = {.slope = -1, .at_now = 8};
+  EXPECT_EQ((*predict)->Evaluate(b), 8) << "a falling trend never goes below the demand now";
+  // Each call is a slot of its own, numbered left to right.
+  auto two = Compile("trend(sum(kv_cache)) + trend(sum(waiting))", testing::TestSignals());
+  ASSERT_TRUE(two.ok());
+  ASSERT_EQ((*two)->trend_count(), 2u);
+  EXPECT_DOUBLE_EQ((*two)->EvaluateTrendInput(0, b), 1.2);
+  EXPECT_EQ((*two)->EvaluateTrendInput(1, b), 8);
+  EXPECT_TRUE(std::isnan((*two)->EvaluateTrendInput(2, b)));
+  // An input without requests in its window is 0 demand, like the formula's result.
+  auto idle = Compile("predict(quantile(0.95, e2e), 1m)", testing::TestSignals());
+  ASSERT_TRUE(idle.ok());
+  EXPECT_EQ((*idle)->EvaluateTrendInput(0, b), 0);
 }
 
 TEST(FormulaEvaluateTest, ResultIsFiniteOrNaN) {

@@ -78,6 +78,9 @@ const Golden kGolden[] = {
      "clamp(div(sum_pods(gauge(waiting)), num(4)), num(1), num(10))"},
     {"ceil(1.5) + floor(1.5) + round(1.5) + abs(-1)",
      "add(add(add(ceil(num(1.5)), floor(num(1.5))), round(num(1.5))), abs(neg(num(1))))"},
+    // Trends: any scalar expression; the horizon is a duration in seconds.
+    {"trend(sum(waiting))", "trend(sum_pods(gauge(waiting)))"},
+    {"predict(rate(requests) / 2, 2m30s)", "predict(div(rate(counter(requests)), num(2)), num(150))"},
     // Custom signals: a declared gauge, and one whose kind is not known yet.
     {"sum(queue_depth)", "sum_pods(gauge(queue_depth))"},
     {"sum(backlog)", "sum_pods(signal(backlog))"},

@@ -113,6 +113,16 @@ TEST(BuildScalerSpec, BadRowsReportEveryProblemInOneLine) {
       {"signal mapping without a metric name", {{"endpoints", kPod}, {"signal.backlog", "{kind=\"x\"}"}},
        {"signal.backlog: \"{kind=\"x\"}\" has no metric name"}},
       {"unknown key without a near match", {{"endpoints", kPod}, {"banana", "1"}}, {"unknown key \"banana\""}},
+      // Issue 13 item 2.
+      {"startupTime with a formula of one's own", {{"endpoints", kPod}, {"formula", "sum(waiting)"}, {"startupTime", "2m"}},
+       {"startupTime shapes the default formula only; with formula, predict in it yourself, e.g. "
+        "max(D, predict(D, 2m))"}},
+      {"startupTime without a unit", {{"endpoints", kPod}, {"startupTime", "150"}},
+       {"startupTime: \"150\" is not a duration", "did you mean \"150s\"?"}},
+      {"panicThreshold that would panic at any load", {{"endpoints", kPod}, {"panicThreshold", "1"}},
+       {"panicThreshold: \"1\" is out of range"}},
+      {"predict without a horizon in a formula", {{"endpoints", kPod}, {"formula", "predict(sum(waiting))"}},
+       {"formula: formula:1:1: predict() needs a horizon"}},
   };
   for (const auto& r : rows) {
     auto spec = BuildScalerSpec("nim", "llama", r.md, r.options);
@@ -126,6 +136,29 @@ TEST(BuildScalerSpec, BadRowsReportEveryProblemInOneLine) {
     }
     EXPECT_EQ(m.rfind("invalid trigger metadata", 0), 0u) << r.why;
   }
+}
+
+// Issue 13 item 2: the panic window defaults to a tenth of the window (Knative's), never below
+// one scrape interval nor above the window, so `window: 4s` alone is valid; panicThreshold is a
+// key; startupTime makes the default formula scale on the predicted demand.
+TEST(BuildScalerSpec, PanicDefaultsFollowTheWindowAndStartupTimePredicts) {
+  auto defaults = BuildScalerSpec("nim", "llama", {{"endpoints", kPod}}, kAllow);
+  ASSERT_TRUE(defaults.ok()) << defaults.status().message();
+  EXPECT_EQ((*defaults)->panic_window, 6s);  // 60 s / 10
+  EXPECT_EQ((*defaults)->panic_threshold, 2.0);
+  auto short_window = BuildScalerSpec("nim", "llama", {{"endpoints", kPod}, {"window", "4s"}}, kAllow);
+  ASSERT_TRUE(short_window.ok()) << short_window.status().message();
+  EXPECT_EQ((*short_window)->panic_window, 2s) << "not below one scrape (2 s)";
+  auto long_window = BuildScalerSpec("nim", "llama", {{"endpoints", kPod}, {"window", "5m"}, {"panicThreshold", "3.5"}},
+                                     kAllow);
+  ASSERT_TRUE(long_window.ok()) << long_window.status().message();
+  EXPECT_EQ((*long_window)->panic_window, 30s);
+  EXPECT_EQ((*long_window)->panic_threshold, 3.5);
+  auto startup = BuildScalerSpec("nim", "llama", {{"endpoints", kPod}, {"targetWaiting", "4"}, {"startupTime", "150s"}},
+                                 kAllow);
+  ASSERT_TRUE(startup.ok()) << startup.status().message();
+  EXPECT_EQ((*startup)->FormulaText(), "max(sum(waiting)/4, predict(sum(waiting)/4, 150s))");
+  EXPECT_EQ((*startup)->value->trend_count(), 1u);
 }
 
 TEST(BuildScalerSpec, ServiceAndDnsDiscovery) {

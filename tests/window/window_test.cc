@@ -89,6 +89,32 @@ TEST(GaugeWindowTest, NaNIsMissingNotZero) {
   EXPECT_EQ(latest->second, 8);
 }
 
+// Issue 13 item 2: trend() and predict() read a least-squares line through the window, as
+// PromQL's deriv() and predict_linear() do.
+TEST(GaugeWindowTest, LeastSquaresLineThroughTheWindow) {
+  GaugeWindow w(seconds(60));
+  EXPECT_TRUE(std::isnan(w.LeastSquares(At(0), seconds(10)).slope));
+  w.Add(At(0), 1);
+  EXPECT_TRUE(std::isnan(w.LeastSquares(At(0), seconds(10)).slope)) << "one point has no slope";
+  w.Add(At(1), 3);
+  w.Add(At(2), 5);
+  auto exact = w.LeastSquares(At(2), seconds(10));
+  EXPECT_DOUBLE_EQ(exact.slope, 2);
+  EXPECT_DOUBLE_EQ(exact.at_now, 5);
+  // Asked a second later the line is extended to then: 7.
+  EXPECT_DOUBLE_EQ(w.LeastSquares(At(3), seconds(10)).at_now, 7);
+  // Noise: (0,1) (1,3) (2,5) (3,4): slope 5.5 / 5 = 1.1 through the mean (1.5, 3.25), so
+  // 3.25 + 1.1 * 1.5 = 4.9 at t = 3.
+  w.Add(At(3), 4);
+  auto noisy = w.LeastSquares(At(3), seconds(10));
+  EXPECT_NEAR(noisy.slope, 1.1, 1e-12);
+  EXPECT_NEAR(noisy.at_now, 4.9, 1e-12);
+  // Only (now - window, now]: (1, 3] holds t = 2, 3.
+  auto recent = w.LeastSquares(At(3), seconds(2));
+  EXPECT_DOUBLE_EQ(recent.slope, -1);
+  EXPECT_DOUBLE_EQ(recent.at_now, 4);
+}
+
 TEST(GaugeWindowTest, RetentionAndPointCapBoundMemory) {
   GaugeWindow w(seconds(10));
   for (int i = 0; i < 100; ++i) w.Add(At(i), 1);

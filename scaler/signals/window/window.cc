@@ -52,6 +52,27 @@ std::optional<std::pair<TimePoint, double>> GaugeWindow::Latest() const {
   return std::make_pair(e.time, e.value);
 }
 
+GaugeWindow::Fit GaugeWindow::LeastSquares(TimePoint now, Duration window) const {
+  // Times as seconds before `now` keep the sums small and the intercept is the value at now.
+  double n = 0, sx = 0, sy = 0;
+  size_t first = ring_.FirstAfter(now - window);
+  for (size_t i = first; i < ring_.size() && ring_[i].time <= now; ++i) {
+    n += 1;
+    sx += std::chrono::duration<double>(ring_[i].time - now).count();
+    sy += ring_[i].value;
+  }
+  if (n < 2) return {};
+  double mx = sx / n, my = sy / n, sxx = 0, sxy = 0;
+  for (size_t i = first; i < ring_.size() && ring_[i].time <= now; ++i) {
+    double dx = std::chrono::duration<double>(ring_[i].time - now).count() - mx;
+    sxx += dx * dx;
+    sxy += dx * (ring_[i].value - my);
+  }
+  if (!(sxx > 0)) return {};
+  double slope = sxy / sxx;
+  return {.slope = slope, .at_now = my - slope * mx};
+}
+
 // ---- CounterWindow --------------------------------------------------------------------------
 
 void CounterWindow::Add(TimePoint now, double value) {

@@ -120,6 +120,14 @@ class GaugeWindow {
   double Average(TimePoint now, Duration window) const;
   /// The newest sample, if any.
   std::optional<std::pair<TimePoint, double>> Latest() const;
+  /// The least-squares line through the samples in (now - window, now] (PromQL's deriv() and
+  /// predict_linear()): its slope per second and its value at `now`; both NaN with samples at
+  /// fewer than two distinct times.
+  struct Fit {
+    double slope = std::numeric_limits<double>::quiet_NaN();
+    double at_now = std::numeric_limits<double>::quiet_NaN();
+  };
+  Fit LeastSquares(TimePoint now, Duration window) const;
   size_t size() const { return ring_.size(); }
 
  private:
