@@ -135,6 +135,39 @@ TEST(LoadModel, OpenLoopPastOnePodsCapacityBreachesTheSlo) {
   EXPECT_GT(c.View().waiting, 100);
 }
 
+TEST(LoadModel, ClientsAbandonRequestsNotScheduledWithinTheirTimeout) {
+  // Issue 13 item 3 (the scaling benchmark's clients): with a timeout, an overloaded pod's
+  // backlog stops at timeout x excess rate, and the abandoned requests count as TTFTs of at
+  // least the timeout (they breach the SLO); without one, nothing is ever abandoned.
+  LoadShape shape;
+  shape.client_timeout_s = 10;
+  Cluster c(PodModel{}, shape, 5, 1);
+  c.SetRate(150);
+  c.AdvanceTo(90);
+  EXPECT_GT(c.abandoned(), 1000u);
+  // Waiting requests are younger than the timeout (checked every second); admitted ones may
+  // add their scheduling delay and prefill (about 1 s beside 512 running requests).
+  for (double age : c.PendingAges()) EXPECT_LT(age, 10 + 1 + 1.5);
+  size_t slow = 0;
+  for (const auto& ev : c.first_tokens())
+    if (ev.abandoned) {
+      EXPECT_GE(ev.ttft, 10.0);
+      ++slow;
+    }
+  EXPECT_EQ(slow, c.abandoned());
+  EXPECT_GT(c.TtftQuantile(0.95, 30), 2.0);
+  // Closed loop: a user whose request is abandoned sends the next one.
+  Cluster closed(PodModel{}, shape, 5, 0);
+  closed.SetConcurrency(50);
+  closed.AdvanceTo(25);
+  EXPECT_GT(closed.abandoned(), 0u);
+  EXPECT_EQ(closed.View().held, 50);
+  Cluster patient(PodModel{}, LoadShape{}, 5, 1);
+  patient.SetRate(150);
+  patient.AdvanceTo(60);
+  EXPECT_EQ(patient.abandoned(), 0u);
+}
+
 TEST(Replicas, DefaultStartupIs150Seconds) {
   Cluster c(PodModel{}, LoadShape{}, 1, 0);
   c.SetReplicas(1);

@@ -19,7 +19,7 @@ namespace {
 
 const char* kUsage =
     "usage: nim-bench-scaling [--out DIR] [--scenario NAME]... [--startup-delay S] [--slo-ttft S]\n"
-    "                         [--seed N] [--jobs N]\n"
+    "                         [--client-timeout S] [--seed N] [--jobs N]\n"
     "Runs the scaling scenarios (article, burst, ramp, idle-burst, long-context) under the article's\n"
     "HPA configuration and nim-scaler's policies on a simulated clock; writes DIR/scaling-<scenario>.svg\n"
     "and .csv and DIR/scaling-summary.txt (default DIR: demo-out).\n";
@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
     else if (a == "--scenario" && i + 1 < argc) only.push_back(argv[++i]);
     else if (a == "--startup-delay") value(&ro.startup);
     else if (a == "--slo-ttft") value(&ro.slo);
+    else if (a == "--client-timeout") value(&ro.client_timeout);
     else if (a == "--seed") value(&d), ro.seed = uint64_t(d);
     else if (a == "--jobs") value(&d), jobs = std::max(1, int(d));
     else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
   std::ostringstream sum;
   sum << "Scaling scenarios (nim-bench-scaling, " << date << "; simulated time, pod start " << ro.startup
-      << " s, SLO p95 TTFT <= " << ro.slo << " s, seed " << ro.seed << "; wall " << int(wall + 0.5) << " s)\n\n";
+      << " s, SLO p95 TTFT <= " << ro.slo << " s, clients give up after " << ro.client_timeout << " s unscheduled, seed " << ro.seed << "; wall " << int(wall + 0.5) << " s)\n\n";
   for (auto& p : policies) sum << "- " << p.name << ": " << p.title << "\n";
   sum << "\n" << demo::MarkdownTable(scenarios, results) << "\n";
   for (auto& s : scenarios) {

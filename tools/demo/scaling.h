@@ -64,6 +64,9 @@ struct RunOptions {
   double slo = 2;        ///< p95 TTFT bound (MLPerf conversational)
   uint64_t seed = 42;
   int initial_replicas = 1;  ///< ready at t = 0 (min-0 policies go to zero by themselves)
+  /// Clients abandon a request not scheduled within this many seconds (an ingress's default
+  /// proxy timeout, nginx's 60 s), so that a pod's backlog ends; 0: they wait forever.
+  double client_timeout = 60;
 };
 
 struct Sample {
@@ -81,7 +84,8 @@ struct Result {
   double breach_s = 0;      ///< seconds with p95 TTFT above the SLO
   double replica_min = 0;   ///< pod-minutes (starting, ready and terminating pods)
   long waited = 0;          ///< requests scheduled more than 1 s after they were sent (or still pending so)
-  long requests = 0;        ///< requests that got a first token
+  long requests = 0;        ///< requests that got a first token or were abandoned
+  long abandoned = 0;       ///< requests whose client gave up waiting (counted in `waited`)
   int max_spec = 0;
   std::vector<Sample> samples;  ///< one per simulated second
 };

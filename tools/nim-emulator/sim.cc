@@ -319,6 +319,27 @@ void Cluster::StepPod(Pod& p, double until) {
   }
 }
 
+void Cluster::AbandonStale() {
+  const double limit = shape_.client_timeout_s;
+  std::vector<Request> gone;
+  auto stale = [&](const Request& r) { return now_ - r.sent_at >= limit; };
+  auto sweep = [&](std::deque<Request>& q) {
+    for (auto& r : q)
+      if (stale(r)) gone.push_back(r);
+    q.erase(std::remove_if(q.begin(), q.end(), stale), q.end());
+  };
+  sweep(held_);
+  for (auto& p : pods_) sweep(p->waiting);
+  for (auto& r : gone) {
+    double w = now_ - r.sent_at;
+    first_tokens_.push_back({now_, w, w, true});
+    ++abandoned_;
+    if (r.user < 0) continue;
+    --active_users_;
+    if (active_users_ + int(starts_.size()) < concurrency_) IssueForUser(r.user);
+  }
+}
+
 void Cluster::AdvanceTo(double t) {
   constexpr double kTick = 0.01;
   // Bounded: each iteration advances now_ by kTick or to t.
@@ -360,6 +381,11 @@ void Cluster::AdvanceTo(double t) {
         while (Admit(*p, kTick + 0.05)) {
         }
     now_ = next;
+    // Clients give up on requests not scheduled within their timeout (checked every second).
+    if (shape_.client_timeout_s > 0 && now_ >= next_abandon_check_) {
+      AbandonStale();
+      next_abandon_check_ = now_ + 1;
+    }
     // Terminating pods leave once drained or when their grace period ends (requests still
     // on them fail; closed-loop users retry through the Service).
     for (size_t i = 0; i < pods_.size();) {

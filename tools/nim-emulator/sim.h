@@ -78,6 +78,11 @@ struct LoadShape {
   /// New closed-loop users start at uniformly spread times over this many seconds (as a
   /// benchmark client's workers do), so that their requests are not in lockstep.
   double ramp_s = 4;
+  /// A request still waiting to be scheduled (held by the Service or queued in a pod) this
+  /// long after it was sent is abandoned by its client, as behind an ingress whose proxy
+  /// timeout ends the call (0: clients wait forever, as genai-perf does). A closed-loop user
+  /// sends its next request at once.
+  double client_timeout_s = 0;
 };
 
 enum class PodPhase { kStarting, kReady, kTerminating };
@@ -132,6 +137,7 @@ struct ClientEvent {
   double at = 0;
   double ttft = 0;      ///< client-side time to first token (includes time held by the Service)
   double waited = 0;    ///< Service hold + pod queue time before the request was scheduled
+  bool abandoned = false;  ///< no first token: the client gave up (ttft = waited = its wait)
 };
 
 /// Aggregates over the cluster at one instant (for tables and tests).
@@ -175,6 +181,8 @@ class Cluster {
   /// p-quantile of client TTFT over [now - window, now], counting pending requests by age.
   double TtftQuantile(double q, double window) const;
   uint64_t completed() const { return completed_; }
+  /// Requests abandoned by their clients (LoadShape::client_timeout_s).
+  uint64_t abandoned() const { return abandoned_; }
 
   /// Pods ever created and removed, in order (for discovery tests).
   uint64_t generation() const { return generation_; }
@@ -190,6 +198,7 @@ class Cluster {
   int SampleLen(double mean, double sd);
   double Uniform();
   void Reconcile();
+  void AbandonStale();
 
   PodModel model_;
   LoadShape shape_;
@@ -210,6 +219,8 @@ class Cluster {
   double next_arrival_ = -1;
   std::vector<ClientEvent> first_tokens_;
   uint64_t completed_ = 0;
+  uint64_t abandoned_ = 0;
+  double next_abandon_check_ = 0;
 };
 
 }  // namespace nimemu
