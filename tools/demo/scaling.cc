@@ -306,7 +306,7 @@ std::string GoalVerdict(const Scenario& s, const std::vector<Result>& results) {
     if (share <= 1.10 && r.breach_s < best_ok_breach) best_ok_breach = r.breach_s, best_ok = desc;
     if (r.breach_s < best_any_breach) best_any_breach = r.breach_s, best_any = desc;
   }
-  std::string out = s.name + ": article " + Num(art->breach_s) + " SLO-breach s, " + Num(art->replica_min, 1) +
+  std::string out = s.name + (s.goal ? "" : " (the goal is not set for this scenario)") + ": article " + Num(art->breach_s) + " SLO-breach s, " + Num(art->replica_min, 1) +
                     " replica-min; ";
   if (art->breach_s <= 0) {
     out += "the article never breaches, so \"50 % fewer\" cannot be met";
@@ -367,7 +367,7 @@ const char* Color(const std::string& policy) {
 std::string ScenarioSvg(const Scenario& s, const std::vector<Result>& results, double slo) {
   const double W = 960, left = 60, right = 60, panel = 230, gap = 50, top = 50;
   const double pw = W - left - right;
-  const double H = top + 2 * panel + gap + 70;
+  const double H = top + 2 * panel + gap + 80;
   std::vector<const Result*> rs;
   int max_spec = 1;
   double max_load = 1;
@@ -438,9 +438,10 @@ std::string ScenarioSvg(const Scenario& s, const std::vector<Result>& results, d
     o << "\"/>\n<polyline fill=\"none\" stroke=\"" << col << "\" stroke-width=\"1.5\" points=\"";
     for (size_t i = 0; i < r->samples.size(); i += 5) o << X(r->samples[i].t) << "," << YT(r->samples[i].p95) << " ";
     o << "\"/>\n";
-    double lx = left + (pw / 4) * li++;
-    o << "<rect x=\"" << lx << "\" y=\"" << H - 42 << "\" width=\"14\" height=\"4\" fill=\"" << col << "\"/>"
-      << "<text x=\"" << lx + 18 << "\" y=\"" << H - 37 << "\">" << r->policy << ": " << Num(r->breach_s)
+    double lx = left + (pw / 2) * (li % 2), ly = H - 44 + 18 * (li / 2);
+    ++li;
+    o << "<rect x=\"" << lx << "\" y=\"" << ly - 5 << "\" width=\"14\" height=\"4\" fill=\"" << col << "\"/>"
+      << "<text x=\"" << lx + 18 << "\" y=\"" << ly << "\">" << r->policy << ": " << Num(r->breach_s)
       << " s breach, " << Num(r->replica_min, 1) << " replica-min</text>\n";
   }
   o << "</svg>\n";
