@@ -12,6 +12,7 @@
 #include "scaler/app/app.h"
 #include "scaler/app/tls_credentials.h"
 #include "scaler/cluster/membership.h"
+#include "scaler/cluster/rendezvous.h"
 #include "scaler/cluster/router.h"
 #include "scaler/common/text.h"
 #include "scaler/common/version.h"
@@ -147,6 +148,10 @@ int RunServe(const config::AppConfig& config) {
                                  config.namespaces};
   engine::ScalerEngine engine(spec_options, deps, config.idle_forget);
 
+  // One completion queue and one thread serve every call of the gRPC port (async_calls.h), and
+  // the calls this replica makes to its peers. Declared before the services, so it stops after
+  // they have answered everything.
+  service::CallLoop loop;
   // HA (README "HA"): the replicas of the peers Service share the triggers out.
   std::unique_ptr<cluster::Membership> membership;
   std::unique_ptr<cluster::Router> router;
@@ -166,13 +171,10 @@ int RunServe(const config::AppConfig& config) {
                                                        discovery.WatchFor(ns, config.peers_service),
                                                        config.peers_port_name, own_port, &clock);
     router = std::make_unique<cluster::Router>(membership.get(), &clock);
-    peers = std::make_unique<service::PeerClient>(PeerCredentials(config), config.peer_tls_server_name);
+    peers = std::make_unique<service::PeerClient>(PeerCredentials(config), config.peer_tls_server_name, &loop);
     log->info("HA: replicas are the ready endpoints of Service {}/{}; this one is {}", ns, config.peers_service,
               config.advertise_addr);
   }
-  // One completion queue and one thread serve every call of the gRPC port (async_calls.h).
-  // Declared before the services, so it stops after they have answered everything.
-  service::CallLoop loop;
   service::ExternalScalerService::Options service_options;
   service_options.router = router.get();
   service_options.peers = peers.get();
@@ -256,6 +258,7 @@ int RunServe(const config::AppConfig& config) {
   bool monitor_stop = false;
   std::thread monitor([&] {
     bool serving = false;
+    TimePoint next_sweep{};
     while (true) {
       std::string why;
       bool ok = ready(&why);
@@ -266,14 +269,25 @@ int RunServe(const config::AppConfig& config) {
         serving = ok;
       }
       engine.ForgetIdle(clock.Now());
-      if (router) {
+      if (router && clock.Now() >= next_sweep) {
         // Triggers this replica neither owns nor succeeds (after a membership change, or answered
         // here while their owners were unreachable) stop being collected here after 30 s unused.
+        // Every 2 s, not on every 250 ms pass: the rule is about 30 s, and the predicate runs
+        // under the engine's lock, which every gRPC call's lookup also takes.
         TimePoint now = clock.Now();
+        next_sweep = now + std::chrono::seconds(2);
+        // One copy of the peer list per sweep. Self among the top two of all peers is among the
+        // top two of every subset that keeps self (the router's live peers drop only others),
+        // so such a trigger is kept without asking the router (its locks, its list copies);
+        // only the others get the router's exact answer.
+        const std::vector<std::string> peers_now = router->Peers();
+        const std::string& self = router->self();
         engine.ForgetIf([&](const engine::TrackedObject& o) {
+          if (o.HasSubscribers() || now - o.LastAccess() <= std::chrono::seconds(30)) return false;
           const auto& k = o.spec().key;
-          return !o.HasSubscribers() && now - o.LastAccess() > std::chrono::seconds(30) &&
-                 !router->Keeps(cluster::TriggerKey(k.ns, k.name, k.metadata_hash));
+          std::string key = cluster::TriggerKey(k.ns, k.name, k.metadata_hash);
+          if (cluster::OwnersOf(key, peers_now).Includes(self)) return false;
+          return !router->Keeps(key);
         }, "no longer collected here: this replica is neither its owner nor its successor");
       }
       std::unique_lock lock(monitor_mu);
@@ -305,6 +319,7 @@ int RunServe(const config::AppConfig& config) {
   if (cancelled > 0) log->info("cancelled {} stream(s) whose client was not reading", cancelled);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
   service.Stop();
+  if (peers) peers->CancelAll();  // warm and wake calls still in flight: the loop drains at once
   loop.Stop();  // no gRPC operation starts after this (CallLoop's gate)
   {
     std::lock_guard lock(monitor_mu);
