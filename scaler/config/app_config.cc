@@ -102,7 +102,7 @@ const std::vector<Option>& Options() {
        [](AppConfig& c, const std::string& v) { return SetDuration(&c.min_scrape_interval, v); }},
       {"shutdown-grace", false, "5s", "how long SIGTERM waits for running calls",
        [](AppConfig& c, const std::string& v) { return SetDuration(&c.shutdown_grace, v); }},
-      {"wake-token-file", false, "", "file holding the bearer token the wake hook requires (re-read per call)",
+      {"wake-token-file", false, "", "file holding the bearer token the wake hook and /debug require (re-read per call)",
        [](AppConfig& c, const std::string& v) { return SetString(&c.wake_token_file, v); }},
       {"stream-heartbeat", false, "60s", "re-send true on StreamIsActive this often while active (0s: never)",
        [](AppConfig& c, const std::string& v) {

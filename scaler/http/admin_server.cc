@@ -88,25 +88,35 @@ std::string DebugScaledObjectsJson(const engine::ScalerEngine& engine, TimePoint
   return DumpJson(doc, 2) + "\n";
 }
 
+net::HttpServerResponse Text(int status, std::string body) {
+  return net::HttpServerResponse{status, "text/plain; charset=utf-8", std::move(body) + "\n"};
+}
+
+// With a token file configured, a 401 for a request without `Authorization: Bearer <token>`
+// (compared in constant time); nullopt when the request may go on. The file is re-read per
+// request, so a rotated Secret takes effect at once.
+std::optional<net::HttpServerResponse> RequireToken(const std::string& token_file, const net::HttpServerRequest& req,
+                                                    const char* what) {
+  if (token_file.empty()) return std::nullopt;
+  std::ifstream in(token_file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string token(Trim(ss.str()));
+  auto it = req.headers.find("authorization");
+  std::optional<std::string_view> presented;
+  if (it != req.headers.end()) presented = BearerToken(it->second);
+  // An unreadable or empty token file refuses everyone rather than letting everyone in.
+  if (token.empty() || !presented || !ConstantTimeEquals(token, *presented)) {
+    return Text(401, std::string(what) + ": missing or wrong bearer token");
+  }
+  return std::nullopt;
+}
+
 net::HttpServerResponse HandleWake(engine::ScalerEngine& engine, const Clock& clock, const std::string& token_file,
                                    const net::HttpServerRequest& req, const WakeBroadcastFn& broadcast) {
-  auto text = [](int status, std::string body) {
-    return net::HttpServerResponse{status, "text/plain; charset=utf-8", std::move(body) + "\n"};
-  };
+  auto text = Text;
   if (req.method != "POST") return text(405, "use POST /v1/wake/<namespace>/<scaledobject>");
-  if (!token_file.empty()) {
-    std::ifstream in(token_file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string token(Trim(ss.str()));
-    auto it = req.headers.find("authorization");
-    std::optional<std::string_view> presented;
-    if (it != req.headers.end()) presented = BearerToken(it->second);
-    // An unreadable or empty token file refuses everyone rather than letting everyone in.
-    if (token.empty() || !presented || !ConstantTimeEquals(token, *presented)) {
-      return text(401, "wake hook: missing or wrong bearer token");
-    }
-  }
+  if (auto refused = RequireToken(token_file, req, "wake hook")) return *refused;
   constexpr std::string_view kPrefix = "/v1/wake/";
   std::string rest = req.path.substr(kPrefix.size());
   size_t slash = rest.find('/');
@@ -174,9 +184,13 @@ AdminServer::AdminServer(engine::ScalerEngine* engine, telemetry::ScalerMetrics*
     if (ready(&why)) return net::HttpServerResponse{200, "text/plain; charset=utf-8", "ready\n"};
     return net::HttpServerResponse{503, "text/plain; charset=utf-8", "not ready: " + why + "\n"};
   });
-  server_.Route("/debug/scaledobjects", [engine, clock, ownership = ownership_](const net::HttpServerRequest&) {
-    return net::HttpServerResponse{200, "application/json", DebugScaledObjectsJson(*engine, clock->Now(), *ownership)};
-  });
+  // The debug view shows every trigger's pods and formula: behind the same token as the hook.
+  server_.Route("/debug/scaledobjects",
+                [engine, clock, ownership = ownership_, wake_token_file](const net::HttpServerRequest& req) {
+                  if (auto refused = RequireToken(wake_token_file, req, "debug")) return *refused;
+                  return net::HttpServerResponse{200, "application/json",
+                                                 DebugScaledObjectsJson(*engine, clock->Now(), *ownership)};
+                });
 }
 
 }  // namespace nimscaler::http

@@ -31,7 +31,7 @@ using WakeBroadcastFn = std::function<size_t(const std::string& ns, const std::s
 
 class AdminServer {
  public:
-  /// `wake_token_file`: when not empty, the wake hook requires `Authorization: Bearer <token>`
+  /// `wake_token_file`: when not empty, the wake hook and /debug require `Authorization: Bearer <token>`
   /// with the file's content (re-read on every call, so it can rotate).
   AdminServer(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics, const Clock* clock, ReadyFn ready,
               std::string wake_token_file = "");

@@ -257,6 +257,31 @@ TEST_F(AdminServerTest, WakeHookTokenSchemeIsCaseInsensitiveTokenIsExact) {
   EXPECT_EQ(none->status, 401);
 }
 
+// Issue 14 item 5: /debug/scaledobjects (every trigger's pods, formula and values) needs the
+// token as the wake hook does when one is configured; /metrics and the probes stay open.
+TEST_F(AdminServerTest, DebugNeedsTheTokenWhenOneIsConfigured) {
+  std::string token_file = ::testing::TempDir() + "/admin-debug-token";
+  std::ofstream(token_file) << "s3cret\n";
+  StartAdmin(token_file);
+  ASSERT_NE(Track("nim", "llama", {"/ok/metrics"}), nullptr);
+  auto none = Request("GET", "/debug/scaledobjects");
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(none->status, 401);
+  EXPECT_EQ(none->body.find("llama"), std::string::npos) << "nothing of the triggers leaks: " << none->body;
+  auto wrong = Request("GET", "/debug/scaledobjects", "Authorization: Bearer nope\r\n");
+  ASSERT_TRUE(wrong.has_value());
+  EXPECT_EQ(wrong->status, 401);
+  auto right = Request("GET", "/debug/scaledobjects", "Authorization: Bearer s3cret\r\n");
+  ASSERT_TRUE(right.has_value());
+  EXPECT_EQ(right->status, 200);
+  EXPECT_NE(right->body.find("llama"), std::string::npos) << right->body;
+  for (const char* open : {"/metrics", "/healthz"}) {
+    auto r = Request("GET", open);
+    ASSERT_TRUE(r.has_value()) << open;
+    EXPECT_EQ(r->status, 200) << open;
+  }
+}
+
 // Issue 19 item 8: with 4 worker threads, four slow request bodies or 50 slowloris
 // connections starved /healthz (0 of 25 probes answered). Now 50 slowloris heads and 4
 // trickled bodies leave /healthz answering at once, and the deadlines close every one of them.
