@@ -120,6 +120,11 @@ std::vector<Policy> Policies() {
   d.name = "nim-default";
   d.title = "nim-scaler defaults (targetKvCache 0.8 + targetWaiting 4), min 0";
   out.push_back(d);
+  Policy k;
+  k.name = "nim-kv";
+  k.title = "nim-scaler as in make demo: targetKvCache 0.1 (the article's target) + targetWaiting 4, min 0";
+  k.metadata = {{"targetKvCache", "0.1"}, {"targetWaiting", "4"}};
+  out.push_back(k);
   Policy l;
   l.name = "nim-ttft";
   l.title = "nim-scaler targetTtft 1s (p95, half the SLO), min 0";
@@ -359,6 +364,7 @@ const char* Color(const std::string& policy) {
   if (policy == "article") return "#d62728";
   if (policy == "nim-default") return "#1f77b4";
   if (policy == "nim-ttft") return "#2ca02c";
+  if (policy == "nim-kv") return "#ff7f0e";
   return "#9467bd";
 }
 
