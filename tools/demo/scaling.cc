@@ -135,6 +135,11 @@ std::vector<Policy> Policies() {
   s.title = "nim-scaler defaults + startupTime (the pod start), min 0";
   s.metadata = {{"startupTime", "auto"}};  // replaced by the run's pod start
   out.push_back(s);
+  Policy ks;
+  ks.name = "nim-kv-startup";
+  ks.title = "nim-scaler as in make demo + startupTime (the pod start), min 0";
+  ks.metadata = {{"targetKvCache", "0.1"}, {"targetWaiting", "4"}, {"startupTime", "auto"}};
+  out.push_back(ks);
   return out;
 }
 
@@ -280,7 +285,10 @@ Result Run(const Scenario& s, const Policy& p, const RunOptions& o) {
       replica_s += v.pods;
       if (sm.p95 > o.slo) r.breach_s += 1;
     }
-    if (spec_at_stress >= 0 && r.react_s < 0 && replicas > spec_at_stress) r.react_s = t - s.stress_at;
+    // React: the first scale-up at or after the stress begins (a policy may have scaled up
+    // before, e.g. on start-up, and come down again).
+    int before = r.samples.empty() ? replicas : r.samples.back().spec;
+    if (spec_at_stress >= 0 && r.react_s < 0 && replicas > before) r.react_s = t - s.stress_at;
     r.max_spec = std::max(r.max_spec, replicas);
     r.samples.push_back(sm);
   }
@@ -305,7 +313,9 @@ std::string GoalVerdict(const Scenario& s, const std::vector<Result>& results) {
   const Result* startup = nullptr;
   for (const auto& r : results) {
     if (r.scenario != s.name || r.policy == "article" || !r.ran) continue;
-    if (r.policy == "nim-startup") startup = &r;
+    if ((r.policy == "nim-startup" || r.policy == "nim-kv-startup") &&
+        (!startup || r.breach_s < startup->breach_s))
+      startup = &r;
     double share = art->replica_min > 0 ? r.replica_min / art->replica_min : 0;
     std::string desc = r.policy + " " + Num(r.breach_s) + " s at " + Num(100 * share) + " % of its replica-minutes";
     if (share <= 1.10 && r.breach_s < best_ok_breach) best_ok_breach = r.breach_s, best_ok = desc;
@@ -330,7 +340,7 @@ std::string GoalVerdict(const Scenario& s, const std::vector<Result>& results) {
       out += "; startupTime (goal 90 % fewer on the ramp): not in this build";
     } else if (art->breach_s > 0) {
       double red = 1 - startup->breach_s / art->breach_s;
-      out += "; startupTime: " + (red >= 0 ? Num(100 * red) + " % fewer" : Num(-100 * red) + " % more") +
+      out += "; best with startupTime (" + startup->policy + "): " + (red >= 0 ? Num(100 * red) + " % fewer" : Num(-100 * red) + " % more") +
              " breach-seconds than the article (goal 90 % fewer: " + (red >= 0.9 ? "MET" : "NOT met") + ")";
     }
   }
@@ -365,6 +375,7 @@ const char* Color(const std::string& policy) {
   if (policy == "nim-default") return "#1f77b4";
   if (policy == "nim-ttft") return "#2ca02c";
   if (policy == "nim-kv") return "#ff7f0e";
+  if (policy == "nim-kv-startup") return "#8c564b";
   return "#9467bd";
 }
 

@@ -50,7 +50,7 @@ std::vector<Scenario> Scenarios();
 LoadPoint LoadAt(const Scenario& s, double t);
 
 struct Policy {
-  std::string name;   ///< article, nim-default, nim-kv, nim-ttft, nim-startup
+  std::string name;   ///< article, nim-default, nim-kv, nim-ttft, nim-startup, nim-kv-startup
   std::string title;
   bool article = false;  ///< the HPA-on-KV-cache configuration instead of nim-scaler
   std::map<std::string, std::string> metadata;  ///< nim-scaler trigger keys (beside engine, scrapeInterval)
@@ -80,7 +80,7 @@ struct Result {
   std::string scenario, policy;
   bool ran = false;
   std::string error;        ///< why the policy could not run (e.g. a key this build lacks)
-  double react_s = -1;      ///< stress_at -> first rise of spec.replicas (-1: never)
+  double react_s = -1;      ///< stress_at -> first scale-up at or after it (-1: never)
   double breach_s = 0;      ///< seconds with p95 TTFT above the SLO
   double replica_min = 0;   ///< pod-minutes (starting, ready and terminating pods)
   long waited = 0;          ///< requests scheduled more than 1 s after they were sent (or still pending so)
