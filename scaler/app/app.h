@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "scaler/common/result.h"
 #include "scaler/config/app_config.h"
+#include "scaler/config/metadata_reader.h"
 
 namespace nimscaler::app {
 
@@ -15,6 +17,17 @@ int RunServe(const config::AppConfig& config);
 
 /// `nim-scaler check --metadata FILE [--scrape URL ...] [--namespace NS --name NAME]`.
 int RunCheck(const std::vector<std::string>& args);
+
+/// `nim-scaler record --metadata FILE --out FILE [--duration D] ...` (issue 13 item 4).
+int RunRecord(const std::vector<std::string>& args);
+
+/// `nim-scaler replay FILE --metadata A [--metadata B ...] [--out DIR]` (issue 13 item 4).
+int RunReplay(const std::vector<std::string>& args);
+
+/// Reads a trigger's metadata file (check, record, replay): a JSON object of strings, or
+/// `key: value` lines (the trigger's `metadata:` block pasted from YAML). Errors name the
+/// file and the line.
+Result<config::Metadata> ReadMetadataFile(const std::string& path);
 
 /// The README's metadata table, generated from spec::MetadataFields() (`check --reference`).
 std::string MetadataReferenceMarkdown();

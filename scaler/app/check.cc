@@ -15,7 +15,6 @@
 #include "scaler/spec/scaler_spec.h"
 
 namespace nimscaler::app {
-namespace {
 
 // Reads a metadata file: a JSON object of strings, or "key: value" lines (the trigger's
 // `metadata:` block pasted from YAML; quotes around values are removed).
@@ -56,6 +55,8 @@ Result<config::Metadata> ReadMetadataFile(const std::string& path) {
   }
   return md;
 }
+
+namespace {
 
 std::string FieldType(const config::FieldSpec& f) {
   switch (f.type) {

@@ -15,6 +15,9 @@ void PrintUsage() {
             << "usage:\n"
             << "  nim-scaler serve [flags]           run the gRPC scaler and the HTTP port\n"
             << "  nim-scaler check --metadata FILE   validate trigger metadata; --scrape URL evaluates once\n"
+            << "  nim-scaler record --metadata FILE --out demand.jsonl [--duration 10m]\n"
+            << "                                     sample a live deployment's demand (record --help)\n"
+
             << "  nim-scaler version\n\n"
             << "serve flags (each also as an environment variable):\n";
   for (const auto& o : config::ServeOptionDocs()) {
@@ -39,6 +42,7 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "check") return RunCheck(rest);
+  if (cmd == "record") return RunRecord(rest);
   if (cmd == "serve") {
     std::map<std::string, std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
@@ -55,7 +59,7 @@ int Main(int argc, char** argv) {
     return RunServe(*cfg);
   }
   std::string msg = "nim-scaler: unknown command \"" + Truncate(cmd, 40) + "\"";
-  if (auto s = SuggestClosest(cmd, {"serve", "check", "version", "help"})) msg += " (did you mean \"" + *s + "\"?)";
+  if (auto s = SuggestClosest(cmd, {"serve", "check", "record", "version", "help"})) msg += " (did you mean \"" + *s + "\"?)";
   std::cerr << msg << "\n";
   return 2;
 }
