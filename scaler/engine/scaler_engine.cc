@@ -139,7 +139,7 @@ void ScalerEngine::RecordPendingWake(const std::string& ns, const std::string& n
 void ScalerEngine::Retire(const std::vector<std::shared_ptr<TrackedObject>>& objects, const std::string& why) {
   Drop(objects);
   for (const auto& obj : objects) {
-    if (deps_.metrics) deps_.metrics->RemoveScaledObject(obj->spec().key.ns, obj->spec().key.name);
+    if (deps_.metrics) deps_.metrics->RemoveScaledObject(obj->MetricLabels());
     telemetry::Logger("engine")->info("{}: {}", obj->spec().key.ToString(), why);
   }
 }

@@ -232,7 +232,16 @@ void TrackedObject::Publish(EvaluationConstPtr ev, TimePoint now) {
     for (const auto& [k, v] : ev->signals) {
       if (std::isfinite(v)) g.signals[k] = v;
     }
-    deps_.metrics->SetScaledObject(spec_->key.ns, spec_->key.name, g);
+    if (const auto& snap = ev->snapshot) {
+      size_t failed = 0;
+      for (const auto& p : snap->pods) failed += p.answered ? 0 : 1;
+      g.collected = failed < snap->pods.size();
+      g.errors["scrape"] = static_cast<double>(failed);
+      g.errors["discovery"] = snap->discovery_error.empty() ? 0 : 1;
+      g.errors["no_pods"] = !snap->pods.empty() && snap->UsablePods() == 0 ? 1 : 0;
+    }
+    g.errors["metric"] = ev->status.code() == Code::kFailedPrecondition ? 1 : 0;
+    deps_.metrics->SetScaledObject(MetricLabels(), g);
   }
   ReleaseFirstCycleWaiters();
   if (rose) log_->info("{}: became active (value {})", spec_->key.ToString(), FormatDouble(ev->value));

@@ -54,6 +54,10 @@ class TrackedObject {
   TrackedObject& operator=(const TrackedObject&) = delete;
 
   const spec::ScalerSpec& spec() const { return *spec_; }
+  /// The labels of this trigger's self-metrics series (namespace, ScaledObject, metric name).
+  telemetry::TriggerLabels MetricLabels() const {
+    return {spec_->key.ns, spec_->key.name, spec_->metric_name};
+  }
   /// The latest evaluation; never null (a "pending" one before the first cycle ends).
   EvaluationConstPtr Latest() const;
 

@@ -8,9 +8,11 @@
 #include <prometheus/text_serializer.h>
 
 #include <mutex>
+#include <tuple>
 
 #include "scaler/common/text.h"
 #include "scaler/common/version.h"
+#include "scaler/telemetry/process_metrics.h"
 
 namespace nimscaler::telemetry {
 
@@ -19,6 +21,24 @@ namespace {
 // control characters and invalid UTF-8 would go into /metrics as raw bytes (prometheus-cpp
 // escapes only \\, " and newline), so they become U+FFFD.
 std::string LabelValue(const std::string& v) { return SanitizeUtf8(v, /*replace_controls=*/true); }
+
+// grpc_code as stock dashboards expect it (Go's codes.Code names): INVALID_ARGUMENT becomes
+// InvalidArgument, CANCELLED Canceled, OK stays OK.
+std::string GoCodeName(const std::string& code) {
+  if (code == "OK") return code;
+  if (code == "CANCELLED") return "Canceled";
+  std::string out;
+  bool upper = true;
+  for (char c : code) {
+    if (c == '_') {
+      upper = true;
+      continue;
+    }
+    out += upper ? c : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    upper = false;
+  }
+  return LabelValue(out);
+}
 }  // namespace
 
 using prometheus::BuildCounter;
@@ -54,16 +74,30 @@ struct ScalerMetrics::Impl {
   prometheus::Family<prometheus::Gauge>& stream_clients =
       BuildGauge().Name("nimscaler_stream_clients").Help("Open StreamIsActive streams.").Register(*registry);
   prometheus::Family<prometheus::Gauge>& so_value =
-      BuildGauge().Name("nimscaler_scaledobject_value")
-          .Help("Desired replica count reported to KEDA, per ScaledObject.").Register(*registry);
+      BuildGauge().Name("nimscaler_scaledobject_desired_replicas")
+          .Help("Desired replica count reported to KEDA, per trigger.").Register(*registry);
   prometheus::Family<prometheus::Gauge>& so_ready =
       BuildGauge().Name("nimscaler_scaledobject_ready_pods")
-          .Help("Pods whose metrics were usable in the last cycle.").Register(*registry);
+          .Help("Pods whose metrics were usable in the last cycle, per trigger.").Register(*registry);
   prometheus::Family<prometheus::Gauge>& so_active =
       BuildGauge().Name("nimscaler_scaledobject_active").Help("1 when IsActive is true.").Register(*registry);
   prometheus::Family<prometheus::Gauge>& so_signal =
       BuildGauge().Name("nimscaler_scaledobject_signal")
-          .Help("Aggregated signal (sum over pods), per ScaledObject and signal.").Register(*registry);
+          .Help("Aggregated signal (sum over pods), per trigger and signal.").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& so_fresh =
+      BuildGauge().Name("nimscaler_scaledobject_last_collection_timestamp_seconds")
+          .Help("Unix time of the last cycle in which some pod of the trigger answered.").Register(*registry);
+  prometheus::Family<prometheus::Counter>& so_errors =
+      BuildCounter().Name("nimscaler_scaledobject_collection_errors_total")
+          .Help("Collection shortfalls per trigger, by reason (scrape: a pod failed; discovery; metric: a signal "
+                "no pod serves; no_pods: none usable).").Register(*registry);
+  // The names stock gRPC dashboards query (go-grpc-prometheus).
+  prometheus::Family<prometheus::Counter>& grpc_handled =
+      BuildCounter().Name("grpc_server_handled_total")
+          .Help("gRPC calls completed on the server, by type, service, method and code.").Register(*registry);
+  prometheus::Family<prometheus::Histogram>& grpc_handling =
+      BuildHistogram().Name("grpc_server_handling_seconds")
+          .Help("Time to complete a unary gRPC call on the server.").Register(*registry);
 
   prometheus::Counter& scrape_ok = scrapes.Add({{"result", "success"}});
   prometheus::Counter& scrape_err = scrapes.Add({{"result", "error"}});
@@ -74,8 +108,12 @@ struct ScalerMetrics::Impl {
   prometheus::Gauge& tracked_g = tracked.Add({});
   prometheus::Gauge& streams_g = stream_clients.Add({});
 
-  std::mutex mu;  // guards the per-object series bookkeeping below
-  std::map<std::pair<std::string, std::string>, std::map<std::string, prometheus::Gauge*>> so_signals;
+  std::mutex mu;  // guards the per-trigger series bookkeeping below
+  struct Series {
+    std::map<std::string, prometheus::Gauge*> signals;
+    std::map<std::string, prometheus::Counter*> errors;
+  };
+  std::map<std::tuple<std::string, std::string, std::string>, Series> triggers;
 };
 
 ScalerMetrics::ScalerMetrics() : impl_(std::make_unique<Impl>()) {
@@ -87,7 +125,20 @@ void ScalerMetrics::RecordGrpc(const std::string& method, const std::string& cod
   impl_->grpc_requests.Add({{"method", LabelValue(method)}, {"code", LabelValue(code)}}).Increment();
   static const prometheus::Histogram::BucketBoundaries kBuckets{
       0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1};
+  // The gRPC service of every method recorded here; health checks are not recorded.
+  const std::string type = method == "StreamIsActive" ? "server_stream" : "unary";
+  impl_->grpc_handled
+      .Add({{"grpc_type", type}, {"grpc_service", "externalscaler.ExternalScaler"}, {"grpc_method", LabelValue(method)},
+            {"grpc_code", GoCodeName(code)}})
+      .Increment();
   impl_->grpc_duration.Add({{"method", LabelValue(method)}}, kBuckets).Observe(seconds);
+  if (type == "unary") {
+    impl_->grpc_handling
+        .Add({{"grpc_type", type}, {"grpc_service", "externalscaler.ExternalScaler"},
+              {"grpc_method", LabelValue(method)}},
+             kBuckets)
+        .Observe(seconds);
+  }
 }
 
 void ScalerMetrics::RecordScrape(bool success, double seconds) {
@@ -100,19 +151,26 @@ void ScalerMetrics::RecordStreamPush() { impl_->pushes.Increment(); }
 void ScalerMetrics::SetTrackedScaledObjects(size_t n) { impl_->tracked_g.Set(static_cast<double>(n)); }
 void ScalerMetrics::AddStreamClients(int delta) { impl_->streams_g.Increment(delta); }
 
-void ScalerMetrics::SetScaledObject(const std::string& raw_ns, const std::string& raw_name,
-                                    const ScaledObjectGauges& g) {
+namespace {
+prometheus::Labels SeriesLabels(const TriggerLabels& t) {
+  return {{"namespace", LabelValue(t.ns)}, {"scaledobject", LabelValue(t.scaledobject)},
+          {"trigger", LabelValue(t.trigger)}};
+}
+}  // namespace
+
+void ScalerMetrics::SetScaledObject(const TriggerLabels& trigger, const ScaledObjectGauges& g) {
   // Bookkeeping is by the sanitized values too, so it always matches the series that exist.
-  std::string ns = LabelValue(raw_ns), name = LabelValue(raw_name);
-  prometheus::Labels labels{{"namespace", ns}, {"scaledobject", name}};
+  prometheus::Labels labels = SeriesLabels(trigger);
   impl_->so_value.Add(labels).Set(g.value);
   impl_->so_ready.Add(labels).Set(g.ready_pods);
   impl_->so_active.Add(labels).Set(g.active ? 1 : 0);
+  auto& fresh = impl_->so_fresh.Add(labels);
+  if (g.collected) fresh.SetToCurrentTime();
   std::lock_guard lock(impl_->mu);
-  auto& known = impl_->so_signals[{ns, name}];
+  auto& known = impl_->triggers[{labels["namespace"], labels["scaledobject"], labels["trigger"]}];
   for (const auto& [raw_signal, v] : g.signals) {
     std::string signal = LabelValue(raw_signal);
-    auto& gauge = known[signal];
+    auto& gauge = known.signals[signal];
     if (gauge == nullptr) {
       auto l = labels;
       l["signal"] = signal;
@@ -120,23 +178,33 @@ void ScalerMetrics::SetScaledObject(const std::string& raw_ns, const std::string
     }
     gauge->Set(v);
   }
+  for (const auto& [reason, n] : g.errors) {
+    auto& counter = known.errors[reason];
+    if (counter == nullptr) {
+      auto l = labels;
+      l["reason"] = LabelValue(reason);
+      counter = &impl_->so_errors.Add(l);
+    }
+    if (n > 0) counter->Increment(n);
+  }
 }
 
-void ScalerMetrics::RemoveScaledObject(const std::string& raw_ns, const std::string& raw_name) {
-  std::string ns = LabelValue(raw_ns), name = LabelValue(raw_name);
-  prometheus::Labels labels{{"namespace", ns}, {"scaledobject", name}};
+void ScalerMetrics::RemoveScaledObject(const TriggerLabels& trigger) {
+  prometheus::Labels labels = SeriesLabels(trigger);
   impl_->so_value.Remove(&impl_->so_value.Add(labels));
   impl_->so_ready.Remove(&impl_->so_ready.Add(labels));
   impl_->so_active.Remove(&impl_->so_active.Add(labels));
+  impl_->so_fresh.Remove(&impl_->so_fresh.Add(labels));
   std::lock_guard lock(impl_->mu);
-  auto it = impl_->so_signals.find({ns, name});
-  if (it == impl_->so_signals.end()) return;
-  for (auto& [signal, gauge] : it->second) impl_->so_signal.Remove(gauge);
-  impl_->so_signals.erase(it);
+  auto it = impl_->triggers.find({labels["namespace"], labels["scaledobject"], labels["trigger"]});
+  if (it == impl_->triggers.end()) return;
+  for (auto& [signal, gauge] : it->second.signals) impl_->so_signal.Remove(gauge);
+  for (auto& [reason, counter] : it->second.errors) impl_->so_errors.Remove(counter);
+  impl_->triggers.erase(it);
 }
 
 std::string ScalerMetrics::SerializeText() const {
-  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+  return prometheus::TextSerializer().Serialize(impl_->registry->Collect()) + ProcessMetricsText(ReadProcessStats());
 }
 
 }  // namespace nimscaler::telemetry

@@ -8,12 +8,24 @@
 
 namespace nimscaler::telemetry {
 
-/// Per-ScaledObject values published after each evaluation.
+/// Which trigger a series belongs to: its ScaledObject and the metric name KEDA asks for, so
+/// two nim-scaler triggers of one ScaledObject (with distinct metricName) keep apart.
+struct TriggerLabels {
+  std::string ns;
+  std::string scaledobject;
+  std::string trigger;  ///< the trigger's metric name (spec.metric_name)
+};
+
+/// Per-trigger values published after each evaluation.
 struct ScaledObjectGauges {
   double value = 0;        ///< desired replicas as computed (NaN when unknown)
   double ready_pods = 0;
   bool active = false;
+  bool collected = false;  ///< some pod answered this cycle: the freshness timestamp moves
   std::map<std::string, double> signals;  ///< aggregated signals, e.g. kv_cache -> 0.2
+  /// Why this cycle fell short, by reason ("scrape": pods that failed; "discovery"; "metric":
+  /// a signal no pod serves; "no_pods": none usable), counted into the errors series.
+  std::map<std::string, double> errors;
 };
 
 class ScalerMetrics {
@@ -29,9 +41,10 @@ class ScalerMetrics {
   void RecordStreamPush();
   void SetTrackedScaledObjects(size_t n);
   void AddStreamClients(int delta);
-  void SetScaledObject(const std::string& ns, const std::string& name, const ScaledObjectGauges& g);
-  /// Removes every series of the object (it was forgotten), so /metrics does not keep ghosts.
-  void RemoveScaledObject(const std::string& ns, const std::string& name);
+  void SetScaledObject(const TriggerLabels& trigger, const ScaledObjectGauges& g);
+  /// Removes every series of the trigger (it was forgotten), so /metrics does not keep ghosts;
+  /// other triggers of the same ScaledObject keep theirs.
+  void RemoveScaledObject(const TriggerLabels& trigger);
 
   /// The Prometheus text exposition of every metric, for GET /metrics.
   std::string SerializeText() const;

@@ -39,7 +39,7 @@ DOCUMENTED = {
     "nimscaler_stream_clients": "gauge",
     "nimscaler_stream_pushes_total": "counter",
     "nimscaler_metadata_errors_total": "counter",
-    "nimscaler_scaledobject_value": "gauge",
+    "nimscaler_scaledobject_desired_replicas": "gauge",
     "nimscaler_scaledobject_ready_pods": "gauge",
     "nimscaler_scaledobject_active": "gauge",
     "nimscaler_scaledobject_signal": "gauge",

@@ -174,7 +174,7 @@ TEST_F(AdminServerTest, MetricsLabelValuesAreSanitized) {
   telemetry::ScaledObjectGauges g;
   g.value = 2;
   g.signals = {{std::string("kv\0cache", 8), 0.5}};
-  metrics_.SetScaledObject(std::string("nim\0x", 5), "llama\xFF\n\x01", g);
+  metrics_.SetScaledObject({std::string("nim\0x", 5), "llama\xFF\n\x01", "nim-x"}, g);
   metrics_.RecordGrpc(std::string("Get\0Metrics", 11), "OK", 0.001);
   auto r = Request("GET", "/metrics");
   ASSERT_TRUE(r.has_value());
@@ -191,7 +191,7 @@ TEST_F(AdminServerTest, MetricsLabelValuesAreSanitized) {
     EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 && c != '\n') << "control byte " << int(c);
   }
   // Forgetting the object removes its series, sanitized names and all.
-  metrics_.RemoveScaledObject(std::string("nim\0x", 5), "llama\xFF\n\x01");
+  metrics_.RemoveScaledObject({std::string("nim\0x", 5), "llama\xFF\n\x01", "nim-x"});
   auto after = Request("GET", "/metrics");
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->body.find("scaledobject=\"llama"), std::string::npos) << after->body;

@@ -370,8 +370,14 @@ TEST_F(ServeTest, HealthServingAfterFirstCollectionAndHttpEndpoints) {
   EXPECT_EQ(metrics->status, 200);
   EXPECT_NE(metrics->body.find("nimscaler_grpc_requests_total{code=\"OK\",method=\"GetMetrics\"}"), std::string::npos)
       << metrics->body.substr(0, 2000);
-  EXPECT_NE(metrics->body.find("nimscaler_scaledobject_value{namespace=\"nim\",scaledobject=\"meta-llama3-8b\"} 2.08"),
+  EXPECT_NE(metrics->body.find("nimscaler_scaledobject_desired_replicas{namespace=\"nim\",scaledobject=\"meta-llama3-8b\","
+                                "trigger=\"nim-nim-meta-llama3-8b\"} 2.08"),
             std::string::npos);
+  // Issue 14 item 1: the names stock gRPC dashboards query, and the process itself.
+  EXPECT_NE(metrics->body.find("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"GetMetrics\","
+                                "grpc_service=\"externalscaler.ExternalScaler\",grpc_type=\"unary\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics->body.find("\nprocess_resident_memory_bytes "), std::string::npos);
   EXPECT_NE(metrics->body.find("nimscaler_scrapes_total{result=\"success\"}"), std::string::npos);
   auto ready = http->Get(base + "/readyz", {});
   ASSERT_TRUE(ready.ok());
