@@ -229,6 +229,8 @@ void TrackedObject::Publish(EvaluationConstPtr ev, TimePoint now) {
     g.value = ev->status.ok() ? ev->value : std::numeric_limits<double>::quiet_NaN();
     g.ready_pods = ev->snapshot ? static_cast<double>(ev->snapshot->UsablePods()) : 0;
     g.active = ev->status.ok() && ev->active;
+    g.panicking = ev->status.ok() && ev->panicking;
+    g.held = ev->status.ok() && ev->held;
     for (const auto& [k, v] : ev->signals) {
       if (std::isfinite(v)) g.signals[k] = v;
     }

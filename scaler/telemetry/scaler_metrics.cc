@@ -84,6 +84,12 @@ struct ScalerMetrics::Impl {
   prometheus::Family<prometheus::Gauge>& so_signal =
       BuildGauge().Name("nimscaler_scaledobject_signal")
           .Help("Aggregated signal (sum over pods), per trigger and signal.").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& so_panicking =
+      BuildGauge().Name("nimscaler_scaledobject_panicking")
+          .Help("1 while the panic window drives the trigger's value.").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& so_held =
+      BuildGauge().Name("nimscaler_scaledobject_held")
+          .Help("1 while the trigger's value is held because a pod or metric is missing.").Register(*registry);
   prometheus::Family<prometheus::Gauge>& so_fresh =
       BuildGauge().Name("nimscaler_scaledobject_last_collection_timestamp_seconds")
           .Help("Unix time of the last cycle in which some pod of the trigger answered.").Register(*registry);
@@ -164,6 +170,8 @@ void ScalerMetrics::SetScaledObject(const TriggerLabels& trigger, const ScaledOb
   impl_->so_value.Add(labels).Set(g.value);
   impl_->so_ready.Add(labels).Set(g.ready_pods);
   impl_->so_active.Add(labels).Set(g.active ? 1 : 0);
+  impl_->so_panicking.Add(labels).Set(g.panicking ? 1 : 0);
+  impl_->so_held.Add(labels).Set(g.held ? 1 : 0);
   auto& fresh = impl_->so_fresh.Add(labels);
   if (g.collected) fresh.SetToCurrentTime();
   std::lock_guard lock(impl_->mu);
@@ -195,6 +203,8 @@ void ScalerMetrics::RemoveScaledObject(const TriggerLabels& trigger) {
   impl_->so_ready.Remove(&impl_->so_ready.Add(labels));
   impl_->so_active.Remove(&impl_->so_active.Add(labels));
   impl_->so_fresh.Remove(&impl_->so_fresh.Add(labels));
+  impl_->so_panicking.Remove(&impl_->so_panicking.Add(labels));
+  impl_->so_held.Remove(&impl_->so_held.Add(labels));
   std::lock_guard lock(impl_->mu);
   auto it = impl_->triggers.find({labels["namespace"], labels["scaledobject"], labels["trigger"]});
   if (it == impl_->triggers.end()) return;

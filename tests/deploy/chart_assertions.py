@@ -327,6 +327,8 @@ def main():
         check(not nps, "NetworkPolicy rendered while disabled")
 
     check(bool(by_kind.get("ServiceMonitor")) == values["serviceMonitor"]["enabled"], "ServiceMonitor does not follow serviceMonitor.enabled")
+    check(bool(by_kind.get("PrometheusRule")) == values["prometheusRule"]["enabled"],
+          "PrometheusRule does not follow prometheusRule.enabled")
 
     if failures:
         for f in failures:

@@ -190,7 +190,27 @@ must_fail "negative: Dockerfile with its own CMake commands" "differ from CI" "$
 sed 's/^USER .*/USER root/' "$ROOT/docker/Dockerfile" >"$WORK/fake/docker/Dockerfile"  # else unchanged
 must_fail "negative: Dockerfile running as root" "runtime USER" "$PY" "$HERE/check_dockerfile.py" "$WORK/fake"
 
-# --- 5. Dashboard -----------------------------------------------------------------------------
+# --- 5. Alerts: promtool checks the rendered PrometheusRule and proves each alert fires --------
+# alert_rules RULE_TEMPLATE_SED: renders the rule (release nim-scaler), applies a sed expression to
+# it (the negative case breaks it), and runs promtool check rules and test rules on it.
+alert_rules() {
+  local dir="$WORK/alerts"
+  rm -rf "$dir" && mkdir -p "$dir" &&
+    "$HELM" template nim-scaler "$CHART" --namespace nim-scaler --set prometheusRule.enabled=true \
+      --show-only templates/prometheusrule.yaml >"$dir/rendered.yaml" &&
+    "$PY" -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); print(yaml.safe_dump({"groups": d["spec"]["groups"]}, sort_keys=False))' \
+      "$dir/rendered.yaml" | sed "$1" >"$dir/rules.yaml" &&
+    cp "$HERE/prometheusrule_test.yaml" "$dir/test.yaml" &&
+    promtool check rules "$dir/rules.yaml" && promtool test rules "$dir/test.yaml"
+}
+if command -v promtool >/dev/null; then
+  check "PrometheusRule: promtool check rules and test rules" alert_rules 's/^//'
+  must_fail "negative: an alert that never fires fails its promtool test" "FAILED" alert_rules 's/ > 300$/ > 3000/'
+else
+  check "promtool is installed (Debian package prometheus)" false
+fi
+
+# --- 6. Dashboard -----------------------------------------------------------------------------
 DASH="$ROOT/deploy/grafana/nim-scaler.json"
 check "dashboard is valid JSON with panels" "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["panels"] and d["uid"]' "$DASH"
 sed 's/nimscaler_stream_clients{/kube_pod_info{/' "$DASH" >"$WORK/bad-dash.json"

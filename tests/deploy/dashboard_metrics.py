@@ -43,6 +43,10 @@ DOCUMENTED = {
     "nimscaler_scaledobject_ready_pods": "gauge",
     "nimscaler_scaledobject_active": "gauge",
     "nimscaler_scaledobject_signal": "gauge",
+    "nimscaler_scaledobject_panicking": "gauge",
+    "nimscaler_scaledobject_held": "gauge",
+    "nimscaler_scaledobject_last_collection_timestamp_seconds": "gauge",
+    "nimscaler_scaledobject_collection_errors_total": "counter",
 }
 
 PROMQL_WORDS = {

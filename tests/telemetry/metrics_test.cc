@@ -20,6 +20,7 @@ TEST(ScalerMetrics, TwoTriggersOfOneScaledObjectKeepApartAndLeaveOneByOne) {
   kv.collected = true;
   kv.signals = {{"kv_cache", 0.4}};
   kv.errors = {{"scrape", 1}};
+  kv.held = true;
   queue.value = 4;
   m.SetScaledObject({"nim", "llama", "llama-kv"}, kv);
   m.SetScaledObject({"nim", "llama", "llama-queue"}, queue);
@@ -30,6 +31,8 @@ TEST(ScalerMetrics, TwoTriggersOfOneScaledObjectKeepApartAndLeaveOneByOne) {
   EXPECT_TRUE(Has(text, "nimscaler_scaledobject_collection_errors_total{namespace=\"nim\",reason=\"scrape\",scaledobject=\"llama\",trigger=\"llama-kv\"} 2"));
   EXPECT_TRUE(Has(text, "nimscaler_scaledobject_last_collection_timestamp_seconds{namespace=\"nim\",scaledobject=\"llama\",trigger=\"llama-kv\"} 1"))
       << "a Unix time in seconds (starts with 1 until 2033)";
+  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_held{namespace=\"nim\",scaledobject=\"llama\",trigger=\"llama-kv\"} 1"));
+  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_panicking{namespace=\"nim\",scaledobject=\"llama\",trigger=\"llama-queue\"} 0"));
   m.RemoveScaledObject({"nim", "llama", "llama-kv"});
   text = m.SerializeText();
   EXPECT_FALSE(Has(text, "trigger=\"llama-kv\"")) << text;

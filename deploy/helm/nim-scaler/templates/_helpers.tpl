@@ -108,3 +108,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "nim-scaler.peerTlsServerName" -}}
 {{- default (printf "%s.%s.svc" (include "nim-scaler.fullname" .) .Release.Namespace) .Values.ha.peerTlsServerName -}}
 {{- end -}}
+
+{{/* A Prometheus duration of whole units (30s, 5m, 2h, 1d) in seconds, for PromQL comparisons. */}}
+{{- define "nim-scaler.seconds" -}}
+{{- $d := toString . -}}
+{{- $n := regexFind "^[0-9]+" $d | int -}}
+{{- $unit := trimPrefix (regexFind "^[0-9]+" $d) $d -}}
+{{- $mult := dict "s" 1 "m" 60 "h" 3600 "d" 86400 "w" 604800 -}}
+{{- if not (hasKey $mult $unit) -}}
+{{- fail (printf "prometheusRule.staleAfter: %q must be a whole number of s, m, h, d or w, e.g. 5m" $d) -}}
+{{- end -}}
+{{- mul $n (get $mult $unit) -}}
+{{- end -}}
