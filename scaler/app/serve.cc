@@ -24,6 +24,7 @@
 #include "scaler/net/url.h"
 #include "scaler/service/async_calls.h"
 #include "scaler/service/external_scaler_service.h"
+#include "scaler/service/grpc_log_bridge.h"
 #include "scaler/service/health_service.h"
 #include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/telemetry/logging.h"
@@ -123,6 +124,7 @@ int RunServe(const config::AppConfig& config) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   telemetry::SetupLogging(config.log_format, config.log_level);
+  service::RouteGrpcLogsToSpdlog();  // gRPC's own lines too, as JSON under --log-format json
   auto log = telemetry::Logger("app");
   log->info("nim-scaler {} starting", kVersion);
   RaiseDescriptorLimit(log);
@@ -197,6 +199,9 @@ int RunServe(const config::AppConfig& config) {
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(GrpcListenAddress(config.grpc_addr), *creds, &grpc_port);
+  // The port is ours alone: with gRPC's default SO_REUSEPORT a second server on the same port
+  // starts and silently takes half of KEDA's connections (issue 14 item 5).
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&service);
   builder.RegisterService(&health);
   loop.Attach(&builder);

@@ -279,7 +279,8 @@ TEST_F(WakeTest, WakeQueryErrorsAreVisibleNotSilent) {
     auto d = http->Get(http_base_ + "/debug/scaledobjects", {});
     reported = d.ok() && d->body.find("\"wakeError\": \"wakeQuery: GET http://127.0.0.1:1") != std::string::npos;
   }
-  EXPECT_TRUE(reported);
+  auto last = http->Get(http_base_ + "/debug/scaledobjects", {});
+  EXPECT_TRUE(reported) << (last.ok() ? last->body : last.status().message()) << server_->output();
   EXPECT_NE(server_->output().find("wakeQuery: GET http://127.0.0.1:1"), std::string::npos);
 }
 
