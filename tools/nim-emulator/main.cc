@@ -22,7 +22,7 @@ const char* kUsage =
     "  --rate R               open-loop requests per second instead\n"
     "  --input-tokens M:SD    prompt length (default 200:10)\n"
     "  --output-tokens M:SD   output length (default 200:0)\n"
-    "  --kv-capacity TOKENS   KV cache per pod in tokens (default 314000)\n"
+    "  --kv-capacity TOKENS   KV cache per pod in tokens (default 283000)\n"
     "  --max-running N        concurrent sequences per pod (default 512)\n"
     "  --startup-delay S      simulated seconds from pod creation to ready (default 150)\n"
     "  --compression X        simulated seconds per wall second (default 1)\n"
