@@ -33,6 +33,12 @@ nimscaler::TimePoint At(double t) {
          std::chrono::duration_cast<nimscaler::Duration>(std::chrono::duration<double>(t));
 }
 
+// "40 % fewer" or "25 % more" breach-seconds than a reference.
+std::string FewerOrMore(double breach, double reference) {
+  double red = 1 - breach / reference;
+  return red >= 0 ? Num(100 * red) + " % fewer" : Num(-100 * red) + " % more";
+}
+
 }  // namespace
 
 std::vector<Scenario> Scenarios() {
@@ -327,12 +333,12 @@ std::string GoalVerdict(const Scenario& s, const std::vector<Result>& results) {
     out += "the article never breaches, so \"50 % fewer\" cannot be met";
     if (!best_any.empty()) out += " (best nim-scaler: " + best_any + ")";
   } else if (!best_ok.empty() && best_ok_breach <= 0.5 * art->breach_s) {
-    out += "goal MET by " + best_ok + " (" + Num(100 * (1 - best_ok_breach / art->breach_s)) + " % fewer)";
+    out += "goal MET by " + best_ok + " (" + FewerOrMore(best_ok_breach, art->breach_s) + ")";
   } else {
     out += "goal NOT met: ";
     out += best_ok.empty() ? std::string("no nim-scaler policy within 110 % of the replica-minutes")
                            : "best within 110 % of the replica-minutes: " + best_ok + " (" +
-                                 Num(100 * (1 - best_ok_breach / art->breach_s)) + " % fewer)";
+                                 FewerOrMore(best_ok_breach, art->breach_s) + ")";
     if (!best_any.empty() && best_any != best_ok) out += "; fewest breach-seconds at any cost: " + best_any;
   }
   if (s.name == "ramp") {
@@ -340,7 +346,7 @@ std::string GoalVerdict(const Scenario& s, const std::vector<Result>& results) {
       out += "; startupTime (goal 90 % fewer on the ramp): not in this build";
     } else if (art->breach_s > 0) {
       double red = 1 - startup->breach_s / art->breach_s;
-      out += "; best with startupTime (" + startup->policy + "): " + (red >= 0 ? Num(100 * red) + " % fewer" : Num(-100 * red) + " % more") +
+      out += "; best with startupTime (" + startup->policy + "): " + FewerOrMore(startup->breach_s, art->breach_s) +
              " breach-seconds than the article (goal 90 % fewer: " + (red >= 0.9 ? "MET" : "NOT met") + ")";
     }
   }
