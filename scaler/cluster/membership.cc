@@ -19,16 +19,24 @@ Membership::Membership(std::string self, std::vector<std::string> peers) : self_
   std::sort(peers.begin(), peers.end());
   peers.erase(std::unique(peers.begin(), peers.end()), peers.end());
   peers_ = std::move(peers);
+  known_ = true;
+}
+
+bool Membership::Known() const {
+  Peers();  // reads the watch when due
+  std::lock_guard lock(mu_);
+  return known_;
 }
 
 std::vector<std::string> Membership::Peers() const {
   std::lock_guard lock(mu_);
   if (watch_ != nullptr) {
     TimePoint now = clock_->Now();
-    if (read_at_ == TimePoint{} || now - read_at_ >= std::chrono::milliseconds(200)) {
+    if (!known_ || now - read_at_ >= std::chrono::milliseconds(200)) {
       read_at_ = now;
       auto eps = watch_->Endpoints();
       if (eps.ok()) {  // on an error the last list stands
+        known_ = true;
         std::vector<std::string> peers;
         for (const auto& e : *eps) {
           if (!e.ready || e.terminating) continue;

@@ -29,8 +29,12 @@ class Membership {
   const std::string& self() const { return self_; }
 
   /// The peers, sorted; {self} while the list is unknown or empty (a lone replica owns all).
-  /// Re-read from the watch at most every 200 ms.
+  /// Re-read from the watch at most every 200 ms once known (at every call before).
   std::vector<std::string> Peers() const;
+
+  /// True once the peer list has been read from Kubernetes at least once (always for a fixed
+  /// list). Before that Peers() is {self}: a replica may not know yet that it is not alone.
+  bool Known() const;
 
   /// Owner and successor of `key` among Peers().
   Owners OwnersOf(const std::string& key) const { return cluster::OwnersOf(key, Peers()); }
@@ -44,6 +48,7 @@ class Membership {
   mutable std::mutex mu_;
   mutable std::vector<std::string> peers_;
   mutable TimePoint read_at_{};
+  mutable bool known_ = false;
 };
 
 }  // namespace nimscaler::cluster

@@ -15,8 +15,7 @@ std::string TriggerKey(const std::string& ns, const std::string& name, uint64_t 
 Router::Router(const Membership* membership, const Clock* clock, Duration avoid_for)
     : membership_(membership), clock_(clock), avoid_for_(avoid_for) {}
 
-std::vector<std::string> Router::LivePeers() const {
-  std::vector<std::string> peers = membership_->Peers();
+std::vector<std::string> Router::LivePeers(std::vector<std::string> peers) const {
   std::lock_guard lock(mu_);
   if (avoid_until_.empty()) return peers;
   TimePoint now = clock_->Now();
@@ -28,14 +27,26 @@ std::vector<std::string> Router::LivePeers() const {
   return peers;
 }
 
-Owners Router::OwnersOf(const std::string& key) const { return cluster::OwnersOf(key, LivePeers()); }
+Owners Router::OwnersOf(const std::string& key) const { return cluster::OwnersOf(key, LivePeers(Peers())); }
 
-std::vector<std::string> Router::Targets(const std::string& key) const {
-  Owners o = OwnersOf(key);
+std::vector<std::string> Router::Targets(const std::string& key, bool avoided_last) const {
+  std::vector<std::string> peers = Peers();
+  Owners o = cluster::OwnersOf(key, LivePeers(peers));
   std::vector<std::string> out;
   for (const std::string* p : {&o.owner, &o.successor}) {
     if (p->empty() || *p == self()) break;  // self in the top two: answer here from there on
     out.push_back(*p);
+  }
+  // A replica that collects the trigger answers it when the replicas before it failed lately
+  // (its windows are warm). A third replica does not collect it: the owner and successor by
+  // the peer list stay in line after the others, however lately they failed, so it answers
+  // from its own (cold) data only when they fail now.
+  if (!avoided_last) return out;
+  Owners listed = cluster::OwnersOf(key, peers);
+  if (!listed.Includes(self())) {
+    for (const std::string* p : {&listed.owner, &listed.successor}) {
+      if (!p->empty() && std::find(out.begin(), out.end(), *p) == out.end()) out.push_back(*p);
+    }
   }
   return out;
 }
@@ -48,7 +59,10 @@ void Router::Failed(const std::string& peer) {
 }
 
 std::string Router::SuccessorToWarm(const std::string& key, Duration every) {
-  Owners o = OwnersOf(key);
+  // By the peer list, not the live peers: a successor that failed a call lately is not replaced
+  // by a third replica (which would then collect the trigger too, for a transient failure);
+  // once Kubernetes drops a dead successor, the new one is warmed at once.
+  Owners o = cluster::OwnersOf(key, Peers());
   if (o.owner != self() || o.successor.empty()) return "";
   std::lock_guard lock(mu_);
   TimePoint now = clock_->Now();

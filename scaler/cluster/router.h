@@ -24,8 +24,11 @@ class Router {
   Router(const Membership* membership, const Clock* clock, Duration avoid_for = std::chrono::seconds(3));
 
   /// The replicas to try for `key`, in order; empty means "answer here". Never contains self:
-  /// when self is reached in the order, the rest is dropped (self answers).
-  std::vector<std::string> Targets(const std::string& key) const;
+  /// when self is reached in the order, the rest is dropped (self answers). Peers avoided for
+  /// a failure are skipped, except by a replica that does not collect the trigger itself: for
+  /// it, the owner and successor by the peer list come last instead (unless `avoided_last` is
+  /// false: a relayed stream, which would otherwise reconnect to a failing peer at once, in a loop).
+  std::vector<std::string> Targets(const std::string& key, bool avoided_last = true) const;
 
   /// Owner and successor among the peers not being avoided.
   Owners OwnersOf(const std::string& key) const;
@@ -37,14 +40,16 @@ class Router {
   void Failed(const std::string& peer);
 
   /// The successor to warm for `key` when this replica owns it and it was not warmed in the
-  /// last `every` (or the successor changed); "" otherwise. Records the warm as done.
+  /// last `every` (or the successor changed); "" otherwise. Records the warm as done. Owner and
+  /// successor by the peer list: a failure does not make a third replica collect the trigger.
   std::string SuccessorToWarm(const std::string& key, Duration every);
 
   const std::string& self() const { return membership_->self(); }
   std::vector<std::string> Peers() const { return membership_->Peers(); }
 
  private:
-  std::vector<std::string> LivePeers() const;
+  /// `peers` without those being avoided (self is never avoided).
+  std::vector<std::string> LivePeers(std::vector<std::string> peers) const;
 
   const Membership* membership_;
   const Clock* clock_;

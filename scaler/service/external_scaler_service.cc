@@ -1,10 +1,13 @@
 // Exports ExternalScalerService and ToGrpcStatus().
 #include "scaler/service/external_scaler_service.h"
 
+#include <algorithm>
 #include <cmath>
 #include <condition_variable>
+#include <cstdlib>
 #include <map>
 #include <thread>
+#include <unordered_map>
 
 #include "scaler/service/naming.h"
 #include "scaler/service/request_limits.h"
@@ -58,30 +61,59 @@ grpc::Status Capped(const grpc::Status& status) {
 }  // namespace
 
 /// One StreamIsActive call: subscribed to its object's inactive->active edges; every message
-/// is `true` (keda-contract.md §8: `false` is never sent). With HA, a stream for a trigger
-/// another replica owns is relayed: this replica holds KEDA's stream and repeats the owner's
-/// messages; when the owner ends or dies, the relay moves to the next replica in line (or
-/// to this one), whose first message is `true` if the trigger is active.
+/// is `true` (keda-contract.md §8: `false` is never sent). With HA, KEDA's stream follows the
+/// trigger's first replica in line (Router::Targets): a stream for a trigger another replica
+/// owns is relayed (this replica holds KEDA's stream and repeats the owner's messages), one
+/// this replica owns is subscribed here. When the owner ends the relayed stream or dies, or the
+/// peer list changes so that another replica comes first (RerouteStreams), the stream moves;
+/// the new source's first message is `true` if the trigger is active. KEDA's stream stays open.
+/// A stream a peer relays (marked) is answered here and never moves: the relaying replica moves it.
 class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, IsActiveResponse> {
  public:
   explicit ActiveStream(ExternalScalerService* service) : service_(service) { active_.set_result(true); }
 
- private:
-  /// What relay callbacks (gRPC client threads) may reach; `stream` is null once closed.
-  struct RelayState {
+  /// Where an HA stream's messages come from. Reached by relay callbacks (gRPC client threads),
+  /// subscriber callbacks (collector threads) and RerouteStreams (the timer thread), all under
+  /// `mu`. Lock order: a TrackedObject's lock, then `mu`, then the stream's own; so nothing
+  /// that takes an object's lock (Subscribe, Unsubscribe, Latest) runs with `mu` held.
+  struct Route {
     std::mutex mu;
-    ActiveStream* stream = nullptr;
+    ActiveStream* stream = nullptr;  // null once closed: no callback reaches it after that
+    uint64_t gen = 0;                // bumped by every move; callbacks of older sources do nothing
+    std::string source;              // the peer relayed from; "" for this replica's own windows
     std::shared_ptr<PeerClient::Relay> relay;
-    std::string key;
-    externalscaler::ScaledObjectRef ref;
+    std::shared_ptr<engine::TrackedObject> object;  // subscribed here (source "")
+    uint64_t subscription = 0;
+    std::string key;                     // immutable after Opened()
+    externalscaler::ScaledObjectRef ref;  // likewise
   };
 
+  /// Set before the stream is registered with the service, never changed: read under the
+  /// service's lock by RerouteStreams. Null for a stream that is not routed (no HA, or marked).
+  std::shared_ptr<Route> route() const { return route_; }
+
+  /// Moves `route` when the first replica in line for its trigger is no longer its source.
+  static void Reroute(ExternalScalerService* service, const std::shared_ptr<Route>& route) {
+    std::string current;
+    {
+      std::lock_guard lock(route->mu);
+      if (route->stream == nullptr) return;
+      current = route->source;
+    }
+    auto targets = service->options_.router->Targets(route->key, /*avoided_last=*/false);
+    std::string want = targets.empty() ? std::string() : targets[0];
+    if (want == current) return;
+    telemetry::Logger("service")->info("StreamIsActive for {}/{}: the owners changed; moving it from {} to {}",
+                                       route->ref.namespace_(), route->ref.name(),
+                                       current.empty() ? "this replica" : current,
+                                       want.empty() ? "this replica" : want);
+    MoveTo(service, route, want);
+  }
+
+ private:
   void Opened() override {
     std::string key = service_->RouteKey(context(), request());
-    if (!key.empty()) {
-      auto targets = service_->options_.router->Targets(key);
-      if (!targets.empty()) return OpenRelay(std::move(key), targets);
-    }
+    if (!key.empty()) return OpenRouted(std::move(key));
     Hold();  // the resolve may finish on a builder thread
     service_->ResolveThen(request(), [this](const ExternalScalerService::Resolved& obj) {
       Continue(obj);
@@ -89,70 +121,129 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
     });
   }
 
-  void OpenRelay(std::string key, const std::vector<std::string>& targets) {
+  void OpenRouted(std::string key) {
+    route_ = std::make_shared<Route>();
+    route_->stream = this;
+    route_->key = std::move(key);
+    route_->ref = request();
     if (std::optional<grpc::Status> refused = service_->AddStream(this)) {
+      if (!refused->ok()) service_->metrics_->RecordGrpc("StreamIsActive", GrpcCodeName(refused->error_code()), 0);
       End(*refused);
       return;
     }
     registered_ = true;
     service_->metrics_->AddStreamClients(1);
-    relay_ = std::make_shared<RelayState>();
-    relay_->stream = this;
-    relay_->key = std::move(key);
-    relay_->ref = request();
-    Connect(service_, relay_, targets, 0);
+    auto targets = service_->options_.router->Targets(route_->key, /*avoided_last=*/false);
+    MoveTo(service_, route_, targets.empty() ? std::string() : targets[0]);
   }
 
-  static void Connect(ExternalScalerService* service, std::shared_ptr<RelayState> st, std::vector<std::string> targets,
-                      size_t i) {
-    if (i >= targets.size()) {
-      // No other replica answers (or this one owns it now): subscribe here.
-      ActiveStream* self = nullptr;
+  /// Makes `source` (a peer, or "" for here) the stream's only source: the previous relay is
+  /// cancelled or the local subscription dropped, then the new one opened.
+  static void MoveTo(ExternalScalerService* service, const std::shared_ptr<Route>& st, const std::string& source) {
+    std::shared_ptr<PeerClient::Relay> old_relay;
+    std::shared_ptr<engine::TrackedObject> old_object;
+    uint64_t old_subscription = 0, gen = 0;
+    ActiveStream* self = nullptr;
+    {
+      std::lock_guard lock(st->mu);
+      if (st->stream == nullptr) return;
+      self = st->stream;
+      gen = ++st->gen;
+      st->source = source;
+      old_relay = std::move(st->relay);
+      old_object = std::move(st->object);
+      old_subscription = st->subscription;
+      st->relay.reset();
+      st->object.reset();
+      if (source.empty()) self->Hold();  // it cannot close until SubscribeHere releases it
+    }
+    if (old_relay) old_relay->Cancel();  // its `ended` sees a newer gen and does nothing
+    if (old_object) old_object->Unsubscribe(old_subscription);
+    if (source.empty()) return SubscribeHere(service, st, gen, self);
+
+    auto relay = service->options_.peers->StreamIsActive(
+        source, st->ref,
+        [st, gen] {
+          std::lock_guard lock(st->mu);
+          if (st->stream != nullptr && st->gen == gen) st->stream->PushActive();
+        },
+        [service, st, gen, source](const grpc::Status& status) { RelayEnded(service, st, gen, source, status); });
+    {
+      std::lock_guard lock(st->mu);
+      if (st->stream != nullptr && st->gen == gen) {
+        st->relay = std::move(relay);
+        return;
+      }
+    }
+    relay->Cancel();  // closed or moved again meanwhile
+  }
+
+  static void RelayEnded(ExternalScalerService* service, const std::shared_ptr<Route>& st, uint64_t gen,
+                         const std::string& peer, const grpc::Status& status) {
+    {
+      std::lock_guard lock(st->mu);
+      if (st->stream == nullptr || st->gen != gen) return;  // KEDA's stream is over, or it moved
+      st->relay.reset();
+      auto code = status.error_code();
+      bool move = code == grpc::StatusCode::OK || code == grpc::StatusCode::UNAVAILABLE ||
+                  code == grpc::StatusCode::CANCELLED || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                  code == grpc::StatusCode::UNKNOWN || code == grpc::StatusCode::INTERNAL;
+      if (!move) {  // the owner's verdict on the trigger (bad metadata, too many streams)
+        st->stream->End(status);
+        return;
+      }
+    }
+    // The owner ended the stream (shutting down) or is gone: avoid it and move on.
+    service->options_.router->Failed(peer);
+    telemetry::Logger("service")->info("StreamIsActive relay from {} ended ({}); moving it", peer,
+                                       GrpcCodeName(status.error_code()));
+    auto targets = service->options_.router->Targets(st->key, /*avoided_last=*/false);
+    MoveTo(service, st, targets.empty() ? std::string() : targets[0]);
+  }
+
+  /// Subscribes `st` to this replica's own object (built if needed); `self` was held by MoveTo.
+  static void SubscribeHere(ExternalScalerService* service, const std::shared_ptr<Route>& st, uint64_t gen,
+                            ActiveStream* self) {
+    service->ResolveThen(st->ref, [service, st, gen, self](const ExternalScalerService::Resolved& obj) {
+      auto current = [&] {
+        std::lock_guard lock(st->mu);
+        return st->stream != nullptr && st->gen == gen;
+      };
+      if (!obj.ok()) {
+        if (current()) {
+          grpc::Status status = ToGrpcStatus(obj.status());
+          service->metrics_->RecordGrpc("StreamIsActive", GrpcCodeName(status.error_code()), 0);
+          self->End(status);
+        }
+        self->Release();
+        return;
+      }
+      std::shared_ptr<engine::TrackedObject> object = *obj;
+      uint64_t id = object->Subscribe([st, gen] {
+        std::lock_guard lock(st->mu);
+        if (st->stream != nullptr && st->gen == gen) st->stream->PushActive();
+      });
+      bool kept = false;
       {
         std::lock_guard lock(st->mu);
-        if (st->stream == nullptr) return;
-        self = st->stream;
-        self->Hold();  // it cannot close (and Closed() take st->mu) until Release()
+        if (st->stream != nullptr && st->gen == gen) {
+          st->object = object;
+          st->subscription = id;
+          kept = true;
+        }
       }
-      service->ResolveThen(st->ref, [self](const ExternalScalerService::Resolved& obj) {
-        self->Subscribe(obj);
-        self->Release();
-      });
-      return;
-    }
-    const std::string peer = targets[i];
-    auto relay = service->options_.peers->StreamIsActive(
-        peer, st->ref,
-        [st] {
+      if (!kept) {
+        object->Unsubscribe(id);
+      } else {
+        // On open or move: `true` at once if active now, otherwise nothing (keda-contract.md §8).
+        auto ev = object->Latest();
+        if (ev->status.ok() && ev->active) {
           std::lock_guard lock(st->mu);
-          if (st->stream) st->stream->PushActive();
-        },
-        [service, st, peer](const grpc::Status& status) {
-          {
-            std::lock_guard lock(st->mu);
-            if (st->stream == nullptr) return;  // KEDA's stream is over: nothing to move
-            st->relay.reset();
-            auto code = status.error_code();
-            bool move = code == grpc::StatusCode::OK || code == grpc::StatusCode::UNAVAILABLE ||
-                        code == grpc::StatusCode::CANCELLED || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
-                        code == grpc::StatusCode::UNKNOWN || code == grpc::StatusCode::INTERNAL;
-            if (!move) {  // the owner's verdict on the trigger (bad metadata, too many streams)
-              st->stream->End(status);
-              return;
-            }
-          }
-          // The owner ended the stream (shutting down) or is gone: avoid it and move on.
-          service->options_.router->Failed(peer);
-          telemetry::Logger("service")->info("StreamIsActive relay from {} ended ({}); moving it", peer,
-                                             GrpcCodeName(status.error_code()));
-          Connect(service, st, service->options_.router->Targets(st->key), 0);
-        });
-    std::lock_guard lock(st->mu);
-    if (st->stream == nullptr) {
-      relay->Cancel();
-      return;
-    }
-    st->relay = std::move(relay);
+          if (st->stream != nullptr && st->gen == gen) st->stream->PushActive();
+        }
+      }
+      self->Release();  // last: the stream may close here
+    });
   }
 
   void Continue(const ExternalScalerService::Resolved& obj) {
@@ -170,14 +261,6 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
     }
     registered_ = true;
     service_->metrics_->AddStreamClients(1);
-    Subscribe(obj);
-  }
-
-  void Subscribe(const ExternalScalerService::Resolved& obj) {
-    if (!obj.ok()) {
-      End(ToGrpcStatus(obj.status()));
-      return;
-    }
     object_ = *obj;
     subscription_ = object_->Subscribe([this] { PushActive(); });
     // On open: send `true` at once if active now, otherwise nothing (keda-contract.md §8).
@@ -186,14 +269,19 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
   }
 
   void Closed() override {
-    if (relay_) {
+    if (route_) {
       std::shared_ptr<PeerClient::Relay> relay;
+      std::shared_ptr<engine::TrackedObject> object;
+      uint64_t subscription = 0;
       {
-        std::lock_guard lock(relay_->mu);
-        relay_->stream = nullptr;  // after this no relay callback reaches this object
-        relay = std::move(relay_->relay);
+        std::lock_guard lock(route_->mu);
+        route_->stream = nullptr;  // after this no relay or subscriber callback reaches this object
+        relay = std::move(route_->relay);
+        object = std::move(route_->object);
+        subscription = route_->subscription;
       }
       if (relay) relay->Cancel();
+      if (object) object->Unsubscribe(subscription);
     }
     if (object_) object_->Unsubscribe(subscription_);  // after this no PushActive() runs
     if (registered_) {
@@ -208,8 +296,8 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
   }
 
   ExternalScalerService* service_;
-  std::shared_ptr<engine::TrackedObject> object_;
-  std::shared_ptr<RelayState> relay_;
+  std::shared_ptr<engine::TrackedObject> object_;  // not routed: subscribed here for its whole life
+  std::shared_ptr<Route> route_;
   uint64_t subscription_ = 0;
   bool registered_ = false;
   IsActiveResponse active_;
@@ -282,13 +370,41 @@ class ExternalScalerService::DelayedCalls {
   std::thread thread_;
 };
 
+/// Since when each tracked object has been seen here (HA: an owner answers from its own windows
+/// only once they are warm). Keyed by the object; the weak pointer keeps the object's storage
+/// (make_shared) from being reused by another object while its entry exists, and an expired
+/// one is a forgotten object: seen again, it starts over. Thread-safe.
+class ExternalScalerService::WarmUp {
+ public:
+  TimePoint Since(const std::shared_ptr<engine::TrackedObject>& obj, TimePoint now) {
+    std::lock_guard lock(mu_);
+    auto [it, added] = seen_.try_emplace(obj.get());
+    if (added || it->second.object.expired()) it->second = Seen{obj, now};
+    if (seen_.size() >= prune_at_) {
+      std::erase_if(seen_, [](const auto& kv) { return kv.second.object.expired(); });
+      prune_at_ = std::max<size_t>(1024, 2 * seen_.size());
+    }
+    return it->second.since;
+  }
+
+ private:
+  struct Seen {
+    std::weak_ptr<engine::TrackedObject> object;
+    TimePoint since{};
+  };
+  std::mutex mu_;
+  std::unordered_map<const engine::TrackedObject*, Seen> seen_;
+  size_t prune_at_ = 1024;
+};
+
 ExternalScalerService::ExternalScalerService(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics,
                                              const Clock* clock, Options options)
     : engine_(engine),
       metrics_(metrics),
       clock_(clock),
       options_(std::move(options)),
-      timers_(std::make_unique<DelayedCalls>()) {
+      timers_(std::make_unique<DelayedCalls>()),
+      warm_up_(std::make_unique<WarmUp>()) {
   SpecBuilders::BuildFn build = options_.build;
   if (!build) {
     build = [engine](const std::string& ns, const std::string& name, const config::Metadata& md) {
@@ -313,6 +429,26 @@ void ExternalScalerService::Start(CallLoop* loop) {
   }
   for (int i = 0; i < kStreamSlots; ++i) OpenStreamIsActive();
   OpenStreamMetricSpec();
+  if (options_.router && options_.peers) timers_->After(std::chrono::milliseconds(500), [this] { RerouteStreams(); });
+}
+
+void ExternalScalerService::RerouteStreams() {
+  if (stopping_.load()) return;  // at Stop() the timer runs this once more, at once: do not re-arm
+  std::vector<std::string> peers = options_.router->Peers();
+  if (peers != rerouted_for_) {
+    rerouted_for_ = std::move(peers);
+    std::vector<std::shared_ptr<ActiveStream::Route>> routes;
+    {
+      std::lock_guard lock(mu_);  // a stream in streams_ is not deleted before RemoveStream
+      if (!shutting_down_) {
+        for (ActiveStream* s : streams_) {
+          if (auto r = s->route()) routes.push_back(std::move(r));
+        }
+      }
+    }
+    for (const auto& r : routes) ActiveStream::Reroute(this, r);
+  }
+  timers_->After(std::chrono::milliseconds(500), [this] { RerouteStreams(); });
 }
 
 void ExternalScalerService::OpenStreamIsActive() {
@@ -336,6 +472,7 @@ void ExternalScalerService::OpenStreamMetricSpec() {
 }
 
 void ExternalScalerService::Stop() {
+  stopping_.store(true);
   builders_->Stop();  // queued builds answered UNAVAILABLE, running ones finish
   timers_->Stop();
 }
@@ -355,7 +492,16 @@ void ExternalScalerService::ResolveThen(const externalscaler::ScaledObjectRef& r
   if (auto bad = CheckName(ref.name())) return next(InvalidArgument(*bad));
   if (ref.scalermetadata().size() <= kMaxInlineMetadataKeys) {
     config::Metadata md = ToMetadata(ref);
-    if (auto hit = engine_->Lookup(ref.namespace_(), ref.name(), md)) return next(*hit);
+    if (auto hit = engine_->Lookup(ref.namespace_(), ref.name(), md)) {
+      if (options_.router && hit->ok()) warm_up_->Since(**hit, clock_->Now());
+      return next(*hit);
+    }
+    if (options_.router) {
+      next = [this, next = std::move(next)](const Resolved& obj) {
+        if (obj.ok()) warm_up_->Since(*obj, clock_->Now());
+        next(obj);
+      };
+    }
     return builders_->Submit(ref.namespace_(), ref.name(), std::move(md), std::move(next));
   }
   // Issue 19 item 9: a huge map is copied and built on a builder thread, never here.
@@ -392,46 +538,134 @@ std::string ExternalScalerService::RouteKey(grpc::ServerContext& ctx, const exte
 
 template <class Call, class Response>
 bool ExternalScalerService::Forwarded(Call* call, const externalscaler::ScaledObjectRef& ref, const char* method,
-                                      TimePoint start,
-                                      std::function<void(const std::string&, PeerClient::Done<Response>)> forward,
+                                      TimePoint start, bool needs_warm, ForwardFn<Response> forward,
                                       std::function<void()> answer_here) {
   if (!options_.router || !options_.peers) return false;
-  if (Mark(call->context()) == kForwardedCall) {
-    WarmSuccessor(ref, TriggerKeyOf(ref));  // answered here as the owner, for a replica that forwarded it
-    return false;
+  std::string mark = Mark(call->context());
+  if (mark.rfind(kForwardedSuccessor, 0) == 0) {
+    // A cold owner's call: answered here when this replica has collected the trigger longer
+    // than the owner has; otherwise the owner is told to answer itself.
+    if (!needs_warm || !ColderThanOwner(ref, mark)) return false;
+    Answer(call, method, start, {grpc::StatusCode::ABORTED, kColderThanOwner});
+    return true;
   }
-  std::string key = RouteKey(call->context(), ref);
+  if (!mark.empty() && mark != kForwardedCall) return false;  // warm: answered here
+  std::string key = TriggerKeyOf(ref);
   if (key.empty()) return false;
-  auto targets = std::make_shared<std::vector<std::string>>(options_.router->Targets(key));
-  if (targets->empty()) {
-    WarmSuccessor(ref, key);
-    return false;
+  std::vector<std::string> targets;
+  // A call a peer forwarded here (as to the owner) is answered here, unless this replica is
+  // the owner and still cold: then its successor answers (marked, so it goes no further).
+  if (mark.empty()) targets = options_.router->Targets(key);
+  std::string how = kForwardedCall;
+  if (targets.empty()) {
+    Duration age{};
+    std::string successor = needs_warm ? ColdOwnerSuccessor(ref, key, &age) : std::string();
+    if (successor.empty()) {
+      WarmSuccessor(ref, key);
+      return false;
+    }
+    targets.push_back(std::move(successor));
+    how = std::string(kForwardedSuccessor) + ";" +
+          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(age).count());
   }
-  TryPeers<Call, Response>(call, targets, 0, method, start, std::move(forward), std::move(answer_here));
+  TryPeers<Call, Response>(call, std::make_shared<std::vector<std::string>>(std::move(targets)), 0, method, start,
+                           std::move(how), HopDeadline(call->context()), std::move(forward), std::move(answer_here));
   return true;
 }
 
 template <class Call, class Response>
 void ExternalScalerService::TryPeers(Call* call, std::shared_ptr<std::vector<std::string>> peers, size_t i,
-                                     const char* method, TimePoint start,
-                                     std::function<void(const std::string&, PeerClient::Done<Response>)> forward,
+                                     const char* method, TimePoint start, std::string mark,
+                                     std::chrono::milliseconds deadline, ForwardFn<Response> forward,
                                      std::function<void()> answer_here) {
   if (i >= peers->size()) {
-    // Neither the owner nor the successor answered: this replica answers from its own data.
-    telemetry::Logger("service")->warn("{}: neither owner nor successor answered ({} tried); answering here",
-                                       method, peers->size());
+    // No replica in line answered: this replica answers from its own data.
+    telemetry::Logger("service")->warn("{}: no peer in line answered ({} tried); answering here", method,
+                                       peers->size());
     return answer_here();
   }
   const std::string peer = (*peers)[i];
-  forward(peer, [this, call, peers, i, method, start, forward, answer_here, peer](
-                    const grpc::Status& status, const Response& response, bool answered) {
-    if (!answered) {
-      options_.router->Failed(peer);
-      return TryPeers<Call, Response>(call, peers, i + 1, method, start, forward, answer_here);
-    }
-    call->response = response;
-    Answer(call, method, start, status);
-  });
+  forward(peer, mark.c_str(), deadline,  // the mark is copied into the call's metadata at once
+          [this, call, peers, i, method, start, mark, deadline, forward, answer_here, peer](
+              const grpc::Status& status, const Response& response, bool answered) {
+            if (answered && status.error_code() == grpc::StatusCode::ABORTED &&
+                status.error_message() == kColderThanOwner) {
+              return answer_here();  // the successor has collected it for less time than this replica
+            }
+            if (!answered) {
+              options_.router->Failed(peer);
+              return TryPeers<Call, Response>(call, peers, i + 1, method, start, mark, deadline, forward,
+                                              answer_here);
+            }
+            call->response = response;
+            Answer(call, method, start, status);
+          });
+}
+
+std::chrono::milliseconds ExternalScalerService::HopDeadline(const grpc::ServerContext& ctx) const {
+  auto deadline = ctx.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return options_.forward_deadline;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::system_clock::now()) -
+              std::chrono::milliseconds(50);
+  return std::clamp(left, std::chrono::milliseconds(20), std::max(std::chrono::milliseconds(20), options_.forward_deadline));
+}
+
+std::string ExternalScalerService::ColdOwnerSuccessor(const externalscaler::ScaledObjectRef& ref,
+                                                      const std::string& key, Duration* age) {
+  *age = Duration::zero();
+  // Only the owner by the peer list hands its calls on, and only to its successor by the peer
+  // list: a successor standing in for an avoided owner answers itself (its windows are warm),
+  // and a third replica, which does not collect the trigger, is never asked. The successor is
+  // asked even when a call to it failed lately (a replica just started often fails its first
+  // calls while its channels connect): its answer is worth the wait, and when it does not
+  // answer this replica answers after all.
+  cluster::Owners owners = cluster::OwnersOf(key, options_.router->Peers());
+  if (owners.owner != options_.router->self() || owners.successor.empty()) return "";
+  // `key` is non-empty: the names are valid and the map is small enough to look up here.
+  config::Metadata md = ToMetadata(ref);
+  auto hit = engine_->Lookup(ref.namespace_(), ref.name(), md);
+  if (!hit) {
+    // Not collected here yet: start now (the answer does not wait for it) and let the successor,
+    // whose windows are warm, answer meanwhile. A full build queue only delays the start.
+    builders_->Submit(ref.namespace_(), ref.name(), std::move(md), [this](const Resolved& obj) {
+      if (obj.ok()) warm_up_->Since(*obj, clock_->Now());
+    });
+    return owners.successor;
+  }
+  if (!hit->ok()) return "";  // bad metadata: the same error everywhere, answered here
+  if (Warm(**hit)) return "";
+  if ((**hit)->HasCompletedCycle()) *age = clock_->Now() - warm_up_->Since(**hit, clock_->Now());
+  return owners.successor;
+}
+
+bool ExternalScalerService::ColderThanOwner(const externalscaler::ScaledObjectRef& ref, const std::string& mark) {
+  if (CheckNamespace(ref.namespace_()) || CheckName(ref.name())) return false;  // refused here
+  if (ref.scalermetadata().size() > kMaxInlineMetadataKeys) return false;
+  // "successor;<ms>": how long the owner has collected the trigger.
+  Duration owner_age{};
+  if (size_t semi = mark.find(';'); semi != std::string::npos) {
+    owner_age = std::chrono::milliseconds(std::strtoll(mark.c_str() + semi + 1, nullptr, 10));
+  }
+  config::Metadata md = ToMetadata(ref);
+  auto hit = engine_->Lookup(ref.namespace_(), ref.name(), md);
+  if (!hit) {
+    // The successor collects it too: start (its owner warms it anyway), and let the owner answer.
+    builders_->Submit(ref.namespace_(), ref.name(), std::move(md), [this](const Resolved& obj) {
+      if (obj.ok()) warm_up_->Since(*obj, clock_->Now());
+    });
+    return true;
+  }
+  if (!hit->ok()) return false;
+  if (!(**hit)->HasCompletedCycle()) return true;
+  TimePoint now = clock_->Now();
+  return now - warm_up_->Since(**hit, now) <= owner_age;
+}
+
+bool ExternalScalerService::Warm(const std::shared_ptr<engine::TrackedObject>& obj) {
+  if (!obj->HasCompletedCycle()) return false;
+  TimePoint now = clock_->Now();
+  const auto& spec = obj->spec();
+  return now - warm_up_->Since(obj, now) >= spec.window + 2 * spec.scrape_interval;
 }
 
 void ExternalScalerService::WarmSuccessor(const externalscaler::ScaledObjectRef& ref, const std::string& key) {
@@ -467,10 +701,10 @@ void ExternalScalerService::HandleGetMetricSpec(SpecCall* call) {
   inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
   if (Forwarded<SpecCall, externalscaler::GetMetricSpecResponse>(
-          call, call->request, "GetMetricSpec", start,
-          [this, call](const std::string& peer, PeerClient::Done<externalscaler::GetMetricSpecResponse> done) {
-            options_.peers->GetMetricSpec(peer, call->request, options_.forward_deadline, kForwardedCall,
-                                          std::move(done));
+          call, call->request, "GetMetricSpec", start, /*needs_warm=*/false,
+          [this, call](const std::string& peer, const char* mark, std::chrono::milliseconds deadline,
+                       PeerClient::Done<externalscaler::GetMetricSpecResponse> done) {
+            options_.peers->GetMetricSpec(peer, call->request, deadline, mark, std::move(done));
           },
           [this, call, start] { AnswerGetMetricSpec(call, start); })) {
     return;
@@ -495,10 +729,10 @@ void ExternalScalerService::HandleGetMetrics(MetricsCall* call) {
   inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
   if (Forwarded<MetricsCall, externalscaler::GetMetricsResponse>(
-          call, call->request.scaledobjectref(), "GetMetrics", start,
-          [this, call](const std::string& peer, PeerClient::Done<externalscaler::GetMetricsResponse> done) {
-            options_.peers->GetMetrics(peer, call->request, options_.forward_deadline, kForwardedCall,
-                                       std::move(done));
+          call, call->request.scaledobjectref(), "GetMetrics", start, /*needs_warm=*/true,
+          [this, call](const std::string& peer, const char* mark, std::chrono::milliseconds deadline,
+                       PeerClient::Done<externalscaler::GetMetricsResponse> done) {
+            options_.peers->GetMetrics(peer, call->request, deadline, mark, std::move(done));
           },
           [this, call, start] { AnswerGetMetrics(call, start); })) {
     return;
@@ -547,9 +781,10 @@ void ExternalScalerService::HandleIsActive(ActiveCall* call) {
     return Answer(call, "IsActive", start, grpc::Status::OK);
   }
   if (Forwarded<ActiveCall, externalscaler::IsActiveResponse>(
-          call, call->request, "IsActive", start,
-          [this, call](const std::string& peer, PeerClient::Done<externalscaler::IsActiveResponse> done) {
-            options_.peers->IsActive(peer, call->request, options_.forward_deadline, kForwardedCall, std::move(done));
+          call, call->request, "IsActive", start, /*needs_warm=*/true,
+          [this, call](const std::string& peer, const char* mark, std::chrono::milliseconds deadline,
+                       PeerClient::Done<externalscaler::IsActiveResponse> done) {
+            options_.peers->IsActive(peer, call->request, deadline, mark, std::move(done));
           },
           [this, call, start] { AnswerIsActive(call, start); })) {
     return;

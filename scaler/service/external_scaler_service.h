@@ -14,6 +14,8 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "externalscaler.grpc.pb.h"
 #include "scaler/cluster/router.h"
@@ -27,6 +29,13 @@
 namespace nimscaler::service {
 
 class ActiveStream;
+
+/// kForwardedHeader value (peer_client.h) of a call a cold owner sends on to its successor,
+/// "successor;<ms>" with how long the owner has collected the trigger. Never forwarded again:
+/// the successor answers it when it has collected the trigger for longer, and otherwise
+/// answers ABORTED with kColderThanOwner, on which the owner answers itself.
+inline constexpr char kForwardedSuccessor[] = "successor";
+inline constexpr char kColderThanOwner[] = "nim-scaler: this replica has collected the trigger for less time than its owner";
 
 /// Thread-safe. Outlives the grpc::Server it is registered with. Life cycle:
 /// builder.RegisterService -> BuildAndStart -> Start(&loop) -> loop.Start() -> ... -> FinishAllStreams(),
@@ -88,17 +97,37 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
   using ActiveCall = UnaryCall<ExternalScalerService, externalscaler::ScaledObjectRef,
                                externalscaler::IsActiveResponse>;
 
+  /// Issues one peer call: (peer, mark, deadline, done).
+  template <class Response>
+  using ForwardFn =
+      std::function<void(const std::string&, const char*, std::chrono::milliseconds, PeerClient::Done<Response>)>;
   /// Forwards `call` to the replicas the router names for its trigger, in order, when this
   /// replica should not answer it itself; true when the call was taken (answered by a peer, or
-  /// answered here after every peer failed). `forward(peer, done)` issues the peer call.
+  /// answered here after every peer failed). With `needs_warm` (GetMetrics, IsActive), an
+  /// owner whose windows are still cold forwards to the successor (README "HA").
   template <class Call, class Response>
   bool Forwarded(Call* call, const externalscaler::ScaledObjectRef& ref, const char* method, TimePoint start,
-                 std::function<void(const std::string&, PeerClient::Done<Response>)> forward,
-                 std::function<void()> answer_here);
+                 bool needs_warm, ForwardFn<Response> forward, std::function<void()> answer_here);
   template <class Call, class Response>
   void TryPeers(Call* call, std::shared_ptr<std::vector<std::string>> peers, size_t i, const char* method,
-                TimePoint start, std::function<void(const std::string&, PeerClient::Done<Response>)> forward,
+                TimePoint start, std::string mark, std::chrono::milliseconds deadline, ForwardFn<Response> forward,
                 std::function<void()> answer_here);
+  /// The successor to send `ref` to when this replica owns it but its windows are not warm yet
+  /// (just started or just became the owner); "" when this replica answers. An untracked
+  /// trigger starts being collected here (on a builder thread) and counts as cold. `age`: how
+  /// long this replica has collected it (zero before a first cycle).
+  std::string ColdOwnerSuccessor(const externalscaler::ScaledObjectRef& ref, const std::string& key, Duration* age);
+  /// For a kForwardedSuccessor call: true when this replica has collected the trigger for no
+  /// longer than the owner says it has (the owner then answers itself).
+  bool ColderThanOwner(const externalscaler::ScaledObjectRef& ref, const std::string& mark);
+  /// True when `obj` has been collected here for its window plus two intervals.
+  bool Warm(const std::shared_ptr<engine::TrackedObject>& obj);
+  /// How long a forwarded call may take: the forward deadline, or less when the caller's own
+  /// deadline leaves less (a second hop must answer before the first gives up on it).
+  std::chrono::milliseconds HopDeadline(const grpc::ServerContext& ctx) const;
+  /// Every 500 ms (HA only): when the peer list changed, moves each StreamIsActive stream
+  /// whose trigger's first replica in line changed to it (README "HA").
+  void RerouteStreams();
   /// After a local answer: keep the successor's windows warm (a "warm" IsActive, at most once
   /// a minute per trigger and at once when the successor changes).
   /// `key`: TriggerKeyOf(ref), computed once per call by the caller ("" does nothing).
@@ -150,6 +179,11 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
   class DelayedCalls;
   std::unique_ptr<DelayedCalls> timers_;
   std::unique_ptr<SpecBuilders> builders_;
+  /// HA: since when each tracked object has been seen collected here (for Warm()).
+  class WarmUp;
+  std::unique_ptr<WarmUp> warm_up_;
+  std::atomic<bool> stopping_{false};       // Stop() began: RerouteStreams no longer re-arms
+  std::vector<std::string> rerouted_for_;  // the peer list streams were last placed for (timer thread)
 };
 
 /// Maps a domain Status to the gRPC status KEDA sees (the only place this happens). The

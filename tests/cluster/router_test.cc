@@ -54,8 +54,24 @@ TEST(Router, AFailedOwnerIsAvoidedForAWhileAndItsSuccessorTakesOver) {
   ASSERT_FALSE(targets.empty());
   EXPECT_EQ(targets[0], owners.successor);
   EXPECT_EQ(r.OwnersOf(key).owner, owners.successor);
+  // It does not collect the trigger: the avoided owner still comes last, never "answer here".
+  EXPECT_EQ(targets, (std::vector<std::string>{owners.successor, owners.owner}));
+  r.Failed(owners.successor);
+  EXPECT_EQ(r.Targets(key), (std::vector<std::string>{owners.owner, owners.successor}))
+      << "issue 12: a third replica answers from its own data only when both fail now";
+  EXPECT_TRUE(r.Targets(key, /*avoided_last=*/false).empty()) << "a relayed stream does not retry them at once";
   clock.now += 4s;
   EXPECT_EQ(r.Targets(key)[0], owners.owner) << "tried again after the avoidance period";
+}
+
+TEST(Router, TheSuccessorAnswersForAFailedOwner) {
+  FakeClock clock;
+  std::string key = TriggerKey("ns", "so", 7);
+  Owners owners = OwnersOf(key, kPeers);
+  Membership m(owners.successor, kPeers);
+  Router r(&m, &clock, 3s);
+  r.Failed(owners.owner);
+  EXPECT_TRUE(r.Targets(key).empty()) << "its windows are warm: it answers";
 }
 
 TEST(Router, TheOwnerWarmsItsSuccessorOncePerPeriodAndOnChange) {
@@ -68,10 +84,10 @@ TEST(Router, TheOwnerWarmsItsSuccessorOncePerPeriodAndOnChange) {
   EXPECT_EQ(r.SuccessorToWarm(key, 60s), "");
   clock.now += 61s;
   EXPECT_EQ(r.SuccessorToWarm(key, 60s), owners.successor);
-  r.Failed(owners.successor);  // the successor changes: warm the new one at once
-  std::string next = r.SuccessorToWarm(key, 60s);
-  EXPECT_FALSE(next.empty());
-  EXPECT_NE(next, owners.successor);
+  // Issue 12 ("never three"): a successor that failed a call is not replaced by the third
+  // replica, which would then collect the trigger too; the peer list decides.
+  r.Failed(owners.successor);
+  EXPECT_EQ(r.SuccessorToWarm(key, 60s), "");
   Membership other(owners.successor, kPeers);
   Router not_owner(&other, &clock);
   EXPECT_EQ(not_owner.SuccessorToWarm(key, 60s), "");

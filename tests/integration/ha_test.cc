@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -151,6 +152,17 @@ class StreamRecorder {
 class HaTest : public ::testing::Test {
  protected:
   HaTest() : api_("nim-system", "nim-scaler") {}
+  // NIMSCALER_HA_LOGS=<dir>: each replica's log is saved there (for a failure's post-mortem).
+  ~HaTest() override {
+    const char* dir = std::getenv("NIMSCALER_HA_LOGS");
+    if (dir == nullptr) return;
+    for (size_t i = 0; i < replicas_.size(); ++i) {
+      if (!replicas_[i].process) continue;
+      std::ofstream(std::string(dir) + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                    "-" + std::to_string(i) + ".log")
+          << replicas_[i].process->output();
+    }
+  }
 
   void StartReplicas(int n, const std::string& interval) {
     interval_ = interval;
@@ -209,7 +221,7 @@ class HaTest : public ::testing::Test {
     r.stub = ExternalScaler::NewStub(grpc::CreateChannel(r.addr, grpc::InsecureChannelCredentials()));
   }
 
-  externalscaler::ScaledObjectRef Ref(int pod, const std::string& name) const {
+  externalscaler::ScaledObjectRef Ref(int pod, const std::string& name, const std::string& window = "2s") const {
     externalscaler::ScaledObjectRef ref;
     ref.set_namespace_("nim");
     ref.set_name(name);
@@ -218,7 +230,7 @@ class HaTest : public ::testing::Test {
     md["engine"] = "nim";
     md["targetKvCache"] = "0.1";
     md["scrapeInterval"] = interval_;
-    md["window"] = "2s";
+    md["window"] = window;
     md["panicWindow"] = "1s";
     return ref;
   }
@@ -237,9 +249,10 @@ class HaTest : public ::testing::Test {
     return out;
   }
 
-  cluster::Owners OwnersOf(const externalscaler::ScaledObjectRef& ref) const {
+  cluster::Owners OwnersOf(const externalscaler::ScaledObjectRef& ref) const { return OwnersIn(ref, Peers()); }
+  static cluster::Owners OwnersIn(const externalscaler::ScaledObjectRef& ref, const std::vector<std::string>& peers) {
     config::Metadata md(ref.scalermetadata().begin(), ref.scalermetadata().end());
-    return cluster::OwnersOf(cluster::TriggerKey(ref.namespace_(), ref.name(), spec::HashMetadata(md)), Peers());
+    return cluster::OwnersOf(cluster::TriggerKey(ref.namespace_(), ref.name(), spec::HashMetadata(md)), peers);
   }
 
   size_t IndexOf(const std::string& addr) const {
@@ -272,23 +285,64 @@ class HaTest : public ::testing::Test {
   }
 
   // Names of the triggers a replica collects, from its /debug/scaledobjects.
-  std::multiset<std::string> Tracked(const Replica& r) {
+  std::multiset<std::string> Tracked(const Replica& r, bool check = true) {
     auto http = net::MakeCurlHttpClient();
     net::HttpRequestOptions o;
     o.timeout = 10s;
     o.max_body_bytes = 256u << 20;
     auto resp = http->Get("http://127.0.0.1:" + std::to_string(r.http_port) + "/debug/scaledobjects", o);
     std::multiset<std::string> names;
-    if (!resp.ok()) return names;
+    if (!resp.ok()) {
+      ADD_FAILURE() << "/debug/scaledobjects of " << r.addr << ": " << resp.status().message();
+      return names;
+    }
     auto doc = nlohmann::json::parse(resp->body, nullptr, false);
-    if (!doc.is_array()) return names;
+    if (!doc.is_array()) {
+      ADD_FAILURE() << "/debug/scaledobjects of " << r.addr << ": " << resp->status << " " << resp->body.substr(0, 200);
+      return names;
+    }
     for (const auto& o2 : doc) {
       names.insert(o2.value("name", ""));
+      if (!check) continue;
       // Every trigger a replica collects names this replica as its owner or successor.
       EXPECT_TRUE(o2.value("collectsHere", false)) << o2.value("name", "") << " on " << r.addr;
       EXPECT_TRUE(o2.value("owner", "") == r.addr || o2.value("successor", "") == r.addr);
     }
     return names;
+  }
+
+  // A gauge of a replica's /metrics (e.g. nimscaler_stream_clients), or -1.
+  double Gauge(const Replica& r, const std::string& name) {
+    auto http = net::MakeCurlHttpClient();
+    net::HttpRequestOptions o;
+    o.timeout = 5s;
+    auto resp = http->Get("http://127.0.0.1:" + std::to_string(r.http_port) + "/metrics", o);
+    if (!resp.ok()) return -1;
+    std::istringstream in(resp->body);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(name + " ", 0) == 0) return std::atof(line.c_str() + name.size() + 1);
+    }
+    return -1;
+  }
+
+  // Waits (bounded) until replica i has logged that it sees `n` peers, asking it something
+  // meanwhile (peers are read lazily).
+  bool SeesPeers(size_t i, int n, std::chrono::seconds limit) {
+    auto deadline = Clock::now() + limit;
+    std::string want = "HA: " + std::to_string(n) + " peer(s)";
+    while (Clock::now() < deadline) {
+      Drain();
+      const std::string& out = replicas_[i].process->output();
+      size_t at = out.rfind("HA: ");
+      if (at != std::string::npos && out.compare(at, want.size(), want) == 0) return true;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+      externalscaler::GetMetricSpecResponse resp;
+      replicas_[i].stub->GetMetricSpec(&ctx, Ref(kProbePod, "probe"), &resp);
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
   }
 
   testing::FakeKubeApi api_;
@@ -505,6 +559,353 @@ TEST_F(HaTest, OwnerKilledSuccessorAnswersRelaysMoveAndWakesReachTheStream) {
   // The relay moved to the successor, which says `true` on open (the trigger is active).
   EXPECT_TRUE(stream.WaitFor(2, 5s).has_value()) << "relay did not move";
   EXPECT_FALSE(stream.ended()) << "KEDA's stream must stay open";
+}
+
+// Issue 12 acceptance "Restarting a replica (SIGTERM, start again) changes no answer beyond
+// what the pods' values changed". A KEDA-like client round-robins GetMetrics and IsActive over
+// the live replicas without pause while one replica is stopped with SIGTERM and started again
+// on the same address. Most pods are steady: every answer, on every replica and at every
+// moment, is the steady value. A few triggers (6 s window) see their pods' load drop at the
+// SIGTERM: a warm window answers the average of the last 6 s, which falls slowly; the
+// restarted replica, owner again of some of them, would answer the new low level at once from
+// its cold window (the jump the issue saw: 1.0 on one replica, 5.0 on the other). It hands its
+// triggers' calls to their warm successors until its own windows are warm
+// (ExternalScalerService::ColdOwnerSuccessor), so every answer stays within what a warm
+// window gives; afterwards it answers the same values itself.
+TEST_F(HaTest, RestartedReplicaChangesNoAnswer) {
+  const char* env = std::getenv("NIMSCALER_HA_RESTART_TRIGGERS");
+  const int n = env ? std::atoi(env) : 300;
+  constexpr int kDrops = 30;  // the last kDrops triggers see the load drop
+  constexpr int kFirstPod = 2000;
+  constexpr double kHigh = 1.5, kLow = 0.5;  // below the panic threshold (2 x 1 pod): plain averages
+  const auto kDropWindow = 6s;
+  // A 1 s interval: 330 triggers on owner and successor already make 660 scrapes a second
+  // on this loopback host, with KEDA's calls on top.
+  StartReplicas(3, "1s");
+  std::vector<externalscaler::ScaledObjectRef> refs;
+  std::vector<double> want;
+  for (int i = 0; i < n + kDrops; ++i) {
+    if (i < n) {
+      pods_.SetKv(kFirstPod + i, 0.05 * (1 + i % 10));
+      refs.push_back(Ref(kFirstPod + i, "rs-" + std::to_string(i)));
+      want.push_back(0.5 * (1 + i % 10));
+    } else {
+      pods_.SetKv(kFirstPod + i, kHigh / 10);
+      refs.push_back(Ref(kFirstPod + i, "rs-drop-" + std::to_string(i), "6s"));
+      want.push_back(kHigh);
+    }
+  }
+  auto is_drop = [&](size_t i) { return i >= static_cast<size_t>(n); };
+  // KEDA's first calls, then every trigger answers (bounded).
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (i % 20 == 0) Drain();
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    externalscaler::GetMetricSpecResponse spec;
+    ASSERT_TRUE(replicas_[i % 3].stub->GetMetricSpec(&ctx, refs[i], &spec).ok());
+  }
+  const auto tracked_at = Clock::now();
+  auto deadline = Clock::now() + 30s;
+  for (size_t i = 0; i < refs.size() && Clock::now() < deadline;) {
+    if (i % 20 == 0) Drain();
+    double v = -1;
+    if (GetMetrics(replicas_[i % 3].stub.get(), refs[i], &v).ok() && std::abs(v - want[i]) < 1e-9) {
+      ++i;
+    } else {
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  ASSERT_LT(Clock::now(), deadline) << "triggers never answered their steady value";
+  // Every window, the drop triggers' 6 s too, holds only steady samples on owner and successor.
+  while (Clock::now() < tracked_at + kDropWindow + 1500ms) {
+    Drain();
+    std::this_thread::sleep_for(100ms);
+  }
+
+  // The KEDA-like client: its own channels (a restarted replica gets a new one), one call at a
+  // time, round-robin over the replicas marked live, GetMetrics and IsActive in turn.
+  struct Answer {
+    size_t trigger;
+    size_t replica;
+    Clock::time_point at;  // when the answer arrived
+    double value;
+  };
+  struct Client {
+    std::mutex mu;
+    std::vector<std::shared_ptr<ExternalScaler::Stub>> stubs;
+    std::atomic<bool> live[3] = {true, true, true};
+    std::atomic<bool> stop{false};
+    std::atomic<long> calls{0};
+    long per_replica[3] = {0, 0, 0};    // guarded by mu
+    std::vector<std::string> failures;  // guarded by mu
+    std::vector<Answer> drops;          // guarded by mu: GetMetrics answers for drop triggers
+  } client;
+  auto channel = [](const std::string& addr) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+    return std::shared_ptr<ExternalScaler::Stub>(
+        ExternalScaler::NewStub(grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args)));
+  };
+  for (const auto& r : replicas_) client.stubs.push_back(channel(r.addr));
+  std::atomic<bool> dropped{false};  // the drop triggers' answers are checked by the caller
+  const auto client_end = Clock::now() + 80s;  // bounded even if the test body fails early
+  std::thread keda([&] {
+    size_t turn = 0;
+    for (long call = 0; !client.stop.load() && Clock::now() < client_end; ++call) {
+      size_t k = turn++ % 3;
+      if (!client.live[k].load()) continue;
+      std::shared_ptr<ExternalScaler::Stub> stub;
+      {
+        std::lock_guard lock(client.mu);
+        stub = client.stubs[k];
+      }
+      // The drop triggers come up every 4th call, the others in turn.
+      size_t i = call % 4 == 3 ? n + static_cast<size_t>(call / 4) % kDrops : static_cast<size_t>(call / 2) % n;
+      std::string problem;
+      double v = -1;
+      bool metrics = call % 2 == 0 || is_drop(i);
+      if (metrics) {
+        grpc::Status st = GetMetrics(stub.get(), refs[i], &v);
+        if (!st.ok()) problem = "GetMetrics error " + std::to_string(st.error_code()) + " " + st.error_message();
+        else if (!is_drop(i) && std::abs(v - want[i]) > 1e-9) problem = "GetMetrics " + std::to_string(v) +
+                                                                        " instead of " + std::to_string(want[i]);
+        else if (is_drop(i) && !dropped.load() && std::abs(v - kHigh) > 1e-9) problem = "before the drop " +
+                                                                                    std::to_string(v);
+      } else {
+        bool active = false;
+        grpc::Status st = IsActive(stub.get(), refs[i], &active);
+        if (!st.ok()) problem = "IsActive error " + std::to_string(st.error_code()) + " " + st.error_message();
+        else if (!active) problem = "IsActive false";
+      }
+      auto at = Clock::now();
+      std::lock_guard lock(client.mu);
+      ++client.per_replica[k];
+      if (!problem.empty() && client.failures.size() < 1000) {
+        client.failures.push_back(refs[i].name() + " on replica " + std::to_string(k) + ": " + problem);
+      }
+      if (metrics && is_drop(i) && problem.empty()) client.drops.push_back({i, k, at, v});
+      client.calls.fetch_add(1);
+    }
+  });
+  auto wait_calls = [&](long more) {  // the client made `more` calls since now (bounded)
+    long target = client.calls.load() + more;
+    auto end = Clock::now() + 20s;
+    while (client.calls.load() < target && Clock::now() < end) {
+      Drain();
+      std::this_thread::sleep_for(20ms);
+    }
+  };
+  wait_calls(300);  // steady state before the restart, on all three
+
+  // SIGTERM: the replica leaves the Service's ready endpoints at once (terminating), as it does
+  // in Kubernetes, and KEDA stops calling it; the client finishes any call to it first. The
+  // drop triggers' pods fall to the low level at the same moment.
+  const size_t victim = 1;
+  const std::string pod = "scaler-" + std::to_string(victim);
+  const int port = std::stoi(replicas_[victim].addr.substr(replicas_[victim].addr.rfind(':') + 1));
+  client.live[victim] = false;
+  wait_calls(3);
+  const auto drop_at = Clock::now();
+  for (int i = n; i < n + kDrops; ++i) pods_.SetKv(kFirstPod + i, kLow / 10);
+  dropped = true;
+  api_.SetPod(pod, "127.0.0.1", port, false, /*terminating=*/true);
+  replicas_[victim].process->Signal(SIGTERM);
+  int code = -1;
+  for (int k = 0; k < 150 && code == -1; ++k) {
+    Drain();
+    code = replicas_[victim].process->Wait(100ms);
+  }
+  EXPECT_EQ(code, 0) << replicas_[victim].process->output();
+  api_.DeletePod(pod);
+
+  // Started again on the same address; ready once it serves and knows its peers.
+  Launch(victim);
+  api_.SetPod(pod, "127.0.0.1", port, true);
+  ASSERT_TRUE(SeesPeers(victim, 3, 10s)) << replicas_[victim].process->output();
+  for (size_t i = 0; i < replicas_.size(); ++i) {
+    if (i != victim) ASSERT_TRUE(SeesPeers(i, 3, 10s)) << replicas_[i].process->output();
+  }
+  long victim_before = 0;
+  {
+    std::lock_guard lock(client.mu);
+    client.stubs[victim] = channel(replicas_[victim].addr);
+    victim_before = client.per_replica[victim];
+  }
+  client.live[victim] = true;
+  const auto live_at = Clock::now();
+  std::cout << "restarted replica live " << std::chrono::duration<double>(live_at - drop_at).count()
+            << " s after the SIGTERM\n";
+  // Through the restarted owner's cold period (6 s window + 2 intervals, from its first call),
+  // until the drop triggers are steady at the low level again everywhere.
+  auto until = std::max(live_at + kDropWindow + 4s, drop_at + kDropWindow + 3s);
+  while (Clock::now() < until) {
+    Drain();
+    std::this_thread::sleep_for(100ms);
+  }
+  wait_calls(3 * static_cast<long>(refs.size()));  // at least a full pass once warm
+  client.stop = true;
+  keda.join();
+
+  {
+    std::lock_guard lock(client.mu);
+    EXPECT_GT(client.per_replica[victim] - victim_before, 0) << "the restarted replica was never called";
+    std::string first;
+    for (size_t k = 0; k < client.failures.size() && k < 10; ++k) first += client.failures[k] + "\n";
+    EXPECT_TRUE(client.failures.empty()) << client.failures.size() << " calls failed or differed, first:\n"
+                                         << first << Tail(replicas_[victim].process->output());
+    // The drop triggers: a 6 s window sampled every second, whose samples before the drop
+    // leave it one by one. Answered at `at`, at least the part of the window still before the
+    // drop (less a margin of one sample) is high; a cold window would be all low. Never above
+    // the high level.
+    int low = 0, checked = 0;
+    std::string first_low;
+    for (const Answer& a : client.drops) {
+      double since = std::chrono::duration<double>(a.at - drop_at).count();
+      double w = std::chrono::duration<double>(kDropWindow).count();
+      double high_part = std::clamp((w - std::max(0.0, since)) / w - 0.2, 0.0, 1.0);
+      double floor = kLow + (kHigh - kLow) * high_part;
+      EXPECT_LE(a.value, kHigh + 1e-9);
+      if (a.at > live_at && high_part > 0) ++checked;
+      if (a.value < floor - 1e-9 && low++ == 0) {
+        first_low = refs[a.trigger].name() + " on replica " + std::to_string(a.replica) + " " +
+                    std::to_string(since) + " s after the drop: " + std::to_string(a.value) + " < " +
+                    std::to_string(floor);
+      }
+    }
+    EXPECT_EQ(low, 0) << "an answer below what a warm window gives: " << first_low;
+    std::cout << checked << " answers for drop triggers checked while the restarted replica was live and "
+              << "their windows still held the drop\n";
+  }
+  // After the restart: the restarted replica, owner of about a third of them again and warm
+  // now, answers every trigger with the steady value, like the others.
+  for (int i = n; i < n + kDrops; ++i) want[i] = kLow;
+  int wrong = 0;
+  std::string first_wrong;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (i % 20 == 0) Drain();
+    for (size_t k = 0; k < 3; ++k) {
+      double v = -1;
+      bool active = false;
+      grpc::Status a = GetMetrics(replicas_[k].stub.get(), refs[i], &v);
+      grpc::Status b = IsActive(replicas_[k].stub.get(), refs[i], &active);
+      if (!a.ok() || !b.ok() || std::abs(v - want[i]) > 1e-9 || !active) {
+        if (wrong++ == 0) {
+          first_wrong = refs[i].name() + " on " + replicas_[k].addr + ": " + std::to_string(v) + " " +
+                        a.error_message() + " " + b.error_message();
+        }
+      }
+    }
+  }
+  EXPECT_EQ(wrong, 0) << first_wrong;
+  // It collects the triggers it owns again.
+  std::multiset<std::string> tracked = Tracked(replicas_[victim], /*check=*/false);
+  size_t owned = 0, tracked_owned = 0;
+  for (const auto& ref : refs) {
+    if (OwnersOf(ref).owner != replicas_[victim].addr) continue;
+    ++owned;
+    tracked_owned += tracked.count(ref.name()) ? 1 : 0;
+  }
+  EXPECT_GT(owned, 0u);
+  EXPECT_EQ(tracked_owned, owned) << "the restarted replica collects the triggers it owns (it lists "
+                                  << tracked.size() << ")";
+  for (auto& r : replicas_) EXPECT_EQ(r.process->Wait(10ms), -1) << r.addr << " exited";
+}
+
+// Issue 12 item 3 "when the owner changes or dies, the relay moves to the new owner", for an
+// owner that changes without ending the stream (before, a relay moved only when its source
+// ended it, and the old owner kept collecting the trigger while the stream was open). KEDA's
+// streams are all held by replica A. A fourth replica D joins and becomes the owner of T1
+// (owned by B before: relayed from B) and of T2 (owned by A before: subscribed on A): both
+// streams stay open and are relayed from D, B no longer serves one, and D's messages come
+// through. Then B leaves the ready endpoints while still running: the stream of T3, which B
+// owned, moves to T3's new owner, and B, owner or successor of nothing now, drops T3.
+TEST_F(HaTest, StreamsFollowTheOwnerWhenThePeersChange) {
+  StartReplicas(3, "500ms");
+  const size_t a = 0;
+  const int d_port = FreePort();
+  const std::string d = "127.0.0.1:" + std::to_string(d_port);
+  std::vector<std::string> three = Peers(), four = three;
+  four.push_back(d);
+  // Pick the triggers by their owners among three and four replicas.
+  std::optional<externalscaler::ScaledObjectRef> t1, t2, t3;
+  int pod1 = 0, pod2 = 0, pod3 = 0;
+  for (int k = 0; k < 2000 && !(t1 && t2 && t3); ++k) {
+    auto ref = Ref(4000 + k, "mv-" + std::to_string(k));
+    std::string own3 = OwnersIn(ref, three).owner, own4 = OwnersIn(ref, four).owner;
+    if (!t1 && own3 != three[a] && own4 == d) t1 = ref, pod1 = 4000 + k;
+    else if (!t2 && own3 == three[a] && own4 == d) t2 = ref, pod2 = 4000 + k;
+    else if (t1 && !t3 && own3 == OwnersIn(*t1, three).owner && own4 == own3) t3 = ref, pod3 = 4000 + k;
+  }
+  ASSERT_TRUE(t1 && t2 && t3);
+  const size_t b = IndexOf(OwnersIn(*t1, three).owner);
+  ASSERT_EQ(IndexOf(OwnersIn(*t3, three).owner), b);
+  for (int pod : {pod1, pod2, pod3}) pods_.SetKv(pod, 0);  // idle: no `true` until the load comes
+  for (const auto* ref : {&*t1, &*t2, &*t3}) {
+    bool active = true;
+    auto deadline = Clock::now() + 10s;
+    while (!IsActive(replicas_[a].stub.get(), *ref, &active).ok() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_FALSE(active);
+  }
+  StreamRecorder s1(replicas_[a].stub.get(), *t1), s2(replicas_[a].stub.get(), *t2), s3(replicas_[a].stub.get(), *t3);
+  auto gauges_are = [&](std::vector<std::pair<size_t, double>> want, std::chrono::seconds limit) {
+    auto deadline = Clock::now() + limit;
+    std::string got;
+    while (true) {
+      got.clear();
+      bool all = true;
+      for (auto [i, v] : want) {
+        double g = Gauge(replicas_[i], "nimscaler_stream_clients");
+        got += replicas_[i].addr + "=" + std::to_string(g) + " ";
+        all = all && g == v;
+      }
+      if (all) return std::string();
+      if (Clock::now() >= deadline) return got;
+      Drain();
+      std::this_thread::sleep_for(100ms);
+    }
+  };
+  // KEDA's three streams on A; B serves the relays of T1 and T3.
+  EXPECT_EQ(gauges_are({{a, 3}, {b, 2}}, 5s), "");
+
+  // D joins: listed ready once it serves.
+  replicas_.push_back(Replica{});
+  replicas_.back().addr = d;
+  api_.SetPod("scaler-3", "127.0.0.1", d_port, false);
+  Launch(3);
+  api_.SetPod("scaler-3", "127.0.0.1", d_port, true);
+  for (size_t i = 0; i < replicas_.size(); ++i) ASSERT_TRUE(SeesPeers(i, 4, 10s)) << replicas_[i].process->output();
+  // T1 and T2 are relayed from D now; B serves T3 only.
+  EXPECT_EQ(gauges_are({{a, 3}, {b, 1}, {3, 2}}, 10s), "") << Tail(replicas_[a].process->output());
+  // The load comes: D's windows see it and its `true` reaches KEDA's streams on A.
+  pods_.SetKv(pod1, 0.3);
+  pods_.SetKv(pod2, 0.3);
+  EXPECT_TRUE(s1.WaitFor(1, 5s).has_value()) << "T1: no true through D";
+  EXPECT_TRUE(s2.WaitFor(1, 5s).has_value()) << "T2: no true through D";
+  EXPECT_EQ(s3.count(), 0u);
+  EXPECT_FALSE(s1.ended() || s2.ended() || s3.ended()) << "KEDA's streams stay open";
+
+  // B leaves the ready endpoints but keeps running (its readiness failed): T3 moves to its new
+  // owner, whose `true` comes through once the load comes; B drops T3 (its idle time, 30 s
+  // without a call, counts from its last call, long before).
+  const int b_port = std::stoi(replicas_[b].addr.substr(replicas_[b].addr.rfind(':') + 1));
+  api_.SetPod("scaler-" + std::to_string(b), "127.0.0.1", b_port, false);
+  for (size_t i = 0; i < replicas_.size(); ++i) {
+    if (i != b) ASSERT_TRUE(SeesPeers(i, 3, 10s)) << replicas_[i].process->output();
+  }
+  EXPECT_EQ(gauges_are({{a, 3}, {b, 0}}, 10s), "") << Tail(replicas_[a].process->output());
+  pods_.SetKv(pod3, 0.3);
+  EXPECT_TRUE(s3.WaitFor(1, 5s).has_value()) << "T3: no true through its new owner";
+  EXPECT_FALSE(s1.ended() || s2.ended() || s3.ended()) << "KEDA's streams stay open";
+  auto deadline = Clock::now() + 45s;
+  while (Tracked(replicas_[b], /*check=*/false).count(t3->name()) && Clock::now() < deadline) {
+    Drain();
+    std::this_thread::sleep_for(250ms);
+  }
+  EXPECT_EQ(Tracked(replicas_[b], /*check=*/false).count(t3->name()), 0u)
+      << "the old owner still collects T3\n" << Tail(replicas_[b].process->output());
 }
 
 }  // namespace
