@@ -17,6 +17,8 @@ void PrintUsage() {
             << "  nim-scaler check --metadata FILE   validate trigger metadata; --scrape URL evaluates once\n"
             << "  nim-scaler record --metadata FILE --out demand.jsonl [--duration 10m]\n"
             << "                                     sample a live deployment's demand (record --help)\n"
+            << "  nim-scaler replay demand.jsonl --metadata FILE [--metadata FILE ...] [--out DIR]\n"
+            << "                                     replay it on an emulated cluster per trigger (replay --help)\n"
 
             << "  nim-scaler version\n\n"
             << "serve flags (each also as an environment variable):\n";
@@ -43,6 +45,7 @@ int Main(int argc, char** argv) {
   }
   if (cmd == "check") return RunCheck(rest);
   if (cmd == "record") return RunRecord(rest);
+  if (cmd == "replay") return RunReplay(rest);
   if (cmd == "serve") {
     std::map<std::string, std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
@@ -59,7 +62,7 @@ int Main(int argc, char** argv) {
     return RunServe(*cfg);
   }
   std::string msg = "nim-scaler: unknown command \"" + Truncate(cmd, 40) + "\"";
-  if (auto s = SuggestClosest(cmd, {"serve", "check", "record", "version", "help"})) msg += " (did you mean \"" + *s + "\"?)";
+  if (auto s = SuggestClosest(cmd, {"serve", "check", "record", "replay", "version", "help"})) msg += " (did you mean \"" + *s + "\"?)";
   std::cerr << msg << "\n";
   return 2;
 }
