@@ -147,6 +147,44 @@ TEST(Runner, BothKindsOfPolicyScaleUpUnderABurst) {
   }
 }
 
+TEST(Runner, ScaleToZeroThenTheWakeHookStartsAPodAtOnce) {
+  // idle-burst's mechanism: a min-0 policy goes to zero while idle (KEDA: never active since
+  // creation), and the first held request wakes it within a second through the wake hook.
+  Scenario s;
+  s.name = "wake";
+  s.title = "idle, then load";
+  s.duration = 200;
+  s.stress_at = 120;
+  s.load = {{0, 0, 0}, {120, 10, 0}};
+  RunOptions o;
+  o.startup = 30;
+  for (const auto& p : Policies()) {
+    if (p.name != "nim-default") continue;
+    Result r = demo::Run(s, p, o);
+    ASSERT_TRUE(r.ran) << r.error;
+    EXPECT_EQ(r.samples[119].spec, 0);
+    EXPECT_EQ(r.samples[119].pods, 0);
+    EXPECT_GE(r.react_s, 0);
+    EXPECT_LE(r.react_s, 1);
+    EXPECT_GE(r.samples[199].ready, 1);
+    EXPECT_GT(r.breach_s, 0);  // the cold start: requests wait for the pod
+  }
+}
+
+TEST(Runner, StartupTimePoliciesTakeTheRunsPodStart) {
+  // "startupTime: auto" becomes the run's pod start, so the policies build and run.
+  Scenario s = ShortBurst();
+  s.duration = 60;
+  int ran = 0;
+  for (const auto& p : Policies()) {
+    if (p.metadata.count("startupTime") == 0) continue;
+    Result r = demo::Run(s, p, RunOptions{});
+    EXPECT_TRUE(r.ran) << p.name << ": " << r.error;
+    ++ran;
+  }
+  EXPECT_EQ(ran, 2);
+}
+
 TEST(Runner, BadMetadataIsAnErrorNotACrash) {
   Policy p;
   p.name = "typo";
