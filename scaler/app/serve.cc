@@ -153,7 +153,7 @@ int RunServe(const config::AppConfig& config) {
   sources::DiscoveryRegistry discovery(*kube, http);
   engine::EngineDeps deps{http, &discovery, &clock, &metrics, config.stream_heartbeat};
   spec::SpecOptions spec_options{config.allow_static_endpoints, config.min_scrape_interval, kube->has_value(),
-                                 config.namespaces};
+                                 config.namespaces, config.prometheus_url, config.prometheus_allowed};
   engine::ScalerEngine engine(spec_options, deps, config.idle_forget);
 
   // One completion queue and one thread serve every call of the gRPC port (async_calls.h), and

@@ -98,6 +98,17 @@ const std::vector<Option>& Options() {
          c.namespaces = SplitTrimmed(v, ',');
          return std::string();
        }},
+      {"prometheus-url", false, "",
+       "Prometheus that wakeQuery asks when a ScaledObject sets no prometheusAddress, e.g. "
+       "http://prometheus.monitoring:9090",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.prometheus_url, v); }},
+      {"prometheus-allow", false, "",
+       "comma-separated Prometheus base URLs a ScaledObject's prometheusAddress may name besides --prometheus-url "
+       "(* allows any)",
+       [](AppConfig& c, const std::string& v) {
+         c.prometheus_allowed = SplitTrimmed(v, ',');
+         return std::string();
+       }},
       {"min-scrape-interval", false, "500ms", "smallest scrapeInterval a ScaledObject may ask for",
        [](AppConfig& c, const std::string& v) { return SetDuration(&c.min_scrape_interval, v); }},
       {"shutdown-grace", false, "5s", "how long SIGTERM waits for running calls",

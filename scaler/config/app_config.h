@@ -27,6 +27,8 @@ struct AppConfig {
   std::vector<std::string> node_ips;
   std::string kube_api = "auto";  ///< auto | off | URL
   std::vector<std::string> namespaces;
+  std::string prometheus_url;                   ///< --prometheus-url: wakeQuery's Prometheus by default
+  std::vector<std::string> prometheus_allowed;  ///< --prometheus-allow: other prometheusAddress values
   Duration min_scrape_interval = std::chrono::milliseconds(500);
   Duration idle_forget = std::chrono::minutes(10);  ///< forget objects nobody asked about
   Duration shutdown_grace = std::chrono::seconds(5);

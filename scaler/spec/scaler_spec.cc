@@ -130,6 +130,26 @@ std::string DefaultMetricName(const std::string& ns, const std::string& name) {
 
 namespace {
 
+// Whether prometheusAddress `url` (without userinfo) may be used: the server's --prometheus-url,
+// an entry of --prometheus-allow (the URL itself or a path under it), "*", or anything when
+// static endpoints are allowed.
+bool PrometheusAllowed(const std::string& url, const SpecOptions& options) {
+  if (options.allow_static_endpoints) return true;
+  auto trimmed = [](std::string u) {
+    while (!u.empty() && u.back() == '/') u.pop_back();
+    return ToLower(u);
+  };
+  std::string want = trimmed(url);
+  std::vector<std::string> allowed = options.prometheus_allowed;
+  if (!options.prometheus_url.empty()) allowed.push_back(options.prometheus_url);
+  for (const auto& a : allowed) {
+    if (a == "*") return true;
+    std::string base = trimmed(net::SplitCredentials(a).url);
+    if (!base.empty() && (want == base || want.rfind(base + "/", 0) == 0)) return true;
+  }
+  return false;
+}
+
 // Checks one endpoint URL (already without userinfo) and fills in the engine's default path;
 // "" on success. A hand-written check: std::regex recurses per input byte.
 std::string NormalizeEndpoint(std::string* url, const std::string& default_path) {
@@ -360,7 +380,19 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
 
   spec->wake_query = v.String("wakeQuery");
   {
-    net::UrlWithCredentials split = net::SplitCredentials(v.String("prometheusAddress"));
+    // prometheusAddress makes the scaler fetch a URL a ScaledObject author chose: only the
+    // operator's --prometheus-url and --prometheus-allow (or any, under --allow-static-endpoints).
+    std::string address = v.Has("prometheusAddress") ? v.String("prometheusAddress") : options.prometheus_url;
+    net::UrlWithCredentials split = net::SplitCredentials(address);
+    if (v.Has("prometheusAddress") && !PrometheusAllowed(split.url, options)) {
+      std::string allowed;
+      for (const auto& a : options.prometheus_allowed) allowed += (allowed.empty() ? "" : ", ") + a;
+      if (!options.prometheus_url.empty()) allowed = options.prometheus_url + (allowed.empty() ? "" : ", " + allowed);
+      problems.push_back("prometheusAddress: \"" + Truncate(split.url, 80) + "\" is not allowed by this server (" +
+                         (allowed.empty() ? std::string("none is: it has no --prometheus-url") : "allowed: " + allowed) +
+                         "); leave it out to use the server's Prometheus, or ask the operator to add it to "
+                         "--prometheus-allow");
+    }
     spec->prometheus_address = split.url;
     spec->wake_http.timeout = std::chrono::seconds(5);
     spec->wake_http.basic_auth = split.has_credentials;
@@ -369,11 +401,14 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
     spec->wake_http.refuse_internal_addresses = !options.allow_static_endpoints;
   }
   spec->wake_hold = v.DurationOf("wakeHold").value_or(std::chrono::minutes(5));
-  if (v.Has("wakeQuery") != v.Has("prometheusAddress")) {
-    problems.push_back(v.Has("wakeQuery") ? "wakeQuery needs prometheusAddress (the Prometheus server to ask)"
-                                          : "prometheusAddress is only used by wakeQuery; set both or neither");
+  if (v.Has("wakeQuery") && spec->prometheus_address.empty()) {
+    problems.push_back("wakeQuery needs prometheusAddress (the Prometheus server to ask), or a server started with "
+                       "--prometheus-url");
   }
-  if (v.Has("prometheusAddress") && spec->prometheus_address.rfind("http://", 0) != 0 &&
+  if (v.Has("prometheusAddress") && !v.Has("wakeQuery")) {
+    problems.push_back("prometheusAddress is only used by wakeQuery; set both or neither");
+  }
+  if (!spec->prometheus_address.empty() && spec->prometheus_address.rfind("http://", 0) != 0 &&
       spec->prometheus_address.rfind("https://", 0) != 0) {
     problems.push_back("prometheusAddress: \"" + Truncate(spec->prometheus_address, 80) +
                        "\" must be an http(s) URL like \"http://prometheus.monitoring:9090\"");

@@ -79,6 +79,11 @@ struct SpecOptions {
   Duration min_scrape_interval = std::chrono::milliseconds(500);
   bool kube_enabled = true;             ///< `service` needs a Kubernetes API (--kube-api)
   std::vector<std::string> namespaces;  ///< --namespaces allow-list; empty: any
+  /// --prometheus-url: where wakeQuery runs when prometheusAddress is not set (empty: nowhere).
+  std::string prometheus_url;
+  /// --prometheus-allow: base URLs prometheusAddress may name besides prometheus_url ("*": any).
+  /// With allow_static_endpoints any address is allowed, as for `endpoints`.
+  std::vector<std::string> prometheus_allowed;
 };
 
 /// The table of every metadata key (for validation, `check` and the README).

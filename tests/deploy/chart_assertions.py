@@ -150,7 +150,7 @@ def main():
                    "--tls-key", "--tls-client-ca", "--allow-static-endpoints", "--kube-api", "--namespaces",
                    "--wake-token-file", "--min-scrape-interval", "--shutdown-grace", "--max-connection-age",
                    "--peers-service", "--peers-namespace", "--peers-port-name", "--advertise-addr",
-                   "--peer-tls-server-name"}
+                   "--peer-tls-server-name", "--prometheus-url", "--prometheus-allow"}
     extra = set(values["server"].get("extraArgs") or [])
     for flag in a:
         check(flag in known_flags or any(e.startswith(flag) for e in extra), f"unknown serve flag {flag}")

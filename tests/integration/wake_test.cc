@@ -269,7 +269,20 @@ TEST_F(WakeTest, WakeQueryAgainstARealPrometheusWakesFromZero) {
 }
 
 TEST_F(WakeTest, WakeQueryErrorsAreVisibleNotSilent) {
-  Start();
+  // The operator allows this Prometheus (issue 14 item 5); the address rule then refuses it.
+  Start({"--prometheus-allow", "http://127.0.0.1:1"});
+  {
+    // Any other prometheusAddress is refused before anything is fetched.
+    auto other = Ref({{"wakeQuery", "sum(x)"}, {"prometheusAddress", "http://127.0.0.2:9090"}});
+    grpc::ClientContext ctx;
+    externalscaler::GetMetricSpecResponse r;
+    grpc::Status s = stub_->GetMetricSpec(&ctx, other, &r);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("prometheusAddress: \"http://127.0.0.2:9090\" is not allowed by this server "
+                                     "(allowed: http://127.0.0.1:1)"),
+              std::string::npos)
+        << s.error_message();
+  }
   auto ref = Ref({{"wakeQuery", "sum(x)"}, {"prometheusAddress", "http://127.0.0.1:1"}});
   Track(ref);
   auto http = net::MakeCurlHttpClient();

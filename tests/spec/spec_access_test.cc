@@ -305,7 +305,7 @@ TEST(WakeQuery, SpecOptionsCarryCredentialsAndTheAddressRule) {
                       {"wakeQuery", "up"},
                       {"prometheusAddress", "http://scraper:s3cr%40t@127.0.0.1:" + std::to_string(internal.port())}};
   for (bool allow : {false, true}) {
-    auto s = spec::BuildScalerSpec("nim", "llama", md, {.allow_static_endpoints = allow});
+    auto s = spec::BuildScalerSpec("nim", "llama", md, {.allow_static_endpoints = allow, .prometheus_allowed = {"*"}});
     ASSERT_TRUE(s.ok()) << s.status().message();
     EXPECT_THAT((*s)->prometheus_address, Not(HasSubstr("s3cr")));
     sources::PrometheusQuerySource source((*s)->prometheus_address, (*s)->wake_query, http, (*s)->wake_http);

@@ -154,12 +154,49 @@ TEST(SpecCredentials, PrometheusAddressUserinfoBecomesBasicAuth) {
   EXPECT_FALSE((*spec)->wake_http.refuse_internal_addresses) << "the server allows static endpoints";
 }
 
+// Issue 14 item 5: prometheusAddress makes the scaler fetch a URL the ScaledObject's author
+// chose, so only the operator's --prometheus-url and --prometheus-allow are accepted; without
+// prometheusAddress, wakeQuery runs on the server's --prometheus-url.
+TEST(SpecPrometheusAllowList, OnlyTheOperatorsPrometheusUnlessAllowed) {
+  config::Metadata md{{"service", "llama"}, {"wakeQuery", "up"}, {"prometheusAddress", "http://evil.example:80/x"}};
+  std::string m = MessageOf(md, {});
+  EXPECT_THAT(m, HasSubstr("prometheusAddress: \"http://evil.example:80/x\" is not allowed by this server (none is: it "
+                           "has no --prometheus-url); leave it out to use the server's Prometheus, or ask the operator "
+                           "to add it to --prometheus-allow"));
+  SpecOptions ops{.prometheus_url = "http://prometheus.monitoring:9090",
+                  .prometheus_allowed = {"https://thanos.monitoring:10902/"}};
+  m = MessageOf(md, ops);
+  EXPECT_THAT(m, HasSubstr("(allowed: http://prometheus.monitoring:9090, https://thanos.monitoring:10902/)"));
+  for (const char* ok : {"http://prometheus.monitoring:9090", "http://prometheus.monitoring:9090/",
+                         "https://thanos.monitoring:10902", "https://thanos.monitoring:10902/tenant-a"}) {
+    md["prometheusAddress"] = ok;
+    auto s = BuildScalerSpec("nim", "llama", md, ops);
+    EXPECT_TRUE(s.ok()) << ok << ": " << s.status().message();
+  }
+  for (const char* bad : {"https://thanos.monitoring:109020", "http://prometheus.monitoring:90", "http://127.0.0.1:9090"}) {
+    md["prometheusAddress"] = bad;
+    EXPECT_FALSE(BuildScalerSpec("nim", "llama", md, ops).ok()) << bad << " is only a prefix or another host";
+  }
+  // No prometheusAddress: the server's Prometheus.
+  md.erase("prometheusAddress");
+  auto server = BuildScalerSpec("nim", "llama", md, ops);
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  EXPECT_EQ((*server)->prometheus_address, "http://prometheus.monitoring:9090");
+  EXPECT_THAT(MessageOf(md, {}), HasSubstr("wakeQuery needs prometheusAddress (the Prometheus server to ask), or a "
+                                           "server started with --prometheus-url"));
+  // "*" and --allow-static-endpoints allow any address.
+  md["prometheusAddress"] = "http://anything.example:9090";
+  EXPECT_TRUE(BuildScalerSpec("nim", "llama", md, {.prometheus_allowed = {"*"}}).ok());
+  EXPECT_TRUE(BuildScalerSpec("nim", "llama", md, {.allow_static_endpoints = true}).ok());
+}
+
 // Issue 19 item 4: dnsName (and prometheusAddress) are the author's choice of address; without
 // --allow-static-endpoints the HTTP client is told to refuse this host and its link.
 TEST(SpecAddressRule, DnsNameAndWakeQueryRefuseInternalAddressesUnlessAllowed) {
   config::Metadata md{{"dnsName", "127.0.0.1"}, {"port", "9100"}, {"metricsPath", "/anything"},
                       {"wakeQuery", "up"}, {"prometheusAddress", "http://127.0.0.1:9090"}};
-  auto strict = BuildScalerSpec("nim", "llama", md, {});
+  // The operator allows any Prometheus (issue 14 item 5); the address rule still applies.
+  auto strict = BuildScalerSpec("nim", "llama", md, {.prometheus_allowed = {"*"}});
   ASSERT_TRUE(strict.ok()) << strict.status().message();
   EXPECT_TRUE((*strict)->scrape.http.refuse_internal_addresses);
   EXPECT_TRUE((*strict)->wake_http.refuse_internal_addresses);
