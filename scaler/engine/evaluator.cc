@@ -53,6 +53,9 @@ class Evaluator::SnapshotBindings final : public formula::Bindings {
   formula::Line Trend(size_t slot) const override {
     if (trends_ == nullptr || slot >= trends_->size()) return {};
     signals::GaugeWindow::Fit fit = (*trends_)[slot].LeastSquares(now_, ev_.spec_->window);
+    // A line through the first few seconds of history extrapolates one step far ahead (a
+    // start-up or a load step read as a steep ramp): no trend until half a window is seen.
+    if (fit.span_seconds < ToSeconds(ev_.spec_->window) / 2) return {};
     return {.slope = fit.slope, .at_now = fit.at_now};
   }
   /// Which formula's trend histories Trend() reads.

@@ -37,7 +37,8 @@
 //   - Evaluate() returns a finite number or NaN ("no answer": the caller keeps its previous
 //     decision and never scales down on it). It does not clamp negatives: that is policy.
 //   - round() rounds halves away from zero; clamp(x, lo, hi) is min(max(x, lo), hi).
-//   - trend() and predict() are NaN until x has values at two distinct times in the window.
+//   - trend() and predict() are NaN (unknown) until the caller has a line; the engine draws one
+//     once x's values span half the window, so a start-up or a single step is not extrapolated.
 //   - A quantile over a window in which the pods answered but nobody sent a request is *empty*:
 //     no latency demand, which is not the same as no data (NaN). An empty value is skipped by
 //     the scalar min() and max() like NaN; + and - count it as 0 (empty + empty is empty); *, /,

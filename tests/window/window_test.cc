@@ -101,6 +101,7 @@ TEST(GaugeWindowTest, LeastSquaresLineThroughTheWindow) {
   auto exact = w.LeastSquares(At(2), seconds(10));
   EXPECT_DOUBLE_EQ(exact.slope, 2);
   EXPECT_DOUBLE_EQ(exact.at_now, 5);
+  EXPECT_DOUBLE_EQ(exact.span_seconds, 2);
   // Asked a second later the line is extended to then: 7.
   EXPECT_DOUBLE_EQ(w.LeastSquares(At(3), seconds(10)).at_now, 7);
   // Noise: (0,1) (1,3) (2,5) (3,4): slope 5.5 / 5 = 1.1 through the mean (1.5, 3.25), so

@@ -56,8 +56,10 @@ GaugeWindow::Fit GaugeWindow::LeastSquares(TimePoint now, Duration window) const
   // Times as seconds before `now` keep the sums small and the intercept is the value at now.
   double n = 0, sx = 0, sy = 0;
   size_t first = ring_.FirstAfter(now - window);
+  TimePoint last_time = now;
   for (size_t i = first; i < ring_.size() && ring_[i].time <= now; ++i) {
     n += 1;
+    last_time = ring_[i].time;
     sx += std::chrono::duration<double>(ring_[i].time - now).count();
     sy += ring_[i].value;
   }
@@ -70,7 +72,8 @@ GaugeWindow::Fit GaugeWindow::LeastSquares(TimePoint now, Duration window) const
   }
   if (!(sxx > 0)) return {};
   double slope = sxy / sxx;
-  return {.slope = slope, .at_now = my - slope * mx};
+  double span = std::chrono::duration<double>(last_time - ring_[first].time).count();
+  return {.slope = slope, .at_now = my - slope * mx, .span_seconds = span};
 }
 
 // ---- CounterWindow --------------------------------------------------------------------------

@@ -126,6 +126,7 @@ class GaugeWindow {
   struct Fit {
     double slope = std::numeric_limits<double>::quiet_NaN();
     double at_now = std::numeric_limits<double>::quiet_NaN();
+    double span_seconds = 0;  ///< from the first to the last sample used
   };
   Fit LeastSquares(TimePoint now, Duration window) const;
   size_t size() const { return ring_.size(); }
