@@ -146,6 +146,17 @@ def main():
           "--allow-static-endpoints does not follow server.allowStaticEndpoints")
     check(a.get("--max-connection-age") == values["server"]["maxConnectionAge"],
           "--max-connection-age differs from server.maxConnectionAge")
+    # Issue 14 item 5: the wake hook and /debug need a token unless the user turns it off; by
+    # default the chart generates the Secret.
+    wake = values["wake"]["tokenSecret"]
+    wants_token = bool(wake["name"]) or wake.get("generate", False)
+    check(("--wake-token-file" in a) == wants_token, "--wake-token-file does not follow wake.tokenSecret")
+    generated = [s for s in by_kind.get("Secret", []) if s["metadata"]["name"].endswith("-wake-token")]
+    check(bool(generated) == (not wake["name"] and wake.get("generate", False)),
+          "the generated wake-token Secret does not follow wake.tokenSecret.name / generate")
+    for s in generated:
+        token = (s.get("data") or {}).get(wake["key"], "")
+        check(len(token) >= 40, f"generated wake token is too short or missing under key {wake['key']}")
     known_flags = {"--grpc-addr", "--http-addr", "--config", "--log-format", "--log-level", "--tls-cert",
                    "--tls-key", "--tls-client-ca", "--allow-static-endpoints", "--kube-api", "--namespaces",
                    "--wake-token-file", "--min-scrape-interval", "--shutdown-grace", "--max-connection-age",

@@ -148,7 +148,11 @@ tls_secret() {
 import sys, yaml
 secret = yaml.safe_load(open(sys.argv[1]))
 dep = next(d for d in yaml.safe_load_all(open(sys.argv[2])) if d and d["kind"] == "Deployment")
-need = {i["key"] for v in dep["spec"]["template"]["spec"]["volumes"] if "secret" in v for i in v["secret"].get("items", [])}
+# The TLS Secrets' keys (the wake token is a Secret of its own).
+need = {i["key"] for v in dep["spec"]["template"]["spec"]["volumes"]
+        if "secret" in v and v["name"] != "wake-token" for i in v["secret"].get("items", [])}
+if not need:
+    sys.exit("the chart mounts no TLS Secret key in this render")
 missing = need - set(secret["data"])
 sys.exit(f"the chart mounts keys {sorted(missing)} that kubectl's Secret lacks" if missing else 0)
 EOF

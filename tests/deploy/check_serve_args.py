@@ -23,7 +23,7 @@ import yaml
 
 SENTINEL = "--zz-deploy-check-sentinel"
 # Flags of docs/product.md that the binary may not have yet: name -> where promised.
-PENDING = {"--wake-token-file": "product.md section 4 (wake hook token)"}
+PENDING = {}
 
 
 # Made-up values for the downward API fields the chart reads.

@@ -120,3 +120,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- mul $n (get $mult $unit) -}}
 {{- end -}}
+
+{{/* The Secret holding the wake hook's token: the user's, the generated one, or "" (no token). */}}
+{{- define "nim-scaler.wakeTokenSecret" -}}
+{{- if .Values.wake.tokenSecret.name -}}
+{{- .Values.wake.tokenSecret.name -}}
+{{- else if .Values.wake.tokenSecret.generate -}}
+{{- printf "%s-wake-token" (include "nim-scaler.fullname" .) -}}
+{{- end -}}
+{{- end -}}
