@@ -9,12 +9,6 @@
 namespace demo {
 namespace {
 
-std::string Num(double v, int decimals = 0) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.*f", decimals, v);
-  return b;
-}
-
 const char* PolicyColor(size_t i, bool article) {
   static const char* kPalette[] = {"#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
                                    "#bcbd22"};

@@ -18,13 +18,13 @@
 
 namespace demo {
 
-namespace {
-
-std::string Num(double v, int decimals = 0) {
+std::string Num(double v, int decimals) {
   char b[32];
   std::snprintf(b, sizeof b, "%.*f", decimals, v);
   return b;
 }
+
+namespace {
 
 // Simulated seconds as the scaler's time points (an hour after the clock's epoch, so that no
 // time point is the default-constructed one).

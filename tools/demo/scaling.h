@@ -45,6 +45,9 @@ struct Scenario {
 /// The scenarios, in table order. Rates are stated against one pod's capacity as calibrated
 /// in docs/emulator-calibration.md (about 65 requests/s of 200 + 200 tokens; about 11/s with
 /// 4,000-token prompts), never against a policy's behaviour.
+/// `v` with `decimals` digits after the point, for tables ("12", "3.5").
+std::string Num(double v, int decimals = 0);
+
 std::vector<Scenario> Scenarios();
 /// The load at time t (the last point at or before t).
 LoadPoint LoadAt(const Scenario& s, double t);
