@@ -613,14 +613,16 @@ std::chrono::milliseconds ExternalScalerService::HopDeadline(const grpc::ServerC
 std::string ExternalScalerService::ColdOwnerSuccessor(const externalscaler::ScaledObjectRef& ref,
                                                       const std::string& key, Duration* age) {
   *age = Duration::zero();
-  // Only the owner by the peer list hands its calls on, and only to its successor by the peer
-  // list: a successor standing in for an avoided owner answers itself (its windows are warm),
-  // and a third replica, which does not collect the trigger, is never asked. The successor is
-  // asked even when a call to it failed lately (a replica just started often fails its first
-  // calls while its channels connect): its answer is worth the wait, and when it does not
-  // answer this replica answers after all.
+  // The owner by the peer list hands its calls on to its successor by the peer list; any other
+  // replica answering here (a peer forwarded the call while the two peer lists differed for a
+  // moment, during a change, or the owner failed lately) to the owner by its own list. Never to
+  // a third replica, which does not collect the trigger. The replica asked is asked even when a
+  // call to it failed lately (a replica just started often fails its first calls while its
+  // channels connect): the one with the longer history answers, and when it does not answer
+  // this replica answers after all.
   cluster::Owners owners = cluster::OwnersOf(key, options_.router->Peers());
-  if (owners.owner != options_.router->self() || owners.successor.empty()) return "";
+  const std::string& other = owners.owner == options_.router->self() ? owners.successor : owners.owner;
+  if (other.empty() || other == options_.router->self()) return "";
   // `key` is non-empty: the names are valid and the map is small enough to look up here.
   config::Metadata md = ToMetadata(ref);
   auto hit = engine_->Lookup(ref.namespace_(), ref.name(), md);
@@ -630,12 +632,12 @@ std::string ExternalScalerService::ColdOwnerSuccessor(const externalscaler::Scal
     builders_->Submit(ref.namespace_(), ref.name(), std::move(md), [this](const Resolved& obj) {
       if (obj.ok()) warm_up_->Since(*obj, clock_->Now());
     });
-    return owners.successor;
+    return other;
   }
   if (!hit->ok()) return "";  // bad metadata: the same error everywhere, answered here
   if (Warm(**hit)) return "";
   if ((**hit)->HasCompletedCycle()) *age = clock_->Now() - warm_up_->Since(**hit, clock_->Now());
-  return owners.successor;
+  return other;
 }
 
 bool ExternalScalerService::ColderThanOwner(const externalscaler::ScaledObjectRef& ref, const std::string& mark) {
@@ -657,8 +659,10 @@ bool ExternalScalerService::ColderThanOwner(const externalscaler::ScaledObjectRe
   }
   if (!hit->ok()) return false;
   if (!(**hit)->HasCompletedCycle()) return true;
+  // Longer by more than two intervals: two replicas that began at about the same time (a new
+  // trigger) leave it to the owner, so answers do not alternate between them.
   TimePoint now = clock_->Now();
-  return now - warm_up_->Since(**hit, now) <= owner_age;
+  return now - warm_up_->Since(**hit, now) <= owner_age + 2 * (**hit)->spec().scrape_interval;
 }
 
 bool ExternalScalerService::Warm(const std::shared_ptr<engine::TrackedObject>& obj) {

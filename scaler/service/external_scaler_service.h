@@ -31,9 +31,10 @@ namespace nimscaler::service {
 class ActiveStream;
 
 /// kForwardedHeader value (peer_client.h) of a call a cold owner sends on to its successor,
-/// "successor;<ms>" with how long the owner has collected the trigger. Never forwarded again:
-/// the successor answers it when it has collected the trigger for longer, and otherwise
-/// answers ABORTED with kColderThanOwner, on which the owner answers itself.
+/// "successor;<ms>" with how long the sender has collected the trigger. Never forwarded again:
+/// the receiver answers it when it has collected the trigger for longer (by more than two
+/// scrape intervals), and otherwise answers ABORTED with kColderThanOwner, on which the sender
+/// answers itself.
 inline constexpr char kForwardedSuccessor[] = "successor";
 inline constexpr char kColderThanOwner[] = "nim-scaler: this replica has collected the trigger for less time than its owner";
 
@@ -112,13 +113,14 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
   void TryPeers(Call* call, std::shared_ptr<std::vector<std::string>> peers, size_t i, const char* method,
                 TimePoint start, std::string mark, std::chrono::milliseconds deadline, ForwardFn<Response> forward,
                 std::function<void()> answer_here);
-  /// The successor to send `ref` to when this replica owns it but its windows are not warm yet
-  /// (just started or just became the owner); "" when this replica answers. An untracked
-  /// trigger starts being collected here (on a builder thread) and counts as cold. `age`: how
-  /// long this replica has collected it (zero before a first cycle).
+  /// For a call this replica would answer itself: the replica to ask first when its windows
+  /// for `ref` are not warm yet (just started, or just became the owner): the successor when
+  /// this replica is the owner by the peer list, the owner otherwise; "" when this replica
+  /// answers. An untracked trigger starts being collected here (on a builder thread) and counts
+  /// as cold. `age`: how long this replica has collected it (zero before a first cycle).
   std::string ColdOwnerSuccessor(const externalscaler::ScaledObjectRef& ref, const std::string& key, Duration* age);
-  /// For a kForwardedSuccessor call: true when this replica has collected the trigger for no
-  /// longer than the owner says it has (the owner then answers itself).
+  /// For a kForwardedSuccessor call: true when this replica has not collected the trigger for
+  /// more than two intervals longer than the sender says it has (the sender then answers).
   bool ColderThanOwner(const externalscaler::ScaledObjectRef& ref, const std::string& mark);
   /// True when `obj` has been collected here for its window plus two intervals.
   bool Warm(const std::shared_ptr<engine::TrackedObject>& obj);
