@@ -138,6 +138,13 @@ const std::vector<Option>& Options() {
                                           "(default: the Service name the certificate was made for is unknown, "
                                           "so set this to one of its DNS names)",
        [](AppConfig& c, const std::string& v) { return SetString(&c.peer_tls_server_name, v); }},
+      {"forget-after", false, "10m",
+       "stop collecting a trigger KEDA has not asked about for this long (its series leave /metrics)",
+       [](AppConfig& c, const std::string& v) {
+         std::string err = SetDuration(&c.idle_forget, v);
+         if (err.empty() && c.idle_forget < std::chrono::seconds(1)) err = "must be at least 1s";
+         return err;
+       }},
       {"keepalive-time", false, "60s",
        "send an HTTP/2 ping on a connection idle this long (KEDA configures none; proxies that drop idle "
        "connections then never drop KEDA's)",

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -34,6 +35,13 @@ inline int FreeLoopbackPort() {
   return port;
 }
 
+/// How a PrometheusServer's scrape job is configured beyond its targets (default: job "pods").
+struct PrometheusJob {
+  std::string name = "pods";
+  bool honor_labels = false;
+  std::map<std::string, std::string> target_labels;  ///< labels of the targets (static_configs)
+};
+
 class PrometheusServer {
  public:
   static bool Available() { return access("/usr/bin/prometheus", X_OK) == 0; }
@@ -41,16 +49,20 @@ class PrometheusServer {
   /// Starts Prometheus scraping `targets` ("127.0.0.1:port") at `metrics_path` every
   /// `scrape_interval` ("1s"). Returns once /-/ready answers (or throws).
   PrometheusServer(const std::vector<std::string>& targets, const std::string& metrics_path,
-                   const std::string& scrape_interval)
+                   const std::string& scrape_interval, const PrometheusJob& job = PrometheusJob())
       : dir_(std::filesystem::temp_directory_path() / ("nim-scaler-prom-" + std::to_string(getpid()) + "-" +
                                                         std::to_string(FreeLoopbackPort()))) {
     std::filesystem::create_directories(dir_ / "data");
     std::ofstream cfg(dir_ / "prometheus.yml");
     cfg << "global:\n  scrape_interval: " << scrape_interval << "\n  evaluation_interval: " << scrape_interval
-        << "\nscrape_configs:\n  - job_name: pods\n    metrics_path: " << metrics_path
-        << "\n    static_configs:\n      - targets: [";
+        << "\nscrape_configs:\n  - job_name: " << job.name << "\n    honor_labels: " << (job.honor_labels ? "true" : "false")
+        << "\n    metrics_path: " << metrics_path << "\n    static_configs:\n      - targets: [";
     for (size_t i = 0; i < targets.size(); ++i) cfg << (i ? ", " : "") << "'" << targets[i] << "'";
     cfg << "]\n";
+    if (!job.target_labels.empty()) {
+      cfg << "        labels:\n";
+      for (const auto& [k, v] : job.target_labels) cfg << "          " << k << ": '" << v << "'\n";
+    }
     cfg.close();
     port_ = FreeLoopbackPort();
     url_ = "http://127.0.0.1:" + std::to_string(port_);
@@ -83,6 +95,12 @@ class PrometheusServer {
     auto doc = nlohmann::json::parse(r->body);
     if (doc.value("status", "") != "success") throw std::runtime_error("query failed: " + r->body);
     return doc["data"];
+  }
+
+  /// GET /api/v1/targets as text (scrape errors, for failure messages).
+  std::string Targets() {
+    auto r = http_->Get(url_ + "/api/v1/targets", {});
+    return r.ok() ? r->body : r.status().message();
   }
 
   /// Waits until `expr` returns a non-empty vector (bounded).
