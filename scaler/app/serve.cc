@@ -244,6 +244,11 @@ int RunServe(const config::AppConfig& config) {
       *why = "shutting down";
       return false;
     }
+    // With HA, a replica that has not read its peers yet would answer as if it were alone.
+    if (membership && !membership->Known()) {
+      *why = "HA: the peers Service " + config.peers_service + " has not been listed yet";
+      return false;
+    }
     return engine.CollectionHealthy(clock.Now(), why);
   };
   http::AdminServer admin(&engine, &metrics, &clock, ready, config.wake_token_file);
@@ -282,7 +287,7 @@ int RunServe(const config::AppConfig& config) {
       engine.ForgetIdle(clock.Now());
       if (router && clock.Now() >= next_sweep) {
         // Triggers this replica neither owns nor succeeds (after a membership change, or answered
-        // here while their owners were unreachable) stop being collected here after 30 s unused.
+        // here while their owners were unreachable) stop being collected here after --peer-forget-after unused.
         // Every 2 s, not on every 250 ms pass: the rule is about 30 s, and the predicate runs
         // under the engine's lock, which every gRPC call's lookup also takes.
         TimePoint now = clock.Now();
@@ -294,7 +299,7 @@ int RunServe(const config::AppConfig& config) {
         const std::vector<std::string> peers_now = router->Peers();
         const std::string& self = router->self();
         engine.ForgetIf([&](const engine::TrackedObject& o) {
-          if (o.HasSubscribers() || now - o.LastAccess() <= std::chrono::seconds(30)) return false;
+          if (o.HasSubscribers() || now - o.LastAccess() <= config.peer_forget) return false;
           const auto& k = o.spec().key;
           std::string key = cluster::TriggerKey(k.ns, k.name, k.metadata_hash);
           if (cluster::OwnersOf(key, peers_now).Includes(self)) return false;

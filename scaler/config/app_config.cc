@@ -145,6 +145,14 @@ const std::vector<Option>& Options() {
          if (err.empty() && c.idle_forget < std::chrono::seconds(1)) err = "must be at least 1s";
          return err;
        }},
+      {"peer-forget-after", false, "30s",
+       "with --peers-service: stop collecting a trigger this replica neither owns nor succeeds after this "
+       "long without a call",
+       [](AppConfig& c, const std::string& v) {
+         std::string err = SetDuration(&c.peer_forget, v);
+         if (err.empty() && c.peer_forget < std::chrono::seconds(1)) err = "must be at least 1s";
+         return err;
+       }},
       {"keepalive-time", false, "60s",
        "send an HTTP/2 ping on a connection idle this long (KEDA configures none; proxies that drop idle "
        "connections then never drop KEDA's)",

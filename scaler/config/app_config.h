@@ -31,6 +31,8 @@ struct AppConfig {
   std::vector<std::string> prometheus_allowed;  ///< --prometheus-allow: other prometheusAddress values
   Duration min_scrape_interval = std::chrono::milliseconds(500);
   Duration idle_forget = std::chrono::minutes(10);  ///< forget objects nobody asked about
+  /// HA: stop collecting a trigger this replica neither owns nor succeeds after this long unused.
+  Duration peer_forget = std::chrono::seconds(30);
   Duration shutdown_grace = std::chrono::seconds(5);
   std::string wake_token_file;  ///< bearer token guarding the wake hook (re-read per call)
   Duration stream_heartbeat = std::chrono::seconds(60);  ///< re-send `true` while active; 0: never

@@ -212,6 +212,9 @@ class HaTest : public ::testing::Test {
                                      "http",
                                      "--advertise-addr",
                                      r.addr,
+                                     // Triggers left behind by a move go after 5 s, not 30.
+                                     "--peer-forget-after",
+                                     "5s",
                                      "--stream-heartbeat",
                                      "0s"};
     r.process = std::make_unique<testing::ChildProcess>(argv);
@@ -888,8 +891,8 @@ TEST_F(HaTest, StreamsFollowTheOwnerWhenThePeersChange) {
   EXPECT_FALSE(s1.ended() || s2.ended() || s3.ended()) << "KEDA's streams stay open";
 
   // B leaves the ready endpoints but keeps running (its readiness failed): T3 moves to its new
-  // owner, whose `true` comes through once the load comes; B drops T3 (its idle time, 30 s
-  // without a call, counts from its last call, long before).
+  // owner, whose `true` comes through once the load comes; B drops T3 (its idle time,
+  // --peer-forget-after without a call, counts from its last call).
   const int b_port = std::stoi(replicas_[b].addr.substr(replicas_[b].addr.rfind(':') + 1));
   api_.SetPod("scaler-" + std::to_string(b), "127.0.0.1", b_port, false);
   for (size_t i = 0; i < replicas_.size(); ++i) {
