@@ -19,33 +19,16 @@ fi
 (( seconds > 30 )) && seconds=30
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz-formula}
 corpus=$root/tests/fuzz/formula_corpus
-cxx=${CXX_FUZZ:-}
-if [[ -z "$cxx" ]]; then
-  for c in clang++ clang++-14; do
-    if command -v "$c" >/dev/null; then cxx=$c; break; fi
-  done
-fi
-if [[ -z "$cxx" ]]; then
-  echo "fuzz-formula: clang++ not found (apt-get install -y clang libclang-rt-14-dev)" >&2
-  exit 1
-fi
-
+FUZZ_ROOT=$root
+source "$root/scripts/fuzz-lib.sh"
 mkdir -p "$build" "$corpus"
 binary=$build/formula_fuzzer
-sources=("$root"/tests/fuzz/formula_fuzzer.cc "$root"/scaler/formula/*.cc
-         "$root"/scaler/common/text.cc "$root"/scaler/common/result.cc)
-# Rebuild only when a source is newer than the binary.
-rebuild=0
-[[ -x "$binary" ]] || rebuild=1
-for s in "${sources[@]}" "$root"/scaler/formula/*.h "$root"/scaler/common/*.h; do
-  [[ "$s" -nt "$binary" ]] && rebuild=1
-done
-if (( rebuild )); then
-  echo "fuzz-formula: building $binary with $cxx" >&2
-  "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I"$root" "${sources[@]}" -o "$binary"
-fi
+# Built (only when a source or header is newer than the binary) by the same step as the other
+# fuzz targets.
+fuzz_build "fuzz-formula" "$binary" \
+  "$root"/tests/fuzz/formula_fuzzer.cc "$root"/scaler/formula/*.cc "$root"/scaler/common/text.cc \
+  "$root"/scaler/common/result.cc \
+  -- "$root"/scaler/formula/*.h "$root"/scaler/common/*.h
 
 # Run: new units go to a scratch directory (libFuzzer writes to the first corpus directory).
 scratch=$build/new-units
