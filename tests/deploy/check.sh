@@ -219,6 +219,15 @@ DASH="$ROOT/deploy/grafana/nim-scaler.json"
 check "dashboard is valid JSON with panels" "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["panels"] and d["uid"]' "$DASH"
 sed 's/nimscaler_stream_clients{/kube_pod_info{/' "$DASH" >"$WORK/bad-dash.json"
 must_fail "negative: dashboard with a foreign metric" "is not one of the scaler's own metrics" "$PY" "$HERE/dashboard_metrics.py" "$WORK/bad-dash.json"
+# Issue 14 item 3: the chart ships the same dashboard as a ConfigMap for the Grafana sidecar (off by default).
+dash_configmap() { # dash_configmap DASHBOARD_JSON: render with the ConfigMap on, compare, validate
+  "$HELM" template nim-scaler "$CHART" --namespace nim-scaler --set dashboard.configMap.enabled=true \
+    >"$WORK/render-dash.yaml" &&
+    "$PY" "$HERE/dashboard_configmap.py" "$1" "$WORK/render-dash.yaml" && validate -q "$WORK/render-dash.yaml"
+}
+check "chart dashboard ConfigMap is deploy/grafana/nim-scaler.json" dash_configmap "$DASH"
+sed 's/"title": "nim-scaler"/"title": "changed"/' "$DASH" >"$WORK/bad-dash3.json"
+must_fail "negative: chart dashboard differs from the file" "differs from" "$PY" "$HERE/dashboard_configmap.py" "$WORK/bad-dash3.json" "$WORK/render-dash.yaml"
 if [[ -n $BINARY ]]; then
   check "dashboard metrics exist in live /metrics ($BINARY)" "$PY" "$HERE/dashboard_metrics.py" "$DASH" --binary "$BINARY" --proto "$ROOT/proto/externalscaler.proto"
   check "nim-scaler serve accepts the chart's flags" "$PY" "$HERE/check_serve_args.py" "$BINARY" "${renders[@]}" "$WORK/render-readme.yaml"
