@@ -228,6 +228,8 @@ dash_configmap() { # dash_configmap DASHBOARD_JSON: render with the ConfigMap on
 check "chart dashboard ConfigMap is deploy/grafana/nim-scaler.json" dash_configmap "$DASH"
 sed 's/"title": "nim-scaler"/"title": "changed"/' "$DASH" >"$WORK/bad-dash3.json"
 must_fail "negative: chart dashboard differs from the file" "differs from" "$PY" "$HERE/dashboard_configmap.py" "$WORK/bad-dash3.json" "$WORK/render-dash.yaml"
+sed 's/\$__rate_interval/5m/' "$DASH" >"$WORK/bad-dash4.json"
+must_fail "negative: dashboard with a fixed rate window" "fixed range [5m]" "$PY" "$HERE/dashboard_metrics.py" "$WORK/bad-dash4.json"
 if [[ -n $BINARY ]]; then
   check "dashboard metrics exist in live /metrics ($BINARY)" "$PY" "$HERE/dashboard_metrics.py" "$DASH" --binary "$BINARY" --proto "$ROOT/proto/externalscaler.proto"
   check "nim-scaler serve accepts the chart's flags" "$PY" "$HERE/check_serve_args.py" "$BINARY" "${renders[@]}" "$WORK/render-readme.yaml"

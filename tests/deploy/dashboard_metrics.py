@@ -125,6 +125,38 @@ def dashboard_queries(path):
     return out
 
 
+def layout_errors(path):
+    """Issue 14 item 3: one unit per panel (no override adds a second one), no fixed range windows
+    (rates over $__rate_interval, totals over $__range), and a cluster variable whose All matches
+    series without the label (single-cluster setups)."""
+    d = json.load(open(path))
+    errors = []
+
+    def panels(ps):
+        for p in ps:
+            yield p
+            yield from panels(p.get("panels", []))
+
+    for p in panels(d.get("panels", [])):
+        if not p.get("targets"):
+            continue
+        fc = p.get("fieldConfig", {})
+        units = {fc.get("defaults", {}).get("unit")}
+        for o in fc.get("overrides", []):
+            units |= {prop.get("value") for prop in o.get("properties", []) if prop.get("id") == "unit"}
+        if len(units) != 1 or None in units:
+            errors.append(f"{p.get('title', '?')}: want exactly one unit per panel, found {sorted(map(str, units))}")
+        for t in p["targets"]:
+            unquoted = re.sub(r'"(?:[^"\\]|\\.)*"', '""', t.get("expr", ""))
+            for rng in re.findall(r"\[([^\]]*)\]", unquoted):
+                if rng not in ("$__rate_interval", "$__range"):
+                    errors.append(f"{p.get('title', '?')}: fixed range [{rng}]: use [$__rate_interval] (or [$__range])")
+    cluster = [v for v in d.get("templating", {}).get("list", []) if v.get("name") == "cluster"]
+    if not cluster or not cluster[0].get("includeAll") or cluster[0].get("allValue") != ".*":
+        errors.append("variable cluster: missing, or its All is not .* (must match series without the label)")
+    return errors
+
+
 def strip_expr(expr):
     e = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)            # strings
     e = re.sub(r"\{[^}]*\}", "", e)                            # label matchers
@@ -309,6 +341,7 @@ def main():
     if not need:
         errors.append("the dashboard queries no nimscaler_ metric")
     errors += check_against(need, DOCUMENTED)
+    errors += layout_errors(args.dashboard)
     mode = "documented list"
     if args.binary:
         mode = f"live {args.binary}"
