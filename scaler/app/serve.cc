@@ -5,7 +5,9 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -20,6 +22,7 @@
 #include "scaler/engine/scaler_engine.h"
 #include "scaler/http/admin_server.h"
 #include "scaler/net/address_policy.h"
+#include "scaler/net/bearer_token.h"
 #include "scaler/net/http_client.h"
 #include "scaler/net/url.h"
 #include "scaler/service/async_calls.h"
@@ -109,6 +112,54 @@ void RaiseDescriptorLimit(const std::shared_ptr<spdlog::logger>& log) {
   }
 }
 
+// Issue 14 item 5: the files of --prometheus-bearer-token-file and --prometheus-ca-file must be
+// readable at startup (a mount missing from the pod spec is a clear error, not a failing
+// wakeQuery later). The token is checked, never shown.
+Status CheckPrometheusClientFiles(const config::AppConfig& c) {
+  if (!c.prometheus_bearer_token_file.empty()) {
+    auto token = net::ReadBearerToken(c.prometheus_bearer_token_file);
+    if (!token.ok()) return InvalidArgument("--prometheus-bearer-token-file: " + token.status().message());
+  }
+  if (!c.prometheus_ca_file.empty()) {
+    std::ifstream in(c.prometheus_ca_file);
+    if (!in) {
+      return InvalidArgument("--prometheus-ca-file: cannot read \"" + c.prometheus_ca_file + "\": " +
+                             std::strerror(errno));
+    }
+    std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      return InvalidArgument("--prometheus-ca-file: \"" + c.prometheus_ca_file +
+                             "\" holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    }
+  }
+  return {};
+}
+
+// What the server sends to which Prometheus, for the startup log: file paths and header names,
+// never the token or a header's value.
+void LogPrometheusClient(const config::AppConfig& c, const std::shared_ptr<spdlog::logger>& log) {
+  std::vector<std::string> what;
+  if (!c.prometheus_bearer_token_file.empty()) what.push_back("bearer token from " + c.prometheus_bearer_token_file);
+  if (!c.prometheus_ca_file.empty()) what.push_back("CA file " + c.prometheus_ca_file);
+  for (const auto& h : c.prometheus_headers) what.push_back("header " + h.substr(0, h.find(':')));
+  if (what.empty()) return;
+  std::vector<std::string> to;
+  if (!c.prometheus_url.empty()) to.push_back(net::RedactUrl(c.prometheus_url));
+  for (const auto& a : c.prometheus_allowed) {
+    if (a != "*") to.push_back(net::RedactUrl(a));
+  }
+  std::string list;
+  for (const auto& w : what) list += (list.empty() ? "" : ", ") + w;
+  if (to.empty()) {
+    log->warn("wakeQuery: {} apply to no address: set --prometheus-url or list addresses in --prometheus-allow "
+              "(\"*\" and --allow-static-endpoints never get them)", list);
+    return;
+  }
+  std::string targets;
+  for (const auto& t : to) targets += (targets.empty() ? "" : ", ") + t;
+  log->info("wakeQuery: {} for {} and paths under them", list, targets);
+}
+
 }  // namespace
 
 int RunServe(const config::AppConfig& config) {
@@ -145,6 +196,12 @@ int RunServe(const config::AppConfig& config) {
               config.allow_static_endpoints ? " or endpoints" : "");
   }
 
+  if (Status files = CheckPrometheusClientFiles(config); !files.ok()) {
+    log->error("{}", files.message());
+    return 2;
+  }
+  LogPrometheusClient(config, log);
+
   // dnsName and wakeQuery may not reach this node's own addresses either (issue 19 item 4).
   net::SetNodeAddresses(config.node_ips);
   SystemClock clock;
@@ -153,7 +210,9 @@ int RunServe(const config::AppConfig& config) {
   sources::DiscoveryRegistry discovery(*kube, http);
   engine::EngineDeps deps{http, &discovery, &clock, &metrics, config.stream_heartbeat};
   spec::SpecOptions spec_options{config.allow_static_endpoints, config.min_scrape_interval, kube->has_value(),
-                                 config.namespaces, config.prometheus_url, config.prometheus_allowed};
+                                 config.namespaces, config.prometheus_url, config.prometheus_allowed,
+                                 config.prometheus_bearer_token_file, config.prometheus_ca_file,
+                                 config.prometheus_headers};
   engine::ScalerEngine engine(spec_options, deps, config.idle_forget);
 
   // One completion queue and one thread serve every call of the gRPC port (async_calls.h), and

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -21,8 +22,52 @@ struct Option {
   bool is_bool;
   std::string default_value;
   std::string help;
-  Setter set;
+  Setter set;  // for a repeatable option: adds one value
+  /// Repeatable options only: forgets the values of a source of lower precedence. Each of
+  /// file, environment and flags replaces what the sources before it gave.
+  std::function<void(AppConfig&)> reset = nullptr;
 };
+
+// Characters of an HTTP header name (RFC 9110 token).
+bool IsTokenChar(unsigned char c) {
+  return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// One --prometheus-header: "Name: value" with a token name and a value of printable ASCII
+// (no CR, LF or other control byte could start another header). "" = ok.
+std::string AddHeader(std::vector<std::string>* headers, const std::string& v) {
+  const std::string shown = "value \"" + Printable(v, 80) + "\"";
+  size_t colon = v.find(':');
+  if (colon == std::string::npos || colon == 0) {
+    return shown + " must be \"Name: value\", e.g. \"X-Scope-OrgID: tenant1\"";
+  }
+  std::string name = v.substr(0, colon);
+  for (char c : name) {
+    if (!IsTokenChar(static_cast<unsigned char>(c))) {
+      return shown + ": the header name \"" + Printable(name, 60) +
+             "\" may only hold letters, digits and !#$%&'*+-.^_`|~ (no spaces)";
+    }
+  }
+  std::string value(Trim(std::string_view(v).substr(colon + 1)));
+  for (char c : v.substr(colon + 1)) {
+    auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u >= 0x7f) {
+      return shown + ": the header value may only hold printable ASCII (no CR, LF or other control bytes)";
+    }
+  }
+  if (value.empty()) return shown + ": the header has no value";
+  std::string lower = ToLower(name);
+  if (lower == "authorization") {
+    return shown + ": give the token with --prometheus-bearer-token-file (a flag's value is visible in the pod "
+                   "spec and process listings; the file is re-read when it rotates)";
+  }
+  if (lower == "accept" || lower == "host" || lower == "content-length" || lower == "transfer-encoding" ||
+      lower == "connection") {
+    return shown + ": the scaler sets " + name + " itself";
+  }
+  headers->push_back(name + ": " + value);
+  return {};
+}
 
 std::string SetString(std::string* field, const std::string& v) {
   *field = v;
@@ -109,6 +154,19 @@ const std::vector<Option>& Options() {
          c.prometheus_allowed = SplitTrimmed(v, ',');
          return std::string();
        }},
+      {"prometheus-bearer-token-file", false, "",
+       "file holding a bearer token sent to --prometheus-url and the addresses listed in --prometheus-allow "
+       "(re-read at every query, so a rotated token works)",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.prometheus_bearer_token_file, v); }},
+      {"prometheus-ca-file", false, "",
+       "PEM CA bundle that --prometheus-url's and the listed --prometheus-allow addresses' https certificates "
+       "are verified against (default: the system CAs)",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.prometheus_ca_file, v); }},
+      {"prometheus-header", false, "",
+       "extra request header \"Name: value\" for the same Prometheus addresses, e.g. \"X-Scope-OrgID: tenant1\" "
+       "(repeat the flag for more; one per line in the environment variable)",
+       [](AppConfig& c, const std::string& v) { return AddHeader(&c.prometheus_headers, v); },
+       [](AppConfig& c) { c.prometheus_headers.clear(); }},
       {"min-scrape-interval", false, "500ms", "smallest scrapeInterval a ScaledObject may ask for",
        [](AppConfig& c, const std::string& v) { return SetDuration(&c.min_scrape_interval, v); }},
       {"shutdown-grace", false, "5s", "how long SIGTERM waits for running calls",
@@ -225,6 +283,17 @@ void ApplyFile(AppConfig& cfg, const std::string& path, std::vector<std::string>
       problems.push_back("--config \"" + path + "\": " + UnknownOption("key", key));
       continue;
     }
+    if (o->reset) {
+      // A repeatable option: a string or a list of strings, each one value.
+      o->reset(cfg);
+      std::vector<nlohmann::json> items = value.is_array() ? value.get<std::vector<nlohmann::json>>()
+                                                          : std::vector<nlohmann::json>{value};
+      for (const auto& item : items) {
+        std::string err = item.is_string() ? o->set(cfg, item.get<std::string>()) : "expected a string or a list of strings";
+        if (!err.empty()) problems.push_back("--config \"" + path + "\" key \"" + key + "\": " + err);
+      }
+      continue;
+    }
     std::string text;
     if (value.is_string()) text = value.get<std::string>();
     else if (value.is_boolean()) text = value.get<bool>() ? "true" : "false";
@@ -291,9 +360,22 @@ Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args,
   for (const auto& o : Options()) {
     auto it = env.find(EnvName(o.name));
     if (it == env.end()) continue;
+    if (o.reset) {
+      o.reset(cfg);
+      for (const auto& line : SplitTrimmed(it->second, '\n')) {
+        if (line.empty()) continue;
+        if (auto err = o.set(cfg, line); !err.empty()) problems.push_back(EnvName(o.name) + ": " + err);
+      }
+      continue;
+    }
     if (auto err = o.set(cfg, it->second); !err.empty()) problems.push_back(EnvName(o.name) + ": " + err);
   }
+  std::vector<const Option*> reset_by_flags;
   for (const auto& [o, v] : flags) {
+    if (o->reset && std::find(reset_by_flags.begin(), reset_by_flags.end(), o) == reset_by_flags.end()) {
+      o->reset(cfg);
+      reset_by_flags.push_back(o);
+    }
     if (auto err = o->set(cfg, v); !err.empty()) problems.push_back("--" + o->name + ": " + err);
   }
   if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {

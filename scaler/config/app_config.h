@@ -29,6 +29,11 @@ struct AppConfig {
   std::vector<std::string> namespaces;
   std::string prometheus_url;                   ///< --prometheus-url: wakeQuery's Prometheus by default
   std::vector<std::string> prometheus_allowed;  ///< --prometheus-allow: other prometheusAddress values
+  /// Sent only to the trusted Prometheus addresses (--prometheus-url and the entries listed in
+  /// --prometheus-allow, never through "*" or --allow-static-endpoints; README "Which Prometheus").
+  std::string prometheus_bearer_token_file;     ///< --prometheus-bearer-token-file (re-read per query)
+  std::string prometheus_ca_file;               ///< --prometheus-ca-file: PEM CA bundle for https
+  std::vector<std::string> prometheus_headers;  ///< --prometheus-header (repeatable): "Name: value"
   Duration min_scrape_interval = std::chrono::milliseconds(500);
   Duration idle_forget = std::chrono::minutes(10);  ///< forget objects nobody asked about
   /// HA: stop collecting a trigger this replica neither owns nor succeeds after this long unused.

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "scaler/net/address_policy.h"
+#include "scaler/net/bearer_token.h"
 #include "scaler/net/http_client.h"
 #include "scaler/net/url.h"
 
@@ -32,6 +33,7 @@ struct Transfer {
   CURL* curl = nullptr;
   curl_slist* headers = nullptr;
   std::string refused;  // "127.0.0.1 is a loopback address" when refuse_internal_addresses stopped it
+  std::string ca_file;  // what https peers were verified against ("" = the system store), for messages
   char errbuf[CURL_ERROR_SIZE] = {0};
 };
 
@@ -85,13 +87,30 @@ int BeforeRequest(void* user, char* primary_ip, char* /*local_ip*/, int /*primar
   return CURL_PREREQFUNC_ABORT;
 }
 
-void Configure(CURL* c, const std::string& url, const HttpRequestOptions& o, Transfer* t) {
+// The Authorization header of o.bearer_token_file, read now ("" without one), or why it
+// cannot be sent.
+Result<std::string> AuthorizationHeader(const HttpRequestOptions& o) {
+  if (o.bearer_token_file.empty()) return std::string();
+  auto token = ReadBearerToken(o.bearer_token_file);
+  if (!token.ok()) return token.status();
+  return "Authorization: Bearer " + *token;
+}
+
+Status NotSent(const std::string& url, const Status& why) {
+  return Unavailable("GET " + RedactUrl(url) + " not sent: " + why.message());
+}
+
+// `authorization`: from AuthorizationHeader(), added to the request's headers ("" = none).
+void Configure(CURL* c, const std::string& url, const HttpRequestOptions& o, const std::string& authorization,
+               Transfer* t) {
   curl_easy_reset(c);
   t->curl = c;
   t->cap = o.max_body_bytes;
+  t->ca_file = o.ca_file;
   std::string accept = "Accept: " + o.accept;
   t->headers = curl_slist_append(nullptr, accept.c_str());
   for (const auto& h : o.headers) t->headers = curl_slist_append(t->headers, h.c_str());
+  if (!authorization.empty()) t->headers = curl_slist_append(t->headers, authorization.c_str());
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteBody);
@@ -147,6 +166,11 @@ Result<HttpResponse> Finish(CURLcode rc, const std::string& raw_url, Transfer* t
     }
     if (rc == CURLE_ABORTED_BY_CALLBACK) return Unavailable("GET " + url + " cancelled");
     std::string why = t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(rc);
+    if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+      return Unavailable("GET " + url + " failed TLS verification: " + why + " (verified against " +
+                         (t->ca_file.empty() ? std::string("the system CA store") : "CA file \"" + t->ca_file + "\"") +
+                         ")");
+    }
     return Unavailable("GET " + url + " failed: " + why);
   }
   return std::move(t->resp);
@@ -185,8 +209,10 @@ class CurlHttpClient final : public HttpClient {
   Result<HttpResponse> Get(const std::string& url, const HttpRequestOptions& options) override {
     thread_local EasyHandle handle;
     if (handle.curl == nullptr) return Internal("curl_easy_init failed");
+    auto authorization = AuthorizationHeader(options);
+    if (!authorization.ok()) return NotSent(url, authorization.status());
     Transfer t;
-    Configure(handle.curl, url, options, &t);
+    Configure(handle.curl, url, options, *authorization, &t);
     return Finish(curl_easy_perform(handle.curl), url, &t);
   }
 
@@ -194,6 +220,8 @@ class CurlHttpClient final : public HttpClient {
                               const std::function<bool(std::string_view)>& on_data) override {
     // A stream holds its connection for minutes: it gets its own handles, and runs on a multi
     // handle polled every 100 ms so a cancel ends it promptly even when no byte arrives.
+    auto authorization = AuthorizationHeader(options);
+    if (!authorization.ok()) return NotSent(url, authorization.status());
     CurlPool pool;
     pool.handles.push_back(std::make_unique<EasyHandle>());
     CURL* easy = pool.handles.back()->curl;
@@ -201,7 +229,7 @@ class CurlHttpClient final : public HttpClient {
     Transfer t;
     t.streaming = true;
     t.on_data = &on_data;
-    Configure(easy, url, options, &t);
+    Configure(easy, url, options, *authorization, &t);
     curl_multi_add_handle(pool.multi, easy);
     CURLcode rc = CURLE_OK;
     bool cancelled = false;
@@ -232,6 +260,12 @@ class CurlHttpClient final : public HttpClient {
   std::vector<Result<HttpResponse>> GetAll(const std::vector<std::string>& urls, const HttpRequestOptions& options,
                                            ConnectionPool* pool) override {
     if (urls.empty()) return {};
+    auto authorization = AuthorizationHeader(options);  // read once for the whole batch
+    if (!authorization.ok()) {
+      std::vector<Result<HttpResponse>> failed;
+      for (const auto& u : urls) failed.push_back(NotSent(u, authorization.status()));
+      return failed;
+    }
     // Handles are kept in the pool and grown on demand, so keep-alive connections survive
     // from one cycle to the next.
     CurlPool& p = pool != nullptr ? static_cast<CurlPool&>(*pool) : ThreadPool();
@@ -240,7 +274,7 @@ class CurlHttpClient final : public HttpClient {
     while (handles.size() < urls.size()) handles.push_back(std::make_unique<EasyHandle>());
     std::vector<Transfer> transfers(urls.size());
     for (size_t i = 0; i < urls.size(); ++i) {
-      Configure(handles[i]->curl, urls[i], options, &transfers[i]);
+      Configure(handles[i]->curl, urls[i], options, *authorization, &transfers[i]);
       curl_easy_setopt(handles[i]->curl, CURLOPT_PRIVATE, &transfers[i]);
       curl_multi_add_handle(multi, handles[i]->curl);
     }

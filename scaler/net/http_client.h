@@ -22,6 +22,10 @@ struct HttpRequestOptions {
       "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.9,*/*;q=0.1";
   std::vector<std::string> headers;  ///< extra request headers, "Name: value"
   std::string ca_file;               ///< PEM bundle to verify https peers (empty: system store)
+  /// A file holding a bearer token (scaler/net/bearer_token.h), read at every request and sent as
+  /// `Authorization: Bearer <token>`; a missing or bad file fails the request before anything is
+  /// sent. The token appears in no message. Callers set either this or basic_auth, not both.
+  std::string bearer_token_file;
   bool insecure_skip_verify = false;
   /// Streams only: set to true from another thread to abort the transfer promptly.
   const std::atomic<bool>* cancel = nullptr;

@@ -122,6 +122,17 @@ Result<double> PrometheusQuerySource::Decode(std::string_view body) {
 Result<double> PrometheusQuerySource::Evaluate() const {
   auto r = http_->Get(url_, options_);
   if (!r.ok()) return Unavailable("wakeQuery: " + r.status().message());
+  if (r->status == 401 || r->status == 403) {
+    // Say which credentials were sent (never their value): the usual fix is the server's flags.
+    std::string sent = !options_.bearer_token_file.empty()
+                           ? "the bearer token from \"" + options_.bearer_token_file + "\" was refused"
+                       : options_.basic_auth
+                           ? "the basic-auth credentials of prometheusAddress were refused"
+                           : "no credentials were sent (the server sends --prometheus-bearer-token-file's token only "
+                             "to --prometheus-url and the addresses listed in --prometheus-allow)";
+    return Unavailable("wakeQuery: Prometheus returned HTTP " + std::to_string(r->status) +
+                       (r->status == 401 ? " Unauthorized" : " Forbidden") + ": " + sent);
+  }
   if (r->status != 200 && r->status != 400 && r->status != 422) {
     return Unavailable("wakeQuery: Prometheus returned HTTP " + std::to_string(r->status) + " (" +
                        std::to_string(r->body.size()) + " bytes)");

@@ -133,21 +133,34 @@ namespace {
 // Whether prometheusAddress `url` (without userinfo) may be used: the server's --prometheus-url,
 // an entry of --prometheus-allow (the URL itself or a path under it), "*", or anything when
 // static endpoints are allowed.
-bool PrometheusAllowed(const std::string& url, const SpecOptions& options) {
-  if (options.allow_static_endpoints) return true;
+// Whether `url` is the base URL `base` or a path under it (both without userinfo; any case).
+bool UnderBase(const std::string& url, const std::string& base) {
   auto trimmed = [](std::string u) {
     while (!u.empty() && u.back() == '/') u.pop_back();
     return ToLower(u);
   };
   std::string want = trimmed(url);
-  std::vector<std::string> allowed = options.prometheus_allowed;
-  if (!options.prometheus_url.empty()) allowed.push_back(options.prometheus_url);
-  for (const auto& a : allowed) {
-    if (a == "*") return true;
-    std::string base = trimmed(net::SplitCredentials(a).url);
-    if (!base.empty() && (want == base || want.rfind(base + "/", 0) == 0)) return true;
+  std::string b = trimmed(net::SplitCredentials(base).url);
+  return !b.empty() && (want == b || want.rfind(b + "/", 0) == 0);
+}
+
+// Whether prometheusAddress `url` (without userinfo) names a Prometheus the operator listed:
+// --prometheus-url or an entry of --prometheus-allow other than "*". Only these get the
+// server's bearer token, CA file and headers.
+bool PrometheusTrusted(const std::string& url, const SpecOptions& options) {
+  if (!options.prometheus_url.empty() && UnderBase(url, options.prometheus_url)) return true;
+  for (const auto& a : options.prometheus_allowed) {
+    if (a != "*" && UnderBase(url, a)) return true;
   }
   return false;
+}
+
+bool PrometheusAllowed(const std::string& url, const SpecOptions& options) {
+  if (options.allow_static_endpoints) return true;
+  for (const auto& a : options.prometheus_allowed) {
+    if (a == "*") return true;
+  }
+  return PrometheusTrusted(url, options);
 }
 
 // Checks one endpoint URL (already without userinfo) and fills in the engine's default path;
@@ -399,6 +412,14 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
     spec->wake_http.username = split.username;
     spec->wake_http.password = split.password;
     spec->wake_http.refuse_internal_addresses = !options.allow_static_endpoints;
+    if (!address.empty() && PrometheusTrusted(split.url, options)) {
+      // The operator's credentials go only where the operator pointed them; an address allowed
+      // through "*" or --allow-static-endpoints gets none of them (system CAs, no headers). A
+      // ScaledObject's own userinfo credentials, when given, are sent instead of the token.
+      spec->wake_http.ca_file = options.prometheus_ca_file;
+      spec->wake_http.headers = options.prometheus_headers;
+      if (!split.has_credentials) spec->wake_http.bearer_token_file = options.prometheus_bearer_token_file;
+    }
   }
   spec->wake_hold = v.DurationOf("wakeHold").value_or(std::chrono::minutes(5));
   if (v.Has("wakeQuery") && spec->prometheus_address.empty()) {

@@ -63,8 +63,9 @@ struct ScalerSpec {
   std::string wake_query;          ///< PromQL whose value > 0 means demand (empty: none)
   std::string prometheus_address;  ///< where wake_query runs; without userinfo (safe to show)
   /// Request options for wake_query: timeout, basic-auth credentials taken out of
-  /// prometheusAddress, and the address rule (refuse_internal_addresses unless the server
-  /// allows static endpoints). Pass them to PrometheusQuerySource.
+  /// prometheusAddress, the address rule (refuse_internal_addresses unless the server
+  /// allows static endpoints), and for a trusted address the server's bearer token file, CA
+  /// file and headers (SpecOptions). Pass them to PrometheusQuerySource.
   net::HttpRequestOptions wake_http;
   Duration wake_hold = std::chrono::minutes(5);  ///< how long a wake keeps the trigger active
 
@@ -84,6 +85,12 @@ struct SpecOptions {
   /// --prometheus-allow: base URLs prometheusAddress may name besides prometheus_url ("*": any).
   /// With allow_static_endpoints any address is allowed, as for `endpoints`.
   std::vector<std::string> prometheus_allowed;
+  /// --prometheus-bearer-token-file, --prometheus-ca-file, --prometheus-header: go into wake_http
+  /// only for prometheus_url and addresses under a listed prometheus_allowed entry (not "*", not
+  /// allow_static_endpoints), so a ScaledObject cannot send them anywhere else.
+  std::string prometheus_bearer_token_file;
+  std::string prometheus_ca_file;
+  std::vector<std::string> prometheus_headers;
 };
 
 /// The table of every metadata key (for validation, `check` and the README).

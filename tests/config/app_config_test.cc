@@ -85,3 +85,74 @@ TEST(LoadAppConfig, NodeIpIsAListOfNumericAddresses) {
 
 }  // namespace
 }  // namespace nimscaler::config
+
+namespace nimscaler::config {
+namespace {
+
+// Issue 14 item 5: the Prometheus client options. Headers are checked at startup: a malformed
+// one, CR/LF (header injection) or an Authorization header is refused naming the flag and value.
+TEST(LoadAppConfig, PrometheusClientOptions) {
+  auto c = LoadAppConfig({"--prometheus-bearer-token-file", "/var/run/prom/token", "--prometheus-ca-file",
+                          "/etc/prom/ca.crt", "--prometheus-header", "X-Scope-OrgID: tenant1",
+                          "--prometheus-header=X-Extra:  a b\tc  "},
+                         {});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->prometheus_bearer_token_file, "/var/run/prom/token");
+  EXPECT_EQ(c->prometheus_ca_file, "/etc/prom/ca.crt");
+  EXPECT_EQ(c->prometheus_headers, (std::vector<std::string>{"X-Scope-OrgID: tenant1", "X-Extra: a b\tc"}));
+  auto none = LoadAppConfig({}, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->prometheus_headers.empty());
+  EXPECT_TRUE(none->prometheus_bearer_token_file.empty());
+}
+
+TEST(LoadAppConfig, PrometheusHeadersRefusedAtStartup) {
+  auto c = LoadAppConfig({"--prometheus-header", "X-Scope-OrgID tenant1", "--prometheus-header", ": v",
+                          "--prometheus-header", "X Bad: v", "--prometheus-header", "X-A: b\r\nX-Injected: 1",
+                          "--prometheus-header", "X-Nul: a\x01", "--prometheus-header", "X-Empty:  ",
+                          "--prometheus-header", "authorization: Bearer s3cret", "--prometheus-header",
+                          "Host: evil", "--prometheus-header", "X-Ok: fine"},
+                         {});
+  ASSERT_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  EXPECT_THAT(m, HasSubstr("--prometheus-header: value \"X-Scope-OrgID tenant1\" must be \"Name: value\", e.g. "
+                           "\"X-Scope-OrgID: tenant1\""));
+  EXPECT_THAT(m, HasSubstr("--prometheus-header: value \": v\" must be \"Name: value\""));
+  EXPECT_THAT(m, HasSubstr("--prometheus-header: value \"X Bad: v\": the header name \"X Bad\" may only hold"));
+  EXPECT_THAT(m, HasSubstr("--prometheus-header: value \"X-A: b\\x0D\\x0AX-Injected: 1\": the header value may only "
+                           "hold printable ASCII (no CR, LF"));
+  EXPECT_THAT(m, HasSubstr("--prometheus-header: value \"X-Nul: a\\x01\": the header value may only hold"));
+  EXPECT_THAT(m, HasSubstr("--prometheus-header: value \"X-Empty:  \": the header has no value"));
+  EXPECT_THAT(m, HasSubstr("give the token with --prometheus-bearer-token-file"));
+  EXPECT_THAT(m, HasSubstr("--prometheus-header: value \"Host: evil\": the scaler sets Host itself"));
+  EXPECT_THAT(m, ::testing::Not(HasSubstr("X-Ok")));
+  // A raw CR or LF never reaches the message (it would split a log line).
+  EXPECT_EQ(m.find('\r'), std::string::npos);
+}
+
+// The header list follows the same precedence as every option, each source replacing the
+// lower ones as a whole: flags > env (one header per line) > file (a string or a list).
+TEST(LoadAppConfig, PrometheusHeadersPrecedence) {
+  std::string path = ::testing::TempDir() + "/headers.json";
+  std::ofstream(path) << R"({"prometheus-header": ["X-Scope-OrgID: file", "X-B: has, a comma"]})";
+  auto file = LoadAppConfig({"--config", path}, {});
+  ASSERT_TRUE(file.ok()) << file.status().message();
+  EXPECT_EQ(file->prometheus_headers, (std::vector<std::string>{"X-Scope-OrgID: file", "X-B: has, a comma"}));
+  auto env = LoadAppConfig({"--config", path}, {{"NIM_SCALER_PROMETHEUS_HEADER", "X-Scope-OrgID: env\nX-C: c\n"}});
+  ASSERT_TRUE(env.ok()) << env.status().message();
+  EXPECT_EQ(env->prometheus_headers, (std::vector<std::string>{"X-Scope-OrgID: env", "X-C: c"}));
+  auto flag = LoadAppConfig({"--config", path, "--prometheus-header", "X-Scope-OrgID: flag"},
+                            {{"NIM_SCALER_PROMETHEUS_HEADER", "X-Scope-OrgID: env"}});
+  ASSERT_TRUE(flag.ok()) << flag.status().message();
+  EXPECT_EQ(flag->prometheus_headers, (std::vector<std::string>{"X-Scope-OrgID: flag"}));
+  std::string bad = ::testing::TempDir() + "/headers-bad.json";
+  std::ofstream(bad) << R"({"prometheus-header": [7, "nope"]})";
+  auto refused = LoadAppConfig({"--config", bad}, {{"NIM_SCALER_PROMETHEUS_HEADER", "X-D d"}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("key \"prometheus-header\": expected a string or a list of strings"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("key \"prometheus-header\": value \"nope\" must be \"Name: value\""));
+  EXPECT_THAT(refused.status().message(), HasSubstr("NIM_SCALER_PROMETHEUS_HEADER: value \"X-D d\" must be"));
+}
+
+}  // namespace
+}  // namespace nimscaler::config
