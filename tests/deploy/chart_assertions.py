@@ -157,11 +157,52 @@ def main():
     for s in generated:
         token = (s.get("data") or {}).get(wake["key"], "")
         check(len(token) >= 40, f"generated wake token is too short or missing under key {wake['key']}")
+    # Issue 14 item 5: the Prometheus credentials follow prometheus.*; a Secret or ConfigMap is
+    # mounted as a whole directory (a rotated token or CA reaches the server) where the flag points.
+    prom = values.get("prometheus") or {}
+    cargs = c["args"]
+    headers = sorted(cargs[i + 1] for i in range(len(cargs) - 1) if cargs[i] == "--prometheus-header")
+    want_headers = sorted(f"{k}: {v}" for k, v in (prom.get("headers") or {}).items())
+    check(headers == want_headers, f"--prometheus-header values {headers} differ from prometheus.headers {want_headers}")
+    pmounts = {m["name"]: m for m in c.get("volumeMounts", [])}
+    pvols = {v["name"]: v for v in pod.get("volumes", [])}
+
+    def mounted(vol, kind, name, key, path):
+        v = pvols.get(vol) or {}
+        src = v.get(kind) or {}
+        got_name = src.get("secretName") if kind == "secret" else src.get("name")
+        m = pmounts.get(vol) or {}
+        check(got_name == name and src.get("items") == [{"key": key, "path": "ca.crt" if vol.endswith("-ca") else "token"}],
+              f"volume {vol} is not {kind} {name} key {key}: {v}")
+        check(m.get("mountPath") == path and m.get("readOnly") is True and "subPath" not in m,
+              f"volume {vol} is not mounted read-only as a directory at {path}: {m}")
+
+    token_ref = prom.get("bearerTokenSecret") or {}
+    if token_ref.get("name"):
+        mounted("prometheus-token", "secret", token_ref["name"], token_ref.get("key", "token"),
+                "/etc/nim-scaler/prometheus-token")
+        want_token = "/etc/nim-scaler/prometheus-token/token"
+    else:
+        check("prometheus-token" not in pvols, "prometheus-token volume without prometheus.bearerTokenSecret.name")
+        want_token = prom.get("bearerTokenFile") or None
+    check(a.get("--prometheus-bearer-token-file") == want_token,
+          f"--prometheus-bearer-token-file is {a.get('--prometheus-bearer-token-file')!r}, want {want_token!r}")
+    ca_cm, ca_secret = prom.get("caConfigMap") or {}, prom.get("caSecret") or {}
+    if ca_cm.get("name"):
+        mounted("prometheus-ca", "configMap", ca_cm["name"], ca_cm.get("key", "ca.crt"), "/etc/nim-scaler/prometheus-ca")
+    elif ca_secret.get("name"):
+        mounted("prometheus-ca", "secret", ca_secret["name"], ca_secret.get("key", "ca.crt"), "/etc/nim-scaler/prometheus-ca")
+    else:
+        check("prometheus-ca" not in pvols, "prometheus-ca volume without prometheus.caConfigMap/caSecret")
+    want_ca = "/etc/nim-scaler/prometheus-ca/ca.crt" if ca_cm.get("name") or ca_secret.get("name") else (prom.get("caFile") or None)
+    check(a.get("--prometheus-ca-file") == want_ca,
+          f"--prometheus-ca-file is {a.get('--prometheus-ca-file')!r}, want {want_ca!r}")
     known_flags = {"--grpc-addr", "--http-addr", "--config", "--log-format", "--log-level", "--tls-cert",
                    "--tls-key", "--tls-client-ca", "--allow-static-endpoints", "--kube-api", "--namespaces",
                    "--wake-token-file", "--min-scrape-interval", "--shutdown-grace", "--max-connection-age",
                    "--peers-service", "--peers-namespace", "--peers-port-name", "--advertise-addr",
-                   "--peer-tls-server-name", "--prometheus-url", "--prometheus-allow"}
+                   "--peer-tls-server-name", "--prometheus-url", "--prometheus-allow",
+                   "--prometheus-bearer-token-file", "--prometheus-ca-file", "--prometheus-header"}
     extra = set(values["server"].get("extraArgs") or [])
     for flag in a:
         check(flag in known_flags or any(e.startswith(flag) for e in extra), f"unknown serve flag {flag}")
