@@ -124,6 +124,9 @@ void Configure(CURL* c, const std::string& url, const HttpRequestOptions& o, con
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_USERAGENT, "nim-scaler");
   if (!o.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
+  // libcurl keeps a parsed CA store for 24 h by default: a renewed CA file (a rotated Secret or
+  // ConfigMap) would go unseen by new connections that long. A minute.
+  curl_easy_setopt(c, CURLOPT_CA_CACHE_TIMEOUT, 60L);
   if (o.insecure_skip_verify) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
