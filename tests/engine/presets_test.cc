@@ -9,7 +9,7 @@
 namespace nimscaler::sources {
 namespace {
 
-PodScrapeSource Source(std::string engine, std::vector<std::string> signals) {
+PodScrapeSource SourceReading(std::string engine, std::vector<std::string> signals) {
   PodScrapeConfig c;
   c.engine = std::move(engine);
   c.signals = std::move(signals);
@@ -45,7 +45,7 @@ TEST(Presets, AutoDetectionAndValuesOnEveryEngineCapture) {
   };
   for (const auto& r : rows) {
     SCOPED_TRACE(r.file);
-    auto got = Source("auto", kAll).Extract(testing::ReadTestdata(r.file), "");
+    auto got = SourceReading("auto", kAll).Extract(testing::ReadTestdata(r.file), "");
     ASSERT_TRUE(got.ok()) << got.status().message();
     EXPECT_EQ(got->engine, r.engine);
     for (const auto& [sig, want] : r.gauges) {
@@ -59,14 +59,14 @@ TEST(Presets, AutoDetectionAndValuesOnEveryEngineCapture) {
     }
     for (const auto& c : r.counters) EXPECT_TRUE(got->counters.count(c)) << c;
     // Named engine gives the same values as auto.
-    auto named = Source(r.engine, kAll).Extract(testing::ReadTestdata(r.file), "");
+    auto named = SourceReading(r.engine, kAll).Extract(testing::ReadTestdata(r.file), "");
     ASSERT_TRUE(named.ok());
     EXPECT_EQ(named->gauges, got->gauges);
   }
 }
 
 TEST(Presets, VllmPrefersTheV1KvNameWhenBothAreServed) {
-  auto got = Source("vllm", {"kv_cache"}).Extract("vllm:gpu_cache_usage_perc 0.9\nvllm:kv_cache_usage_perc 0.4\n", "");
+  auto got = SourceReading("vllm", {"kv_cache"}).Extract("vllm:gpu_cache_usage_perc 0.9\nvllm:kv_cache_usage_perc 0.4\n", "");
   ASSERT_TRUE(got.ok());
   EXPECT_DOUBLE_EQ(got->gauges.at("kv_cache"), 0.4);
   EXPECT_EQ(got->metrics.at("kv_cache"), "vllm:kv_cache_usage_perc");
@@ -76,7 +76,7 @@ TEST(Presets, SglangRanksAreNotSummed) {
   const char* body =
       "sglang:num_queue_reqs{tp_rank=\"0\"} 7\nsglang:num_queue_reqs{tp_rank=\"1\"} 7\n"
       "sglang:token_usage{tp_rank=\"0\"} 0.5\nsglang:token_usage{tp_rank=\"1\"} 0.7\n";
-  auto got = Source("sglang", {"waiting", "kv_cache"}).Extract(body, "");
+  auto got = SourceReading("sglang", {"waiting", "kv_cache"}).Extract(body, "");
   ASSERT_TRUE(got.ok());
   EXPECT_DOUBLE_EQ(got->gauges.at("waiting"), 7);  // the same queue seen by two ranks
   EXPECT_DOUBLE_EQ(got->gauges.at("kv_cache"), 0.6);
@@ -90,7 +90,7 @@ TEST(Presets, TritonFirstResponseHistogramIsConvertedFromMilliseconds) {
       "nv_inference_first_response_histogram_ms_bucket{model=\"m\",le=\"+Inf\"} 4\n"
       "nv_inference_first_response_histogram_ms_sum{model=\"m\"} 900\n"
       "nv_inference_first_response_histogram_ms_count{model=\"m\"} 4\n";
-  auto got = Source("triton", {"ttft"}).Extract(body, "");
+  auto got = SourceReading("triton", {"ttft"}).Extract(body, "");
   ASSERT_TRUE(got.ok());
   const auto& b = got->histograms.at("ttft");
   ASSERT_EQ(b.size(), 3u);

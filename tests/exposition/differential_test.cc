@@ -22,7 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kDir = std::string(NIMSCALER_TESTDATA_DIR) + "/exposition";
+const std::string kCorpusDir = std::string(NIMSCALER_TESTDATA_DIR) + "/exposition";
 const std::string kBin = std::string(NIMSCALER_BINARY_DIR) + "/expfmt_dump";
 
 // Files where Debian's expfmt 0.39 and we disagree on purpose, with the reason.
@@ -88,7 +88,7 @@ std::vector<std::string> Lines(const std::string& s) {
 TEST_F(ExpositionDifferential, SameFamiliesSeriesAndValuesAsExpfmt) {
   std::vector<fs::path> files;
   for (const char* sub : {"", "/cases", "/openmetrics-conformance"}) {
-    for (const auto& e : fs::directory_iterator(kDir + sub)) {
+    for (const auto& e : fs::directory_iterator(kCorpusDir + sub)) {
       const std::string n = e.path().filename().string();
       if (e.is_regular_file() && n != "INDEX.tsv" && n != "ATTRIBUTION.md") files.push_back(e.path());
     }
@@ -117,7 +117,7 @@ TEST_F(ExpositionDifferential, SameFamiliesSeriesAndValuesAsExpfmt) {
     }
     EXPECT_EQ(*ours, theirs);
     ++compared;
-    if (path.parent_path().string() == kDir) ++real_files;
+    if (path.parent_path().string() == kCorpusDir) ++real_files;
   }
   // 11 of the 16 real files (expfmt 0.39 has no quoted names, no exemplars, no missing
   // commas and no `\ ` escapes), and most of cases/ and the conformance suite.

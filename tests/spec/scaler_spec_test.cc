@@ -4,14 +4,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/spec/spec_fixtures.h"
+
 namespace nimscaler::spec {
 namespace {
 
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-const SpecOptions kAllow{.allow_static_endpoints = true};
-const char* kPod = "http://10.0.0.7:8000/v1/metrics";
 
 struct GoodRow {
   const char* why;

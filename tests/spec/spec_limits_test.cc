@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/spec/spec_fixtures.h"
+
 #include "scaler/spec/scaler_spec.h"
 
 namespace nimscaler::spec {
@@ -12,8 +14,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-const SpecOptions kAllow{.allow_static_endpoints = true};
-const char* kPod = "http://10.0.0.7:8000/v1/metrics";
 
 std::string MessageOf(const config::Metadata& md, const SpecOptions& options = kAllow) {
   auto spec = BuildScalerSpec("nim", "llama", md, options);

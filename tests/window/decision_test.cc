@@ -7,14 +7,13 @@
 
 #include "scaler/formula/formula.h"
 #include "scaler/signals/window/window.h"
+#include "tests/window/test_time.h"
 
 namespace nimscaler::signals {
 namespace {
 
 using std::chrono::seconds;
 
-const TimePoint kT0 = TimePoint{} + std::chrono::hours(1);
-TimePoint At(int s) { return kT0 + seconds(s); }
 
 // One pod's gauges, as the engine would bind them after a scrape.
 class PodGauges : public formula::Bindings {

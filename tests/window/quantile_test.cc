@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "scaler/signals/window/window.h"
+#include "tests/window/test_time.h"
 
 namespace nimscaler::signals {
 namespace {
@@ -14,8 +15,6 @@ namespace {
 using std::chrono::seconds;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-const TimePoint kT0 = TimePoint{} + std::chrono::hours(1);
-TimePoint At(int s) { return kT0 + seconds(s); }
 
 // 10 observations <= 0.1, 20 in (0.1, 0.5], 10 in (0.5, 1], none above.
 std::vector<Bucket> Reference() { return {{0.1, 10}, {0.5, 30}, {1, 40}, {kInf, 40}}; }

@@ -6,16 +6,14 @@
 #include <cmath>
 #include <vector>
 
+#include "tests/window/test_time.h"
+
 namespace nimscaler::signals {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-const TimePoint kT0 = TimePoint{} + std::chrono::hours(1);
-TimePoint At(double s) {
-  return kT0 + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
-}
 
 std::vector<double> Values(const TimeRing<double>& ring) {
   std::vector<double> out;
