@@ -298,15 +298,20 @@ def live(binary, proto, need):
             pass
         name = spec.metricSpecs[0].metricName
         missing = set(need)
+        # Families appear as the calls and scrapes happen. Once a GetMetrics has answered, a
+        # family still missing after 3 more seconds (3 scrape intervals) is not coming.
+        settled_at = None
         while time.time() < deadline:
             try:
                 stub.GetMetrics(pb.GetMetricsRequest(scaledObjectRef=ref, metricName=name), timeout=5)
                 stub.IsActive(ref, timeout=5)
+                if settled_at is None:
+                    settled_at = time.time() + 3
             except grpc.RpcError:
                 pass  # the first scrape may not have happened yet
             types = exposed_types(f"http://127.0.0.1:{hport}/metrics")
             missing = {f for f in need if f not in types}
-            if not missing:
+            if not missing or (settled_at is not None and time.time() > settled_at):
                 break
             time.sleep(0.5)
         stream.cancel()
