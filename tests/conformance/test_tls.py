@@ -348,7 +348,14 @@ def test_tls_survives_truncated_garbage_and_mismatched_files(workdir, pki, pod):
     _write(d, "tls.key", read(pki["a_server"][1]))
     s = h.Scaler(["--tls-cert", crt, "--tls-key", key], workdir=workdir)
     first = ssl.PEM_cert_to_DER_cert(read(pki["a_server"][0]).decode())
-    settle = 3.5  # the scaler re-reads every 2 s and gRPC its checked copies every 1 s
+
+    def settle(needle):
+        # The scaler re-reads the files every 2 s and logs a bad one once; then one more second
+        # for gRPC's own re-read of its checked copies (where an emptied file used to abort).
+        t0 = time.monotonic()
+        while needle not in s.log() and time.monotonic() - t0 < 6.0:
+            time.sleep(0.1)
+        time.sleep(1.0)
 
     def still_serving(what):
         assert s.proc.poll() is None, f"{what}: the server died:\n{s.log()[-3000:]}"
@@ -361,15 +368,15 @@ def test_tls_survives_truncated_garbage_and_mismatched_files(workdir, pki, pod):
         still_serving("start")
         with open(crt, "wb"):
             pass  # truncated in place
-        time.sleep(settle)
+        settle("is empty")
         still_serving("emptied certificate")
         _write(d, "tls.crt", b"\x00garbage\xff" * 100)
         _write(d, "tls.key", b"more garbage")
-        time.sleep(settle)
+        settle("holds no PEM certificate")
         still_serving("garbage certificate and key")
         _write(d, "tls.crt", read(pki["a_server2"][0]))
         _write(d, "tls.key", read(pki["b_server"][1]))  # a key of another pair
-        time.sleep(settle)
+        settle("does not match")
         still_serving("mismatched pair")
         log = s.log()
         assert "is empty" in log and "holds no PEM certificate" in log and "does not match" in log, log[-3000:]
