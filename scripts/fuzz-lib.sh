@@ -30,11 +30,30 @@ fuzz_build() {
     [[ $s -nt $binary ]] && rebuild=1
   done
   if ((rebuild)); then
-    echo "$name: building $binary with $cxx" >&2
-    "$cxx" -std=c++20 -g -O1 -fno-omit-frame-pointer \
-      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-      -I"$FUZZ_ROOT" "${sources[@]}" -o "$binary.tmp"
+    local jobs=${FUZZ_BUILD_JOBS:-2}
+    echo "$name: building $binary with $cxx, $jobs compilers at a time" >&2
+    local flags=(-std=c++20 -gline-tables-only -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
+                 -fno-sanitize-recover=all -I"$FUZZ_ROOT")
+    local objs="$binary.objs" i failed=0 pids=()
+    rm -rf "$objs" && mkdir -p "$objs"
+    # One object per source, numbered (two sources may share a file name), compiled side by
+    # side; then one link.
+    for i in "${!sources[@]}"; do
+      "$cxx" "${flags[@]}" -c "${sources[$i]}" -o "$objs/$i.o" &
+      pids+=($!)
+      if ((${#pids[@]} >= jobs)); then
+        wait "${pids[0]}" || failed=1
+        pids=("${pids[@]:1}")
+      fi
+    done
+    for i in "${pids[@]}"; do wait "$i" || failed=1; done
+    if ((failed)); then
+      echo "$name: compiling failed" >&2
+      return 1
+    fi
+    "$cxx" "${flags[@]}" "$objs"/*.o -o "$binary.tmp"
     mv "$binary.tmp" "$binary"
+    rm -rf "$objs"
   fi
 }
 
