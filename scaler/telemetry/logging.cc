@@ -1,4 +1,5 @@
-// Exports SetupLogging() and Logger(); JsonFormatter writes every line as one JSON object.
+// Exports SetupLogging(), Logger(), PodOfUrl() and the per-thread fields behind Log();
+// JsonFormatter writes every line as one JSON object, FieldsFlag the text form of the fields.
 #include "scaler/telemetry/logging.h"
 
 #include <spdlog/pattern_formatter.h>
@@ -11,6 +12,21 @@
 
 namespace nimscaler::telemetry {
 namespace {
+
+// The fields of the Log() call running on this thread: set only for the duration of one
+// synchronous logger.log(), so a formatter on this thread sees the fields of its own line.
+thread_local const LogFields* tl_fields = nullptr;
+
+// The fields that are set, as (key, value) in the order lines show them; calls fn for each.
+template <typename Fn>
+void ForEachField(const LogFields* f, Fn&& fn) {
+  if (f == nullptr) return;
+  if (!f->ns.empty()) fn("namespace", f->ns);
+  if (!f->scaledobject.empty()) fn("scaledobject", f->scaledobject);
+  if (!f->trigger.empty()) fn("trigger", f->trigger);
+  if (!f->pod.empty()) fn("pod", f->pod);
+  if (!f->code.empty()) fn("code", f->code);
+}
 
 // Level names as --log-level spells them ("warn", not spdlog's "warning").
 std::string_view LevelName(spdlog::level::level_enum level) {
@@ -42,6 +58,9 @@ class JsonFormatter final : public spdlog::formatter {
     line["level"] = LevelName(msg.level);
     line["logger"] = std::string(msg.logger_name.data(), msg.logger_name.size());
     line["msg"] = std::string(msg.payload.data(), msg.payload.size());
+    // Fields are strings like msg and go through the same dump: quotes, newlines and NULs are
+    // escaped, invalid UTF-8 becomes U+FFFD; one object per line whatever they hold.
+    ForEachField(tl_fields, [&](const char* key, std::string_view value) { line[key] = std::string(value); });
     std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     dest.append(std::string_view(text));
     dest.push_back('\n');
@@ -56,6 +75,55 @@ class LevelFlag final : public spdlog::custom_flag_formatter {
     dest.append(LevelName(msg.level));
   }
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<LevelFlag>(); }
+};
+
+// %~ in the text pattern: the fields that are set, as " key=value" each. A value with a space,
+// quote, '=', backslash or control byte is quoted with C-style escapes, so a line stays one
+// line and each pair stays readable and splittable.
+void AppendTextValue(std::string_view v, spdlog::memory_buf_t& dest) {
+  bool plain = true;
+  for (unsigned char c : v) {
+    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    dest.append(v);
+    return;
+  }
+  dest.push_back('"');
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"': dest.append(std::string_view("\\\"")); break;
+      case '\\': dest.append(std::string_view("\\\\")); break;
+      case '\n': dest.append(std::string_view("\\n")); break;
+      case '\r': dest.append(std::string_view("\\r")); break;
+      case '\t': dest.append(std::string_view("\\t")); break;
+      default:
+        if (c < ' ' || c == 0x7f) {
+          char hex[5];
+          std::snprintf(hex, sizeof hex, "\\x%02x", c);
+          dest.append(std::string_view(hex, 4));
+        } else {
+          dest.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  dest.push_back('"');
+}
+
+class FieldsFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& dest) override {
+    ForEachField(tl_fields, [&](const char* key, std::string_view value) {
+      dest.push_back(' ');
+      dest.append(std::string_view(key));
+      dest.push_back('=');
+      AppendTextValue(value, dest);
+    });
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<FieldsFlag>(); }
 };
 
 struct State {
@@ -76,12 +144,25 @@ void Apply(spdlog::logger& logger, const State& s) {
     logger.set_formatter(std::make_unique<JsonFormatter>());
   } else {
     auto text = std::make_unique<spdlog::pattern_formatter>();
-    text->add_flag<LevelFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%*%$ [%n] %v");
+    text->add_flag<LevelFlag>('*').add_flag<FieldsFlag>('~').set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%*%$ [%n] %v%~");
     logger.set_formatter(std::move(text));
   }
 }
 
 }  // namespace
+
+namespace detail {
+const LogFields* CurrentFields() { return tl_fields; }
+FieldsScope::FieldsScope(const LogFields& fields) : previous_(tl_fields) { tl_fields = &fields; }
+FieldsScope::~FieldsScope() { tl_fields = previous_; }
+}  // namespace detail
+
+std::string_view PodOfUrl(std::string_view url) {
+  if (size_t scheme = url.find("://"); scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
+  url = url.substr(0, url.find_first_of("/?#"));
+  if (size_t at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
+  return url;
+}
 
 void SetupLogging(const std::string& format, const std::string& level, spdlog::sink_ptr sink) {
   State& s = GetState();
