@@ -197,8 +197,13 @@ void Collector::RunCycle(Group& group) {
     data.discovery_error = listed.status().message();
     data.discovered = group.last_pods.size();
   }
+  data.urls.reserve(group.last_pods.size());
+  data.pods.reserve(group.last_pods.size());
   for (const auto& pod : group.last_pods) {
-    if (pod.ready) data.urls.push_back(pod.url);
+    if (pod.ready) {
+      data.urls.push_back(pod.url);
+      data.pods.push_back(pod.name);
+    }
   }
   TimePoint t0 = deps_.clock->Now();
   data.responses = deps_.http->GetAll(data.urls, group.http, group.connections.get());  // concurrent; no lock held

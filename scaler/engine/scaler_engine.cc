@@ -97,7 +97,11 @@ Result<std::shared_ptr<TrackedObject>> ScalerEngine::Resolve(const std::string& 
   if (lost) Drop({lost});
   if (!joined.ok() && !lost) {
     if (deps_.metrics) deps_.metrics->RecordMetadataError();
-    telemetry::Logger("engine")->warn("{}/{}: {}", ns, name, joined.message());
+    // The same Status is every caller's answer for this metadata (GetMetricSpec, GetMetrics,
+    // IsActive): the line carries its gRPC code. No trigger: the spec was not built.
+    telemetry::Log(telemetry::Logger("engine"), spdlog::level::warn,
+                   {.ns = ns, .scaledobject = name, .code = CodeName(joined.code())}, "{}/{}: {}", ns, name,
+                   joined.message());
   }
   return answer;
 }
@@ -140,7 +144,8 @@ void ScalerEngine::Retire(const std::vector<std::shared_ptr<TrackedObject>>& obj
   Drop(objects);
   for (const auto& obj : objects) {
     if (deps_.metrics) deps_.metrics->RemoveScaledObject(obj->MetricLabels());
-    telemetry::Logger("engine")->info("{}: {}", obj->spec().key.ToString(), why);
+    telemetry::Log(telemetry::Logger("engine"), spdlog::level::info, obj->LogContext(), "{}: {}",
+                   obj->spec().key.ToString(), why);
   }
 }
 

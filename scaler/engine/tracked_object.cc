@@ -27,11 +27,21 @@ TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, EngineDeps deps)
   last_cycle_end_ns_.store(now.time_since_epoch().count());
   auto pending = std::make_shared<Evaluation>(evaluator_.Pending(now));
   latest_ = std::move(pending);
-  log_->info("{}: tracking {} every {}, formula {}", spec_->key.ToString(), spec_->discovery.Describe(),
-             FormatDuration(spec_->scrape_interval), spec_->FormulaText());
+  telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: tracking {} every {}, formula {}",
+                 spec_->key.ToString(), spec_->discovery.Describe(), FormatDuration(spec_->scrape_interval),
+                 spec_->FormulaText());
 }
 
 TrackedObject::~TrackedObject() { Stop(); }
+
+telemetry::LogFields TrackedObject::PodContext(const CycleData& data, size_t i) const {
+  telemetry::LogFields fields = LogContext();
+  // The pod's name when discovery knows it; a static endpoint's name is its URL: host:port then.
+  std::string_view name = i < data.pods.size() ? data.pods[i] : std::string_view();
+  if (name.empty() || name.find("://") != std::string_view::npos) name = telemetry::PodOfUrl(data.urls[i]);
+  fields.pod = name;
+  return fields;
+}
 
 void TrackedObject::Stop() {
   stopped_.store(true);
@@ -89,9 +99,12 @@ void TrackedObject::Ingest(const CycleData& data) {
   auto ev = std::make_shared<Evaluation>(evaluator_.Update(snapshot_, now));
   ApplyWake(ev.get(), now);
   if (!ev->status.ok() && ev->status.code() != previous->status.code()) {
-    log_->warn("{}", ev->status.message());
+    telemetry::LogFields fields = LogContext();
+    fields.code = CodeName(ev->status.code());  // what GetMetrics and IsActive now answer
+    telemetry::Log(log_, spdlog::level::warn, fields, "{}", ev->status.message());
   } else if (ev->status.ok() && !previous->status.ok() && cycles_.load() > 0) {
-    log_->info("{}: value available again ({})", spec_->key.ToString(), FormatDouble(ev->value));
+    telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: value available again ({})", spec_->key.ToString(),
+                   FormatDouble(ev->value));
   }
   Publish(std::move(ev), now);
   last_cycle_end_ns_.store(deps_.clock->Now().time_since_epoch().count());
@@ -106,7 +119,8 @@ signals::SnapshotConstPtr TrackedObject::BuildSnapshot(const CycleData& data, co
   snap->discovered = data.discovered;
   snap->discovery_error = data.discovery_error;
   if (!data.discovery_error.empty() && (previous == nullptr || previous->discovery_error != data.discovery_error)) {
-    log_->warn("{}: discovery: {}", spec_->key.ToString(), data.discovery_error);
+    telemetry::Log(log_, spdlog::level::warn, LogContext(), "{}: discovery: {}", spec_->key.ToString(),
+                   data.discovery_error);
   }
   std::map<std::string, const signals::PodReading*> before;
   if (previous) {
@@ -122,7 +136,10 @@ signals::SnapshotConstPtr TrackedObject::BuildSnapshot(const CycleData& data, co
     const signals::PodReading* prev = prev_it == before.end() ? nullptr : prev_it->second;
     if (scraped.ok()) {
       reading = sources::ReadingFromScrape(url, *scraped, now);
-      if (prev != nullptr && !prev->answered) log_->info("{}: pod {} answers again", spec_->key.ToString(), url);
+      if (prev != nullptr && !prev->answered) {
+        telemetry::Log(log_, spdlog::level::info, PodContext(data, i), "{}: pod {} answers again",
+                       spec_->key.ToString(), url);
+      }
     } else {
       reading.error = scraped.status().message();
       // A gauge is a point-in-time level: a recent one is better than none, so a failed
@@ -136,7 +153,8 @@ signals::SnapshotConstPtr TrackedObject::BuildSnapshot(const CycleData& data, co
       }
       if (prev != nullptr) reading.last_success = prev->last_success;
       if (prev == nullptr || prev->answered) {
-        log_->warn("{}: scrape of {} failed: {}", spec_->key.ToString(), url, reading.error);
+        telemetry::Log(log_, spdlog::level::warn, PodContext(data, i), "{}: scrape of {} failed: {}",
+                       spec_->key.ToString(), url, reading.error);
       }
     }
     snap->pods.push_back(std::move(reading));
@@ -158,7 +176,8 @@ void TrackedObject::Wake(TimePoint now, const std::string& reason) {
       woken = copy;
     }
   }
-  log_->info("{}: woken by {} (held for {})", spec_->key.ToString(), reason, FormatDuration(spec_->wake_hold));
+  telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: woken by {} (held for {})", spec_->key.ToString(),
+                 reason, FormatDuration(spec_->wake_hold));
   if (woken) Publish(std::move(woken), now);  // streams hear `true` now, not at the next scrape
 }
 
@@ -172,8 +191,11 @@ void TrackedObject::PollWakeQuery(TimePoint now) {
     return s;
   };
   if (shape(error) != shape(last_wake_error_)) {
-    if (!error.empty()) log_->warn("{}: {}", spec_->key.ToString(), error);
-    else log_->info("{}: wakeQuery answers again", spec_->key.ToString());
+    if (!error.empty()) {
+      telemetry::Log(log_, spdlog::level::warn, LogContext(), "{}: {}", spec_->key.ToString(), error);
+    } else {
+      telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: wakeQuery answers again", spec_->key.ToString());
+    }
     last_wake_error_ = error;
   }
   bool wake_now = false;
@@ -195,14 +217,16 @@ void TrackedObject::ApplyWake(Evaluation* ev, TimePoint now) {
   ev->wake_error = wake_error_;
   if (wake_until_ == TimePoint{}) return;
   if (now >= wake_until_) {
-    log_->info("{}: wake expired after {}", spec_->key.ToString(), FormatDuration(spec_->wake_hold));
+    telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: wake expired after {}", spec_->key.ToString(),
+                   FormatDuration(spec_->wake_hold));
     wake_until_ = TimePoint{};
     return;
   }
   // Released once ready pods show the demand themselves: from then on they speak for it.
   bool pods_show_demand = ev->status.ok() && ev->active && ev->snapshot && !ev->snapshot->pods.empty();
   if (pods_show_demand) {
-    log_->info("{}: wake released: ready pods show the demand", spec_->key.ToString());
+    telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: wake released: ready pods show the demand",
+                   spec_->key.ToString());
     wake_until_ = TimePoint{};
     return;
   }
@@ -246,7 +270,10 @@ void TrackedObject::Publish(EvaluationConstPtr ev, TimePoint now) {
     deps_.metrics->SetScaledObject(MetricLabels(), g);
   }
   ReleaseFirstCycleWaiters();
-  if (rose) log_->info("{}: became active (value {})", spec_->key.ToString(), FormatDouble(ev->value));
+  if (rose) {
+    telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: became active (value {})", spec_->key.ToString(),
+                   FormatDouble(ev->value));
+  }
   if (notify) {
     // Subscribers are called under the lock so none is destroyed mid-call; they only
     // queue a write and return.

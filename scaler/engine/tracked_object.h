@@ -37,6 +37,9 @@ struct CycleData {
   size_t discovered = 0;        ///< pods listed (ready or not)
   std::string discovery_error;  ///< why discovery failed (the last known pods were scraped)
   std::vector<std::string> urls;  ///< ready pods scraped, in order
+  /// Their names (PodEndpoint::name), one per url, for log lines: views into the group's pod
+  /// list, which outlives the cycle's Ingest() calls.
+  std::vector<std::string_view> pods;
   std::vector<Result<net::HttpResponse>> responses;  ///< one per url
   double fetch_seconds = 0;
 };
@@ -58,6 +61,9 @@ class TrackedObject {
   telemetry::TriggerLabels MetricLabels() const {
     return {spec_->key.ns, spec_->key.name, spec_->metric_name};
   }
+  /// The structured fields of this trigger's log lines (namespace, scaledobject, trigger: the
+  /// same values as MetricLabels()); views into the spec, which outlives every log call.
+  telemetry::LogFields LogContext() const { return {spec_->key.ns, spec_->key.name, spec_->metric_name, {}, {}}; }
   /// The latest evaluation; never null (a "pending" one before the first cycle ends).
   EvaluationConstPtr Latest() const;
 
@@ -102,6 +108,8 @@ class TrackedObject {
   void Publish(EvaluationConstPtr ev, TimePoint now);
   void ApplyWake(Evaluation* ev, TimePoint now);
   void ReleaseFirstCycleWaiters();
+  /// LogContext() plus the pod of data.urls[i]; views into `data` and the spec.
+  telemetry::LogFields PodContext(const CycleData& data, size_t i) const;
 
   const spec::ScalerSpecConstPtr spec_;
   const EngineDeps deps_;

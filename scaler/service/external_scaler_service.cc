@@ -48,8 +48,27 @@ const char* GrpcCodeName(grpc::StatusCode code) {
     case grpc::StatusCode::CANCELLED: return "CANCELLED";
     case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
     case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
     default: return "OTHER";
   }
+}
+
+// The ScaledObject a call is about (for its log lines' fields).
+const externalscaler::ScaledObjectRef& RefOf(const externalscaler::ScaledObjectRef& ref) { return ref; }
+const externalscaler::ScaledObjectRef& RefOf(const externalscaler::GetMetricsRequest& req) {
+  return req.scaledobjectref();
+}
+
+// The namespace and scaledobject fields of a line about `ref` (views into it).
+telemetry::LogFields RefFields(const externalscaler::ScaledObjectRef& ref, std::string_view code = {}) {
+  return {.ns = ref.namespace_(), .scaledobject = ref.name(), .code = code};
 }
 
 // Every error a caller sees is capped; OK passes through.
@@ -103,10 +122,9 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
     auto targets = service->options_.router->Targets(route->key, /*avoided_last=*/false);
     std::string want = targets.empty() ? std::string() : targets[0];
     if (want == current) return;
-    telemetry::Logger("service")->info("StreamIsActive for {}/{}: the owners changed; moving it from {} to {}",
-                                       route->ref.namespace_(), route->ref.name(),
-                                       current.empty() ? "this replica" : current,
-                                       want.empty() ? "this replica" : want);
+    telemetry::Log(telemetry::Logger("service"), spdlog::level::info, RefFields(route->ref),
+                   "StreamIsActive for {}/{}: the owners changed; moving it from {} to {}", route->ref.namespace_(),
+                   route->ref.name(), current.empty() ? "this replica" : current, want.empty() ? "this replica" : want);
     MoveTo(service, route, want);
   }
 
@@ -195,8 +213,9 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
     }
     // The owner ended the stream (shutting down) or is gone: avoid it and move on.
     service->options_.router->Failed(peer);
-    telemetry::Logger("service")->info("StreamIsActive relay from {} ended ({}); moving it", peer,
-                                       GrpcCodeName(status.error_code()));
+    const char* code = GrpcCodeName(status.error_code());
+    telemetry::Log(telemetry::Logger("service"), spdlog::level::info, RefFields(st->ref, code),
+                   "StreamIsActive relay from {} ended ({}); moving it", peer, code);
     auto targets = service->options_.router->Targets(st->key, /*avoided_last=*/false);
     MoveTo(service, st, targets.empty() ? std::string() : targets[0]);
   }
@@ -580,8 +599,8 @@ void ExternalScalerService::TryPeers(Call* call, std::shared_ptr<std::vector<std
                                      std::function<void()> answer_here) {
   if (i >= peers->size()) {
     // No replica in line answered: this replica answers from its own data.
-    telemetry::Logger("service")->warn("{}: no peer in line answered ({} tried); answering here", method,
-                                       peers->size());
+    telemetry::Log(telemetry::Logger("service"), spdlog::level::warn, RefFields(RefOf(call->request)),
+                   "{}: no peer in line answered ({} tried); answering here", method, peers->size());
     return answer_here();
   }
   const std::string peer = (*peers)[i];
@@ -692,8 +711,11 @@ size_t ExternalScalerService::BroadcastWake(const std::string& ns, const std::st
                              [peer, ns, name](const grpc::Status& status, const externalscaler::IsActiveResponse&,
                                               bool answered) {
                                if (!answered || !status.ok()) {
-                                 telemetry::Logger("service")->warn("wake of {}/{} not delivered to peer {}: {}", ns,
-                                                                    name, peer, status.error_message());
+                                 telemetry::Log(telemetry::Logger("service"), spdlog::level::warn,
+                                                {.ns = ns, .scaledobject = name,
+                                                 .code = GrpcCodeName(status.error_code())},
+                                                "wake of {}/{} not delivered to peer {}: {}", ns, name, peer,
+                                                status.error_message());
                                }
                              });
     ++sent;

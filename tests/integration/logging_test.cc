@@ -1,7 +1,10 @@
 // Issue 14 items 4 and 5 against the real `nim-scaler serve` binary: under --log-format json
 // every line the process writes is one JSON object, gRPC's own log lines included, and a gRPC
 // port that another process already holds is a startup error (exit non-zero) rather than a
-// silent SO_REUSEPORT share that would send half of KEDA's calls to a process nobody meant to run.
+// silent SO_REUSEPORT share that would send half of KEDA's calls to a process nobody meant to run;
+// per-trigger, per-pod and failed-call lines carry namespace, scaledobject, trigger, pod and
+// code as top-level keys.
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -14,6 +17,8 @@
 #include "externalscaler.grpc.pb.h"
 #include "tests/app/test_pki.h"
 #include "tests/fakes/child_process.h"
+#include "tests/fakes/fake_pod.h"
+#include "tests/fakes/testdata.h"
 
 namespace nimscaler {
 namespace {
@@ -99,6 +104,122 @@ TEST(JsonLogs, GrpcOwnLogLinesOfAFailedTlsHandshakeAreJson) {
   EXPECT_TRUE(logged) << "gRPC's handshake error reaches the log as the grpc logger:\n" << server.output();
   EXPECT_TRUE(AnyMessage(lines, "grpc", "andshake")) << server.output();
   std::filesystem::remove_all(dir);
+}
+
+// The first JSON line of `server` (waiting up to `timeout` for it) whose msg contains `part`
+// and whose `key` is `value`; null when none came.
+nlohmann::json FindJsonLogLine(ChildProcess& server, const std::string& part, const std::string& key,
+                               const std::string& value, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    std::istringstream in(server.output());
+    for (std::string line; std::getline(in, line);) {
+      auto doc = nlohmann::json::parse(line, nullptr, false);
+      if (doc.is_object() && doc.value("msg", "").find(part) != std::string::npos && doc.value(key, "") == value) {
+        return doc;
+      }
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return nullptr;
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+// POST `path` on 127.0.0.1:`port` (the wake hook) with a minimal raw HTTP/1.1 request; the
+// status line's code, or 0 when the request failed.
+int PostForLogTest(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string got;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string req = "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[512];
+      for (ssize_t n; got.size() < 4096 && (n = read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return got.rfind("HTTP/1.1 ", 0) == 0 && got.size() >= 12 ? std::atoi(got.c_str() + 9) : 0;
+}
+
+// Issue 14 item 4 (structured fields) against the binary: a trigger's own lines carry
+// namespace, scaledobject and trigger (the metric name KEDA got from GetMetricSpec); a failing
+// pod's line names the pod (host:port, not the URL); the wake hook's line has the trigger's
+// fields; bad metadata answered INVALID_ARGUMENT is logged with that code and the request's
+// namespace and scaledobject. Every line stays one JSON object.
+TEST(JsonLogs, TriggerPodAndFailedCallLinesCarryStructuredFields) {
+  testing::FakePod good(testing::NimCapture());
+  testing::FakePod failing(testing::NimCapture());
+  failing.SetStatus(500);
+  ChildProcess server(ServeArgs("127.0.0.1:0", {"--allow-static-endpoints"}));
+  auto m = server.WaitFor(R"(serving grpc_port=(\d+) http_port=(\d+))", 10s);
+  ASSERT_FALSE(m.empty()) << server.output();
+  int http_port = std::stoi(m[2].str());
+  auto stub = externalscaler::ExternalScaler::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + m[1].str(), grpc::InsecureChannelCredentials()));
+
+  externalscaler::ScaledObjectRef ref;
+  ref.set_namespace_("logs-ns");
+  ref.set_name("llama-logs");
+  auto& md = *ref.mutable_scalermetadata();
+  md["endpoints"] = good.url() + "," + failing.url();
+  md["engine"] = "nim";
+  md["targetKvCache"] = "0.1";
+  md["scrapeInterval"] = "500ms";
+  std::string trigger;
+  {
+    grpc::ClientContext ctx;
+    externalscaler::GetMetricSpecResponse spec;
+    grpc::Status s = stub->GetMetricSpec(&ctx, ref, &spec);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(spec.metricspecs_size(), 1);
+    trigger = spec.metricspecs(0).metricname();
+  }
+  ASSERT_FALSE(trigger.empty());
+
+  auto tracking = FindJsonLogLine(server, "tracking", "scaledobject", "llama-logs", 5s);
+  ASSERT_FALSE(tracking.is_null()) << server.output();
+  EXPECT_EQ(tracking.value("logger", ""), "engine");
+  EXPECT_EQ(tracking.value("namespace", ""), "logs-ns");
+  EXPECT_EQ(tracking.value("trigger", ""), trigger);
+  EXPECT_FALSE(tracking.contains("pod")) << tracking.dump();
+
+  std::string failing_pod = failing.url().substr(std::string("http://").size());
+  failing_pod = failing_pod.substr(0, failing_pod.find('/'));
+  auto scrape = FindJsonLogLine(server, "scrape of", "pod", failing_pod, 5s);
+  ASSERT_FALSE(scrape.is_null()) << "a failing pod's line has its pod field:\n" << server.output();
+  EXPECT_EQ(scrape.value("level", ""), "warn");
+  EXPECT_EQ(scrape.value("namespace", ""), "logs-ns");
+  EXPECT_EQ(scrape.value("scaledobject", ""), "llama-logs");
+  EXPECT_EQ(scrape.value("trigger", ""), trigger);
+
+  ASSERT_EQ(PostForLogTest(http_port, "/v1/wake/logs-ns/llama-logs"), 200) << server.output();
+  auto woken = FindJsonLogLine(server, "woken by the wake hook", "scaledobject", "llama-logs", 5s);
+  ASSERT_FALSE(woken.is_null()) << server.output();
+  EXPECT_EQ(woken.value("namespace", ""), "logs-ns");
+  EXPECT_EQ(woken.value("trigger", ""), trigger);
+
+  externalscaler::ScaledObjectRef bad = ref;
+  bad.set_name("bad-logs");
+  (*bad.mutable_scalermetadata())["targetKvCache"] = "lots";
+  {
+    grpc::ClientContext ctx;
+    externalscaler::GetMetricSpecResponse spec;
+    grpc::Status s = stub->GetMetricSpec(&ctx, bad, &spec);
+    ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  }
+  auto refused = FindJsonLogLine(server, "targetKvCache", "code", "INVALID_ARGUMENT", 5s);
+  ASSERT_FALSE(refused.is_null()) << "the refused call's line has its code:\n" << server.output();
+  EXPECT_EQ(refused.value("namespace", ""), "logs-ns");
+  EXPECT_EQ(refused.value("scaledobject", ""), "bad-logs");
+  EXPECT_FALSE(refused.contains("trigger")) << "no spec was built: " << refused.dump();
+
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(10s), 0);
+  JsonLines(server.output());  // every line one JSON object
 }
 
 }  // namespace
