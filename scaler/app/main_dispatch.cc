@@ -1,11 +1,11 @@
 // Exports Main(): subcommand dispatch for the nim-scaler binary.
+#include <unistd.h>  // environ
+
 #include <iostream>
 
 #include "scaler/app/app.h"
 #include "scaler/common/text.h"
 #include "scaler/common/version.h"
-
-extern char** environ;
 
 namespace nimscaler::app {
 namespace {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "scaler/common/text.h"
+#include "scaler/net/url.h"
 
 namespace nimscaler::net {
 
@@ -57,32 +58,9 @@ class CivetStreamWriter final : public HttpStreamWriter {
   bool aborted_ = false;
 };
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Percent-decodes a path into a std::string, so %00 becomes a NUL byte the handler can see
-// and refuse (civetweb's own in-place decoding ends the C string there). A '%' not followed by
-// two hex digits is kept as is.
-std::string DecodePath(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '%' && i + 2 < raw.size()) {
-      int hi = HexValue(raw[i + 1]), lo = HexValue(raw[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-        continue;
-      }
-    }
-    out += raw[i];
-  }
-  return out;
-}
+// and refuse (civetweb's own in-place decoding ends the C string there).
+std::string DecodePath(std::string_view raw) { return PercentDecode(raw); }
 
 bool HasToken(std::string_view header, std::string_view token) {
   for (const auto& part : SplitTrimmed(header, ',')) {

@@ -32,6 +32,8 @@ int HexValue(char c) {
   return -1;
 }
 
+}  // namespace
+
 std::string PercentDecode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -48,8 +50,6 @@ std::string PercentDecode(std::string_view s) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string RedactUrl(std::string_view url) {
   Authority a = FindAuthority(url);

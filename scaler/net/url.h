@@ -14,6 +14,10 @@ namespace nimscaler::net {
 /// the last one), so error messages can echo a rejected URL safely.
 std::string RedactUrl(std::string_view url);
 
+/// Percent-decodes `s` ("%41" -> "A", "%00" -> a NUL byte); a '%' not followed by two hex
+/// digits is kept as it is.
+std::string PercentDecode(std::string_view s);
+
 /// A URL split into the part that may be shown and its credentials (percent-decoded).
 struct UrlWithCredentials {
   std::string url;       ///< the URL without userinfo
