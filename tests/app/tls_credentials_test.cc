@@ -249,22 +249,26 @@ TEST_F(TlsTest, ServerKeepsServingThroughTruncatedGarbageAndMismatchedFilesThenT
   ASSERT_TRUE(Handshakes(port, a_.cert));
   EXPECT_FALSE(Handshakes(port, b_.cert)) << "control: a client trusting another certificate fails";
 
-  // Each bad state lasts longer than both reload intervals (ours 2 s, gRPC's 1 s): the old
-  // code handed the emptied file to gRPC, which aborted the process here.
-  const auto settle = kTlsRefreshInterval + std::chrono::seconds(kGrpcCopyIntervalSeconds) + 300ms;
+  // Each bad state lasts until our reloader has read and refused it, then one more gRPC re-read
+  // of its checked copies (every 1 s): the old code handed the emptied file to gRPC, which
+  // aborted the process here.
+  auto settle_on = [&](const std::string& refusal) {
+    EXPECT_TRUE(Eventually([&] { return reloader->last_status().message().find(refusal) != std::string::npos; },
+                           kTlsRefreshInterval * 3))
+        << "waiting for \"" << refusal << "\", last status: " << reloader->last_status().message();
+    std::this_thread::sleep_for(std::chrono::seconds(kGrpcCopyIntervalSeconds) + 200ms);
+  };
   WriteInPlace(files_.cert, "");
-  std::this_thread::sleep_for(settle);
+  settle_on("is empty");
   EXPECT_TRUE(Handshakes(port, a_.cert)) << "emptied certificate: the last good pair is served";
-  EXPECT_THAT(reloader->last_status().message(), HasSubstr("is empty"));
   WriteInPlace(files_.cert, "garbage");
   WriteInPlace(files_.key, "more garbage");
-  std::this_thread::sleep_for(settle);
+  settle_on("no PEM certificate");
   EXPECT_TRUE(Handshakes(port, a_.cert)) << "garbage: the last good pair is served";
   WriteInPlace(files_.cert, a_.cert);
   WriteInPlace(files_.key, b_.key);
-  std::this_thread::sleep_for(settle);
+  settle_on("does not match");
   EXPECT_TRUE(Handshakes(port, a_.cert)) << "mismatched pair: the last good pair is served";
-  EXPECT_THAT(reloader->last_status().message(), HasSubstr("does not match"));
 
   Put(b_);  // a good rotation
   EXPECT_TRUE(Eventually([&] { return Handshakes(port, b_.cert); }, 8s)) << reloader->last_status().message();
