@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Collection benchmark (product.md §7: 1,000 pod endpoints per cycle in under 1 s wall and under
+# Collection benchmark (BENCHMARKS.md "Collection": 1,000 pod endpoints per cycle in under 1 s wall and under
 # one core). One helper process (collect_server) serves ENDPOINTS loopback ports; collect_bench
 # scrapes them all per cycle with PodScrapeSource::ScrapeAll (curl multi + parse + extract) and,
 # in the same run, with a naive sequential loop of Scrape(). Run once with pods answering at once

@@ -1,5 +1,5 @@
-// collect_bench: product.md §7 "Collection: 1,000 pod endpoints per cycle in under 1 s wall and
-// under one core". One helper process (collect_server) serves N loopback ports; this program
+// collect_bench: the goal of BENCHMARKS.md "Collection": 1,000 pod endpoints per cycle in under 1 s
+// wall and under one core. One helper process (collect_server) serves N loopback ports; this program
 // scrapes all of them per cycle through the real collection path, PodScrapeSource::ScrapeAll
 // (curl multi + exposition parse + extraction), and, in the same run, through a naive baseline:
 // a sequential loop of PodScrapeSource::Scrape(), one connection at a time. Each mode runs in

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Memory benchmark: nim-scaler's RSS, threads and fds while it tracks 1,000 ScaledObjects that
-each read 10 distinct pods (product.md §7: "under 64 MiB RSS with 1,000 ScaledObjects x 10
-pods"), next to 1,000 objects x 1 pod, each in a fresh server process.
+each read 10 distinct pods (the goal in BENCHMARKS.md "Memory": under 64 MiB RSS with 1,000
+ScaledObjects x 10 pods), next to 1,000 objects x 1 pod, each in a fresh server process.
 
   /usr/bin/python3 bench/grpc/memory.py [--binary build/scaler/nim-scaler]
       [--collect-server build/bench/collect/collect_server] [--ports 1000] [--objects 1000]

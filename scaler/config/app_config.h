@@ -1,5 +1,5 @@
 #pragma once
-// AppConfig: the server's own configuration (product.md §6), from flags, environment
+// AppConfig: the server's own configuration (README.md "Running the server"), from flags, environment
 // variables NIM_SCALER_<FLAG> and an optional JSON file. Precedence: flag > env > file >
 // default. Bad configuration is a startup error that names the option and what is expected.
 

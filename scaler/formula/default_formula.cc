@@ -9,7 +9,8 @@
 namespace nimscaler::formula {
 namespace {
 
-// Product.md §3: with neither a target nor a formula, scale on KV use and queue length.
+// README.md "What the trigger means": with neither a target nor a formula, scale on KV use
+// and queue length.
 constexpr double kDefaultKvCache = 0.8;
 constexpr double kDefaultWaiting = 4;
 

@@ -80,7 +80,7 @@ grpc::Status Capped(const grpc::Status& status) {
 }  // namespace
 
 /// One StreamIsActive call: subscribed to its object's inactive->active edges; every message
-/// is `true` (keda-contract.md §8: `false` is never sent). With HA, KEDA's stream follows the
+/// is `true` (README.md "What KEDA gets, and when": `false` is never sent). With HA, KEDA's stream follows the
 /// trigger's first replica in line (Router::Targets): a stream for a trigger another replica
 /// owns is relayed (this replica holds KEDA's stream and repeats the owner's messages), one
 /// this replica owns is subscribed here. When the owner ends the relayed stream or dies, or the
@@ -254,7 +254,7 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
       if (!kept) {
         object->Unsubscribe(id);
       } else {
-        // On open or move: `true` at once if active now, otherwise nothing (keda-contract.md §8).
+        // On open or move: `true` at once if active now, otherwise nothing (README.md "What KEDA gets, and when").
         auto ev = object->Latest();
         if (ev->status.ok() && ev->active) {
           std::lock_guard lock(st->mu);
@@ -282,7 +282,7 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
     service_->metrics_->AddStreamClients(1);
     object_ = *obj;
     subscription_ = object_->Subscribe([this] { PushActive(); });
-    // On open: send `true` at once if active now, otherwise nothing (keda-contract.md §8).
+    // On open: send `true` at once if active now, otherwise nothing (README.md "What KEDA gets, and when").
     auto ev = object_->Latest();
     if (ev->status.ok() && ev->active) PushActive();
   }
@@ -739,7 +739,7 @@ void ExternalScalerService::HandleGetMetricSpec(SpecCall* call) {
 }
 
 void ExternalScalerService::AnswerGetMetricSpec(SpecCall* call, TimePoint start) {
-  // Configuration only: never depends on a scrape (keda-contract.md §0.8).
+  // Configuration only: never depends on a scrape (README.md "What KEDA gets, and when").
   ResolveThen(call->request, [this, call, start](const Resolved& obj) {
     if (!obj.ok()) return Answer(call, "GetMetricSpec", start, ToGrpcStatus(obj.status()));
     const auto& spec = (*obj)->spec();

@@ -2,7 +2,7 @@
 // ExternalScalerService: the KEDA externalscaler.ExternalScaler service. Thin: proto -> engine
 // -> proto. Every method runs on the async API of the port's one CallLoop (async_calls.h).
 // Unary answers come from memory; StreamIsActive is a PushStream subscribed to the engine's
-// inactive->active edges; StreamMetricSpec answers UNIMPLEMENTED (keda-contract.md §5).
+// inactive->active edges; StreamMetricSpec answers UNIMPLEMENTED (README.md "What KEDA gets, and when").
 // The loop thread only looks triggers up (ScalerEngine::Lookup); a trigger not cached yet is
 // built by SpecBuilders and its call answered from there. Names are checked and error text
 // capped on the way in and out (request_limits.h).

@@ -1,5 +1,6 @@
 // Exports the preset table and its lookups. Names, units and rank semantics come from
-// llm-engines.md §A.2-§A.4; each preset lists newest names first and legacy ones after.
+// the engines' own metric definitions (captures and sources: tests/testdata/engines/); each
+// preset lists newest names first and legacy ones after.
 #include "scaler/sources/engine_preset.h"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-"""pytest fixtures for the KEDA conformance suite (keda-contract.md §9, cases 1-32).
+"""pytest fixtures for the KEDA conformance suite (cases 1-32, listed in tests/conformance/README.md).
 
 NIM_SCALER_BIN names the nim-scaler binary (ctest passes $<TARGET_FILE:nim-scaler>);
 CONFORMANCE_WORK_DIR is where generated stubs, logs and certificates go.
@@ -15,7 +15,7 @@ import harness as h  # noqa: E402
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "case(n): the keda-contract.md §9 case(s) a test covers")
+    config.addinivalue_line("markers", "case(n): the case(s) of tests/conformance/README.md a test covers")
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Test harness for the KEDA conformance suite: fake pods, the nim-scaler process, stubs.
 
 Everything here is independent of the server's code: stubs come from this folder's own protos
-(written from keda-contract.md §1), fake pods are plain Python HTTP servers, and the server is
+(written from KEDA's externalscaler.proto), fake pods are plain Python HTTP servers, and the server is
 the real `nim-scaler serve` binary started on loopback ports.
 """
 

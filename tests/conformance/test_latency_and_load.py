@@ -1,4 +1,4 @@
-"""keda-contract.md §9 cases 19-21 and the 10,000-cycle half of case 25: latency, hung backends,
+"""Cases 19-21 (tests/conformance/README.md) and the 10,000-cycle half of case 25: latency, hung backends,
 client deadlines, 1,000 streams on one connection, open/cancel leaks.
 
 Load runs over ONE channel (one HTTP/2 connection, as KEDA shares one per scaler address) with

@@ -1,4 +1,4 @@
-"""keda-contract.md §9 cases 27 and 32: graceful shutdown and gRPC health. Each test starts its
+"""Cases 27 and 32 (tests/conformance/README.md): graceful shutdown and gRPC health. Each test starts its
 own server (it stops or stalls it)."""
 
 import time

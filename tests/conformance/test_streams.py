@@ -1,4 +1,4 @@
-"""keda-contract.md §9 cases 22-24, 26 and 28: StreamIsActive behaviour."""
+"""Cases 22-24, 26 and 28 (tests/conformance/README.md): StreamIsActive behaviour."""
 
 import os
 import socket

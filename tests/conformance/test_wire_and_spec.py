@@ -1,4 +1,4 @@
-"""keda-contract.md §9 cases 1-10 and 29: wire, schema, GetMetricSpec, StreamMetricSpec."""
+"""Cases 1-10 and 29 (tests/conformance/README.md): wire, schema, GetMetricSpec, StreamMetricSpec."""
 
 import json
 import math

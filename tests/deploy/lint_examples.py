@@ -20,7 +20,7 @@ import sys
 
 import yaml
 
-# Trigger metadata keys of docs/product.md section 2, plus the keys KEDA itself consumes.
+# Trigger metadata keys of README.md "Trigger metadata", plus the keys KEDA itself consumes.
 KEYS = {
     "service", "port", "metricsPath", "scheme", "insecureSkipVerify", "caCert", "dnsName", "endpoints",
     "engine", "model", "targetKvCache", "targetWaiting", "targetRunning", "targetTtft", "targetItl",

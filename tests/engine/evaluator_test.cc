@@ -1,4 +1,4 @@
-// The fault and value policies of Evaluate(), one test per policy (product.md §3-§5).
+// The fault and value policies of Evaluate(), one test per policy (README.md "What the trigger means" and "What KEDA gets, and when").
 #include "scaler/engine/evaluator.h"
 
 #include <gmock/gmock.h>

@@ -1,4 +1,4 @@
-// Scrape faults (product.md §5, issue 4): each fault a pod can show, with its expected outcome,
+// Scrape faults (README.md "What KEDA gets, and when", issue 4): each fault a pod can show, with its expected outcome,
 // through the real PodScrapeSource over libcurl and, where the policy lives there, through a
 // ScalerEngine/TrackedObject with static endpoints. Servers that misbehave at the TCP level
 // are raw loopback sockets (raw_server.h); well-formed pods whose answer changes during a test

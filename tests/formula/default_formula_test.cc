@@ -1,4 +1,4 @@
-// The formula built from per-replica targets (product.md §3).
+// The formula built from per-replica targets (README.md "What the trigger means").
 #include <gtest/gtest.h>
 
 #include <cmath>

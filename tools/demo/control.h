@@ -16,7 +16,6 @@
 //    start of each policy period (convertDesiredReplicasWithBehaviorRate).
 //  - Sync period 15 s (--horizontal-pod-autoscaler-sync-period); disabled at 0 replicas.
 // KEDA: kedacore/keda pkg/scaling/executor/scale_scaledobjects.go, pkg/scaling/scale_handler.go
-//  (docs/keda-contract.md §2.6, §3.1)
 //  - every pollingInterval (default 30 s): active at 0 replicas -> scale to max(min, 1);
 //    active -> lastActiveTime = now; inactive with replicas > 0 and minReplicaCount 0 ->
 //    scale to 0 once lastActiveTime + cooldownPeriod (default 300 s) has passed (never set:
