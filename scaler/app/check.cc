@@ -95,6 +95,20 @@ std::string MetadataReferenceMarkdown() {
   return out;
 }
 
+namespace {
+
+const char* kCheckUsage =
+    "usage: nim-scaler check --metadata FILE [--scrape URL ...] [--namespace NS] [--name NAME]\n"
+    "       nim-scaler check --reference\n"
+    "  --metadata FILE  the trigger's metadata: a YAML `key: value` block (as under `metadata:` in the\n"
+    "                   ScaledObject) or a JSON object of strings; prints the compiled spec\n"
+    "  --scrape URL     evaluates the metadata once against this pod's metrics endpoint (repeatable)\n"
+    "  --reference      prints the metadata reference table (markdown) and exits\n"
+    "exit codes: 0 valid (and, with --scrape, evaluated); 1 invalid metadata or the evaluation failed;\n"
+    "  2 usage error or unreadable file\n";
+
+}  // namespace
+
 int RunCheck(const std::vector<std::string>& args) {
   std::string file, ns = "default", name = "check";
   std::vector<std::string> scrapes;
@@ -110,18 +124,21 @@ int RunCheck(const std::vector<std::string>& args) {
     else if (args[i] == "--scrape") scrapes.push_back(next("--scrape"));
     else if (args[i] == "--namespace") ns = next("--namespace");
     else if (args[i] == "--name") name = next("--name");
+    else if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << kCheckUsage;
+      return 0;
+    }
     else if (args[i] == "--reference") {
       std::cout << MetadataReferenceMarkdown();
       return 0;
     }
     else {
-      std::cerr << "check: unknown argument \"" << args[i]
-                << "\"\nusage: nim-scaler check --metadata FILE [--scrape URL ...] [--namespace NS] [--name NAME]\n";
+      std::cerr << "check: unknown argument \"" << args[i] << "\"\n" << kCheckUsage;
       return 2;
     }
   }
   if (file.empty()) {
-    std::cerr << "usage: nim-scaler check --metadata FILE [--scrape URL ...] [--namespace NS] [--name NAME]\n";
+    std::cerr << "check: --metadata is required\n" << kCheckUsage;
     return 2;
   }
   auto read = ReadMetadataFile(file);

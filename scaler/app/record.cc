@@ -29,7 +29,9 @@ const char* kRecordUsage =
     "usage: nim-scaler record --metadata FILE --out FILE [--duration 10m] [--kube-api auto|off|URL]\n"
     "                         [--namespace NS] [--name NAME] [--compression X]\n"
     "  samples the demand of the trigger's pods every scrapeInterval until --duration (wall time)\n"
-    "  or SIGINT/SIGTERM; --compression: the deployment's clock runs X times wall time (nim-emulator)\n";
+    "  or SIGINT/SIGTERM; --compression: the deployment's clock runs X times wall time (nim-emulator)\n"
+    "exit codes: 0 samples written; 1 the pods could not be read, nothing was recorded or a write\n"
+    "  failed; 2 usage error, invalid metadata or an --out file that cannot be created\n";
 
 std::string UtcNow() {
   auto now = std::chrono::system_clock::now();

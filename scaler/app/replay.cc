@@ -25,7 +25,9 @@ const char* kReplayUsage =
     "  article's HPA configuration (baseline); prints the comparison and writes DIR/replay.{md,csv,svg}\n"
     "  (DIR default replay-out). --startup-delay: pod creation -> ready; --min-replicas: KEDA\n"
     "  minReplicaCount of the nim-scaler runs; --initial-replicas: ready at the start (default: the\n"
-    "  recording's first ready count, at least 1).\n";
+    "  recording's first ready count, at least 1).\n"
+    "exit codes: 0 compared and written; 1 the output directory cannot be written; 2 usage error,\n"
+    "  an unreadable or invalid demand file or metadata\n";
 
 bool WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
