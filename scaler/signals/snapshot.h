@@ -30,7 +30,7 @@ enum class Combine {
 struct PodReading {
   std::string endpoint;                 ///< the URL scraped (identifies the pod)
   bool answered = false;                ///< the latest scrape succeeded
-  bool stale = false;                   ///< values are kept from an earlier scrape (§5)
+  bool stale = false;                   ///< values are kept from an earlier scrape
   std::optional<TimePoint> last_success;
   std::string error;                    ///< why the latest scrape failed, empty when it did not
   std::string engine;                   ///< preset used for this pod (the detected one for auto)
