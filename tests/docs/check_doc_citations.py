@@ -12,6 +12,7 @@ file:line. A name is allowed once a file of that name is in the repository (the 
 resolves there).
 
 Usage: check_doc_citations.py [SOURCE_DIR]   (default: two levels above this file)
+       check_doc_citations.py --self-test    (made-up trees: shows the check can fail)
 Exit 0 when clean, 1 with one line per citation otherwise.
 """
 import os
@@ -22,7 +23,9 @@ import sys
 # The documents outside the repository that code used to cite.
 OUTSIDE_DOCS = ("product.md", "keda-contract.md", "llm-engines.md", "architecture.md",
                 "exposition-format.md")
-SHARED_PATH = re.compile(r"(\.\./|/work/)shared/", re.I)
+# Any path into the shared folder beside the repository (../shared/..., /work/shared/...,
+# shared/k8s-schemas/...).
+SHARED_PATH = re.compile(r"(?<![\w-])shared/", re.I)
 
 
 # Lines that still cite a document but sit in code (a string literal), not a comment, so they
@@ -100,5 +103,32 @@ def main(argv):
     return 0
 
 
+def self_test():
+    """The check must be able to fail: run it on made-up trees (no git, so it walks them)."""
+    import contextlib
+    import io
+    import tempfile
+    cases = [  # (files, expected exit code)
+        ({"a.cc": "// see keda-contract.md \u00a78\n"}, 1),
+        ({"docs/b.md": "As Product.MD says.\n"}, 1),
+        ({"c.py": "# from ../shared/corpus/SOURCES.md\n"}, 1),
+        ({"d.md": "README.md \"What KEDA gets, and when\"; docs/emulator-calibration.md\n"}, 0),
+        ({"e.md": "see architecture.md\n", "docs/architecture.md": "# Design\n"}, 0),
+    ]
+    for files, want in cases:
+        with tempfile.TemporaryDirectory() as root:
+            for rel, text in files.items():
+                os.makedirs(os.path.dirname(os.path.join(root, rel)) or root, exist_ok=True)
+                with open(os.path.join(root, rel), "w") as f:
+                    f.write(text)
+            with contextlib.redirect_stdout(io.StringIO()):
+                got = main(["check", root])
+        if got != want:
+            print("self-test FAILED on %r: exit %d, want %d" % (files, got, want))
+            return 1
+    print("self-test ok: %d cases" % len(cases))
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(self_test() if sys.argv[1:] == ["--self-test"] else main(sys.argv))
