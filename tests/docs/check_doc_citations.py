@@ -66,7 +66,7 @@ def main(argv):
     doc_re = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(n) for n in names) + r")(?![\w])",
                         re.I) if names else None
     quick = [n.encode() for n in names] + [b"shared/"]
-    self_rel = os.path.relpath(os.path.abspath(__file__), root)
+    self_rel = "tests/docs/check_doc_citations.py"  # in any tree checked, not only this one
     problems = []
     for rel in files:
         if rel == self_rel:
