@@ -12,7 +12,10 @@ trigger (type external or external-push) in FILE:
     a known engine, one discovery source (service, dnsName or endpoints);
   * the ScaledObject's namespace must be served by the install (--namespaces), unless
     --any-namespace is given;
-  * an authenticationRef must name a TriggerAuthentication defined in the same file.
+  * an authenticationRef must name a TriggerAuthentication defined in the same file;
+  * metricType, when given, must be AverageValue (issue 15 item 6): nim-scaler reports the desired
+    replica count, and with Value the HPA multiplies it by the ready pods (README.md "What the
+    trigger means").
 """
 import argparse
 import re
@@ -119,6 +122,10 @@ def main():
                 ref = t.get("authenticationRef")
                 if ref and ref.get("kind", "TriggerAuthentication") == "TriggerAuthentication" and ref["name"] not in auths:
                     errors.append(f"{where}: authenticationRef {ref['name']} is not defined in this file")
+                if t.get("metricType", "AverageValue") != "AverageValue":
+                    errors.append(f"{where}: metricType {t['metricType']!r}: use AverageValue (the default); "
+                                  "nim-scaler reports the desired replica count, and with Value the HPA "
+                                  "multiplies it by the number of ready pods")
                 if "wakeQuery" in md and "prometheusAddress" not in md:
                     errors.append(f"{where}: wakeQuery needs prometheusAddress")
                 if t["type"] == "external" and d["spec"].get("minReplicaCount", 0) == 0 and "wakeQuery" in md:
