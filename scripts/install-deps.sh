@@ -8,7 +8,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
 runtime_pkgs=(libgrpc++1.51 libprotobuf32 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
-  libspdlog1.10 libcivetweb1 libcurl4 ca-certificates)
+  libspdlog1.10 libcivetweb1 libcurl4 libyaml-cpp0.7 ca-certificates)
 
 if [[ "${1:-}" == "--runtime" ]]; then
   pkgs=("${runtime_pkgs[@]}")

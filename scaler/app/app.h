@@ -15,7 +15,8 @@ namespace nimscaler::app {
 /// Runs the server until SIGTERM or SIGINT. Returns the process exit code.
 int RunServe(const config::AppConfig& config);
 
-/// `nim-scaler check --metadata FILE [--scrape URL ...] [--namespace NS --name NAME]`.
+/// `nim-scaler check --metadata FILE | -f SCALEDOBJECT.yaml [--scrape URL|FILE ...]
+/// [--namespace NS --name NAME]` (check --help).
 int RunCheck(const std::vector<std::string>& args);
 
 /// `nim-scaler record --metadata FILE --out FILE [--duration D] ...` (issue 13 item 4).
@@ -24,9 +25,9 @@ int RunRecord(const std::vector<std::string>& args);
 /// `nim-scaler replay FILE --metadata A [--metadata B ...] [--out DIR]` (issue 13 item 4).
 int RunReplay(const std::vector<std::string>& args);
 
-/// Reads a trigger's metadata file (check, record, replay): a JSON object of strings, or
-/// `key: value` lines (the trigger's `metadata:` block pasted from YAML). Errors name the
-/// file and the line.
+/// Reads a trigger's metadata file (check, record, replay): a JSON object of strings, or YAML
+/// (the trigger's `metadata:` block as written in the ScaledObject: comments, quoting and
+/// block scalars as YAML defines them). Errors name the file and the line or key.
 Result<config::Metadata> ReadMetadataFile(const std::string& path);
 
 /// The README's metadata table, generated from spec::MetadataFields() (`check --reference`).

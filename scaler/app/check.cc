@@ -1,10 +1,15 @@
-// Exports RunCheck(): `nim-scaler check` validates trigger metadata offline, prints the
-// compiled spec, and with --scrape evaluates it once against live endpoints, explaining
-// every signal.
+// Exports RunCheck(): `nim-scaler check` validates trigger metadata offline (a metadata block
+// or every nim-scaler trigger of a ScaledObject file, read with yaml-cpp), prints the compiled
+// spec, and with --scrape evaluates it once against live endpoints or capture files,
+// explaining every signal.
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+#include <algorithm>
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -16,8 +21,41 @@
 
 namespace nimscaler::app {
 
-// Reads a metadata file: a JSON object of strings, or "key: value" lines (the trigger's
-// `metadata:` block pasted from YAML; quotes around values are removed).
+namespace {
+
+// A trigger's `metadata:` mapping as config::Metadata. Every value must be one scalar (KEDA
+// passes metadata as a map of strings); `where` prefixes errors ("--metadata \"f\"", "document
+// 2, spec.triggers[0]") and every error names the key.
+Result<config::Metadata> CheckMetadataFromYaml(const YAML::Node& node, const std::string& where) {
+  config::Metadata md;
+  if (!node || node.IsNull()) return md;
+  if (!node.IsMap()) return InvalidArgument(where + ": expected `key: value` lines (a YAML mapping)");
+  for (const auto& kv : node) {
+    std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+    const YAML::Node& v = kv.second;
+    if (v.IsNull()) {
+      md[key] = "";
+    } else if (v.IsScalar()) {
+      md[key] = v.Scalar();
+    } else {
+      return InvalidArgument(where + ": key \"" + Truncate(key, 60) + "\": expected one value (KEDA metadata are strings), got a " +
+                             (v.IsSequence() ? "list" : "mapping"));
+    }
+  }
+  return md;
+}
+
+std::string CheckYamlError(const YAML::Exception& e) {
+  std::string out = e.msg;
+  if (e.mark.line >= 0) out = "line " + std::to_string(e.mark.line + 1) + ": " + out;
+  return out;
+}
+
+}  // namespace
+
+// Reads a metadata file: a JSON object of strings, or YAML (the trigger's `metadata:` block
+// as written in the ScaledObject, with or without the `metadata:` line; comments, quoted
+// values and block scalars as YAML defines them).
 Result<config::Metadata> ReadMetadataFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return InvalidArgument("--metadata: cannot read \"" + path + "\"");
@@ -34,26 +72,23 @@ Result<config::Metadata> ReadMetadataFile(const std::string& path) {
     }
     return md;
   }
-  size_t line_no = 0;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    ++line_no;
-    std::string_view l = Trim(line);
-    if (l.empty() || l.front() == '#' || l == "metadata:") continue;
-    size_t colon = l.find(':');
-    if (colon == std::string_view::npos) {
-      return InvalidArgument("--metadata \"" + path + "\" line " + std::to_string(line_no) +
-                             ": expected `key: value`, got \"" + Truncate(l, 60) + "\"");
-    }
-    std::string key(Trim(l.substr(0, colon)));
-    std::string value(Trim(l.substr(colon + 1)));
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
-      value = value.substr(1, value.size() - 2);
-    }
-    md[key] = value;
+  const std::string where = "--metadata \"" + path + "\"";
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(where + ": not valid YAML: " + CheckYamlError(e));
   }
-  return md;
+  if (doc.IsMap() && doc["kind"] && doc["spec"]) {
+    return InvalidArgument(where + ": this is a whole Kubernetes object (kind: " +
+                           (doc["kind"].IsScalar() ? doc["kind"].Scalar() : "?") +
+                           "); check it with `nim-scaler check -f " + path + "`");
+  }
+  if (doc.IsMap() && doc.size() == 1 && doc["metadata"] && doc["metadata"].IsMap()) doc = doc["metadata"];
+  if (!doc.IsNull() && !doc.IsMap()) {
+    return InvalidArgument(where + ": expected `key: value` lines, got \"" + Truncate(Trim(text), 60) + "\"");
+  }
+  return CheckMetadataFromYaml(doc, where);
 }
 
 namespace {
@@ -98,62 +133,44 @@ std::string MetadataReferenceMarkdown() {
 namespace {
 
 const char* kCheckUsage =
-    "usage: nim-scaler check --metadata FILE [--scrape URL ...] [--namespace NS] [--name NAME]\n"
+    "usage: nim-scaler check --metadata FILE [--scrape URL|FILE ...] [--namespace NS] [--name NAME]\n"
+    "       nim-scaler check -f SCALEDOBJECT.yaml [--all-external] [--scrape URL|FILE ...]\n"
     "       nim-scaler check --reference\n"
-    "  --metadata FILE  the trigger's metadata: a YAML `key: value` block (as under `metadata:` in the\n"
-    "                   ScaledObject) or a JSON object of strings; prints the compiled spec\n"
-    "  --scrape URL     evaluates the metadata once against this pod's metrics endpoint (repeatable)\n"
+    "  --metadata FILE  the trigger's metadata: the YAML block under `metadata:` in the ScaledObject\n"
+    "                   (with or without that line) or a JSON object of strings; prints the compiled spec\n"
+    "  -f FILE          a ScaledObject/ScaledJob file (several YAML documents allowed): checks every\n"
+    "                   trigger of type external or external-push whose scalerAddress host contains\n"
+    "                   \"nim-scaler\" and reports it by document and trigger index; other triggers and\n"
+    "                   documents are skipped with a note. --all-external checks every external trigger.\n"
+    "                   Namespace and name come from the object (--namespace/--name override them).\n"
+    "  --scrape URL|FILE  evaluates the metadata once against a pod's metrics endpoint (http:// or\n"
+    "                   https://) or a saved exposition file (a capture); repeatable, one per pod\n"
     "  --reference      prints the metadata reference table (markdown) and exits\n"
-    "exit codes: 0 valid (and, with --scrape, evaluated); 1 invalid metadata or the evaluation failed;\n"
-    "  2 usage error or unreadable file\n";
+    "exit codes: 0 valid (and, with --scrape, evaluated; -f: also when no trigger is for nim-scaler);\n"
+    "  1 invalid metadata or the evaluation failed; 2 usage error, unreadable or unparsable file\n";
 
-}  // namespace
+// One --scrape argument: a URL to fetch, or a capture file read once.
+struct CheckTarget {
+  std::string shown;  // the URL or the file path
+  bool is_file = false;
+  std::string body;   // the file's contents
+};
 
-int RunCheck(const std::vector<std::string>& args) {
-  std::string file, ns = "default", name = "check";
-  std::vector<std::string> scrapes;
-  for (size_t i = 0; i < args.size(); ++i) {
-    auto next = [&](const char* flag) -> std::string {
-      if (i + 1 >= args.size()) {
-        std::cerr << "check: " << flag << " needs a value\n";
-        std::exit(2);
-      }
-      return args[++i];
-    };
-    if (args[i] == "--metadata") file = next("--metadata");
-    else if (args[i] == "--scrape") scrapes.push_back(next("--scrape"));
-    else if (args[i] == "--namespace") ns = next("--namespace");
-    else if (args[i] == "--name") name = next("--name");
-    else if (args[i] == "--help" || args[i] == "-h") {
-      std::cout << kCheckUsage;
-      return 0;
-    }
-    else if (args[i] == "--reference") {
-      std::cout << MetadataReferenceMarkdown();
-      return 0;
-    }
-    else {
-      std::cerr << "check: unknown argument \"" << args[i] << "\"\n" << kCheckUsage;
-      return 2;
-    }
-  }
-  if (file.empty()) {
-    std::cerr << "check: --metadata is required\n" << kCheckUsage;
-    return 2;
-  }
-  auto read = ReadMetadataFile(file);
-  if (!read.ok()) {
-    std::cerr << read.status().message() << "\n";
-    return 2;
-  }
-  config::Metadata md = std::move(read).value();
-  // --scrape URLs stand in for the pods; static endpoints are allowed for this offline check.
-  if (!scrapes.empty()) {
+bool IsUrl(const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; }
+
+// Validates `md`, prints the compiled spec and, with targets, evaluates it once. 0, 1 as the
+// usage text says.
+int CheckOneTrigger(const std::string& ns, const std::string& name, config::Metadata md,
+                    const std::vector<CheckTarget>& targets) {
+  // --scrape targets stand in for the pods; static endpoints are allowed for this offline check.
+  // A capture file gets a placeholder endpoint that is never fetched.
+  if (!targets.empty()) {
     std::string joined;
-    for (const auto& u : scrapes) joined += (joined.empty() ? "" : ",") + u;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      joined += (joined.empty() ? "" : ",") +
+                (targets[i].is_file ? "http://127.0.0.1:9/capture-" + std::to_string(i) : targets[i].shown);
+    }
     md["endpoints"] = joined;
-  }
-  if (!scrapes.empty()) {
     md.erase("service");
     md.erase("dnsName");
   }
@@ -170,9 +187,12 @@ int RunCheck(const std::vector<std::string>& args) {
             << "  compiled:       " << s.value->Dump() << "\n"
             << "  activation:     " << s.activation->text() << "\n"
             << "  scrapeInterval: " << FormatDuration(s.scrape_interval) << "\n";
-  std::cout << "  pods from:      " << s.discovery.Describe() << ", path " << s.discovery.path << "\n";
-  for (const auto& e : s.discovery.urls) std::cout << "  endpoint:       " << e << "\n";
-  if (scrapes.empty()) return 0;
+  if (targets.empty()) {
+    std::cout << "  pods from:      " << s.discovery.Describe() << ", path " << s.discovery.path << "\n";
+    for (const auto& e : s.discovery.urls) std::cout << "  endpoint:       " << e << "\n";
+    return 0;
+  }
+  for (const auto& t : targets) std::cout << "  " << (t.is_file ? "capture file:   " : "endpoint:       ") << t.shown << "\n";
 
   auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
   sources::PodScrapeSource source(s.scrape, http);
@@ -184,20 +204,20 @@ int RunCheck(const std::vector<std::string>& args) {
     auto snap = std::make_shared<signals::Snapshot>();
     TimePoint now = SteadyClock::now();
     snap->taken_at = now;
-    snap->discovered = s.discovery.urls.size();
-    for (const auto& url : s.discovery.urls) {
+    snap->discovered = targets.size();
+    for (const auto& t : targets) {
       signals::PodReading r;
-      r.endpoint = url;
-      auto got = source.Scrape(url);
+      r.endpoint = t.shown;
+      auto got = t.is_file ? source.Extract(t.body, "text/plain; version=0.0.4") : source.Scrape(t.shown);
       if (!got.ok()) {
         r.error = got.status().message();
       } else {
-        r = sources::ReadingFromScrape(url, *got, now);
+        r = sources::ReadingFromScrape(t.shown, *got, now);
       }
       if (round == 1) {
-        std::cout << "\npod " << url << "\n";
+        std::cout << "\npod " << t.shown << "\n";
         if (!got.ok()) {
-          std::cout << "  scrape failed: " << r.error << "\n";
+          std::cout << "  " << (t.is_file ? "reading the capture" : "scrape") << " failed: " << r.error << "\n";
         } else {
           std::cout << "  engine: " << got->engine << (s.scrape.engine == "auto" ? " (detected)" : "") << "\n";
           for (const auto& sig : s.scrape.signals) {
@@ -235,6 +255,151 @@ int RunCheck(const std::vector<std::string>& args) {
             << static_cast<long long>(std::ceil(ev.value)) << " replicas), active " << (ev.active ? "true" : "false")
             << " (" << s.activation->text() << ")\n";
   return 0;
+}
+
+std::string CheckScalarAt(const YAML::Node& node, const char* key) {
+  if (!node.IsMap()) return "";
+  YAML::Node v = node[key];
+  return v && v.IsScalar() ? v.Scalar() : "";
+}
+
+// True when a scalerAddress ("host:port", maybe with a scheme) names a nim-scaler Service:
+// its host part contains "nim-scaler" (the chart's Service names all do).
+bool PointsAtNimScaler(std::string address) {
+  if (auto scheme = address.find("://"); scheme != std::string::npos) address = address.substr(scheme + 3);
+  if (auto colon = address.rfind(':'); colon != std::string::npos) address = address.substr(0, colon);
+  std::transform(address.begin(), address.end(), address.begin(), [](unsigned char c) { return std::tolower(c); });
+  return address.find("nim-scaler") != std::string::npos;
+}
+
+// `check -f`: every nim-scaler trigger of every ScaledObject/ScaledJob document in the file.
+int CheckObjectFile(const std::string& path, const std::string& ns_override, const std::string& name_override,
+                    bool all_external, const std::vector<CheckTarget>& targets) {
+  if (!std::filesystem::is_regular_file(path)) {
+    std::cerr << "check -f: cannot read \"" << path << "\"\n";
+    return 2;
+  }
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAllFromFile(path);
+  } catch (const YAML::Exception& e) {
+    std::cerr << "check -f \"" << path << "\": not valid YAML: " << CheckYamlError(e) << "\n";
+    return 2;
+  }
+  int rc = 0, checked = 0;
+  for (size_t d = 0; d < docs.size(); ++d) {
+    const YAML::Node& doc = docs[d];
+    if (!doc || doc.IsNull()) continue;
+    const std::string doc_label = "document " + std::to_string(d + 1);
+    std::string kind = CheckScalarAt(doc, "kind");
+    if (kind != "ScaledObject" && kind != "ScaledJob") {
+      std::cout << doc_label << ": kind " << (kind.empty() ? "(none)" : kind) << ", skipped (not a ScaledObject or ScaledJob)\n";
+      continue;
+    }
+    YAML::Node meta = doc["metadata"];
+    std::string ns = !ns_override.empty() ? ns_override : CheckScalarAt(meta, "namespace");
+    std::string name = !name_override.empty() ? name_override : CheckScalarAt(meta, "name");
+    if (ns.empty()) ns = "default";
+    if (name.empty()) name = "check";
+    YAML::Node spec = doc["spec"];
+    YAML::Node triggers = spec.IsMap() ? spec["triggers"] : YAML::Node();
+    if (!triggers || !triggers.IsSequence()) {
+      std::cout << doc_label << " (" << kind << " " << ns << "/" << name << "): no spec.triggers list, skipped\n";
+      continue;
+    }
+    for (size_t i = 0; i < triggers.size(); ++i) {
+      const YAML::Node& t = triggers[i];
+      std::string label = doc_label + " (" + kind + " " + ns + "/" + name + "), spec.triggers[" + std::to_string(i) + "]";
+      std::string type = CheckScalarAt(t, "type");
+      if (type != "external" && type != "external-push") {
+        std::cout << label << ": type " << (type.empty() ? "(none)" : type) << ", skipped (not an external scaler)\n";
+        continue;
+      }
+      std::string address = CheckScalarAt(t["metadata"], "scalerAddress");
+      if (!all_external && !PointsAtNimScaler(address)) {
+        std::cout << label << ": scalerAddress \"" << address
+                  << "\" does not name nim-scaler, skipped (--all-external checks it anyway)\n";
+        continue;
+      }
+      std::cout << label << " (" << type << "):\n";
+      ++checked;
+      auto md = CheckMetadataFromYaml(t["metadata"], label + " metadata");
+      if (!md.ok()) {
+        std::cout << "INVALID: " << md.status().message() << "\n";
+        rc = std::max(rc, 1);
+        continue;
+      }
+      rc = std::max(rc, CheckOneTrigger(ns, name, *md, targets));
+    }
+  }
+  if (checked == 0) std::cout << "no trigger for nim-scaler in \"" << path << "\": nothing checked\n";
+  else std::cout << "\n" << checked << " trigger(s) checked: " << (rc == 0 ? "all valid" : "see INVALID above") << "\n";
+  return rc;
+}
+
+}  // namespace
+
+int RunCheck(const std::vector<std::string>& args) {
+  std::string file, object_file, ns, name;
+  bool all_external = false;
+  std::vector<std::string> scrapes;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << kCheckUsage;
+      return 0;
+    }
+    if (a == "--reference") {
+      std::cout << MetadataReferenceMarkdown();
+      return 0;
+    }
+    if (a == "--all-external") {
+      all_external = true;
+      continue;
+    }
+    std::string* dest = a == "--metadata" ? &file
+                        : a == "-f" || a == "--file" ? &object_file
+                        : a == "--namespace" ? &ns
+                        : a == "--name" ? &name
+                        : nullptr;
+    if (dest == nullptr && a != "--scrape") {
+      std::cerr << "check: unknown argument \"" << Truncate(a, 60) << "\"\n" << kCheckUsage;
+      return 2;
+    }
+    if (i + 1 >= args.size()) {
+      std::cerr << "check: " << a << " needs a value\n" << kCheckUsage;
+      return 2;
+    }
+    if (dest != nullptr) *dest = args[++i];
+    else scrapes.push_back(args[++i]);
+  }
+  if (file.empty() == object_file.empty()) {
+    std::cerr << "check: give exactly one of --metadata FILE and -f FILE\n" << kCheckUsage;
+    return 2;
+  }
+  std::vector<CheckTarget> targets;
+  for (const auto& sc : scrapes) {
+    CheckTarget t{sc, !IsUrl(sc), ""};
+    if (t.is_file) {
+      std::ifstream in(sc, std::ios::binary);
+      if (!in || !std::filesystem::is_regular_file(sc)) {
+        std::cerr << "check: --scrape \"" << Truncate(sc, 200)
+                  << "\" is neither an http(s):// URL nor a readable capture file\n";
+        return 2;
+      }
+      std::stringstream ss;
+      ss << in.rdbuf();
+      t.body = ss.str();
+    }
+    targets.push_back(std::move(t));
+  }
+  if (!object_file.empty()) return CheckObjectFile(object_file, ns, name, all_external, targets);
+  auto read = ReadMetadataFile(file);
+  if (!read.ok()) {
+    std::cerr << read.status().message() << "\n";
+    return 2;
+  }
+  return CheckOneTrigger(ns.empty() ? "default" : ns, name.empty() ? "check" : name, std::move(read).value(), targets);
 }
 
 }  // namespace nimscaler::app

@@ -2,7 +2,9 @@
 // --help, `check` on YAML as users write it, on whole ScaledObject files and on capture files.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <regex>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -80,6 +82,187 @@ TEST(CheckCli, EverySubcommandHasHelpOnStdoutWithExitCodes) {
   CliRun bad = RunBinary({"check", "--no-such-flag"});
   EXPECT_EQ(bad.rc, 2) << bad.out;
   EXPECT_NE(bad.out.find("usage: nim-scaler check"), std::string::npos) << bad.out;
+}
+
+// Issue 15 item 1: a metadata block copied from a ScaledObject, with inline comments, a
+// block scalar and quoted values, reads as YAML (the old line splitter kept "# ..." inside
+// the values and exited 2 on `formula: >-`).
+TEST(CheckCli, MetadataBlockReadsAsYaml) {
+  std::string md = WriteTemp("yaml-metadata.yaml",
+                             "metadata:\n"
+                             "  scalerAddress: nim-scaler-headless.nim-scaler.svc:9090   # KEDA's own key\n"
+                             "  endpoints: \"http://127.0.0.1:1/v1/metrics\"  # a static pod\n"
+                             "  engine: nim   # the NIM preset\n"
+                             "  formula: >-\n"
+                             "    max(sum(kv_cache)/0.7,\n"
+                             "    sum(waiting)/4)\n"
+                             "  window: '90s'\n");
+  CliRun run = RunBinary({"check", "--metadata", md});
+  EXPECT_EQ(run.rc, 0) << run.out;
+  EXPECT_NE(run.out.find("engine:         nim\n"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("formula:        max(sum(kv_cache)/0.7, sum(waiting)/4)"), std::string::npos) << run.out;
+
+  // The forms that worked before still do: plain `key: value` lines and a JSON object.
+  std::string plain = WriteTemp("plain-metadata.yaml",
+                                "endpoints: http://127.0.0.1:1/v1/metrics\nengine: \"nim\"\ntargetKvCache: 0.7\n");
+  CliRun p = RunBinary({"check", "--metadata", plain});
+  EXPECT_EQ(p.rc, 0) << p.out;
+  std::string json = WriteTemp("json-metadata.json",
+                               R"({"endpoints": "http://127.0.0.1:1/v1/metrics", "engine": "nim", "targetKvCache": "0.7"})");
+  CliRun j = RunBinary({"check", "--metadata", json});
+  EXPECT_EQ(j.rc, 0) << j.out;
+
+  // A bad value is still named by key; a list where a string belongs names the key too.
+  std::string bad = WriteTemp("bad-metadata.yaml", "endpoints: http://127.0.0.1:1/v1/metrics\ntargetKvCache: lots  # oops\n");
+  CliRun b = RunBinary({"check", "--metadata", bad});
+  EXPECT_EQ(b.rc, 1) << b.out;
+  EXPECT_NE(b.out.find("targetKvCache"), std::string::npos) << b.out;
+  EXPECT_EQ(b.out.find("oops"), std::string::npos) << "the comment leaked into the value:\n" << b.out;
+  std::string list = WriteTemp("list-metadata.yaml", "endpoints: [a, b]\n");
+  CliRun l = RunBinary({"check", "--metadata", list});
+  EXPECT_EQ(l.rc, 2) << l.out;
+  EXPECT_NE(l.out.find("\"endpoints\""), std::string::npos) << l.out;
+  // A whole ScaledObject given to --metadata points at -f.
+  CliRun whole = RunBinary({"check", "--metadata", std::string(NIMSCALER_SOURCE_DIR) + "/keda/vllm.yaml"});
+  EXPECT_EQ(whole.rc, 2) << whole.out;
+  EXPECT_NE(whole.out.find("check -f"), std::string::npos) << whole.out;
+}
+
+std::vector<std::string> KedaExamples() {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(NIMSCALER_SOURCE_DIR) + "/keda")) {
+    if (e.path().extension() == ".yaml") files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Issue 15 item 1 (acceptance): every file in keda/ passes `check -f`, and a copy with a
+// misspelt key in each nim-scaler trigger fails naming that key.
+TEST(CheckCli, EveryKedaExamplePassesCheckFile) {
+  auto files = KedaExamples();
+  ASSERT_GE(files.size(), 5u);
+  int triggers = 0;
+  for (const auto& f : files) {
+    SCOPED_TRACE(f);
+    CliRun run = RunBinary({"check", "-f", f});
+    EXPECT_EQ(run.rc, 0) << run.out;
+    std::regex checked(R"((\d+) trigger\(s\) checked: all valid)");
+    std::smatch m;
+    if (std::regex_search(run.out, m, checked)) triggers += std::stoi(m[1].str());
+    else EXPECT_NE(run.out.find("nothing checked"), std::string::npos) << run.out;
+
+    // The broken copy: a misspelt key under every scalerAddress line.
+    std::ifstream in(f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string broken = std::regex_replace(ss.str(), std::regex(R"(^( *)(scalerAddress:.*)$)", std::regex::multiline),
+                                            "$1$2\n$1targetKvCahce: \"0.7\"");
+    if (broken == ss.str()) continue;
+    std::string copy = WriteTemp("broken-" + std::filesystem::path(f).filename().string(), broken);
+    CliRun bad = RunBinary({"check", "-f", copy});
+    EXPECT_EQ(bad.rc, 1) << bad.out;
+    EXPECT_NE(bad.out.find("INVALID: invalid trigger metadata: unknown key \"targetKvCahce\""), std::string::npos)
+        << bad.out;
+    EXPECT_NE(bad.out.find("spec.triggers[0]"), std::string::npos) << bad.out;
+  }
+  EXPECT_GE(triggers, 5) << "the keda/ examples hold at least five nim-scaler triggers";
+}
+
+// `check -f` on several documents: only nim-scaler's external triggers are checked, each named
+// by document and trigger index; the others are skipped with a note (--all-external checks
+// every external trigger).
+TEST(CheckCli, CheckFileReportsEveryDocumentAndTriggerByIndex) {
+  std::string f = WriteTemp("multi.yaml",
+                            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+                            "---\n"
+                            "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\n"
+                            "metadata: {name: model-a, namespace: team}\n"
+                            "spec:\n"
+                            "  scaleTargetRef: {name: model-a}\n"
+                            "  triggers:\n"
+                            "    - type: cpu\n"
+                            "      metadata: {value: \"50\"}\n"
+                            "    - type: external\n"
+                            "      metadata:\n"
+                            "        scalerAddress: other-scaler.ns.svc:9090\n"
+                            "        anything: goes\n"
+                            "    - type: external-push\n"
+                            "      metadata:\n"
+                            "        scalerAddress: nim-scaler.nim-scaler.svc:9090  # ours\n"
+                            "        service: model-a\n"
+                            "        engine: vllm\n"
+                            "---\n"
+                            "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\n"
+                            "metadata: {name: model-b, namespace: team}\n"
+                            "spec:\n"
+                            "  triggers:\n"
+                            "    - type: external\n"
+                            "      metadata:\n"
+                            "        scalerAddress: nim-scaler.nim-scaler.svc:9090\n"
+                            "        service: model-b\n"
+                            "        targetWaiting: \"-1\"\n");
+  CliRun run = RunBinary({"check", "-f", f});
+  EXPECT_EQ(run.rc, 1) << run.out;
+  for (const char* m : {"document 1: kind ConfigMap, skipped",
+                        "document 2 (ScaledObject team/model-a), spec.triggers[0]: type cpu, skipped",
+                        "document 2 (ScaledObject team/model-a), spec.triggers[1]: scalerAddress \"other-scaler.ns.svc:9090\" "
+                        "does not name nim-scaler, skipped",
+                        "document 2 (ScaledObject team/model-a), spec.triggers[2] (external-push):\nmetadata OK",
+                        "metricName:     nim-team-model-a",
+                        "document 3 (ScaledObject team/model-b), spec.triggers[0] (external):\nINVALID: ",
+                        "2 trigger(s) checked: see INVALID above"}) {
+    EXPECT_NE(run.out.find(m), std::string::npos) << "no \"" << m << "\" in\n" << run.out;
+  }
+  EXPECT_NE(run.out.find("targetWaiting"), std::string::npos) << run.out;
+  // --all-external also checks the other scaler's trigger (and finds its key unknown).
+  CliRun all = RunBinary({"check", "-f", f, "--all-external"});
+  EXPECT_EQ(all.rc, 1) << all.out;
+  EXPECT_NE(all.out.find("3 trigger(s) checked"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("unknown key \"anything\""), std::string::npos) << all.out;
+  // An unparsable file is a usage error naming the line.
+  std::string broken = WriteTemp("unparsable.yaml", "kind: ScaledObject\nspec: [unclosed\n");
+  CliRun bad = RunBinary({"check", "-f", broken});
+  EXPECT_EQ(bad.rc, 2) << bad.out;
+  EXPECT_NE(bad.out.find("not valid YAML: line "), std::string::npos) << bad.out;
+}
+
+// Issue 15 item 1 (acceptance): `check --scrape <capture file>` works for every engine
+// capture (it refused files before: only URLs were fetched).
+TEST(CheckCli, ScrapeReadsEveryEngineCaptureFile) {
+  struct Capture {
+    std::string path;
+    std::string engine;
+  };
+  std::vector<Capture> captures;
+  const std::string dir = std::string(NIMSCALER_TESTDATA_DIR);
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/engines")) {
+    if (e.path().extension() == ".prom") captures.push_back({e.path().string(), ""});
+  }
+  ASSERT_FALSE(captures.empty());
+  // The other engines' captures live beside the exposition parser's fixtures.
+  captures.push_back({dir + "/exposition/vllm-mixed-v0v1-opt125m-datadog-fixture.prom", "vllm"});
+  captures.push_back({dir + "/exposition/sglang-v0.4-docs-llama3.1-8b.prom", "sglang"});
+  captures.push_back({dir + "/exposition/tgi-v3-datadog-fixture.prom", "tgi"});
+  captures.push_back({dir + "/exposition/triton-trtllm-backend-readme.prom", "triton"});
+  for (const auto& c : captures) {
+    SCOPED_TRACE(c.path);
+    std::string engine = c.engine;
+    if (engine.empty()) engine = std::filesystem::path(c.path).filename().string().substr(0, 3) == "nim" ? "nim" : "";
+    std::string md = WriteTemp("capture-metadata.yaml",
+                               std::string("engine: auto\n") + (engine == "tgi" ? "formula: \"sum(waiting)/4 + sum(running)/64\"\n"
+                                                                                : "targetKvCache: \"0.7\"\n"));
+    CliRun run = RunBinary({"check", "--metadata", md, "--scrape", c.path});
+    EXPECT_EQ(run.rc, 0) << run.out;
+    EXPECT_NE(run.out.find("capture file:   " + c.path), std::string::npos) << run.out;
+    if (!engine.empty()) EXPECT_NE(run.out.find("engine: " + engine + " (detected)"), std::string::npos) << run.out;
+    else EXPECT_NE(run.out.find(" (detected)"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("result: value "), std::string::npos) << run.out;
+  }
+  // Neither a URL nor a file: a usage error that says so.
+  CliRun bad = RunBinary({"check", "--metadata", WriteTemp("m.yaml", "engine: nim\n"), "--scrape", "/no/such/capture.prom"});
+  EXPECT_EQ(bad.rc, 2) << bad.out;
+  EXPECT_NE(bad.out.find("neither an http(s):// URL nor a readable capture file"), std::string::npos) << bad.out;
 }
 
 }  // namespace
