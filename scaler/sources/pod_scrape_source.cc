@@ -5,6 +5,7 @@
 #include <cmath>
 #include <unordered_map>
 #include <unordered_set>
+#include <tuple>
 
 #include "scaler/common/text.h"
 #include "scaler/signals/exposition/parser.h"
@@ -243,6 +244,50 @@ std::vector<Result<PodScrape>> PodScrapeSource::ScrapeAll(const std::vector<std:
   return out;
 }
 
+namespace {
+
+// Levenshtein distance for ranking the families a pod serves against a wanted one.
+size_t ScrapeFamilyDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Issue 15 item 2: the (at most three) families the pod serves that are closest to `wanted`.
+// Names are compared after their engine prefix ("vllm:", "sglang:"), and a name in the same
+// style as `wanted` (with or without such a prefix) ranks first, so that a pod of another
+// engine shows its own metrics rather than process or runtime ones.
+std::vector<std::string> ClosestServedFamilies(const std::string& wanted, const std::vector<std::string>& served) {
+  auto tail = [](std::string_view n) {
+    auto c = n.rfind(':');
+    return c == std::string_view::npos ? n : n.substr(c + 1);
+  };
+  const bool wanted_prefixed = wanted.find(':') != std::string::npos;
+  std::vector<std::tuple<bool, size_t, size_t, std::string>> ranked;
+  ranked.reserve(served.size());
+  for (const auto& f : served) {
+    if (f == wanted) continue;
+    bool other_style = (f.find(':') != std::string::npos) != wanted_prefixed;
+    ranked.emplace_back(other_style, ScrapeFamilyDistance(tail(wanted), tail(f)), ScrapeFamilyDistance(wanted, f), f);
+  }
+  size_t n = std::min<size_t>(3, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n), ranked.end());
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) out.push_back(std::get<3>(ranked[i]));
+  return out;
+}
+
+}  // namespace
+
 Result<PodScrape> PodScrapeSource::Extract(std::string_view body, std::string_view content_type) const {
   thread_local exposition::Parser parser;  // reusable scratch space: no allocation per sample
   Collect collect(plan_->by_family, config_.model);
@@ -303,6 +348,11 @@ Result<PodScrape> PodScrapeSource::Extract(std::string_view body, std::string_vi
                              " (signal " + wanted + ", engine " + out.engine + ") is not served";
         if (auto s = SuggestClosest(first, collect.families)) {
           detail += "; it serves " + *s + " (did you mean signal." + wanted + ": " + *s + "?)";
+        } else if (auto near = ClosestServedFamilies(first, collect.families); !near.empty()) {
+          std::string names;
+          for (const auto& f : near) names += (names.empty() ? "" : ", ") + f;
+          detail += "; the closest names the pod serves: " + names + " (another engine? set `engine`, or map with signal." +
+                    wanted + ": <metric>)";
         }
         out.missing_detail = detail;
       }

@@ -1,5 +1,6 @@
 // The real `nim-scaler` binary's command-line surface (issue 15 item 1): every subcommand's
 // --help, `check` on YAML as users write it, on whole ScaledObject files and on capture files.
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,9 +10,13 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "externalscaler.grpc.pb.h"
+
 #include "tests/fakes/child_process.h"
+#include "tests/fakes/fake_pod.h"
 #include "tests/fakes/testdata.h"
 
 namespace nimscaler {
@@ -263,6 +268,55 @@ TEST(CheckCli, ScrapeReadsEveryEngineCaptureFile) {
   CliRun bad = RunBinary({"check", "--metadata", WriteTemp("m.yaml", "engine: nim\n"), "--scrape", "/no/such/capture.prom"});
   EXPECT_EQ(bad.rc, 2) << bad.out;
   EXPECT_NE(bad.out.find("neither an http(s):// URL nor a readable capture file"), std::string::npos) << bad.out;
+}
+
+// Issue 15 item 2 (acceptance): a pod serving vLLM names under `engine: sglang` gets
+// FAILED_PRECONDITION from GetMetrics whose message names vLLM metrics the pod serves (it
+// named only the sglang metric it looked for before). Real `serve` binary, real gRPC.
+TEST(MissingMetrics, ErrorNamesTheClosestMetricsThePodServes) {
+  testing::FakePod pod(testing::ReadTestdata("exposition/vllm-mixed-v0v1-opt125m-datadog-fixture.prom"), "/metrics");
+  testing::ChildProcess server({Binary(), "serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+                               "--allow-static-endpoints"});
+  auto m = server.WaitFor(R"(serving grpc_port=(\d+) http_port=(\d+))", 10s);
+  ASSERT_FALSE(m.empty()) << server.output();
+  auto stub = externalscaler::ExternalScaler::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + m[1].str(), grpc::InsecureChannelCredentials()));
+  externalscaler::ScaledObjectRef ref;
+  ref.set_name("qwen");
+  ref.set_namespace_("vllm");
+  auto& md = *ref.mutable_scalermetadata();
+  md["endpoints"] = pod.url();
+  md["engine"] = "sglang";
+  md["targetKvCache"] = "0.7";
+  md["scrapeInterval"] = "500ms";
+  std::string name;
+  {
+    grpc::ClientContext ctx;
+    externalscaler::GetMetricSpecResponse spec;
+    grpc::Status st = stub->GetMetricSpec(&ctx, ref, &spec);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(spec.metricspecs_size(), 1);
+    name = spec.metricspecs(0).metricname();
+  }
+  grpc::Status last;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    externalscaler::GetMetricsRequest req;
+    *req.mutable_scaledobjectref() = ref;
+    req.set_metricname(name);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 3s);
+    externalscaler::GetMetricsResponse resp;
+    last = stub->GetMetrics(&ctx, req, &resp);
+    if (last.error_code() == grpc::StatusCode::FAILED_PRECONDITION) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(last.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << last.error_message();
+  EXPECT_NE(last.error_message().find("sglang:"), std::string::npos) << last.error_message();
+  EXPECT_TRUE(std::regex_search(last.error_message(), std::regex(R"(closest names the pod serves: [^;]*vllm:num_requests_)")))
+      << last.error_message();
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(10s), 0);
 }
 
 }  // namespace
