@@ -136,6 +136,13 @@ signals::SnapshotConstPtr TrackedObject::BuildSnapshot(const CycleData& data, co
     const signals::PodReading* prev = prev_it == before.end() ? nullptr : prev_it->second;
     if (scraped.ok()) {
       reading = sources::ReadingFromScrape(url, *scraped, now);
+      // Issue 15 item 2: which preset `engine: auto` chose is logged once per trigger (and
+      // once more for each other engine a later pod turns out to run).
+      if (spec_->scrape.engine == "auto" && !reading.engine.empty() &&
+          auto_engines_logged_.insert(reading.engine).second) {
+        telemetry::Log(log_, spdlog::level::info, PodContext(data, i), "{}: engine auto detected {} on pod {}",
+                       spec_->key.ToString(), reading.engine, url);
+      }
       if (prev != nullptr && !prev->answered) {
         telemetry::Log(log_, spdlog::level::info, PodContext(data, i), "{}: pod {} answers again",
                        spec_->key.ToString(), url);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "scaler/common/clock.h"
@@ -118,6 +119,7 @@ class TrackedObject {
   signals::SnapshotConstPtr snapshot_;  // likewise
   std::optional<sources::PrometheusQuerySource> wake_query_;
   std::string last_wake_error_;  // the WakePoller's thread only: what was last logged
+  std::set<std::string> auto_engines_logged_;  // BuildSnapshot's worker only: engines `auto` chose, logged once each
   std::shared_ptr<spdlog::logger> log_;
 
   mutable std::mutex mu_;  // guards latest_, subscribers_, next_id_

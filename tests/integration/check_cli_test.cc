@@ -319,5 +319,38 @@ TEST(MissingMetrics, ErrorNamesTheClosestMetricsThePodServes) {
   EXPECT_EQ(server.Wait(10s), 0);
 }
 
+// Issue 15 item 2: `engine: auto` logs the engine it chose, once per trigger (not per cycle).
+TEST(AutoEngine, LogsItsChoiceOncePerTrigger) {
+  testing::FakePod pod(testing::ReadTestdata("exposition/sglang-v0.4-docs-llama3.1-8b.prom"), "/metrics");
+  testing::ChildProcess server({Binary(), "serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+                               "--allow-static-endpoints"});
+  auto m = server.WaitFor(R"(serving grpc_port=(\d+) http_port=(\d+))", 10s);
+  ASSERT_FALSE(m.empty()) << server.output();
+  auto stub = externalscaler::ExternalScaler::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + m[1].str(), grpc::InsecureChannelCredentials()));
+  externalscaler::ScaledObjectRef ref;
+  ref.set_name("llama");
+  ref.set_namespace_("sglang");
+  auto& md = *ref.mutable_scalermetadata();
+  md["endpoints"] = pod.url();
+  md["engine"] = "auto";
+  md["targetKvCache"] = "0.7";
+  md["scrapeInterval"] = "500ms";
+  grpc::ClientContext ctx;
+  externalscaler::GetMetricSpecResponse spec;
+  grpc::Status st = stub->GetMetricSpec(&ctx, ref, &spec);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  auto chose = server.WaitFor(R"(sglang/llama: engine auto detected sglang on pod )", 10s);
+  ASSERT_FALSE(chose.empty()) << server.output();
+  // Several more cycles (500 ms each): still one line.
+  server.WaitFor(R"(no such line)", 2500ms);
+  const std::string out = server.output();
+  size_t count = 0;
+  for (size_t at = out.find("engine auto detected"); at != std::string::npos; at = out.find("engine auto detected", at + 1)) ++count;
+  EXPECT_EQ(count, 1u) << out;
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(10s), 0);
+}
+
 }  // namespace
 }  // namespace nimscaler
