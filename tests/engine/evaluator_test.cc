@@ -140,7 +140,9 @@ TEST(Evaluate, StartupTimeScalesOnThePredictedDemandNeverBelowTheCurrentOne) {
     p = feed(predicted, t, 4.0 * t);
     r = feed(reactive, t, 4.0 * t);
     ASSERT_TRUE(p.status.ok() && r.status.ok()) << p.status.message();
-    if (t < 5) EXPECT_EQ(p.raw, r.raw) << "t=" << t << ": less than half the window seen, no prediction yet";
+    if (t < 5) {
+      EXPECT_EQ(p.raw, r.raw) << "t=" << t << ": less than half the window seen, no prediction yet";
+    }
   }
   EXPECT_DOUBLE_EQ(r.raw, 10) << "40 waiting / 4 now";
   EXPECT_NEAR(p.raw, 20, 1e-9) << "the line through the ramp, 10 s ahead";
