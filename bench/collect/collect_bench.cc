@@ -338,7 +338,7 @@ int main(int argc, char** argv) {
   // "Under one core": a cycle costs less than one CPU-second, so collecting every endpoint
   // once a second would fit in one core.
   bool cpu_ok = cold_cpu < 1000 && mc < 1000;
-  std::printf("product.md §7 (%d endpoints per cycle; promise for 1,000: under 1 s wall and under one core): "
+  std::printf("collection goal (%d endpoints per cycle; for 1,000: under 1 s wall and under one core): "
               "wall %s (cycle 1 %.0f ms, warm %.0f ms); CPU %s (cycle 1 %.0f ms, warm %.0f ms of CPU per cycle, "
               "i.e. %.2f of one core at a 1 s interval)\n",
               n, wall_ok ? "HOLDS" : "DOES NOT HOLD", cold_wall, mw, cpu_ok ? "HOLDS" : "DOES NOT HOLD", cold_cpu, mc,

@@ -208,7 +208,7 @@ std::string PaddedTo(size_t size) {
 
 TEST(ScrapeFaults, BodyOverTheDefault16MiBCapIsRefusedWithAClearMessage) {
   const size_t cap = net::HttpRequestOptions{}.max_body_bytes;
-  ASSERT_EQ(cap, 16u << 20) << "product.md §5 default";
+  ASSERT_EQ(cap, 16u << 20) << "the default body cap (README, Security and limits: Scrapes)";
   auto over = StaticPod(PaddedTo(cap + 1));
   sources::PodScrapeConfig c;
   c.engine = "nim";
