@@ -141,7 +141,10 @@ TEST_F(ServeTest, ArticleCaseReports208AsTwoPointZeroEightAndThreeReplicas) {
   EXPECT_TRUE(active.result());
 }
 
-TEST_F(ServeTest, NewPodValueShowsWithinOneScrapeInterval) {
+// The panic window is one scrape interval (500 ms), and sample times jitter by a few ms, so the
+// first cycle after the change may still average in the old sample (2.08 and 4.5 -> 3.29); the
+// next one cannot. Hence two intervals plus slack, not one (CI once saw 3.29 at 900 ms).
+TEST_F(ServeTest, NewPodValueShowsWithinTwoScrapeIntervals) {
   FakePod pod(ArticlePod());
   auto ref = Ref(pod.url());
   std::string name = MetricName(ref);
@@ -150,10 +153,10 @@ TEST_F(ServeTest, NewPodValueShowsWithinOneScrapeInterval) {
   pod.SetBody(WithSample(NimCapture(), kKv, "0.45"));
   auto changed = std::chrono::steady_clock::now();
   // scrapeInterval is 500ms; allow scheduling slack on a loaded 2-core machine.
-  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v == 4.5; }, 500ms + 400ms, &resp))
+  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v == 4.5; }, 2 * 500ms + 400ms, &resp))
       << "last value " << (resp.metricvalues_size() ? resp.metricvalues(0).metricvaluefloat() : -1);
   EXPECT_EQ(resp.metricvalues(0).metricvalue(), 5);
-  EXPECT_LE(std::chrono::steady_clock::now() - changed, 900ms);
+  EXPECT_LE(std::chrono::steady_clock::now() - changed, 1400ms);
 }
 
 // The NIM capture with `slow` more requests whose first token took between 2.5 s and 5 s, and
