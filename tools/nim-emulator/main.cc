@@ -29,6 +29,8 @@ const char* kUsage =
     "  --seed N               random seed (default 1)\n"
     "  --control-port P       control API port (default 0: any)\n"
     "  --kube-port P          Kubernetes API port (default 0: any)\n"
+    "  --listen ADDR          address every server binds (default 127.0.0.1; 0.0.0.0 in a container)\n"
+    "  --pod-port P           port of the first pod's metrics server (default 0: any)\n"
     "  --namespace NS --service NAME --port-name NAME   emulated Service (nim, meta-llama3-8b, http)\n"
     "  --duration S           exit after S wall seconds (default: run until SIGINT/SIGTERM)\n"
     "Control API: GET /state; POST /load?concurrency=N|rate=R; POST /replicas?replicas=N;\n"
@@ -66,6 +68,8 @@ int main(int argc, char** argv) {
     else if (a == "--seed") o.seed = std::strtoull(next(), nullptr, 10);
     else if (a == "--control-port") control_port = std::atoi(next());
     else if (a == "--kube-port") kube_port = std::atoi(next());
+    else if (a == "--listen") o.listen_address = next();
+    else if (a == "--pod-port") o.pod_port = std::atoi(next());
     else if (a == "--namespace") o.namespace_ = next();
     else if (a == "--service") o.service = next();
     else if (a == "--port-name") o.port_name = next();
@@ -87,6 +91,17 @@ int main(int argc, char** argv) {
   if (!emu.Start(control_port, kube_port)) {
     std::fprintf(stderr, "nim-emulator: cannot bind the control or Kubernetes API port\n");
     return 1;
+  }
+  if (o.pod_port > 0) {  // a container's probes and Service expect this very port
+    bool bound = false;
+    for (auto& e : emu.Endpoints())
+      bound |= e.url.find(":" + std::to_string(o.pod_port) + "/") != std::string::npos;
+    if (!bound) {
+      std::fprintf(stderr, "nim-emulator: cannot bind --pod-port %d on %s\n", o.pod_port,
+                   o.listen_address.c_str());
+      emu.Stop();
+      return 1;
+    }
   }
   emu.With([&](nimemu::Cluster& c) {
     if (rate > 0) c.SetRate(rate);

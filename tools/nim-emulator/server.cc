@@ -63,9 +63,9 @@ int Listener::Dispatch(mg_connection* conn, void* self) {
   return static_cast<Listener*>(self)->handler_(conn);
 }
 
-bool Listener::Start(int port, int threads, Handler handler) {
+bool Listener::Start(int port, int threads, Handler handler, const std::string& host) {
   handler_ = std::move(handler);
-  std::string ports = "127.0.0.1:" + std::to_string(port);
+  std::string ports = host + ":" + std::to_string(port);
   std::string nthreads = std::to_string(threads);
   const char* opts[] = {"listening_ports", ports.c_str(), "num_threads", nthreads.c_str(),
                         "request_timeout_ms", "2000", "enable_keep_alive", "no", nullptr};
@@ -99,9 +99,10 @@ bool Emulator::Start(int control_port, int kube_port) {
   process_start_ = double(std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count());
-  if (!control_.Start(control_port, 4, [this](mg_connection* c) { return HandleControl(c); }))
+  const std::string& host = options_.listen_address;
+  if (!control_.Start(control_port, 4, [this](mg_connection* c) { return HandleControl(c); }, host))
     return false;
-  if (!kube_.Start(kube_port, 16, [this](mg_connection* c) { return HandleKube(c); })) return false;
+  if (!kube_.Start(kube_port, 16, [this](mg_connection* c) { return HandleKube(c); }, host)) return false;
   Sync();
   if (!options_.manual_time) ticker_ = std::thread([this] { Ticker(); });
   return true;
@@ -191,12 +192,19 @@ void Emulator::Sync() {
     if (it == servers_.end() || !it->second.listener) {
       PodServer ps;
       int old = it != servers_.end() ? it->second.port : 0;
+      // --pod-port: the first pod that starts while no server holds that port gets it.
+      if (!old && options_.pod_port > 0) {
+        bool taken = false;
+        for (auto& [n, s] : servers_) taken |= s.port == options_.pod_port;
+        if (!taken) old = options_.pod_port;
+      }
       ps.listener = std::make_unique<Listener>();
       std::string name = w.name;
       auto h = [this, name](mg_connection* c) { return HandlePod(c, name); };
-      if (!(old && ps.listener->Start(old, 2, h))) {
+      const std::string& host = options_.listen_address;
+      if (!(old && ps.listener->Start(old, 2, h, host))) {
         ps.listener = std::make_unique<Listener>();
-        if (!ps.listener->Start(0, 2, h)) continue;
+        if (!ps.listener->Start(0, 2, h, host)) continue;
       }
       ps.port = ps.listener->port();
       servers_[w.name] = std::move(ps);

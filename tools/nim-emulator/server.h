@@ -31,15 +31,21 @@ struct EmulatorOptions {
   std::string service = "meta-llama3-8b";
   std::string port_name = "http";
   bool manual_time = false;  ///< no ticker thread: the owner calls AdvanceTo()
+  /// Address every listener binds (pods, control API, Kubernetes API). 0.0.0.0 when the
+  /// emulator runs in a container and others must reach it (deploy/quickstart/).
+  std::string listen_address = "127.0.0.1";
+  /// Port of the first pod's server (0: any free port, like every other pod).
+  int pod_port = 0;
 };
 
-/// One civetweb listener on 127.0.0.1 with a single handler for every path.
+/// One civetweb listener (127.0.0.1 unless told otherwise) with a single handler for every path.
 class Listener {
  public:
   using Handler = std::function<int(mg_connection*)>;
   Listener() = default;
   ~Listener();
-  bool Start(int port, int threads, Handler handler);  ///< port 0: any free port
+  /// port 0: any free port; host: the address to bind.
+  bool Start(int port, int threads, Handler handler, const std::string& host = "127.0.0.1");
   void Stop();
   int port() const { return port_; }
 
