@@ -113,7 +113,8 @@ std::optional<net::HttpServerResponse> RequireToken(const std::string& token_fil
 }
 
 net::HttpServerResponse HandleWake(engine::ScalerEngine& engine, const Clock& clock, const std::string& token_file,
-                                   const net::HttpServerRequest& req, const WakeBroadcastFn& broadcast) {
+                                   const net::HttpServerRequest& req, const WakeBroadcastFn& broadcast,
+                                   const ScaledObjectLookupFn& lookup) {
   auto text = Text;
   if (req.method != "POST") return text(405, "use POST /v1/wake/<namespace>/<scaledobject>");
   if (auto refused = RequireToken(token_file, req, "wake hook")) return *refused;
@@ -145,10 +146,21 @@ net::HttpServerResponse HandleWake(engine::ScalerEngine& engine, const Clock& cl
     // Not tracked here (yet): KEDA may not have asked since this replica started, or another
     // replica owns it. Remembered, so KEDA's first call within the hold is answered active.
     engine.RecordPendingWake(ns, name, now + kPendingWakeHold, "the wake hook");
-    return text(202, "wake hook: " + ns + "/" + name + " is not tracked by this replica yet" + sent +
-                         "; the wake is kept for " + FormatDuration(kPendingWakeHold) +
-                         " and applied when KEDA first asks about it (if it never does, check the ScaledObject's "
-                         "namespace and name)");
+    std::string kept = "; the wake is kept for " + FormatDuration(kPendingWakeHold) + " and applied when KEDA first asks";
+    std::string unchecked;
+    if (lookup) {
+      Result<bool> exists = lookup(ns, name);
+      if (exists.ok() && !*exists) {
+        // Issue 12 item 4: a clear 404 for a name that exists nowhere (typically a typo).
+        return text(404, "wake hook: no ScaledObject " + ns + "/" + name +
+                             " in the cluster (the Kubernetes API has none) and this replica does not track it" +
+                             sent + ": check the namespace and the ScaledObject's name" + kept +
+                             " in case it is being created");
+      }
+      if (!exists.ok()) unchecked = " (could not check that it exists: " + exists.status().message() + ")";
+    }
+    return text(202, "wake hook: " + ns + "/" + name + " is not tracked by this replica yet" + unchecked + sent +
+                         kept + " (if it never does, check the ScaledObject's namespace and name)");
   }
   return text(200, "woke " + std::to_string(n) + " trigger(s) of " + ns + "/" + name + sent);
 }
@@ -170,8 +182,9 @@ net::HttpServerOptions AdminHttpOptions() {
 AdminServer::AdminServer(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics, const Clock* clock,
                          ReadyFn ready, std::string wake_token_file) {
   server_.SetErrorLog([](const std::string& message) { telemetry::Logger("http")->error("{}", message); });
-  server_.Route("/v1/wake/", [engine, clock, wake_token_file, broadcast = broadcast_](const net::HttpServerRequest& req) {
-    return HandleWake(*engine, *clock, wake_token_file, req, *broadcast);
+  server_.Route("/v1/wake/", [engine, clock, wake_token_file, broadcast = broadcast_,
+                               lookup = lookup_](const net::HttpServerRequest& req) {
+    return HandleWake(*engine, *clock, wake_token_file, req, *broadcast, *lookup);
   });
   server_.Route("/metrics", [metrics](const net::HttpServerRequest&) {
     return net::HttpServerResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics->SerializeText()};

@@ -254,9 +254,15 @@ def main():
         for r in roles:
             is_peers = r["kind"] == "Role" and r["metadata"]["name"] == peers_role
             verbs = ["get", "list", "watch"] if is_peers else ["list", "watch"]
+            allowed = [{"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": verbs}]
+            if not is_peers:
+                # issue 12 item 4: the wake hook asks whether an untracked ScaledObject exists.
+                allowed.append({"apiGroups": ["keda.sh"], "resources": ["scaledobjects"], "verbs": ["get"]})
+                check(allowed[1] in r["rules"], f"{r['kind']} {r['metadata']['name']} cannot get scaledobjects.keda.sh")
             for rule in r["rules"]:
-                check(rule == {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": verbs},
-                      f"{r['kind']} {r['metadata']['name']} grants more than {'/'.join(verbs)} endpointslices: {rule}")
+                check(rule in allowed,
+                      f"{r['kind']} {r['metadata']['name']} grants more than {'/'.join(verbs)} endpointslices"
+                      f"{'' if is_peers else ' and get scaledobjects'}: {rule}")
         peers_roles = [r for r in by_kind.get("Role", []) if r["metadata"]["name"] == peers_role]
         if ha:
             # issue 12 item 6: the replicas read their own headless Service's EndpointSlices.

@@ -4,12 +4,15 @@
 // (ADDED, MODIFIED, DELETED, BOOKMARK) on `watch=1`, resumed from `resourceVersion`; an
 // ERROR event with a 410 Status when that version is compacted away; 401 without the bearer
 // token it currently expects. One slice per pod, like an emulated Deployment on one host.
+// Also answers GETs of keda.sh/v1alpha1 ScaledObjects by name: 200 for those added with
+// AddScaledObject(), 404 for others, 403 for all after ForbidScaledObjects().
 
 #include <nlohmann/json.hpp>
 
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +25,8 @@ class FakeKubeApi {
   FakeKubeApi(std::string ns, std::string service) : ns_(std::move(ns)), service_(std::move(service)) {
     server_.RouteStream("/apis/discovery.k8s.io/v1/namespaces/", [this](const net::HttpServerRequest& req,
                                                                          net::HttpStreamWriter& w) { Handle(req, w); });
+    server_.Route("/apis/keda.sh/v1alpha1/namespaces/",
+                  [this](const net::HttpServerRequest& req) { return HandleScaledObject(req); });
     Status s = server_.Start("127.0.0.1:0", 16);
     if (!s.ok()) throw std::runtime_error(s.message());
     url_ = "http://127.0.0.1:" + std::to_string(server_.port());
@@ -98,6 +103,19 @@ class FakeKubeApi {
     cv_.notify_all();
   }
 
+  void AddScaledObject(const std::string& ns, const std::string& name) {
+    std::lock_guard lock(mu_);
+    scaled_objects_.insert("/apis/keda.sh/v1alpha1/namespaces/" + ns + "/scaledobjects/" + name);
+  }
+  void ForbidScaledObjects() {
+    std::lock_guard lock(mu_);
+    forbid_scaled_objects_ = true;
+  }
+  int scaled_object_gets() const {
+    std::lock_guard lock(mu_);
+    return scaled_object_gets_;
+  }
+
   int lists() const {
     std::lock_guard lock(mu_);
     return lists_;
@@ -122,6 +140,20 @@ class FakeKubeApi {
       pos = amp + 1;
     }
     return {};
+  }
+
+  net::HttpServerResponse HandleScaledObject(const net::HttpServerRequest& req) {
+    std::lock_guard lock(mu_);
+    ++scaled_object_gets_;
+    auto status = [](int code, const std::string& reason) {
+      return net::HttpServerResponse{code, "application/json",
+                                     nlohmann::json{{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
+                                                    {"reason", reason}, {"code", code}}
+                                         .dump()};
+    };
+    if (forbid_scaled_objects_) return status(403, "Forbidden");
+    if (!scaled_objects_.count(req.path)) return status(404, "NotFound");
+    return {200, "application/json", R"({"apiVersion":"keda.sh/v1alpha1","kind":"ScaledObject"})"};
   }
 
   void Handle(const net::HttpServerRequest& req, net::HttpStreamWriter& w) {
@@ -203,6 +235,9 @@ class FakeKubeApi {
   bool closing_ = false;
   std::string token_;
   int lists_ = 0, watches_ = 0, unauthorized_ = 0;
+  std::set<std::string> scaled_objects_;
+  bool forbid_scaled_objects_ = false;
+  int scaled_object_gets_ = 0;
   std::string url_;
   net::HttpServer server_;
 };

@@ -14,6 +14,8 @@
 
 #include "scaler/common/text.h"
 #include "scaler/sources/discovery/discovery_registry.h"
+#include "scaler/sources/discovery/scaled_object_lookup.h"
+#include "tests/fakes/fake_kube_api.h"
 #include "tests/net/raw_client.h"
 
 namespace nimscaler::http {
@@ -77,9 +79,10 @@ class AdminServerTest : public ::testing::Test {
     engine_.StopAll();
   }
 
-  void StartAdmin(const std::string& token_file = "") {
+  void StartAdmin(const std::string& token_file = "", ScaledObjectLookupFn lookup = nullptr) {
     admin_ = std::make_unique<AdminServer>(&engine_, &metrics_, &clock_, [](std::string*) { return true; },
                                            token_file);
+    if (lookup) admin_->SetScaledObjectLookup(std::move(lookup));
     ASSERT_TRUE(admin_->Start("127.0.0.1:0").ok());
     port_ = admin_->port();
   }
@@ -232,6 +235,51 @@ TEST_F(AdminServerTest, WakeHookRefusesNamesThatAreNotKubernetesNames) {
   auto woke = Request("POST", "/v1/wake/nim/llama");
   ASSERT_TRUE(woke.has_value());
   EXPECT_EQ(woke->status, 200) << woke->body;
+}
+
+// Issue 12 item 4: a wake for a ScaledObject no replica tracks was always 202, so a typo in the
+// gateway's configuration looked accepted forever. With the Kubernetes API at hand (here a
+// loopback fake, through the real lookup and curl client), a name that exists nowhere gets a
+// clear 404; one that exists gets 202; an API that refuses says so in the 202. In every case
+// the wake is kept and applied when KEDA first asks.
+TEST_F(AdminServerTest, WakeForAnUntrackedScaledObjectAsksTheApiWhetherItExists) {
+  nimscaler::testing::FakeKubeApi kube("nim", "unused");
+  kube.AddScaledObject("nim", "exists");
+  sources::KubeApiConfig api{kube.url(), "", ""};
+  StartAdmin("", [this, api](const std::string& ns, const std::string& name) {
+    return sources::ScaledObjectExists(*http_, api, ns, name, 2s);
+  });
+  auto typo = Request("POST", "/v1/wake/nim/lama");
+  ASSERT_TRUE(typo.has_value());
+  EXPECT_EQ(typo->status, 404) << typo->body;
+  EXPECT_NE(typo->body.find("no ScaledObject nim/lama in the cluster"), std::string::npos) << typo->body;
+  EXPECT_NE(typo->body.find("check the namespace"), std::string::npos) << typo->body;
+  auto exists = Request("POST", "/v1/wake/nim/exists");
+  ASSERT_TRUE(exists.has_value());
+  EXPECT_EQ(exists->status, 202) << exists->body;
+  EXPECT_NE(exists->body.find("not tracked by this replica yet"), std::string::npos) << exists->body;
+  EXPECT_EQ(exists->body.find("could not check"), std::string::npos) << exists->body;
+  EXPECT_EQ(kube.scaled_object_gets(), 2);
+  // A tracked trigger is woken without asking the API.
+  ASSERT_NE(Track("nim", "tracked", {"/ok/metrics"}), nullptr);
+  auto tracked = Request("POST", "/v1/wake/nim/tracked");
+  ASSERT_TRUE(tracked.has_value());
+  EXPECT_EQ(tracked->status, 200) << tracked->body;
+  EXPECT_EQ(kube.scaled_object_gets(), 2);
+  // Both wakes were kept: the 404'd name, created after all, starts woken too.
+  for (const char* name : {"lama", "exists"}) {
+    auto obj = Track("nim", name, {"/ok/metrics"}, {{"activation", "sum(waiting) > 1000000"}});
+    ASSERT_NE(obj, nullptr);
+    EXPECT_TRUE(obj->Latest()->woken) << name;
+  }
+  // Without permission to read ScaledObjects: 202, saying what to grant.
+  kube.ForbidScaledObjects();
+  auto forbidden = Request("POST", "/v1/wake/nim/other");
+  ASSERT_TRUE(forbidden.has_value());
+  EXPECT_EQ(forbidden->status, 202) << forbidden->body;
+  EXPECT_NE(forbidden->body.find("could not check that it exists"), std::string::npos) << forbidden->body;
+  EXPECT_NE(forbidden->body.find("answered 403"), std::string::npos) << forbidden->body;
+  EXPECT_NE(forbidden->body.find("get` on scaledobjects.keda.sh"), std::string::npos) << forbidden->body;
 }
 
 // Issue 19 item 5: the auth scheme is case-insensitive (RFC 7235), so `bearer` works; the
