@@ -99,15 +99,16 @@ for v in "$HERE"/negative/values-*.yaml; do
   must_fail "negative values: $(basename "$v")" "$want" render "$v" "$WORK/neg.yaml"
 done
 
-# --- 2. The README's install path ------------------------------------------------------------
-# The helm install command of README.md, run as helm template with the same flags.
+# --- 2. The documented install path (docs/install.md) -----------------------------------------
+# The helm install command of docs/install.md (and the short one of README.md's quickstart), run as
+# helm template with the same flags: readme_cmd FILE prints the block after <!-- install-command -->.
 readme_cmd() {
-  "$PY" - "$ROOT/README.md" <<'EOF'
+  "$PY" - "$1" <<'EOF'
 import re, shlex, sys
 text = open(sys.argv[1]).read()
 m = re.search(r"<!-- install-command -->\s*```(?:sh|bash|shell)?\n(.*?)```", text, re.S)
 if not m:
-    sys.exit("no <!-- install-command --> block in README.md")
+    sys.exit(f"no <!-- install-command --> block in {sys.argv[1]}")
 cmd = shlex.split(m.group(1).replace("\\\n", " "), comments=True)
 if cmd[:2] != ["helm", "install"]:
     sys.exit(f"install block does not start with helm install: {cmd[:3]}")
@@ -120,22 +121,24 @@ for a in cmd[2:]:
 print("\n".join(out))
 EOF
 }
-install_readme() {
+install_readme() { # install_readme DOC OUT
   local args=()
-  mapfile -t args < <(readme_cmd) || return 1
+  mapfile -t args < <(readme_cmd "$1") || return 1
   ((${#args[@]} >= 2)) || { echo "could not read the install command"; return 1; }
   # args: RELEASE CHART_PATH [flags...]; the chart path is relative to the repository root.
-  (cd "$ROOT" && "$HELM" template "${args[@]}") >"$WORK/render-readme.yaml"
+  (cd "$ROOT" && "$HELM" template "${args[@]}") >"$2"
 }
-check "README install command renders" install_readme
-check "schema: README install" validate -q "$WORK/render-readme.yaml"
-check "README names the chart's Service address" bash -c '
+check "docs/install.md install command renders" install_readme "$ROOT/docs/install.md" "$WORK/render-readme.yaml"
+check "schema: docs/install.md install" validate -q "$WORK/render-readme.yaml"
+check "docs/install.md names the chart's Service address" bash -c '
   addr=$(grep -o "nim-scaler-headless\.[a-z0-9-]*\.svc:[0-9]*" "$1" | sort -u)
-  [[ -n $addr ]] || { echo "README.md names no scalerAddress"; exit 1; }
+  [[ -n $addr ]] || { echo "$1 names no scalerAddress"; exit 1; }
   for a in $addr; do grep -q "^  name: ${a%%.*}$" "$2" && grep -q "namespace: $(echo "$a" | cut -d. -f2)$" "$2" \
-    || { echo "$a is not rendered by the README install"; exit 1; }; done' _ "$ROOT/README.md" "$WORK/render-readme.yaml"
+    || { echo "$a is not rendered by the documented install"; exit 1; }; done' _ "$ROOT/docs/install.md" "$WORK/render-readme.yaml"
+check "README.md quickstart install command renders" install_readme "$ROOT/README.md" "$WORK/render-quickstart.yaml"
+check "schema: README.md quickstart install" validate -q "$WORK/render-quickstart.yaml"
 
-# The TLS Secret the README tells users to create, made by real kubectl, must carry the keys the chart mounts.
+# The TLS Secret docs/install.md tells users to create, made by real kubectl, must carry the keys the chart mounts.
 tls_secret() {
   local d="$WORK/tls"; mkdir -p "$d"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj "/CN=test-ca" \

@@ -422,13 +422,13 @@ TEST(ServeStartup, StaticEndpointsRefusedWithoutFlagAndBadFlagsExitWithMessage) 
 namespace nimscaler {
 namespace {
 
-// The README's metadata table is generated from the same field table the server validates
-// with; this keeps the two from drifting.
+// The trigger reference's metadata table (docs/trigger-reference.md) is generated from the same
+// field table the server validates with; this keeps the two from drifting.
 TEST(Readme, MetadataReferenceMatchesTheBinary) {
   testing::ChildProcess ref({std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "check", "--reference"});
   ASSERT_EQ(ref.Wait(std::chrono::seconds(10)), 0);
   std::string table = ref.output();
-  std::ifstream in(std::string(NIMSCALER_SOURCE_DIR) + "/README.md");
+  std::ifstream in(std::string(NIMSCALER_SOURCE_DIR) + "/docs/trigger-reference.md");
   std::stringstream ss;
   ss << in.rdbuf();
   std::string readme = ss.str();
@@ -438,7 +438,7 @@ TEST(Readme, MetadataReferenceMatchesTheBinary) {
   ASSERT_NE(end, std::string::npos);
   begin = readme.find('\n', begin) + 1;
   EXPECT_EQ(readme.substr(begin, end - begin), table)
-      << "README.md is out of date: paste the output of `nim-scaler check --reference`";
+      << "docs/trigger-reference.md is out of date: run scripts/update-readme-reference.sh";
 }
 
 }  // namespace
