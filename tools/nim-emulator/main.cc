@@ -25,6 +25,7 @@ const char* kUsage =
     "  --kv-capacity TOKENS   KV cache per pod in tokens (default 283000)\n"
     "  --max-running N        concurrent sequences per pod (default 512)\n"
     "  --startup-delay S      simulated seconds from pod creation to ready (default 150)\n"
+    "  --cold-start           the initial pods wait --startup-delay too (default: ready at once)\n"
     "  --compression X        simulated seconds per wall second (default 1)\n"
     "  --seed N               random seed (default 1)\n"
     "  --control-port P       control API port (default 0: any)\n"
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
     else if (a == "--kv-capacity") o.model.kv_capacity_tokens = std::atoll(next());
     else if (a == "--max-running") o.model.max_running = std::atoi(next());
     else if (a == "--startup-delay") o.model.startup_delay_s = std::atof(next());
+    else if (a == "--cold-start") o.initial_ready = false;
     else if (a == "--compression") o.compression = std::atof(next());
     else if (a == "--seed") o.seed = std::strtoull(next(), nullptr, 10);
     else if (a == "--control-port") control_port = std::atoi(next());

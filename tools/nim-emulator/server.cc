@@ -88,7 +88,7 @@ void Listener::Stop() {
 
 Emulator::Emulator(EmulatorOptions options)
     : options_(options),
-      cluster_(options.model, options.shape, options.seed, options.replicas, true) {}
+      cluster_(options.model, options.shape, options.seed, options.replicas, options.initial_ready) {}
 
 Emulator::~Emulator() { Stop(); }
 

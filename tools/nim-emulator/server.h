@@ -36,6 +36,9 @@ struct EmulatorOptions {
   std::string listen_address = "127.0.0.1";
   /// Port of the first pod's server (0: any free port, like every other pod).
   int pod_port = 0;
+  /// The initial pods start ready (true) or load their model for startup_delay_s first, as
+  /// pods added later do (false: a container that is one pod, deploy/quickstart/).
+  bool initial_ready = true;
 };
 
 /// One civetweb listener (127.0.0.1 unless told otherwise) with a single handler for every path.
