@@ -135,8 +135,8 @@ check "docs/install.md names the chart's Service address" bash -c '
   [[ -n $addr ]] || { echo "$1 names no scalerAddress"; exit 1; }
   for a in $addr; do grep -q "^  name: ${a%%.*}$" "$2" && grep -q "namespace: $(echo "$a" | cut -d. -f2)$" "$2" \
     || { echo "$a is not rendered by the documented install"; exit 1; }; done' _ "$ROOT/docs/install.md" "$WORK/render-readme.yaml"
-check "README.md quickstart install command renders" install_readme "$ROOT/README.md" "$WORK/render-quickstart.yaml"
-check "schema: README.md quickstart install" validate -q "$WORK/render-quickstart.yaml"
+check "README.md quickstart install command renders" install_readme "$ROOT/README.md" "$WORK/render-readme-quickstart.yaml"
+check "schema: README.md quickstart install" validate -q "$WORK/render-readme-quickstart.yaml"
 
 # The TLS Secret docs/install.md tells users to create, made by real kubectl, must carry the keys the chart mounts.
 tls_secret() {
@@ -249,6 +249,39 @@ if [[ -n $BINARY ]]; then
     "$PY" "$HERE/dashboard_metrics.py" "$WORK/bad-dash2.json" --binary "$BINARY" --proto "$ROOT/proto/externalscaler.proto"
 else
   check "dashboard metrics are documented scaler metrics (no --binary: not live)" "$PY" "$HERE/dashboard_metrics.py" "$DASH"
+fi
+
+# --- 8. Chart README and the config schema (issue 15 item 5) -----------------------------------
+# The chart README's parameter tables are generated from values.yaml's `## @param` comments by
+# @bitnami/readme-generator-for-helm (scripts/gen-chart-readme.sh installs it like install-helm.sh);
+# the check regenerates a temporary copy and the tree is not touched.
+check "chart README in step with values.yaml (readme-generator-for-helm)" "$ROOT/scripts/gen-chart-readme.sh" --check
+mkdir -p "$WORK/chart-copy" && cp -r "$CHART" "$WORK/chart-copy/"
+sed -i 's/^replicaCount: 2$/replicaCount: 3/' "$WORK/chart-copy/nim-scaler/values.yaml"
+must_fail "negative: chart README after a default changed" "out of step with values.yaml" \
+  "$ROOT/scripts/gen-chart-readme.sh" --check --chart "$WORK/chart-copy/nim-scaler"
+printf 'undocumented: true\n' >>"$WORK/chart-copy/nim-scaler/values.yaml"
+must_fail "negative: a value without a @param comment" "Missing metadata for key: undocumented" \
+  "$ROOT/scripts/gen-chart-readme.sh" --check --chart "$WORK/chart-copy/nim-scaler"
+# helm show readme prints the chart's README.md (helm adds one newline at the end).
+show_readme() {
+  "$HELM" show readme "$1" >"$WORK/show-readme.md" || return 1
+  [[ -s "$WORK/show-readme.md" ]] || { echo "helm show readme $1 printed nothing"; return 1; }
+  diff <(printf '%s\n' "$(cat "$WORK/show-readme.md")") <(printf '%s\n' "$(cat "$CHART/README.md")") \
+    || { echo "helm show readme differs from $CHART/README.md"; return 1; }
+  grep -q '^## Parameters' "$WORK/show-readme.md" || { echo "no Parameters section"; return 1; }
+}
+check "helm show readme prints the generated chart README" show_readme "$CHART"
+check "helm show readme of the packaged chart" show_readme "$(ls "$WORK"/pkg/nim-scaler-*.tgz | head -1)"
+# The config map's keys (values.schema.json) are exactly the serve flags of the binary.
+if [[ -n $BINARY ]]; then
+  check "values.schema.json config keys are the serve flags of $BINARY" "$PY" "$ROOT/scripts/gen-config-schema.py" "$BINARY" --check
+  "$PY" -c 'import json, sys
+s = json.load(open(sys.argv[1])); s["properties"]["config"]["propertyNames"]["enum"].remove("shutdown-grace")
+s["properties"]["config"]["propertyNames"]["enum"].append("min-scrape-intervall")
+json.dump(s, open(sys.argv[2], "w"))' "$CHART/values.schema.json" "$WORK/bad-schema.json"
+  must_fail "negative: a schema whose config keys differ from the flags" "lack serve flags: shutdown-grace" \
+    "$PY" "$ROOT/scripts/gen-config-schema.py" "$BINARY" --check --schema "$WORK/bad-schema.json"
 fi
 
 echo

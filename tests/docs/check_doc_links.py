@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Issue 15 item 3 (the docs/ pages and the README that links them): every relative link in
-README.md and docs/*.md must resolve.
+README.md, docs/*.md and the chart README (deploy/helm/nim-scaler/README.md) must resolve.
 
 For each markdown link or image, `[text](target)` or a reference definition `[id]: target`,
 outside fenced code blocks and inline code spans, whose target is not a URL (http:, https:,
@@ -85,7 +85,8 @@ def links(text):
 def main(argv):
     root = os.path.abspath(argv[1] if len(argv) > 1 else
                            os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-    docs = [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md")))
+    docs = ([os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md")))
+            + [os.path.join(root, "deploy", "helm", "nim-scaler", "README.md")])
     docs = [d for d in docs if os.path.isfile(d)]
     cache = {}
     problems, notes, checked = [], [], 0
@@ -120,7 +121,7 @@ def main(argv):
     for line in notes + problems:
         print(line)
     if problems:
-        print("%d broken link(s) in README.md and docs/*.md" % len(problems))
+        print("%d broken link(s) in README.md, docs/*.md and the chart README" % len(problems))
         return 1
     print("ok: %d relative links in %d files resolve" % (checked, len(docs)))
     return 0
