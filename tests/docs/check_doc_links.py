@@ -10,9 +10,6 @@ mailto:):
     the target, computed as GitHub computes it (lower case, punctuation other than `-` and `_`
     dropped, spaces to `-`, a repeated heading gets `-1`, `-2`, ...).
 
-PENDING lists targets another change adds: while such a file is absent its links are noted, not
-failed; once it exists its links are checked like any other.
-
 Usage: check_doc_links.py [SOURCE_DIR]   (default: two levels above this file)
        check_doc_links.py --self-test    (made-up trees: shows the check can fail)
 Exit 0 when every link resolves, 1 with one line per broken link otherwise.
@@ -21,9 +18,6 @@ import glob
 import os
 import re
 import sys
-
-# Targets (paths from the repository root) that a change in progress adds.
-PENDING = {"deploy/quickstart/README.md"}
 
 FENCE = re.compile(r"^\s*(```|~~~)")
 INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
@@ -89,7 +83,7 @@ def main(argv):
             + [os.path.join(root, "deploy", "helm", "nim-scaler", "README.md")])
     docs = [d for d in docs if os.path.isfile(d)]
     cache = {}
-    problems, notes, checked = [], [], 0
+    problems, checked = [], 0
     for doc in docs:
         rel_doc = os.path.relpath(doc, root)
         with open(doc, encoding="utf-8", errors="replace") as f:
@@ -106,10 +100,7 @@ def main(argv):
                 problems.append("%s: points outside the repository" % where)
                 continue
             if not os.path.exists(dest):
-                if rel_dest in PENDING:
-                    notes.append("note: %s: %s is not in the tree yet (pending)" % (where, rel_dest))
-                else:
-                    problems.append("%s: %s does not exist" % (where, rel_dest))
+                problems.append("%s: %s does not exist" % (where, rel_dest))
                 continue
             if not anchor:
                 continue
@@ -118,7 +109,7 @@ def main(argv):
                 continue
             if anchor not in anchors(dest, cache):
                 problems.append("%s: %s has no heading with the anchor #%s" % (where, rel_dest, anchor))
-    for line in notes + problems:
+    for line in problems:
         print(line)
     if problems:
         print("%d broken link(s) in README.md, docs/*.md and the chart README" % len(problems))
@@ -145,7 +136,6 @@ def self_test():
         ({"docs/a.md": "[x](../README.md) [y](../keda)\n", "README.md": "# R\n", "keda/x.yaml": ""}, 0),
         ({"docs/a.md": "[x]: ../nowhere.md\n"}, 1),
         ({"docs/a.md": "[x](../../outside.md)\n"}, 1),
-        ({"README.md": "[q](deploy/quickstart/README.md)\n"}, 0),  # pending while absent
         ({"README.md": "[q](deploy/quickstart/README.md#nope)\n", "deploy/quickstart/README.md": "# Q\n"}, 1),
     ]
     for files, want in cases:
