@@ -4,9 +4,10 @@
 # --dry-run=client, JSON-schema validation against published Kubernetes schemas and KEDA's CRDs, the
 # nim-scaler binary itself) and every check has negative cases that must fail.
 #
-# Usage: tests/deploy/check.sh [--binary PATH]
+# Usage: tests/deploy/check.sh [--binary PATH] [--emulator PATH]
 #   --binary PATH  nim-scaler to check the dashboard's metrics and the chart's flags against (live).
 #                  Without it those two checks run against the documented lists only.
+#   --emulator PATH  nim-emulator to run the quickstart's fake NIM arguments with (section 7).
 # Env:   NIM_SCALER_TOOLS_DIR  where scripts/install-helm.sh keeps helm, kubectl and schemas.
 # Needs: bash, python3 (Debian: python3-yaml, python3-jsonschema, python3-grpcio, python3-grpc-tools),
 #        npm, unzip, make.
@@ -15,10 +16,12 @@ set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BINARY=""
+EMULATOR=""
 while (($#)); do
   case "$1" in
     --binary) BINARY="$2"; shift 2 ;;
-    *) echo "usage: $0 [--binary PATH]" >&2; exit 2 ;;
+    --emulator) EMULATOR="$2"; shift 2 ;;
+    *) echo "usage: $0 [--binary PATH] [--emulator PATH]" >&2; exit 2 ;;
   esac
 done
 PY=/usr/bin/python3
@@ -250,6 +253,75 @@ if [[ -n $BINARY ]]; then
 else
   check "dashboard metrics are documented scaler metrics (no --binary: not live)" "$PY" "$HERE/dashboard_metrics.py" "$DASH"
 fi
+
+# --- 7. Quickstart on kind (issue 15 item 4): deploy/quickstart/ --------------------------------
+# Nothing here runs a cluster: the chart with values-kind.yaml, the manifests, the walkthrough's
+# commands and the fake NIM's arguments are checked against the schemas, the chart, the Dockerfile
+# and the real binaries.
+QS="$ROOT/deploy/quickstart"
+qs_manifests=()
+for f in "$QS"/*.yaml; do case "$(basename "$f")" in values*) ;; *) qs_manifests+=("$f") ;; esac; done
+check "helm lint --strict (quickstart values-kind)" "$HELM" lint --strict "$CHART" --namespace nim-scaler -f "$QS/values-kind.yaml"
+qs_install() { # the README's helm install, as helm template
+  local args=()
+  mapfile -t args < <("$PY" "$HERE/check_quickstart.py" "$ROOT" --print-helm-install) || return 1
+  ((${#args[@]} >= 2)) || { echo "could not read the quickstart's helm install"; return 1; }
+  (cd "$ROOT" && "$HELM" template "${args[@]}") >"$WORK/render-quickstart.yaml"
+}
+check "quickstart README helm install renders" qs_install
+check "schema: quickstart chart render" validate -q "$WORK/render-quickstart.yaml"
+check "policy: quickstart chart render" "$PY" "$HERE/chart_assertions.py" "$CHART/values.yaml" "$QS/values-kind.yaml" "$WORK/render-quickstart.yaml" nim-scaler
+check "schema: deploy/quickstart manifests (${#qs_manifests[@]} files)" validate "${qs_manifests[@]}"
+check "lint: quickstart ScaledObject against its install" "$PY" "$HERE/lint_examples.py" --install "$WORK/render-quickstart.yaml" "${qs_manifests[@]}"
+check "quickstart README: files, images, KEDA pin, namespaces, wiring" "$PY" "$HERE/check_quickstart.py" "$ROOT"
+sed 's/--version 2\.20\.2/--version 2.16.0/' "$QS/README.md" >"$WORK/qs-readme-old-keda.md"
+must_fail "negative: quickstart README pins KEDA 2.16" "nim-scaler needs 2.17 or newer" \
+  "$PY" "$HERE/check_quickstart.py" "$ROOT" --readme "$WORK/qs-readme-old-keda.md"
+sed 's/--target nim-emulator /--target emulator /' "$QS/README.md" >"$WORK/qs-readme-target.md"
+must_fail "negative: quickstart README builds a stage that does not exist" "is not a stage of docker/Dockerfile" \
+  "$PY" "$HERE/check_quickstart.py" "$ROOT" --readme "$WORK/qs-readme-target.md"
+sed 's#apply -f deploy/quickstart/load.yaml#apply -f deploy/quickstart/loads.yaml#' "$QS/README.md" >"$WORK/qs-readme-path.md"
+must_fail "negative: quickstart README applies a missing file" "deploy/quickstart/loads.yaml, which does not exist" \
+  "$PY" "$HERE/check_quickstart.py" "$ROOT" --readme "$WORK/qs-readme-path.md"
+sed 's/^kind load docker-image nim-scaler:quickstart /kind load docker-image /' "$QS/README.md" >"$WORK/qs-readme-load.md"
+must_fail "negative: quickstart README does not load the scaler image" "image nim-scaler:quickstart is not loaded" \
+  "$PY" "$HERE/check_quickstart.py" "$ROOT" --readme "$WORK/qs-readme-load.md"
+sed 's#scalerAddress: nim-scaler-headless.nim-scaler.svc:9090#scalerAddress: nim-scaler.keda.svc:9090#' "$QS/scaledobject.yaml" >"$WORK/qs-so-address.yaml"
+must_fail "negative: quickstart ScaledObject with another scalerAddress" "scalerAddress" \
+  "$PY" "$HERE/lint_examples.py" --install "$WORK/render-quickstart.yaml" "$WORK/qs-so-address.yaml"
+sed 's/targetKvCache: "0.1"/targetKvCache: 0.1/' "$QS/scaledobject.yaml" >"$WORK/qs-so-number.yaml"
+must_fail "negative: quickstart ScaledObject with a number in metadata" "is not of type 'string'" validate "$WORK/qs-so-number.yaml"
+if [[ -n $BINARY ]]; then
+  check "nim-scaler check accepts the quickstart trigger" "$PY" "$HERE/check_examples_binary.py" "$BINARY" "${qs_manifests[@]}"
+fi
+if [[ -n $EMULATOR ]]; then
+  check "quickstart fake NIM: the Deployment's args run on nim-emulator" "$PY" "$HERE/check_quickstart_emulator.py" "$EMULATOR" "$QS/fake-nim.yaml"
+  sed 's/- --pod-port /- --pod-prot /' "$QS/fake-nim.yaml" >"$WORK/qs-fake-nim-flag.yaml"
+  must_fail "negative: quickstart fake NIM with a misspelled flag" "unknown flag --pod-prot" \
+    "$PY" "$HERE/check_quickstart_emulator.py" "$EMULATOR" "$WORK/qs-fake-nim-flag.yaml"
+  sed 's/- --cold-start .*//' "$QS/fake-nim.yaml" >"$WORK/qs-fake-nim-warm.yaml"
+  must_fail "negative: quickstart fake NIM ready before its startup delay" "expected 503 (loading) and then 200" \
+    "$PY" "$HERE/check_quickstart_emulator.py" "$EMULATOR" "$WORK/qs-fake-nim-warm.yaml"
+  check "emulator image runtime packages cover nim-emulator's libraries" "$PY" "$HERE/check_runtime_libs.py" "$EMULATOR" "$ROOT/scripts/install-deps.sh"
+  # (libprometheus-cpp-pull1.0 depends on libcivetweb1: leave both out)
+  printf 'runtime_pkgs=(libcurl4 ca-certificates)\n' >"$WORK/install-deps-nociv.sh"
+  must_fail "negative: runtime package list without civetweb (nim-emulator)" "package libcivetweb1" \
+    "$PY" "$HERE/check_runtime_libs.py" "$EMULATOR" "$WORK/install-deps-nociv.sh"
+else
+  check "quickstart fake NIM args (no --emulator: nim-emulator not built)" false
+fi
+# The image targets: a Dockerfile whose emulator stage copies a binary no CMake target builds.
+sed 's#build/tools/nim-emulator /usr/local/bin/nim-emulator#build/tools/nim-emu /usr/local/bin/nim-emulator#' \
+  "$ROOT/docker/Dockerfile" >"$WORK/fake/docker/Dockerfile"
+must_fail "negative: Dockerfile copying a binary no CMake target builds" "no CMake target builds build/tools/nim-emu" \
+  "$PY" "$HERE/check_dockerfile.py" "$WORK/fake"
+sed 's#^COPY scripts/deps scripts/deps#COPY scripts/dep scripts/deps#' "$ROOT/docker/Dockerfile" >"$WORK/fake/docker/Dockerfile"
+must_fail "negative: Dockerfile copying a missing file" "COPY scripts/dep: no such file" \
+  "$PY" "$HERE/check_dockerfile.py" "$WORK/fake"
+sed 's/^EXPOSE 8000 8001$/EXPOSE 8000/' "$ROOT/docker/Dockerfile" >"$WORK/fake/docker/Dockerfile"
+mkdir -p "$WORK/fake/deploy/quickstart" && cp "$QS/fake-nim.yaml" "$WORK/fake/deploy/quickstart/"
+must_fail "negative: emulator stage without the quickstart's control port" "does not EXPOSE 8001" \
+  "$PY" "$HERE/check_dockerfile.py" "$WORK/fake"
 
 # --- 8. Chart README and the config schema (issue 15 item 5) -----------------------------------
 # The chart README's parameter tables are generated from values.yaml's `## @param` comments by
