@@ -133,20 +133,23 @@ TEST(CheckCli, MetadataBlockReadsAsYaml) {
   EXPECT_NE(whole.out.find("check -f"), std::string::npos) << whole.out;
 }
 
-std::vector<std::string> KedaExamples() {
+// The YAML files of a source directory ("keda", "deploy/quickstart"), sorted; chart values
+// files (values*.yaml) are not Kubernetes objects and are left out.
+std::vector<std::string> YamlFiles(const std::string& dir) {
   std::vector<std::string> files;
-  for (const auto& e : std::filesystem::directory_iterator(std::string(NIMSCALER_SOURCE_DIR) + "/keda")) {
-    if (e.path().extension() == ".yaml") files.push_back(e.path().string());
+  for (const auto& e : std::filesystem::directory_iterator(std::string(NIMSCALER_SOURCE_DIR) + "/" + dir)) {
+    if (e.path().extension() == ".yaml" && e.path().filename().string().rfind("values", 0) != 0)
+      files.push_back(e.path().string());
   }
   std::sort(files.begin(), files.end());
   return files;
 }
 
-// Issue 15 item 1 (acceptance): every file in keda/ passes `check -f`, and a copy with a
-// misspelt key in each nim-scaler trigger fails naming that key.
-TEST(CheckCli, EveryKedaExamplePassesCheckFile) {
-  auto files = KedaExamples();
-  ASSERT_GE(files.size(), 5u);
+std::vector<std::string> KedaExamples() { return YamlFiles("keda"); }
+
+// Runs `check -f` on every file: each passes, and a copy with a misspelt key in each nim-scaler
+// trigger fails naming that key. Returns the number of triggers checked.
+int ExpectEveryFilePassesCheckFile(const std::vector<std::string>& files) {
   int triggers = 0;
   for (const auto& f : files) {
     SCOPED_TRACE(f);
@@ -171,7 +174,23 @@ TEST(CheckCli, EveryKedaExamplePassesCheckFile) {
         << bad.out;
     EXPECT_NE(bad.out.find("spec.triggers[0]"), std::string::npos) << bad.out;
   }
-  EXPECT_GE(triggers, 5) << "the keda/ examples hold at least five nim-scaler triggers";
+  return triggers;
+}
+
+// Issue 15 item 1 (acceptance): every file in keda/ passes `check -f`, and a copy with a
+// misspelt key in each nim-scaler trigger fails naming that key.
+TEST(CheckCli, EveryKedaExamplePassesCheckFile) {
+  auto files = KedaExamples();
+  ASSERT_GE(files.size(), 5u);
+  EXPECT_GE(ExpectEveryFilePassesCheckFile(files), 5) << "the keda/ examples hold at least five nim-scaler triggers";
+}
+
+// Issue 15 item 4 (acceptance): the kind quickstart's manifests (deploy/quickstart/) pass
+// `check -f` too, with its ScaledObject's nim-scaler trigger among them; a misspelt copy fails.
+TEST(CheckCli, QuickstartScaledObjectPassesCheckFile) {
+  auto files = YamlFiles("deploy/quickstart");
+  ASSERT_GE(files.size(), 3u) << "fake-nim.yaml, scaledobject.yaml, load.yaml";
+  EXPECT_EQ(ExpectEveryFilePassesCheckFile(files), 1) << "the quickstart holds one nim-scaler trigger";
 }
 
 // `check -f` on several documents: only nim-scaler's external triggers are checked, each named
