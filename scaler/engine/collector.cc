@@ -15,7 +15,6 @@ struct Collector::Group {
   Duration interval{};
   net::HttpRequestOptions http;
   std::unique_ptr<sources::PodDiscovery> discovery;
-  std::unique_ptr<net::ConnectionPool> connections;  // keep-alive to the pods; closed with the group
   std::vector<std::shared_ptr<TrackedObject>> members;  // guarded by Collector::mu_
   std::vector<sources::PodEndpoint> last_pods;          // worker-owned: the pods last listed
   bool listed_once = false;                             // worker-owned
@@ -62,6 +61,7 @@ void Collector::Stop() {
   stopping_.store(true);
   cv_.notify_all();
   for (auto& w : workers_) w.join();
+  deps_.http->CloseIdleConnections();
 }
 
 size_t Collector::groups() const {
@@ -86,7 +86,6 @@ Status Collector::Add(const std::shared_ptr<TrackedObject>& object) {
     fresh->interval = spec.scrape_interval;
     fresh->http = spec.scrape.http;
     fresh->discovery = std::move(discovery).value();
-    fresh->connections = deps_.http->NewPool();
     static thread_local std::mt19937_64 rng(std::random_device{}());
     auto span = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(spec.scrape_interval).count() / 10);
     fresh->origin = deps_.clock->Now() + std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, span - 1)(rng));
@@ -112,6 +111,7 @@ Status Collector::Add(const std::shared_ptr<TrackedObject>& object) {
 
 void Collector::Remove(const std::vector<const TrackedObject*>& objects) {
   std::vector<std::shared_ptr<Group>> dropped;  // destroyed (discovery stopped) outside mu_
+  bool none_left = false;
   {
     std::lock_guard lock(mu_);
     std::unordered_map<Group*, std::unordered_set<const TrackedObject*>> by_group;
@@ -129,7 +129,11 @@ void Collector::Remove(const std::vector<const TrackedObject*>& objects) {
       dropped.push_back(std::move(git->second));
       groups_.erase(git);  // the queue holds weak pointers: it just expires
     }
+    none_left = !dropped.empty() && groups_.empty();
   }
+  // Nothing left to collect: keep no socket open to any pod (while groups remain, connections of
+  // dropped ones are bounded by the client's idle cap and age out; issue 16 item 2).
+  if (none_left) deps_.http->CloseIdleConnections();
 }
 
 void Collector::Work() {
@@ -206,9 +210,12 @@ void Collector::RunCycle(Group& group) {
     }
   }
   TimePoint t0 = deps_.clock->Now();
-  data.responses = deps_.http->GetAll(data.urls, group.http, group.connections.get());  // concurrent; no lock held
+  // Concurrent, no lock held. Connections come from the client's one cache shared by every
+  // group (issue 16 item 2), not from a pool per group.
+  data.responses = deps_.http->GetAll(data.urls, group.http);
   data.fetch_seconds = ToSeconds(deps_.clock->Now() - t0);
   for (auto& m : members) m->Ingest(data);
+  deps_.http->Recycle(data.responses);  // the members keep no view into the bodies
 }
 
 }  // namespace nimscaler::engine

@@ -1,10 +1,14 @@
-// Exports MakeCurlHttpClient(): HttpClient over libcurl. Single GETs and streams use one
-// easy handle per calling thread (connections to pods are reused between scrapes);
-// GetAll() runs a multi handle so all pods of a cycle are fetched concurrently.
+// Exports MakeCurlHttpClient(): HttpClient over libcurl. Single GETs use one easy handle per
+// calling thread and streams their own; GetAll() hands its transfers to one I/O thread that runs
+// them all concurrently on a single multi handle, whose connection cache every caller shares
+// (issue 16 item 2).
 #include <curl/curl.h>
 #include <sys/socket.h>
 
+#include <condition_variable>
 #include <mutex>
+#include <optional>
+#include <thread>
 
 #include "scaler/net/address_policy.h"
 #include "scaler/net/bearer_token.h"
@@ -54,6 +58,13 @@ size_t WriteBody(char* data, size_t size, size_t nmemb, void* user) {
   if (t->resp.body.size() + n > t->cap) {
     t->overflow = true;
     return 0;  // makes curl abort the transfer with CURLE_WRITE_ERROR
+  }
+  if (t->resp.body.empty()) {
+    // Size the buffer once from Content-Length (when given and within the cap) rather than
+    // growing it chunk by chunk; a gzip body's length is only a lower bound, which is fine.
+    curl_off_t length = -1;
+    curl_easy_getinfo(t->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    if (length > 0 && static_cast<size_t>(length) <= t->cap) t->resp.body.reserve(static_cast<size_t>(length));
   }
   t->resp.body.append(data, n);
   return n;
@@ -184,9 +195,254 @@ struct EasyHandle {
   ~EasyHandle() { curl_easy_cleanup(curl); }
 };
 
-// The multi handle owns the keep-alive connection cache of concurrent scrapes: cleaning it up
-// closes those connections (a stopped collector must leave no sockets). Destroyed in reverse
-// order: easy handles first, then the multi handle.
+// The transfers of every GetAll(), run by one I/O thread on one multi handle. The multi handle
+// owns the connection cache, so a connection opened for one collection group is reused by the
+// next request to the same host and port from any group or worker, and CURLMOPT_MAXCONNECTS
+// bounds the idle connections kept (libcurl closes the least recently used idle one when a
+// finished transfer would exceed it). What a connection carries between requests is only the
+// TCP (and TLS) session: headers, credentials and the address check (BeforeRequest) are set per
+// request, and libcurl reuses a TLS connection only for a request with the same TLS options
+// (CA file, verification). Easy handles come from a free list, so there are as many as
+// transfers in flight at once, not one per endpoint. Callers block until their batch is done;
+// no lock is held across I/O.
+class SharedTransfers {
+ public:
+  explicit SharedTransfers(size_t max_idle_connections) : max_idle_connections_(max_idle_connections) {
+    multi_ = curl_multi_init();
+    if (multi_ != nullptr && max_idle_connections_ > 0) {
+      curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(max_idle_connections_));
+    }
+  }
+
+  ~SharedTransfers() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+      if (multi_ != nullptr) curl_multi_wakeup(multi_);
+    }
+    if (thread_.joinable()) thread_.join();
+    for (CURL* e : idle_handles_) curl_easy_cleanup(e);
+    curl_multi_cleanup(multi_);  // closes every cached connection
+  }
+
+  std::vector<Result<HttpResponse>> Run(const std::vector<std::string>& urls, const HttpRequestOptions& options,
+                                        const std::string& authorization) {
+    Batch batch;
+    batch.options = &options;
+    batch.authorization = &authorization;
+    batch.results.resize(urls.size());
+    batch.jobs.resize(urls.size());
+    batch.remaining = urls.size();
+    {
+      std::lock_guard lock(mu_);
+      if (stop_ || multi_ == nullptr) {
+        batch.remaining = 0;
+      } else {
+        if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+        for (size_t i = 0; i < urls.size(); ++i) {
+          Job& j = batch.jobs[i];
+          j.batch = &batch;
+          j.index = i;
+          j.url = &urls[i];
+          submitted_.push_back(&j);
+        }
+        curl_multi_wakeup(multi_);  // under mu_: the I/O thread may replace multi_ (CloseIdle)
+      }
+    }
+    {
+      std::unique_lock lock(mu_);
+      batch.done.wait(lock, [&] { return batch.remaining == 0; });
+    }
+    std::vector<Result<HttpResponse>> out;
+    out.reserve(urls.size());
+    for (size_t i = 0; i < urls.size(); ++i) {
+      if (batch.results[i].has_value()) {
+        out.push_back(std::move(*batch.results[i]));
+      } else {
+        out.push_back(Unavailable("GET " + RedactUrl(urls[i]) + " not sent: the HTTP client is shutting down"));
+      }
+    }
+    return out;
+  }
+
+  void CloseIdle() {
+    std::lock_guard lock(mu_);
+    close_idle_ = true;
+    if (thread_.joinable()) curl_multi_wakeup(multi_);
+  }
+
+  // A body buffer for the next response: a recycled one when there is one.
+  std::string TakeBuffer() {
+    std::lock_guard lock(buffers_mu_);
+    if (buffers_.empty()) return {};
+    std::string b = std::move(buffers_.back());
+    buffers_.pop_back();
+    return b;
+  }
+
+  void Recycle(std::vector<Result<HttpResponse>>& responses) {
+    std::lock_guard lock(buffers_mu_);
+    for (auto& r : responses) {
+      if (!r.ok() || buffers_.size() >= kMaxBuffers) continue;
+      std::string& body = r.value().body;
+      if (body.capacity() == 0 || body.capacity() > kMaxBufferBytes) continue;
+      body.clear();
+      buffers_.push_back(std::move(body));
+    }
+    responses.clear();
+  }
+
+ private:
+  struct Batch;
+  struct Job {
+    Batch* batch = nullptr;
+    size_t index = 0;
+    const std::string* url = nullptr;
+    CURL* easy = nullptr;
+    Transfer t;
+  };
+  struct Batch {
+    const HttpRequestOptions* options = nullptr;
+    const std::string* authorization = nullptr;
+    std::vector<Job> jobs;
+    std::vector<std::optional<Result<HttpResponse>>> results;
+    size_t remaining = 0;  // guarded by mu_
+    std::condition_variable done;
+  };
+
+  // Recycled bodies kept: enough for a few groups' cycles, none above 1 MiB, so the list costs
+  // at most a few MiB.
+  static constexpr size_t kMaxBuffers = 64;
+  static constexpr size_t kMaxBufferBytes = 1u << 20;
+  // Free easy handles kept beyond that are cleaned up; a handle holds ~20 KiB of buffers.
+  static constexpr size_t kMaxIdleHandles = 64;
+
+  void Complete(Job* j, Result<HttpResponse> r) {
+    std::lock_guard lock(mu_);
+    j->batch->results[j->index] = std::move(r);
+    if (--j->batch->remaining == 0) j->batch->done.notify_one();
+  }
+
+  void Start(Job* j) {
+    CURL* e = nullptr;
+    if (!idle_handles_.empty()) {
+      e = idle_handles_.back();
+      idle_handles_.pop_back();
+    } else {
+      e = curl_easy_init();
+    }
+    if (e == nullptr) {
+      Complete(j, Internal("curl_easy_init failed"));
+      return;
+    }
+    j->easy = e;
+    j->t.resp.body = TakeBuffer();
+    Configure(e, *j->url, *j->batch->options, *j->batch->authorization, &j->t);
+    if (max_idle_connections_ == 0) curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    if (curl_multi_add_handle(multi_, e) != CURLM_OK) {
+      curl_slist_free_all(j->t.headers);
+      Release(e);
+      Complete(j, Internal("curl_multi_add_handle failed"));
+      return;
+    }
+    active_.push_back(j);
+  }
+
+  // CloseIdle(): with no transfer in flight, a fresh multi handle takes the place of the old
+  // one, whose cleanup (outside mu_) closes every cached connection; spare handles and buffers go
+  // too. libcurl has no call to close the idle connections of a multi handle it keeps.
+  void ReplaceMultiIfAsked() {
+    CURLM* old = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      if (!close_idle_ || !submitted_.empty()) return;
+      close_idle_ = false;
+      CURLM* fresh = curl_multi_init();
+      if (fresh == nullptr) return;
+      if (max_idle_connections_ > 0) {
+        curl_multi_setopt(fresh, CURLMOPT_MAXCONNECTS, static_cast<long>(max_idle_connections_));
+      }
+      old = multi_;
+      multi_ = fresh;
+    }
+    curl_multi_cleanup(old);
+    for (CURL* e : idle_handles_) curl_easy_cleanup(e);
+    idle_handles_.clear();
+    std::vector<std::string> spare;
+    {
+      std::lock_guard lock(buffers_mu_);
+      spare.swap(buffers_);
+    }
+  }
+
+  void Release(CURL* e) {
+    if (idle_handles_.size() < kMaxIdleHandles) {
+      idle_handles_.push_back(e);
+    } else {
+      curl_easy_cleanup(e);
+    }
+  }
+
+  void Loop() {
+    std::vector<Job*> fresh;
+    for (;;) {
+      {
+        std::lock_guard lock(mu_);
+        if (stop_) break;
+        fresh.swap(submitted_);
+      }
+      for (Job* j : fresh) Start(j);
+      fresh.clear();
+      int running = 0;
+      curl_multi_perform(multi_, &running);
+      int msgs = 0;
+      while (CURLMsg* m = curl_multi_info_read(multi_, &msgs)) {
+        if (m->msg != CURLMSG_DONE) continue;
+        Job* j = nullptr;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &j);
+        CURLcode rc = m->data.result;
+        curl_multi_remove_handle(multi_, j->easy);
+        auto result = Finish(rc, *j->url, &j->t);
+        Release(j->easy);
+        std::erase(active_, j);
+        Complete(j, std::move(result));
+      }
+      if (active_.empty()) ReplaceMultiIfAsked();
+      // Returns early on socket activity, on a curl timeout and on curl_multi_wakeup().
+      curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
+    }
+    // Stopping: whatever is left fails (Run() reports it) and its waiters are released.
+    std::lock_guard lock(mu_);
+    for (Job* j : active_) {
+      curl_multi_remove_handle(multi_, j->easy);
+      curl_slist_free_all(j->t.headers);
+      curl_easy_cleanup(j->easy);
+      if (--j->batch->remaining == 0) j->batch->done.notify_one();
+    }
+    active_.clear();
+    for (Job* j : submitted_) {
+      if (--j->batch->remaining == 0) j->batch->done.notify_one();
+    }
+    submitted_.clear();
+  }
+
+  const size_t max_idle_connections_;
+  CURLM* multi_ = nullptr;
+  std::mutex mu_;  // guards submitted_, stop_, thread_ start and every Batch's results/remaining
+  std::vector<Job*> submitted_;
+  bool stop_ = false;
+  bool close_idle_ = false;
+  std::thread thread_;
+  // I/O thread only:
+  std::vector<Job*> active_;
+  std::vector<CURL*> idle_handles_;
+  std::mutex buffers_mu_;
+  std::vector<std::string> buffers_;  // guarded by buffers_mu_
+};
+
+// A pool of one easy and one multi handle, for a stream: destroyed easy first, then the multi
+// handle (which closes the connection).
 struct CurlPool final : public ConnectionPool {
   CURLM* multi = curl_multi_init();
   std::vector<std::unique_ptr<EasyHandle>> handles;
@@ -196,17 +452,12 @@ struct CurlPool final : public ConnectionPool {
   }
 };
 
-// The calling thread's pool, for GetAll() without one; created on first use only.
-CurlPool& ThreadPool() {
-  thread_local CurlPool pool;
-  return pool;
-}
-
 class CurlHttpClient final : public HttpClient {
  public:
-  CurlHttpClient() {
+  explicit CurlHttpClient(const CurlClientOptions& options) {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    transfers_ = std::make_unique<SharedTransfers>(options.max_idle_connections);
   }
 
   Result<HttpResponse> Get(const std::string& url, const HttpRequestOptions& options) override {
@@ -258,10 +509,8 @@ class CurlHttpClient final : public HttpClient {
     return Finish(rc, url, &t);
   }
 
-  std::unique_ptr<ConnectionPool> NewPool() override { return std::make_unique<CurlPool>(); }
-
   std::vector<Result<HttpResponse>> GetAll(const std::vector<std::string>& urls, const HttpRequestOptions& options,
-                                           ConnectionPool* pool) override {
+                                           ConnectionPool* /*pool: one shared cache instead*/) override {
     if (urls.empty()) return {};
     auto authorization = AuthorizationHeader(options);  // read once for the whole batch
     if (!authorization.ok()) {
@@ -269,43 +518,20 @@ class CurlHttpClient final : public HttpClient {
       for (const auto& u : urls) failed.push_back(NotSent(u, authorization.status()));
       return failed;
     }
-    // Handles are kept in the pool and grown on demand, so keep-alive connections survive
-    // from one cycle to the next.
-    CurlPool& p = pool != nullptr ? static_cast<CurlPool&>(*pool) : ThreadPool();
-    CURLM* multi = p.multi;
-    auto& handles = p.handles;
-    while (handles.size() < urls.size()) handles.push_back(std::make_unique<EasyHandle>());
-    std::vector<Transfer> transfers(urls.size());
-    for (size_t i = 0; i < urls.size(); ++i) {
-      Configure(handles[i]->curl, urls[i], options, *authorization, &transfers[i]);
-      curl_easy_setopt(handles[i]->curl, CURLOPT_PRIVATE, &transfers[i]);
-      curl_multi_add_handle(multi, handles[i]->curl);
-    }
-    std::vector<CURLcode> codes(urls.size(), CURLE_OK);
-    int running = 0;
-    do {
-      curl_multi_perform(multi, &running);
-      int msgs = 0;
-      while (CURLMsg* m = curl_multi_info_read(multi, &msgs)) {
-        if (m->msg != CURLMSG_DONE) continue;
-        Transfer* t = nullptr;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &t);
-        codes[static_cast<size_t>(t - transfers.data())] = m->data.result;
-      }
-      if (running > 0) curl_multi_poll(multi, nullptr, 0, 100, nullptr);
-    } while (running > 0);
-    std::vector<Result<HttpResponse>> out;
-    out.reserve(urls.size());
-    for (size_t i = 0; i < urls.size(); ++i) {
-      curl_multi_remove_handle(multi, handles[i]->curl);
-      out.push_back(Finish(codes[i], urls[i], &transfers[i]));
-    }
-    return out;
+    return transfers_->Run(urls, options, *authorization);
   }
+
+  void Recycle(std::vector<Result<HttpResponse>>& responses) override { transfers_->Recycle(responses); }
+  void CloseIdleConnections() override { transfers_->CloseIdle(); }
+
+ private:
+  std::unique_ptr<SharedTransfers> transfers_;
 };
 
 }  // namespace
 
-std::unique_ptr<HttpClient> MakeCurlHttpClient() { return std::make_unique<CurlHttpClient>(); }
+std::unique_ptr<HttpClient> MakeCurlHttpClient(CurlClientOptions options) {
+  return std::make_unique<CurlHttpClient>(options);
+}
 
 }  // namespace nimscaler::net

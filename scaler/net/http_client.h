@@ -47,8 +47,8 @@ struct HttpResponse {
   std::string body;
 };
 
-/// Keep-alive connections reused from one GetAll() to the next; closed when destroyed. Used by
-/// one thread at a time.
+/// Legacy seam for callers that keep connections per caller (NewPool()); the libcurl client
+/// shares one bounded connection cache across all callers instead and has no pools.
 class ConnectionPool {
  public:
   virtual ~ConnectionPool() = default;
@@ -64,13 +64,24 @@ class HttpClient {
   virtual Result<HttpResponse> Get(const std::string& url, const HttpRequestOptions& options) = 0;
 
   /// GETs every URL concurrently; results in the order of `urls`. Connections come from
-  /// `pool` when given (see NewPool()), else from a pool of the calling thread. The default
-  /// runs them one after another.
+  /// `pool` when the implementation has pools (see NewPool()); the libcurl client ignores it and
+  /// uses its one shared connection cache. The default runs them one after another.
   virtual std::vector<Result<HttpResponse>> GetAll(const std::vector<std::string>& urls,
                                                    const HttpRequestOptions& options, ConnectionPool* pool = nullptr);
 
   /// A connection pool for GetAll(); the default implementation has none (nullptr).
   virtual std::unique_ptr<ConnectionPool> NewPool() { return nullptr; }
+
+  /// Hands response bodies back once the caller is done with them, so their buffers can carry
+  /// later responses instead of being grown again (issue 16 item 2). Leaves `responses` empty
+  /// or holding emptied bodies. Optional: the default just drops them.
+  virtual void Recycle(std::vector<Result<HttpResponse>>& responses) { responses.clear(); }
+
+  /// Closes every idle keep-alive connection GetAll() keeps (and frees its spare buffers),
+  /// as soon as no GetAll() transfer is in flight; returns at once. For when nothing is
+  /// collected any more: an idle scaler holds no socket to any pod. Optional: the default has
+  /// nothing to close.
+  virtual void CloseIdleConnections() {}
 
   /// A long-lived GET (e.g. a Kubernetes watch): `on_data` receives the body as it arrives
   /// when the status is 2xx, and returns false to stop. Returns the response (with the body
@@ -80,7 +91,19 @@ class HttpClient {
                                       const std::function<bool(std::string_view)>& on_data) = 0;
 };
 
-/// The libcurl implementation (keep-alive per calling thread, gzip accepted).
-std::unique_ptr<HttpClient> MakeCurlHttpClient();
+/// Options of the libcurl client.
+struct CurlClientOptions {
+  /// Idle keep-alive connections kept for GetAll() across all callers together (the serve flag
+  /// --max-idle-connections). When a finished transfer would leave more, the least recently
+  /// used idle connection is closed. 0: close each connection after its transfer.
+  size_t max_idle_connections = 1024;
+};
+
+/// The libcurl implementation (gzip accepted). GetAll() transfers run on one I/O thread over a
+/// single multi handle: one connection cache for every caller, bounded by
+/// `max_idle_connections`, and easy handles reused from a free list, so their number follows the
+/// transfers in flight, not the endpoints known. Get() keeps an easy handle per calling thread;
+/// Stream() uses its own handles per call.
+std::unique_ptr<HttpClient> MakeCurlHttpClient(CurlClientOptions options = {});
 
 }  // namespace nimscaler::net

@@ -349,29 +349,36 @@ TEST(ScrapeFaults, CorruptGzipIsAnErrorNotAnEmptyBody) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Connections do not outlive the thread that made them.
+// Connections do not pile up per thread or per forgotten ScaledObject.
 
-// Regression test (was a bug): CurlHttpClient::GetAll keeps its multi handle in a `thread_local CURLM*`
-// (scaler/net/curl_http_client.cc, GetAll) that is never curl_multi_cleanup()'d. The multi
-// handle owns the connection cache, so when a collecting thread ends (a TrackedObject
-// stopped or forgotten by ForgetIdle) every keep-alive connection it opened to its pods stays
-// open for the life of the process: one socket per pod per forgotten ScaledObject (and the
-// pods keep their end open too). Expected: no sockets left once the thread has ended.
-TEST(ScrapeFaults, ConnectionsOfAFinishedThreadAreClosed) {
+// Regression test (was a bug): CurlHttpClient::GetAll kept its multi handle, and with it the
+// connection cache, per calling thread, never cleaned up, so every keep-alive connection a
+// finished collecting thread (a stopped or forgotten TrackedObject) had opened stayed open
+// for the life of the process: one socket per pod per forgotten ScaledObject. Since issue 16
+// item 2 connections belong to neither thread nor group: the client keeps one cache for every
+// caller, bounded by its idle cap (scaler/net/http_client.h, CurlClientOptions), and the next
+// thread that scrapes the same pods reuses them. Expected: a second thread scraping the same
+// pods after the first has ended adds no socket.
+TEST(ScrapeFaults, ConnectionsOfAFinishedThreadAreReusedNotLeaked) {
   testing::FakePod a(PodBody(0.1)), b(PodBody(0.2)), c(PodBody(0.3));
-  const int before = OpenSockets();
-  std::thread collector([&] {
-    sources::PodScrapeConfig cfg;
-    cfg.engine = "nim";
-    cfg.signals = {"kv_cache"};
-    sources::PodScrapeSource source(cfg, Http());  // keep-alive, as in production
-    for (int i = 0; i < 2; ++i) {
-      for (const auto& r : source.ScrapeAll({a.url(), b.url(), c.url()})) EXPECT_TRUE(r.ok());
-    }
-  });
-  collector.join();
-  EXPECT_TRUE(Eventually([&] { return OpenSockets() <= before; }, 1s))
-      << OpenSockets() - before << " sockets left open after the scraping thread ended";
+  auto scrape_in_a_thread = [&] {
+    std::thread collector([&] {
+      sources::PodScrapeConfig cfg;
+      cfg.engine = "nim";
+      cfg.signals = {"kv_cache"};
+      sources::PodScrapeSource source(cfg, Http());  // keep-alive, as in production
+      for (int i = 0; i < 2; ++i) {
+        for (const auto& r : source.ScrapeAll({a.url(), b.url(), c.url()})) EXPECT_TRUE(r.ok());
+      }
+    });
+    collector.join();
+  };
+  scrape_in_a_thread();
+  const int after_first = OpenSockets();
+  scrape_in_a_thread();
+  scrape_in_a_thread();
+  EXPECT_LE(OpenSockets(), after_first) << OpenSockets() - after_first
+                                        << " sockets more after two more threads scraped the same pods";
 }
 
 // ---------------------------------------------------------------------------------------
