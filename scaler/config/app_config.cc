@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -228,6 +229,18 @@ const std::vector<Option>& Options() {
            return std::string();
          }
          return SetDuration(&c.max_connection_age, v);
+       }},
+      {"max-idle-connections", false, "1024",
+       "idle keep-alive connections to pods kept for all triggers together; beyond it the least recently used "
+       "is closed (0: a new connection per scrape)",
+       [](AppConfig& c, const std::string& v) {
+         size_t n = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (v.empty() || ec != std::errc() || end != v.data() + v.size() || n > 1000000) {
+           return "value \"" + Truncate(v, 40) + "\" must be a whole number from 0 to 1000000";
+         }
+         c.max_idle_connections = n;
+         return std::string();
        }},
   };
   return kOptions;

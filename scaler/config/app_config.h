@@ -49,6 +49,9 @@ struct AppConfig {
   std::string peer_tls_server_name;          ///< TLS name to check on peers' certificates
   Duration max_connection_age = std::chrono::minutes(5);  ///< clients re-resolve and spread
   Duration keepalive_time = std::chrono::seconds(60);     ///< server HTTP/2 pings on idle connections
+  /// Idle keep-alive connections to pods kept for all triggers together (least recently used
+  /// closed first; 0: none). net::CurlClientOptions::max_idle_connections.
+  size_t max_idle_connections = 1024;
 };
 
 /// One documented option, for `--help` and the README.
