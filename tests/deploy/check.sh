@@ -302,6 +302,11 @@ if [[ -n $EMULATOR ]]; then
   sed 's/- --cold-start .*//' "$QS/fake-nim.yaml" >"$WORK/qs-fake-nim-warm.yaml"
   must_fail "negative: quickstart fake NIM ready before its startup delay" "expected 503 (loading) and then 200" \
     "$PY" "$HERE/check_quickstart_emulator.py" "$EMULATOR" "$WORK/qs-fake-nim-warm.yaml"
+  check "quickstart load Job: its script wakes, loads and unloads a real nim-emulator" \
+    "$PY" "$HERE/check_quickstart_load.py" "$EMULATOR" "$QS/load.yaml"
+  sed 's/trap stop TERM INT/trap - TERM/' "$QS/load.yaml" >"$WORK/qs-load-notrap.yaml"
+  must_fail "negative: quickstart load Job that leaves its users behind on SIGTERM" "after SIGTERM the pod still has" \
+    "$PY" "$HERE/check_quickstart_load.py" "$EMULATOR" "$WORK/qs-load-notrap.yaml"
   check "emulator image runtime packages cover nim-emulator's libraries" "$PY" "$HERE/check_runtime_libs.py" "$EMULATOR" "$ROOT/scripts/install-deps.sh"
   # (libprometheus-cpp-pull1.0 depends on libcivetweb1: leave both out)
   printf 'runtime_pkgs=(libcurl4 ca-certificates)\n' >"$WORK/install-deps-nociv.sh"
