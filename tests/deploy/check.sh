@@ -286,6 +286,9 @@ must_fail "negative: quickstart README applies a missing file" "deploy/quickstar
 sed 's/^kind load docker-image nim-scaler:quickstart /kind load docker-image /' "$QS/README.md" >"$WORK/qs-readme-load.md"
 must_fail "negative: quickstart README does not load the scaler image" "image nim-scaler:quickstart is not loaded" \
   "$PY" "$HERE/check_quickstart.py" "$ROOT" --readme "$WORK/qs-readme-load.md"
+sed 's/^kubectl -n quickstart get pods -w$/kubectl -n quickstart get hpa,pods -w/' "$QS/README.md" >"$WORK/qs-readme-watch.md"
+must_fail "negative: quickstart README watches two resource types at once" "watches one resource type only" \
+  "$PY" "$HERE/check_quickstart.py" "$ROOT" --readme "$WORK/qs-readme-watch.md"
 sed 's#scalerAddress: nim-scaler-headless.nim-scaler.svc:9090#scalerAddress: nim-scaler.keda.svc:9090#' "$QS/scaledobject.yaml" >"$WORK/qs-so-address.yaml"
 must_fail "negative: quickstart ScaledObject with another scalerAddress" "scalerAddress" \
   "$PY" "$HERE/lint_examples.py" --install "$WORK/render-quickstart.yaml" "$WORK/qs-so-address.yaml"

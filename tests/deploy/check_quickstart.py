@@ -6,7 +6,8 @@ Usage: check_quickstart.py REPO_ROOT [--readme FILE] [--print-helm-install]
 
 No cluster runs here, so the walkthrough's commands are checked against the repository:
   * every repository path the README names (in backquotes or after -f) exists, and every
-    `kubectl apply|delete|create -f` and `helm ... -f` file exists;
+    `kubectl apply|delete|create -f` and `helm ... -f` file exists; no `kubectl get -w` names
+    several resource types (kubectl refuses to watch them);
   * every `docker build` uses docker/Dockerfile; its --target is a stage of it (none: the last
     stage); every image the manifests and values-kind.yaml run is built by one of those commands
     from the stage whose ENTRYPOINT is the binary that image must hold (nim-scaler for the chart,
@@ -133,6 +134,13 @@ def main():
     for f in sorted(os.listdir(os.path.join(root, QDIR))):
         if f.endswith(".yaml") and not f.startswith("values") and f"{QDIR}/{f}" not in applied:
             errors.append(f"{QDIR}/{f} is never applied by the README")
+
+    # kubectl refuses to watch several resource types at once ("watch is only supported on
+    # individual resources and resource collections").
+    for c in cmds:
+        if c[:2] == ["kubectl", "get"] or (c[:1] == ["kubectl"] and "get" in c):
+            if set(c) & {"-w", "--watch", "--watch-only"} and any("," in a for a in c if not a.startswith("-")):
+                errors.append(f"`{' '.join(c)}`: kubectl get -w watches one resource type only")
 
     # 2. Images: built from the right stage, loaded into the cluster that was created.
     stages = dockerfile_stages(root)
