@@ -80,18 +80,6 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// How this replica reaches its peers' gRPC ports: like KEDA reaches them. With TLS, peers are
-// checked against --tls-client-ca (or, without it, the certificate file itself, for a
-// self-signed one) and this replica presents its own certificate.
-std::shared_ptr<grpc::ChannelCredentials> PeerCredentials(const config::AppConfig& c) {
-  if (c.tls_cert.empty()) return grpc::InsecureChannelCredentials();
-  grpc::SslCredentialsOptions o;
-  o.pem_root_certs = ReadFile(c.tls_client_ca.empty() ? c.tls_cert : c.tls_client_ca);
-  o.pem_private_key = ReadFile(c.tls_key);
-  o.pem_cert_chain = ReadFile(c.tls_cert);
-  return grpc::SslCredentials(o);
-}
-
 // The namespace of --peers-service: the flag, else the pod's own (service account).
 std::string PeersNamespace(const config::AppConfig& c) {
   if (!c.peers_namespace.empty()) return c.peers_namespace;
@@ -216,6 +204,13 @@ int RunServe(const config::AppConfig& config) {
                                  config.prometheus_headers};
   engine::ScalerEngine engine(spec_options, deps, config.idle_forget);
 
+  // Declared before the server and the peer client: both read its checked copies of the files.
+  std::unique_ptr<CertificateReloader> tls_reloader;  // declared before the server: outlives it
+  auto creds = MakeCredentials(config, &tls_reloader);
+  if (!creds.ok()) {
+    log->error("{}", creds.status().message());
+    return 2;
+  }
   // One completion queue and one thread serve every call of the gRPC port (async_calls.h), and
   // the calls this replica makes to its peers. Declared before the services, so it stops after
   // they have answered everything.
@@ -239,7 +234,10 @@ int RunServe(const config::AppConfig& config) {
                                                        discovery.WatchFor(ns, config.peers_service),
                                                        config.peers_port_name, own_port, &clock);
     router = std::make_unique<cluster::Router>(membership.get(), &clock);
-    peers = std::make_unique<service::PeerClient>(PeerCredentials(config), config.peer_tls_server_name, &loop);
+    // With TLS, peers are checked against PeerCaFile() and this replica presents its own
+    // certificate, from the reloader's copies (tls_credentials.h), like KEDA reaches them.
+    peers = std::make_unique<service::PeerClient>(MakePeerChannelCredentials(tls_reloader.get()),
+                                                  config.peer_tls_server_name, &loop);
     log->info("HA: replicas are the ready endpoints of Service {}/{}; this one is {}", ns, config.peers_service,
               config.advertise_addr);
   }
@@ -250,12 +248,6 @@ int RunServe(const config::AppConfig& config) {
   service::ExternalScalerService service(&engine, &metrics, &clock, service_options);
   service::HealthService health;
 
-  std::unique_ptr<CertificateReloader> tls_reloader;  // declared before the server: outlives it
-  auto creds = MakeCredentials(config, &tls_reloader);
-  if (!creds.ok()) {
-    log->error("{}", creds.status().message());
-    return 2;
-  }
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(GrpcListenAddress(config.grpc_addr), *creds, &grpc_port);

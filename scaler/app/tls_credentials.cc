@@ -129,6 +129,9 @@ Result<TlsMaterial> ReadTlsFiles(const TlsFiles& files) {
   if (!files.client_ca.empty()) {
     if (Status s = read_file("--tls-client-ca", files.client_ca, &m.client_ca); !s.ok()) return s;
   }
+  if (!files.peer_ca.empty()) {
+    if (Status s = read_file("--peer-tls-ca", files.peer_ca, &m.peer_ca); !s.ok()) return s;
+  }
   return m;
 }
 
@@ -162,6 +165,10 @@ Status ValidateTlsMaterial(const TlsFiles& files, const TlsMaterial& m) {
   }
   if (!files.client_ca.empty()) {
     auto ca = ParseCertificates(m.client_ca, "--tls-client-ca", files.client_ca);
+    if (!ca.ok()) return ca.status();
+  }
+  if (!files.peer_ca.empty()) {
+    auto ca = ParseCertificates(m.peer_ca, "--peer-tls-ca", files.peer_ca);
     if (!ca.ok()) return ca.status();
   }
   ERR_clear_error();
@@ -250,6 +257,9 @@ Status CertificateReloader::WriteGeneration(const TlsMaterial& m) {
   if (!files_.client_ca.empty()) {
     if (Status s = WriteFileWithMtime(gdir + "/ca.crt", m.client_ca, mtime); !s.ok()) return s;
   }
+  if (!files_.peer_ca.empty()) {
+    if (Status s = WriteFileWithMtime(gdir + "/peer-ca.crt", m.peer_ca, mtime); !s.ok()) return s;
+  }
   const std::string tmp_link = dir_ + "/current.tmp";
   unlink(tmp_link.c_str());
   if (symlink(name.c_str(), tmp_link.c_str()) != 0 || rename(tmp_link.c_str(), (dir_ + "/current").c_str()) != 0) {
@@ -330,7 +340,7 @@ Result<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const con
   if (c.tls_cert.empty()) return grpc::InsecureServerCredentials();
   if (c.tls_key.empty()) return InvalidArgument("--tls-cert needs --tls-key");
   const bool mutual = !c.tls_client_ca.empty();
-  auto started = CertificateReloader::Start(TlsFiles{c.tls_cert, c.tls_key, c.tls_client_ca});
+  auto started = CertificateReloader::Start(TlsFiles{c.tls_cert, c.tls_key, c.tls_client_ca, PeerCaFile(c)});
   if (!started.ok()) return started.status();
   std::unique_ptr<CertificateReloader> r = std::move(started).value();
 
@@ -357,6 +367,26 @@ Result<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const con
                                  kTlsRefreshInterval.count());
   *reloader = std::move(r);
   return creds;
+}
+
+std::string PeerCaFile(const config::AppConfig& c) {
+  if (c.tls_cert.empty() || c.peers_service.empty()) return "";
+  if (!c.peer_tls_ca.empty()) return c.peer_tls_ca;
+  return c.tls_client_ca.empty() ? c.tls_cert : c.tls_client_ca;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> MakePeerChannelCredentials(const CertificateReloader* reloader) {
+  if (reloader == nullptr || reloader->peer_ca_path().empty()) return grpc::InsecureChannelCredentials();
+  // The same checked copies the server reads: a rotated certificate or CA reaches new peer
+  // connections within a refresh, and a bad file never does.
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      reloader->key_path(), reloader->cert_path(), reloader->peer_ca_path(), kGrpcCopyIntervalSeconds);
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(provider);
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_verify_server_certs(true);
+  return grpc::experimental::TlsCredentials(options);
 }
 
 }  // namespace nimscaler::app

@@ -9,6 +9,7 @@
 // half-written file, garbage, or a key that does not match its certificate therefore never
 // reaches gRPC: the last good pair keeps being served and the problem is logged once.
 
+#include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 
 #include <atomic>
@@ -34,11 +35,13 @@ inline constexpr std::chrono::seconds kTlsRefreshInterval{2};
 /// How often gRPC re-reads the validated copies.
 inline constexpr unsigned int kGrpcCopyIntervalSeconds = 1;
 
-/// The configured files: --tls-cert, --tls-key and (mutual TLS) --tls-client-ca.
+/// The configured files: --tls-cert, --tls-key, (mutual TLS) --tls-client-ca and (HA) the
+/// bundle that checks the other replicas' certificates (PeerCaFile()).
 struct TlsFiles {
   std::string cert;
   std::string key;
   std::string client_ca;  ///< empty: no client certificate required
+  std::string peer_ca;    ///< empty: no peers to check
 };
 
 /// The PEM text of a checked set of files.
@@ -46,6 +49,7 @@ struct TlsMaterial {
   std::string cert;
   std::string key;
   std::string client_ca;
+  std::string peer_ca;
   bool operator==(const TlsMaterial&) const = default;
 };
 
@@ -89,6 +93,7 @@ class CertificateReloader {
   std::string cert_path() const { return dir_ + "/current/tls.crt"; }
   std::string key_path() const { return dir_ + "/current/tls.key"; }
   std::string client_ca_path() const { return files_.client_ca.empty() ? "" : dir_ + "/current/ca.crt"; }
+  std::string peer_ca_path() const { return files_.peer_ca.empty() ? "" : dir_ + "/current/peer-ca.crt"; }
   const std::string& dir() const { return dir_; }
 
   /// The outcome of the last pass: ok, or why the files on disk are not being served.
@@ -135,5 +140,17 @@ class CertificateReloader {
 /// stored in `*reloader`, which must outlive the server.
 Result<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const config::AppConfig& config, std::unique_ptr<CertificateReloader>* reloader);
+
+/// HA with TLS: the file that checks the other replicas' serving certificates: --peer-tls-ca,
+/// else --tls-client-ca, else --tls-cert itself (gRPC then accepts exactly that certificate,
+/// so every replica must present the same one).
+/// Empty without TLS or without --peers-service.
+std::string PeerCaFile(const config::AppConfig& config);
+
+/// How this replica calls its peers: plaintext without TLS (`reloader` null); otherwise TLS
+/// that checks the peer's certificate against the reloader's copy of PeerCaFile() and presents
+/// this replica's own certificate (for peers that require mTLS). Both are read from the
+/// reloader's checked copies and re-read as they rotate, like the server's.
+std::shared_ptr<grpc::ChannelCredentials> MakePeerChannelCredentials(const CertificateReloader* reloader);
 
 }  // namespace nimscaler::app

@@ -197,6 +197,10 @@ const std::vector<Option>& Options() {
                                           "(default: the Service name the certificate was made for is unknown, "
                                           "so set this to one of its DNS names)",
        [](AppConfig& c, const std::string& v) { return SetString(&c.peer_tls_server_name, v); }},
+      {"peer-tls-ca", false, "", "with TLS and --peers-service: PEM bundle of the CA that signs the peers' serving "
+                                 "certificates, re-read while running (default: --tls-client-ca, else --tls-cert "
+                                 "itself, so every replica must present that same certificate)",
+       [](AppConfig& c, const std::string& v) { return SetString(&c.peer_tls_ca, v); }},
       {"forget-after", false, "10m",
        "stop collecting a trigger KEDA has not asked about for this long (its series leave /metrics)",
        [](AppConfig& c, const std::string& v) {
@@ -396,6 +400,10 @@ Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args,
   }
   if (!cfg.tls_client_ca.empty() && cfg.tls_cert.empty()) {
     problems.push_back("--tls-client-ca needs --tls-cert and --tls-key (mTLS runs over TLS)");
+  }
+  if (!cfg.peer_tls_ca.empty() && (cfg.tls_cert.empty() || cfg.peers_service.empty())) {
+    problems.push_back("--peer-tls-ca needs --tls-cert, --tls-key and --peers-service (it checks the other "
+                       "replicas' certificates)");
   }
   if (!cfg.peers_service.empty()) {
     auto colon = cfg.advertise_addr.rfind(':');

@@ -47,6 +47,7 @@ struct AppConfig {
   std::string peers_port_name = "grpc";      ///< the gRPC port's name in the peers' EndpointSlices
   std::string advertise_addr;                ///< this replica as peers list it, "podIP:port"
   std::string peer_tls_server_name;          ///< TLS name to check on peers' certificates
+  std::string peer_tls_ca;                   ///< CA bundle that signs peers' serving certificates
   Duration max_connection_age = std::chrono::minutes(5);  ///< clients re-resolve and spread
   Duration keepalive_time = std::chrono::seconds(60);     ///< server HTTP/2 pings on idle connections
   /// Idle keep-alive connections to pods kept for all triggers together (least recently used

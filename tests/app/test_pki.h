@@ -1,7 +1,7 @@
 #pragma once
 // Throwaway TLS material for tests, made in-process with OpenSSL: self-signed EC P-256
-// certificates for localhost / 127.0.0.1 (each is its own trust root), their keys, and an
-// encrypted key.
+// certificates for localhost / 127.0.0.1 (each is its own trust root), their keys, an
+// encrypted key, and a small CA that signs leaf certificates for chosen names.
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -63,6 +63,52 @@ inline PemPair MakeSelfSigned(const std::string& cn, const std::string& encrypt_
   PemPair out{BioText(cb), BioText(kb)};
   X509_free(x);
   EVP_PKEY_free(pkey);
+  return out;
+}
+
+/// A leaf certificate for `san` (e.g. "DNS:nim-scaler.nim-system.svc"), usable as server and
+/// client certificate, signed by `ca` (a MakeSelfSigned() pair, which is a CA), and its key.
+inline PemPair MakeSignedBy(const PemPair& ca, const std::string& cn, const std::string& san) {
+  static long serial = 1000;
+  BIO* cab = BIO_new_mem_buf(ca.cert.data(), static_cast<int>(ca.cert.size()));
+  X509* ca_cert = PEM_read_bio_X509(cab, nullptr, nullptr, nullptr);
+  BIO_free(cab);
+  BIO* cakb = BIO_new_mem_buf(ca.key.data(), static_cast<int>(ca.key.size()));
+  EVP_PKEY* ca_key = PEM_read_bio_PrivateKey(cakb, nullptr, nullptr, nullptr);
+  BIO_free(cakb);
+  EVP_PKEY* pkey = EVP_EC_gen("P-256");
+  X509* x = X509_new();
+  if (ca_cert == nullptr || ca_key == nullptr || pkey == nullptr || x == nullptr) {
+    throw std::runtime_error("OpenSSL: cannot read the CA or make a key");
+  }
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(x), 2 * 86400);
+  X509_set_pubkey(x, pkey);
+  X509_NAME* name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_set_issuer_name(x, X509_get_subject_name(ca_cert));
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, ca_cert, x, nullptr, nullptr, 0);
+  for (auto [nid, value] : {std::pair{NID_subject_alt_name, san.c_str()},
+                            std::pair{NID_basic_constraints, "critical,CA:FALSE"},
+                            std::pair{NID_ext_key_usage, "serverAuth,clientAuth"}}) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  X509_sign(x, ca_key, EVP_sha256());
+  BIO* cb = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(cb, x);
+  BIO* kb = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(kb, pkey, nullptr, nullptr, 0, nullptr, nullptr);
+  PemPair out{BioText(cb), BioText(kb)};
+  X509_free(x);
+  X509_free(ca_cert);
+  EVP_PKEY_free(pkey);
+  EVP_PKEY_free(ca_key);
   return out;
 }
 

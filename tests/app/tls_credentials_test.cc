@@ -109,6 +109,11 @@ TEST_F(TlsTest, ValidatorAcceptsAGoodPairAndNamesTheFileAndProblemOtherwise) {
   WriteInPlace(dir_ + "/ca.crt", "junk");
   EXPECT_THAT(Validate({files_.cert, files_.key, dir_ + "/ca.crt"}).message(),
               HasSubstr("--tls-client-ca \"" + dir_ + "/ca.crt\" holds no PEM certificate"));
+  // Issue 12 item 3: the peers' CA bundle (--peer-tls-ca) is checked like the client CA.
+  EXPECT_THAT(Validate({files_.cert, files_.key, "", dir_ + "/ca.crt"}).message(),
+              HasSubstr("--peer-tls-ca \"" + dir_ + "/ca.crt\" holds no PEM certificate"));
+  EXPECT_THAT(Validate({files_.cert, files_.key, "", dir_ + "/missing-peer-ca.crt"}).message(),
+              HasSubstr("--peer-tls-ca \"" + dir_ + "/missing-peer-ca.crt\": cannot read"));
   WriteInPlace(dir_ + "/big.crt", a_.cert + std::string(2 << 20, '\n'));
   EXPECT_THAT(Validate({dir_ + "/big.crt", files_.key, ""}).message(), HasSubstr("is larger than 1048576 bytes"));
   EXPECT_THAT(Validate({dir_, files_.key, ""}).message(), HasSubstr("is not a regular file"));

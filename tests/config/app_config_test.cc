@@ -47,6 +47,22 @@ TEST(LoadAppConfig, EveryProblemReportedWithSuggestions) {
   EXPECT_THAT(m, HasSubstr("--tls-cert and --tls-key must be given together"));
 }
 
+// Issue 12 item 3: --peer-tls-ca checks the other replicas' certificates, so it is refused
+// without TLS or without peers rather than silently unused.
+TEST(LoadAppConfig, PeerTlsCaNeedsTlsAndPeers) {
+  auto no_tls = LoadAppConfig({"--peer-tls-ca", "ca.crt", "--peers-service", "s", "--advertise-addr", "1.2.3.4:5"}, {});
+  ASSERT_FALSE(no_tls.ok());
+  EXPECT_THAT(no_tls.status().message(), HasSubstr("--peer-tls-ca needs --tls-cert, --tls-key and --peers-service"));
+  auto no_peers = LoadAppConfig({"--peer-tls-ca", "ca.crt", "--tls-cert", "c", "--tls-key", "k"}, {});
+  ASSERT_FALSE(no_peers.ok());
+  EXPECT_THAT(no_peers.status().message(), HasSubstr("--peer-tls-ca needs"));
+  auto ok = LoadAppConfig({"--peer-tls-ca", "ca.crt", "--tls-cert", "c", "--tls-key", "k", "--peers-service", "s",
+                           "--advertise-addr", "1.2.3.4:5"},
+                          {});
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->peer_tls_ca, "ca.crt");
+}
+
 TEST(LoadAppConfig, MissingValueAndStrayArgument) {
   auto c = LoadAppConfig({"oops", "--grpc-addr"}, {});
   ASSERT_FALSE(c.ok());

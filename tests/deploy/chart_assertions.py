@@ -62,6 +62,10 @@ def field_env(container):
     return out
 
 
+def pod_volumes(pod):
+    return {v["name"]: v for v in pod.get("volumes", [])}
+
+
 def rbac_allows(by_kind, sa, sa_ns, ns, verbs):
     """True when the RBAC objects let ServiceAccount sa_ns/sa do every verb on discovery.k8s.io
     endpointslices in namespace ns (a Role bound there, or a ClusterRole bound cluster-wide or there)."""
@@ -201,7 +205,7 @@ def main():
                    "--tls-key", "--tls-client-ca", "--allow-static-endpoints", "--kube-api", "--namespaces",
                    "--wake-token-file", "--min-scrape-interval", "--shutdown-grace", "--max-connection-age",
                    "--peers-service", "--peers-namespace", "--peers-port-name", "--advertise-addr",
-                   "--peer-tls-server-name", "--prometheus-url", "--prometheus-allow",
+                   "--peer-tls-server-name", "--peer-tls-ca", "--prometheus-url", "--prometheus-allow",
                    "--prometheus-bearer-token-file", "--prometheus-ca-file", "--prometheus-header"}
     extra = set(values["server"].get("extraArgs") or [])
     for flag in a:
@@ -215,7 +219,8 @@ def main():
     # HA wiring (issue 12 item 6): replicas answer as one scaler only with ha.enabled and > 1 replica.
     ha = bool(values["ha"]["enabled"]) and values["replicaCount"] > 1
     hl = f"{fullname}-headless"
-    peer_flags = ("--peers-service", "--peers-namespace", "--peers-port-name", "--advertise-addr", "--peer-tls-server-name")
+    peer_flags = ("--peers-service", "--peers-namespace", "--peers-port-name", "--advertise-addr", "--peer-tls-server-name",
+                  "--peer-tls-ca")
     if ha:
         check(a.get("--peers-service") == hl, f"--peers-service is {a.get('--peers-service')!r}, want {hl!r}")
         check(a.get("--peers-namespace") == "$(POD_NAMESPACE)" and fenv.get("POD_NAMESPACE") == "metadata.namespace",
@@ -227,6 +232,15 @@ def main():
             check(bool(a.get("--peer-tls-server-name")), "HA with TLS but no --peer-tls-server-name")
         else:
             check("--peer-tls-server-name" not in a, "--peer-tls-server-name without TLS")
+        # issue 12 item 3: with cert-manager, peers are checked against the issuing CA (ca.crt of
+        # the mounted Secret), not the certificate file itself.
+        if tls and values["tls"]["certManager"]["enabled"]:
+            items = [i["key"] for i in (pod_volumes(pod).get("tls", {}).get("secret", {}).get("items") or [])]
+            check(a.get("--peer-tls-ca") == "/etc/nim-scaler/tls/ca.crt" and "ca.crt" in items,
+                  f"HA with cert-manager: --peer-tls-ca is {a.get('--peer-tls-ca')!r} (want the tls mount's ca.crt, "
+                  f"mounted items {items})")
+        else:
+            check("--peer-tls-ca" not in a, "--peer-tls-ca without TLS and cert-manager")
     else:
         for f in peer_flags:
             check(f not in a, f"{f} set without HA (replicaCount {values['replicaCount']}, ha.enabled {values['ha']['enabled']})")

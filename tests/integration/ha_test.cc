@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -28,6 +29,7 @@
 #include "tests/fakes/child_process.h"
 #include "tests/fakes/fake_kube_api.h"
 #include "tests/fakes/testdata.h"
+#include "tests/app/test_pki.h"
 
 namespace nimscaler {
 namespace {
@@ -158,8 +160,9 @@ class HaTest : public ::testing::Test {
     if (dir == nullptr) return;
     for (size_t i = 0; i < replicas_.size(); ++i) {
       if (!replicas_[i].process) continue;
-      std::ofstream(std::string(dir) + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name() +
-                    "-" + std::to_string(i) + ".log")
+      std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+      std::replace(test.begin(), test.end(), '/', '_');  // parameterized tests: Name/Param
+      std::ofstream(std::string(dir) + "/" + test + "-" + std::to_string(i) + ".log")
           << replicas_[i].process->output();
     }
   }
@@ -217,11 +220,12 @@ class HaTest : public ::testing::Test {
                                      "5s",
                                      "--stream-heartbeat",
                                      "0s"};
+    argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
     r.process = std::make_unique<testing::ChildProcess>(argv);
     auto m = r.process->WaitFor(R"(serving grpc_port=(\d+) http_port=(\d+))", 10s);
     ASSERT_FALSE(m.empty()) << r.process->output();
     r.http_port = std::stoi(m[2].str());
-    r.stub = ExternalScaler::NewStub(grpc::CreateChannel(r.addr, grpc::InsecureChannelCredentials()));
+    r.stub = ExternalScaler::NewStub(grpc::CreateCustomChannel(r.addr, client_credentials_, client_args_));
   }
 
   externalscaler::ScaledObjectRef Ref(int pod, const std::string& name, const std::string& window = "2s") const {
@@ -348,6 +352,10 @@ class HaTest : public ::testing::Test {
     return false;
   }
 
+  // Set before StartReplicas(): more serve flags, and how the test's KEDA-like client connects.
+  std::vector<std::string> extra_args_;
+  std::shared_ptr<grpc::ChannelCredentials> client_credentials_ = grpc::InsecureChannelCredentials();
+  grpc::ChannelArguments client_args_;
   testing::FakeKubeApi api_;
   ManyPods pods_;
   std::vector<Replica> replicas_;
@@ -910,6 +918,117 @@ TEST_F(HaTest, StreamsFollowTheOwnerWhenThePeersChange) {
   EXPECT_EQ(Tracked(replicas_[b], /*check=*/false).count(t3->name()), 0u)
       << "the old owner still collects T3\n" << Tail(replicas_[b].process->output());
 }
+
+// Issue 12 item 3: a forwarded call uses the credentials KEDA's does, TLS or mTLS, and keeps
+// working when the certificate rotates. The replicas share one certificate signed by a CA (as
+// cert-manager issues it) for the Service's DNS name only, so peers check that name. Before,
+// the peer client read its trust and its own certificate once at start: after a rotation to a
+// certificate from a new CA, a replica that restarted with the new one could not be reached
+// by the others (their handshakes failed), and the replica whose forward failed answered from
+// a trigger it started collecting itself (a third collector, and no longer one answer).
+// Modes: TLS trusting the certificate file itself (the default), TLS with --peer-tls-ca, mTLS.
+enum class PeerTls { kOwnCertificate, kPeerCa, kMutual };
+
+class HaTlsTest : public HaTest, public ::testing::WithParamInterface<PeerTls> {
+ protected:
+  // Asks every replica about triggers [first, first + n) until all three answer the pod's value;
+  // then checks that owner and successor alone collect each, and that no forward failed.
+  void ExpectOneAnswerEach(int first, int n) {
+    std::set<int> pending;
+    for (int i = first; i < first + n; ++i) {
+      pods_.SetKv(i, 0.05 * (1 + i % 10));
+      pending.insert(i);
+    }
+    auto deadline = Clock::now() + 30s;
+    while (!pending.empty() && Clock::now() < deadline) {
+      Drain();
+      for (auto it = pending.begin(); it != pending.end();) {
+        auto ref = Ref(*it, "tls-" + std::to_string(*it), "1s");
+        int right = 0;
+        for (auto& r : replicas_) {
+          double v = -1;
+          if (GetMetrics(r.stub.get(), ref, &v).ok() && std::abs(v - 0.5 * (1 + *it % 10)) < 1e-9) ++right;
+        }
+        it = right == 3 ? pending.erase(it) : std::next(it);
+      }
+      if (!pending.empty()) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(pending.empty()) << pending.size() << " triggers never answered alike over TLS";
+    std::map<std::string, int> collectors;
+    for (const auto& r : replicas_) {
+      for (const auto& name : Tracked(r, /*check=*/false)) ++collectors[name];
+    }
+    for (int i = first; i < first + n; ++i) EXPECT_EQ(collectors["tls-" + std::to_string(i)], 2) << "tls-" << i;
+    for (auto& r : replicas_) {
+      EXPECT_EQ(r.process->output().find("no peer in line answered"), std::string::npos) << Tail(r.process->output());
+    }
+  }
+};
+
+TEST_P(HaTlsTest, ForwardedCallsUseTlsCheckedAgainstThePeersCaAcrossARotation) {
+  const PeerTls mode = GetParam();
+  const std::string dir = ::testing::TempDir() + "/ha-tls-" + std::to_string(static_cast<int>(mode));
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name + ".tmp") << text;
+    std::filesystem::rename(dir + "/" + name + ".tmp", dir + "/" + name);
+  };
+  const std::string kName = "nim-scaler.nim-system.svc";
+  auto ca1 = testing::MakeSelfSigned("nim-scaler test CA 1");
+  auto server1 = testing::MakeSignedBy(ca1, "nim-scaler", "DNS:" + kName);
+  auto keda = testing::MakeSignedBy(ca1, "keda-operator", "DNS:keda-operator.keda.svc");
+  write("ca.crt", ca1.cert);
+  write("tls.crt", server1.cert);
+  write("tls.key", server1.key);
+  extra_args_ = {"--tls-cert", dir + "/tls.crt", "--tls-key", dir + "/tls.key", "--peer-tls-server-name", kName};
+  if (mode == PeerTls::kPeerCa) extra_args_.insert(extra_args_.end(), {"--peer-tls-ca", dir + "/ca.crt"});
+  if (mode == PeerTls::kMutual) extra_args_.insert(extra_args_.end(), {"--tls-client-ca", dir + "/ca.crt"});
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = ca1.cert;
+  if (mode == PeerTls::kMutual) {
+    o.pem_private_key = keda.key;
+    o.pem_cert_chain = keda.cert;
+  }
+  client_credentials_ = grpc::SslCredentials(o);
+  client_args_.SetSslTargetNameOverride(kName);
+  StartReplicas(3, "200ms");
+  ExpectOneAnswerEach(0, 20);
+
+  // Rotation to a certificate from a new CA; the CA bundle holds both (KEDA's client
+  // certificate still chains to the first). Every replica re-reads its files ...
+  auto ca2 = testing::MakeSelfSigned("nim-scaler test CA 2");
+  auto server2 = testing::MakeSignedBy(ca2, "nim-scaler", "DNS:" + kName);
+  write("ca.crt", ca1.cert + ca2.cert);
+  write("tls.key", server2.key);
+  write("tls.crt", server2.cert);
+  for (auto& r : replicas_) {
+    ASSERT_FALSE(r.process->WaitFor("certificate files changed and checked", 10s).empty()) << Tail(r.process->output());
+  }
+  // gRPC's own watcher takes the checked copies within its interval (tls_credentials.h).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // ... and the KEDA-like client trusts both CAs. Replica 0 restarts with the new certificate:
+  // the others must reach it with what they re-read.
+  grpc::SslCredentialsOptions o2 = o;
+  o2.pem_root_certs = ca1.cert + ca2.cert;
+  client_credentials_ = grpc::SslCredentials(o2);
+  for (auto& r : replicas_) r.stub = ExternalScaler::NewStub(grpc::CreateCustomChannel(r.addr, client_credentials_, client_args_));
+  replicas_[0].process->Signal(SIGKILL);
+  replicas_[0].process->Wait(5s);
+  Launch(0);
+  for (size_t i = 0; i < replicas_.size(); ++i) ASSERT_TRUE(SeesPeers(i, 3, 10s)) << replicas_[i].process->output();
+  ExpectOneAnswerEach(100, 20);
+}
+
+INSTANTIATE_TEST_SUITE_P(PeerTrust, HaTlsTest,
+                         ::testing::Values(PeerTls::kOwnCertificate, PeerTls::kPeerCa, PeerTls::kMutual),
+                         [](const ::testing::TestParamInfo<PeerTls>& p) {
+                           switch (p.param) {
+                             case PeerTls::kOwnCertificate: return "TlsTrustingTheCertificate";
+                             case PeerTls::kPeerCa: return "TlsWithPeerTlsCa";
+                             case PeerTls::kMutual: return "MutualTls";
+                           }
+                           return "";
+                         });
 
 }  // namespace
 }  // namespace nimscaler
