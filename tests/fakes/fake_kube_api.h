@@ -89,6 +89,14 @@ class FakeKubeApi {
     ++generation_;
     cv_.notify_all();
   }
+  /// While held, EndpointSlice requests wait (an API server that is slow to answer).
+  void HoldLists(bool hold) {
+    {
+      std::lock_guard lock(mu_);
+      hold_ = hold;
+    }
+    cv_.notify_all();
+  }
   void RequireToken(std::string token) {
     std::lock_guard lock(mu_);
     token_ = std::move(token);
@@ -164,6 +172,7 @@ class FakeKubeApi {
       w.Write(R"({"kind":"Status","code":404,"message":"unexpected request"})");
       return;
     }
+    cv_.wait(lock, [this] { return !hold_ || closing_; });
     if (!token_.empty()) {
       auto it = req.headers.find("authorization");
       if (it == req.headers.end() || it->second != "Bearer " + token_) {
@@ -233,6 +242,7 @@ class FakeKubeApi {
   long compacted_rv_ = 0;
   int generation_ = 0;
   bool closing_ = false;
+  bool hold_ = false;
   std::string token_;
   int lists_ = 0, watches_ = 0, unauthorized_ = 0;
   std::set<std::string> scaled_objects_;

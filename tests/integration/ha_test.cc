@@ -919,6 +919,36 @@ TEST_F(HaTest, StreamsFollowTheOwnerWhenThePeersChange) {
       << "the old owner still collects T3\n" << Tail(replicas_[b].process->output());
 }
 
+// Issue 12 item 1: a replica that has not read its peers yet would answer as if it were alone
+// (owner of everything), so it is not ready until the peers Service has been listed once.
+TEST_F(HaTest, NotReadyBeforeThePeersServiceIsListed) {
+  api_.HoldLists(true);
+  replicas_.push_back(Replica{});
+  int port = FreePort();
+  replicas_[0].addr = "127.0.0.1:" + std::to_string(port);
+  api_.SetPod("scaler-0", "127.0.0.1", port, true);
+  Launch(0);
+  auto http = net::MakeCurlHttpClient();
+  net::HttpRequestOptions o;
+  o.timeout = 2s;
+  const std::string readyz = "http://127.0.0.1:" + std::to_string(replicas_[0].http_port) + "/readyz";
+  auto before = http->Get(readyz, o);
+  ASSERT_TRUE(before.ok()) << before.status().message();
+  EXPECT_EQ(before->status, 503) << before->body;
+  EXPECT_NE(before->body.find("the peers Service nim-scaler has not been listed yet"), std::string::npos)
+      << before->body;
+  api_.HoldLists(false);
+  long status = 0;
+  auto deadline = Clock::now() + 10s;
+  while (Clock::now() < deadline && status != 200) {
+    Drain();
+    auto r = http->Get(readyz, o);
+    status = r.ok() ? r->status : 0;
+    if (status != 200) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(status, 200) << replicas_[0].process->output();
+}
+
 // Issue 12 item 3: a forwarded call uses the credentials KEDA's does, TLS or mTLS, and keeps
 // working when the certificate rotates. The replicas share one certificate signed by a CA (as
 // cert-manager issues it) for the Service's DNS name only, so peers check that name. Before,
