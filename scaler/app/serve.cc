@@ -215,7 +215,7 @@ int RunServe(const config::AppConfig& config) {
   // the calls this replica makes to its peers. Declared before the services, so it stops after
   // they have answered everything.
   service::CallLoop loop;
-  // HA (README "HA"): the replicas of the peers Service share the triggers out.
+  // HA (docs/ha.md): the replicas of the peers Service share the triggers out.
   std::unique_ptr<cluster::Membership> membership;
   std::unique_ptr<cluster::Router> router;
   std::unique_ptr<service::PeerClient> peers;

@@ -1,7 +1,7 @@
 #pragma once
 // Server credentials for the KEDA gRPC port: plaintext (h2c), TLS, or mutual TLS, with the
 // certificate files re-read while the server runs so a rotated Secret takes effect without a
-// restart (README.md "TLS and mTLS").
+// restart (docs/install.md "TLS and mTLS").
 //
 // gRPC never reads the configured files itself. A CertificateReloader reads them, checks them
 // with OpenSSL (every PEM block parses, the key matches the certificate) and only then copies

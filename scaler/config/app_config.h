@@ -1,5 +1,5 @@
 #pragma once
-// AppConfig: the server's own configuration (README.md "Running the server"), from flags, environment
+// AppConfig: the server's own configuration (docs/operations.md "Running the server"), from flags, environment
 // variables NIM_SCALER_<FLAG> and an optional JSON file. Precedence: flag > env > file >
 // default. Bad configuration is a startup error that names the option and what is expected.
 
@@ -30,7 +30,7 @@ struct AppConfig {
   std::string prometheus_url;                   ///< --prometheus-url: wakeQuery's Prometheus by default
   std::vector<std::string> prometheus_allowed;  ///< --prometheus-allow: other prometheusAddress values
   /// Sent only to the trusted Prometheus addresses (--prometheus-url and the entries listed in
-  /// --prometheus-allow, never through "*" or --allow-static-endpoints; README "Which Prometheus").
+  /// --prometheus-allow, never through "*" or --allow-static-endpoints; docs/operations.md "Security and limits", Which Prometheus).
   std::string prometheus_bearer_token_file;     ///< --prometheus-bearer-token-file (re-read per query)
   std::string prometheus_ca_file;               ///< --prometheus-ca-file: PEM CA bundle for https
   std::vector<std::string> prometheus_headers;  ///< --prometheus-header (repeatable): "Name: value"
@@ -41,7 +41,7 @@ struct AppConfig {
   Duration shutdown_grace = std::chrono::seconds(5);
   std::string wake_token_file;  ///< bearer token guarding the wake hook (re-read per call)
   Duration stream_heartbeat = std::chrono::seconds(60);  ///< re-send `true` while active; 0: never
-  /// HA (README "HA"): the replicas' headless Service in this pod's namespace ("" = alone).
+  /// HA (docs/ha.md): the replicas' headless Service in this pod's namespace ("" = alone).
   std::string peers_service;
   std::string peers_namespace;               ///< default: the pod's namespace (service account)
   std::string peers_port_name = "grpc";      ///< the gRPC port's name in the peers' EndpointSlices
@@ -55,7 +55,7 @@ struct AppConfig {
   size_t max_idle_connections = 1024;
 };
 
-/// One documented option, for `--help` and the README.
+/// One documented option, for `--help` and docs/operations.md "Running the server".
 struct OptionDoc {
   std::string flag;  ///< e.g. "--grpc-addr"
   std::string env;   ///< e.g. "NIM_SCALER_GRPC_ADDR"

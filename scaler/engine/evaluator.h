@@ -2,7 +2,7 @@
 // Evaluator: turns a ScaledObject's successive Snapshots into the answers KEDA gets (value,
 // activity, or an error status). It owns the per-pod windows (counter rates, histogram
 // quantiles) and the decision policy (stable/panic windows), and applies the fault policies
-// of README.md "What KEDA gets, and when". Pure apart from its own state: time is passed in.
+// of docs/operations.md "What KEDA gets, and when". Pure apart from its own state: time is passed in.
 
 #include <map>
 #include <memory>
@@ -23,7 +23,7 @@ struct Evaluation {
   bool active = false;    ///< IsActive answer when status is OK
   bool held = false;      ///< value kept from the previous cycle (a pod is missing, or no data)
   bool pending = false;   ///< no collection cycle has finished yet (status is UNAVAILABLE)
-  bool panicking = false; ///< the panic window drove the value (README.md "What the trigger means")
+  bool panicking = false; ///< the panic window drove the value (docs/formula.md "The decision")
   bool woken = false;     ///< active because of a wake (wakeQuery or the wake hook), not the pods
   std::string wake_error; ///< why wakeQuery could not be evaluated this cycle
   double raw = 0;         ///< the formula's value this cycle, before the decision policy

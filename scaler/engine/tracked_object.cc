@@ -150,7 +150,7 @@ signals::SnapshotConstPtr TrackedObject::BuildSnapshot(const CycleData& data, co
     } else {
       reading.error = scraped.status().message();
       // A gauge is a point-in-time level: a recent one is better than none, so a failed
-      // pod keeps its last gauges for 3 x scrapeInterval (README.md "What KEDA gets, and when"). Rates are never
+      // pod keeps its last gauges for 3 x scrapeInterval (docs/operations.md "What KEDA gets, and when"). Rates are never
       // carried over.
       if (prev != nullptr && prev->last_success && now - *prev->last_success <= spec_->stale_keep) {
         reading.stale = true;

@@ -9,7 +9,7 @@
 namespace nimscaler::formula {
 namespace {
 
-// README.md "What the trigger means": with neither a target nor a formula, scale on KV use
+// docs/formula.md "The formula": with neither a target nor a formula, scale on KV use
 // and queue length.
 constexpr double kDefaultKvCache = 0.8;
 constexpr double kDefaultWaiting = 4;

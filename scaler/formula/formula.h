@@ -1,5 +1,5 @@
 #pragma once
-// The formula language of README.md "What the trigger means": a small expression language that turns per-pod LLM
+// The formula language of docs/formula.md "The language": a small expression language that turns per-pod LLM
 // signals into a desired replica count. Modelled on re2: text is lexed, parsed into an AST,
 // checked against the declared signals, and compiled once into an immutable Program that many
 // threads evaluate concurrently.
@@ -83,7 +83,7 @@ struct SignalInfo {
   Kind kind = Kind::kUnknown;
 };
 
-/// The builtin signals (README.md "What the trigger means"): kv_cache, waiting, running (gauges); ttft, itl, e2e,
+/// The builtin signals (docs/formula.md "The formula"): kv_cache, waiting, running (gauges); ttft, itl, e2e,
 /// queue_time (histograms); prompt_tokens, generation_tokens, requests (counters).
 const std::vector<SignalInfo>& BuiltinSignals();
 
@@ -209,7 +209,7 @@ Result<ProgramConstSharedPtr> Compile(std::string_view text,
                                       const std::vector<SignalInfo>& signals = BuiltinSignals(),
                                       const Options& options = {});
 
-/// Per-replica targets from the trigger metadata (README.md "Trigger metadata"); latency targets in seconds.
+/// Per-replica targets from the trigger metadata (docs/trigger-reference.md "Keys"); latency targets in seconds.
 struct Targets {
   std::optional<double> kv_cache;
   std::optional<double> waiting;
@@ -223,7 +223,7 @@ struct Targets {
   std::optional<double> startup_time;
 };
 
-/// The formula the targets stand for (README.md "What the trigger means"), e.g.
+/// The formula the targets stand for (docs/formula.md "The formula" and "Slow cold starts"), e.g.
 ///   max(sum(kv_cache)/0.7, sum(waiting)/4, replicas*quantile(0.95, ttft)/2)
 /// and with a startup time D of 150 s: max(D, predict(D, 150s)).
 /// With no target at all: targetKvCache 0.8 and targetWaiting 4. A single term is returned

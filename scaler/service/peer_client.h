@@ -1,5 +1,5 @@
 #pragma once
-// PeerClient: calls from one replica to another (README "HA"). A replica that does not own a
+// PeerClient: calls from one replica to another (docs/ha.md). A replica that does not own a
 // trigger forwards KEDA's unary calls to the owner and relays StreamIsActive from it. Every
 // call carries kForwardedHeader, so a forwarded call is answered where it lands and never
 // forwarded again. Channels are cached per peer and use the port's own credentials.

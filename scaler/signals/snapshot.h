@@ -14,7 +14,7 @@
 
 namespace nimscaler::signals {
 
-/// Builtin per-pod gauge signals (README.md "What the trigger means"). Custom signals use their own names.
+/// Builtin per-pod gauge signals (docs/formula.md "The formula"). Custom signals use their own names.
 inline constexpr const char* kKvCache = "kv_cache";
 inline constexpr const char* kWaiting = "waiting";
 inline constexpr const char* kRunning = "running";

@@ -1,6 +1,6 @@
 #pragma once
 // Engine presets: which metric (family, label matchers, unit) each model server uses for each
-// builtin signal (README.md "What the trigger means", "Engines"), in order of preference, and how several series of one
+// builtin signal (docs/formula.md "Engines"; the names in docs/design.md "Metric names per engine"), in order of preference, and how several series of one
 // pod combine. Custom `signal.<name>` mappings use the same SignalSource shape.
 
 #include <map>

@@ -321,7 +321,7 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
     }
   }
 
-  // Targets. With none given (and no formula), the product defaults apply (README.md "What the trigger means").
+  // Targets. With none given (and no formula), the product defaults apply (docs/formula.md "The formula").
   struct TargetKey { const char* key; const char* signal; };
   for (TargetKey t : {TargetKey{"targetKvCache", signals::kKvCache}, TargetKey{"targetWaiting", signals::kWaiting},
                       TargetKey{"targetRunning", signals::kRunning}}) {

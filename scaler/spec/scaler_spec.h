@@ -93,7 +93,7 @@ struct SpecOptions {
   std::vector<std::string> prometheus_headers;
 };
 
-/// The table of every metadata key (for validation, `check` and the README).
+/// The table of every metadata key (for validation, `check` and docs/trigger-reference.md).
 const std::vector<config::FieldSpec>& MetadataFields();
 
 /// Validates `metadata` and builds the spec; every problem is in one INVALID_ARGUMENT (a

@@ -119,7 +119,7 @@ def test_case16_tiny_value_still_active(client, pod):
 
 
 def test_case17_activity_agrees_with_value(client, make_pod):
-    """Case 17, with this product's activation rule (README.md "Trigger metadata": `activation` defaults to
+    """Case 17, with this product's activation rule (docs/trigger-reference.md "Keys": `activation` defaults to
     sum(waiting) + sum(running) > 0; `activationThreshold` is not a key of this scaler): IsActive
     follows that rule and agrees with a GetMetrics taken at the same moment. One fresh trigger per
     row (the reported value is smoothed over `window`, so a changing source would mix rows)."""

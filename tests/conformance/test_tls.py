@@ -1,4 +1,4 @@
-"""Cases 30-31 (tests/conformance/README.md) and README.md "TLS and mTLS": TLS and mTLS on the gRPC port, with
+"""Cases 30-31 (tests/conformance/README.md) and docs/install.md "TLS and mTLS": TLS and mTLS on the gRPC port, with
 certificate rotation without a restart. Certificates are made here with the openssl CLI."""
 
 import hashlib
@@ -233,7 +233,7 @@ def test_case31_mtls_requires_a_client_certificate(workdir, pki, pod):
 
 
 def test_tls_rotation_without_restart(workdir, pki, pod):
-    """README.md "TLS and mTLS": the certificate files are re-read when they change. A Kubernetes-style
+    """docs/install.md "TLS and mTLS": the certificate files are re-read when they change. A Kubernetes-style
     Secret swap to a certificate from another CA, and a new client CA, take effect for new
     connections within seconds, with the same process; an established connection keeps
     working."""

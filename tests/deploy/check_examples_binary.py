@@ -21,7 +21,7 @@ import tempfile
 import yaml
 
 PENDING_RE = re.compile(r'key "([^"]+)" is documented but not supported by this nim-scaler version yet; remove it')
-# Engines README.md "Trigger metadata" lists; a build that lacks one refuses it with "must be one of".
+# Engines docs/trigger-reference.md "Keys" lists; a build that lacks one refuses it with "must be one of".
 DOCUMENTED_ENGINES = {"nim", "vllm", "sglang", "tgi", "triton", "trtllm", "auto"}
 ENGINE_RE = re.compile(r'engine: "([a-z]+)" must be one of [a-z, ]+?(?=;|$)', re.M)
 

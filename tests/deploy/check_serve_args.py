@@ -10,7 +10,7 @@ value of the chart that the binary refuses. A file given with --config is create
 the rendered ConfigMap. The container's env is passed as the kubelet would set it, with made-up
 downward-API values (pod and node addresses, namespace), and $(VAR) references in the args are
 expanded from it like the kubelet does (the HA flags --advertise-addr and --peers-namespace use them).
-Flags the README documents but this build lacks (PENDING) are reported as
+Flags docs/operations.md "Running the server" documents but this build lacks (PENDING) are reported as
 notes, not failures.
 """
 import os
@@ -22,7 +22,7 @@ import tempfile
 import yaml
 
 SENTINEL = "--zz-deploy-check-sentinel"
-# Flags README.md documents that the binary may not have yet: name -> where promised.
+# Flags docs/operations.md "Running the server" documents that the binary may not have yet: name -> where promised.
 PENDING = {}
 
 

@@ -3,10 +3,11 @@
 
 Usage: lint_examples.py --install RENDERED_INSTALL_YAML FILE...
 
-RENDERED_INSTALL_YAML is the chart rendered with the README's install command. For every nim-scaler
+RENDERED_INSTALL_YAML is the chart rendered with an install command: the one of
+docs/install.md "Install with Helm", or another (e.g. the quickstart's). For every nim-scaler
 trigger (type external or external-push) in FILE:
   * scalerAddress must be <Service>.<namespace>.svc:<grpc port> of a Service of that install, so a
-    copied example reaches the scaler the README installed;
+    copied example reaches the scaler that command installed;
   * every metadata key must be one nim-scaler accepts (the scaler refuses unknown keys);
   * values must parse: numbers for targets and quantiles, durations for windows and latency targets,
     a known engine, one discovery source (service, dnsName or endpoints);
@@ -14,8 +15,8 @@ trigger (type external or external-push) in FILE:
     --any-namespace is given;
   * an authenticationRef must name a TriggerAuthentication defined in the same file;
   * metricType, when given, must be AverageValue (issue 15 item 6): nim-scaler reports the desired
-    replica count, and with Value the HPA multiplies it by the ready pods (README.md "What the
-    trigger means").
+    replica count, and with Value the HPA multiplies it by the ready pods
+    (docs/formula.md "The value KEDA gets").
 """
 import argparse
 import re
@@ -23,7 +24,7 @@ import sys
 
 import yaml
 
-# Trigger metadata keys of README.md "Trigger metadata", plus the keys KEDA itself consumes.
+# Trigger metadata keys of docs/trigger-reference.md "Keys", plus the keys KEDA itself consumes.
 KEYS = {
     "service", "port", "metricsPath", "scheme", "insecureSkipVerify", "caCert", "dnsName", "endpoints",
     "engine", "model", "targetKvCache", "targetWaiting", "targetRunning", "targetTtft", "targetItl",
@@ -84,7 +85,7 @@ def main():
             if not ns:
                 errors.append(f"{so}: give metadata.namespace, the scaler serves listed namespaces only")
             elif namespaces is not None and ns not in namespaces and not args.any_namespace:
-                errors.append(f"{so}: namespace {ns} is not served by the README install (--namespaces {','.join(sorted(namespaces))})")
+                errors.append(f"{so}: namespace {ns} is not served by the --install chart (--namespaces {','.join(sorted(namespaces))})")
             for i, t in enumerate(d["spec"]["triggers"]):
                 if t["type"] not in ("external", "external-push"):
                     continue

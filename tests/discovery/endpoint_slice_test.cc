@@ -1,5 +1,5 @@
 // Kubernetes discovery against a loopback fake API server with the real API's shapes, and
-// the collection policies that depend on it (README.md "What KEDA gets, and when", issue acceptance).
+// the collection policies that depend on it (docs/operations.md "What KEDA gets, and when", issue acceptance).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// The fault and value policies of Evaluate(), one test per policy (README.md "What the trigger means" and "What KEDA gets, and when").
+// The fault and value policies of Evaluate(), one test per policy (docs/formula.md "The decision" and docs/operations.md "What KEDA gets, and when").
 #include "scaler/engine/evaluator.h"
 
 #include <gmock/gmock.h>

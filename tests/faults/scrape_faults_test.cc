@@ -1,4 +1,4 @@
-// Scrape faults (README.md "What KEDA gets, and when", issue 4): each fault a pod can show, with its expected outcome,
+// Scrape faults (docs/operations.md "What KEDA gets, and when", issue 4): each fault a pod can show, with its expected outcome,
 // through the real PodScrapeSource over libcurl and, where the policy lives there, through a
 // ScalerEngine/TrackedObject with static endpoints. Servers that misbehave at the TCP level
 // are raw loopback sockets (raw_server.h); well-formed pods whose answer changes during a test
@@ -208,7 +208,7 @@ std::string PaddedTo(size_t size) {
 
 TEST(ScrapeFaults, BodyOverTheDefault16MiBCapIsRefusedWithAClearMessage) {
   const size_t cap = net::HttpRequestOptions{}.max_body_bytes;
-  ASSERT_EQ(cap, 16u << 20) << "the default body cap (README, Security and limits: Scrapes)";
+  ASSERT_EQ(cap, 16u << 20) << "the default body cap (docs/operations.md \"Security and limits\", Scrapes)";
   auto over = StaticPod(PaddedTo(cap + 1));
   sources::PodScrapeConfig c;
   c.engine = "nim";

@@ -1,4 +1,4 @@
-// The formula built from per-replica targets (README.md "What the trigger means").
+// The formula built from per-replica targets (docs/formula.md "The formula").
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -88,7 +88,7 @@ const Golden kGolden[] = {
     // Whitespace, tabs and newlines (YAML block scalars) separate tokens.
     {"max(\n  sum(waiting)/4,\n\tsum(kv_cache)/0.8\n)",
      "max(div(sum_pods(gauge(waiting)), num(4)), div(sum_pods(gauge(kv_cache)), num(0.8)))"},
-    // The default formula of README.md "What the trigger means".
+    // The default formula of docs/formula.md "The formula".
     {"max(sum(kv_cache)/0.8, sum(waiting)/4, replicas*quantile(0.95, ttft)/2)",
      "max(div(sum_pods(gauge(kv_cache)), num(0.8)), div(sum_pods(gauge(waiting)), num(4)), "
      "div(mul(replicas, quantile(num(0.95), histogram(ttft))), num(2)))"},

@@ -67,7 +67,7 @@ TEST(DecisionPolicyTest, ScaleDownFollowsTheStableWindowWithoutPanic) {
   EXPECT_DOUBLE_EQ(values.back(), 2);
 }
 
-// The burst scenario of README.md "What the trigger means" ("The decision"): waiting jumps tenfold within seconds. The answer rises on the
+// The burst scenario of docs/formula.md "The decision": waiting jumps tenfold within seconds. The answer rises on the
 // first sample that sees it and does not fall until a full stable window passes without panic.
 TEST(DecisionPolicyTest, BurstPanicsAtOnceAndHoldsForAFullWindow) {
   auto program = formula::Compile("sum(waiting) / 4");

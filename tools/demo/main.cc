@@ -556,7 +556,7 @@ int main(int argc, char** argv) {
       b_stream_open = true;
     }
     // The Service holds requests while B has no ready pod: the gateway asks nim-scaler to
-    // wake the model (README.md "Scale to zero and back": the wake hook) when the build has it.
+    // wake the model (docs/operations.md "Scale to zero and back": the wake hook) when the build has it.
     int held_b = 0;
     emu_b.With([&](nimemu::Cluster& c) { held_b = c.View().held; });
     if (held_b > 0 && spec_b == 0 && !wake_sent && mode == "service") {

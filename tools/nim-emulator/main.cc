@@ -1,5 +1,5 @@
 // nim-emulator: N emulated LLM model-server pods on 127.0.0.1, a control API and a minimal
-// Kubernetes API (EndpointSlices of the emulated Service). See tools/README-demo.md.
+// Kubernetes API (EndpointSlices of the emulated Service). See docs/demo.md "nim-emulator".
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>

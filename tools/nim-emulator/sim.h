@@ -47,7 +47,7 @@ struct Histogram {
 struct PodModel {
   std::string engine = "nim";  ///< nim | vllm | sglang: metric names and histogram buckets
   std::string model_name = "meta/llama-3.1-8b-instruct";
-  int64_t kv_capacity_tokens = 283'000;  ///< KV cache size in tokens (see Calibration in README)
+  int64_t kv_capacity_tokens = 283'000;  ///< KV cache size in tokens (docs/emulator-calibration.md "KV-cache use")
   int block_size = 16;                   ///< KV block size in tokens
   int max_running = 512;                 ///< num_request_max: concurrent sequences per pod
   int max_batched_tokens = 8192;         ///< tokens per step (prefill chunks + decodes)

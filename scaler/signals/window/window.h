@@ -223,7 +223,7 @@ struct WindowedQuantile {
 WindowedQuantile WindowQuantile(double q, std::span<const HistogramWindow* const> pods, TimePoint now,
                                 Duration window);
 
-/// Settings of the decision policy (README.md "Trigger metadata": `window`, `panicWindow`).
+/// Settings of the decision policy (docs/trigger-reference.md "Keys": `window`, `panicWindow`).
 struct PolicyOptions {
   Duration stable_window = std::chrono::seconds(60);
   Duration panic_window = std::chrono::seconds(6);
@@ -241,7 +241,7 @@ struct Decision {
   bool panicking = false;
 };
 
-/// Knative's KPA decision over the formula's value (README.md "What the trigger means", "The decision"):
+/// Knative's KPA decision over the formula's value (docs/formula.md "The decision"):
 ///  - the answer is the stable-window average of the formula's value;
 ///  - when the panic-window average is at least panic_threshold x max(1, ready replicas), the
 ///    policy panics; every such tick restarts the panic timer;
