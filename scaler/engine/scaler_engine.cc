@@ -1,6 +1,9 @@
 // Exports ScalerEngine.
 #include "scaler/engine/scaler_engine.h"
 
+#include <algorithm>
+#include <set>
+
 #include "scaler/common/text.h"
 #include "scaler/telemetry/logging.h"
 
@@ -17,7 +20,81 @@ size_t MetadataBytes(const config::Metadata& metadata) {
   for (const auto& [k, v] : metadata) n += k.size() + v.size();
   return n;
 }
+
+constexpr size_t kMaxPendingWakes = 10000;
+
+// A Kubernetes Service or namespace name: a DNS-1123 label.
+bool IsServiceLabel(std::string_view s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+// The labels of a DNS name, lower-case, without a final dot.
+std::vector<std::string> DnsLabels(std::string_view host) {
+  std::string h = ToLower(host);
+  if (!h.empty() && h.back() == '.') h.pop_back();
+  std::vector<std::string> labels;
+  size_t start = 0;
+  while (true) {
+    size_t dot = h.find('.', start);
+    labels.push_back(h.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return labels;
+}
+
+// "<svc>.<ns>.svc" in a name's labels (the first "svc" label with two labels before it): the
+// cluster DNS name of a Service, or of one of its pods when a hostname comes first.
+std::optional<ServiceName> ClusterServiceName(const std::vector<std::string>& labels) {
+  for (size_t i = 2; i < labels.size(); ++i) {
+    if (labels[i] == "svc") return ServiceName{labels[i - 1], labels[i - 2]};
+  }
+  return std::nullopt;
+}
+
+// The host of "scheme://host[:port][/path]" (a bracketed IPv6 address comes back as it is).
+std::string_view UrlHost(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return {};
+  url.remove_prefix(scheme + 3);
+  size_t at = url.find_first_of("/?#");
+  url = url.substr(0, at);
+  if (size_t userinfo = url.rfind('@'); userinfo != std::string_view::npos) url.remove_prefix(userinfo + 1);
+  if (!url.empty() && url.front() == '[') return url;
+  return url.substr(0, url.find(':'));
+}
 }  // namespace
+
+std::vector<ServiceName> ServicesRead(const spec::ScalerSpec& spec) {
+  std::vector<ServiceName> found;
+  const auto& d = spec.discovery;
+  switch (d.kind) {
+    case sources::DiscoveryConfig::Kind::kService:
+      found.push_back({spec.key.ns, d.service});
+      break;
+    case sources::DiscoveryConfig::Kind::kDns: {
+      std::vector<std::string> labels = DnsLabels(d.dns_name);
+      if (labels.size() == 1) {
+        found.push_back({spec.key.ns, labels[0]});
+      } else if (labels.size() == 2) {
+        found.push_back({labels[1], labels[0]});
+      } else if (auto svc = ClusterServiceName(labels)) {
+        found.push_back(*svc);
+      }
+      break;
+    }
+    case sources::DiscoveryConfig::Kind::kStatic:
+      for (const auto& url : d.urls) {
+        if (auto svc = ClusterServiceName(DnsLabels(UrlHost(url)))) found.push_back(*svc);
+      }
+      break;
+  }
+  std::erase_if(found, [](const ServiceName& s) { return !IsServiceLabel(s.ns) || !IsServiceLabel(s.name); });
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
+  return found;
+}
 
 ScalerEngine::ScalerEngine(spec::SpecOptions options, EngineDeps deps, Duration idle_forget, size_t workers)
     : options_(options), deps_(std::move(deps)), idle_forget_(idle_forget), collector_(deps_, workers), wake_poller_(deps_.clock, 4) {}
@@ -54,6 +131,19 @@ Result<std::shared_ptr<TrackedObject>> ScalerEngine::Resolve(const std::string& 
   }
   auto built = spec::BuildScalerSpec(ns, name, metadata, options_);
   Status joined = built.status();
+  if (built.ok() && !pending) {
+    // A wake by Service recorded before tracking (issue 18 item 2): the first Service read
+    // with one in force.
+    std::vector<ServiceName> services = ServicesRead(**built);
+    std::lock_guard lock(mu_);
+    for (const auto& svc : services) {
+      auto w = pending_service_wakes_.find(svc);
+      if (w != pending_service_wakes_.end() && w->second.until > entry.last_access) {
+        pending = w->second;
+        break;
+      }
+    }
+  }
   if (built.ok()) {
     entry.object = std::make_shared<TrackedObject>(*built, deps_);
     // Woken before its first cycle can run, so no first answer says "inactive".
@@ -130,9 +220,39 @@ size_t ScalerEngine::Wake(const std::string& ns, const std::string& name, TimePo
   return matched.size();
 }
 
+ServiceWake ScalerEngine::WakeService(const std::string& ns, const std::string& service, TimePoint now,
+                                      const std::string& reason) {
+  // Matched outside mu_ (List() copies the pointers): reading every spec's names is work that
+  // the gRPC lookups, which take mu_, need not wait for.
+  ServiceName wanted{ns, service};
+  std::vector<std::shared_ptr<TrackedObject>> matched;
+  for (auto& obj : List()) {
+    std::vector<ServiceName> read = ServicesRead(obj->spec());
+    if (std::binary_search(read.begin(), read.end(), wanted)) matched.push_back(std::move(obj));
+  }
+  ServiceWake woke;
+  std::set<std::string> names;
+  for (const auto& obj : matched) {  // each entry is one trigger: each is woken once
+    obj->Wake(now, reason);
+    names.insert(obj->spec().key.ToString());
+  }
+  woke.triggers = matched.size();
+  woke.scaled_objects.assign(names.begin(), names.end());
+  return woke;
+}
+
+void ScalerEngine::RecordPendingServiceWake(const std::string& ns, const std::string& service, TimePoint until,
+                                            const std::string& reason) {
+  std::lock_guard lock(mu_);
+  TimePoint now = deps_.clock->Now();
+  std::erase_if(pending_service_wakes_, [&](const auto& kv) { return kv.second.until <= now; });
+  ServiceName key{ns, service};
+  if (pending_service_wakes_.size() >= kMaxPendingWakes && !pending_service_wakes_.count(key)) return;
+  pending_service_wakes_[key] = PendingWake{until, reason};
+}
+
 void ScalerEngine::RecordPendingWake(const std::string& ns, const std::string& name, TimePoint until,
                                      const std::string& reason) {
-  constexpr size_t kMaxPendingWakes = 10000;
   std::lock_guard lock(mu_);
   TimePoint now = deps_.clock->Now();
   std::erase_if(pending_wakes_, [&](const auto& kv) { return kv.second.until <= now; });

@@ -19,6 +19,29 @@
 
 namespace nimscaler::engine {
 
+/// A Kubernetes Service, by namespace and name.
+struct ServiceName {
+  std::string ns;
+  std::string name;
+  bool operator<(const ServiceName& o) const { return std::tie(ns, name) < std::tie(o.ns, o.name); }
+  bool operator==(const ServiceName& o) const = default;
+};
+
+/// The Services whose pods `spec` reads (issue 18 item 2: wake by Service), each once:
+/// - `service`: that Service in the trigger's namespace;
+/// - `dnsName` (a headless Service): "<svc>" (the trigger's namespace, as the pod's DNS search
+///   path resolves it), "<svc>.<ns>", or any name with a "<svc>.<ns>.svc" part
+///   ("<svc>.<ns>.svc.cluster.local", or "<pod>.<svc>.<ns>.svc..." for one pod of it);
+/// - static `endpoints`: each URL whose host has a "<svc>.<ns>.svc" part (a bare name or an IP
+///   address says nothing about a Service).
+std::vector<ServiceName> ServicesRead(const spec::ScalerSpec& spec);
+
+/// What ScalerEngine::WakeService woke.
+struct ServiceWake {
+  size_t triggers = 0;                     ///< tracked triggers woken, each once
+  std::vector<std::string> scaled_objects; ///< their ScaledObjects, "<namespace>/<name>", sorted, each once
+};
+
 /// Thread-safe.
 class ScalerEngine {
  public:
@@ -47,6 +70,17 @@ class ScalerEngine {
   /// tracked before then is woken at once (the wake hook called before KEDA's first call, or
   /// on a replica that does not track it yet). At most 10,000 are remembered.
   void RecordPendingWake(const std::string& ns, const std::string& name, TimePoint until, const std::string& reason);
+
+  /// Wakes every tracked trigger whose pods come from Service namespace/service (ServicesRead),
+  /// each once, whatever its ScaledObject's name (the wake hook by Service, issue 18 item 2).
+  ServiceWake WakeService(const std::string& ns, const std::string& service, TimePoint now,
+                          const std::string& reason);
+
+  /// As RecordPendingWake, for a Service: a trigger that reads it (ServicesRead) and starts
+  /// being tracked before `until` is woken at once. Calling it again re-arms the same record.
+  /// At most 10,000 are remembered.
+  void RecordPendingServiceWake(const std::string& ns, const std::string& service, TimePoint until,
+                                const std::string& reason);
 
   /// Stops and drops every tracked trigger for which `drop` is true (e.g. triggers this replica
   /// no longer owns), logging `why` for each. Returns how many.
@@ -94,6 +128,7 @@ class ScalerEngine {
     std::string reason;
   };
   std::map<std::pair<std::string, std::string>, PendingWake> pending_wakes_;  // guarded by mu_
+  std::map<ServiceName, PendingWake> pending_service_wakes_;                 // guarded by mu_
   size_t cached_errors_ = 0;  // entries_ holding an error
   size_t tracked_ = 0;        // entries_ holding an object
   Collector collector_;

@@ -239,5 +239,111 @@ TEST_F(ScalerEngineTest, AStalledWakeQueryMarksOnlyItsTriggerAndDelaysNoCollecti
   EXPECT_TRUE((*a)->Latest()->status.ok()) << (*a)->Latest()->status.message();
 }
 
+// Issue 18 item 2 (wake by Service): the Services a trigger reads, from each way a spec names
+// its pods; a name that says nothing about a Service (an IP, a host outside the cluster) gives none.
+TEST(ServicesRead, NamesTheServiceOfEachWayATriggerFindsItsPods) {
+  auto read = [](const std::string& ns, config::Metadata md) {
+    md["engine"] = "nim";
+    md["targetKvCache"] = "0.1";
+    auto spec = spec::BuildScalerSpec(ns, "so", md, {.allow_static_endpoints = true});
+    EXPECT_TRUE(spec.ok()) << spec.status().message();
+    std::vector<std::string> out;
+    if (spec.ok()) {
+      for (const auto& s : ServicesRead(**spec)) out.push_back(s.ns + "/" + s.name);
+    }
+    return out;
+  };
+  using ::testing::ElementsAre;
+  using ::testing::IsEmpty;
+  EXPECT_THAT(read("nim", {{"service", "llama"}}), ElementsAre("nim/llama"));
+  EXPECT_THAT(read("nim", {{"dnsName", "llama"}}), ElementsAre("nim/llama"));
+  EXPECT_THAT(read("nim", {{"dnsName", "llama.models"}}), ElementsAre("models/llama"));
+  EXPECT_THAT(read("nim", {{"dnsName", "llama.models.svc"}}), ElementsAre("models/llama"));
+  EXPECT_THAT(read("nim", {{"dnsName", "Llama.Models.svc.cluster.local"}}), ElementsAre("models/llama"));
+  EXPECT_THAT(read("nim", {{"dnsName", "llama-0.llama.models.svc.cluster.local"}}), ElementsAre("models/llama"));
+  EXPECT_THAT(read("nim", {{"dnsName", "svc.svc.svc.cluster.local"}}), ElementsAre("svc/svc"));
+  EXPECT_THAT(read("nim", {{"dnsName", "10.0.0.1"}}), IsEmpty());
+  EXPECT_THAT(read("nim", {{"dnsName", "api.example.com"}}), IsEmpty());
+  EXPECT_THAT(read("nim", {{"endpoints", "http://llama.nim.svc:8000/metrics,"
+                                         "http://llama.nim.svc.cluster.local:8001/metrics,"
+                                         "http://10.0.0.2:8000/metrics,http://localhost:8000/metrics,"
+                                         "https://vllm.other.svc.cluster.local/metrics"}}),
+              ElementsAre("nim/llama", "other/vllm"));
+  EXPECT_THAT(read("nim", {{"endpoints", "http://u:p@llama.nim.svc:8000/metrics"}}), ElementsAre("nim/llama"));
+  EXPECT_THAT(read("nim", {{"endpoints", "http://10.0.0.2:8000/metrics,http://[fd00::1]:8000/metrics"}}), IsEmpty());
+}
+
+// Issue 18 item 2: a wake by Service reaches every tracked trigger that reads it, each once,
+// whatever its ScaledObject is called; not a trigger reading another Service, nor one reading a
+// Service of the same name in another namespace. Waking twice re-arms, nothing more.
+TEST(ScalerEngineWakeService, WakesEveryTriggerReadingTheServiceAndNoOther) {
+  testing::FakeKubeApi api("nim", "a");
+  std::shared_ptr<net::HttpClient> http = net::MakeCurlHttpClient();
+  sources::DiscoveryRegistry registry(sources::KubeApiConfig{api.url(), "", ""}, http);
+  SystemClock clock;
+  ScalerEngine engine(spec::SpecOptions{.min_scrape_interval = 100ms}, EngineDeps{http, &registry, &clock, nullptr},
+                      10min);
+  auto track = [&](const std::string& ns, const std::string& name, const std::string& service,
+                   const std::string& target = "0.1") {
+    config::Metadata md{{"service", service}, {"engine", "nim"}, {"targetKvCache", target},
+                        {"scrapeInterval", "1s"}, {"activation", "sum(waiting) > 1000000"}};
+    auto obj = engine.Resolve(ns, name, md);
+    EXPECT_TRUE(obj.ok()) << obj.status().message();
+    return obj.ok() ? *obj : nullptr;
+  };
+  auto chat = track("nim", "chat", "a");
+  auto batch = track("nim", "batch", "a");
+  auto batch2 = track("nim", "batch", "a", "0.2");  // a second trigger of the same ScaledObject
+  auto other = track("nim", "other", "b");
+  auto elsewhere = track("prod", "chat", "a");
+  ASSERT_TRUE(chat && batch && batch2 && other && elsewhere);
+  for (int round = 0; round < 2; ++round) {
+    ServiceWake woke = engine.WakeService("nim", "a", clock.Now(), "test");
+    EXPECT_EQ(woke.triggers, 3u);
+    EXPECT_THAT(woke.scaled_objects, ::testing::ElementsAre("nim/batch", "nim/chat"));
+  }
+  EXPECT_TRUE(chat->Latest()->woken);
+  EXPECT_TRUE(batch->Latest()->woken);
+  EXPECT_TRUE(batch2->Latest()->woken);
+  EXPECT_FALSE(other->Latest()->woken);
+  EXPECT_FALSE(elsewhere->Latest()->woken);
+  EXPECT_EQ(engine.WakeService("nim", "c", clock.Now(), "test").triggers, 0u);
+  EXPECT_EQ(engine.WakeService("prod", "a", clock.Now(), "test").scaled_objects,
+            std::vector<std::string>{"prod/chat"});
+  engine.StopAll();
+}
+
+// Issue 18 item 2: a wake by Service recorded before any trigger reading it is tracked (the
+// gateway called before KEDA's first call) wakes such a trigger when it starts, within the hold.
+TEST(ScalerEngineWakeService, AWakeByServiceRecordedBeforeTrackingWakesItsTriggersWhenTheyStart) {
+  testing::FakeKubeApi api("nim", "a");
+  std::shared_ptr<net::HttpClient> http = net::MakeCurlHttpClient();
+  sources::DiscoveryRegistry registry(sources::KubeApiConfig{api.url(), "", ""}, http);
+  SystemClock clock;
+  ScalerEngine engine(spec::SpecOptions{.min_scrape_interval = 100ms}, EngineDeps{http, &registry, &clock, nullptr},
+                      10min);
+  engine.RecordPendingServiceWake("nim", "a", clock.Now() + 1min, "the wake hook (Service nim/a)");
+  engine.RecordPendingServiceWake("nim", "a", clock.Now() + 1min, "the wake hook (Service nim/a)");  // re-armed
+  engine.RecordPendingServiceWake("nim", "b", clock.Now() - 1s, "the wake hook (Service nim/b)");    // expired
+  auto track = [&](const std::string& ns, const std::string& name, const std::string& service) {
+    config::Metadata md{{"service", service}, {"engine", "nim"}, {"targetKvCache", "0.1"}, {"scrapeInterval", "1s"},
+                        {"activation", "sum(waiting) > 1000000"}};
+    auto obj = engine.Resolve(ns, name, md);
+    EXPECT_TRUE(obj.ok()) << obj.status().message();
+    return obj.ok() ? *obj : nullptr;
+  };
+  auto late = track("nim", "late", "a");
+  auto late2 = track("nim", "late-2", "a");
+  auto b = track("nim", "reads-b", "b");
+  auto elsewhere = track("prod", "late", "a");
+  ASSERT_TRUE(late && late2 && b && elsewhere);
+  EXPECT_TRUE(late->Latest()->woken);
+  EXPECT_TRUE(late->Latest()->active);
+  EXPECT_TRUE(late2->Latest()->woken) << "the record stays for every trigger that reads the Service";
+  EXPECT_FALSE(b->Latest()->woken);
+  EXPECT_FALSE(elsewhere->Latest()->woken);
+  engine.StopAll();
+}
+
 }  // namespace
 }  // namespace nimscaler::engine
