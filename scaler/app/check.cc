@@ -115,18 +115,11 @@ std::string FieldType(const config::FieldSpec& f) {
 
 std::string MetadataReferenceMarkdown() {
   std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
-  std::string planned;
   for (const auto& f : spec::MetadataFields()) {
-    if (f.planned) {
-      planned += (planned.empty() ? "" : ", ") + ("`" + f.key + "`");
-      continue;
-    }
     out += "| `" + f.key + (f.prefix ? "<name>" : "") + "` | " + FieldType(f) + " | " + (f.default_value.empty() ? "-" : "`" + f.default_value + "`") +
            " | " + f.help + " |\n";
   }
   out += "\nAccepted and ignored (KEDA's own): `scalerAddress`, `enableTLS`, `unsafeSsl`, any key ending in `FromEnv`.\n";
-  out += "Documented in the product specification but not in this build yet (using one is an error that says so): " +
-         planned + ".\n";
   return out;
 }
 

@@ -178,11 +178,6 @@ MetadataRead ReadMetadata(const Metadata& metadata, const std::vector<FieldSpec>
     if (f.prefix) continue;
     auto it = metadata.find(f.key);
     bool present = it != metadata.end();
-    if (present && f.planned) {
-      out.problems.push_back("key \"" + f.key + "\" is documented but not supported by this "
-                             "nim-scaler version yet; remove it");
-      continue;
-    }
     if (!present && f.default_value.empty()) {
       if (f.required) out.problems.push_back("missing required key \"" + f.key + "\": " + f.help);
       continue;

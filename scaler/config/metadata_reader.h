@@ -22,13 +22,12 @@ struct FieldSpec {
   std::string key;
   FieldType type = FieldType::kString;
   std::string default_value;  ///< empty: no default (the key is optional unless `required`)
-  std::string help;           ///< one line for the README table and errors
+  std::string help;           ///< one line for the docs/trigger-reference.md table and errors
   std::vector<std::string> enum_values;
   double min = -std::numeric_limits<double>::infinity();  ///< exclusive lower bound
   double max = std::numeric_limits<double>::infinity();   ///< inclusive upper bound
   bool fraction = false;  ///< a 0-1 value; "50" gets "did you mean 0.5?"
   bool required = false;
-  bool planned = false;  ///< documented but not in this build: using it is an error that says so
   bool prefix = false;   ///< `key` is a prefix ("signal."): every key starting with it is accepted
 };
 
@@ -77,7 +76,7 @@ std::string CheckMetadataLimits(const Metadata& metadata);
 
 /// Reads `metadata` against `fields`: unknown keys (with "did you mean" for the first
 /// kMaxSuggestions of them, so the work stays linear in the number of keys), bad values
-/// (naming the key, the value and what is expected), missing required keys, planned keys.
+/// (naming the key, the value and what is expected), missing required keys.
 MetadataRead ReadMetadata(const Metadata& metadata, const std::vector<FieldSpec>& fields);
 inline constexpr size_t kMaxSuggestions = 10;
 
