@@ -167,6 +167,16 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
   // No usable pod at all: UNAVAILABLE with the cause, so KEDA's fallback can act, rather
   // than a zero that would scale the model down.
   if (snapshot->UsablePods() == 0) {
+    // Issue 15 item 2: pods that answer with metrics nobody can read as configured are a
+    // configuration problem from the first cycle on, not pods that did not answer.
+    bool all_unreadable = std::all_of(snapshot->pods.begin(), snapshot->pods.end(),
+                                      [](const signals::PodReading& p) { return p.unreadable_metrics; });
+    if (all_unreadable) {
+      ev.status = FailedPrecondition(spec.key.ToString() + ": every ready pod answers, but with metrics this trigger "
+                                     "cannot read (" + std::to_string(snapshot->pods.size()) +
+                                     " pods; first: " + snapshot->pods.front().error + ")");
+      return finish(ev);
+    }
     ev.status = Unavailable(spec.key.ToString() + ": no ready pod answered for more than " +
                             FormatDuration(spec.stale_keep) + " (" + std::to_string(snapshot->pods.size()) +
                             " pods; first error: " + snapshot->pods.front().error + ")");

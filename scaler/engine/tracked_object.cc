@@ -149,6 +149,7 @@ signals::SnapshotConstPtr TrackedObject::BuildSnapshot(const CycleData& data, co
       }
     } else {
       reading.error = scraped.status().message();
+      reading.unreadable_metrics = scraped.status().code() == Code::kFailedPrecondition;
       // A gauge is a point-in-time level: a recent one is better than none, so a failed
       // pod keeps its last gauges for 3 x scrapeInterval (docs/operations.md "What KEDA gets, and when"). Rates are never
       // carried over.

@@ -33,6 +33,9 @@ struct PodReading {
   bool stale = false;                   ///< values are kept from an earlier scrape
   std::optional<TimePoint> last_success;
   std::string error;                    ///< why the latest scrape failed, empty when it did not
+  /// The latest scrape got an answer whose metrics cannot be read as configured (e.g. `engine:
+  /// auto` recognises no engine): a configuration problem, not an unavailable pod.
+  bool unreadable_metrics = false;
   std::string engine;                   ///< preset used for this pod (the detected one for auto)
   std::string missing;                  ///< configured metrics this pod does not serve, with hints
   std::map<std::string, double> gauges; ///< signal name -> combined value for this pod

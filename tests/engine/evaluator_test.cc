@@ -49,6 +49,30 @@ TEST(Evaluate, PendingBeforeFirstCollectionIsUnavailable) {
   EXPECT_THAT(ev.status.message(), HasSubstr("first collection"));
 }
 
+// Issue 15 item 2: `engine: auto` on pods whose metrics it cannot recognise answered UNAVAILABLE
+// "no ready pod answered" from the first cycle on, though every pod answered: KEDA's fallback
+// then hid a configuration problem. Every pod unreadable is FAILED_PRECONDITION with the cause;
+// one pod that did not answer at all keeps it UNAVAILABLE.
+TEST(Evaluate, PodsAnsweringWithUnreadableMetricsAreAConfigurationProblem) {
+  auto unreadable = [](const std::string& url) {
+    signals::PodReading p;
+    p.endpoint = url;
+    p.error = "engine: auto could not recognise the metrics";
+    p.unreadable_metrics = true;
+    return p;
+  };
+  auto ev = Evaluate(Spec(), Snap({unreadable("a"), unreadable("b")}));
+  EXPECT_EQ(ev.status.code(), Code::kFailedPrecondition);
+  EXPECT_THAT(ev.status.message(), HasSubstr("every ready pod answers, but with metrics this trigger cannot read"));
+  EXPECT_THAT(ev.status.message(), HasSubstr("engine: auto could not recognise the metrics"));
+  signals::PodReading down;
+  down.endpoint = "b";
+  down.error = "connection refused";
+  auto mixed = Evaluate(Spec(), Snap({unreadable("a"), down}));
+  EXPECT_EQ(mixed.status.code(), Code::kUnavailable);
+  EXPECT_THAT(mixed.status.message(), HasSubstr("no ready pod answered"));
+}
+
 TEST(Evaluate, SumOverPodsDividedByTarget) {
   auto ev = Evaluate(Spec(), Snap({Pod("a", 0.208, 0, 1), Pod("b", 0.1, 2, 0)}));
   ASSERT_TRUE(ev.status.ok());
