@@ -1,14 +1,12 @@
 // Exports MakeCurlHttpClient(): HttpClient over libcurl. Single GETs use one easy handle per
-// calling thread and streams their own; GetAll() hands its transfers to one I/O thread that runs
-// them all concurrently on a single multi handle, whose connection cache every caller shares
-// (issue 16 item 2).
+// calling thread and streams their own; GetAll() runs its transfers concurrently on a single
+// multi handle whose connection cache every caller shares (issue 16 item 2).
 #include <curl/curl.h>
 #include <sys/socket.h>
 
 #include <condition_variable>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "scaler/net/address_policy.h"
 #include "scaler/net/bearer_token.h"
@@ -195,34 +193,32 @@ struct EasyHandle {
   ~EasyHandle() { curl_easy_cleanup(curl); }
 };
 
-// The transfers of every GetAll(), run by one I/O thread on one multi handle. The multi handle
-// owns the connection cache, so a connection opened for one collection group is reused by the
-// next request to the same host and port from any group or worker, and CURLMOPT_MAXCONNECTS
-// bounds the idle connections kept (libcurl closes the least recently used idle one when a
-// finished transfer would exceed it). What a connection carries between requests is only the
-// TCP (and TLS) session: headers, credentials and the address check (BeforeRequest) are set per
-// request, and libcurl reuses a TLS connection only for a request with the same TLS options
-// (CA file, verification). Easy handles come from a free list, so there are as many as
-// transfers in flight at once, not one per endpoint. Callers block until their batch is done;
-// no lock is held across I/O.
+// The transfers of every GetAll(), on one multi handle. The multi handle owns the connection
+// cache, so a connection opened for one collection group is reused by the next request to the
+// same host and port from any group or worker, and CURLMOPT_MAXCONNECTS bounds the idle
+// connections kept (libcurl closes the least recently used idle one when a finished transfer
+// would exceed it). What a connection carries between requests is only the TCP (and TLS)
+// session: headers, credentials and the address check (BeforeRequest) are set per request, and
+// libcurl reuses a TLS connection only for a request with the same TLS options (CA file,
+// verification). Easy handles come from a free list, so there are as many as transfers in
+// flight at once, not one per endpoint.
+//
+// No thread of its own: the callers take turns driving the multi handle (leader/followers).
+// A caller queues its transfers; if nobody drives, it drives (runs every queued and running
+// transfer, everyone's) until its own batch is done, then steps down and a waiting caller
+// takes over. So a lone caller (the usual case: groups are spread over the interval) does its
+// fetch on its own thread with no hand-off, and concurrent callers share one poll loop. The
+// multi handle, the running transfers and the free lists belong to whoever drives; no lock is
+// held across I/O.
 class SharedTransfers {
  public:
   explicit SharedTransfers(size_t max_idle_connections) : max_idle_connections_(max_idle_connections) {
-    multi_ = curl_multi_init();
-    if (multi_ != nullptr && max_idle_connections_ > 0) {
-      curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(max_idle_connections_));
-    }
+    multi_ = NewMulti();
   }
 
-  ~SharedTransfers() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-      if (multi_ != nullptr) curl_multi_wakeup(multi_);
-    }
-    if (thread_.joinable()) thread_.join();
+  ~SharedTransfers() {  // no caller is left (the client is being destroyed)
     for (CURL* e : idle_handles_) curl_easy_cleanup(e);
-    curl_multi_cleanup(multi_);  // closes every cached connection
+    if (multi_ != nullptr) curl_multi_cleanup(multi_);  // closes every cached connection
   }
 
   std::vector<Result<HttpResponse>> Run(const std::vector<std::string>& urls, const HttpRequestOptions& options,
@@ -234,11 +230,10 @@ class SharedTransfers {
     batch.jobs.resize(urls.size());
     batch.remaining = urls.size();
     {
-      std::lock_guard lock(mu_);
-      if (stop_ || multi_ == nullptr) {
+      std::unique_lock lock(mu_);
+      if (multi_ == nullptr) {
         batch.remaining = 0;
       } else {
-        if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
         for (size_t i = 0; i < urls.size(); ++i) {
           Job& j = batch.jobs[i];
           j.batch = &batch;
@@ -246,12 +241,20 @@ class SharedTransfers {
           j.url = &urls[i];
           submitted_.push_back(&j);
         }
-        curl_multi_wakeup(multi_);  // under mu_: the I/O thread may replace multi_ (CloseIdle)
+        if (driving_) curl_multi_wakeup(multi_);  // the driver picks them up now
       }
-    }
-    {
-      std::unique_lock lock(mu_);
-      batch.done.wait(lock, [&] { return batch.remaining == 0; });
+      while (batch.remaining > 0) {
+        if (driving_) {
+          turn_.wait(lock);  // our batch finished, or the driver stepped down
+          continue;
+        }
+        driving_ = true;
+        lock.unlock();
+        Drive(batch);
+        lock.lock();
+        driving_ = false;
+        turn_.notify_all();  // a caller still waiting takes over the transfers left
+      }
     }
     std::vector<Result<HttpResponse>> out;
     out.reserve(urls.size());
@@ -259,16 +262,23 @@ class SharedTransfers {
       if (batch.results[i].has_value()) {
         out.push_back(std::move(*batch.results[i]));
       } else {
-        out.push_back(Unavailable("GET " + RedactUrl(urls[i]) + " not sent: the HTTP client is shutting down"));
+        out.push_back(Internal("GET " + RedactUrl(urls[i]) + " not sent: curl_multi_init failed"));
       }
     }
     return out;
   }
 
   void CloseIdle() {
+    {
+      std::lock_guard lock(mu_);
+      close_idle_ = true;
+      if (driving_) return;  // the driver does it when it steps down with nothing running
+      driving_ = true;
+    }
+    ReplaceMultiIfAsked();
     std::lock_guard lock(mu_);
-    close_idle_ = true;
-    if (thread_.joinable()) curl_multi_wakeup(multi_);
+    driving_ = false;
+    turn_.notify_all();
   }
 
   // A body buffer for the next response: a recycled one when there is one.
@@ -305,9 +315,8 @@ class SharedTransfers {
     const HttpRequestOptions* options = nullptr;
     const std::string* authorization = nullptr;
     std::vector<Job> jobs;
-    std::vector<std::optional<Result<HttpResponse>>> results;
-    size_t remaining = 0;  // guarded by mu_
-    std::condition_variable done;
+    std::vector<std::optional<Result<HttpResponse>>> results;  // guarded by mu_
+    size_t remaining = 0;                                      // guarded by mu_
   };
 
   // Recycled bodies kept: enough for a few groups' cycles, none above 1 MiB, so the list costs
@@ -317,12 +326,21 @@ class SharedTransfers {
   // Free easy handles kept beyond that are cleaned up; a handle holds ~20 KiB of buffers.
   static constexpr size_t kMaxIdleHandles = 64;
 
+  CURLM* NewMulti() const {
+    CURLM* m = curl_multi_init();
+    if (m != nullptr && max_idle_connections_ > 0) {
+      curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, static_cast<long>(max_idle_connections_));
+    }
+    return m;
+  }
+
   void Complete(Job* j, Result<HttpResponse> r) {
     std::lock_guard lock(mu_);
     j->batch->results[j->index] = std::move(r);
-    if (--j->batch->remaining == 0) j->batch->done.notify_one();
+    if (--j->batch->remaining == 0) turn_.notify_all();
   }
 
+  // Driver only.
   void Start(Job* j) {
     CURL* e = nullptr;
     if (!idle_handles_.empty()) {
@@ -346,25 +364,22 @@ class SharedTransfers {
       Complete(j, Internal("curl_multi_add_handle failed"));
       return;
     }
-    active_.push_back(j);
+    ++running_;
   }
 
-  // CloseIdle(): with no transfer in flight, a fresh multi handle takes the place of the old
-  // one, whose cleanup (outside mu_) closes every cached connection; spare handles and buffers go
-  // too. libcurl has no call to close the idle connections of a multi handle it keeps.
+  // Driver only. CloseIdle(): with no transfer in flight, a fresh multi handle takes the place
+  // of the old one, whose cleanup (outside mu_) closes every cached connection; spare handles
+  // and buffers go too. libcurl has no call to close the idle connections of a multi handle.
   void ReplaceMultiIfAsked() {
     CURLM* old = nullptr;
     {
       std::lock_guard lock(mu_);
-      if (!close_idle_ || !submitted_.empty()) return;
+      if (!close_idle_ || running_ > 0 || !submitted_.empty()) return;
       close_idle_ = false;
-      CURLM* fresh = curl_multi_init();
+      CURLM* fresh = NewMulti();
       if (fresh == nullptr) return;
-      if (max_idle_connections_ > 0) {
-        curl_multi_setopt(fresh, CURLMOPT_MAXCONNECTS, static_cast<long>(max_idle_connections_));
-      }
       old = multi_;
-      multi_ = fresh;
+      multi_ = fresh;  // replaced under mu_: callers wake the driver through it under mu_
     }
     curl_multi_cleanup(old);
     for (CURL* e : idle_handles_) curl_easy_cleanup(e);
@@ -376,6 +391,7 @@ class SharedTransfers {
     }
   }
 
+  // Driver only.
   void Release(CURL* e) {
     if (idle_handles_.size() < kMaxIdleHandles) {
       idle_handles_.push_back(e);
@@ -384,12 +400,13 @@ class SharedTransfers {
     }
   }
 
-  void Loop() {
+  // Runs every transfer (queued or running, anyone's) until `own` is done.
+  void Drive(const Batch& own) {
     std::vector<Job*> fresh;
     for (;;) {
       {
         std::lock_guard lock(mu_);
-        if (stop_) break;
+        if (own.remaining == 0) break;
         fresh.swap(submitted_);
       }
       for (Job* j : fresh) Start(j);
@@ -403,39 +420,30 @@ class SharedTransfers {
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &j);
         CURLcode rc = m->data.result;
         curl_multi_remove_handle(multi_, j->easy);
+        --running_;
         auto result = Finish(rc, *j->url, &j->t);
         Release(j->easy);
-        std::erase(active_, j);
         Complete(j, std::move(result));
       }
-      if (active_.empty()) ReplaceMultiIfAsked();
+      {
+        std::lock_guard lock(mu_);
+        if (own.remaining == 0) break;
+      }
       // Returns early on socket activity, on a curl timeout and on curl_multi_wakeup().
       curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
     }
-    // Stopping: whatever is left fails (Run() reports it) and its waiters are released.
-    std::lock_guard lock(mu_);
-    for (Job* j : active_) {
-      curl_multi_remove_handle(multi_, j->easy);
-      curl_slist_free_all(j->t.headers);
-      curl_easy_cleanup(j->easy);
-      if (--j->batch->remaining == 0) j->batch->done.notify_one();
-    }
-    active_.clear();
-    for (Job* j : submitted_) {
-      if (--j->batch->remaining == 0) j->batch->done.notify_one();
-    }
-    submitted_.clear();
+    if (running_ == 0) ReplaceMultiIfAsked();
   }
 
   const size_t max_idle_connections_;
-  CURLM* multi_ = nullptr;
-  std::mutex mu_;  // guards submitted_, stop_, thread_ start and every Batch's results/remaining
+  std::mutex mu_;  // guards submitted_, driving_, close_idle_, multi_ (the pointer) and batches' results
+  std::condition_variable turn_;  // a batch finished or the driver stepped down
   std::vector<Job*> submitted_;
-  bool stop_ = false;
+  bool driving_ = false;
   bool close_idle_ = false;
-  std::thread thread_;
-  // I/O thread only:
-  std::vector<Job*> active_;
+  // The driver's (handed over with driving_ under mu_):
+  CURLM* multi_ = nullptr;
+  size_t running_ = 0;
   std::vector<CURL*> idle_handles_;
   std::mutex buffers_mu_;
   std::vector<std::string> buffers_;  // guarded by buffers_mu_

@@ -77,8 +77,8 @@ class HttpClient {
   /// or holding emptied bodies. Optional: the default just drops them.
   virtual void Recycle(std::vector<Result<HttpResponse>>& responses) { responses.clear(); }
 
-  /// Closes every idle keep-alive connection GetAll() keeps (and frees its spare buffers),
-  /// as soon as no GetAll() transfer is in flight; returns at once. For when nothing is
+  /// Closes every idle keep-alive connection GetAll() keeps (and frees its spare buffers):
+  /// now when no GetAll() is running, else when the running ones are done. For when nothing is
   /// collected any more: an idle scaler holds no socket to any pod. Optional: the default has
   /// nothing to close.
   virtual void CloseIdleConnections() {}
@@ -99,8 +99,8 @@ struct CurlClientOptions {
   size_t max_idle_connections = 1024;
 };
 
-/// The libcurl implementation (gzip accepted). GetAll() transfers run on one I/O thread over a
-/// single multi handle: one connection cache for every caller, bounded by
+/// The libcurl implementation (gzip accepted). GetAll() transfers run on a single multi handle
+/// that the callers take turns driving: one connection cache for every caller, bounded by
 /// `max_idle_connections`, and easy handles reused from a free list, so their number follows the
 /// transfers in flight, not the endpoints known. Get() keeps an easy handle per calling thread;
 /// Stream() uses its own handles per call.

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -156,17 +157,26 @@ class CountingServer {
 
 // This process's ESTABLISHED TCP connections whose remote end is one of `ports` on 127.0.0.1:
 // the client side of the connections to the server (the server's side has them as local
-// ports), i.e. the connections the client holds open right now.
+// ports), i.e. the connections the client holds open right now. /proc/net/tcp lists the whole
+// network namespace, so only sockets among this process's descriptors count (another test
+// process may probe a port number that this server happens to hold).
 int ClientConnections(const std::set<int>& ports) {
+  std::set<std::string> own;  // socket inodes of this process
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    std::error_code ec2;
+    std::string target = std::filesystem::read_symlink(e.path(), ec2).string();
+    if (!ec2 && target.rfind("socket:[", 0) == 0) own.insert(target.substr(8, target.size() - 9));
+  }
   std::ifstream in("/proc/self/net/tcp");
   std::string line;
   std::getline(in, line);  // header
   int n = 0;
   while (std::getline(in, line)) {
     std::istringstream f(line);
-    std::string sl, local, remote, state;
-    f >> sl >> local >> remote >> state;
-    if (state != "01" || remote.size() < 13) continue;
+    std::string sl, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+    f >> sl >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+    if (state != "01" || remote.size() < 13 || own.count(inode) == 0) continue;
     if (remote.substr(0, 8) != "0100007F") continue;
     int port = std::stoi(remote.substr(9), nullptr, 16);
     if (ports.count(port) > 0) ++n;
