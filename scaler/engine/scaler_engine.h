@@ -10,6 +10,7 @@
 #include <optional>
 #include <tuple>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "scaler/engine/collector.h"
@@ -35,6 +36,11 @@ struct ServiceName {
 /// - static `endpoints`: each URL whose host has a "<svc>.<ns>.svc" part (a bare name or an IP
 ///   address says nothing about a Service).
 std::vector<ServiceName> ServicesRead(const spec::ScalerSpec& spec);
+
+/// Where a ScaledObject name would go, "service/<service>" names a wake by Service: in the wake
+/// hook's URL (/v1/wake/<namespace>/service/<service>) and in the HA wake broadcast. No
+/// Kubernetes name holds a '/', so the two never meet.
+inline constexpr std::string_view kServiceWakePrefix = "service/";
 
 /// What ScalerEngine::WakeService woke.
 struct ServiceWake {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <vector>
 
 #include "scaler/common/text.h"
 #include "scaler/http/debug_json.h"
@@ -112,26 +113,99 @@ std::optional<net::HttpServerResponse> RequireToken(const std::string& token_fil
   return std::nullopt;
 }
 
+namespace {
+
+constexpr char kWakeUsage[] = "POST /v1/wake/<namespace>/<scaledobject> or /v1/wake/<namespace>/service/<service>";
+
+// The ScaledObjects a wake by Service woke, for a body or a log line: at most 20 named.
+std::string NameList(const std::vector<std::string>& names) {
+  constexpr size_t kShown = 20;
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < kShown; ++i) out += (i == 0 ? "" : ", ") + names[i];
+  if (names.size() > kShown) out += " and " + std::to_string(names.size() - kShown) + " more";
+  return out;
+}
+
+// POST /v1/wake/<ns>/service/<service>, names checked (issue 18 item 2).
+net::HttpServerResponse WakeService(engine::ScalerEngine& engine, const Clock& clock, const std::string& ns,
+                                    const std::string& service, const WakeBroadcastFn& broadcast,
+                                    const ServiceLookupFn& service_lookup) {
+  TimePoint now = clock.Now();
+  std::string target = "Service " + ns + "/" + service;
+  std::string reason = "the wake hook (" + target + ")";
+  engine::ServiceWake woke = engine.WakeService(ns, service, now, reason);
+  // Kept whatever was woken here: a trigger that reads the Service and is first tracked within
+  // the hold (KEDA's first call, or a move of its owner) starts woken too. Calling again re-arms it.
+  engine.RecordPendingServiceWake(ns, service, now + kPendingWakeHold, reason);
+  size_t peers = broadcast ? broadcast(ns, std::string(engine::kServiceWakePrefix) + service) : 0;
+  std::string sent = peers == 0 ? "" : "; sent to " + std::to_string(peers) + " other replica(s)";
+  auto log = telemetry::Logger("http");
+  if (woke.triggers > 0) {
+    std::string names = NameList(woke.scaled_objects);
+    telemetry::Log(log, spdlog::level::info, {.ns = ns}, "wake hook: {} woke {} trigger(s): {}{}", target,
+                   woke.triggers, names, sent);
+    return Text(200, "woke " + std::to_string(woke.triggers) + " trigger(s) of " +
+                         std::to_string(woke.scaled_objects.size()) + " ScaledObject(s) reading " + target + ": " +
+                         names + sent);
+  }
+  std::string kept = "; the wake is kept for " + FormatDuration(kPendingWakeHold) +
+                     " and applied to a trigger that reads it when KEDA first asks";
+  if (peers > 0) kept = ", which wake the triggers they track that read it" + kept;
+  telemetry::Log(log, spdlog::level::info, {.ns = ns}, "wake hook: {}: no trigger here reads it{}", target, sent);
+  std::string unchecked;
+  if (service_lookup) {
+    Result<bool> exists = service_lookup(ns, service);
+    if (exists.ok() && !*exists) {
+      return Text(404, "wake hook: no " + target +
+                           " in the cluster (the Kubernetes API has none) and no trigger tracked by this replica "
+                           "reads it" + sent + ": check the namespace and the Service's name" + kept +
+                           " in case it is being created");
+    }
+    if (!exists.ok()) unchecked = " (could not check that the Service exists: " + exists.status().message() + ")";
+  }
+  return Text(202, "wake hook: no trigger tracked by this replica reads " + target + unchecked + sent + kept +
+                       " (if none ever does, check the namespace and the Service's name, and that a trigger names "
+                       "it in service, dnsName or endpoints)");
+}
+
+}  // namespace
+
 net::HttpServerResponse HandleWake(engine::ScalerEngine& engine, const Clock& clock, const std::string& token_file,
                                    const net::HttpServerRequest& req, const WakeBroadcastFn& broadcast,
-                                   const ScaledObjectLookupFn& lookup) {
+                                   const ScaledObjectLookupFn& lookup, const ServiceLookupFn& service_lookup) {
   auto text = Text;
-  if (req.method != "POST") return text(405, "use POST /v1/wake/<namespace>/<scaledobject>");
+  if (req.method != "POST") return text(405, std::string("use ") + kWakeUsage);
   if (auto refused = RequireToken(token_file, req, "wake hook")) return *refused;
   constexpr std::string_view kPrefix = "/v1/wake/";
   std::string rest = req.path.substr(kPrefix.size());
-  size_t slash = rest.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 >= rest.size() ||
-      rest.find('/', slash + 1) != std::string::npos) {
-    return text(400, "wake hook: expected POST /v1/wake/<namespace>/<scaledobject>, got " + Printable(req.path, 100));
+  // <ns>/<scaledobject> or <ns>/service/<service>: every part non-empty.
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t slash = rest.find('/', start);
+    parts.push_back(rest.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos || parts.size() > 3) break;
+    start = slash + 1;
   }
-  std::string ns = rest.substr(0, slash), name = rest.substr(slash + 1);
+  bool by_service = parts.size() == 3 && parts[1] == "service";
+  if ((parts.size() != 2 && !by_service) ||
+      std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty(); })) {
+    return text(400, std::string("wake hook: expected ") + kWakeUsage + ", got " + Printable(req.path, 100));
+  }
+  std::string ns = parts[0], name = parts.back();
   // The names are checked whole (a %00 in the URL arrives as a NUL byte here), so a name is
   // never matched by a prefix of what was sent.
   if (!IsDns1123Label(ns, 63)) {
     return text(400, "wake hook: namespace \"" + Printable(ns, 80) +
                          "\" is not a Kubernetes namespace name (a DNS-1123 label: at most 63 lower-case letters, "
                          "digits and '-', starting and ending with a letter or digit)");
+  }
+  if (by_service) {
+    if (!IsDns1123Label(name, 63)) {
+      return text(400, "wake hook: Service name \"" + Printable(name, 80) +
+                           "\" is not a Kubernetes Service name (a DNS-1123 label: at most 63 lower-case letters, "
+                           "digits and '-', starting and ending with a letter or digit)");
+    }
+    return WakeService(engine, clock, ns, name, broadcast, service_lookup);
   }
   if (!IsDns1123Subdomain(name)) {
     return text(400, "wake hook: ScaledObject name \"" + Printable(name, 80) +
@@ -182,9 +256,9 @@ net::HttpServerOptions AdminHttpOptions() {
 AdminServer::AdminServer(engine::ScalerEngine* engine, telemetry::ScalerMetrics* metrics, const Clock* clock,
                          ReadyFn ready, std::string wake_token_file) {
   server_.SetErrorLog([](const std::string& message) { telemetry::Logger("http")->error("{}", message); });
-  server_.Route("/v1/wake/", [engine, clock, wake_token_file, broadcast = broadcast_,
-                               lookup = lookup_](const net::HttpServerRequest& req) {
-    return HandleWake(*engine, *clock, wake_token_file, req, *broadcast, *lookup);
+  server_.Route("/v1/wake/", [engine, clock, wake_token_file, broadcast = broadcast_, lookup = lookup_,
+                               service_lookup = service_lookup_](const net::HttpServerRequest& req) {
+    return HandleWake(*engine, *clock, wake_token_file, req, *broadcast, *lookup, *service_lookup);
   });
   server_.Route("/metrics", [metrics](const net::HttpServerRequest&) {
     return net::HttpServerResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics->SerializeText()};

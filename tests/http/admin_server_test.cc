@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
@@ -79,10 +81,12 @@ class AdminServerTest : public ::testing::Test {
     engine_.StopAll();
   }
 
-  void StartAdmin(const std::string& token_file = "", ScaledObjectLookupFn lookup = nullptr) {
+  void StartAdmin(const std::string& token_file = "", ScaledObjectLookupFn lookup = nullptr,
+                  const std::function<void(AdminServer&)>& configure = nullptr) {
     admin_ = std::make_unique<AdminServer>(&engine_, &metrics_, &clock_, [](std::string*) { return true; },
                                            token_file);
     if (lookup) admin_->SetScaledObjectLookup(std::move(lookup));
+    if (configure) configure(*admin_);
     ASSERT_TRUE(admin_->Start("127.0.0.1:0").ok());
     port_ = admin_->port();
   }
@@ -95,6 +99,17 @@ class AdminServerTest : public ::testing::Test {
     config::Metadata md = {{"endpoints", endpoints}, {"engine", "nim"}, {"scrapeInterval", "200ms"},
                            {"targetKvCache", "0.1"}};
     for (auto& [k, v] : extra) md[k] = v;
+    auto obj = engine_.Resolve(ns, name, md);
+    EXPECT_TRUE(obj.ok()) << obj.status().message();
+    return obj.ok() ? *obj : nullptr;
+  }
+
+  // A trigger whose pods come from Service namespace/service (the fake API lists nim/a's, with
+  // no pod in them: a model at zero; other Services' lists fail, which changes nothing here).
+  std::shared_ptr<engine::TrackedObject> TrackService(const std::string& ns, const std::string& name,
+                                                      const std::string& service, const std::string& target = "0.1") {
+    config::Metadata md = {{"service", service}, {"engine", "nim"}, {"scrapeInterval", "1s"},
+                           {"targetKvCache", target}, {"activation", "sum(waiting) > 1000000"}};
     auto obj = engine_.Resolve(ns, name, md);
     EXPECT_TRUE(obj.ok()) << obj.status().message();
     return obj.ok() ? *obj : nullptr;
@@ -114,7 +129,8 @@ class AdminServerTest : public ::testing::Test {
   net::HttpServer pods_;
   std::string pods_base_;
   std::shared_ptr<net::HttpClient> http_ = net::MakeCurlHttpClient();
-  sources::DiscoveryRegistry registry_{std::nullopt, http_};
+  nimscaler::testing::FakeKubeApi kube_{"nim", "a"};  // EndpointSlices of Service nim/a
+  sources::DiscoveryRegistry registry_{sources::KubeApiConfig{kube_.url(), "", ""}, http_};
   SystemClock clock_;
   telemetry::ScalerMetrics metrics_;
   engine::ScalerEngine engine_{spec::SpecOptions{.allow_static_endpoints = true, .min_scrape_interval = 100ms},
@@ -280,6 +296,176 @@ TEST_F(AdminServerTest, WakeForAnUntrackedScaledObjectAsksTheApiWhetherItExists)
   EXPECT_NE(forbidden->body.find("could not check that it exists"), std::string::npos) << forbidden->body;
   EXPECT_NE(forbidden->body.find("answered 403"), std::string::npos) << forbidden->body;
   EXPECT_NE(forbidden->body.find("get` on scaledobjects.keda.sh"), std::string::npos) << forbidden->body;
+}
+
+// Issue 18 item 2 (wake by Service): POST /v1/wake/<ns>/service/<service> wakes exactly the
+// triggers that read that Service, each once, whatever their ScaledObjects are called: two
+// ScaledObjects on Service nim/a (one with two triggers), not the one on nim/b, not the one on
+// a Service of the same name in another namespace. The body names them; the wake goes to the
+// other replicas, marked as a wake by Service; calling again re-arms the same hold. Before,
+// the three-part path was a 400.
+TEST_F(AdminServerTest, WakeByServiceWakesExactlyTheTriggersThatReadIt) {
+  std::vector<std::pair<std::string, std::string>> sent;
+  std::mutex sent_mu;
+  StartAdmin("", nullptr, [&](AdminServer& admin) {
+    admin.SetWakeBroadcast([&](const std::string& ns, const std::string& name) {
+      std::lock_guard lock(sent_mu);
+      sent.emplace_back(ns, name);
+      return size_t{2};
+    });
+  });
+  auto chat = TrackService("nim", "chat", "a");
+  auto batch = TrackService("nim", "batch", "a");
+  auto batch2 = TrackService("nim", "batch", "a", "0.2");
+  auto other = TrackService("nim", "other", "b");
+  auto elsewhere = TrackService("prod", "chat", "a");
+  ASSERT_TRUE(chat && batch && batch2 && other && elsewhere);
+  for (int call = 0; call < 2; ++call) {
+    auto r = Request("POST", "/v1/wake/nim/service/a");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_NE(r->body.find("woke 3 trigger(s) of 2 ScaledObject(s) reading Service nim/a: nim/batch, nim/chat"),
+              std::string::npos)
+        << r->body;
+    EXPECT_NE(r->body.find("sent to 2 other replica(s)"), std::string::npos) << r->body;
+  }
+  for (const auto& obj : {chat, batch, batch2}) EXPECT_TRUE(obj->Latest()->woken) << obj->spec().key.ToString();
+  EXPECT_FALSE(other->Latest()->woken);
+  EXPECT_FALSE(elsewhere->Latest()->woken);
+  {
+    std::lock_guard lock(sent_mu);
+    ASSERT_EQ(sent.size(), 2u);
+    EXPECT_EQ(sent[0], std::make_pair(std::string("nim"), std::string("service/a")));
+  }
+  // No trigger here reads nim/c: 202, saying so, kept and sent on.
+  auto none = Request("POST", "/v1/wake/nim/service/c");
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(none->status, 202) << none->body;
+  EXPECT_NE(none->body.find("no trigger tracked by this replica reads Service nim/c"), std::string::npos)
+      << none->body;
+  EXPECT_NE(none->body.find("sent to 2 other replica(s)"), std::string::npos) << none->body;
+  EXPECT_FALSE(other->Latest()->woken);
+}
+
+// Issue 18 item 2: the Service's name is checked like the namespace (a DNS-1123 label), and a
+// path of any other shape is a 400 that says which two shapes are accepted.
+TEST_F(AdminServerTest, WakeByServiceRefusesNamesThatAreNotServiceNames) {
+  StartAdmin();
+  ASSERT_NE(TrackService("nim", "chat", "a"), nullptr);
+  for (const std::string& bad :
+       std::vector<std::string>{"/v1/wake/nim/service/A", "/v1/wake/nim/service/a.b", "/v1/wake/nim/service/-a",
+                                "/v1/wake/nim/service/a%00x", "/v1/wake/nim/service/" + std::string(64, 'a'),
+                                "/v1/wake/NIM/service/a"}) {
+    auto r = Request("POST", bad);
+    ASSERT_TRUE(r.has_value()) << bad;
+    EXPECT_EQ(r->status, 400) << bad << ": " << r->body;
+    EXPECT_NE(r->body.find("DNS-1123 label"), std::string::npos) << bad << ": " << r->body;
+    EXPECT_TRUE(IsValidUtf8(r->body)) << bad;
+  }
+  for (const std::string& bad : std::vector<std::string>{"/v1/wake/nim/service/", "/v1/wake/nim/service/a/b",
+                                                         "/v1/wake/nim/services/a", "/v1/wake/nim//a"}) {
+    auto r = Request("POST", bad);
+    ASSERT_TRUE(r.has_value()) << bad;
+    EXPECT_EQ(r->status, 400) << bad << ": " << r->body;
+    EXPECT_NE(r->body.find("/v1/wake/<namespace>/service/<service>"), std::string::npos) << bad << ": " << r->body;
+  }
+  auto ok = Request("POST", "/v1/wake/nim/service/" + std::string(63, 'a'));  // the longest name: accepted
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->status, 202) << ok->body;
+  auto woke = Request("POST", "/v1/wake/nim/service/a");
+  ASSERT_TRUE(woke.has_value());
+  EXPECT_EQ(woke->status, 200) << woke->body;
+}
+
+// Issue 18 item 2: the same token as the hook by ScaledObject.
+TEST_F(AdminServerTest, WakeByServiceNeedsTheTokenWhenOneIsConfigured) {
+  std::string token_file = ::testing::TempDir() + "/admin-wake-service-token";
+  std::ofstream(token_file) << "s3cret\n";
+  StartAdmin(token_file);
+  auto chat = TrackService("nim", "chat", "a");
+  ASSERT_NE(chat, nullptr);
+  for (const std::string& headers : {std::string(), std::string("Authorization: Bearer nope\r\n")}) {
+    auto r = Request("POST", "/v1/wake/nim/service/a", headers);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 401) << r->body;
+  }
+  EXPECT_FALSE(chat->Latest()->woken) << "refused calls wake nothing";
+  auto r = Request("POST", "/v1/wake/nim/service/a", "Authorization: Bearer s3cret\r\n");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(chat->Latest()->woken);
+}
+
+// Issue 18 item 2: /v1/wake/<ns>/service (two parts) is still the ScaledObject named "service",
+// and /v1/wake/<ns>/service/service the Service named "service": neither wakes the other's.
+TEST_F(AdminServerTest, AScaledObjectNamedServiceIsStillWokenByName) {
+  StartAdmin();
+  auto named_service = TrackService("nim", "service", "a");   // ScaledObject "service" on Service a
+  auto reads_service = TrackService("nim", "x", "service");   // ScaledObject "x" on Service "service"
+  ASSERT_TRUE(named_service && reads_service);
+  auto by_name = Request("POST", "/v1/wake/nim/service");
+  ASSERT_TRUE(by_name.has_value());
+  EXPECT_EQ(by_name->status, 200) << by_name->body;
+  EXPECT_NE(by_name->body.find("woke 1 trigger(s) of nim/service"), std::string::npos) << by_name->body;
+  EXPECT_TRUE(named_service->Latest()->woken);
+  EXPECT_FALSE(reads_service->Latest()->woken);
+  auto by_service = Request("POST", "/v1/wake/nim/service/service");
+  ASSERT_TRUE(by_service.has_value());
+  EXPECT_EQ(by_service->status, 200) << by_service->body;
+  EXPECT_NE(by_service->body.find("reading Service nim/service: nim/x"), std::string::npos) << by_service->body;
+  EXPECT_TRUE(reads_service->Latest()->woken);
+}
+
+// Issue 18 item 2: a wake by Service before KEDA's first call (the gateway holds the first
+// request of a model at zero) is kept, and a trigger that reads the Service starts woken when
+// it is first tracked within the hold; a trigger on another Service does not.
+TEST_F(AdminServerTest, AWakeByServiceBeforeTrackingIsAppliedWhenATriggerReadingItStarts) {
+  StartAdmin();
+  auto early = Request("POST", "/v1/wake/nim/service/a");
+  ASSERT_TRUE(early.has_value());
+  EXPECT_EQ(early->status, 202) << early->body;
+  EXPECT_NE(early->body.find("kept for 5m"), std::string::npos) << early->body;
+  auto late = TrackService("nim", "late", "a");
+  auto late_b = TrackService("nim", "late-b", "b");
+  ASSERT_TRUE(late && late_b);
+  EXPECT_TRUE(late->Latest()->woken);
+  EXPECT_TRUE(late->Latest()->active);
+  EXPECT_FALSE(late_b->Latest()->woken);
+}
+
+// Issue 18 acceptance "unknown Service -> 404 with a clear body": with a Service lookup (the
+// Kubernetes API), a Service no trigger here reads and that exists nowhere gets 404; one that
+// exists gets 202; a lookup that fails says so in the 202. A Service read here is not looked up.
+TEST_F(AdminServerTest, WakeByServiceForAServiceThatExistsNowhereIs404) {
+  std::atomic<int> lookups{0};
+  StartAdmin("", nullptr, [&](AdminServer& admin) {
+    admin.SetServiceLookup([&](const std::string& ns, const std::string& service) -> Result<bool> {
+      ++lookups;
+      if (service == "refused") return Unavailable("GET services nim/refused answered 403");
+      return ns == "nim" && (service == "a" || service == "exists");
+    });
+  });
+  ASSERT_NE(TrackService("nim", "chat", "a"), nullptr);
+  auto typo = Request("POST", "/v1/wake/nim/service/lama");
+  ASSERT_TRUE(typo.has_value());
+  EXPECT_EQ(typo->status, 404) << typo->body;
+  EXPECT_NE(typo->body.find("no Service nim/lama in the cluster"), std::string::npos) << typo->body;
+  EXPECT_NE(typo->body.find("check the namespace and the Service's name"), std::string::npos) << typo->body;
+  auto exists = Request("POST", "/v1/wake/nim/service/exists");
+  ASSERT_TRUE(exists.has_value());
+  EXPECT_EQ(exists->status, 202) << exists->body;
+  EXPECT_EQ(exists->body.find("could not check"), std::string::npos) << exists->body;
+  auto refused = Request("POST", "/v1/wake/nim/service/refused");
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 202) << refused->body;
+  EXPECT_NE(refused->body.find("could not check that the Service exists: GET services nim/refused answered 403"),
+            std::string::npos)
+      << refused->body;
+  EXPECT_EQ(lookups.load(), 3);
+  auto tracked = Request("POST", "/v1/wake/nim/service/a");
+  ASSERT_TRUE(tracked.has_value());
+  EXPECT_EQ(tracked->status, 200) << tracked->body;
+  EXPECT_EQ(lookups.load(), 3);
 }
 
 // Issue 19 item 5: the auth scheme is case-insensitive (RFC 7235), so `bearer` works; the
