@@ -80,7 +80,7 @@ grpc::Status Capped(const grpc::Status& status) {
 }  // namespace
 
 /// One StreamIsActive call: subscribed to its object's inactive->active edges; every message
-/// is `true` (README.md "What KEDA gets, and when": `false` is never sent). With HA, KEDA's stream follows the
+/// is `true` (docs/operations.md "What KEDA gets, and when": `false` is never sent). With HA, KEDA's stream follows the
 /// trigger's first replica in line (Router::Targets): a stream for a trigger another replica
 /// owns is relayed (this replica holds KEDA's stream and repeats the owner's messages), one
 /// this replica owns is subscribed here. When the owner ends the relayed stream or dies, or the
@@ -254,7 +254,7 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
       if (!kept) {
         object->Unsubscribe(id);
       } else {
-        // On open or move: `true` at once if active now, otherwise nothing (README.md "What KEDA gets, and when").
+        // On open or move: `true` at once if active now, otherwise nothing (docs/operations.md "What KEDA gets, and when").
         auto ev = object->Latest();
         if (ev->status.ok() && ev->active) {
           std::lock_guard lock(st->mu);
@@ -282,7 +282,7 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
     service_->metrics_->AddStreamClients(1);
     object_ = *obj;
     subscription_ = object_->Subscribe([this] { PushActive(); });
-    // On open: send `true` at once if active now, otherwise nothing (README.md "What KEDA gets, and when").
+    // On open: send `true` at once if active now, otherwise nothing (docs/operations.md "What KEDA gets, and when").
     auto ev = object_->Latest();
     if (ev->status.ok() && ev->active) PushActive();
   }
@@ -703,18 +703,22 @@ size_t ExternalScalerService::BroadcastWake(const std::string& ns, const std::st
   if (!options_.router || !options_.peers) return 0;
   externalscaler::ScaledObjectRef ref;
   ref.set_namespace_(ns);
-  ref.set_name(name);
+  // A wake by Service carries the Service's name, and a mark that says so (issue 18 item 2).
+  bool by_service = name.rfind(engine::kServiceWakePrefix, 0) == 0;
+  const char* mark = by_service ? kForwardedServiceWake : kForwardedWake;
+  ref.set_name(by_service ? name.substr(engine::kServiceWakePrefix.size()) : name);
+  std::string what = (by_service ? "Service " : "") + ns + "/" + ref.name();
   size_t sent = 0;
   for (const auto& peer : options_.router->Peers()) {
     if (peer == options_.router->self()) continue;
-    options_.peers->IsActive(peer, ref, std::chrono::seconds(2), kForwardedWake,
-                             [peer, ns, name](const grpc::Status& status, const externalscaler::IsActiveResponse&,
-                                              bool answered) {
+    options_.peers->IsActive(peer, ref, std::chrono::seconds(2), mark,
+                             [peer, ns, name = by_service ? std::string() : name, what](
+                                 const grpc::Status& status, const externalscaler::IsActiveResponse&, bool answered) {
                                if (!answered || !status.ok()) {
                                  telemetry::Log(telemetry::Logger("service"), spdlog::level::warn,
                                                 {.ns = ns, .scaledobject = name,
                                                  .code = GrpcCodeName(status.error_code())},
-                                                "wake of {}/{} not delivered to peer {}: {}", ns, name, peer,
+                                                "wake of {} not delivered to peer {}: {}", what, peer,
                                                 status.error_message());
                                }
                              });
@@ -739,7 +743,7 @@ void ExternalScalerService::HandleGetMetricSpec(SpecCall* call) {
 }
 
 void ExternalScalerService::AnswerGetMetricSpec(SpecCall* call, TimePoint start) {
-  // Configuration only: never depends on a scrape (README.md "What KEDA gets, and when").
+  // Configuration only: never depends on a scrape (docs/operations.md "What KEDA gets, and when").
   ResolveThen(call->request, [this, call, start](const Resolved& obj) {
     if (!obj.ok()) return Answer(call, "GetMetricSpec", start, ToGrpcStatus(obj.status()));
     const auto& spec = (*obj)->spec();
@@ -804,6 +808,20 @@ void ExternalScalerService::HandleIsActive(ActiveCall* call) {
     engine_->RecordPendingWake(ref.namespace_(), ref.name(), now + std::chrono::minutes(5),
                                "the wake hook (via a peer)");
     call->response.set_result(n > 0);
+    return Answer(call, "IsActive", start, grpc::Status::OK);
+  }
+  if (options_.router && Mark(call->context()) == kForwardedServiceWake) {
+    // Another replica's wake by Service (issue 18 item 2): the same, for the triggers that read
+    // the Service. Answered here, never sent on.
+    const auto& ref = call->request;
+    if (CheckNamespace(ref.namespace_()) || CheckNamespace(ref.name())) {  // a Service name is a DNS-1123 label
+      return Answer(call, "IsActive", start, {grpc::StatusCode::INVALID_ARGUMENT, "bad wake target"});
+    }
+    TimePoint now = clock_->Now();
+    std::string reason = "the wake hook (Service " + ref.namespace_() + "/" + ref.name() + ", via a peer)";
+    engine::ServiceWake woke = engine_->WakeService(ref.namespace_(), ref.name(), now, reason);
+    engine_->RecordPendingServiceWake(ref.namespace_(), ref.name(), now + std::chrono::minutes(5), reason);
+    call->response.set_result(woke.triggers > 0);
     return Answer(call, "IsActive", start, grpc::Status::OK);
   }
   if (Forwarded<ActiveCall, externalscaler::IsActiveResponse>(

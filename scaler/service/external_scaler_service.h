@@ -2,7 +2,7 @@
 // ExternalScalerService: the KEDA externalscaler.ExternalScaler service. Thin: proto -> engine
 // -> proto. Every method runs on the async API of the port's one CallLoop (async_calls.h).
 // Unary answers come from memory; StreamIsActive is a PushStream subscribed to the engine's
-// inactive->active edges; StreamMetricSpec answers UNIMPLEMENTED (README.md "What KEDA gets, and when").
+// inactive->active edges; StreamMetricSpec answers UNIMPLEMENTED (docs/operations.md "What KEDA gets, and when").
 // The loop thread only looks triggers up (ScalerEngine::Lookup); a trigger not cached yet is
 // built by SpecBuilders and its call answered from there. Names are checked and error text
 // capped on the way in and out (request_limits.h).
@@ -37,6 +37,11 @@ class ActiveStream;
 /// answers itself.
 inline constexpr char kForwardedSuccessor[] = "successor";
 inline constexpr char kColderThanOwner[] = "nim-scaler: this replica has collected the trigger for less time than its owner";
+/// kForwardedHeader value of an IsActive that carries a wake by Service (issue 18 item 2): the
+/// ref's namespace and name are the Service's, its metadata empty. The receiver wakes the
+/// triggers it tracks that read the Service and keeps the wake for the rest, like a
+/// kForwardedWake (peer_client.h) for a ScaledObject; it never sends it on.
+inline constexpr char kForwardedServiceWake[] = "wake-service";
 
 /// Thread-safe. Outlives the grpc::Server it is registered with. Life cycle:
 /// builder.RegisterService -> BuildAndStart -> Start(&loop) -> loop.Start() -> ... -> FinishAllStreams(),
@@ -49,7 +54,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
     size_t max_queued_builds = 64;                  ///< distinct new triggers waiting to be built
     /// Builds a trigger not cached yet; default ScalerEngine::Resolve (tests slow it down).
     SpecBuilders::BuildFn build;
-    /// HA (README "HA"): with both set, calls for triggers another replica owns are forwarded
+    /// HA (docs/ha.md): with both set, calls for triggers another replica owns are forwarded
     /// to it, and StreamIsActive is relayed from it. Both outlive the service.
     cluster::Router* router = nullptr;
     PeerClient* peers = nullptr;
@@ -105,7 +110,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
   /// Forwards `call` to the replicas the router names for its trigger, in order, when this
   /// replica should not answer it itself; true when the call was taken (answered by a peer, or
   /// answered here after every peer failed). With `needs_warm` (GetMetrics, IsActive), an
-  /// owner whose windows are still cold forwards to the successor (README "HA").
+  /// owner whose windows are still cold forwards to the successor (docs/ha.md).
   template <class Call, class Response>
   bool Forwarded(Call* call, const externalscaler::ScaledObjectRef& ref, const char* method, TimePoint start,
                  bool needs_warm, ForwardFn<Response> forward, std::function<void()> answer_here);
@@ -128,7 +133,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
   /// deadline leaves less (a second hop must answer before the first gives up on it).
   std::chrono::milliseconds HopDeadline(const grpc::ServerContext& ctx) const;
   /// Every 500 ms (HA only): when the peer list changed, moves each StreamIsActive stream
-  /// whose trigger's first replica in line changed to it (README "HA").
+  /// whose trigger's first replica in line changed to it (docs/ha.md).
   void RerouteStreams();
   /// After a local answer: keep the successor's windows warm (a "warm" IsActive, at most once
   /// a minute per trigger and at once when the successor changes).
@@ -143,6 +148,8 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
  public:
   /// Sends a wake for namespace/name to every other replica (they wake what they track and
   /// remember it for triggers they do not track yet). Returns how many peers it was sent to.
+  /// A name engine::kServiceWakePrefix + "<service>" is a wake by Service, sent marked
+  /// kForwardedServiceWake.
   size_t BroadcastWake(const std::string& ns, const std::string& name);
 
  private:

@@ -572,6 +572,84 @@ TEST_F(HaTest, OwnerKilledSuccessorAnswersRelaysMoveAndWakesReachTheStream) {
   EXPECT_FALSE(stream.ended()) << "KEDA's stream must stay open";
 }
 
+// Issue 18 item 2: a wake by Service (POST /v1/wake/<ns>/service/<service>) on the one replica
+// that neither owns nor succeeds the trigger reading that Service (so it tracks nothing that
+// reads it) is sent to the others marked as a wake by Service; the owner wakes the trigger, and
+// IsActive is true on all three. Before, the path was a 400 and nothing woke.
+TEST_F(HaTest, WakeByServiceOnAReplicaThatTracksNothingReachesTheOwner) {
+  StartReplicas(3, "500ms");
+  constexpr int kPod = 3000;
+  pods_.SetKv(kPod, 0);  // idle: inactive until woken
+  // The trigger reads the pods of a Service the fake API lists (the peers Service
+  // nim-system/nim-scaler), at the loopback pod server's port and one pod's path.
+  std::string url = pods_.Url(kPod);
+  size_t colon = url.rfind(':');
+  std::string port = url.substr(colon + 1, url.find('/', colon) - colon - 1);
+  externalscaler::ScaledObjectRef ref;
+  ref.set_namespace_("nim-system");
+  ref.set_name("reads-the-service");
+  auto& md = *ref.mutable_scalermetadata();
+  md["service"] = "nim-scaler";
+  md["port"] = port;
+  md["metricsPath"] = ManyPods::Path(kPod);
+  md["engine"] = "nim";
+  md["targetKvCache"] = "0.1";
+  md["scrapeInterval"] = "500ms";
+  md["window"] = "2s";
+  md["panicWindow"] = "1s";
+  auto owners = OwnersOf(ref);
+  size_t b = IndexOf(owners.owner), s = IndexOf(owners.successor);
+  size_t c = 3 - b - s;  // neither owner nor successor
+  ASSERT_LT(c, 3u);
+  bool active = true;
+  {
+    // KEDA's first call, on the owner: it starts collecting (and warms its successor).
+    auto deadline = Clock::now() + 5s;
+    grpc::Status st;
+    while (!(st = IsActive(replicas_[b].stub.get(), ref, &active)).ok() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message() << "\n" << Tail(replicas_[b].process->output());
+  }
+  ASSERT_FALSE(active) << "the pods show no demand";
+  EXPECT_EQ(Tracked(replicas_[c], false).count("reads-the-service"), 0u);
+  // The wake hook is a POST; the project's HTTP client only GETs, so a raw socket.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(replicas_[c].http_port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string req = "POST /v1/wake/nim-system/service/nim-scaler HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                    "Connection: close\r\n\r\n";
+  ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  std::string answer;
+  char buf[4096];
+  for (ssize_t got; (got = ::read(fd, buf, sizeof buf)) > 0;) answer.append(buf, static_cast<size_t>(got));
+  ::close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 202", 0), 0u) << answer;
+  EXPECT_NE(answer.find("no trigger tracked by this replica reads Service nim-system/nim-scaler"), std::string::npos)
+      << answer;
+  EXPECT_NE(answer.find("sent to 2 other replica(s)"), std::string::npos) << answer;
+  // Delivered (bounded wait): every replica answers true (the owner's answer).
+  for (auto& r : replicas_) {
+    auto deadline = Clock::now() + 3s;
+    grpc::Status st;
+    do {
+      st = IsActive(r.stub.get(), ref, &active);
+      if (st.ok() && active) break;
+      std::this_thread::sleep_for(50ms);
+    } while (Clock::now() < deadline);
+    ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+    EXPECT_TRUE(active) << "IsActive after the wake by Service, on " << r.addr;
+  }
+  EXPECT_NE(replicas_[b].process->output().find("reads-the-service: woken by the wake hook (Service nim-system/nim-scaler, via a peer)"),
+            std::string::npos)
+      << Tail(replicas_[b].process->output());
+}
+
 // Issue 12 acceptance "Restarting a replica (SIGTERM, start again) changes no answer beyond
 // what the pods' values changed". A KEDA-like client round-robins GetMetrics and IsActive over
 // the live replicas without pause while one replica is stopped with SIGTERM and started again
