@@ -10,6 +10,8 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace nimscaler::testing {
 
@@ -26,13 +28,13 @@ inline std::string BioText(BIO* bio) {
   return out;
 }
 
-/// A self-signed certificate (CN=`cn`, SAN localhost and 127.0.0.1) and its key.
-/// `encrypt_key_with`: a passphrase to encrypt the key PEM with (empty: plain).
-inline PemPair MakeSelfSigned(const std::string& cn, const std::string& encrypt_key_with = "") {
+/// A certificate for `pkey` (CN=`cn`, the given SAN and extensions), signed by `issuer` with
+/// `issuer_key`, or by itself when `issuer` is null. The caller frees the result.
+inline X509* SignedCertificate(EVP_PKEY* pkey, const std::string& cn, X509* issuer, EVP_PKEY* issuer_key,
+                               const std::vector<std::pair<int, std::string>>& extensions) {
   static long serial = 1;
-  EVP_PKEY* pkey = EVP_EC_gen("P-256");
   X509* x = X509_new();
-  if (pkey == nullptr || x == nullptr) throw std::runtime_error("OpenSSL: cannot make a key");
+  if (x == nullptr) throw std::runtime_error("OpenSSL: cannot make a certificate");
   X509_set_version(x, 2);
   ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
   X509_gmtime_adj(X509_getm_notBefore(x), -3600);
@@ -40,17 +42,27 @@ inline PemPair MakeSelfSigned(const std::string& cn, const std::string& encrypt_
   X509_set_pubkey(x, pkey);
   X509_NAME* name = X509_get_subject_name(x);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_set_issuer_name(x, name);
+  X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
-  for (auto [nid, value] : {std::pair{NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"},
-                            std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+  X509V3_set_ctx(&ctx, issuer ? issuer : x, x, nullptr, nullptr, 0);
+  for (const auto& [nid, value] : extensions) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
     X509_add_ext(x, ext, -1);
     X509_EXTENSION_free(ext);
   }
-  X509_sign(x, pkey, EVP_sha256());
+  X509_sign(x, issuer_key ? issuer_key : pkey, EVP_sha256());
+  return x;
+}
+
+/// A self-signed certificate (CN=`cn`, SAN localhost and 127.0.0.1, a CA) and its key.
+/// `encrypt_key_with`: a passphrase to encrypt the key PEM with (empty: plain).
+inline PemPair MakeSelfSigned(const std::string& cn, const std::string& encrypt_key_with = "") {
+  EVP_PKEY* pkey = EVP_EC_gen("P-256");
+  if (pkey == nullptr) throw std::runtime_error("OpenSSL: cannot make a key");
+  X509* x = SignedCertificate(pkey, cn, nullptr, nullptr,
+                              {{NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"},
+                               {NID_basic_constraints, "critical,CA:TRUE"}});
   BIO* cb = BIO_new(BIO_s_mem());
   PEM_write_bio_X509(cb, x);
   BIO* kb = BIO_new(BIO_s_mem());
@@ -69,7 +81,6 @@ inline PemPair MakeSelfSigned(const std::string& cn, const std::string& encrypt_
 /// A leaf certificate for `san` (e.g. "DNS:nim-scaler.nim-system.svc"), usable as server and
 /// client certificate, signed by `ca` (a MakeSelfSigned() pair, which is a CA), and its key.
 inline PemPair MakeSignedBy(const PemPair& ca, const std::string& cn, const std::string& san) {
-  static long serial = 1000;
   BIO* cab = BIO_new_mem_buf(ca.cert.data(), static_cast<int>(ca.cert.size()));
   X509* ca_cert = PEM_read_bio_X509(cab, nullptr, nullptr, nullptr);
   BIO_free(cab);
@@ -77,29 +88,13 @@ inline PemPair MakeSignedBy(const PemPair& ca, const std::string& cn, const std:
   EVP_PKEY* ca_key = PEM_read_bio_PrivateKey(cakb, nullptr, nullptr, nullptr);
   BIO_free(cakb);
   EVP_PKEY* pkey = EVP_EC_gen("P-256");
-  X509* x = X509_new();
-  if (ca_cert == nullptr || ca_key == nullptr || pkey == nullptr || x == nullptr) {
+  if (ca_cert == nullptr || ca_key == nullptr || pkey == nullptr) {
     throw std::runtime_error("OpenSSL: cannot read the CA or make a key");
   }
-  X509_set_version(x, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
-  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(x), 2 * 86400);
-  X509_set_pubkey(x, pkey);
-  X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_set_issuer_name(x, X509_get_subject_name(ca_cert));
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, ca_cert, x, nullptr, nullptr, 0);
-  for (auto [nid, value] : {std::pair{NID_subject_alt_name, san.c_str()},
-                            std::pair{NID_basic_constraints, "critical,CA:FALSE"},
-                            std::pair{NID_ext_key_usage, "serverAuth,clientAuth"}}) {
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-    X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-  X509_sign(x, ca_key, EVP_sha256());
+  X509* x = SignedCertificate(pkey, cn, ca_cert, ca_key,
+                              {{NID_subject_alt_name, san},
+                               {NID_basic_constraints, "critical,CA:FALSE"},
+                               {NID_ext_key_usage, "serverAuth,clientAuth"}});
   BIO* cb = BIO_new(BIO_s_mem());
   PEM_write_bio_X509(cb, x);
   BIO* kb = BIO_new(BIO_s_mem());
