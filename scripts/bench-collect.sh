@@ -5,8 +5,12 @@
 # in the same run, with a naive sequential loop of Scrape(). Run once with pods answering at once
 # and once with a pod response time (DELAYS, ms), which is where one-at-a-time collapses.
 # Prints the markdown tables that go into BENCHMARKS.md ("Collection: 1,000 endpoints per cycle").
+# Then (issue 16 item 1) the CPU per scrape of the Prometheus server's own 190 KB exposition by
+# stage (parse alone, fetch, parse + extract, end to end) next to a Go net/http + expfmt scraper
+# (bench/collect/go_scraper, built offline from Debian's golang-github-prometheus-common-dev
+# when `go` is there) fetching the same body from the same server.
 # Usage: scripts/bench-collect.sh [build-dir=build-bench]
-#   env: ENDPOINTS=1000 CYCLES=10 NAIVE_CYCLES=5 DELAYS="0 2" JOBS=2
+#   env: ENDPOINTS=1000 CYCLES=10 NAIVE_CYCLES=5 DELAYS="0 2" JOBS=2 PER_SCRAPE=2000 (0: skip)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build-bench}
@@ -32,3 +36,17 @@ for d in $delays; do
   echo "\$ ${cmd[*]#$root/}"
   "${cmd[@]}"
 done
+per_scrape=${PER_SCRAPE:-2000}
+if [ "$per_scrape" -gt 0 ]; then
+  go_args=()
+  if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/prometheus/common ]; then
+    (cd "$root/bench/collect/go_scraper" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$build/go-cache" \
+       go build -o "$build/go_scraper" .) && go_args=(--go-scraper "$build/go_scraper")
+  fi
+  echo
+  cmd=("$build/bench/collect/collect_bench" --server "$build/bench/collect/collect_server"
+       --body "$root/tests/testdata/exposition/prometheus-server-alltypes-237mfs.prom" --per-scrape "$per_scrape"
+       "${go_args[@]}")
+  echo "\$ ${cmd[*]#$root/}"
+  "${cmd[@]}"
+fi

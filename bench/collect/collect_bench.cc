@@ -10,6 +10,15 @@
 //
 //   collect_bench --server build/bench/collect/collect_server --body FILE
 //                 [--endpoints 1000] [--cycles 5] [--naive-cycles 3] [--delay-ms 0] [--tsv out.tsv]
+//
+// Per-scrape mode (issue 16 item 1): CPU per scrape of one pod serving FILE, by stage, in one
+// forked child: the exposition parse alone (all families), the HTTP fetch alone (GetAll of the
+// one URL, as the collector does), parse + extraction of the fetched body (Interpret, what
+// each trigger of a group does), and the whole scrape end to end (ScrapeAll). With
+// --go-scraper, the Go net/http + expfmt scraper (bench/collect/go_scraper) fetches the same
+// body from the same server in the same run.
+//
+//   collect_bench --server ... --body FILE --per-scrape 2000 [--go-scraper PATH]
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -30,6 +39,7 @@
 #include <vector>
 
 #include "scaler/net/http_client.h"
+#include "scaler/signals/exposition/parser.h"
 #include "scaler/sources/pod_scrape_source.h"
 
 extern char** environ;
@@ -206,6 +216,146 @@ void RunMode(bool concurrent, const std::vector<std::string>& urls, int cycles, 
   if (::write(out_fd, peak, std::strlen(peak)) < 0) std::exit(1);
 }
 
+struct CountSamples final : exposition::SampleVisitor {
+  size_t n = 0;
+  void OnSample(const exposition::Sample&) override { ++n; }
+};
+
+// CPU microseconds per call of `fn` over `n` calls (this process, all threads), after one
+// warm-up call.
+template <typename Fn>
+double CpuUsPer(int n, Fn&& fn) {
+  fn();
+  double c0 = SelfCpuMs();
+  for (int i = 0; i < n; ++i) fn();
+  return (SelfCpuMs() - c0) * 1e3 / n;
+}
+
+// Per-scrape mode: one line per stage ("stage<TAB>us") to `out_fd`; exits non-zero when a
+// scrape fails.
+void RunPerScrape(const std::string& url, const std::string& body, int n, int out_fd) {
+  sources::PodScrapeConfig cfg;
+  cfg.engine = "auto";
+  cfg.http.timeout = std::chrono::seconds(10);
+  std::shared_ptr<net::HttpClient> http = net::MakeCurlHttpClient();
+  auto got = http->GetAll({url}, cfg.http);
+  if (!got[0].ok() || got[0]->body != body) {
+    std::fprintf(stderr, "per-scrape: the fetched body is not FILE: %s\n",
+                 got[0].ok() ? "different bytes" : got[0].status().message().c_str());
+    std::exit(1);
+  }
+  std::string lines;
+  auto stage = [&](const char* name, double us) {
+    char line[128];
+    std::snprintf(line, sizeof line, "%s\t%.2f\n", name, us);
+    lines += line;
+  };
+  exposition::Parser parser;
+  auto format = exposition::DetectFormat(got[0]->content_type, body);
+  const exposition::Selector all = exposition::Selector::All();
+  stage("parse alone (all families)", CpuUsPer(n, [&] {
+          CountSamples c;
+          (void)parser.Parse(body, format, all, c);
+        }));
+  exposition::Selector three;
+  for (const char* f : {"go_sched_latencies_seconds", "prometheus_sd_dns_lookups_total", "prometheus_tsdb_head_series"}) {
+    three.AddFamily(f);
+  }
+  stage("parse alone (the 3 mapped families selected)", CpuUsPer(n, [&] {
+          CountSamples c;
+          (void)parser.Parse(body, format, three, c);
+        }));
+  stage("fetch (GetAll, 1 URL)", CpuUsPer(n, [&] {
+          auto r = http->GetAll({url}, cfg.http);
+          if (!r[0].ok()) std::exit(1);
+          http->Recycle(r);
+        }));
+  // Three families spread over the Prometheus server's own exposition, mapped as custom
+  // signals (a histogram, a counter, a gauge), as a trigger would map them.
+  cfg.signals = {"latency", "lookups", "series"};
+  cfg.custom = {{"latency", sources::SignalKind::kUnknown, {{"go_sched_latencies_seconds", {}}}},
+                {"lookups", sources::SignalKind::kUnknown, {{"prometheus_sd_dns_lookups_total", {}}}},
+                {"series", sources::SignalKind::kUnknown, {{"prometheus_tsdb_head_series", {}}}}};
+  sources::PodScrapeSource source(cfg, http);
+  {
+    auto check = source.Interpret(url, got[0]);
+    if (!check.ok() || check->missing.size() > 0) {
+      std::fprintf(stderr, "per-scrape: the body does not serve the three mapped families: %s\n",
+                   check.ok() ? check->missing.front().c_str() : check.status().message().c_str());
+      std::exit(1);
+    }
+  }
+  stage("parse + extract (Interpret)", CpuUsPer(n, [&] { (void)source.Interpret(url, got[0]); }));
+  stage("end to end (ScrapeAll, 1 URL)", CpuUsPer(n, [&] {
+          auto r = source.ScrapeAll({url});
+          if (r.size() != 1) std::exit(1);
+        }));
+  if (::write(out_fd, lines.data(), lines.size()) < 0) std::exit(1);
+}
+
+// Runs the Go scraper against `url`; its CPU us per scrape, or NAN.
+double GoScraperUs(const std::string& exe, const std::string& url, int n) {
+  std::string cmd = exe + " '" + url + "' " + std::to_string(n);
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (f == nullptr) return NAN;
+  char buf[512] = {0};
+  size_t got = std::fread(buf, 1, sizeof buf - 1, f);
+  buf[got] = 0;
+  ::pclose(f);
+  double cpu = NAN;
+  if (const char* p = std::strstr(buf, "cpu_us_per_scrape ")) cpu = std::atof(p + 18);
+  return cpu;
+}
+
+int PerScrapeMain(const std::string& server_exe, const std::string& body_path, int n, const std::string& go) {
+  std::ifstream bf(body_path, std::ios::binary);
+  std::string body((std::istreambuf_iterator<char>(bf)), std::istreambuf_iterator<char>());
+  Server server = StartServer(server_exe, body_path, 1, 0);
+  std::string url = "http://127.0.0.1:" + std::to_string(server.ports[0]) + "/metrics";
+  int p[2];
+  if (::pipe(p) != 0) return 1;
+  std::fflush(stdout);
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::close(p[0]);
+    RunPerScrape(url, body, n, p[1]);
+    ::close(p[1]);
+    ::_exit(0);
+  }
+  ::close(p[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t k; (k = ::read(p[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(k));
+  ::close(p[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  double go_us = go.empty() ? NAN : GoScraperUs(go, url, n);
+  StopServer(server);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "per-scrape child failed (status %d)\n", status);
+    return 1;
+  }
+  std::printf("per scrape of %s (%zu bytes) over loopback HTTP, %d scrapes per stage, CPU of the scraping "
+              "process (all threads)\n\n| stage | CPU us per scrape | x parse alone |\n|---|---:|---:|\n",
+              body_path.c_str(), body.size(), n);
+  std::stringstream ss(text);
+  double parse_us = NAN, e2e_us = NAN;
+  for (std::string line; std::getline(ss, line);) {
+    auto tab = line.find('\t');
+    std::string name = line.substr(0, tab);
+    double us = std::atof(line.c_str() + tab + 1);
+    if (std::isnan(parse_us)) parse_us = us;
+    if (name.rfind("end to end", 0) == 0) e2e_us = us;
+    std::printf("| %s | %.1f | %.2f |\n", name.c_str(), us, us / parse_us);
+  }
+  if (!go.empty()) {
+    std::printf("| Go net/http + expfmt (go_scraper, same server) | %.1f | %.2f |\n", go_us, go_us / parse_us);
+    std::printf("\nend to end: %.2fx the parse alone (goal: at most 2x); Go scraper / ours: %.1fx (goal: at least "
+                "10x)\n", e2e_us / parse_us, go_us / e2e_us);
+  }
+  return 0;
+}
+
 struct ModeResult {
   std::vector<Cycle> cycles;
   double peak_rss_mib = 0;
@@ -259,8 +409,8 @@ double Median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string server_exe, body, tsv;
-  int n = 1000, cycles = 5, naive_cycles = 3, delay_ms = 0;
+  std::string server_exe, body, tsv, go_scraper;
+  int n = 1000, cycles = 5, naive_cycles = 3, delay_ms = 0, per_scrape = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--server") server_exe = argv[i + 1];
@@ -270,6 +420,11 @@ int main(int argc, char** argv) {
     else if (k == "--naive-cycles") naive_cycles = std::atoi(argv[i + 1]);
     else if (k == "--tsv") tsv = argv[i + 1];
     else if (k == "--delay-ms") delay_ms = std::atoi(argv[i + 1]);
+    else if (k == "--per-scrape") per_scrape = std::atoi(argv[i + 1]);
+    else if (k == "--go-scraper") go_scraper = argv[i + 1];
+  }
+  if (per_scrape > 0 && per_scrape <= 100000 && !server_exe.empty() && !body.empty()) {
+    return PerScrapeMain(server_exe, body, per_scrape, go_scraper);
   }
   if (server_exe.empty() || body.empty() || n <= 0 || n > 20000 || cycles < 2 || cycles > 100 || naive_cycles < 1 ||
       naive_cycles > 100 || delay_ms < 0 || delay_ms > 1000) {
