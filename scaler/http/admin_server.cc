@@ -148,9 +148,8 @@ net::HttpServerResponse WakeService(engine::ScalerEngine& engine, const Clock& c
                          std::to_string(woke.scaled_objects.size()) + " ScaledObject(s) reading " + target + ": " +
                          names + sent);
   }
-  std::string kept = "; the wake is kept for " + FormatDuration(kPendingWakeHold) +
+  std::string kept = "the wake is kept for " + FormatDuration(kPendingWakeHold) +
                      " and applied to a trigger that reads it when KEDA first asks";
-  if (peers > 0) kept = ", which wake the triggers they track that read it" + kept;
   telemetry::Log(log, spdlog::level::info, {.ns = ns}, "wake hook: {}: no trigger here reads it{}", target, sent);
   std::string unchecked;
   if (service_lookup) {
@@ -158,12 +157,13 @@ net::HttpServerResponse WakeService(engine::ScalerEngine& engine, const Clock& c
     if (exists.ok() && !*exists) {
       return Text(404, "wake hook: no " + target +
                            " in the cluster (the Kubernetes API has none) and no trigger tracked by this replica "
-                           "reads it" + sent + ": check the namespace and the Service's name" + kept +
+                           "reads it" + sent + ": check the namespace and the Service's name; " + kept +
                            " in case it is being created");
     }
     if (!exists.ok()) unchecked = " (could not check that the Service exists: " + exists.status().message() + ")";
   }
-  return Text(202, "wake hook: no trigger tracked by this replica reads " + target + unchecked + sent + kept +
+  if (peers > 0) sent += ", which wake the triggers they track that read it";
+  return Text(202, "wake hook: no trigger tracked by this replica reads " + target + unchecked + sent + "; " + kept +
                        " (if none ever does, check the namespace and the Service's name, and that a trigger names "
                        "it in service, dnsName or endpoints)");
 }

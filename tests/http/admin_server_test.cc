@@ -343,7 +343,10 @@ TEST_F(AdminServerTest, WakeByServiceWakesExactlyTheTriggersThatReadIt) {
   EXPECT_EQ(none->status, 202) << none->body;
   EXPECT_NE(none->body.find("no trigger tracked by this replica reads Service nim/c"), std::string::npos)
       << none->body;
-  EXPECT_NE(none->body.find("sent to 2 other replica(s)"), std::string::npos) << none->body;
+  EXPECT_NE(none->body.find("sent to 2 other replica(s), which wake the triggers they track that read it; the wake "
+                            "is kept for 5m"),
+            std::string::npos)
+      << none->body;
   EXPECT_FALSE(other->Latest()->woken);
 }
 
@@ -450,7 +453,8 @@ TEST_F(AdminServerTest, WakeByServiceForAServiceThatExistsNowhereIs404) {
   ASSERT_TRUE(typo.has_value());
   EXPECT_EQ(typo->status, 404) << typo->body;
   EXPECT_NE(typo->body.find("no Service nim/lama in the cluster"), std::string::npos) << typo->body;
-  EXPECT_NE(typo->body.find("check the namespace and the Service's name"), std::string::npos) << typo->body;
+  EXPECT_NE(typo->body.find("check the namespace and the Service's name; the wake is kept for 5m"), std::string::npos)
+      << typo->body;
   auto exists = Request("POST", "/v1/wake/nim/service/exists");
   ASSERT_TRUE(exists.has_value());
   EXPECT_EQ(exists->status, 202) << exists->body;
