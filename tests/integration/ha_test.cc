@@ -1076,7 +1076,12 @@ class HaTlsTest : public HaTest, public ::testing::WithParamInterface<PeerTls> {
 TEST_P(HaTlsTest, ForwardedCallsUseTlsCheckedAgainstThePeersCaAcrossARotation) {
   const PeerTls mode = GetParam();
   const std::string dir = ::testing::TempDir() + "/ha-tls-" + std::to_string(static_cast<int>(mode));
-  std::filesystem::create_directories(dir);
+  // The replicas keep checked copies of their key under $TMPDIR; a replica killed with -9 (here
+  // and when the fixture ends) cannot remove them, so they go under this test's directory,
+  // emptied at the next run, rather than in /tmp.
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/tmp");
+  setenv("TMPDIR", (dir + "/tmp").c_str(), 1);
   auto write = [&](const std::string& name, const std::string& text) {
     std::ofstream(dir + "/" + name + ".tmp") << text;
     std::filesystem::rename(dir + "/" + name + ".tmp", dir + "/" + name);
