@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -1081,7 +1082,14 @@ TEST_P(HaTlsTest, ForwardedCallsUseTlsCheckedAgainstThePeersCaAcrossARotation) {
   // emptied at the next run, rather than in /tmp.
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir + "/tmp");
-  setenv("TMPDIR", (dir + "/tmp").c_str(), 1);
+  struct TmpDirFor {  // set for the replicas this test starts, restored after it
+    explicit TmpDirFor(const std::string& d) {
+      if (const char* v = std::getenv("TMPDIR")) saved = v;
+      setenv("TMPDIR", d.c_str(), 1);
+    }
+    ~TmpDirFor() { saved ? setenv("TMPDIR", saved->c_str(), 1) : unsetenv("TMPDIR"); }
+    std::optional<std::string> saved;
+  } tmpdir(dir + "/tmp");
   auto write = [&](const std::string& name, const std::string& text) {
     std::ofstream(dir + "/" + name + ".tmp") << text;
     std::filesystem::rename(dir + "/" + name + ".tmp", dir + "/" + name);
