@@ -74,7 +74,13 @@ must_fail() {
     sed 's/^/    /' "$log" | tail -20
   fi
 }
-validate() { "$PY" "$HERE/k8s_validate.py" --schemas "$SCHEMAS" --crds "$CRDS" "$@"; }
+# Front doors' CRDs (docs/front-doors.md): the KEDA HTTP add-on's HTTPScaledObject and the Gateway
+# API Inference Extension's InferencePool, vendored beside KEDA's with their SOURCES.md.
+FRONT_DOOR_CRDS=("$ROOT/deploy/schemas/http-add-on" "$ROOT/deploy/schemas/gateway-api-inference-extension")
+validate() {
+  "$PY" "$HERE/k8s_validate.py" --schemas "$SCHEMAS" --crds "$CRDS" \
+    "${FRONT_DOOR_CRDS[@]/#/--crds=}" "$@"
+}
 render() { # render VALUES_FILE OUT [extra helm args]
   local values="$1" out="$2"; shift 2
   "$HELM" template nim-scaler "$CHART" --namespace nim-scaler -f "$values" "$@" >"$out"
@@ -187,6 +193,15 @@ done
 # A broken copy of a real example is rejected by the very same command.
 sed 's/targetKvCache: "0.1"/targetKvCache: 0.1/' "$ROOT/keda/nim-llama-3.1-8b-kv.yaml" >"$WORK/broken-example.yaml"
 must_fail "broken copy of keda/nim-llama-3.1-8b-kv.yaml" "is not of type 'string'" validate "${examples[@]}" "$WORK/broken-example.yaml"
+# The HTTP add-on recipe's HTTPScaledObject is validated against the add-on's CRD: a copy that
+# names its port twice (number and name) breaks the CRD's CEL rule, and one with the field
+# misspelt is an unknown field (a copy of the real file, so the check cannot pass vacuously).
+sed 's/^    port: 8000$/    port: 8000\n    portName: http/' "$ROOT/keda/http-add-on.yaml" >"$WORK/broken-httpso-port.yaml"
+must_fail "broken copy of keda/http-add-on.yaml (port and portName)" \
+  "spec/scaleTargetRef: must define either the 'portName' or the 'port'" validate "$WORK/broken-httpso-port.yaml"
+sed 's/^    conditionWait: /    conditionWaitTimeout: /' "$ROOT/keda/http-add-on.yaml" >"$WORK/broken-httpso-field.yaml"
+must_fail "broken copy of keda/http-add-on.yaml (misspelt timeouts field)" \
+  "spec/timeouts: unknown field(s) ('conditionWaitTimeout' was unexpected)" validate "$WORK/broken-httpso-field.yaml"
 
 # --- 4. Image recipe --------------------------------------------------------------------------
 check "docker/Dockerfile builds like CI" "$PY" "$HERE/check_dockerfile.py" "$ROOT"

@@ -42,6 +42,12 @@ def main():
             for i, t in enumerate(d["spec"]["triggers"]):
                 if t["type"] not in ("external", "external-push"):
                     continue
+                # Another scaler's trigger beside nim-scaler's (keda/http-add-on.yaml): skipped, as
+                # `nim-scaler check -f` does (its scalerAddress host does not contain "nim-scaler").
+                addr = str(t.get("metadata", {}).get("scalerAddress", ""))
+                host = addr.split("://", 1)[-1].rsplit(":", 1)[0].lower()
+                if "nim-scaler" not in host:
+                    continue
                 n += 1
                 where = f"{os.path.basename(f)} {ns}/{name} trigger {i}"
                 path = os.path.join(tmp, f"{n}.json")

@@ -7,7 +7,8 @@ Schemas:
     files; prometheus-operator and cert-manager kinds from `@kubernetes-models/prometheus-operator`
     and `@kubernetes-models/cert-manager` (installed by scripts/install-helm.sh);
   * custom resources: `spec.versions[].schema.openAPIV3Schema` of every CRD file given with --crds
-    (deploy/schemas/keda/ holds KEDA's).
+    (deploy/schemas/keda/ holds KEDA's, deploy/schemas/http-add-on/ the KEDA HTTP add-on's,
+    deploy/schemas/gateway-api-inference-extension/ the InferencePool's).
 
 Strict like the API server with field validation "Strict" (kubectl's default): an object schema
 that lists properties rejects any other property unless it allows more (additionalProperties or
@@ -176,6 +177,18 @@ KNOWN_CEL_RULES = {
     "!has(self.minReplicaCount) || self.minReplicaCount <= (has(self.maxReplicaCount) ? self.maxReplicaCount : 100)":
         lambda s: not _has(s, "minReplicaCount")
         or s["minReplicaCount"] <= (s["maxReplicaCount"] if _has(s, "maxReplicaCount") else 100),
+    # KEDA HTTP add-on (deploy/schemas/http-add-on/): HTTPScaledObject's scaleTargetRef and
+    # coldStartTimeoutFailoverRef name a port by number or by name, exactly one of the two.
+    "has(self.portName) != has(self.port)":
+        lambda s: _has(s, "portName") != _has(s, "port"),
+    # Gateway API Inference Extension (deploy/schemas/gateway-api-inference-extension/): an
+    # InferencePool's endpointPickerRef of kind Service (the default kind) needs a port, and its
+    # targetPorts are unique by number.
+    "self.kind != 'Service' || has(self.port)":
+        lambda s: s.get("kind", "Service") != "Service" or _has(s, "port"),
+    "self.all(p1, self.exists_one(p2, p1.number==p2.number))":
+        lambda s: all(sum(1 for q in s if isinstance(q, dict) and q.get("number") == p.get("number")) == 1
+                      for p in s if isinstance(p, dict)),
 }
 
 

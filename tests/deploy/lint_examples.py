@@ -4,8 +4,10 @@
 Usage: lint_examples.py --install RENDERED_INSTALL_YAML FILE...
 
 RENDERED_INSTALL_YAML is the chart rendered with an install command: the one of
-docs/install.md "Install with Helm", or another (e.g. the quickstart's). For every nim-scaler
-trigger (type external or external-push) in FILE:
+docs/install.md "Install with Helm", or another (e.g. the quickstart's). A nim-scaler trigger is
+one of type external or external-push whose scalerAddress host contains "nim-scaler", the rule
+`nim-scaler check -f` uses; another scaler's trigger in the same ScaledObject (the KEDA HTTP
+add-on's in keda/http-add-on.yaml) is skipped with a note. For every nim-scaler trigger in FILE:
   * scalerAddress must be <Service>.<namespace>.svc:<grpc port> of a Service of that install, so a
     copied example reaches the scaler that command installed;
   * every metadata key must be one nim-scaler accepts (the scaler refuses unknown keys);
@@ -45,6 +47,14 @@ def suggest(key):
     return f" (did you mean '{m[0]}'?)" if m else ""
 
 
+def names_nim_scaler(address):
+    """True when a scalerAddress's host part contains "nim-scaler" (scaler/app/check.cc PointsAtNimScaler)."""
+    a = str(address or "")
+    a = a.split("://", 1)[1] if "://" in a else a
+    a = a.rsplit(":", 1)[0] if ":" in a else a
+    return "nim-scaler" in a.lower()
+
+
 def install_facts(path):
     addresses, namespaces = set(), None
     for d in yaml.safe_load_all(open(path)):
@@ -72,7 +82,7 @@ def main():
         print("lint_examples: the install renders no Service with a grpc port")
         return 1
 
-    errors = []
+    errors, notes = [], []
     n_triggers = 0
     for f in args.files:
         docs = [d for d in yaml.safe_load_all(open(f)) if d]
@@ -89,9 +99,13 @@ def main():
             for i, t in enumerate(d["spec"]["triggers"]):
                 if t["type"] not in ("external", "external-push"):
                     continue
+                md = t.get("metadata", {})
+                if not names_nim_scaler(md.get("scalerAddress")):
+                    notes.append(f"{so} trigger {i}: scalerAddress {md.get('scalerAddress')!r} is another "
+                                 "scaler's, skipped")
+                    continue
                 n_triggers += 1
                 where = f"{so} trigger {i}"
-                md = t.get("metadata", {})
                 addr = md.get("scalerAddress")
                 if addr not in addresses:
                     errors.append(f"{where}: scalerAddress '{addr}' is not a Service of the documented install "
@@ -131,6 +145,8 @@ def main():
                     errors.append(f"{where}: wakeQuery needs prometheusAddress")
                 if t["type"] == "external" and d["spec"].get("minReplicaCount", 0) == 0 and "wakeQuery" in md:
                     errors.append(f"{where}: scale-to-zero with a wake source needs type external-push for an instant wake")
+    for n in notes:
+        print(f"note: {n}")
     for e in errors:
         print(f"ERROR {e}")
     print(f"lint_examples: {n_triggers} nim-scaler triggers, {len(errors)} problems")

@@ -185,6 +185,23 @@ TEST(CheckCli, EveryKedaExamplePassesCheckFile) {
   EXPECT_GE(ExpectEveryFilePassesCheckFile(files), 5) << "the keda/ examples hold at least five nim-scaler triggers";
 }
 
+// Issue 18 item 3: the KEDA HTTP add-on recipe holds ONE ScaledObject with two triggers,
+// nim-scaler's and the add-on's external-push scaler. `check -f` checks nim-scaler's, skips the
+// add-on's with a note naming its address (its metadata key httpScaledObject is not ours), and
+// skips the HTTPScaledObject document; the file passes.
+TEST(CheckCli, HttpAddOnRecipeChecksOnlyNimScalersTrigger) {
+  const std::string f = std::string(NIMSCALER_SOURCE_DIR) + "/keda/http-add-on.yaml";
+  CliRun run = RunBinary({"check", "-f", f});
+  EXPECT_EQ(run.rc, 0) << run.out;
+  for (const char* m : {"document 1: kind HTTPScaledObject, skipped",
+                        "(ScaledObject nim/llama-3-1-8b-instruct), spec.triggers[0] (external-push):\nmetadata OK",
+                        "spec.triggers[1]: scalerAddress \"keda-add-ons-http-external-scaler.keda:9090\" does not name "
+                        "nim-scaler, skipped",
+                        "1 trigger(s) checked: all valid"}) {
+    EXPECT_NE(run.out.find(m), std::string::npos) << "no \"" << m << "\" in\n" << run.out;
+  }
+}
+
 // Issue 15 item 4 (acceptance): the kind quickstart's manifests (deploy/quickstart/) pass
 // `check -f` too, with its ScaledObject's nim-scaler trigger among them; a misspelt copy fails.
 TEST(CheckCli, QuickstartScaledObjectPassesCheckFile) {
