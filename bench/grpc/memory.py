@@ -111,9 +111,9 @@ def main():
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit it
-    need = args.objects * 10 + 1000
+    need = args.objects * max(int(n) for n in args.per_object.split(",")) + 1000
     if hard < need:
-        sys.exit(f"memory.py: ulimit -n hard limit {hard} is below the ~{need} descriptors 10,000 pods need")
+        sys.exit(f"memory.py: ulimit -n hard limit {hard} is below the ~{need} descriptors the baseline needs (one per pod endpoint)")
     work = tempfile.mkdtemp(prefix="bench-memory-")
     client = build_client(args.build_dir)
     per_object = [int(n) for n in args.per_object.split(",")]
