@@ -16,6 +16,10 @@ add-on's in keda/http-add-on.yaml) is skipped with a note. For every nim-scaler 
   * the ScaledObject's namespace must be served by the install (--namespaces), unless
     --any-namespace is given;
   * an authenticationRef must name a TriggerAuthentication defined in the same file;
+  * a KEDA HTTP add-on trigger (metadata httpScaledObject) must name an HTTPScaledObject of the
+    same file and namespace that carries httpscaledobject.keda.sh/skip-scaledobject-creation:
+    "true"; without it the add-on's operator makes a second ScaledObject for the same Deployment
+    (docs/front-doors.md "KEDA HTTP add-on");
   * metricType, when given, must be AverageValue (issue 15 item 6): nim-scaler reports the desired
     replica count, and with Value the HPA multiplies it by the ready pods
     (docs/formula.md "The value KEDA gets").
@@ -45,6 +49,11 @@ def suggest(key):
     import difflib
     m = difflib.get_close_matches(key, sorted(KEYS), n=1, cutoff=0.6)
     return f" (did you mean '{m[0]}'?)" if m else ""
+
+
+# The KEDA HTTP add-on's annotation that stops its operator from making a ScaledObject
+# (kedacore/http-add-on v0.15.0, operator/controllers/http/app.go).
+SKIP_SO_ANNOTATION = "httpscaledobject.keda.sh/skip-scaledobject-creation"
 
 
 def names_nim_scaler(address):
@@ -87,6 +96,8 @@ def main():
     for f in args.files:
         docs = [d for d in yaml.safe_load_all(open(f)) if d]
         auths = {d["metadata"]["name"] for d in docs if d.get("kind") == "TriggerAuthentication"}
+        httpsos = {(d["metadata"].get("namespace"), d["metadata"]["name"]): d for d in docs
+                   if d.get("kind") == "HTTPScaledObject"}
         for d in docs:
             if d.get("kind") != "ScaledObject":
                 continue
@@ -100,6 +111,15 @@ def main():
                 if t["type"] not in ("external", "external-push"):
                     continue
                 md = t.get("metadata", {})
+                if "httpScaledObject" in md:
+                    hso = httpsos.get((ns, md["httpScaledObject"]))
+                    if hso is None:
+                        errors.append(f"{so} trigger {i}: httpScaledObject {md['httpScaledObject']!r} is not an "
+                                      f"HTTPScaledObject of namespace {ns} in this file")
+                    elif (hso["metadata"].get("annotations") or {}).get(SKIP_SO_ANNOTATION) != "true":
+                        errors.append(f"{so} trigger {i}: HTTPScaledObject {md['httpScaledObject']} lacks "
+                                      f"{SKIP_SO_ANNOTATION}: \"true\", so the add-on makes a second "
+                                      "ScaledObject for the same workload")
                 if not names_nim_scaler(md.get("scalerAddress")):
                     notes.append(f"{so} trigger {i}: scalerAddress {md.get('scalerAddress')!r} is another "
                                  "scaler's, skipped")
