@@ -255,25 +255,30 @@ TEST(ConnectionCache, ConnectionsAreReusedAcrossCyclesThreadsAndGroups) {
 TEST(ConnectionCache, EachTriggerSendsItsOwnCredentialsOnASharedConnection) {
   CountingServer server(1);
   auto http = MakeCurlHttpClient({.max_idle_connections = 8});
-  HttpRequestOptions a, b, basic, none;
+  HttpRequestOptions a, b, basic, none, header;
   a.bearer_token_file = TokenFile("a", "token-of-trigger-a");
   b.bearer_token_file = TokenFile("b", "token-of-trigger-b");
   basic.basic_auth = true;
   basic.username = "user";
   basic.password = "pass";
+  header.headers = {"Authorization: Bearer from-a-trigger-header"};  // how scrape metadata sends one
   std::string url = server.url(0);
   std::thread([&] { ExpectAllOk(http->GetAll({url}, a)); }).join();
   std::thread([&] { ExpectAllOk(http->GetAll({url}, b)); }).join();
   ExpectAllOk(http->GetAll({url}, basic));
   ExpectAllOk(http->GetAll({url}, none));
   ExpectAllOk(http->GetAll({url}, a));
+  ExpectAllOk(http->GetAll({url}, header));
+  ExpectAllOk(http->GetAll({url}, none));
   auto requests = server.requests();
-  ASSERT_EQ(requests.size(), 5u);
+  ASSERT_EQ(requests.size(), 7u);
   EXPECT_EQ(requests[0].authorization, "Bearer token-of-trigger-a");
   EXPECT_EQ(requests[1].authorization, "Bearer token-of-trigger-b");
   EXPECT_EQ(requests[2].authorization, "Basic dXNlcjpwYXNz");
   EXPECT_EQ(requests[3].authorization, "");
   EXPECT_EQ(requests[4].authorization, "Bearer token-of-trigger-a");
+  EXPECT_EQ(requests[5].authorization, "Bearer from-a-trigger-header");
+  EXPECT_EQ(requests[6].authorization, "");
   // All on one connection: the isolation above held on a reused connection.
   EXPECT_EQ(server.accepted(), 1);
   for (const auto& r : requests) EXPECT_EQ(r.connection, 1);
