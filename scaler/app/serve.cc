@@ -195,7 +195,8 @@ int RunServe(const config::AppConfig& config) {
   net::SetNodeAddresses(config.node_ips);
   SystemClock clock;
   telemetry::ScalerMetrics metrics;
-  auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
+  auto http = std::shared_ptr<net::HttpClient>(
+      net::MakeCurlHttpClient({.max_idle_connections = config.max_idle_connections}));
   sources::DiscoveryRegistry discovery(*kube, http);
   engine::EngineDeps deps{http, &discovery, &clock, &metrics, config.stream_heartbeat};
   spec::SpecOptions spec_options{config.allow_static_endpoints, config.min_scrape_interval, kube->has_value(),

@@ -15,6 +15,7 @@
 #include "tests/fakes/child_process.h"
 #include "tests/fakes/fake_pod.h"
 #include "tests/fakes/testdata.h"
+#include "tests/net/counting_server.h"
 
 namespace nimscaler {
 namespace {
@@ -527,6 +528,46 @@ TEST_F(ServeTest, OnlyTheCallLoopThreadPollsTheGrpcPort) {
   for (const std::string& n : names) {
     EXPECT_NE(n, "nexting_thread") << "a callback-API method is registered";
     EXPECT_NE(n, "grpcpp_sync_ser") << "a synchronous service is registered";
+  }
+}
+
+// Issue 16 item 2: --max-idle-connections reaches the collection client. With the default a
+// pod sees one keep-alive connection for all its scrapes; with 0 every scrape opens its own.
+TEST(ServeConnections, MaxIdleConnectionsZeroOpensAConnectionPerScrape) {
+  for (bool keep : {true, false}) {
+    testing::CountingServer pod(1);
+    std::vector<std::string> argv = {std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "serve",
+                                     "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+                                     "--allow-static-endpoints", "--kube-api", "off", "--min-scrape-interval", "100ms"};
+    if (!keep) argv.insert(argv.end(), {"--max-idle-connections", "0"});
+    ChildProcess server(argv);
+    auto m = server.WaitFor(R"(serving grpc_port=(\d+) http_port=(\d+))", 10s);
+    ASSERT_FALSE(m.empty()) << server.output();
+    auto stub = ExternalScaler::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + m[1].str(), grpc::InsecureChannelCredentials()));
+    externalscaler::ScaledObjectRef ref;
+    ref.set_name("custom");
+    ref.set_namespace_("nim");
+    (*ref.mutable_scalermetadata())["endpoints"] = pod.url(0);
+    (*ref.mutable_scalermetadata())["scrapeInterval"] = "100ms";
+    (*ref.mutable_scalermetadata())["signal.x"] = "x";
+    (*ref.mutable_scalermetadata())["formula"] = "sum(x)";
+    grpc::ClientContext ctx;
+    externalscaler::GetMetricSpecResponse spec;
+    grpc::Status st = stub->GetMetricSpec(&ctx, ref, &spec);
+    ASSERT_TRUE(st.ok()) << st.error_message() << "\n" << server.output();
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (pod.requests().size() < 6 && std::chrono::steady_clock::now() < deadline) {
+      server.output();  // keep the log pipe drained
+      std::this_thread::sleep_for(20ms);
+    }
+    const size_t scrapes = pod.requests().size();
+    ASSERT_GE(scrapes, 6u) << server.output();
+    if (keep) {
+      EXPECT_EQ(pod.accepted(), 1) << scrapes << " scrapes";
+    } else {
+      EXPECT_GE(static_cast<size_t>(pod.accepted()), scrapes) << "each scrape needs a new connection";
+    }
   }
 }
 
