@@ -171,11 +171,16 @@ TEST_F(WakeTest, HookWakesWithinAMomentNeedsTheTokenAndHoldsUntilWakeHoldEnds) {
   EXPECT_EQ(refused->status, 401);
   auto wrong = Post("/v1/wake/nim/llama", "nope");
   EXPECT_EQ(wrong->status, 401);
-  // Not tracked yet (issue 12 item 4): accepted and kept until KEDA first asks, not a 404.
+  // Not tracked yet but in the cluster (issue 12 item 4): accepted and kept until KEDA first
+  // asks, not a 404. A name the Kubernetes API does not know is a 404 (the wake is still kept).
+  api_.AddScaledObject("nim", "other");
   auto unknown = Post("/v1/wake/nim/other", "s3cret");
   EXPECT_EQ(unknown->status, 202);
   EXPECT_NE(unknown->body.find("not tracked by this replica yet"), std::string::npos) << unknown->body;
   EXPECT_NE(unknown->body.find("applied when KEDA first asks"), std::string::npos) << unknown->body;
+  auto nowhere = Post("/v1/wake/nim/typo", "s3cret");
+  EXPECT_EQ(nowhere->status, 404) << nowhere->body;
+  EXPECT_NE(nowhere->body.find("no ScaledObject nim/typo in the cluster"), std::string::npos) << nowhere->body;
 
   auto called = Clock::now();
   auto ok = Post("/v1/wake/nim/llama", "s3cret");
