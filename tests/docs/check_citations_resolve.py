@@ -26,8 +26,8 @@ Exit 0 when every citation resolves, 1 with one line per broken citation otherwi
 """
 import os
 import re
-import subprocess
 import sys
+from doc_check_common import repo_files, run_self_test
 
 # Files not scanned, and why. Their citations are made-up fixtures of self-tests.
 SKIPPED_FILES = {
@@ -54,23 +54,6 @@ FENCE = re.compile(r"^\s*(```|~~~)")
 HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 
 
-def listed_files(root):
-    try:
-        out = subprocess.run(["git", "-C", root, "ls-files", "-z", "--cached", "--others",
-                              "--exclude-standard"], check=True, capture_output=True).stdout
-        files = [f for f in out.decode("utf-8", "replace").split("\0") if f]
-        if files:
-            return files
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    files = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and not d.startswith("build")]
-        for name in filenames:
-            files.append(os.path.relpath(os.path.join(dirpath, name), root))
-    return files
-
-
 def headings(path, cache):
     if path not in cache:
         out = set()
@@ -91,7 +74,7 @@ def headings(path, cache):
 def main(argv):
     root = os.path.abspath(argv[1] if len(argv) > 1 else
                            os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-    files = listed_files(root)
+    files = repo_files(root)
     top_dirs = {f.split("/", 1)[0] for f in files if "/" in f}
     cache = {}
     problems, notes, used_allowed = [], [], set()
@@ -163,9 +146,6 @@ def main(argv):
 
 def self_test():
     """The check must be able to fail: run it on made-up trees (no git, so it walks them)."""
-    import contextlib
-    import io
-    import tempfile
     page = "# Operations\n## What KEDA gets, and when\n```\n# Not a heading\n```\n## See `make demo`\n"
     cases = [  # (files, expected exit code)
         ({"a.cc": '// docs/ops.md "What KEDA gets, and when"\n', "docs/ops.md": page}, 0),
@@ -185,20 +165,7 @@ def self_test():
         ({"s.sh": 'check "the chart README" show_readme "$CHART"\n', "README.md": "# R\n"}, 0),
         ({"x/y.md": '# docs/nowhere.md "Z" is not checked in markdown\n'}, 0),
     ]
-    for files, want in cases:
-        with tempfile.TemporaryDirectory() as root:
-            for rel, text in files.items():
-                os.makedirs(os.path.dirname(os.path.join(root, rel)) or root, exist_ok=True)
-                with open(os.path.join(root, rel), "w") as f:
-                    f.write(text)
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                got = main(["check", root])
-        if got != want:
-            print("self-test FAILED on %r: exit %d, want %d\n%s" % (files, got, want, out.getvalue()))
-            return 1
-    print("self-test ok: %d cases" % len(cases))
-    return 0
+    return run_self_test(main, cases)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ Exit 0 when clean, 1 with one line per citation otherwise.
 """
 import os
 import re
-import subprocess
 import sys
+from doc_check_common import repo_files, run_self_test
 
 # The documents outside the repository that code used to cite.
 OUTSIDE_DOCS = ("product.md", "keda-contract.md", "llm-engines.md", "architecture.md",
@@ -32,28 +32,10 @@ SHARED_PATH = re.compile(r"(?<![\w-])shared/", re.I)
 PENDING_CODE_LINES: set = set()
 
 
-def tracked_files(root):
-    try:
-        out = subprocess.run(["git", "-C", root, "ls-files", "-z", "--cached", "--others",
-                              "--exclude-standard"], check=True,
-                             capture_output=True).stdout
-        files = [f for f in out.decode("utf-8", "replace").split("\0") if f]
-        if files:
-            return files
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    files = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and not d.startswith("build")]
-        for name in filenames:
-            files.append(os.path.relpath(os.path.join(dirpath, name), root))
-    return files
-
-
 def main(argv):
     root = os.path.abspath(argv[1] if len(argv) > 1 else
                            os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-    files = tracked_files(root)
+    files = repo_files(root)
     present = {os.path.basename(f).lower() for f in files}
     names = [n for n in OUTSIDE_DOCS if n not in present]
     doc_re = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(n) for n in names) + r")(?![\w])",
@@ -98,9 +80,6 @@ def main(argv):
 
 def self_test():
     """The check must be able to fail: run it on made-up trees (no git, so it walks them)."""
-    import contextlib
-    import io
-    import tempfile
     cases = [  # (files, expected exit code)
         ({"a.cc": "// see keda-contract.md \u00a78\n"}, 1),
         ({"docs/b.md": "As Product.MD says.\n"}, 1),
@@ -108,19 +87,7 @@ def self_test():
         ({"d.md": "README.md \"What KEDA gets, and when\"; docs/emulator-calibration.md\n"}, 0),
         ({"e.md": "see architecture.md\n", "docs/architecture.md": "# Design\n"}, 0),
     ]
-    for files, want in cases:
-        with tempfile.TemporaryDirectory() as root:
-            for rel, text in files.items():
-                os.makedirs(os.path.dirname(os.path.join(root, rel)) or root, exist_ok=True)
-                with open(os.path.join(root, rel), "w") as f:
-                    f.write(text)
-            with contextlib.redirect_stdout(io.StringIO()):
-                got = main(["check", root])
-        if got != want:
-            print("self-test FAILED on %r: exit %d, want %d" % (files, got, want))
-            return 1
-    print("self-test ok: %d cases" % len(cases))
-    return 0
+    return run_self_test(main, cases)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import glob
 import os
 import re
 import sys
+from doc_check_common import run_self_test
 
 FENCE = re.compile(r"^\s*(```|~~~)")
 INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
@@ -120,9 +121,6 @@ def main(argv):
 
 def self_test():
     """The check must be able to fail: run it on made-up trees."""
-    import contextlib
-    import io
-    import tempfile
     cases = [  # (files, expected exit code)
         ({"README.md": "[a](docs/a.md)\n", "docs/a.md": "# A\n"}, 0),
         ({"README.md": "[a](docs/missing.md)\n"}, 1),
@@ -138,19 +136,7 @@ def self_test():
         ({"docs/a.md": "[x](../../outside.md)\n"}, 1),
         ({"README.md": "[q](deploy/quickstart/README.md#nope)\n", "deploy/quickstart/README.md": "# Q\n"}, 1),
     ]
-    for files, want in cases:
-        with tempfile.TemporaryDirectory() as root:
-            for rel, text in files.items():
-                os.makedirs(os.path.dirname(os.path.join(root, rel)) or root, exist_ok=True)
-                with open(os.path.join(root, rel), "w") as f:
-                    f.write(text)
-            with contextlib.redirect_stdout(io.StringIO()):
-                got = main(["check", root])
-        if got != want:
-            print("self-test FAILED on %r: exit %d, want %d" % (files, got, want))
-            return 1
-    print("self-test ok: %d cases" % len(cases))
-    return 0
+    return run_self_test(main, cases)
 
 
 if __name__ == "__main__":
