@@ -30,7 +30,7 @@
 #include "scaler/service/grpc_log_bridge.h"
 #include "scaler/service/health_service.h"
 #include "scaler/sources/discovery/discovery_registry.h"
-#include "scaler/sources/discovery/scaled_object_lookup.h"
+#include "scaler/sources/discovery/kube_object_lookup.h"
 #include "scaler/telemetry/logging.h"
 #include "scaler/telemetry/scaler_metrics.h"
 
@@ -306,9 +306,13 @@ int RunServe(const config::AppConfig& config) {
   };
   http::AdminServer admin(&engine, &metrics, &clock, ready, config.wake_token_file);
   if (kube->has_value()) {
-    // A wake for a ScaledObject that exists nowhere gets 404 (issue 12 item 4).
+    // A wake for a ScaledObject or a Service that exists nowhere gets 404 (issue 12 item 4,
+    // issue 18 item 2).
     admin.SetScaledObjectLookup([&http, api = **kube](const std::string& ns, const std::string& name) {
       return sources::ScaledObjectExists(*http, api, ns, name, std::chrono::seconds(2));
+    });
+    admin.SetServiceLookup([&http, api = **kube](const std::string& ns, const std::string& name) {
+      return sources::ServiceExists(*http, api, ns, name, std::chrono::seconds(2));
     });
   }
   if (router) {

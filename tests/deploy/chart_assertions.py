@@ -273,10 +273,13 @@ def main():
                 # issue 12 item 4: the wake hook asks whether an untracked ScaledObject exists.
                 allowed.append({"apiGroups": ["keda.sh"], "resources": ["scaledobjects"], "verbs": ["get"]})
                 check(allowed[1] in r["rules"], f"{r['kind']} {r['metadata']['name']} cannot get scaledobjects.keda.sh")
+                # issue 18 item 2: and whether a Service woken by name exists.
+                allowed.append({"apiGroups": [""], "resources": ["services"], "verbs": ["get"]})
+                check(allowed[2] in r["rules"], f"{r['kind']} {r['metadata']['name']} cannot get services")
             for rule in r["rules"]:
                 check(rule in allowed,
                       f"{r['kind']} {r['metadata']['name']} grants more than {'/'.join(verbs)} endpointslices"
-                      f"{'' if is_peers else ' and get scaledobjects'}: {rule}")
+                      f"{'' if is_peers else ', get scaledobjects and get services'}: {rule}")
         peers_roles = [r for r in by_kind.get("Role", []) if r["metadata"]["name"] == peers_role]
         if ha:
             # issue 12 item 6: the replicas read their own headless Service's EndpointSlices.

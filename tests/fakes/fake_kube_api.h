@@ -4,8 +4,9 @@
 // (ADDED, MODIFIED, DELETED, BOOKMARK) on `watch=1`, resumed from `resourceVersion`; an
 // ERROR event with a 410 Status when that version is compacted away; 401 without the bearer
 // token it currently expects. One slice per pod, like an emulated Deployment on one host.
-// Also answers GETs of keda.sh/v1alpha1 ScaledObjects by name: 200 for those added with
-// AddScaledObject(), 404 for others, 403 for all after ForbidScaledObjects().
+// Also answers GETs of keda.sh/v1alpha1 ScaledObjects by name (200 for those added with
+// AddScaledObject(), 404 for others, 403 for all after ForbidScaledObjects()) and of v1
+// Services by name (200 for its own Service and those added with AddService(), 404 for others).
 
 #include <nlohmann/json.hpp>
 
@@ -27,6 +28,13 @@ class FakeKubeApi {
                                                                          net::HttpStreamWriter& w) { Handle(req, w); });
     server_.Route("/apis/keda.sh/v1alpha1/namespaces/",
                   [this](const net::HttpServerRequest& req) { return HandleScaledObject(req); });
+    server_.Route("/api/v1/namespaces/", [this](const net::HttpServerRequest& req) {
+      std::lock_guard lock(mu_);
+      bool known = req.path == "/api/v1/namespaces/" + ns_ + "/services/" + service_ || services_.count(req.path);
+      return known ? net::HttpServerResponse{200, "application/json", R"({"apiVersion":"v1","kind":"Service"})"}
+                   : net::HttpServerResponse{404, "application/json",
+                                             R"({"kind":"Status","apiVersion":"v1","reason":"NotFound","code":404})"};
+    });
     Status s = server_.Start("127.0.0.1:0", 16);
     if (!s.ok()) throw std::runtime_error(s.message());
     url_ = "http://127.0.0.1:" + std::to_string(server_.port());
@@ -114,6 +122,10 @@ class FakeKubeApi {
   void AddScaledObject(const std::string& ns, const std::string& name) {
     std::lock_guard lock(mu_);
     scaled_objects_.insert("/apis/keda.sh/v1alpha1/namespaces/" + ns + "/scaledobjects/" + name);
+  }
+  void AddService(const std::string& ns, const std::string& name) {
+    std::lock_guard lock(mu_);
+    services_.insert("/api/v1/namespaces/" + ns + "/services/" + name);
   }
   void ForbidScaledObjects() {
     std::lock_guard lock(mu_);
@@ -246,6 +258,7 @@ class FakeKubeApi {
   std::string token_;
   int lists_ = 0, watches_ = 0, unauthorized_ = 0;
   std::set<std::string> scaled_objects_;
+  std::set<std::string> services_;
   bool forbid_scaled_objects_ = false;
   int scaled_object_gets_ = 0;
   std::string url_;

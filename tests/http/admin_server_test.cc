@@ -16,7 +16,7 @@
 
 #include "scaler/common/text.h"
 #include "scaler/sources/discovery/discovery_registry.h"
-#include "scaler/sources/discovery/scaled_object_lookup.h"
+#include "scaler/sources/discovery/kube_object_lookup.h"
 #include "tests/fakes/fake_kube_api.h"
 #include "tests/net/raw_client.h"
 
@@ -434,6 +434,27 @@ TEST_F(AdminServerTest, AWakeByServiceBeforeTrackingIsAppliedWhenATriggerReading
   EXPECT_TRUE(late->Latest()->woken);
   EXPECT_TRUE(late->Latest()->active);
   EXPECT_FALSE(late_b->Latest()->woken);
+}
+
+// Issue 18 item 2 through the real lookup (sources::ServiceExists, curl, a loopback fake API):
+// a Service the API does not know is 404, one it knows is 202, and the 404 body names it.
+TEST_F(AdminServerTest, WakeByServiceAsksTheKubernetesApiWhetherTheServiceExists) {
+  nimscaler::testing::FakeKubeApi kube("nim", "llama");
+  kube.AddService("nim", "other");
+  sources::KubeApiConfig api{kube.url(), "", ""};
+  StartAdmin("", nullptr, [this, api](AdminServer& admin) {
+    admin.SetServiceLookup([this, api](const std::string& ns, const std::string& service) {
+      return sources::ServiceExists(*http_, api, ns, service, 2s);
+    });
+  });
+  for (const auto& [path, want] : std::vector<std::pair<std::string, int>>{
+           {"/v1/wake/nim/service/lama", 404}, {"/v1/wake/nim/service/llama", 202},
+           {"/v1/wake/nim/service/other", 202}, {"/v1/wake/prod/service/llama", 404}}) {
+    auto r = Request("POST", path);
+    ASSERT_TRUE(r.has_value()) << path;
+    EXPECT_EQ(r->status, want) << path << ": " << r->body;
+    if (want == 404) EXPECT_NE(r->body.find("in the cluster"), std::string::npos) << r->body;
+  }
 }
 
 // Issue 18 acceptance "unknown Service -> 404 with a clear body": with a Service lookup (the
