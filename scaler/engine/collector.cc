@@ -16,6 +16,10 @@ struct Collector::Group {
   Duration interval{};
   net::HttpRequestOptions http;
   std::unique_ptr<sources::PodDiscovery> discovery;
+  // The members' front door (frontDoor): fetched in the same cycle, after the pods.
+  std::unique_ptr<sources::PodDiscovery> front_door;
+  net::HttpRequestOptions front_door_http;
+  std::vector<sources::PodEndpoint> front_door_last;    // worker-owned: its endpoints last listed
   std::vector<std::shared_ptr<TrackedObject>> members;  // guarded by Collector::mu_
   std::vector<sources::PodEndpoint> last_pods;          // worker-owned: the pods last listed
   bool listed_once = false;                             // worker-owned
@@ -44,6 +48,13 @@ std::string Collector::GroupKey(const spec::ScalerSpec& spec) {
   field(h.ca_file);
   field(h.accept);
   for (const auto& header : h.headers) field(header);
+  if (const auto& fd = spec.front_door) {
+    const auto& f = fd->discovery;
+    key += "|front door";
+    for (const std::string* v : {&f.ns, &f.service, &f.dns_name, &f.port, &f.scheme, &f.path}) field(*v);
+    for (const auto& u : f.urls) field(u);
+    field(std::to_string(static_cast<int>(f.kind)) + (fd->scrape.http.refuse_internal_addresses ? "r" : "a"));
+  }
   return key;
 }
 
@@ -87,6 +98,12 @@ Status Collector::Add(const std::shared_ptr<TrackedObject>& object) {
     fresh->interval = spec.scrape_interval;
     fresh->http = spec.scrape.http;
     fresh->discovery = std::move(discovery).value();
+    if (spec.front_door) {
+      auto front_door = deps_.discovery->Make(spec.front_door->discovery);
+      if (!front_door.ok()) return front_door.status();
+      fresh->front_door = std::move(front_door).value();
+      fresh->front_door_http = spec.front_door->scrape.http;
+    }
     static thread_local std::mt19937_64 rng(std::random_device{}());
     auto span = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(spec.scrape_interval).count() / 10);
     fresh->origin = deps_.clock->Now() + std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, span - 1)(rng));
@@ -220,8 +237,21 @@ void Collector::RunCycle(Group& group) {
   // group (issue 16 item 2), not from a pool per group.
   data.responses = deps_.http->GetAll(data.urls, group.http);
   data.fetch_seconds = ToSeconds(deps_.clock->Now() - t0);
+  if (group.front_door != nullptr) {
+    // A front door that cannot be listed keeps the endpoints it had, like the pods above.
+    if (auto doors = group.front_door->List(); doors.ok()) {
+      group.front_door_last = std::move(doors).value();
+    } else {
+      data.front_door_error = doors.status().message();
+    }
+    for (const auto& door : group.front_door_last) {
+      if (door.ready) data.front_door_urls.push_back(door.url);
+    }
+    data.front_door_responses = deps_.http->GetAll(data.front_door_urls, group.front_door_http);
+  }
   for (auto& m : members) m->Ingest(data);
   deps_.http->Recycle(data.responses);  // the members keep no view into the bodies
+  deps_.http->Recycle(data.front_door_responses);
 }
 
 }  // namespace nimscaler::engine

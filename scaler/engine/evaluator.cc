@@ -26,7 +26,8 @@ class Evaluator::SnapshotBindings final : public formula::Bindings {
   std::span<const double> Gauge(std::string_view signal) const override {
     auto [it, inserted] = gauges_.try_emplace(std::string(signal));
     if (inserted) {
-      for (const auto& p : snap_.pods) {
+      const auto& readings = signals::IsFrontDoorSignal(signal) ? snap_.front_door : snap_.pods;
+      for (const auto& p : readings) {
         if (!p.answered && !p.stale) continue;
         auto g = p.gauges.find(it->first);
         // NaN or +-Inf is no level at all: the pod is missing this value, it is not zero demand.
@@ -151,12 +152,20 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
     return e;
   };
 
+  // The front door's queue, for /debug and the self-metrics (its wake: TrackedObject).
+  auto front_door_signals = [&](Evaluation* e) {
+    if (!spec.front_door) return;
+    for (const auto& signal : spec.front_door->scrape.signals) {
+      if (auto sum = snapshot->FrontDoorSum(signal)) e->signals[signal] = *sum;
+    }
+  };
   if (snapshot->pods.empty()) {
     if (snapshot->discovered == 0 && snapshot->discovery_error.empty()) {
       // Scaled to zero: no pod, so no demand that pods could show (wake sources come on top).
       pods_.clear();
       RecordTrendInputs(*snapshot);  // demand at zero is part of the trend
       ev.signals = {{"replicas", 0}, {"pods", 0}};
+      front_door_signals(&ev);
       policy_.Update(snapshot->taken_at, 0, 0);
       return finish(ev);
     }
@@ -189,6 +198,7 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
   // needs: a missing or mistyped metric is a configuration problem, not a zero.
   for (const auto* program : {spec.value.get(), spec.activation.get()}) {
     for (const auto& use : program->signals()) {
+      if (signals::IsFrontDoorSignal(use.name)) continue;  // a front door's missing series reads as 0
       bool served = false;
       std::string detail;
       for (const auto& p : snapshot->pods) {
@@ -241,6 +251,7 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
   }
   ev.signals["replicas"] = bindings.Replicas();
   ev.signals["pods"] = bindings.Pods();
+  front_door_signals(&ev);
 
   bindings.UseTrends(&value_trends_);
   ev.raw = spec.value->Evaluate(bindings);
@@ -267,6 +278,13 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
   // back cannot decide alone while the others are still missing.
   bool pod_missing = std::any_of(snapshot->pods.begin(), snapshot->pods.end(),
                                  [](const signals::PodReading& p) { return !p.answered; });
+  // A formula that reads the front door while none of its endpoints answers is missing data too.
+  if (spec.front_door && std::none_of(snapshot->front_door.begin(), snapshot->front_door.end(),
+                                      [](const signals::PodReading& p) { return p.answered; })) {
+    for (const auto* program : {spec.value.get(), spec.activation.get()}) {
+      for (const auto& use : program->signals()) pod_missing = pod_missing || signals::IsFrontDoorSignal(use.name);
+    }
+  }
   if (pod_missing && last_ok_ != nullptr) {
     if (last_ok_->value > value) {
       value = last_ok_->value;

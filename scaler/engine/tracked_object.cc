@@ -15,6 +15,7 @@ TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, EngineDeps deps)
       source_(spec_->scrape, deps_.http),
       evaluator_(spec_),
       log_(telemetry::Logger("engine")) {
+  if (spec_->front_door) front_door_source_.emplace(spec_->front_door->scrape, deps_.http);
   if (!spec_->wake_query.empty()) {
     // The query must end before the next one is due: at most half the interval (and 5 s).
     net::HttpRequestOptions options = spec_->wake_http;
@@ -97,6 +98,7 @@ void TrackedObject::Ingest(const CycleData& data) {
   snapshot_ = BuildSnapshot(data, snapshot_);
   TimePoint now = deps_.clock->Now();
   auto ev = std::make_shared<Evaluation>(evaluator_.Update(snapshot_, now));
+  WakeOnFrontDoorDemand(*ev, now);
   ApplyWake(ev.get(), now);
   if (!ev->status.ok() && ev->status.code() != previous->status.code()) {
     telemetry::LogFields fields = LogContext();
@@ -167,7 +169,75 @@ signals::SnapshotConstPtr TrackedObject::BuildSnapshot(const CycleData& data, co
     }
     snap->pods.push_back(std::move(reading));
   }
+  ReadFrontDoor(data, previous.get(), snap.get());
   return snap;
+}
+
+void TrackedObject::ReadFrontDoor(const CycleData& data, const signals::Snapshot* previous, signals::Snapshot* snap) {
+  if (!front_door_source_) return;
+  snap->front_door_error = data.front_door_error;
+  if (!data.front_door_error.empty() && (previous == nullptr || previous->front_door_error != data.front_door_error)) {
+    telemetry::Log(log_, spdlog::level::warn, LogContext(), "{}: front door: {}", spec_->key.ToString(),
+                   data.front_door_error);
+  }
+  std::map<std::string, const signals::PodReading*> before;
+  if (previous) {
+    for (const auto& p : previous->front_door) before[p.endpoint] = &p;
+  }
+  for (size_t i = 0; i < data.front_door_urls.size(); ++i) {
+    const std::string& url = data.front_door_urls[i];
+    auto it = before.find(url);
+    const signals::PodReading* prev = it == before.end() ? nullptr : it->second;
+    auto scraped = front_door_source_->Interpret(url, data.front_door_responses[i]);
+    signals::PodReading reading;
+    if (scraped.ok()) {
+      reading = sources::ReadingFromScrape(url, *scraped, data.started);
+      // A series the front door does not serve is no request: Envoy creates a cluster's stats at
+      // its first request, flow control's queue exists only with its feature gate on. Read as 0,
+      // and said once.
+      for (const auto& signal : spec_->front_door->scrape.signals) {
+        auto g = reading.gauges.find(signal);
+        if (g == reading.gauges.end() || !std::isfinite(g->second)) reading.gauges[signal] = 0;
+      }
+      if (!reading.missing.empty() && (prev == nullptr || prev->missing != reading.missing)) {
+        telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: front door {}: {}; read as 0",
+                       spec_->key.ToString(), url, reading.missing);
+      }
+      if (prev != nullptr && !prev->answered) {
+        telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: front door {} answers again",
+                       spec_->key.ToString(), url);
+      }
+    } else {
+      reading.endpoint = url;
+      reading.error = scraped.status().message();
+      if (prev != nullptr) reading.last_success = prev->last_success;
+      if (prev == nullptr || prev->answered) {
+        telemetry::Log(log_, spdlog::level::warn, LogContext(), "{}: front door scrape of {} failed: {}",
+                       spec_->key.ToString(), url, reading.error);
+      }
+    }
+    snap->front_door.push_back(std::move(reading));
+  }
+}
+
+void TrackedObject::WakeOnFrontDoorDemand(const Evaluation& ev, TimePoint now) {
+  if (!front_door_source_ || ev.snapshot == nullptr) return;
+  double waiting = ev.snapshot->FrontDoorSum(signals::kFrontDoorWaiting).value_or(0);
+  double inflight = ev.snapshot->FrontDoorSum(signals::kFrontDoorInflight).value_or(0);
+  if (!(waiting + inflight > 0)) return;
+  // Ready pods that show demand speak for it themselves (as for the wake hook, ApplyWake).
+  if (ev.status.ok() && ev.active && !ev.snapshot->pods.empty()) return;
+  bool arming = false;
+  {
+    std::lock_guard lock(mu_);
+    arming = wake_until_ == TimePoint{};
+    wake_until_ = now + spec_->wake_hold;
+  }
+  if (arming) {
+    telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: woken by the front door ({} waiting, {} in flight; "
+                   "held for {})", spec_->key.ToString(), FormatDouble(waiting), FormatDouble(inflight),
+                   FormatDuration(spec_->wake_hold));
+  }
 }
 
 void TrackedObject::Wake(TimePoint now, const std::string& reason) {
@@ -275,6 +345,11 @@ void TrackedObject::Publish(EvaluationConstPtr ev, TimePoint now) {
       g.errors["no_pods"] = !snap->pods.empty() && snap->UsablePods() == 0 ? 1 : 0;
     }
     g.errors["metric"] = ev->status.code() == Code::kFailedPrecondition ? 1 : 0;
+    if (front_door_source_ && ev->snapshot) {
+      const auto& doors = ev->snapshot->front_door;
+      bool none_answered = std::none_of(doors.begin(), doors.end(), [](const auto& d) { return d.answered; });
+      g.errors["front_door"] = none_answered ? 1 : 0;
+    }
     deps_.metrics->SetScaledObject(MetricLabels(), g);
   }
   ReleaseFirstCycleWaiters();

@@ -43,6 +43,10 @@ struct CycleData {
   std::vector<std::string_view> pods;
   std::vector<Result<net::HttpResponse>> responses;  ///< one per url
   double fetch_seconds = 0;
+  /// The front door's endpoints scraped (frontDoor; empty without one) and their responses.
+  std::vector<std::string> front_door_urls;
+  std::vector<Result<net::HttpResponse>> front_door_responses;
+  std::string front_door_error;  ///< why the front door's endpoints could not be listed
 };
 
 /// One trigger's state: spec, evaluator, latest answer, stream subscribers and wake. The
@@ -106,6 +110,11 @@ class TrackedObject {
 
  private:
   signals::SnapshotConstPtr BuildSnapshot(const CycleData& data, const signals::SnapshotConstPtr& previous);
+  /// The front door's readings of one cycle into `snap` (missing series read as 0).
+  void ReadFrontDoor(const CycleData& data, const signals::Snapshot* previous, signals::Snapshot* snap);
+  /// Requests held or in flight at the front door wake the trigger while no ready pod shows
+  /// demand (docs/front-doors.md "Scraping the front door").
+  void WakeOnFrontDoorDemand(const Evaluation& ev, TimePoint now);
   void Publish(EvaluationConstPtr ev, TimePoint now);
   void ApplyWake(Evaluation* ev, TimePoint now);
   void ReleaseFirstCycleWaiters();
@@ -115,6 +124,7 @@ class TrackedObject {
   const spec::ScalerSpecConstPtr spec_;
   const EngineDeps deps_;
   const sources::PodScrapeSource source_;
+  std::optional<sources::PodScrapeSource> front_door_source_;  // with frontDoor only
   Evaluator evaluator_;  // used by the collector worker running this trigger's group only
   signals::SnapshotConstPtr snapshot_;  // likewise
   std::optional<sources::PrometheusQuerySource> wake_query_;

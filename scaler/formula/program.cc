@@ -222,6 +222,8 @@ const std::vector<SignalInfo>& BuiltinSignals() {
       {"prompt_tokens", Kind::kCounter},
       {"generation_tokens", Kind::kCounter},
       {"requests", Kind::kCounter},
+      {"frontdoor_waiting", Kind::kGauge},
+      {"frontdoor_inflight", Kind::kGauge},
   };
   return *kBuiltins;
 }

@@ -84,6 +84,13 @@ std::string DebugScaledObjectsJson(const engine::ScalerEngine& engine, TimePoint
       for (const auto& p : ev->snapshot->pods) pods.push_back(PodRecordJson(p));
     }
     o["pods"] = std::move(pods);
+    if (ev->snapshot && (!ev->snapshot->front_door.empty() || !ev->snapshot->front_door_error.empty())) {
+      nlohmann::json doors = nlohmann::json::array();
+      for (const auto& d : ev->snapshot->front_door) doors.push_back(PodRecordJson(d));
+      nlohmann::json fd = {{"endpoints", std::move(doors)}};
+      if (!ev->snapshot->front_door_error.empty()) fd["error"] = JsonString(ev->snapshot->front_door_error);
+      o["frontDoor"] = std::move(fd);
+    }
     doc.push_back(std::move(o));
   }
   return DumpJson(doc, 2) + "\n";

@@ -9,9 +9,10 @@ size_t Snapshot::UsablePods() const {
   return n;
 }
 
-std::optional<double> Snapshot::Sum(const std::string& signal) const {
+namespace {
+std::optional<double> SumOf(const std::vector<PodReading>& readings, const std::string& signal) {
   std::optional<double> total;
-  for (const auto& p : pods) {
+  for (const auto& p : readings) {
     if (!p.answered && !p.stale) continue;
     auto it = p.gauges.find(signal);
     if (it == p.gauges.end() || !std::isfinite(it->second)) continue;
@@ -19,5 +20,10 @@ std::optional<double> Snapshot::Sum(const std::string& signal) const {
   }
   return total;
 }
+}  // namespace
+
+std::optional<double> Snapshot::Sum(const std::string& signal) const { return SumOf(pods, signal); }
+
+std::optional<double> Snapshot::FrontDoorSum(const std::string& signal) const { return SumOf(front_door, signal); }
 
 }  // namespace nimscaler::signals

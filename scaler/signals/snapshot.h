@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "scaler/common/clock.h"
@@ -18,6 +19,13 @@ namespace nimscaler::signals {
 inline constexpr const char* kKvCache = "kv_cache";
 inline constexpr const char* kWaiting = "waiting";
 inline constexpr const char* kRunning = "running";
+/// Front-door gauges (issue 18 item 1): requests a front door (KEDA's HTTP add-on, the
+/// inference gateway's endpoint picker...) holds for the model, and requests it has in flight
+/// to it. Read from the front door's own metrics, not from the pods.
+inline constexpr const char* kFrontDoorWaiting = "frontdoor_waiting";
+inline constexpr const char* kFrontDoorInflight = "frontdoor_inflight";
+/// Whether `signal` is read from the front door rather than from the pods.
+inline bool IsFrontDoorSignal(std::string_view signal) { return signal.rfind("frontdoor_", 0) == 0; }
 
 /// How several series of one pod that match a signal are combined into one value.
 enum class Combine {
@@ -53,6 +61,12 @@ struct Snapshot {
   std::vector<PodReading> pods;  ///< ready pods (the ones scraped)
   size_t discovered = 0;         ///< every pod discovery lists, ready or starting (`pods`)
   std::string discovery_error;   ///< why discovery failed this cycle (pods are then the last known)
+  /// The trigger's front door (frontDoor), one reading per endpoint scraped; empty without one.
+  std::vector<PodReading> front_door;
+  std::string front_door_error;  ///< why the front door's endpoints could not be listed this cycle
+
+  /// Sum over the front door's answering endpoints of `signal`; nullopt when none answered.
+  std::optional<double> FrontDoorSum(const std::string& signal) const;
 
   /// Pods whose values may be used now (answered, or stale but within the keep period).
   size_t UsablePods() const;

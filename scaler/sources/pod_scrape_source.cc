@@ -46,7 +46,7 @@ PodScrapeSource::PodScrapeSource(PodScrapeConfig config, std::shared_ptr<net::Ht
   auto plan = std::make_unique<Plan>();
   if (const EnginePreset* p = FindPreset(config_.engine)) {
     plan->presets.push_back(p);
-  } else {
+  } else if (!config_.engine.empty()) {  // "": the custom mappings alone (a front door)
     for (const auto& name : EngineNames()) {
       if (const EnginePreset* q = FindPreset(name)) plan->presets.push_back(q);
     }
@@ -295,8 +295,9 @@ Result<PodScrape> PodScrapeSource::Extract(std::string_view body, std::string_vi
   if (!stats.ok()) return InvalidArgument(stats.status().message());
   if (!collect.error.empty()) return InvalidArgument(collect.error);
 
-  const EnginePreset* preset =
-      plan_->presets.size() == 1 ? plan_->presets.front() : DetectPreset(collect.families);
+  const EnginePreset* preset = plan_->presets.size() == 1 ? plan_->presets.front()
+                              : plan_->presets.empty()    ? nullptr
+                                                          : DetectPreset(collect.families);
   if (preset == nullptr && plan_->custom.empty()) {
     return FailedPrecondition(
         "engine: auto could not recognise the metrics (no known engine's metric names are served); set "

@@ -16,7 +16,7 @@
 namespace nimscaler::sources {
 
 struct PodScrapeConfig {
-  std::string engine = "auto";       ///< a preset name or "auto"
+  std::string engine = "auto";       ///< a preset name, "auto", or "" for the custom mappings alone
   std::string model;                 ///< keep only series whose model_name (or model) equals this
   std::vector<std::string> signals;  ///< signals the spec uses (builtin or custom)
   std::vector<SignalSource> custom;  ///< `signal.<name>` mappings; they override presets

@@ -9,6 +9,7 @@
 
 #include "scaler/common/text.h"
 #include "scaler/net/url.h"
+#include "scaler/sources/front_door_preset.h"
 
 namespace nimscaler::spec {
 
@@ -104,6 +105,15 @@ const std::vector<FieldSpec>& MetadataFields() {
     add({.key = "scrapeInterval", .type = FieldType::kDuration, .default_value = "2s",
          .help = "collection period, e.g. \"2s\"", .min = 0, .max = 300});
     add({.key = "metricName", .help = "name reported to KEDA: [a-z0-9.-], at most 120 characters"});
+    add({.key = "frontDoor",
+         .help = "a front door's metrics: [namespace/]Service[:port] (its EndpointSlices) or an http(s) URL; its "
+                 "queue wakes the trigger (docs/front-doors.md)"});
+    add({.key = "frontDoorPreset", .type = FieldType::kEnum,
+         .help = "which front door frontDoor is: its metric names, port and path",
+         .enum_values = sources::FrontDoorPresetNames()});
+    add({.key = "frontDoorLabels",
+         .help = "label=\"value\",... the front door's series must have, e.g. "
+                 "route_name=\"chat\",route_namespace=\"llm\""});
     add({.key = "wakeQuery", .help = "PromQL whose value > 0 means demand while at zero (with prometheusAddress)"});
     add({.key = "prometheusAddress", .help = "Prometheus base URL for wakeQuery, e.g. http://prometheus.monitoring:9090"});
     add({.key = "wakeHold", .type = FieldType::kDuration, .default_value = "5m",
@@ -210,6 +220,142 @@ bool IsValidMetricName(const std::string& n) {
   size_t digits = 1;
   while (digits < n.size() && n[digits] >= '0' && n[digits] <= '9') ++digits;
   return !(n[0] == 's' && digits > 1 && digits < n.size() && n[digits] == '-');
+}
+
+// A DNS-1123 label: what Kubernetes accepts as a namespace or Service name.
+bool IsDnsLabel(std::string_view n) {
+  if (n.empty() || n.size() > 63 || n.front() == '-' || n.back() == '-') return false;
+  return std::all_of(n.begin(), n.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+// frontDoor and its companions (issue 18 item 1; docs/front-doors.md "Scraping the front door"):
+// where the front door's metrics are and which of its series are this trigger's. Appends every
+// problem; the front door's own signal.frontdoor_* mappings are passed in.
+std::optional<FrontDoorSpec> BuildFrontDoor(const std::string& ns, const config::MetadataValues& v,
+                                            std::vector<sources::SignalSource> custom, const SpecOptions& options,
+                                            std::vector<std::string>* problems) {
+  if (!v.Has("frontDoor")) {
+    for (const char* k : {"frontDoorPreset", "frontDoorLabels"}) {
+      if (v.Has(k)) problems->push_back(std::string(k) + " describes frontDoor, which is not set; set frontDoor too");
+    }
+    if (!custom.empty()) {
+      problems->push_back("signal." + custom.front().signal + " maps a front-door signal, but frontDoor is not set");
+    }
+    return std::nullopt;
+  }
+  FrontDoorSpec fd;
+  const sources::EnginePreset* preset = sources::FindFrontDoorPreset(v.String("frontDoorPreset"));
+  fd.preset = preset != nullptr ? preset->name : "custom";
+  if (preset == nullptr && custom.empty() && !v.Has("frontDoorPreset")) {
+    std::string names;
+    for (const auto& n : sources::FrontDoorPresetNames()) names += (names.empty() ? "" : ", ") + n;
+    problems->push_back("frontDoor: say which front door it is: frontDoorPreset (" + names +
+                        "), or map its metrics with signal.frontdoor_waiting / signal.frontdoor_inflight");
+  }
+  std::map<std::string, std::string> labels;
+  if (v.Has("frontDoorLabels")) {
+    auto ref = sources::ParseMetricRef("front_door{" + v.String("frontDoorLabels") + "}");
+    if (!ref.ok()) {
+      problems->push_back("frontDoorLabels: \"" + Truncate(v.String("frontDoorLabels"), 80) +
+                          "\" is not a label list like route_name=\"chat\",route_namespace=\"llm\"");
+    } else {
+      labels = ref->labels;
+    }
+  } else if (preset != nullptr && (preset->name == "http-add-on" || preset->name == "envoy-ai-gateway")) {
+    // One interceptor or proxy serves every route: summing them all would wake every model on
+    // any model's demand.
+    problems->push_back("frontDoorLabels: the " + preset->name + " front door serves every route; name this "
+                        "model's, e.g. " + (preset->name == "http-add-on"
+                                                ? "route_name=\"<InterceptorRoute>\",route_namespace=\"" + ns + "\""
+                                                : std::string("envoy_cluster_name=\"httproute/") + ns + "/<route>/rule/0\""));
+  }
+  if (preset != nullptr) {
+    for (sources::SignalSource src : preset->signals) {
+      for (auto& m : src.metrics) m.labels.insert(labels.begin(), labels.end());
+      fd.scrape.custom.push_back(std::move(src));
+    }
+  }
+  for (auto& src : custom) fd.scrape.custom.push_back(std::move(src));  // after the preset's: they win
+  for (const auto& src : fd.scrape.custom) {
+    if (std::find(fd.scrape.signals.begin(), fd.scrape.signals.end(), src.signal) == fd.scrape.signals.end()) {
+      fd.scrape.signals.push_back(src.signal);
+    }
+  }
+  fd.scrape.engine = "";  // the mappings above only
+
+  auto& d = fd.discovery;
+  std::string given = v.String("frontDoor");
+  d.path = preset != nullptr ? preset->metrics_path : "/metrics";
+  if (size_t sep = given.find("://"); sep != std::string::npos) {
+    // A URL: its host is resolved at every scrape (every address is scraped, as for dnsName),
+    // under dnsName's address rule.
+    if (net::SplitCredentials(given).has_credentials) {
+      problems->push_back("frontDoor: \"" + Truncate(net::RedactUrl(given), 80) +
+                          "\" carries credentials; front doors are scraped without any");
+      return std::nullopt;
+    }
+    std::string url = given;
+    if (std::string err = NormalizeEndpoint(&url, d.path); !err.empty()) {
+      problems->push_back("frontDoor: \"" + Truncate(given, 80) + "\" is not an http(s) URL like "
+                          "\"http://envoy-gateway.llm:19001/stats/prometheus\"");
+      return std::nullopt;
+    }
+    d.kind = sources::DiscoveryConfig::Kind::kDns;
+    d.scheme = ToLower(url.substr(0, url.find("://")));
+    size_t host_begin = url.find("://") + 3;
+    size_t host_end = url.find('/', host_begin);
+    std::string authority = url.substr(host_begin, host_end - host_begin);
+    d.path = url.substr(host_end);
+    d.port = d.scheme == "https" ? "443" : "80";
+    if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
+      size_t close = authority.find(']');
+      d.dns_name = authority.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+      if (close != std::string::npos && close + 1 < authority.size() && authority[close + 1] == ':') {
+        d.port = authority.substr(close + 2);
+      }
+    } else if (size_t colon = authority.rfind(':'); colon != std::string::npos) {
+      d.dns_name = authority.substr(0, colon);
+      d.port = authority.substr(colon + 1);
+    } else {
+      d.dns_name = authority;
+    }
+    auto port = ParseDouble(d.port);
+    if (!IsValidDnsName(d.dns_name) || !port || *port < 1 || *port > 65535 || *port != static_cast<int>(*port)) {
+      problems->push_back("frontDoor: \"" + Truncate(given, 80) + "\" needs a host name or address and a port of "
+                          "1-65535");
+    }
+    fd.scrape.http.refuse_internal_addresses = !options.allow_static_endpoints;
+  } else {
+    // [namespace/]Service[:port]: every ready endpoint of the Service is scraped and summed.
+    d.kind = sources::DiscoveryConfig::Kind::kService;
+    d.ns = ns;
+    std::string rest = given;
+    if (size_t slash = rest.find('/'); slash != std::string::npos) {
+      d.ns = rest.substr(0, slash);
+      rest = rest.substr(slash + 1);
+    }
+    d.port = preset != nullptr ? preset->port : "";
+    if (size_t colon = rest.find(':'); colon != std::string::npos) {
+      d.port = rest.substr(colon + 1);
+      rest = rest.substr(0, colon);
+    }
+    d.service = rest;
+    if (!IsDnsLabel(d.ns) || !IsDnsLabel(d.service) || d.port.empty()) {
+      problems->push_back("frontDoor: \"" + Truncate(given, 80) + "\" is neither an http(s) URL nor "
+                          "[namespace/]Service[:port] (lower-case names" +
+                          (d.port.empty() ? "; a port is needed without frontDoorPreset" : "") + "), e.g. "
+                          "\"keda/keda-add-ons-http-interceptor-metrics:2223\"");
+    }
+    if (!options.kube_enabled) {
+      problems->push_back("frontDoor: a Service needs Kubernetes discovery, which is off on this server (--kube-api "
+                          "off, or not running in a cluster); give its URL instead");
+    }
+    if (!options.namespaces.empty() &&
+        std::find(options.namespaces.begin(), options.namespaces.end(), d.ns) == options.namespaces.end()) {
+      problems->push_back("frontDoor: namespace \"" + d.ns + "\" is not in this server's --namespaces allow-list");
+    }
+  }
+  return fd;
 }
 
 }  // namespace
@@ -346,6 +492,7 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
 
   // Custom signals: `signal.<name>: metric{label="v"}`; their kind comes from # TYPE.
   std::vector<formula::SignalInfo> signal_infos = formula::BuiltinSignals();
+  std::vector<sources::SignalSource> front_door_custom;  // signal.frontdoor_*
   for (const auto& [signal_name, text] : v.Prefixed("signal.")) {
     auto ref = sources::ParseMetricRef(text);
     if (!ref.ok()) {
@@ -358,6 +505,13 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
     src.signal = signal_name;
     src.kind = sources::SignalKind::kUnknown;
     src.metrics = {*ref};
+    if (signals::IsFrontDoorSignal(signal_name)) {
+      // Read from the front door, as a level (docs/front-doors.md "Scraping the front door").
+      src.kind = sources::SignalKind::kGauge;
+      front_door_custom.push_back(src);
+      if (!builtin) signal_infos.push_back({signal_name, formula::Kind::kGauge});
+      continue;
+    }
     // A fraction (KV use) is averaged over a pod's series; everything else is summed.
     src.combine = signal_name == signals::kKvCache ? signals::Combine::kAverage : signals::Combine::kSum;
     spec->scrape.custom.push_back(src);
@@ -390,6 +544,28 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   auto activation = formula::Compile(v.String("activation"), signal_infos);
   if (activation.ok()) spec->activation = *activation;
   else problems.push_back("activation: " + activation.status().message());
+
+  spec->front_door = BuildFrontDoor(ns, v, std::move(front_door_custom), options, &problems);
+  for (const auto* program : {spec->value.get(), spec->activation.get()}) {
+    if (program == nullptr) continue;
+    for (const auto& use : program->signals()) {
+      if (!signals::IsFrontDoorSignal(use.name)) continue;
+      if (!spec->front_door) {
+        if (v.Has("frontDoor")) continue;  // its problem is reported
+        problems.push_back((program == spec->value.get() ? "formula" : "activation") + std::string(" reads ") +
+                           use.name + ", which comes from a front door: set frontDoor (docs/front-doors.md)");
+      } else if (std::find(spec->front_door->scrape.signals.begin(), spec->front_door->scrape.signals.end(),
+                           use.name) == spec->front_door->scrape.signals.end()) {
+        problems.push_back((program == spec->value.get() ? "formula" : "activation") + std::string(" reads ") +
+                           use.name + ", which frontDoorPreset " + spec->front_door->preset +
+                           " does not provide" +
+                           (spec->front_door->preset == "http-add-on"
+                                ? " (the interceptor counts held and proxied requests together: frontdoor_inflight)"
+                                : "") +
+                           "; map it with signal." + use.name + ": <metric>");
+      }
+    }
+  }
 
   spec->wake_query = v.String("wakeQuery");
   {
@@ -474,6 +650,7 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   std::vector<std::string> wanted = {signals::kWaiting, signals::kRunning};
   for (const auto* program : {spec->value.get(), spec->activation.get()}) {
     for (const auto& use : program->signals()) {
+      if (signals::IsFrontDoorSignal(use.name)) continue;  // the front door's, not the pods'
       if (std::find(wanted.begin(), wanted.end(), use.name) == wanted.end()) wanted.push_back(use.name);
     }
   }
@@ -481,6 +658,7 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   spec->scrape.http.insecure_skip_verify = v.Bool("insecureSkipVerify").value_or(false);
   auto timeout = std::min<Duration>(spec->scrape_interval, std::chrono::seconds(5));
   spec->scrape.http.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+  if (spec->front_door) spec->front_door->scrape.http.timeout = spec->scrape.http.timeout;
   return ScalerSpecConstPtr(std::move(spec));
 }
 

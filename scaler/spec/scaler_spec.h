@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,16 @@ struct Target {
   double per_replica = 0;
 };
 
+/// The front door a trigger reads besides its pods (frontDoor, issue 18 item 1): where its
+/// metrics endpoints are, and how its metrics map to frontdoor_waiting / frontdoor_inflight
+/// (docs/front-doors.md "Scraping the front door").
+struct FrontDoorSpec {
+  std::string preset;                  ///< frontDoorPreset, or "custom" (signal.frontdoor_* only)
+  sources::DiscoveryConfig discovery;  ///< a Service's EndpointSlices, or a URL's DNS name
+  /// engine "" (no engine preset); custom: the preset's mappings, then signal.frontdoor_*.
+  sources::PodScrapeConfig scrape;
+};
+
 /// Immutable once built; thread-safe to share.
 struct ScalerSpec {
   ScaledObjectKey key;
@@ -52,6 +63,7 @@ struct ScalerSpec {
   double target_size = 1;    ///< the value is a replica count, so the HPA target is 1
   sources::DiscoveryConfig discovery;
   sources::PodScrapeConfig scrape;
+  std::optional<FrontDoorSpec> front_door;  ///< frontDoor; none without it
   std::vector<Target> targets;
   Duration scrape_interval{};
   Duration stale_keep{};     ///< how long a failed pod's last gauges are kept (3 x interval)

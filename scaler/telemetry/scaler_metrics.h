@@ -26,7 +26,8 @@ struct ScaledObjectGauges {
   bool held = false;       ///< the value is held (a pod or metric is missing)
   std::map<std::string, double> signals;  ///< aggregated signals, e.g. kv_cache -> 0.2
   /// Why this cycle fell short, by reason ("scrape": pods that failed; "discovery"; "metric":
-  /// a signal no pod serves; "no_pods": none usable), counted into the errors series.
+  /// a signal no pod serves; "no_pods": none usable; "front_door": no front-door endpoint
+  /// answered), counted into the errors series.
   std::map<std::string, double> errors;
 };
 

@@ -27,8 +27,8 @@ const Bad kBad[] = {
      "    ^ near here"},
     {"sum(waiting)\t+ x",
      "formula:1:16: unknown signal 'x' (known: kv_cache, waiting, running, ttft, itl, e2e, "
-     "queue_time, prompt_tokens, generation_tokens, requests, backlog, queue_depth, jobs, "
-     "replicas, pods)\n"
+     "queue_time, prompt_tokens, generation_tokens, requests, frontdoor_waiting, frontdoor_inflight, "
+     "backlog, queue_depth, jobs, replicas, pods)\n"
      "sum(waiting) + x\n"
      "               ^ near here"},
     {"replica + 1",

@@ -174,8 +174,10 @@ TEST(FormulaParseTest, UnknownKindSignalsRecordTheirUseAndAreCheckedLater) {
 TEST(FormulaParseTest, BuiltinSignalsHaveTheDocumentedKinds) {
   std::map<std::string, Kind> kinds;
   for (const auto& s : BuiltinSignals()) kinds[s.name] = s.kind;
-  EXPECT_EQ(kinds.size(), 10u);
-  for (const char* g : {"kv_cache", "waiting", "running"}) EXPECT_EQ(kinds[g], Kind::kGauge) << g;
+  EXPECT_EQ(kinds.size(), 12u);
+  for (const char* g : {"kv_cache", "waiting", "running", "frontdoor_waiting", "frontdoor_inflight"}) {
+    EXPECT_EQ(kinds[g], Kind::kGauge) << g;
+  }
   for (const char* h : {"ttft", "itl", "e2e", "queue_time"}) {
     EXPECT_EQ(kinds[h], Kind::kHistogram) << h;
   }

@@ -302,6 +302,181 @@ TEST_F(WakeTest, WakeQueryErrorsAreVisibleNotSilent) {
   EXPECT_NE(server_->output().find("wakeQuery: GET http://127.0.0.1:1"), std::string::npos);
 }
 
+// Issue 18 item 1: a front door's queue, scraped directly, wakes the trigger. One fake front door
+// per preset serves that project's metric shapes (tests/testdata/frontdoor/SOURCES.md); the
+// model's Service has no pod.
+struct FrontDoorCase {
+  std::string preset;
+  std::string labels;     // frontDoorLabels: this model's series only
+  std::string idle_line;  // the model's queue sample at 0, rewritten to demand
+  std::string busy_line;
+};
+
+std::string Rewrite(std::string body, const std::string& from, const std::string& to) {
+  size_t at = body.find(from);
+  if (at == std::string::npos) throw std::runtime_error("fixture has no line " + from);
+  return body.replace(at, from.size(), to);
+}
+
+TEST_F(WakeTest, FrontDoorQueueWakesWithinOneScrapeForEveryPreset) {
+  const std::vector<FrontDoorCase> cases = {
+      {"http-add-on", R"(route_name="llama",route_namespace="nim")",
+       R"(interceptor_request_concurrency{route_name="llama",route_namespace="nim"} 0)",
+       R"(interceptor_request_concurrency{route_name="llama",route_namespace="nim"} 2)"},
+      {"gie", R"(model_name="llama")",
+       R"(inference_extension_flow_control_queue_size{fairness_id="default",inference_pool="llama-pool",model_name="llama",priority="0",target_model_name="llama"} 0)",
+       R"(inference_extension_flow_control_queue_size{fairness_id="default",inference_pool="llama-pool",model_name="llama",priority="0",target_model_name="llama"} 4)"},
+      {"envoy-ai-gateway", R"(envoy_cluster_name="httproute/nim/llama/rule/0")",
+       R"(envoy_cluster_upstream_rq_pending_active{envoy_cluster_name="httproute/nim/llama/rule/0"} 0)",
+       R"(envoy_cluster_upstream_rq_pending_active{envoy_cluster_name="httproute/nim/llama/rule/0"} 1)"},
+      {"llm-d", R"(model_name="llama")",
+       R"(llm_d_epp_flow_control_queue_size{fairness_id="default",inference_pool="llama-pool",model_name="llama",priority="0",target_model_name="llama"} 0)",
+       R"(llm_d_epp_flow_control_queue_size{fairness_id="default",inference_pool="llama-pool",model_name="llama",priority="0",target_model_name="llama"} 3)"},
+  };
+  Start({"--allow-static-endpoints", "--stream-heartbeat", "0s"});  // front doors on loopback
+  std::vector<std::unique_ptr<testing::FakePod>> doors;
+  std::vector<externalscaler::ScaledObjectRef> refs;
+  std::vector<std::unique_ptr<StreamRecorder>> streams;
+  for (const auto& c : cases) {
+    std::string body = testing::ReadTestdata("frontdoor/" + c.preset + ".prom");
+    doors.push_back(std::make_unique<testing::FakePod>(body, "/metrics"));
+    auto ref = Ref({{"frontDoor", doors.back()->url()}, {"frontDoorPreset", c.preset}, {"frontDoorLabels", c.labels}});
+    ref.set_name("llama-" + c.preset);
+    grpc::ClientContext ctx;
+    externalscaler::GetMetricSpecResponse r;
+    grpc::Status s = stub_->GetMetricSpec(&ctx, ref, &r);
+    ASSERT_TRUE(s.ok()) << c.preset << ": " << s.error_message();
+    refs.push_back(ref);
+    streams.push_back(std::make_unique<StreamRecorder>(stub_.get(), ref));
+  }
+  // Queue 0 for this model (other routes busy, Envoy's own cluster active): inactive.
+  std::this_thread::sleep_for(700ms);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_FALSE(IsActive(refs[i])) << cases[i].preset << "\n" << server_->output();
+    EXPECT_EQ(streams[i]->count(), 0u) << cases[i].preset;
+  }
+  // Demand at the front door: `true` on the stream within one scrape interval (200 ms) + 100 ms.
+  for (size_t i = 0; i < cases.size(); ++i) {
+    std::string body = testing::ReadTestdata("frontdoor/" + cases[i].preset + ".prom");
+    auto changed = Clock::now();
+    doors[i]->SetBody(Rewrite(body, cases[i].idle_line, cases[i].busy_line));
+    ASSERT_TRUE(streams[i]->WaitFor(1, 2s)) << cases[i].preset << "\n" << server_->output();
+    auto latency = streams[i]->messages()[0].second - changed;
+    std::cout << cases[i].preset << ": front-door queue -> StreamIsActive true: "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(latency).count() << " ms\n";
+    EXPECT_TRUE(streams[i]->messages()[0].first);
+    EXPECT_LE(latency, 300ms) << cases[i].preset;
+    EXPECT_TRUE(IsActive(refs[i])) << cases[i].preset;
+  }
+  EXPECT_NE(server_->output().find("woken by the front door"), std::string::npos) << server_->output();
+}
+
+TEST_F(WakeTest, ReadyPodsServingTheDemandReleaseTheFrontDoorsHold) {
+  Start({"--allow-static-endpoints"});
+  const std::string idle = R"(interceptor_request_concurrency{route_name="llama",route_namespace="nim"} 0)";
+  std::string body = testing::ReadTestdata("frontdoor/http-add-on.prom");
+  testing::FakePod door(body, "/metrics");
+  auto ref = Ref({{"frontDoor", door.url()}, {"frontDoorPreset", "http-add-on"},
+                  {"frontDoorLabels", R"(route_name="llama",route_namespace="nim")"}, {"wakeHold", "1h"},
+                  {"formula", "max(sum(kv_cache)/0.1, sum(frontdoor_inflight)/4)"}});
+  ref.mutable_scalermetadata()->erase("targetKvCache");  // the formula says it all
+  Track(ref);
+  auto http = net::MakeCurlHttpClient();
+  auto debug_has = [&](const std::vector<std::string>& all) {
+    for (int i = 0; i < 50; ++i) {
+      auto d = http->Get(http_base_ + "/debug/scaledobjects", {});
+      bool ok = d.ok();
+      for (const auto& text : all) ok = ok && d->body.find(text) != std::string::npos;
+      if (ok) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  };
+  door.SetBody(Rewrite(body, idle, R"(interceptor_request_concurrency{route_name="llama",route_namespace="nim"} 6)"));
+  EXPECT_TRUE(debug_has({"\"woken\": true", "\"frontdoor_inflight\": 6.0"})) << server_->output();
+  EXPECT_TRUE(IsActive(ref));
+  EXPECT_GE(Value(ref), 1.0);
+
+  // A ready pod serving the demand: the front door no longer holds the trigger, the pod does.
+  testing::FakePod pod(testing::WithSample(testing::NimCapture(), "num_requests_running", "6.0"));
+  api_.SetPod("p0", "127.0.0.1", std::stoi(pod.url().substr(pod.url().rfind(':') + 1)), true);
+  EXPECT_TRUE(debug_has({"\"woken\": false", "\"answered\": true"})) << server_->output();
+  EXPECT_NE(server_->output().find("wake released: ready pods show the demand"), std::string::npos);
+  EXPECT_TRUE(IsActive(ref));
+  // The formula reads the front door's queue as a signal: 6 in flight / 4 = 1.5 replicas, once
+  // the window (400 ms) has only cycles with the pod.
+  double value = 0;
+  for (int i = 0; i < 30 && value < 1.5; ++i) {
+    value = Value(ref);
+    if (value < 1.5) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_DOUBLE_EQ(value, 1.5);
+
+  // Demand gone at the front door and on the pod: inactive, with no wakeHold left to run out.
+  door.SetBody(body);
+  pod.SetBody(testing::WithSample(testing::WithSample(testing::NimCapture(), "num_requests_waiting", "0.0"),
+                                  "num_requests_running", "0.0"));
+  for (int i = 0; i < 30 && IsActive(ref); ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(IsActive(ref)) << server_->output();
+}
+
+TEST(FrontDoorMetadata, ErrorsNameTheKeyAndWhatToWrite) {
+  spec::SpecOptions opts;
+  opts.allow_static_endpoints = true;
+  auto build = [&](std::map<std::string, std::string> extra) {
+    config::Metadata md = {{"service", "llama"}};
+    for (auto& [k, v] : extra) md[k] = v;
+    return spec::BuildScalerSpec("nim", "llama", md, opts);
+  };
+  auto message = [&](std::map<std::string, std::string> extra) {
+    auto s = build(std::move(extra));
+    return s.ok() ? std::string("ok") : s.status().message();
+  };
+  EXPECT_NE(message({{"frontDoor", "http://gw:19001/stats/prometheus"}}).find("frontDoorPreset (http-add-on, gie, envoy-ai-gateway, llm-d)"),
+            std::string::npos);
+  EXPECT_NE(message({{"frontDoor", "http://gw:19001"}, {"frontDoorPreset", "envoy-ai-gateway"}})
+                .find("frontDoorLabels: the envoy-ai-gateway front door serves every route; name this model's, e.g. "
+                      "envoy_cluster_name=\"httproute/nim/<route>/rule/0\""),
+            std::string::npos);
+  EXPECT_NE(message({{"frontDoorPreset", "gie"}}).find("frontDoorPreset describes frontDoor, which is not set"),
+            std::string::npos);
+  EXPECT_NE(message({{"formula", "sum(frontdoor_waiting)"}}).find("formula reads frontdoor_waiting, which comes from "
+                                                                  "a front door: set frontDoor"),
+            std::string::npos);
+  EXPECT_NE(message({{"frontDoor", "keda/interceptor:2223"}, {"frontDoorPreset", "http-add-on"},
+                     {"frontDoorLabels", "route_name=\"llama\""}, {"formula", "sum(frontdoor_waiting)"}})
+                .find("formula reads frontdoor_waiting, which frontDoorPreset http-add-on does not provide (the "
+                      "interceptor counts held and proxied requests together: frontdoor_inflight)"),
+            std::string::npos);
+  EXPECT_NE(message({{"frontDoor", "http://user:pw@gw:19001/"}, {"frontDoorPreset", "gie"}}).find("carries credentials"),
+            std::string::npos);
+  EXPECT_NE(message({{"frontDoor", "Keda/Interceptor"}, {"frontDoorPreset", "gie"}})
+                .find("is neither an http(s) URL nor [namespace/]Service[:port]"),
+            std::string::npos);
+  EXPECT_NE(message({{"frontDoorPreset", "envoy"}, {"frontDoor", "gw"}}).find("envoy-ai-gateway"), std::string::npos)
+      << "an unknown preset gets the list (and a did-you-mean)";
+
+  // A Service in another namespace, port from the preset; a URL keeps its own path and port.
+  auto svc = build({{"frontDoor", "keda/keda-add-ons-http-interceptor-metrics"}, {"frontDoorPreset", "http-add-on"},
+                    {"frontDoorLabels", R"(route_name="llama",route_namespace="nim")"}});
+  ASSERT_TRUE(svc.ok()) << svc.status().message();
+  ASSERT_TRUE((*svc)->front_door.has_value());
+  EXPECT_EQ((*svc)->front_door->discovery.Describe(), "Service keda/keda-add-ons-http-interceptor-metrics port 2223");
+  EXPECT_EQ((*svc)->front_door->discovery.path, "/metrics");
+  EXPECT_EQ((*svc)->scrape.signals, (std::vector<std::string>{"waiting", "running", "kv_cache"}))
+      << "front-door signals are not asked of the pods";
+  auto url = build({{"frontDoor", "http://epp.nim:9091/custom"}, {"frontDoorPreset", "llm-d"}});
+  ASSERT_TRUE(url.ok()) << url.status().message();
+  EXPECT_EQ(url.value()->front_door->discovery.Describe(), "DNS epp.nim port 9091");
+  EXPECT_EQ(url.value()->front_door->discovery.path, "/custom");
+  // --namespaces limits where a front door may be read from, as for the pods.
+  opts.namespaces = {"nim"};
+  EXPECT_NE(message({{"frontDoor", "keda/interceptor"}, {"frontDoorPreset", "http-add-on"},
+                     {"frontDoorLabels", "route_name=\"llama\""}})
+                .find("frontDoor: namespace \"keda\" is not in this server's --namespaces allow-list"),
+            std::string::npos);
+}
+
 TEST(WakeMetadata, WakeQueryNeedsPrometheusAddress) {
   auto s = spec::BuildScalerSpec("nim", "llama", {{"service", "llama"}, {"wakeQuery", "sum(x)"}}, {});
   EXPECT_NE(s.status().message().find("wakeQuery needs prometheusAddress"), std::string::npos);
