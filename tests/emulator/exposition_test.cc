@@ -166,6 +166,40 @@ TEST(Exposition, PythonFloatSpelling) {
   EXPECT_EQ(PyFloat(2560), "2560.0");
 }
 
+// Issue 18 item 4: the emulated front door reads like the KEDA HTTP add-on interceptor (the
+// fixture nim-scaler's http-add-on preset is tested against): same family, HELP, TYPE and
+// labels, and the value is held + waiting + running, whatever the Service's name.
+TEST(Exposition, FrontDoorHasTheHttpAddOnInterceptorsShape) {
+  Meta cap = Scan(Read(std::string(NIMSCALER_TESTDATA_DIR) + "/frontdoor/http-add-on.prom"));
+  ASSERT_TRUE(cap.type.count("interceptor_request_concurrency"));
+  ClusterView v;
+  v.held = 3;
+  v.waiting = 4;
+  v.running = 5;
+  std::string body = RenderFrontDoor(v, "nim", "meta-llama3-8b");
+  Meta ours = Scan(body);
+  EXPECT_EQ(ours.type["interceptor_request_concurrency"], cap.type["interceptor_request_concurrency"]);
+  EXPECT_EQ(ours.help["interceptor_request_concurrency"], cap.help["interceptor_request_concurrency"]);
+  auto sel = nimscaler::exposition::ParseSelected(body, "text/plain; version=0.0.4",
+                                                  {"interceptor_request_concurrency"});
+  ASSERT_TRUE(sel.ok()) << sel.status().message();
+  ASSERT_EQ(sel.value().series.size(), 1u);
+  const auto& s = sel.value().series[0];
+  EXPECT_EQ(s.value, 12);
+  EXPECT_EQ(s.Label("route_name"), "meta-llama3-8b");
+  EXPECT_EQ(s.Label("route_namespace"), "nim");
+  EXPECT_EQ(s.labels.size(), 2u);
+  // Label values are escaped, so an odd name cannot break the body.
+  auto odd = nimscaler::exposition::ParseSelected(RenderFrontDoor(ClusterView{}, "n\"s", "a\nb"),
+                                                  "text/plain; version=0.0.4",
+                                                  {"interceptor_request_concurrency"});
+  ASSERT_TRUE(odd.ok()) << odd.status().message();
+  ASSERT_EQ(odd.value().series.size(), 1u);
+  EXPECT_EQ(odd.value().series[0].Label("route_namespace"), "n\"s");
+  EXPECT_EQ(odd.value().series[0].Label("route_name"), "a\nb");
+  EXPECT_EQ(odd.value().series[0].value, 0);
+}
+
 // promtool (Debian package prometheus) must accept the bodies. For vLLM and SGLang it only
 // lints the engines' real ':' names (exit 3); a parse error is exit 1.
 TEST(Exposition, PromtoolCheckMetrics) {

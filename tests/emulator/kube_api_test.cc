@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "scaler/net/http_client.h"
+#include "scaler/signals/exposition/parser.h"
 #include "tools/nim-emulator/server.h"
 
 namespace nimemu {
@@ -168,6 +169,45 @@ TEST(ControlApi, SetsLoadReplicasAndFaults) {
     if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(refused) << "a dead pod must stop answering";
+}
+
+// Issue 18 item 4: the front door's queue over real HTTP, as nim-scaler's frontDoor with
+// frontDoorPreset http-add-on reads it: 0 when idle, the held requests at zero replicas, then
+// the same requests in flight once a pod is ready, 0 again when they are done.
+TEST(FrontDoor, QueueFollowsHeldAndInFlightRequests) {
+  Emulator emu(Manual(0));
+  ASSERT_TRUE(emu.Start());
+  auto http = nimscaler::net::MakeCurlHttpClient();
+  auto read = [&]() -> double {
+    auto r = http->Get(emu.frontdoor_url(), {});
+    if (!r.ok() || r.value().status != 200) return -1;
+    auto sel = nimscaler::exposition::ParseSelected(r.value().body, r.value().content_type,
+                                                    {"interceptor_request_concurrency"});
+    if (!sel.ok() || sel.value().series.size() != 1) return -2;
+    const auto& s = sel.value().series[0];
+    if (s.Label("route_name") != "meta-llama3-8b" || s.Label("route_namespace") != "nim") return -3;
+    return s.value;
+  };
+  EXPECT_EQ(emu.frontdoor_url(), "http://127.0.0.1:" + std::to_string(emu.control_port()) + "/frontdoor/metrics");
+  EXPECT_EQ(read(), 0);
+  emu.With([](Cluster& c) { c.SetConcurrency(6); });
+  emu.AdvanceTo(5);
+  int held = 0;
+  emu.With([&](Cluster& c) { held = c.View().held; });
+  EXPECT_EQ(held, 6);
+  EXPECT_EQ(read(), 6);
+  emu.With([](Cluster& c) { c.SetReplicas(1); });  // ready at 15
+  emu.AdvanceTo(14);
+  EXPECT_EQ(read(), 6);
+  emu.AdvanceTo(16);
+  ClusterView v;
+  emu.With([&](Cluster& c) { v = c.View(); });
+  EXPECT_EQ(v.held, 0);
+  EXPECT_EQ(v.running + v.waiting, 6);
+  EXPECT_EQ(read(), 6);  // no longer held, still in flight through the front door
+  emu.With([](Cluster& c) { c.SetConcurrency(0); });
+  emu.AdvanceTo(30);  // 200 output tokens at about 5 ms each: done in a few seconds
+  EXPECT_EQ(read(), 0);
 }
 
 }  // namespace

@@ -234,6 +234,45 @@ TEST(Replicas, ZeroPodsHoldRequestsAtTheService) {
   EXPECT_EQ(c.View().running, 10);
 }
 
+// Issue 18 item 4: the demo's summary reports requests held at zero, how many were dropped and
+// the first one's wait (sent -> scheduled); the Service counts each held request once.
+TEST(Replicas, HeldRequestsAreCountedOnceAndTheFirstWaitIsMeasured) {
+  PodModel m;
+  m.startup_delay_s = 30;
+  Cluster c(m, LoadShape{}, 2, 0);
+  EXPECT_EQ(c.held_stats().held, 0u);
+  EXPECT_EQ(c.held_stats().first_sent, -1);
+  c.SetConcurrency(10);
+  c.AdvanceTo(10);  // re-dispatched every tick, still counted once each
+  EXPECT_EQ(c.held_stats().held, 10u);
+  double first = c.held_stats().first_sent;
+  EXPECT_GE(first, 0);
+  EXPECT_LE(first, LoadShape{}.ramp_s);
+  EXPECT_EQ(c.held_stats().first_wait, -1);  // not scheduled yet
+  c.SetReplicas(1);  // created at 10, ready at 40
+  c.AdvanceTo(45);
+  const HeldStats& h = c.held_stats();
+  EXPECT_EQ(h.held, 10u);  // later requests find the ready pod
+  EXPECT_EQ(h.dropped, 0u);
+  EXPECT_NEAR(h.first_wait, 40 - first, 0.02);
+  EXPECT_GE(h.max_wait, h.first_wait);
+  EXPECT_LE(h.max_wait, 40.02);
+  EXPECT_EQ(c.abandoned(), 0u);
+}
+
+TEST(Replicas, HeldRequestsGivenUpByTheirClientsCountAsDropped) {
+  LoadShape shape;
+  shape.client_timeout_s = 5;
+  Cluster c(PodModel{}, shape, 2, 0);
+  c.SetConcurrency(4);
+  c.AdvanceTo(20);
+  // Each user's request is dropped after 5 s and its next one is held again.
+  EXPECT_GE(c.held_stats().dropped, 8u);
+  EXPECT_EQ(c.held_stats().dropped, c.abandoned());
+  EXPECT_EQ(c.held_stats().held, c.held_stats().dropped + 4);
+  EXPECT_EQ(c.held_stats().first_wait, -1);
+}
+
 TEST(Faults, SlowAndDeadPods) {
   Cluster c(PodModel{}, LoadShape{}, 4, 2);
   c.SetConcurrency(100);

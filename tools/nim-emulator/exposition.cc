@@ -192,4 +192,25 @@ std::string RenderMetrics(const Pod& pod, const PodModel& model, double process_
   return w.out;
 }
 
+std::string RenderFrontDoor(const ClusterView& view, const std::string& namespace_,
+                            const std::string& service) {
+  auto label = [](const std::string& v) {  // Prometheus label-value escaping
+    std::string o;
+    for (char ch : v) {
+      if (ch == '\\' || ch == '"') o += '\\';
+      if (ch == '\n') {
+        o += "\\n";
+        continue;
+      }
+      o += ch;
+    }
+    return o;
+  };
+  long n = long(view.held) + long(view.waiting) + long(view.running);
+  return "# HELP interceptor_request_concurrency Concurrent requests at the interceptor proxy\n"
+         "# TYPE interceptor_request_concurrency gauge\n"
+         "interceptor_request_concurrency{route_name=\"" + label(service) + "\",route_namespace=\"" +
+         label(namespace_) + "\"} " + std::to_string(n) + "\n";
+}
+
 }  // namespace nimemu

@@ -17,6 +17,15 @@ namespace nimemu {
 /// Prometheus parser accepts. (`dead` is handled by the HTTP front end.)
 std::string RenderMetrics(const Pod& pod, const PodModel& model, double process_start);
 
+/// The emulated front door's queue, shaped like the KEDA HTTP add-on v0.15.0 interceptor's
+/// /metrics (tests/testdata/frontdoor/http-add-on.prom): one gauge,
+/// interceptor_request_concurrency{route_name="<service>",route_namespace="<namespace>"},
+/// counting the requests the Service holds for want of a ready pod plus those it has passed to
+/// a pod and that have not finished (waiting or running there), as the interceptor counts held
+/// and proxied requests together (issue 18 item 4).
+std::string RenderFrontDoor(const ClusterView& view, const std::string& namespace_,
+                            const std::string& service);
+
 /// Python's repr of a float, as prometheus_client prints values ("1.0", "0.25", "1e-05").
 std::string PyFloat(double v);
 

@@ -109,9 +109,10 @@ int main(int argc, char** argv) {
     if (rate > 0) c.SetRate(rate);
     else c.SetConcurrency(concurrency);
   });
-  std::printf("nim-emulator: control=http://127.0.0.1:%d kube=%s namespace=%s service=%s engine=%s compression=%g\n",
-              emu.control_port(), emu.kube_url().c_str(), o.namespace_.c_str(), o.service.c_str(),
-              o.model.engine.c_str(), o.compression);
+  std::printf("nim-emulator: control=http://127.0.0.1:%d kube=%s frontdoor=%s namespace=%s service=%s engine=%s "
+              "compression=%g\n",
+              emu.control_port(), emu.kube_url().c_str(), emu.frontdoor_url().c_str(), o.namespace_.c_str(),
+              o.service.c_str(), o.model.engine.c_str(), o.compression);
   for (auto& u : emu.ReadyPodUrls()) std::printf("pod %s\n", u.c_str());
   std::fflush(stdout);
   // Bounded by --duration or a signal.

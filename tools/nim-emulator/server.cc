@@ -443,6 +443,10 @@ int Emulator::HandleControl(mg_connection* c) {
   const mg_request_info* ri = mg_get_request_info(c);
   std::string uri = ri->local_uri ? ri->local_uri : "";
   std::string method = ri->request_method ? ri->request_method : "";
+  if (uri == kFrontDoorPath && method == "GET") {
+    Reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", FrontDoorMetrics());
+    return 1;
+  }
   nlohmann::json in = nlohmann::json::object();
   if (method == "POST" || method == "PUT") {
     std::string b = ReadBody(c);
@@ -532,6 +536,11 @@ std::vector<std::string> Emulator::ReadyPodUrls() {
                      MetricsPath(options_.model.engine));
   }
   return urls;
+}
+
+std::string Emulator::FrontDoorMetrics() {
+  std::lock_guard<std::mutex> g(mu_);
+  return RenderFrontDoor(cluster_.View(), options_.namespace_, options_.service);
 }
 
 std::string Emulator::MetricsOf(const std::string& pod) {

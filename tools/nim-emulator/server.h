@@ -3,6 +3,8 @@
 // time-compression factor), one HTTP server per pod on its own 127.0.0.1 port serving the
 // engine's metrics, a control API, and a minimal Kubernetes API serving the emulated
 // Service's EndpointSlices (list and watch), one slice per pod with the pod's own port.
+// The control API also serves the Service's front door's queue as an HTTP add-on
+// interceptor would (GET /frontdoor/metrics, exposition.h RenderFrontDoor).
 
 #include <atomic>
 #include <condition_variable>
@@ -62,6 +64,9 @@ class Listener {
 /// Replies with a complete body.
 void Reply(mg_connection* c, int status, const std::string& content_type, const std::string& body);
 
+/// Path of the front door's metrics on the control API's port.
+inline constexpr const char* kFrontDoorPath = "/frontdoor/metrics";
+
 class Emulator {
  public:
   explicit Emulator(EmulatorOptions options);
@@ -74,6 +79,13 @@ class Emulator {
   int control_port() const { return control_.port(); }
   int kube_port() const { return kube_.port(); }
   std::string kube_url() const { return "http://127.0.0.1:" + std::to_string(kube_port()); }
+
+  /// The front door's metrics URL (a `frontDoor:` for `frontDoorPreset: http-add-on`).
+  std::string frontdoor_url() const {
+    return "http://127.0.0.1:" + std::to_string(control_port()) + kFrontDoorPath;
+  }
+  /// What GET /frontdoor/metrics serves now.
+  std::string FrontDoorMetrics();
 
   /// Manual mode, or to force a step: runs the simulation to simulated time t.
   void AdvanceTo(double t);

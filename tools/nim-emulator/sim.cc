@@ -188,6 +188,14 @@ void Cluster::Dispatch(Request r) {
   for (auto& p : pods_)
     if (p->Ready() && !p->faults.dead) routable.push_back(p.get());
   if (routable.empty()) {
+    if (!r.held) {
+      r.held = true;
+      ++held_stats_.held;
+      if (first_held_id_ == 0) {
+        first_held_id_ = r.id;
+        held_stats_.first_sent = r.sent_at;
+      }
+    }
     held_.push_back(std::move(r));
     return;
   }
@@ -208,6 +216,11 @@ bool Cluster::Admit(Pod& p, double slack) {
   int64_t need = (r.input_tokens + r.output_tokens + model_.block_size - 1) / model_.block_size;
   if (reserved + need > p.total_blocks) return false;
   r.admitted_at = std::max(p.clock, r.pod_arrival);
+  if (r.held) {
+    double w = r.admitted_at - r.sent_at;
+    held_stats_.max_wait = std::max(held_stats_.max_wait, w);
+    if (r.id == first_held_id_ && held_stats_.first_wait < 0) held_stats_.first_wait = w;
+  }
   double n = double(p.running.size());
   r.prefill_from = r.admitted_at + model_.sched_delay_per_seq_s * n + model_.sched_delay_per_seq2_s * n * n;
   r.blocks = (r.input_tokens + model_.block_size - 1) / model_.block_size;  // the prompt's blocks
@@ -334,6 +347,7 @@ void Cluster::AbandonStale() {
     double w = now_ - r.sent_at;
     first_tokens_.push_back({now_, w, w, true});
     ++abandoned_;
+    if (r.held) ++held_stats_.dropped;
     if (r.user < 0) continue;
     --active_users_;
     if (active_users_ + int(starts_.size()) < concurrency_) IssueForUser(r.user);

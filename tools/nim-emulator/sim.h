@@ -106,6 +106,7 @@ struct Request {
   int prefilled = 0, generated = 0;
   double last_token_at = -1;
   int64_t blocks = 0;       ///< KV blocks held
+  bool held = false;        ///< the Service held it at least once (no ready pod when it came)
 };
 
 /// Per-pod metric state (what /v1/metrics shows).
@@ -138,6 +139,16 @@ struct ClientEvent {
   double ttft = 0;      ///< client-side time to first token (includes time held by the Service)
   double waited = 0;    ///< Service hold + pod queue time before the request was scheduled
   bool abandoned = false;  ///< no first token: the client gave up (ttft = waited = its wait)
+};
+
+/// What the Service did with requests that found no ready pod: the scale-from-zero path
+/// (issue 18 item 4). A request counts once however long it is held.
+struct HeldStats {
+  uint64_t held = 0;        ///< requests the Service held at least once
+  uint64_t dropped = 0;     ///< of those, given up by their client before being scheduled
+  double first_sent = -1;   ///< when the first held request was sent (-1: none held yet)
+  double first_wait = -1;   ///< its wait, sent -> scheduled in a pod (-1: not scheduled yet)
+  double max_wait = 0;      ///< the longest such wait among held requests scheduled so far
 };
 
 /// Aggregates over the cluster at one instant (for tables and tests).
@@ -183,6 +194,8 @@ class Cluster {
   uint64_t completed() const { return completed_; }
   /// Requests abandoned by their clients (LoadShape::client_timeout_s).
   uint64_t abandoned() const { return abandoned_; }
+  /// Requests the Service held for want of a ready pod, and what became of them.
+  const HeldStats& held_stats() const { return held_stats_; }
 
   /// Pods ever created and removed, in order (for discovery tests).
   uint64_t generation() const { return generation_; }
@@ -221,6 +234,8 @@ class Cluster {
   uint64_t completed_ = 0;
   uint64_t abandoned_ = 0;
   double next_abandon_check_ = 0;
+  HeldStats held_stats_;
+  uint64_t first_held_id_ = 0;
 };
 
 }  // namespace nimemu
