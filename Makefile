@@ -67,8 +67,8 @@ demo-small: build
 bench: build
 	bash scripts/bench-exposition.sh
 	bash scripts/bench-collect.sh $(BUILD)
-	@if [ -f scripts/bench-grpc.sh ]; then bash scripts/bench-grpc.sh $(BUILD); fi
-	@if [ -f scripts/bench-ha.sh ]; then bash scripts/bench-ha.sh; fi
+	bash scripts/bench-grpc.sh $(BUILD)
+	bash scripts/bench-ha.sh
 
 # Soak (issue 19): 300 triggers over 30 pods killed and restarted at random, 50 callers and 20
 # streams against the real binary for SOAK_MINUTES (default 10); exits 1 on any violation.
