@@ -101,6 +101,13 @@ for v in "$HERE"/values/*.yaml; do
   fi
 done
 check "helm package" "$HELM" package "$CHART" --destination "$WORK/pkg"
+# The chart's appVersion is the version the binary reports (written once, in CMakeLists.txt's project()).
+if [ -n "$BINARY" ]; then
+  check "Chart.yaml appVersion is the binary's version" bash -c '
+    want=$("$1" version | awk "{print \$2}")
+    got=$(sed -n "s/^appVersion: *\"\{0,1\}\([^\"]*\)\"\{0,1\}$/\1/p" "$2/Chart.yaml")
+    [ -n "$want" ] && [ "$want" = "$got" ] || { echo "appVersion \"$got\", binary \"$want\""; exit 1; }' _ "$BINARY" "$CHART"
+fi
 
 # Values the schema or the templates must refuse.
 for v in "$HERE"/negative/values-*.yaml; do
