@@ -25,19 +25,22 @@ add-on's in keda/http-add-on.yaml) is skipped with a note. For every nim-scaler 
     (docs/formula.md "The value KEDA gets").
 """
 import argparse
+import os
 import re
 import sys
 
 import yaml
 
-# Trigger metadata keys of docs/trigger-reference.md "Keys", plus the keys KEDA itself consumes.
-KEYS = {
-    "service", "port", "metricsPath", "scheme", "insecureSkipVerify", "caCert", "dnsName", "endpoints",
-    "engine", "model", "targetKvCache", "targetWaiting", "targetRunning", "targetTtft", "targetItl",
-    "targetE2e", "latencyQuantile", "formula", "activation", "window", "panicWindow", "scrapeInterval",
-    "wakeQuery", "prometheusAddress", "wakeHold", "metricName",
-    "scalerAddress", "enableTLS", "unsafeSsl",
-}
+# Trigger metadata keys: the table of docs/trigger-reference.md (generated from the binary, and a
+# test keeps it so), plus the keys KEDA itself consumes.
+def reference_keys():
+    doc = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                            "trigger-reference.md")).read()
+    table = doc[doc.index("<!-- metadata-reference"):doc.index("<!-- end metadata-reference")]
+    return {m.group(1) for m in re.finditer(r"^\| `([A-Za-z0-9_.]+)`", table, re.MULTILINE)}
+
+
+KEYS = reference_keys() | {"scalerAddress", "enableTLS", "unsafeSsl", "caCert"}
 ENGINES = {"nim", "vllm", "sglang", "tgi", "triton", "trtllm", "auto"}
 NUMBER_KEYS = {"targetKvCache", "targetWaiting", "targetRunning", "latencyQuantile"}
 DURATION_KEYS = {"targetTtft", "targetItl", "targetE2e", "window", "panicWindow", "scrapeInterval", "wakeHold"}
