@@ -31,8 +31,12 @@ Checks (any violation makes the exit status 1; G, the grace, is 2 scrape interva
     the kill was acknowledged and answered before the restart was requested must be >= F
     (less 1e-6). The summary also shows, for information, how many were below the last value
     answered before the kill alone (the brief's literal reference).
-(c) memory: the scaler's RSS (/proc) every 10 s; the least-squares slope of the samples after a
-    one-minute warm-up must stay under 0.1 MiB/min.
+(c) memory: the scaler's RSS (/proc) every 10 s; the least-squares slope of the samples of the
+    run's second half (at least one minute in) must stay under 0.1 MiB/min. A leak grows at the
+    same rate in both halves; what the first half also holds is the allocator settling and
+    gRPC's first reconnects at --max-connection-age (5 min): a 20-minute run rose 37.7 -> 39.1 MiB
+    between minutes 5 and 8 and stayed at 39.0-39.6 for the last 12 (BENCHMARKS.md "Soak"). The
+    slope after the first minute is shown too, for information.
 
 The scaler must also still be running at the end and exit 0 on SIGTERM. Every loop is bounded
 by the run's deadline; Ctrl-C or SIGTERM tears everything down (streams, channels, the scaler,
@@ -133,7 +137,10 @@ def pod_host(conn, n, seed, change_every_s):
     # Bodies depend only on the three gauges, which take few values: render each set once.
     h.nim_metrics = functools.lru_cache(maxsize=8192)(h.nim_metrics)
     _track_connections()
-    killed = []  # (pod object, its request count when killed): a killed pod must serve nothing
+    # (pod object, its responses written when killed): a killed pod must serve nothing. Responses
+    # written, not requests begun: a handler that read its request just before the kill cut the
+    # connection fails to answer, and counting it would blame the scaler for the harness's race.
+    killed = []
     state = [(round(rng.uniform(0, 0.6), 2), rng.randint(0, 8), rng.randint(0, 16)) for _ in range(n)]
     pods = []
     for i in range(n):
@@ -153,12 +160,12 @@ def pod_host(conn, n, seed, change_every_s):
                     break
                 if msg[0] == "stop":
                     time.sleep(0.2)
-                    conn.send(("stopped", sum(p.hits - hits for p, hits in killed)))
+                    conn.send(("stopped", sum(p.served - served for p, served in killed)))
                     break
                 i = msg[1]
                 if msg[0] == "kill" and held[i] is None:
                     held[i] = _kill(pods[i])
-                    killed.append((pods[i], pods[i].hits))
+                    killed.append((pods[i], pods[i].served))
                     conn.send(("killed", i, time.monotonic()))
                 elif msg[0] == "restart" and held[i] is not None:
                     held[i].close()
@@ -615,7 +622,10 @@ def main():
     err_violations, unavailable_ok = check_errors(records, triggers, down, end, grace)
     floor_violations, literal_below, checked, windows = check_floor(records, triggers, events, grace)
     warm = [s for s in rss if s[0] >= t0 + args.rss_warmup]
-    slope = slope_mib_per_min(warm, t0)
+    slope_after_warmup = slope_mib_per_min(warm, t0)
+    half = max(args.rss_warmup, (end - t0) / 2)
+    judged = [s for s in rss if s[0] >= t0 + half]
+    slope = slope_mib_per_min(judged, t0)
     stream_errors = [(t, code, details, at) for t, code, details, at, _ in stream_ends if code != "OK"]
     stream_ok_ends = [e for e in stream_ends if e[1] == "OK"]
     stream_msgs = sum(s[3] for s in stream_state) + sum(e[4] for e in stream_ends)
@@ -634,7 +644,7 @@ def main():
     if floor_violations:
         failures.append(f"{len(floor_violations)} GetMetrics values below the floor")
     if slope is None:
-        failures.append("too few RSS samples after the warm-up for a slope (run at least 2 minutes)")
+        failures.append("too few RSS samples in the run's second half for a slope (run at least 2 minutes)")
     elif slope >= args.max_slope:
         failures.append(f"RSS slope {slope:.3f} MiB/min >= {args.max_slope}")
     if not alive_at_end:
@@ -663,7 +673,9 @@ def main():
         ("    info: below the last pre-kill answer alone", f"{literal_below}"),
         ("(c) RSS first / last / max", (f"{rss[0][1] / 1024:.1f} / {rss[-1][1] / 1024:.1f} / "
                                         f"{max(s[1] for s in rss) / 1024:.1f} MiB") if rss else "-"),
-        ("(c) RSS slope after warm-up", f"{slope:.4f} MiB/min ({len(warm)} samples)" if slope is not None else "-"),
+        ("(c) RSS slope, second half of the run", f"{slope:.4f} MiB/min ({len(judged)} samples)" if slope is not None else "-"),
+        ("    info: RSS slope after the first minute",
+         f"{slope_after_warmup:.4f} MiB/min ({len(warm)} samples)" if slope_after_warmup is not None else "-"),
         ("threads / fds first -> last", f"{rss[0][2]} -> {rss[-1][2]} / {rss[0][3]} -> {rss[-1][3]}" if rss else "-"),
         ("nim-scaler exit on SIGTERM", f"{exit_code}"),
         ("verdict", "PASS" if not failures else "FAIL: " + "; ".join(failures)),

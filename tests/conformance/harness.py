@@ -101,7 +101,8 @@ class FakePod:
     def __init__(self, kv=0.0, waiting=0, running=0, mode="ok", delay=0.0, port=0):
         self.kv, self.waiting, self.running = kv, waiting, running
         self.mode, self.delay = mode, delay
-        self.hits = 0
+        self.hits = 0    # requests whose handler started
+        self.served = 0  # responses written in full (a connection cut first counts in hits only)
         self._release = threading.Event()
         pod = self
 
@@ -137,6 +138,7 @@ class FakePod:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                pod.served += 1
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
