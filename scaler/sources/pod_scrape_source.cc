@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <unordered_map>
 #include <unordered_set>
 #include <tuple>
 
+#include "scaler/common/intern_table.h"
 #include "scaler/common/text.h"
 #include "scaler/signals/exposition/parser.h"
 #include "scaler/signals/exposition/selector.h"
@@ -41,9 +43,41 @@ struct PodScrapeSource::Plan {
   std::unordered_map<std::string, std::vector<Candidate>> by_family;
 };
 
+namespace {
+
+// Everything a Plan is built from (engine, signals, custom mappings), length-prefixed so no value
+// can imitate another split. The model filter is applied per parse, not in the plan.
+std::string PlanKey(const PodScrapeConfig& c) {
+  std::string key;
+  auto field = [&key](std::string_view v) {
+    key += std::to_string(v.size());
+    key += ':';
+    key += v;
+  };
+  field(c.engine);
+  for (const auto& s : c.signals) field(s);
+  key += '|';
+  for (const auto& src : c.custom) {
+    char scale[32];
+    std::snprintf(scale, sizeof scale, "%.17g", src.scale);
+    field(src.signal);
+    field(std::to_string(static_cast<int>(src.kind)) + "/" + std::to_string(static_cast<int>(src.combine)) + "/" + scale);
+    for (const auto& m : src.metrics) field(m.ToString());
+    key += ';';
+  }
+  return key;
+}
+
+}  // namespace
+
 PodScrapeSource::PodScrapeSource(PodScrapeConfig config, std::shared_ptr<net::HttpClient> http)
     : config_(std::move(config)), http_(std::move(http)) {
-  auto plan = std::make_unique<Plan>();
+  // Issue 16 item 3: triggers that read pods the same way share one plan (its selector and
+  // family index are a few KiB each), not a copy per trigger.
+  static InternTable<Plan> plans;
+  std::string key = PlanKey(config_);
+  if ((plan_ = plans.Find(key)) != nullptr) return;
+  auto plan = std::make_shared<Plan>();
   if (const EnginePreset* p = FindPreset(config_.engine)) {
     plan->presets.push_back(p);
   } else if (!config_.engine.empty()) {  // "": the custom mappings alone (a front door)
@@ -64,7 +98,7 @@ PodScrapeSource::PodScrapeSource(PodScrapeConfig config, std::shared_ptr<net::Ht
   for (const EnginePreset* p : plan->presets) {
     for (const auto& src : p->signals) add(p, src);
   }
-  plan_ = std::move(plan);
+  plan_ = plans.Intern(key, std::move(plan));
 }
 
 PodScrapeSource::~PodScrapeSource() = default;

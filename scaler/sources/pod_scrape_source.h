@@ -64,7 +64,7 @@ class PodScrapeSource {
   struct Plan;
   PodScrapeConfig config_;
   std::shared_ptr<net::HttpClient> http_;
-  std::unique_ptr<const Plan> plan_;
+  std::shared_ptr<const Plan> plan_;  // shared by every source with the same configuration
 };
 
 }  // namespace nimscaler::sources

@@ -7,6 +7,7 @@
 #include <limits>
 #include <optional>
 
+#include "scaler/common/intern_table.h"
 #include "scaler/common/text.h"
 #include "scaler/net/url.h"
 #include "scaler/sources/front_door_preset.h"
@@ -220,6 +221,19 @@ bool IsValidMetricName(const std::string& n) {
   size_t digits = 1;
   while (digits < n.size() && n[digits] >= '0' && n[digits] <= '9') ++digits;
   return !(n[0] == 's' && digits > 1 && digits < n.size() && n[digits] == '-');
+}
+
+// Issue 16 item 3: the same formula over the same signals compiles to one Program that every
+// trigger shares (a Program is immutable; each trigger's Evaluator keeps its own windows).
+Result<formula::ProgramConstSharedPtr> CompileShared(const std::string& text,
+                                                     const std::vector<formula::SignalInfo>& signals) {
+  static InternTable<formula::Program> programs;
+  std::string key = std::to_string(text.size()) + ":" + text;
+  for (const auto& s : signals) key += "|" + s.name + "/" + std::to_string(static_cast<int>(s.kind));
+  if (auto shared = programs.Find(key)) return shared;
+  auto compiled = formula::Compile(text, signals);
+  if (!compiled.ok()) return compiled.status();
+  return programs.Intern(key, std::move(compiled).value());
 }
 
 // A DNS-1123 label: what Kubernetes accepts as a namespace or Service name.
@@ -537,11 +551,11 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
     else problems.push_back(built.status().message());
   }
   if (!formula_text.empty()) {
-    auto program = formula::Compile(formula_text, signal_infos);
+    auto program = CompileShared(formula_text, signal_infos);
     if (program.ok()) spec->value = *program;
     else problems.push_back("formula: " + program.status().message());
   }
-  auto activation = formula::Compile(v.String("activation"), signal_infos);
+  auto activation = CompileShared(v.String("activation"), signal_infos);
   if (activation.ok()) spec->activation = *activation;
   else problems.push_back("activation: " + activation.status().message());
 

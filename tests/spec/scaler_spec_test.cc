@@ -180,6 +180,23 @@ TEST(BuildScalerSpec, ServiceAndDnsDiscovery) {
   EXPECT_EQ((*dns)->discovery.scheme, "https");
 }
 
+TEST(BuildScalerSpec, TriggersWithTheSameFormulaShareOneCompiledProgram) {
+  // Issue 16 item 3: a Program is immutable, so 1,000 triggers with the default formula hold one.
+  auto a = BuildScalerSpec("nim", "a", {{"service", "a"}, {"engine", "nim"}}, {});
+  auto b = BuildScalerSpec("other", "b", {{"service", "b"}, {"engine", "vllm"}}, {});
+  auto c = BuildScalerSpec("nim", "c", {{"service", "c"}, {"targetKvCache", "0.5"}}, {});
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ((*a)->value.get(), (*b)->value.get());
+  EXPECT_EQ((*a)->activation.get(), (*b)->activation.get());
+  EXPECT_NE((*a)->value.get(), (*c)->value.get()) << "another formula text is another program";
+  EXPECT_EQ((*c)->FormulaText(), "sum(kv_cache)/0.5");
+  // Same text, but `backlog` is a custom signal here: another signal table, another program.
+  auto d = BuildScalerSpec("nim", "d", {{"service", "d"}, {"formula", "sum(waiting)"}, {"signal.backlog", "q"}}, {});
+  auto e = BuildScalerSpec("nim", "e", {{"service", "e"}, {"formula", "sum(waiting)"}}, {});
+  ASSERT_TRUE(d.ok() && e.ok());
+  EXPECT_NE((*d)->value.get(), (*e)->value.get());
+}
+
 TEST(BuildScalerSpec, UnknownKeyWithoutSuggestionHasNoDidYouMean) {
   auto spec = BuildScalerSpec("a", "b", {{"endpoints", kPod}, {"banana", "1"}}, kAllow);
   EXPECT_THAT(spec.status().message(), ::testing::Not(HasSubstr("did you mean")));
