@@ -180,6 +180,16 @@ int CheckOneTrigger(const std::string& ns, const std::string& name, config::Meta
             << "  compiled:       " << s.value->Dump() << "\n"
             << "  activation:     " << s.activation->text() << "\n"
             << "  scrapeInterval: " << FormatDuration(s.scrape_interval) << "\n";
+  if (const auto& fd = s.front_door) {
+    std::string reads;
+    for (const auto& src : fd->scrape.custom) {
+      for (const auto& m : src.metrics) reads += (reads.empty() ? "" : ", ") + src.signal + " <- " + m.ToString();
+    }
+    std::cout << "  front door:     " << fd->discovery.Describe() << ", path " << fd->discovery.path << " (preset "
+              << fd->preset << ": " << reads << ")\n";
+    // check reads the pods it is given only: the front door's signals are 0 in its evaluation.
+    if (!targets.empty()) std::cout << "                  not scraped by check: its signals read as 0 below\n";
+  }
   if (targets.empty()) {
     std::cout << "  pods from:      " << s.discovery.Describe() << ", path " << s.discovery.path << "\n";
     for (const auto& e : s.discovery.urls) std::cout << "  endpoint:       " << e << "\n";

@@ -197,7 +197,11 @@ TEST(CheckCli, HttpAddOnRecipeChecksOnlyNimScalersTrigger) {
                         "(ScaledObject nim/llama-3-1-8b-instruct), spec.triggers[0] (external-push):\nmetadata OK",
                         "spec.triggers[1]: scalerAddress \"keda-add-ons-http-external-scaler.keda:9090\" does not name "
                         "nim-scaler, skipped",
-                        "1 trigger(s) checked: all valid"}) {
+                        "1 trigger(s) checked: all valid",
+                        // Issue 18 item 1: where the front door is read and which series it maps.
+                        "  front door:     Service keda/keda-add-ons-http-interceptor-metrics port 2223, path /metrics "
+                        "(preset http-add-on: frontdoor_inflight <- interceptor_request_concurrency{"
+                        "route_name=\"llama-3-1-8b-instruct\",route_namespace=\"nim\"}"}) {
     EXPECT_NE(run.out.find(m), std::string::npos) << "no \"" << m << "\" in\n" << run.out;
   }
 }
