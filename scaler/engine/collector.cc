@@ -30,30 +30,29 @@ struct Collector::Group {
 };
 
 std::string Collector::GroupKey(const spec::ScalerSpec& spec) {
-  const auto& d = spec.discovery;
-  std::string key = std::to_string(static_cast<int>(d.kind)) + "|" + d.ns + "|" + d.service + "|" + d.dns_name + "|" +
-                    d.port + "|" + d.scheme + "|" + d.path + "|";
-  for (const auto& u : d.urls) key += u + ",";
-  const auto& h = spec.scrape.http;
-  key += "|" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(spec.scrape_interval).count()) +
-         "|" + std::to_string(h.timeout.count()) + "|" + std::to_string(h.max_body_bytes) + "|" +
-         (h.insecure_skip_verify ? "k" : "v") + (h.refuse_internal_addresses ? "r" : "a");
-  // Credentials, headers and CA decide what a pod answers and who may read it: triggers share
-  // a group (and its responses) only when they send the same ones. Length-prefixed, so no
-  // value can imitate another split; the key is never logged.
-  auto field = [&key](const std::string& v) { key += "|" + std::to_string(v.size()) + ":" + v; };
-  field(h.basic_auth ? "basic" : "none");
-  field(h.username);
-  field(h.password);
-  field(h.ca_file);
-  field(h.accept);
-  for (const auto& header : h.headers) field(header);
+  // Everything that decides which pods are fetched and how: triggers share a group (and its
+  // responses) only when all of it is equal. Credentials, headers and CA decide what a pod
+  // answers and who may read it, so they are in (net::OptionsKey covers every request option).
+  // Length-prefixed, so no value can imitate another split; the key is never logged.
+  std::string key;
+  auto field = [&key](std::string_view v) {
+    key += std::to_string(v.size());
+    key += ':';
+    key += v;
+  };
+  auto discovery = [&](const sources::DiscoveryConfig& d) {
+    field(std::to_string(static_cast<int>(d.kind)));
+    for (const std::string* v : {&d.ns, &d.service, &d.dns_name, &d.port, &d.scheme, &d.path}) field(*v);
+    field(std::to_string(d.urls.size()));
+    for (const auto& u : d.urls) field(u);
+  };
+  discovery(spec.discovery);
+  field(std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(spec.scrape_interval).count()));
+  field(net::OptionsKey(spec.scrape.http));
   if (const auto& fd = spec.front_door) {
-    const auto& f = fd->discovery;
-    key += "|front door";
-    for (const std::string* v : {&f.ns, &f.service, &f.dns_name, &f.port, &f.scheme, &f.path}) field(*v);
-    for (const auto& u : f.urls) field(u);
-    field(std::to_string(static_cast<int>(f.kind)) + (fd->scrape.http.refuse_internal_addresses ? "r" : "a"));
+    field("front door");
+    discovery(fd->discovery);
+    field(net::OptionsKey(fd->scrape.http));
   }
   return key;
 }

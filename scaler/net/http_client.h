@@ -41,6 +41,11 @@ struct HttpRequestOptions {
   bool refuse_internal_addresses = false;
 };
 
+/// Every option in `o` that decides what a server answers or who may read the answer (timeout,
+/// size cap, Accept, headers, CA, credentials, address rule), length-prefixed into one string:
+/// requests with equal keys may share a response. Never logged (it holds credentials).
+std::string OptionsKey(const HttpRequestOptions& o);
+
 struct HttpResponse {
   long status = 0;
   std::string content_type;
