@@ -7,8 +7,9 @@
 //    hands the samples a Selector picks to a SampleVisitor as views into the body. It keeps
 //    its scratch buffers between calls, so a reused Parser allocates nothing per sample (and
 //    nothing at all once warm).
-//  - ParseSelected(): the convenience wrapper the engine uses, which copies selected series
-//    into owning values.
+//  - ParseSelected(): a convenience wrapper that copies the selected series into owning
+//    values, for tools and tests. The collector does not use it: PodScrapeSource hands its own
+//    visitor to a reused Parser and copies nothing.
 //
 // Malformed input: see ErrorPolicy in types.h. By default the first malformed line fails the
 // whole body with its line, column and an excerpt (Prometheus fails the scrape; the engine
