@@ -262,4 +262,10 @@ std::string FormatDouble(double v) {
   return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
 }
 
+void AppendKeyField(std::string* key, std::string_view value) {
+  *key += std::to_string(value.size());
+  *key += ':';
+  *key += value;
+}
+
 }  // namespace nimscaler

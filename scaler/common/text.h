@@ -63,4 +63,8 @@ std::string UrlEncode(std::string_view text);
 /// Formats a double the shortest way that round-trips ("0.1", "2.08", "3").
 std::string FormatDouble(double v);
 
+/// Appends `value` to `key` as "<length>:<value>". A key made of such fields cannot be imitated by
+/// values that contain separators: collection group keys, interned-value keys, canonical metadata.
+void AppendKeyField(std::string* key, std::string_view value);
+
 }  // namespace nimscaler

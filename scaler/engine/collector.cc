@@ -35,11 +35,7 @@ std::string Collector::GroupKey(const spec::ScalerSpec& spec) {
   // answers and who may read it, so they are in (net::OptionsKey covers every request option).
   // Length-prefixed, so no value can imitate another split; the key is never logged.
   std::string key;
-  auto field = [&key](std::string_view v) {
-    key += std::to_string(v.size());
-    key += ':';
-    key += v;
-  };
+  auto field = [&key](std::string_view v) { AppendKeyField(&key, v); };
   auto discovery = [&](const sources::DiscoveryConfig& d) {
     field(std::to_string(static_cast<int>(d.kind)));
     for (const std::string* v : {&d.ns, &d.service, &d.dns_name, &d.port, &d.scheme, &d.path}) field(*v);

@@ -1,6 +1,8 @@
 // Exports OptionsKey() (http_client.h).
 #include "scaler/net/http_client.h"
 
+#include "scaler/common/text.h"
+
 namespace nimscaler::net {
 
 // A field added to HttpRequestOptions must be added here too (or said to be per call, like
@@ -13,11 +15,7 @@ static_assert(sizeof(HttpRequestOptions) == 232,
 
 std::string OptionsKey(const HttpRequestOptions& o) {
   std::string key;
-  auto field = [&key](std::string_view v) {
-    key += std::to_string(v.size());
-    key += ':';
-    key += v;
-  };
+  auto field = [&key](std::string_view v) { AppendKeyField(&key, v); };
   field(std::to_string(o.timeout.count()));
   field(std::to_string(o.max_body_bytes));
   field(o.accept);

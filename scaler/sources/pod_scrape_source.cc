@@ -49,11 +49,7 @@ namespace {
 // can imitate another split. The model filter is applied per parse, not in the plan.
 std::string PlanKey(const PodScrapeConfig& c) {
   std::string key;
-  auto field = [&key](std::string_view v) {
-    key += std::to_string(v.size());
-    key += ':';
-    key += v;
-  };
+  auto field = [&key](std::string_view v) { AppendKeyField(&key, v); };
   field(c.engine);
   for (const auto& s : c.signals) field(s);
   key += '|';

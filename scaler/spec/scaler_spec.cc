@@ -46,12 +46,8 @@ std::string CanonicalMetadata(const config::Metadata& metadata) {
   std::string out;
   out.reserve(size);
   for (const auto& [k, v] : metadata) {  // std::map iterates in key order
-    out += std::to_string(k.size());
-    out += ':';
-    out += k;
-    out += std::to_string(v.size());
-    out += ':';
-    out += v;
+    AppendKeyField(&out, k);
+    AppendKeyField(&out, v);
   }
   return out;
 }
@@ -228,8 +224,12 @@ bool IsValidMetricName(const std::string& n) {
 Result<formula::ProgramConstSharedPtr> CompileShared(const std::string& text,
                                                      const std::vector<formula::SignalInfo>& signals) {
   static InternTable<formula::Program> programs;
-  std::string key = std::to_string(text.size()) + ":" + text;
-  for (const auto& s : signals) key += "|" + s.name + "/" + std::to_string(static_cast<int>(s.kind));
+  std::string key;
+  AppendKeyField(&key, text);
+  for (const auto& s : signals) {
+    AppendKeyField(&key, s.name);
+    AppendKeyField(&key, std::to_string(static_cast<int>(s.kind)));
+  }
   if (auto shared = programs.Find(key)) return shared;
   auto compiled = formula::Compile(text, signals);
   if (!compiled.ok()) return compiled.status();
