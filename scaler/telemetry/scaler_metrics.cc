@@ -7,8 +7,12 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <mutex>
 #include <tuple>
+#include <vector>
 
 #include "scaler/common/text.h"
 #include "scaler/common/version.h"
@@ -38,6 +42,54 @@ std::string GoCodeName(const std::string& code) {
     upper = false;
   }
   return LabelValue(out);
+}
+}  // namespace
+
+// One trigger's series, as /metrics shows them.
+struct TriggerSeries {
+  double value = 0;
+  double ready_pods = 0;
+  double last_collection = 0;  // Unix seconds; 0 until a pod of the trigger answered
+  bool active = false;
+  bool panicking = false;
+  bool held = false;
+  std::vector<std::pair<std::string, double>> signals;  // sorted by signal name
+  std::vector<std::pair<std::string, double>> errors;   // sorted by reason; counters
+};
+
+using TriggerKey = std::tuple<std::string, std::string, std::string>;  // namespace, scaledobject, trigger
+using TriggerTable = std::map<TriggerKey, TriggerSeries>;
+
+namespace {
+// Sets (or inserts) name's value in a vector sorted by name; returns the stored value.
+double& SortedSlot(std::vector<std::pair<std::string, double>>* v, const std::string& name) {
+  auto it = std::lower_bound(v->begin(), v->end(), name, [](const auto& e, const std::string& n) { return e.first < n; });
+  if (it == v->end() || it->first != name) it = v->insert(it, {name, 0.0});
+  return it->second;
+}
+
+// A label value as the text format writes it: backslash, double quote and newline escaped.
+void AppendLabelValue(std::string* out, const std::string& v) {
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      *out += '\\';
+      *out += c;
+    } else if (c == '\n') {
+      *out += "\\n";
+    } else {
+      *out += c;
+    }
+  }
+}
+
+void AppendSample(std::string* out, double v) {
+  if (std::isnan(v)) {
+    *out += "NaN";
+  } else if (std::isinf(v)) {
+    *out += v > 0 ? "+Inf" : "-Inf";
+  } else {
+    *out += FormatDouble(v);
+  }
 }
 }  // namespace
 
@@ -73,30 +125,6 @@ struct ScalerMetrics::Impl {
           .Help("ScaledObject triggers currently collected for.").Register(*registry);
   prometheus::Family<prometheus::Gauge>& stream_clients =
       BuildGauge().Name("nimscaler_stream_clients").Help("Open StreamIsActive streams.").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& so_value =
-      BuildGauge().Name("nimscaler_scaledobject_desired_replicas")
-          .Help("Desired replica count reported to KEDA, per trigger.").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& so_ready =
-      BuildGauge().Name("nimscaler_scaledobject_ready_pods")
-          .Help("Pods whose metrics were usable in the last cycle, per trigger.").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& so_active =
-      BuildGauge().Name("nimscaler_scaledobject_active").Help("1 when IsActive is true.").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& so_signal =
-      BuildGauge().Name("nimscaler_scaledobject_signal")
-          .Help("Aggregated signal (sum over pods), per trigger and signal.").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& so_panicking =
-      BuildGauge().Name("nimscaler_scaledobject_panicking")
-          .Help("1 while the panic window drives the trigger's value.").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& so_held =
-      BuildGauge().Name("nimscaler_scaledobject_held")
-          .Help("1 while the trigger's value is held because a pod or metric is missing.").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& so_fresh =
-      BuildGauge().Name("nimscaler_scaledobject_last_collection_timestamp_seconds")
-          .Help("Unix time of the last cycle in which some pod of the trigger answered.").Register(*registry);
-  prometheus::Family<prometheus::Counter>& so_errors =
-      BuildCounter().Name("nimscaler_scaledobject_collection_errors_total")
-          .Help("Collection shortfalls per trigger, by reason (scrape: a pod failed; discovery; metric: a signal "
-                "no pod serves; no_pods: none usable).").Register(*registry);
   // The names stock gRPC dashboards query (go-grpc-prometheus).
   prometheus::Family<prometheus::Counter>& grpc_handled =
       BuildCounter().Name("grpc_server_handled_total")
@@ -114,12 +142,12 @@ struct ScalerMetrics::Impl {
   prometheus::Gauge& tracked_g = tracked.Add({});
   prometheus::Gauge& streams_g = stream_clients.Add({});
 
-  std::mutex mu;  // guards the per-trigger series bookkeeping below
-  struct Series {
-    std::map<std::string, prometheus::Gauge*> signals;
-    std::map<std::string, prometheus::Counter*> errors;
-  };
-  std::map<std::tuple<std::string, std::string, std::string>, Series> triggers;
+  // Per-trigger series live in a compact table of our own, not in prometheus-cpp families: a
+  // labelled prometheus-cpp series costs about 1 KiB (label maps, hash tables, a mutex per
+  // family), so the eight series of a trigger cost ~7 KiB each, the largest part of an idle
+  // trigger's memory (issue 16 item 3). They are rendered at scrape time instead.
+  std::mutex mu;  // guards triggers
+  TriggerTable triggers;
 };
 
 ScalerMetrics::ScalerMetrics() : impl_(std::make_unique<Impl>()) {
@@ -157,64 +185,128 @@ void ScalerMetrics::RecordStreamPush() { impl_->pushes.Increment(); }
 void ScalerMetrics::SetTrackedScaledObjects(size_t n) { impl_->tracked_g.Set(static_cast<double>(n)); }
 void ScalerMetrics::AddStreamClients(int delta) { impl_->streams_g.Increment(delta); }
 
-namespace {
-prometheus::Labels SeriesLabels(const TriggerLabels& t) {
-  return {{"namespace", LabelValue(t.ns)}, {"scaledobject", LabelValue(t.scaledobject)},
-          {"trigger", LabelValue(t.trigger)}};
-}
-}  // namespace
-
 void ScalerMetrics::SetScaledObject(const TriggerLabels& trigger, const ScaledObjectGauges& g) {
-  // Bookkeeping is by the sanitized values too, so it always matches the series that exist.
-  prometheus::Labels labels = SeriesLabels(trigger);
-  impl_->so_value.Add(labels).Set(g.value);
-  impl_->so_ready.Add(labels).Set(g.ready_pods);
-  impl_->so_active.Add(labels).Set(g.active ? 1 : 0);
-  impl_->so_panicking.Add(labels).Set(g.panicking ? 1 : 0);
-  impl_->so_held.Add(labels).Set(g.held ? 1 : 0);
-  auto& fresh = impl_->so_fresh.Add(labels);
-  if (g.collected) fresh.SetToCurrentTime();
+  // Keyed by the sanitized values, so the key always matches the labels written.
+  TriggerKey key{LabelValue(trigger.ns), LabelValue(trigger.scaledobject),
+                                                        LabelValue(trigger.trigger)};
+  double now = g.collected ? std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()
+                           : 0;
   std::lock_guard lock(impl_->mu);
-  auto& known = impl_->triggers[{labels["namespace"], labels["scaledobject"], labels["trigger"]}];
-  for (const auto& [raw_signal, v] : g.signals) {
-    std::string signal = LabelValue(raw_signal);
-    auto& gauge = known.signals[signal];
-    if (gauge == nullptr) {
-      auto l = labels;
-      l["signal"] = signal;
-      gauge = &impl_->so_signal.Add(l);
-    }
-    gauge->Set(v);
-  }
+  TriggerSeries& t = impl_->triggers[std::move(key)];
+  t.value = g.value;
+  t.ready_pods = g.ready_pods;
+  t.active = g.active;
+  t.panicking = g.panicking;
+  t.held = g.held;
+  if (g.collected) t.last_collection = now;
+  for (const auto& [signal, v] : g.signals) SortedSlot(&t.signals, LabelValue(signal)) = v;
   for (const auto& [reason, n] : g.errors) {
-    auto& counter = known.errors[reason];
-    if (counter == nullptr) {
-      auto l = labels;
-      l["reason"] = LabelValue(reason);
-      counter = &impl_->so_errors.Add(l);
-    }
-    if (n > 0) counter->Increment(n);
+    double& count = SortedSlot(&t.errors, LabelValue(reason));
+    if (n > 0) count += n;
   }
 }
 
 void ScalerMetrics::RemoveScaledObject(const TriggerLabels& trigger) {
-  prometheus::Labels labels = SeriesLabels(trigger);
-  impl_->so_value.Remove(&impl_->so_value.Add(labels));
-  impl_->so_ready.Remove(&impl_->so_ready.Add(labels));
-  impl_->so_active.Remove(&impl_->so_active.Add(labels));
-  impl_->so_fresh.Remove(&impl_->so_fresh.Add(labels));
-  impl_->so_panicking.Remove(&impl_->so_panicking.Add(labels));
-  impl_->so_held.Remove(&impl_->so_held.Add(labels));
   std::lock_guard lock(impl_->mu);
-  auto it = impl_->triggers.find({labels["namespace"], labels["scaledobject"], labels["trigger"]});
-  if (it == impl_->triggers.end()) return;
-  for (auto& [signal, gauge] : it->second.signals) impl_->so_signal.Remove(gauge);
-  for (auto& [reason, counter] : it->second.errors) impl_->so_errors.Remove(counter);
-  impl_->triggers.erase(it);
+  impl_->triggers.erase({LabelValue(trigger.ns), LabelValue(trigger.scaledobject), LabelValue(trigger.trigger)});
 }
 
+namespace {
+// The per-trigger families in the text format, labels in name order as prometheus-cpp writes
+// the others. A family without series is left out, as prometheus-cpp leaves out empty ones.
+
+struct TriggerFamily {
+  const char* name;
+  const char* type;
+  const char* help;
+  const char* extra_label;  // "signal" or "reason" for the families with one more label, else ""
+};
+
+void AppendLabel(std::string* out, const char* name, const std::string& value, bool first) {
+  *out += first ? "{" : ",";
+  *out += name;
+  *out += "=\"";
+  AppendLabelValue(out, value);
+  *out += '"';
+}
+
+void AppendTriggerSample(std::string* out, const TriggerFamily& f, const TriggerKey& key, const std::string* extra,
+                         double v) {
+  std::string_view extra_label = f.extra_label;
+  *out += f.name;
+  AppendLabel(out, "namespace", std::get<0>(key), true);
+  if (extra != nullptr && extra_label < "scaledobject") AppendLabel(out, f.extra_label, *extra, false);
+  AppendLabel(out, "scaledobject", std::get<1>(key), false);
+  if (extra != nullptr && extra_label > "scaledobject") AppendLabel(out, f.extra_label, *extra, false);
+  AppendLabel(out, "trigger", std::get<2>(key), false);
+  *out += "} ";
+  AppendSample(out, v);
+  *out += '\n';
+}
+
+// samples(series, emit) calls emit(extra_label_value_or_null, value) once per sample of a trigger.
+template <typename Samples>
+void AppendTriggerFamily(std::string* out, const TriggerTable& triggers, const TriggerFamily& f, Samples samples) {
+  bool header = false;
+  for (const auto& [key, series] : triggers) {
+    samples(series, [&](const std::string* extra, double v) {
+      if (!header) {
+        *out += std::string("# HELP ") + f.name + " " + f.help + "\n# TYPE " + f.name + " " + f.type + "\n";
+        header = true;
+      }
+      AppendTriggerSample(out, f, key, extra, v);
+    });
+  }
+}
+
+void AppendTriggerFamilies(std::string* out, const TriggerTable& t) {
+  auto number = [](double TriggerSeries::*field) {
+    return [field](const TriggerSeries& s, auto emit) { emit(nullptr, s.*field); };
+  };
+  auto flag = [](bool TriggerSeries::*field) {
+    return [field](const TriggerSeries& s, auto emit) { emit(nullptr, s.*field ? 1.0 : 0.0); };
+  };
+  auto labelled = [](std::vector<std::pair<std::string, double>> TriggerSeries::*field) {
+    return [field](const TriggerSeries& s, auto emit) {
+      for (const auto& [label, v] : s.*field) emit(&label, v);
+    };
+  };
+  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_desired_replicas", "gauge",
+                               "Desired replica count reported to KEDA, per trigger.", ""},
+                      number(&TriggerSeries::value));
+  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_ready_pods", "gauge",
+                               "Pods whose metrics were usable in the last cycle, per trigger.", ""},
+                      number(&TriggerSeries::ready_pods));
+  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_active", "gauge", "1 when IsActive is true.", ""},
+                      flag(&TriggerSeries::active));
+  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_signal", "gauge",
+                               "Aggregated signal (sum over pods), per trigger and signal.", "signal"},
+                      labelled(&TriggerSeries::signals));
+  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_panicking", "gauge",
+                               "1 while the panic window drives the trigger's value.", ""},
+                      flag(&TriggerSeries::panicking));
+  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_held", "gauge",
+                               "1 while the trigger's value is held because a pod or metric is missing.", ""},
+                      flag(&TriggerSeries::held));
+  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_last_collection_timestamp_seconds", "gauge",
+                               "Unix time of the last cycle in which some pod of the trigger answered.", ""},
+                      number(&TriggerSeries::last_collection));
+  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_collection_errors_total", "counter",
+                               "Collection shortfalls per trigger, by reason (scrape: a pod failed; discovery; "
+                               "metric: a signal no pod serves; no_pods: none usable; front_door: no front-door "
+                               "endpoint answered).", "reason"},
+                      labelled(&TriggerSeries::errors));
+}
+}  // namespace
+
 std::string ScalerMetrics::SerializeText() const {
-  return prometheus::TextSerializer().Serialize(impl_->registry->Collect()) + ProcessMetricsText(ReadProcessStats());
+  std::string out = prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+  {
+    std::lock_guard lock(impl_->mu);
+    AppendTriggerFamilies(&out, impl_->triggers);
+  }
+  out += ProcessMetricsText(ReadProcessStats());
+  return out;
 }
 
 }  // namespace nimscaler::telemetry

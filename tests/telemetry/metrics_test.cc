@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 
 #include "scaler/telemetry/process_metrics.h"
 #include "scaler/telemetry/scaler_metrics.h"
@@ -37,6 +38,36 @@ TEST(ScalerMetrics, TwoTriggersOfOneScaledObjectKeepApartAndLeaveOneByOne) {
   text = m.SerializeText();
   EXPECT_FALSE(Has(text, "trigger=\"llama-kv\"")) << text;
   EXPECT_TRUE(Has(text, "trigger=\"llama-queue\"}")) << "the other trigger of the ScaledObject keeps its series";
+}
+
+// Issue 16 item 3: per-trigger series are rendered from a compact table of nim-scaler's own,
+// not prometheus-cpp families; the text must stay what Prometheus parses: labels in name order
+// (signal and reason in their places), escaped values (a newline becomes U+FFFD first), NaN,
+// and no empty family.
+TEST(ScalerMetrics, PerTriggerSeriesAreValidTextWithEscapedLabelsInNameOrder) {
+  ScalerMetrics m;
+  EXPECT_FALSE(Has(m.SerializeText(), "nimscaler_scaledobject_")) << "no family before a trigger is tracked";
+  ScaledObjectGauges g;
+  g.value = std::nan("");
+  g.active = true;
+  g.signals = {{"kv_cache", 0.25}, {"frontdoor_waiting", 3}};
+  g.errors = {{"metric", 0}};
+  m.SetScaledObject({"ns", "a\"b\\c\nd", "t"}, g);
+  std::string text = m.SerializeText();
+  EXPECT_TRUE(Has(text, "# HELP nimscaler_scaledobject_signal Aggregated signal (sum over pods), per trigger and signal.\n"
+                        "# TYPE nimscaler_scaledobject_signal gauge\n"
+                        "nimscaler_scaledobject_signal{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD" "d\",signal=\"frontdoor_waiting\",trigger=\"t\"} 3\n"
+                        "nimscaler_scaledobject_signal{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD" "d\",signal=\"kv_cache\",trigger=\"t\"} 0.25\n"))
+      << text;
+  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_desired_replicas{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD" "d\",trigger=\"t\"} NaN\n"));
+  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_active{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD" "d\",trigger=\"t\"} 1\n"));
+  EXPECT_TRUE(Has(text, "# TYPE nimscaler_scaledobject_collection_errors_total counter\n"
+                        "nimscaler_scaledobject_collection_errors_total{namespace=\"ns\",reason=\"metric\",scaledobject="))
+      << "a reason seen with no shortfall yet is a counter at 0";
+  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_last_collection_timestamp_seconds{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD" "d\",trigger=\"t\"} 0\n"))
+      << "never collected: 0";
+  m.RemoveScaledObject({"ns", "a\"b\\c\nd", "t"});
+  EXPECT_FALSE(Has(m.SerializeText(), "nimscaler_scaledobject_")) << "the last trigger gone, its families go too";
 }
 
 TEST(ScalerMetrics, GrpcServerMetricsUseTheStockNamesAndGoCodeNames) {
