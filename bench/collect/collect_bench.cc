@@ -273,9 +273,9 @@ void RunPerScrape(const std::string& url, const std::string& body, int n, int ou
   // Three families spread over the Prometheus server's own exposition, mapped as custom
   // signals (a histogram, a counter, a gauge), as a trigger would map them.
   cfg.signals = {"latency", "lookups", "series"};
-  cfg.custom = {{"latency", sources::SignalKind::kUnknown, {{"go_sched_latencies_seconds", {}}}},
-                {"lookups", sources::SignalKind::kUnknown, {{"prometheus_sd_dns_lookups_total", {}}}},
-                {"series", sources::SignalKind::kUnknown, {{"prometheus_tsdb_head_series", {}}}}};
+  cfg.custom = {{"latency", SignalKind::kUnknown, {{"go_sched_latencies_seconds", {}}}},
+                {"lookups", SignalKind::kUnknown, {{"prometheus_sd_dns_lookups_total", {}}}},
+                {"series", SignalKind::kUnknown, {{"prometheus_tsdb_head_series", {}}}}};
   sources::PodScrapeSource source(cfg, http);
   {
     auto check = source.Interpret(url, got[0]);

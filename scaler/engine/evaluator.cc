@@ -206,9 +206,9 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
         served = served || p.gauges.count(use.name) || p.counters.count(use.name) || p.histograms.count(use.name);
         if (detail.empty() && !p.missing.empty()) detail = p.endpoint + ": " + p.missing;
         if (auto k = p.kinds.find(use.name); k != p.kinds.end()) {
-          formula::Kind actual = k->second == "counter"     ? formula::Kind::kCounter
-                                 : k->second == "histogram" ? formula::Kind::kHistogram
-                                                            : formula::Kind::kGauge;
+          // A family of another type (a summary, say) is read like a gauge: its values are in
+          // the pod's gauges.
+          SignalKind actual = k->second == SignalKind::kUnknown ? SignalKind::kGauge : k->second;
           if (Status s = program->CheckSignalKind(use.name, actual); !s.ok()) {
             ev.status = FailedPrecondition(spec.key.ToString() + ": " + s.message() + " (pod " + p.endpoint + ")");
             return finish(ev);
@@ -229,7 +229,7 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
   // missing data (hold), not a zero that would scale the model down.
   for (const auto* program : {spec.value.get(), spec.activation.get()}) {
     for (const auto& use : program->signals()) {
-      if (use.kind != formula::Kind::kGauge) continue;
+      if (use.kind != SignalKind::kGauge) continue;
       auto values = bindings.Gauge(use.name);
       if (!values.empty() && std::none_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); })) {
         return finish(Hold(ev, "every pod serves " + use.name + " as NaN or Inf (no usable level)"));
@@ -237,9 +237,9 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
     }
   }
   for (const auto& use : spec.value->signals()) {
-    if (use.kind == formula::Kind::kCounter) {
+    if (use.kind == SignalKind::kCounter) {
       ev.signals[use.name + "_rate"] = bindings.Rate(use.name);
-    } else if (use.kind == formula::Kind::kHistogram) {
+    } else if (use.kind == SignalKind::kHistogram) {
       for (double q : use.quantiles) {
         // No requests in the window reads as 0 here as in the formula; NaN only when unknown.
         ev.signals[use.name + "_p" + FormatDouble(q * 100)] = bindings.Quantile(q, use.name).value;

@@ -1,24 +1,10 @@
 // Exports detail::Dump (canonical text of a formula syntax tree, used by golden tests and
-// `nim-scaler check`) and formula::KindName.
+// `nim-scaler check`).
 #include "scaler/formula/ast.h"
 
 #include "scaler/formula/error.h"
 
 namespace nimscaler::formula {
-
-const char* KindName(Kind kind) {
-  switch (kind) {
-    case Kind::kGauge:
-      return "gauge";
-    case Kind::kCounter:
-      return "counter";
-    case Kind::kHistogram:
-      return "histogram";
-    case Kind::kUnknown:
-      break;
-  }
-  return "unknown";
-}
 
 namespace detail {
 namespace {
@@ -113,7 +99,7 @@ void DumpTo(const Node& node, std::string* out) {
       return;
     case Op::kSignal:
       // The kind says which Bindings call feeds it; unknown-kind custom signals show "signal".
-      *out += node.kind == Kind::kUnknown ? "signal" : KindName(node.kind);
+      *out += node.kind == Kind::kUnknown ? "signal" : SignalKindName(node.kind);
       *out += "(" + node.name + ")";
       return;
     case Op::kReplicas:

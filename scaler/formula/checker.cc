@@ -339,7 +339,7 @@ class Checker {
     Kind kind = kinds_[arg->name];
     if (kind != Kind::kUnknown && kind != need) {
       std::string message =
-          fn + "() needs a " + KindName(need) + "; '" + arg->name + "' is a " + KindName(kind);
+          fn + "() needs a " + SignalKindName(need) + "; '" + arg->name + "' is a " + SignalKindName(kind);
       if (kind != Kind::kGauge) message += ", " + UseHint(arg->name, kind);
       return Fail(arg->pos, std::move(message));
     }
@@ -350,9 +350,9 @@ class Checker {
       use.kind = need;
       use.declared = kind;
     } else if (use.kind != need) {
-      return Fail(arg->pos, "'" + arg->name + "' cannot be both a " + KindName(use.kind) +
-                                " and a " + KindName(need) + "; it is used as a " +
-                                KindName(use.kind) + " earlier in the formula");
+      return Fail(arg->pos, "'" + arg->name + "' cannot be both a " + SignalKindName(use.kind) +
+                                " and a " + SignalKindName(need) + "; it is used as a " +
+                                SignalKindName(use.kind) + " earlier in the formula");
     }
     if (need == Kind::kHistogram) use.quantiles.push_back(q);
     arg->op = Op::kSignal;

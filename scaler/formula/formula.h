@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "scaler/common/result.h"
+#include "scaler/common/signal_kind.h"
 
 namespace nimscaler::formula {
 
@@ -65,17 +66,10 @@ namespace detail {
 struct Node;
 }  // namespace detail
 
-/// What a signal is, as the metric's # TYPE says.
-enum class Kind : uint8_t {
-  kUnknown,    ///< a custom signal whose # TYPE is not known yet: any use compiles, and the
-               ///< caller checks it with Program::CheckSignalKind() once the type is seen
-  kGauge,      ///< a per-pod level (kv_cache, waiting, running)
-  kCounter,    ///< a per-pod monotonic total (requests, tokens): use rate()
-  kHistogram,  ///< per-pod cumulative buckets (ttft, itl): use quantile()
-};
-
-/// "gauge", "counter", "histogram" or "unknown".
-const char* KindName(Kind kind);
+/// What a signal is, as the metric's # TYPE says (kUnknown: a custom signal whose # TYPE is not
+/// known yet; any use compiles, and the caller checks it with Program::CheckSignalKind() once
+/// the type is seen). The one kind vocabulary, scaler/common/signal_kind.h.
+using Kind = SignalKind;
 
 /// A signal the formula may name.
 struct SignalInfo {

@@ -1,4 +1,4 @@
-// Exports formula::Compile, the Program methods, BuiltinSignals and KindName's users. The
+// Exports formula::Compile, the Program methods, BuiltinSignals and the kind checks. The
 // evaluator here walks the immutable tree recursively; its depth is bounded by
 // Options::max_depth at parse time.
 #include <algorithm>
@@ -259,8 +259,8 @@ Status Program::CheckSignalKind(std::string_view signal, Kind actual) const {
                       : use.kind == Kind::kHistogram ? "quantile()"
                                                      : "an aggregation such as sum()";
     return FailedPrecondition("formula uses signal '" + use.name + "' with " + how +
-                              ", which needs a " + KindName(use.kind) + ", but its metric is a " +
-                              KindName(actual));
+                              ", which needs a " + SignalKindName(use.kind) + ", but its metric is a " +
+                              SignalKindName(actual));
   }
   return Status::Ok();
 }

@@ -9,16 +9,6 @@
 
 namespace nimscaler::sources {
 
-const char* SignalKindName(SignalKind kind) {
-  switch (kind) {
-    case SignalKind::kUnknown: return "unknown";
-    case SignalKind::kGauge: return "gauge";
-    case SignalKind::kCounter: return "counter";
-    case SignalKind::kHistogram: return "histogram";
-  }
-  return "unknown";
-}
-
 std::string MetricRef::ToString() const {
   std::string out = family;
   if (labels.empty()) return out;

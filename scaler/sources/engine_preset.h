@@ -10,13 +10,10 @@
 #include <vector>
 
 #include "scaler/common/result.h"
+#include "scaler/common/signal_kind.h"
 #include "scaler/signals/snapshot.h"
 
 namespace nimscaler::sources {
-
-/// What kind of metric a signal reads.
-enum class SignalKind { kUnknown, kGauge, kCounter, kHistogram };
-const char* SignalKindName(SignalKind kind);
 
 /// One metric family and the label values its series must have.
 struct MetricRef {

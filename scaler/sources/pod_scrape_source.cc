@@ -252,7 +252,7 @@ signals::PodReading ReadingFromScrape(const std::string& url, const PodScrape& s
   r.gauges = scrape.gauges;
   r.counters = scrape.counters;
   r.histograms = scrape.histograms;
-  for (const auto& [sig, kind] : scrape.kinds) r.kinds[sig] = SignalKindName(kind);
+  r.kinds = scrape.kinds;
   r.engine = scrape.engine;
   r.missing = scrape.missing_detail;
   return r;

@@ -25,10 +25,10 @@ struct PodScrapeConfig {
 
 /// What one scrape of one pod produced.
 struct PodScrape {
-  std::map<std::string, double> gauges;
-  std::map<std::string, double> counters;
-  std::map<std::string, std::vector<std::pair<double, double>>> histograms;  ///< (le, cumulative count)
-  std::map<std::string, SignalKind> kinds;  ///< kind of every signal found (custom ones from # TYPE)
+  FlatMap<std::string, double> gauges;
+  FlatMap<std::string, double> counters;
+  FlatMap<std::string, std::vector<std::pair<double, double>>> histograms;  ///< (le, cumulative count)
+  FlatMap<std::string, SignalKind> kinds;  ///< kind of every signal found (custom ones from # TYPE)
   std::map<std::string, std::string> metrics;  ///< signal -> the metric that served it
   std::string engine;                       ///< preset used (the detected one for "auto")
   std::vector<std::string> missing;         ///< signals the pod does not serve

@@ -517,19 +517,19 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
     for (const auto& b : formula::BuiltinSignals()) builtin = builtin || b.name == signal_name;
     sources::SignalSource src;
     src.signal = signal_name;
-    src.kind = sources::SignalKind::kUnknown;
+    src.kind = SignalKind::kUnknown;
     src.metrics = {*ref};
     if (signals::IsFrontDoorSignal(signal_name)) {
       // Read from the front door, as a level (docs/front-doors.md "Scraping the front door").
-      src.kind = sources::SignalKind::kGauge;
+      src.kind = SignalKind::kGauge;
       front_door_custom.push_back(src);
-      if (!builtin) signal_infos.push_back({signal_name, formula::Kind::kGauge});
+      if (!builtin) signal_infos.push_back({signal_name, SignalKind::kGauge});
       continue;
     }
     // A fraction (KV use) is averaged over a pod's series; everything else is summed.
     src.combine = signal_name == signals::kKvCache ? signals::Combine::kAverage : signals::Combine::kSum;
     spec->scrape.custom.push_back(src);
-    if (!builtin) signal_infos.push_back({signal_name, formula::Kind::kUnknown});
+    if (!builtin) signal_infos.push_back({signal_name, SignalKind::kUnknown});
   }
 
   std::string formula_text;
