@@ -8,7 +8,7 @@ in the same run and against the same pods, and every number gets its ratio to th
   /usr/bin/python3 bench/grpc/memory.py [--binary build/scaler/nim-scaler]
       [--baseline-binary OLD/scaler/nim-scaler] [--collect-server build/bench/collect/collect_server]
       [--ports 1000] [--objects 1000] [--scrape-interval 5s] [--settle 40] [--per-object 1,10]
-      [--serve-arg=--max-idle-connections=512 ...]
+      [--serve-arg=--max-idle-connections=512 ...] [--forget]
 
 Per row: RSS (before tracking, max and last of the samples), threads and open fds at the end,
 CPU in cores over the settle period, that CPU per collection interval (core-s for one scrape of
@@ -21,7 +21,9 @@ loopback ports (keep-alive HTTP/1.1). Object i reads pods (i*N + k) mod ports, k
 made distinct per object with "?so=i", so 1,000 x 10 is 10,000 distinct pod endpoints (and as
 many connections; `ulimit -n` must allow them). bench/grpc/keda_load `track` creates the objects
 (GetMetricSpec, then GetMetrics until each answers); then RSS is sampled every second for
-`settle` seconds of collection.
+`settle` seconds of collection. With --forget, nothing asks about the objects afterwards, the
+server (run with --forget-after settle+20s) forgets them, and the RSS 5 s after none is tracked
+is reported too.
 """
 
 import argparse
@@ -64,9 +66,25 @@ def interval_seconds(text):
     return float(text[:-2]) / 1000 if text.endswith("ms") else float(text[:-1]) * {"s": 1, "m": 60}[text[-1]]
 
 
+def forgotten_rss_kib(args, scaler):
+    """RSS once every object is forgotten (nimscaler_tracked_scaledobjects back at 0), or None
+    when that does not happen within the bound."""
+    deadline = time.monotonic() + args.settle + 120
+    while time.monotonic() < deadline:
+        if scaler.self_metric("nimscaler_tracked_scaledobjects") == 0:
+            time.sleep(5)  # what is freed late (the last cycle's snapshots) is freed by then
+            return scaler.stats()["rss_kib"]
+        time.sleep(1)
+    return None
+
+
 def measure(args, client, urls, per_object, work, binary, name):
     os.environ["NIM_SCALER_BIN"] = os.path.abspath(binary)
-    scaler = h.Scaler(min_scrape="1s", workdir=work, extra_args=args.serve_arg)
+    extra = list(args.serve_arg)
+    if args.forget:
+        # Nothing asks about the objects after `track`: they are forgotten this long after it.
+        extra += ["--forget-after", f"{int(args.settle) + 20}s"]
+    scaler = h.Scaler(min_scrape="1s", workdir=work, extra_args=extra)
     try:
         idle = scaler.stats()
         t0 = time.monotonic()
@@ -85,7 +103,8 @@ def measure(args, client, urls, per_object, work, binary, name):
         n1 = scrapes(scaler)
         done = {k: n1.get(k, 0) - n0.get(k, 0) for k in ("success", "error")}
         interval = interval_seconds(args.scrape_interval)
-        return {"name": name, "per_object": per_object, "idle": idle, "last": samples[-1],
+        forgotten = forgotten_rss_kib(args, scaler) if args.forget else None
+        return {"forgotten_rss_kib": forgotten, "name": name, "per_object": per_object, "idle": idle, "last": samples[-1],
                 "max_rss_kib": max(s["rss_kib"] for s in samples), "cpu_cores": cpu, "tracked_s": tracked_s,
                 "scrapes": done, "expected": args.objects * per_object * elapsed / interval,
                 "core_s_per_cycle": cpu * interval,
@@ -93,6 +112,13 @@ def measure(args, client, urls, per_object, work, binary, name):
                 "load": os.getloadavg()}
     finally:
         scaler.stop()
+
+
+def forgotten_cell(args, row):
+    if not args.forget:
+        return ""
+    v = row["forgotten_rss_kib"]
+    return " not forgotten in time |" if v is None else f" {v / 1024:.1f} |"
 
 
 def main():
@@ -106,6 +132,9 @@ def main():
     ap.add_argument("--settle", type=float, default=40)
     ap.add_argument("--baseline-binary", default="", help="a previous build to measure in the same run")
     ap.add_argument("--per-object", default="1,10", help="pods per object, one row each (comma-separated)")
+    ap.add_argument("--forget", action="store_true",
+                    help="after the settle period, let the objects be forgotten (no KEDA call for --forget-after) "
+                         "and report the RSS once none is tracked")
     ap.add_argument("--serve-arg", action="append", default=[], help="extra nim-scaler serve argument (repeatable)")
     args = ap.parse_args()
 
@@ -139,15 +168,15 @@ def main():
     print()
     print("| binary | pods per object | distinct pod endpoints | RSS before tracking MiB | RSS max MiB | RSS last MiB "
           "| threads | fds | CPU (cores) | core-s per interval | group fetch ms (mean) | scrapes ok / failed "
-          "(expected) | tracking took s | load 1 min at end |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "(expected) | tracking took s | load 1 min at end |" + (" RSS after forgotten MiB |" if args.forget else ""))
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if args.forget else ""))
     base = {r["per_object"]: r for r in rows if r["name"] == "baseline"}
     for r in rows:
         print(f"| {r['name']} | {r['per_object']} | {args.objects * r['per_object']:,} | "
               f"{r['idle']['rss_kib'] / 1024:.1f} | {r['max_rss_kib'] / 1024:.1f} | {r['last']['rss_kib'] / 1024:.1f} | "
               f"{r['last']['threads']} | {r['last']['fds']} | {r['cpu_cores']:.3f} | {r['core_s_per_cycle']:.3f} | "
               f"{r['fetch_ms']:.1f} | {r['scrapes']['success']:,.0f} / {r['scrapes']['error']:,.0f} "
-              f"({r['expected']:,.0f}) | {r['tracked_s']:.1f} | {r['load'][0]:.2f} |")
+              f"({r['expected']:,.0f}) | {r['tracked_s']:.1f} | {r['load'][0]:.2f} |" + forgotten_cell(args, r))
     if base:
         print("\nthis build / baseline:\n")
         print("| pods per object | RSS max | fds | CPU | group fetch wall |")

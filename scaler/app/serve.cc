@@ -17,6 +17,7 @@
 #include "scaler/cluster/membership.h"
 #include "scaler/cluster/rendezvous.h"
 #include "scaler/cluster/router.h"
+#include "scaler/common/allocator.h"
 #include "scaler/common/text.h"
 #include "scaler/common/version.h"
 #include "scaler/engine/scaler_engine.h"
@@ -162,6 +163,7 @@ int RunServe(const config::AppConfig& config) {
   // several percent of a forwarded call's CPU, and a global lock every call thread takes).
   // Off, as in an optimized Abseil build; our own locks are std::mutex and unaffected.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  UseFixedMmapThreshold();
 
   telemetry::SetupLogging(config.log_format, config.log_level);
   service::RouteGrpcLogsToSpdlog();  // gRPC's own lines too, as JSON under --log-format json
@@ -338,6 +340,8 @@ int RunServe(const config::AppConfig& config) {
   std::thread monitor([&] {
     bool serving = false;
     TimePoint next_sweep{};
+    FreeMemoryReleaser releaser;  // hands back what forgotten triggers freed
+    TimePoint next_release_check{};
     while (true) {
       std::string why;
       bool ok = ready(&why);
@@ -368,6 +372,12 @@ int RunServe(const config::AppConfig& config) {
           if (cluster::OwnersOf(key, peers_now).Includes(self)) return false;
           return !router->Keeps(key);
         }, "no longer collected here: this replica is neither its owner nor its successor");
+      }
+      // Every 5 s: the RSS falls back after many triggers leave (issue 16, "back near baseline
+      // after they are forgotten").
+      if (clock.Now() >= next_release_check) {
+        next_release_check = clock.Now() + std::chrono::seconds(5);
+        if (releaser.Poll()) log->debug("returned free heap memory to the OS");
       }
       std::unique_lock lock(monitor_mu);
       if (monitor_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return monitor_stop; })) return;

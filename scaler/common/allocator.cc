@@ -1,0 +1,33 @@
+// Exports UseFixedMmapThreshold and FreeMemoryReleaser.
+#include "scaler/common/allocator.h"
+
+#include <algorithm>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace nimscaler {
+
+void UseFixedMmapThreshold() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);  // setting it turns the dynamic adjustment off
+#endif
+}
+
+bool FreeMemoryReleaser::Poll() {
+#if defined(__GLIBC__)
+  // Trimmed pages stay in the free lists (only their memory is returned), so free bytes that
+  // grow past the last trim's level are newly freed memory.
+  size_t free_bytes = mallinfo2().fordblks;
+  free_after_trim_ = std::min(free_after_trim_, free_bytes);
+  if (free_bytes - free_after_trim_ <= slack_) return false;
+  malloc_trim(0);
+  free_after_trim_ = mallinfo2().fordblks;
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace nimscaler
