@@ -342,6 +342,7 @@ int RunServe(const config::AppConfig& config) {
     TimePoint next_sweep{};
     FreeMemoryReleaser releaser;  // hands back what forgotten triggers freed
     TimePoint next_release_check{};
+    int forced_releases = 0;  // after triggers are forgotten: at the next two checks, whatever the free bytes say
     while (true) {
       std::string why;
       bool ok = ready(&why);
@@ -351,7 +352,7 @@ int RunServe(const config::AppConfig& config) {
         else log->warn("health: NOT_SERVING: {}", why);
         serving = ok;
       }
-      engine.ForgetIdle(clock.Now());
+      size_t forgotten = engine.ForgetIdle(clock.Now());
       if (router && clock.Now() >= next_sweep) {
         // Triggers this replica neither owns nor succeeds (after a membership change, or answered
         // here while their owners were unreachable) stop being collected here after --peer-forget-after unused.
@@ -365,7 +366,7 @@ int RunServe(const config::AppConfig& config) {
         // only the others get the router's exact answer.
         const std::vector<std::string> peers_now = router->Peers();
         const std::string& self = router->self();
-        engine.ForgetIf([&](const engine::TrackedObject& o) {
+        forgotten += engine.ForgetIf([&](const engine::TrackedObject& o) {
           if (o.HasSubscribers() || now - o.LastAccess() <= config.peer_forget) return false;
           const auto& k = o.spec().key;
           std::string key = cluster::TriggerKey(k.ns, k.name, k.metadata_hash);
@@ -373,11 +374,13 @@ int RunServe(const config::AppConfig& config) {
           return !router->Keeps(key);
         }, "no longer collected here: this replica is neither its owner nor its successor");
       }
-      // Every 5 s: the RSS falls back after many triggers leave (issue 16, "back near baseline
-      // after they are forgotten").
+      // Every 5 s: the RSS falls back after triggers leave (issue 16, "back near baseline after
+      // they are forgotten"); twice after a forget, for what their last holders free late.
+      if (forgotten > 0) forced_releases = 2;
       if (clock.Now() >= next_release_check) {
         next_release_check = clock.Now() + std::chrono::seconds(5);
-        if (releaser.Poll()) log->debug("returned free heap memory to the OS");
+        if (releaser.Poll(forced_releases > 0)) log->debug("returned free heap memory to the OS");
+        forced_releases = std::max(0, forced_releases - 1);
       }
       std::unique_lock lock(monitor_mu);
       if (monitor_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return monitor_stop; })) return;

@@ -303,6 +303,9 @@ std::string ScalerMetrics::SerializeText() const {
   std::string out = prometheus::TextSerializer().Serialize(impl_->registry->Collect());
   {
     std::lock_guard lock(impl_->mu);
+    // One allocation for the page, not a doubling series of them left in the arenas: about
+    // 10 lines of ~130 bytes per trigger.
+    out.reserve(out.size() + impl_->triggers.size() * 1400 + 4096);
     AppendTriggerFamilies(&out, impl_->triggers);
   }
   out += ProcessMetricsText(ReadProcessStats());
