@@ -73,8 +73,7 @@ void Measure(const char* file, const char* variant, size_t bytes, size_t samples
     fn();
     ++iters;
   }
-  const double ns =
-      std::chrono::duration<double, std::nano>(Clock::now() - start).count() / static_cast<double>(iters);
+  const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count() / static_cast<double>(iters);
   std::printf("%s\t%s\t%zu\t%zu\t%.0f\t%zu\n", file, variant, bytes, samples, ns, allocs);
   std::fflush(stdout);
 }
@@ -93,8 +92,7 @@ int main(int argc, char** argv) {
     ss << in.rdbuf();
     const std::string body = ss.str();
     const std::string path = argv[i];
-    const Format f = path.find(".om.") != std::string::npos ? Format::kOpenMetrics
-                                                           : Format::kPrometheusText;
+    const Format f = path.find(".om.") != std::string::npos ? Format::kOpenMetrics : Format::kPrometheusText;
     Parser parser;
     Toucher probe;
     auto r = parser.Parse(body, f, Selector::All(), probe);

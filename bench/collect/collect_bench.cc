@@ -135,9 +135,9 @@ Server StartServer(const std::string& exe, const std::string& body, int n, int d
   posix_spawn_file_actions_adddup2(&fa, to_child[0], 0);
   posix_spawn_file_actions_adddup2(&fa, from_child[1], 1);
   std::string ports = std::to_string(n), delay = std::to_string(delay_ms);
-  std::vector<char*> argv = {const_cast<char*>(exe.c_str()), const_cast<char*>("--ports"), ports.data(),
-                             const_cast<char*>("--body"), const_cast<char*>(body.c_str()),
-                             const_cast<char*>("--delay-ms"), delay.data(), nullptr};
+  std::vector<char*> argv = {
+      const_cast<char*>(exe.c_str()),  const_cast<char*>("--ports"),    ports.data(), const_cast<char*>("--body"),
+      const_cast<char*>(body.c_str()), const_cast<char*>("--delay-ms"), delay.data(), nullptr};
   Server s;
   if (posix_spawn(&s.pid, exe.c_str(), &fa, nullptr, argv.data(), environ) != 0) {
     std::fprintf(stderr, "cannot start %s\n", exe.c_str());
@@ -258,7 +258,8 @@ void RunPerScrape(const std::string& url, const std::string& body, int n, int ou
           (void)parser.Parse(body, format, all, c);
         }));
   exposition::Selector three;
-  for (const char* f : {"go_sched_latencies_seconds", "prometheus_sd_dns_lookups_total", "prometheus_tsdb_head_series"}) {
+  for (const char* f :
+       {"go_sched_latencies_seconds", "prometheus_sd_dns_lookups_total", "prometheus_tsdb_head_series"}) {
     three.AddFamily(f);
   }
   stage("parse alone (the 3 mapped families selected)", CpuUsPer(n, [&] {
@@ -335,9 +336,10 @@ int PerScrapeMain(const std::string& server_exe, const std::string& body_path, i
     std::fprintf(stderr, "per-scrape child failed (status %d)\n", status);
     return 1;
   }
-  std::printf("per scrape of %s (%zu bytes) over loopback HTTP, %d scrapes per stage, CPU of the scraping "
-              "process (all threads)\n\n| stage | CPU us per scrape | x parse alone |\n|---|---:|---:|\n",
-              body_path.c_str(), body.size(), n);
+  std::printf(
+      "per scrape of %s (%zu bytes) over loopback HTTP, %d scrapes per stage, CPU of the scraping "
+      "process (all threads)\n\n| stage | CPU us per scrape | x parse alone |\n|---|---:|---:|\n",
+      body_path.c_str(), body.size(), n);
   std::stringstream ss(text);
   double parse_us = NAN, e2e_us = NAN;
   for (std::string line; std::getline(ss, line);) {
@@ -350,8 +352,10 @@ int PerScrapeMain(const std::string& server_exe, const std::string& body_path, i
   }
   if (!go.empty()) {
     std::printf("| Go net/http + expfmt (go_scraper, same server) | %.1f | %.2f |\n", go_us, go_us / parse_us);
-    std::printf("\nend to end: %.2fx the parse alone (goal: at most 2x); Go scraper / ours: %.1fx (goal: at least "
-                "10x)\n", e2e_us / parse_us, go_us / e2e_us);
+    std::printf(
+        "\nend to end: %.2fx the parse alone (goal: at most 2x); Go scraper / ours: %.1fx (goal: at least "
+        "10x)\n",
+        e2e_us / parse_us, go_us / e2e_us);
   }
   return 0;
 }
@@ -413,15 +417,24 @@ int main(int argc, char** argv) {
   int n = 1000, cycles = 5, naive_cycles = 3, delay_ms = 0, per_scrape = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
-    if (k == "--server") server_exe = argv[i + 1];
-    else if (k == "--body") body = argv[i + 1];
-    else if (k == "--endpoints") n = std::atoi(argv[i + 1]);
-    else if (k == "--cycles") cycles = std::atoi(argv[i + 1]);
-    else if (k == "--naive-cycles") naive_cycles = std::atoi(argv[i + 1]);
-    else if (k == "--tsv") tsv = argv[i + 1];
-    else if (k == "--delay-ms") delay_ms = std::atoi(argv[i + 1]);
-    else if (k == "--per-scrape") per_scrape = std::atoi(argv[i + 1]);
-    else if (k == "--go-scraper") go_scraper = argv[i + 1];
+    if (k == "--server")
+      server_exe = argv[i + 1];
+    else if (k == "--body")
+      body = argv[i + 1];
+    else if (k == "--endpoints")
+      n = std::atoi(argv[i + 1]);
+    else if (k == "--cycles")
+      cycles = std::atoi(argv[i + 1]);
+    else if (k == "--naive-cycles")
+      naive_cycles = std::atoi(argv[i + 1]);
+    else if (k == "--tsv")
+      tsv = argv[i + 1];
+    else if (k == "--delay-ms")
+      delay_ms = std::atoi(argv[i + 1]);
+    else if (k == "--per-scrape")
+      per_scrape = std::atoi(argv[i + 1]);
+    else if (k == "--go-scraper")
+      go_scraper = argv[i + 1];
   }
   if (per_scrape > 0 && per_scrape <= 100000 && !server_exe.empty() && !body.empty()) {
     return PerScrapeMain(server_exe, body, per_scrape, go_scraper);
@@ -453,14 +466,18 @@ int main(int argc, char** argv) {
   std::ifstream bf(body, std::ios::binary | std::ios::ate);
   long body_bytes = static_cast<long>(bf.tellg());
   long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
-  std::printf("%d endpoints on 127.0.0.1 (one collect_server process, pid %d), body %ld bytes, "
-              "pod response time %d ms, %ld CPU(s)\n\n", n, server.pid, body_bytes, delay_ms, cores);
+  std::printf(
+      "%d endpoints on 127.0.0.1 (one collect_server process, pid %d), body %ld bytes, "
+      "pod response time %d ms, %ld CPU(s)\n\n",
+      n, server.pid, body_bytes, delay_ms, cores);
 
   ModeResult multi = Measure(true, urls, cycles, server);
   ModeResult naive = Measure(false, urls, naive_cycles, server);
   StopServer(server);
 
-  std::printf("| mode | cycle | wall ms | CPU ms (scraper) | CPU ms (server) | RSS MiB (scraper) | new connections | pods ok |\n");
+  std::printf(
+      "| mode | cycle | wall ms | CPU ms (scraper) | CPU ms (server) | RSS MiB (scraper) | new connections | pods ok "
+      "|\n");
   std::printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
   bool all_ok = true;
   auto rows = [&](const char* name, const ModeResult& m) {
@@ -486,18 +503,20 @@ int main(int argc, char** argv) {
   double nw = warm(naive, &Cycle::wall_ms), nc = warm(naive, &Cycle::cpu_ms);
   double cold_wall = multi.cycles.front().wall_ms, cold_cpu = multi.cycles.front().cpu_ms;
   std::printf("\npeak RSS: ScrapeAll %.1f MiB, naive %.1f MiB\n", multi.peak_rss_mib, naive.peak_rss_mib);
-  std::printf("warm cycles (median of cycles 2..): ScrapeAll %.0f ms wall, %.0f ms CPU (%.2f cores); "
-              "naive %.0f ms wall, %.0f ms CPU; ScrapeAll is %.1fx faster in wall time\n",
-              mw, mc, mc / mw, nw, nc, nw / mw);
+  std::printf(
+      "warm cycles (median of cycles 2..): ScrapeAll %.0f ms wall, %.0f ms CPU (%.2f cores); "
+      "naive %.0f ms wall, %.0f ms CPU; ScrapeAll is %.1fx faster in wall time\n",
+      mw, mc, mc / mw, nw, nc, nw / mw);
   bool wall_ok = cold_wall < 1000 && mw < 1000;
   // "Under one core": a cycle costs less than one CPU-second, so collecting every endpoint
   // once a second would fit in one core.
   bool cpu_ok = cold_cpu < 1000 && mc < 1000;
-  std::printf("collection goal (%d endpoints per cycle; for 1,000: under 1 s wall and under one core): "
-              "wall %s (cycle 1 %.0f ms, warm %.0f ms); CPU %s (cycle 1 %.0f ms, warm %.0f ms of CPU per cycle, "
-              "i.e. %.2f of one core at a 1 s interval)\n",
-              n, wall_ok ? "HOLDS" : "DOES NOT HOLD", cold_wall, mw, cpu_ok ? "HOLDS" : "DOES NOT HOLD", cold_cpu, mc,
-              mc / 1000);
+  std::printf(
+      "collection goal (%d endpoints per cycle; for 1,000: under 1 s wall and under one core): "
+      "wall %s (cycle 1 %.0f ms, warm %.0f ms); CPU %s (cycle 1 %.0f ms, warm %.0f ms of CPU per cycle, "
+      "i.e. %.2f of one core at a 1 s interval)\n",
+      n, wall_ok ? "HOLDS" : "DOES NOT HOLD", cold_wall, mw, cpu_ok ? "HOLDS" : "DOES NOT HOLD", cold_cpu, mc,
+      mc / 1000);
 
   if (!tsv.empty()) {
     std::ofstream out(tsv);
@@ -505,7 +524,8 @@ int main(int argc, char** argv) {
     for (const auto* m : {&multi, &naive}) {
       for (const auto& c : m->cycles) {
         out << (m == &multi ? "multi" : "naive") << '\t' << c.n << '\t' << c.wall_ms << '\t' << c.cpu_ms << '\t'
-            << c.server_cpu_ms << '\t' << c.rss_mib << '\t' << c.new_connections << '\t' << c.ok << '\t' << c.failed << '\n';
+            << c.server_cpu_ms << '\t' << c.rss_mib << '\t' << c.new_connections << '\t' << c.ok << '\t' << c.failed
+            << '\n';
       }
     }
   }

@@ -20,9 +20,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <chrono>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -39,9 +39,9 @@ void OnSignal(int) { g_stop = 1; }
 void OnReport(int) { g_report = 1; }
 
 struct Conn {
-  uint64_t id = 0;   // distinguishes a connection from a later one that reuses its fd
-  std::string in;    // bytes of requests not yet answered
-  std::string out;   // response bytes not yet written
+  uint64_t id = 0;  // distinguishes a connection from a later one that reuses its fd
+  std::string in;   // bytes of requests not yet answered
+  std::string out;  // response bytes not yet written
   size_t out_off = 0;
 };
 
@@ -75,9 +75,12 @@ int main(int argc, char** argv) {
   std::string body_file;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
-    if (k == "--ports") nports = std::atoi(argv[i + 1]);
-    else if (k == "--body") body_file = argv[i + 1];
-    else if (k == "--delay-ms") delay_ms = std::atoi(argv[i + 1]);
+    if (k == "--ports")
+      nports = std::atoi(argv[i + 1]);
+    else if (k == "--body")
+      body_file = argv[i + 1];
+    else if (k == "--delay-ms")
+      delay_ms = std::atoi(argv[i + 1]);
   }
   if (nports <= 0 || nports > 20000 || body_file.empty() || delay_ms < 0 || delay_ms > 10000) {
     std::fprintf(stderr, "usage: collect_server --ports N (1..20000) --body FILE [--delay-ms 0..10000]\n");
@@ -91,9 +94,10 @@ int main(int argc, char** argv) {
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string body = ss.str();
-  const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-                               "Content-Length: " + std::to_string(body.size()) + "\r\nKeep-Alive: timeout=120\r\n\r\n" +
-                               body;
+  const std::string response =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\nKeep-Alive: timeout=120\r\n\r\n" + body;
 
   // N listening sockets + N connections + a few: raise the soft limit to the hard one.
   rlimit rl{};
@@ -226,8 +230,10 @@ int main(int argc, char** argv) {
           size_t end;
           while (alive && (end = c.in.find("\r\n\r\n")) != std::string::npos) {  // one response per request
             c.in.erase(0, end + 4);
-            if (delay_ms == 0) c.out += response;
-            else pending.push_back({Steady::now() + std::chrono::milliseconds(delay_ms), fd, c.id});
+            if (delay_ms == 0)
+              c.out += response;
+            else
+              pending.push_back({Steady::now() + std::chrono::milliseconds(delay_ms), fd, c.id});
           }
         }
       }

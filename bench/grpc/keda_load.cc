@@ -69,9 +69,10 @@ std::vector<std::string> Split(const std::string& s) {
 }
 
 [[noreturn]] void Usage(const std::string& why) {
-  std::fprintf(stderr, "keda_load: %s\nusage: keda_load grpc|burst|track|promql [--target H:P] [--prom URL] --pods A,B "
-                       "[--objects N] [--callers N] [--threads N] [--seconds S] [--period-ms MS] "
-                       "[--pods-per-object N] [--scrape-interval D]\n",
+  std::fprintf(stderr,
+               "keda_load: %s\nusage: keda_load grpc|burst|track|promql [--target H:P] [--prom URL] --pods A,B "
+               "[--objects N] [--callers N] [--threads N] [--seconds S] [--period-ms MS] "
+               "[--pods-per-object N] [--scrape-interval D]\n",
                why.c_str());
   std::exit(2);
 }
@@ -84,17 +85,28 @@ Args Parse(int argc, char** argv) {
     std::string k = argv[i];
     if (i + 1 >= argc) Usage("flag " + k + " needs a value");
     std::string v = argv[i + 1];
-    if (k == "--target") a.target = v;
-    else if (k == "--prom") a.prom = v;
-    else if (k == "--pods") a.pods = Split(v);
-    else if (k == "--objects") a.objects = std::atoi(v.c_str());
-    else if (k == "--callers") a.callers = std::atoi(v.c_str());
-    else if (k == "--threads") a.threads = std::max(1, std::atoi(v.c_str()));
-    else if (k == "--seconds") a.seconds = std::atof(v.c_str());
-    else if (k == "--period-ms") a.period_ms = std::atof(v.c_str());
-    else if (k == "--pods-per-object") a.pods_per_object = std::max(1, std::atoi(v.c_str()));
-    else if (k == "--scrape-interval") a.scrape_interval = v;
-    else Usage("unknown flag " + k);
+    if (k == "--target")
+      a.target = v;
+    else if (k == "--prom")
+      a.prom = v;
+    else if (k == "--pods")
+      a.pods = Split(v);
+    else if (k == "--objects")
+      a.objects = std::atoi(v.c_str());
+    else if (k == "--callers")
+      a.callers = std::atoi(v.c_str());
+    else if (k == "--threads")
+      a.threads = std::max(1, std::atoi(v.c_str()));
+    else if (k == "--seconds")
+      a.seconds = std::atof(v.c_str());
+    else if (k == "--period-ms")
+      a.period_ms = std::atof(v.c_str());
+    else if (k == "--pods-per-object")
+      a.pods_per_object = std::max(1, std::atoi(v.c_str()));
+    else if (k == "--scrape-interval")
+      a.scrape_interval = v;
+    else
+      Usage("unknown flag " + k);
   }
   if (a.pods.empty()) Usage("--pods is required");
   if (a.callers < 1 || a.objects < 1) Usage("--callers and --objects must be at least 1");
@@ -136,10 +148,11 @@ void Report(Recorder& r, double wall_s, const Args& a) {
   for (auto& [k, v] : r.all.lat) {
     std::sort(v.begin(), v.end());
     total += static_cast<long>(v.size());
-    std::printf(", \"%s\": {\"count\": %zu, \"errors\": %ld, \"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": %.1f, "
-                "\"p999_us\": %.1f, \"max_us\": %.1f}",
-                k.c_str(), v.size(), r.all.errors[k], Pct(v, 0.5), Pct(v, 0.9), Pct(v, 0.99), Pct(v, 0.999),
-                v.empty() ? 0 : v.back());
+    std::printf(
+        ", \"%s\": {\"count\": %zu, \"errors\": %ld, \"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": %.1f, "
+        "\"p999_us\": %.1f, \"max_us\": %.1f}",
+        k.c_str(), v.size(), r.all.errors[k], Pct(v, 0.5), Pct(v, 0.9), Pct(v, 0.99), Pct(v, 0.999),
+        v.empty() ? 0 : v.back());
   }
   std::printf(", \"calls_per_s\": %.0f}\n", static_cast<double>(total) / wall_s);
 }
@@ -174,8 +187,8 @@ externalscaler::ScaledObjectRef Ref(const Args& a, int i) {
   } else {
     std::string urls;
     for (int k = 0; k < a.pods_per_object; ++k) {
-      size_t pod = (static_cast<size_t>(i) * static_cast<size_t>(a.pods_per_object) + static_cast<size_t>(k)) %
-                   a.pods.size();
+      size_t pod =
+          (static_cast<size_t>(i) * static_cast<size_t>(a.pods_per_object) + static_cast<size_t>(k)) % a.pods.size();
       urls += (k ? "," : "") + a.pods[pod] + "?so=" + std::to_string(i);
     }
     md["endpoints"] = urls;
@@ -262,10 +275,10 @@ class GrpcDriver {
     for (int c = 0; c < count; ++c) {
       auto caller = std::make_unique<GrpcCaller>();
       caller->rng.seed(static_cast<unsigned>(first_caller + c) * 7919u + 1u);
-      caller->cadence.period = std::chrono::duration_cast<Clock::duration>(
-          std::chrono::duration<double, std::milli>(args_.period_ms));
-      caller->cadence.next = start + std::chrono::duration_cast<Clock::duration>(caller->cadence.period *
-                                                                                  phase(caller->rng));
+      caller->cadence.period =
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(args_.period_ms));
+      caller->cadence.next =
+          start + std::chrono::duration_cast<Clock::duration>(caller->cadence.period * phase(caller->rng));
       caller->alarm.Set(&cq_, Wall(caller->cadence.next), caller.get());
       callers.push_back(std::move(caller));
     }

@@ -257,10 +257,17 @@ grpc::Status GetMetricSpec(ExternalScaler::Stub* stub, const externalscaler::Sca
 
 std::unique_ptr<Child> Launch(const Options& opt, const std::string& addr, const std::string& name,
                               const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {opt.binary,     "serve",          "--grpc-addr",
-                                   addr,           "--http-addr",    "127.0.0.1:0",
-                                   "--allow-static-endpoints",       "--stream-heartbeat",
-                                   "0s",           "--min-scrape-interval", "100ms"};
+  std::vector<std::string> argv = {opt.binary,
+                                   "serve",
+                                   "--grpc-addr",
+                                   addr,
+                                   "--http-addr",
+                                   "127.0.0.1:0",
+                                   "--allow-static-endpoints",
+                                   "--stream-heartbeat",
+                                   "0s",
+                                   "--min-scrape-interval",
+                                   "100ms"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   auto c = std::make_unique<Child>(argv, opt.log_dir + "/" + name + ".log");
   for (int i = 0; i < 200 && !c->LogHas("serving grpc_port="); ++i) {
@@ -294,7 +301,8 @@ void Track(std::vector<Replica*> at, const std::vector<externalscaler::ScaledObj
     }
     pending.swap(still);
     if (pending.empty()) break;
-    if (Clock::now() > deadline) Die(std::string(what) + ": " + std::to_string(pending.size()) + " triggers never answered");
+    if (Clock::now() > deadline)
+      Die(std::string(what) + ": " + std::to_string(pending.size()) + " triggers never answered");
     std::this_thread::sleep_for(200ms);
   }
 }
@@ -374,8 +382,8 @@ int Run(const Options& opt) {
     }
   });
 
-  std::cerr << "tracked " << opt.triggers << " triggers on both setups in " << track_s << " s; warm-up "
-            << opt.warmup_s << " s\n";
+  std::cerr << "tracked " << opt.triggers << " triggers on both setups in " << track_s << " s; warm-up " << opt.warmup_s
+            << " s\n";
   std::this_thread::sleep_for(std::chrono::seconds(opt.warmup_s));
   std::string load_before = LoadAvg();
   std::vector<pid_t> pids = {ha[0].child->pid(), ha[1].child->pid(), ha[2].child->pid(), one.child->pid(), idle->pid()};
@@ -452,9 +460,9 @@ int Run(const Options& opt) {
   };
   std::cout << "### Forwarded vs direct GetMetrics (one client thread, loopback)\n\n"
             << opt.calls << " calls each after " << opt.warmup_calls << " warm-up pairs, over " << owned.size()
-            << " triggers owned by A (B is their successor for " << b_is_successor << "), interleaved, "
-            << f1(lat_wall) << " s; load average " << load_lat_before << " -> " << load_lat_after << "; "
-            << lat_errors << " errors; " << differ << " pairs with different values.\n\n"
+            << " triggers owned by A (B is their successor for " << b_is_successor << "), interleaved, " << f1(lat_wall)
+            << " s; load average " << load_lat_before << " -> " << load_lat_after << "; " << lat_errors << " errors; "
+            << differ << " pairs with different values.\n\n"
             << "| call | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---:|---:|---:|---:|\n";
   double d99 = Quantile(direct, 0.99), f99 = Quantile(forwarded, 0.99);
   std::cout << "| direct (A, the owner) | " << ms(Quantile(direct, 0.5)) << " | " << ms(d99) << " | "
@@ -465,11 +473,10 @@ int Run(const Options& opt) {
             << ms(f99 - d99) << " ms at p99 (goal: < 0.5 ms at p99: " << (f99 - d99 < 500 ? "met" : "NOT met")
             << ").\n\n";
 
-  std::cout << "### CPU and RSS per replica, " << opt.triggers << " triggers, scrapeInterval " << opt.interval
-            << "\n\n"
-            << "Both setups (and an idle replica) ran at the same time over the same " << f1(wall) << " s window (after " << track_s
-            << " s of tracking and " << opt.warmup_s << " s warm-up); load average " << load_before << " -> "
-            << load_after << ". KEDA-like load: "
+  std::cout << "### CPU and RSS per replica, " << opt.triggers << " triggers, scrapeInterval " << opt.interval << "\n\n"
+            << "Both setups (and an idle replica) ran at the same time over the same " << f1(wall)
+            << " s window (after " << track_s << " s of tracking and " << opt.warmup_s << " s warm-up); load average "
+            << load_before << " -> " << load_after << ". KEDA-like load: "
             << (opt.keda_period_s > 0 ? "each trigger's GetMetrics once per " + std::to_string(opt.keda_period_s) + " s"
                                       : std::string("none (collection only)"))
             << " (" << keda_calls.load() << " calls, " << keda_errors.load() << " errors).\n\n"
@@ -482,19 +489,20 @@ int Run(const Options& opt) {
     cpu[i] = after[i].cpu_s - before[i].cpu_s;
     rss[i] = after[i].rss_mib;
     anon[i] = after[i].anon_mib;
-    std::cout << "| " << names[i] << " | " << f2(cpu[i]) << " | " << f2(cpu[i] / wall) << " | " << f1(rss[i])
-              << " | " << f1(anon[i]) << " | " << f1(after[i].hwm_mib) << " | " << after[i].threads << " |\n";
+    std::cout << "| " << names[i] << " | " << f2(cpu[i]) << " | " << f2(cpu[i] / wall) << " | " << f1(rss[i]) << " | "
+              << f1(anon[i]) << " | " << f1(after[i].hwm_mib) << " | " << after[i].threads << " |\n";
   }
   double cpu_mean = (cpu[0] + cpu[1] + cpu[2]) / 3, cpu_max = std::max({cpu[0], cpu[1], cpu[2]});
   double rss_mean = (rss[0] + rss[1] + rss[2]) / 3, rss_max = std::max({rss[0], rss[1], rss[2]});
   double intervals = wall / std::stod(opt.interval.substr(0, opt.interval.size() - 1));
-  std::cout << "\nPer HA replica / single replica: CPU " << f2(cpu_mean / cpu[3]) << " (mean), "
-            << f2(cpu_max / cpu[3]) << " (max); RSS " << f2(rss_mean / rss[3]) << " (mean), " << f2(rss_max / rss[3])
+  std::cout << "\nPer HA replica / single replica: CPU " << f2(cpu_mean / cpu[3]) << " (mean), " << f2(cpu_max / cpu[3])
+            << " (max); RSS " << f2(rss_mean / rss[3]) << " (mean), " << f2(rss_max / rss[3])
             << " (max). Without the idle replica's fixed cost ((x - idle) / (single - idle)): CPU "
             << f2((cpu_mean - cpu[4]) / (cpu[3] - cpu[4])) << ", RSS " << f2((rss_mean - rss[4]) / (rss[3] - rss[4]))
             << " (mean). RssAnon (RSS without the pages of the binary and shared libraries): "
             << f2((anon[0] + anon[1] + anon[2]) / 3 / anon[3]) << " (mean), "
-            << f2(std::max({anon[0], anon[1], anon[2]}) / anon[3]) << " (max). Goal <= 0.70 (CPU and RSS, max): CPU " << (cpu_max / cpu[3] <= 0.70 ? "met" : "NOT met") << ", RSS "
+            << f2(std::max({anon[0], anon[1], anon[2]}) / anon[3]) << " (max). Goal <= 0.70 (CPU and RSS, max): CPU "
+            << (cpu_max / cpu[3] <= 0.70 ? "met" : "NOT met") << ", RSS "
             << (rss_max / rss[3] <= 0.70 ? "met" : "NOT met") << ".\n"
             << "Scrapes per trigger per interval during the window: three replicas "
             << f2(static_cast<double>(ha_scrapes) / opt.triggers / intervals) << " (owner and successor: 2), single "
@@ -513,17 +521,28 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) nimscaler::Die("missing value for " + a);
       return argv[++i];
     };
-    if (a == "--binary") opt.binary = next();
-    else if (a == "--body") opt.body_file = next();
-    else if (a == "--log-dir") opt.log_dir = next();
-    else if (a == "--triggers") opt.triggers = std::stoi(next());
-    else if (a == "--calls") opt.calls = std::stoi(next());
-    else if (a == "--warmup-calls") opt.warmup_calls = std::stoi(next());
-    else if (a == "--interval") opt.interval = next();
-    else if (a == "--warmup") opt.warmup_s = std::stoi(next());
-    else if (a == "--measure") opt.measure_s = std::stoi(next());
-    else if (a == "--keda-period") opt.keda_period_s = std::stoi(next());
-    else nimscaler::Die("unknown flag " + a);
+    if (a == "--binary")
+      opt.binary = next();
+    else if (a == "--body")
+      opt.body_file = next();
+    else if (a == "--log-dir")
+      opt.log_dir = next();
+    else if (a == "--triggers")
+      opt.triggers = std::stoi(next());
+    else if (a == "--calls")
+      opt.calls = std::stoi(next());
+    else if (a == "--warmup-calls")
+      opt.warmup_calls = std::stoi(next());
+    else if (a == "--interval")
+      opt.interval = next();
+    else if (a == "--warmup")
+      opt.warmup_s = std::stoi(next());
+    else if (a == "--measure")
+      opt.measure_s = std::stoi(next());
+    else if (a == "--keda-period")
+      opt.keda_period_s = std::stoi(next());
+    else
+      nimscaler::Die("unknown flag " + a);
   }
   if (opt.binary.empty() || opt.body_file.empty()) nimscaler::Die("--binary and --body are required");
   if (opt.interval.empty() || opt.interval.back() != 's' || opt.interval.find("ms") != std::string::npos) {

@@ -2,14 +2,15 @@
 // or every nim-scaler trigger of a ScaledObject file, read with yaml-cpp), prints the compiled
 // spec, and with --scrape evaluates it once against live endpoints or capture files,
 // explaining every signal.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
-#include <algorithm>
-#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -38,7 +39,8 @@ Result<config::Metadata> CheckMetadataFromYaml(const YAML::Node& node, const std
     } else if (v.IsScalar()) {
       md[key] = v.Scalar();
     } else {
-      return InvalidArgument(where + ": key \"" + Truncate(key, 60) + "\": expected one value (KEDA metadata are strings), got a " +
+      return InvalidArgument(where + ": key \"" + Truncate(key, 60) +
+                             "\": expected one value (KEDA metadata are strings), got a " +
                              (v.IsSequence() ? "list" : "mapping"));
     }
   }
@@ -80,9 +82,9 @@ Result<config::Metadata> ReadMetadataFile(const std::string& path) {
     return InvalidArgument(where + ": not valid YAML: " + CheckYamlError(e));
   }
   if (doc.IsMap() && doc["kind"] && doc["spec"]) {
-    return InvalidArgument(where + ": this is a whole Kubernetes object (kind: " +
-                           (doc["kind"].IsScalar() ? doc["kind"].Scalar() : "?") +
-                           "); check it with `nim-scaler check -f " + path + "`");
+    return InvalidArgument(
+        where + ": this is a whole Kubernetes object (kind: " + (doc["kind"].IsScalar() ? doc["kind"].Scalar() : "?") +
+        "); check it with `nim-scaler check -f " + path + "`");
   }
   if (doc.IsMap() && doc.size() == 1 && doc["metadata"] && doc["metadata"].IsMap()) doc = doc["metadata"];
   if (!doc.IsNull() && !doc.IsMap()) {
@@ -116,10 +118,11 @@ std::string FieldType(const config::FieldSpec& f) {
 std::string MetadataReferenceMarkdown() {
   std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
   for (const auto& f : spec::MetadataFields()) {
-    out += "| `" + f.key + (f.prefix ? "<name>" : "") + "` | " + FieldType(f) + " | " + (f.default_value.empty() ? "-" : "`" + f.default_value + "`") +
-           " | " + f.help + " |\n";
+    out += "| `" + f.key + (f.prefix ? "<name>" : "") + "` | " + FieldType(f) + " | " +
+           (f.default_value.empty() ? "-" : "`" + f.default_value + "`") + " | " + f.help + " |\n";
   }
-  out += "\nAccepted and ignored (KEDA's own): `scalerAddress`, `enableTLS`, `unsafeSsl`, any key ending in `FromEnv`.\n";
+  out +=
+      "\nAccepted and ignored (KEDA's own): `scalerAddress`, `enableTLS`, `unsafeSsl`, any key ending in `FromEnv`.\n";
   return out;
 }
 
@@ -146,7 +149,7 @@ const char* kCheckUsage =
 struct CheckTarget {
   std::string shown;  // the URL or the file path
   bool is_file = false;
-  std::string body;   // the file's contents
+  std::string body;  // the file's contents
 };
 
 bool IsUrl(const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; }
@@ -195,7 +198,8 @@ int CheckOneTrigger(const std::string& ns, const std::string& name, config::Meta
     for (const auto& e : s.discovery.urls) std::cout << "  endpoint:       " << e << "\n";
     return 0;
   }
-  for (const auto& t : targets) std::cout << "  " << (t.is_file ? "capture file:   " : "endpoint:       ") << t.shown << "\n";
+  for (const auto& t : targets)
+    std::cout << "  " << (t.is_file ? "capture file:   " : "endpoint:       ") << t.shown << "\n";
 
   auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
   sources::PodScrapeSource source(s.scrape, http);
@@ -296,7 +300,8 @@ int CheckObjectFile(const std::string& path, const std::string& ns_override, con
     const std::string doc_label = "document " + std::to_string(d + 1);
     std::string kind = CheckScalarAt(doc, "kind");
     if (kind != "ScaledObject" && kind != "ScaledJob") {
-      std::cout << doc_label << ": kind " << (kind.empty() ? "(none)" : kind) << ", skipped (not a ScaledObject or ScaledJob)\n";
+      std::cout << doc_label << ": kind " << (kind.empty() ? "(none)" : kind)
+                << ", skipped (not a ScaledObject or ScaledJob)\n";
       continue;
     }
     YAML::Node meta = doc["metadata"];
@@ -312,7 +317,8 @@ int CheckObjectFile(const std::string& path, const std::string& ns_override, con
     }
     for (size_t i = 0; i < triggers.size(); ++i) {
       const YAML::Node& t = triggers[i];
-      std::string label = doc_label + " (" + kind + " " + ns + "/" + name + "), spec.triggers[" + std::to_string(i) + "]";
+      std::string label =
+          doc_label + " (" + kind + " " + ns + "/" + name + "), spec.triggers[" + std::to_string(i) + "]";
       std::string type = CheckScalarAt(t, "type");
       if (type != "external" && type != "external-push") {
         std::cout << label << ": type " << (type.empty() ? "(none)" : type) << ", skipped (not an external scaler)\n";
@@ -335,8 +341,10 @@ int CheckObjectFile(const std::string& path, const std::string& ns_override, con
       rc = std::max(rc, CheckOneTrigger(ns, name, *md, targets));
     }
   }
-  if (checked == 0) std::cout << "no trigger for nim-scaler in \"" << path << "\": nothing checked\n";
-  else std::cout << "\n" << checked << " trigger(s) checked: " << (rc == 0 ? "all valid" : "see INVALID above") << "\n";
+  if (checked == 0)
+    std::cout << "no trigger for nim-scaler in \"" << path << "\": nothing checked\n";
+  else
+    std::cout << "\n" << checked << " trigger(s) checked: " << (rc == 0 ? "all valid" : "see INVALID above") << "\n";
   return rc;
 }
 
@@ -360,11 +368,11 @@ int RunCheck(const std::vector<std::string>& args) {
       all_external = true;
       continue;
     }
-    std::string* dest = a == "--metadata" ? &file
+    std::string* dest = a == "--metadata"            ? &file
                         : a == "-f" || a == "--file" ? &object_file
-                        : a == "--namespace" ? &ns
-                        : a == "--name" ? &name
-                        : nullptr;
+                        : a == "--namespace"         ? &ns
+                        : a == "--name"              ? &name
+                                                     : nullptr;
     if (dest == nullptr && a != "--scrape") {
       std::cerr << "check: unknown argument \"" << Truncate(a, 60) << "\"\n" << kCheckUsage;
       return 2;
@@ -373,8 +381,10 @@ int RunCheck(const std::vector<std::string>& args) {
       std::cerr << "check: " << a << " needs a value\n" << kCheckUsage;
       return 2;
     }
-    if (dest != nullptr) *dest = args[++i];
-    else scrapes.push_back(args[++i]);
+    if (dest != nullptr)
+      *dest = args[++i];
+    else
+      scrapes.push_back(args[++i]);
   }
   if (file.empty() == object_file.empty()) {
     std::cerr << "check: give exactly one of --metadata FILE and -f FILE\n" << kCheckUsage;

@@ -26,7 +26,8 @@ Status Number(const json& obj, const char* key, const std::string& where, double
     if (!required) return Status::Ok();
     return InvalidArgument(where + "missing \"" + key + "\"");
   }
-  if (!it->is_number()) return InvalidArgument(where + "\"" + key + "\" must be a number, got " + Truncate(it->dump(), 40));
+  if (!it->is_number())
+    return InvalidArgument(where + "\"" + key + "\" must be a number, got " + Truncate(it->dump(), 40));
   double v = it->get<double>();
   if (!std::isfinite(v) || v < 0) return InvalidArgument(where + "\"" + key + "\" must be >= 0, got " + it->dump());
   *out = v;
@@ -55,7 +56,8 @@ Status ParseHeader(const json& obj, const std::string& where, DemandHeader* h) {
                            std::string(kDemandFormat) + "\" (written by nim-scaler record)");
   }
   auto ver = obj.find("version");
-  if (ver == obj.end() || !ver->is_number_integer()) return InvalidArgument(where + "missing \"version\" (a whole number)");
+  if (ver == obj.end() || !ver->is_number_integer())
+    return InvalidArgument(where + "missing \"version\" (a whole number)");
   if (ver->get<long long>() != kDemandVersion) {
     return InvalidArgument(where + "version " + ver->dump() + " is not supported (this build reads version " +
                            std::to_string(kDemandVersion) + ")");
@@ -144,8 +146,9 @@ Result<DemandTrace> ParseDemand(std::string_view text, const std::string& name) 
       obj = json::parse(line);
     } catch (const json::exception& e) {
       if (!complete) {
-        return InvalidArgument(where + "truncated: the last line ends without a newline and is not complete JSON "
-                                       "(the recording stopped while writing it; delete that line to use the rest)");
+        return InvalidArgument(where +
+                               "truncated: the last line ends without a newline and is not complete JSON "
+                               "(the recording stopped while writing it; delete that line to use the rest)");
       }
       std::string what = e.what();
       // nlohmann's message: "[json.exception.parse_error.101] parse error at line 1, column 5: ..."
@@ -166,7 +169,8 @@ Result<DemandTrace> ParseDemand(std::string_view text, const std::string& name) 
     }
     trace.samples.push_back(std::move(s));
   }
-  if (!have_header) return InvalidArgument(name + ": empty: no header line (expected a file written by nim-scaler record)");
+  if (!have_header)
+    return InvalidArgument(name + ": empty: no header line (expected a file written by nim-scaler record)");
   if (trace.samples.empty()) {
     return InvalidArgument(name + ": a header but no samples (the recording ended before its second scrape)");
   }

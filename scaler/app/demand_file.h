@@ -23,11 +23,11 @@ inline constexpr int kDemandVersion = 1;
 
 struct DemandHeader {
   int version = kDemandVersion;
-  double interval = 0;       ///< seconds between samples (the trigger's scrapeInterval); > 0
-  std::string engine;        ///< engine preset the pods were read with ("nim", "vllm", ...)
-  std::string started;       ///< UTC wall time of the first scrape, ISO 8601
-  std::string discovery;     ///< where the pods came from ("service nim/llama port http")
-  double compression = 1;    ///< deployment seconds per wall second (1 for a real deployment)
+  double interval = 0;     ///< seconds between samples (the trigger's scrapeInterval); > 0
+  std::string engine;      ///< engine preset the pods were read with ("nim", "vllm", ...)
+  std::string started;     ///< UTC wall time of the first scrape, ISO 8601
+  std::string discovery;   ///< where the pods came from ("service nim/llama port http")
+  double compression = 1;  ///< deployment seconds per wall second (1 for a real deployment)
 };
 
 /// One interval (t - interval, t]. Rates are per second over the pods scraped in both scrapes
@@ -35,13 +35,13 @@ struct DemandHeader {
 struct DemandSample {
   double t = 0;                  ///< seconds since the first scrape (end of the interval)
   double arrivals_per_s = 0;     ///< completions + growth of running + waiting
-  double completions_per_s = 0; ///< increase of the request-success counters
+  double completions_per_s = 0;  ///< increase of the request-success counters
   std::optional<double> prompt_tokens_per_s, generation_tokens_per_s;
   std::optional<double> prompt_tokens_per_request, generation_tokens_per_request;
   double running = 0, waiting = 0;  ///< at the end of the interval, summed over pods
-  int pods = 0;    ///< pods discovered (ready or not)
-  int ready = 0;   ///< ready pods (the deployment's replicas that serve)
-  int errors = 0;  ///< ready pods whose scrape failed (their increase is unknown, counted as 0)
+  int pods = 0;                     ///< pods discovered (ready or not)
+  int ready = 0;                    ///< ready pods (the deployment's replicas that serve)
+  int errors = 0;                   ///< ready pods whose scrape failed (their increase is unknown, counted as 0)
 };
 
 struct DemandTrace {
@@ -66,9 +66,9 @@ namespace nimscaler::app {
 
 /// One pod's reading at one scrape, as DemandMeter needs it.
 struct PodDemandReading {
-  std::string pod;       ///< endpoint URL (the key across scrapes)
-  bool ok = false;       ///< scraped; false: the pod's counters are unknown this time
-  std::optional<double> requests;  ///< request-success counter (cumulative)
+  std::string pod;                                         ///< endpoint URL (the key across scrapes)
+  bool ok = false;                                         ///< scraped; false: the pod's counters are unknown this time
+  std::optional<double> requests;                          ///< request-success counter (cumulative)
   std::optional<double> prompt_tokens, generation_tokens;  ///< counters (cumulative)
   double running = 0, waiting = 0;
 };

@@ -89,7 +89,8 @@ int Main(int argc, char** argv) {
     return RunServe(*cfg);
   }
   std::string msg = "nim-scaler: unknown command \"" + Truncate(cmd, 40) + "\"";
-  if (auto s = SuggestClosest(cmd, {"serve", "check", "record", "replay", "version", "help"})) msg += " (did you mean \"" + *s + "\"?)";
+  if (auto s = SuggestClosest(cmd, {"serve", "check", "record", "replay", "version", "help"}))
+    msg += " (did you mean \"" + *s + "\"?)";
   std::cerr << msg << "\n";
   return 2;
 }

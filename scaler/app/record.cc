@@ -58,8 +58,8 @@ bool SleepUntil(SteadyClock::time_point until) {
 struct Scraped {
   int discovered = 0;
   std::vector<PodDemandReading> pods;
-  std::string engine;          ///< first engine a pod was read with
-  std::string no_requests;     ///< why the request counter is missing (when every pod lacks it)
+  std::string engine;       ///< first engine a pod was read with
+  std::string no_requests;  ///< why the request counter is missing (when every pod lacks it)
   std::vector<std::pair<std::string, std::string>> failures;  ///< (pod, why) of failed scrapes
 };
 
@@ -109,7 +109,8 @@ Result<Scraped> ScrapeOnce(sources::PodDiscovery& discovery, const sources::PodS
       r.generation_tokens = counter("generation_tokens");
       r.running = gauge("running");
       r.waiting = gauge("waiting");
-      if (r.requests) any_requests = true;
+      if (r.requests)
+        any_requests = true;
       else if (out.no_requests.empty()) {
         out.no_requests = "pod " + urls[i] + " (engine " + s.engine + ") serves no request counter";
         if (!s.missing_detail.empty() && s.missing.size() && s.missing.front() == "requests") {
@@ -145,8 +146,8 @@ int RunRecord(const std::vector<std::string>& args) {
     if (a != "--metadata" && a != "--out" && a != "--duration" && a != "--kube-api" && a != "--namespace" &&
         a != "--name" && a != "--compression") {
       std::string msg = "record: unknown argument \"" + Truncate(a, 40) + "\"";
-      if (auto s = SuggestClosest(a, {"--metadata", "--out", "--duration", "--kube-api", "--namespace", "--name",
-                                      "--compression"})) {
+      if (auto s = SuggestClosest(
+              a, {"--metadata", "--out", "--duration", "--kube-api", "--namespace", "--name", "--compression"})) {
         msg += " (did you mean \"" + *s + "\"?)";
       }
       std::cerr << msg << "\n" << kRecordUsage;
@@ -156,11 +157,16 @@ int RunRecord(const std::vector<std::string>& args) {
       std::cerr << "record: " << a << " needs a value\n" << kRecordUsage;
       return 2;
     }
-    if (a == "--metadata") file = *v;
-    else if (a == "--out") out_path = *v;
-    else if (a == "--kube-api") kube_flag = *v;
-    else if (a == "--namespace") ns = *v;
-    else if (a == "--name") name = *v;
+    if (a == "--metadata")
+      file = *v;
+    else if (a == "--out")
+      out_path = *v;
+    else if (a == "--kube-api")
+      kube_flag = *v;
+    else if (a == "--namespace")
+      ns = *v;
+    else if (a == "--name")
+      name = *v;
     else if (a == "--duration") {
       auto d = ParseDuration(*v);
       if (!d || *d <= Duration::zero()) {
@@ -223,7 +229,8 @@ int RunRecord(const std::vector<std::string>& args) {
   struct sigaction sa {};
   sa.sa_handler = OnRecordSignal;
   sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
   g_record_stop = 0;

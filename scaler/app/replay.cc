@@ -3,6 +3,8 @@
 // configuration and once under the article's HPA configuration, through demo::Run
 // (tools/demo/scaling.h: the real spec, scrape extraction and evaluator, the demo's KEDA/HPA
 // rules). The simulation library is linked into this binary for it (tools/demo/replay.h).
+#include "tools/demo/replay.h"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -12,7 +14,6 @@
 #include "scaler/app/demand_file.h"
 #include "scaler/common/text.h"
 #include "scaler/spec/scaler_spec.h"
-#include "tools/demo/replay.h"
 
 namespace nimscaler::app {
 namespace {
@@ -66,8 +67,8 @@ int RunReplay(const std::vector<std::string>& args) {
       std::cout << kReplayUsage;
       return 0;
     }
-    static const std::vector<std::string> kFlags = {"--metadata",         "--out", "--startup-delay", "--slo",
-                                                    "--min-replicas", "--initial-replicas", "--seed"};
+    static const std::vector<std::string> kFlags = {
+        "--metadata", "--out", "--startup-delay", "--slo", "--min-replicas", "--initial-replicas", "--seed"};
     if (a.rfind("--", 0) != 0) {
       if (!demand_path.empty()) {
         std::cerr << "replay: one demand file only (got \"" << Truncate(demand_path, 60) << "\" and \""
@@ -92,8 +93,10 @@ int RunReplay(const std::vector<std::string>& args) {
       std::cerr << "replay: " << a << " \"" << Truncate(v, 40) << "\": " << what << "\n";
       return 2;
     };
-    if (a == "--metadata") metadata_files.push_back(v);
-    else if (a == "--out") out_dir = v;
+    if (a == "--metadata")
+      metadata_files.push_back(v);
+    else if (a == "--out")
+      out_dir = v;
     else if (a == "--startup-delay" || a == "--slo") {
       auto d = ParseDuration(v);
       if (!d || *d <= Duration::zero()) return bad("not a positive duration (e.g. 150s, 2m)");
@@ -101,9 +104,12 @@ int RunReplay(const std::vector<std::string>& args) {
     } else {
       auto n = ParseDouble(v);
       if (!n || *n < 0 || *n != std::floor(*n) || *n > 1e9) return bad("not a whole number >= 0");
-      if (a == "--min-replicas") min_replicas = static_cast<int>(*n);
-      else if (a == "--initial-replicas") initial = static_cast<int>(*n);
-      else ro.seed = static_cast<uint64_t>(*n);
+      if (a == "--min-replicas")
+        min_replicas = static_cast<int>(*n);
+      else if (a == "--initial-replicas")
+        initial = static_cast<int>(*n);
+      else
+        ro.seed = static_cast<uint64_t>(*n);
     }
   }
   if (demand_path.empty() || metadata_files.empty()) {
@@ -139,14 +145,14 @@ int RunReplay(const std::vector<std::string>& args) {
     }
     std::string name = std::filesystem::path(file).stem().string();
     if (name.empty() || name == "article") name = "trigger";
-    for (int n = 2; std::any_of(policies.begin(), policies.end(), [&](const demo::Policy& p) { return p.name == name; });
-         ++n) {
+    for (int n = 2;
+         std::any_of(policies.begin(), policies.end(), [&](const demo::Policy& p) { return p.name == name; }); ++n) {
       name = std::filesystem::path(file).stem().string() + "-" + std::to_string(n);
     }
     std::string kept;
     for (const auto& [k, v] : metadata) kept += (kept.empty() ? "" : ", ") + k + ": " + v;
-    policies.push_back(demo::ReplayPolicy(name, file + " (" + (kept.empty() ? "defaults" : kept) + ")", metadata,
-                                          min_replicas));
+    policies.push_back(
+        demo::ReplayPolicy(name, file + " (" + (kept.empty() ? "defaults" : kept) + ")", metadata, min_replicas));
     if (!dropped.empty()) {
       std::string d;
       for (const auto& k : dropped) d += (d.empty() ? "" : ", ") + k;
@@ -166,8 +172,8 @@ int RunReplay(const std::vector<std::string>& args) {
   std::cout << scenario.title << "\n"
             << "  arrivals: peak " << FormatDouble(std::round(peak * 10) / 10) << " req/s; requests of "
             << FormatDouble(std::round(scenario.shape.input_mean)) << " prompt + "
-            << FormatDouble(std::round(scenario.shape.output_mean)) << " output tokens; react time from t = "
-            << FormatDouble(scenario.stress_at) << " s (half the peak)\n"
+            << FormatDouble(std::round(scenario.shape.output_mean))
+            << " output tokens; react time from t = " << FormatDouble(scenario.stress_at) << " s (half the peak)\n"
             << "  pods start in " << FormatDouble(ro.startup) << " s; " << ro.initial_replicas
             << " ready at the start; SLO p95 TTFT " << FormatDouble(ro.slo) << " s\n";
   for (const auto& p : policies) std::cout << "  " << p.name << ": " << p.title << "\n";

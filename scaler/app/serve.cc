@@ -44,7 +44,7 @@ std::string GrpcListenAddress(const std::string& addr) {
 }
 
 Result<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const config::AppConfig& c,
-                                                                  std::unique_ptr<CertificateReloader>* reloader) {
+                                                                 std::unique_ptr<CertificateReloader>* reloader) {
   return MakeServerCredentials(c, reloader);  // TLS/mTLS from checked copies of the files (tls_credentials.h)
 }
 
@@ -66,10 +66,12 @@ int WaitForShutdownSignal(const std::shared_ptr<spdlog::logger>& log) {
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGTERM || sig == SIGINT) return sig;
     if (sig == SIGHUP) {
-      log->info("received SIGHUP: ignored; TLS certificates and token files are re-read automatically "
-                "when they change, and other settings need a restart");
+      log->info(
+          "received SIGHUP: ignored; TLS certificates and token files are re-read automatically "
+          "when they change, and other settings need a restart");
     } else {
-      log->info("received {}: ignored (only SIGTERM and SIGINT stop the scaler)", sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
+      log->info("received {}: ignored (only SIGTERM and SIGINT stop the scaler)",
+                sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
     }
   }
 }
@@ -113,8 +115,8 @@ Status CheckPrometheusClientFiles(const config::AppConfig& c) {
   if (!c.prometheus_ca_file.empty()) {
     std::ifstream in(c.prometheus_ca_file);
     if (!in) {
-      return InvalidArgument("--prometheus-ca-file: cannot read \"" + c.prometheus_ca_file + "\": " +
-                             std::strerror(errno));
+      return InvalidArgument("--prometheus-ca-file: cannot read \"" + c.prometheus_ca_file +
+                             "\": " + std::strerror(errno));
     }
     std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
@@ -141,8 +143,10 @@ void LogPrometheusClient(const config::AppConfig& c, const std::shared_ptr<spdlo
   std::string list;
   for (const auto& w : what) list += (list.empty() ? "" : ", ") + w;
   if (to.empty()) {
-    log->warn("wakeQuery: {} apply to no address: set --prometheus-url or list addresses in --prometheus-allow "
-              "(\"*\" and --allow-static-endpoints never get them)", list);
+    log->warn(
+        "wakeQuery: {} apply to no address: set --prometheus-url or list addresses in --prometheus-allow "
+        "(\"*\" and --allow-static-endpoints never get them)",
+        list);
     return;
   }
   std::string targets;
@@ -197,13 +201,18 @@ int RunServe(const config::AppConfig& config) {
   net::SetNodeAddresses(config.node_ips);
   SystemClock clock;
   telemetry::ScalerMetrics metrics;
-  auto http = std::shared_ptr<net::HttpClient>(
-      net::MakeCurlHttpClient({.max_idle_connections = config.max_idle_connections}));
+  auto http =
+      std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient({.max_idle_connections = config.max_idle_connections}));
   sources::DiscoveryRegistry discovery(*kube, http);
   engine::EngineDeps deps{http, &discovery, &clock, &metrics, config.stream_heartbeat};
-  spec::SpecOptions spec_options{config.allow_static_endpoints, config.min_scrape_interval, kube->has_value(),
-                                 config.namespaces, config.prometheus_url, config.prometheus_allowed,
-                                 config.prometheus_bearer_token_file, config.prometheus_ca_file,
+  spec::SpecOptions spec_options{config.allow_static_endpoints,
+                                 config.min_scrape_interval,
+                                 kube->has_value(),
+                                 config.namespaces,
+                                 config.prometheus_url,
+                                 config.prometheus_allowed,
+                                 config.prometheus_bearer_token_file,
+                                 config.prometheus_ca_file,
                                  config.prometheus_headers};
   engine::ScalerEngine engine(spec_options, deps, config.idle_forget);
 
@@ -233,9 +242,8 @@ int RunServe(const config::AppConfig& config) {
       return 2;
     }
     int own_port = std::stoi(config.advertise_addr.substr(config.advertise_addr.rfind(':') + 1));
-    membership = std::make_unique<cluster::Membership>(config.advertise_addr,
-                                                       discovery.WatchFor(ns, config.peers_service),
-                                                       config.peers_port_name, own_port, &clock);
+    membership = std::make_unique<cluster::Membership>(
+        config.advertise_addr, discovery.WatchFor(ns, config.peers_service), config.peers_port_name, own_port, &clock);
     router = std::make_unique<cluster::Router>(membership.get(), &clock);
     // With TLS, peers are checked against PeerCaFile() and this replica presents its own
     // certificate, from the reloader's copies (tls_credentials.h), like KEDA reaches them.
@@ -261,9 +269,9 @@ int RunServe(const config::AppConfig& config) {
   builder.RegisterService(&health);
   loop.Attach(&builder);
   // KEDA configures no keepalive; our pings notice dead operator connections.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
-                             static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                  config.keepalive_time).count()));
+  builder.AddChannelArgument(
+      GRPC_ARG_KEEPALIVE_TIME_MS,
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(config.keepalive_time).count()));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
@@ -318,9 +326,8 @@ int RunServe(const config::AppConfig& config) {
     });
   }
   if (router) {
-    admin.SetWakeBroadcast([&service](const std::string& ns, const std::string& name) {
-      return service.BroadcastWake(ns, name);
-    });
+    admin.SetWakeBroadcast(
+        [&service](const std::string& ns, const std::string& name) { return service.BroadcastWake(ns, name); });
     admin.SetOwnership([&router](const engine::TrackedObject& o) {
       const auto& k = o.spec().key;
       cluster::Owners owners = router->OwnersOf(cluster::TriggerKey(k.ns, k.name, k.metadata_hash));
@@ -348,8 +355,10 @@ int RunServe(const config::AppConfig& config) {
       bool ok = ready(&why);
       if (ok != serving) {
         for (const char* name : kReadinessNames) health.Set(name, ok);
-        if (ok) log->info("health: SERVING");
-        else log->warn("health: NOT_SERVING: {}", why);
+        if (ok)
+          log->info("health: SERVING");
+        else
+          log->warn("health: NOT_SERVING: {}", why);
         serving = ok;
       }
       size_t forgotten = engine.ForgetIdle(clock.Now());
@@ -366,13 +375,15 @@ int RunServe(const config::AppConfig& config) {
         // only the others get the router's exact answer.
         const std::vector<std::string> peers_now = router->Peers();
         const std::string& self = router->self();
-        forgotten += engine.ForgetIf([&](const engine::TrackedObject& o) {
-          if (o.HasSubscribers() || now - o.LastAccess() <= config.peer_forget) return false;
-          const auto& k = o.spec().key;
-          std::string key = cluster::TriggerKey(k.ns, k.name, k.metadata_hash);
-          if (cluster::OwnersOf(key, peers_now).Includes(self)) return false;
-          return !router->Keeps(key);
-        }, "no longer collected here: this replica is neither its owner nor its successor");
+        forgotten += engine.ForgetIf(
+            [&](const engine::TrackedObject& o) {
+              if (o.HasSubscribers() || now - o.LastAccess() <= config.peer_forget) return false;
+              const auto& k = o.spec().key;
+              std::string key = cluster::TriggerKey(k.ns, k.name, k.metadata_hash);
+              if (cluster::OwnersOf(key, peers_now).Includes(self)) return false;
+              return !router->Keeps(key);
+            },
+            "no longer collected here: this replica is neither its owner nor its successor");
       }
       // Every 5 s: the RSS falls back after triggers leave (issue 16, "back near baseline after
       // they are forgotten"); twice after a forget, for what their last holders free late.
@@ -412,7 +423,7 @@ int RunServe(const config::AppConfig& config) {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
   service.Stop();
   if (peers) peers->CancelAll();  // warm and wake calls still in flight: the loop drains at once
-  loop.Stop();  // no gRPC operation starts after this (CallLoop's gate)
+  loop.Stop();                    // no gRPC operation starts after this (CallLoop's gate)
   {
     std::lock_guard lock(monitor_mu);
     monitor_stop = true;

@@ -361,10 +361,9 @@ Result<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const con
   // minimum is 1.2). The conformance suite checks that TLS 1.1 is refused.
   auto creds = grpc::experimental::TlsServerCredentials(options);
   if (!creds) return Internal("cannot create TLS server credentials");
-  telemetry::Logger("app")->info("TLS: {} from {} and {}{}; files checked and re-read every {}s",
-                                 mutual ? "mutual TLS" : "TLS", c.tls_cert, c.tls_key,
-                                 mutual ? ", client CA " + c.tls_client_ca : std::string(),
-                                 kTlsRefreshInterval.count());
+  telemetry::Logger("app")->info(
+      "TLS: {} from {} and {}{}; files checked and re-read every {}s", mutual ? "mutual TLS" : "TLS", c.tls_cert,
+      c.tls_key, mutual ? ", client CA " + c.tls_client_ca : std::string(), kTlsRefreshInterval.count());
   *reloader = std::move(r);
   return creds;
 }

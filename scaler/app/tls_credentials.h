@@ -114,10 +114,10 @@ class CertificateReloader {
   // Serializes passes (the thread's, and ReloadNow() from a test); only passes take it, so
   // holding it across their local file I/O blocks nobody else. Guards the fields below.
   std::mutex pass_mu_;
-  TlsMaterial served_;     // what gRPC's copies hold
+  TlsMaterial served_;            // what gRPC's copies hold
   TlsMaterial refused_material_;  // the last refused content, not re-checked until it changes
   bool has_refused_ = false;
-  Status pass_status_;  // the last pass's outcome, for the pass itself
+  Status pass_status_;       // the last pass's outcome, for the pass itself
   std::string last_warned_;  // the last error logged, so each distinct error is logged once
   uint64_t generation_ = 0;
   std::time_t last_mtime_ = 0;
@@ -138,8 +138,8 @@ class CertificateReloader {
 /// required. The files must pass ValidateTlsMaterial() at startup (INVALID_ARGUMENT naming the
 /// flag, the file and the problem otherwise); later changes are taken by a CertificateReloader,
 /// stored in `*reloader`, which must outlive the server.
-Result<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
-    const config::AppConfig& config, std::unique_ptr<CertificateReloader>* reloader);
+Result<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const config::AppConfig& config,
+                                                                       std::unique_ptr<CertificateReloader>* reloader);
 
 /// HA with TLS: the file that checks the other replicas' serving certificates: --peer-tls-ca,
 /// else --tls-client-ca, else --tls-cert itself (gRPC then accepts exactly that certificate,

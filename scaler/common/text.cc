@@ -60,13 +60,20 @@ std::optional<Duration> ParseDuration(std::string_view text) {
     std::string_view unit = text.substr(0, u);
     text.remove_prefix(u);
     double scale = 0;
-    if (unit == "ns") scale = 1;
-    else if (unit == "us" || unit == "µs") scale = 1e3;
-    else if (unit == "ms") scale = 1e6;
-    else if (unit == "s") scale = 1e9;
-    else if (unit == "m") scale = 60e9;
-    else if (unit == "h") scale = 3600e9;
-    else return std::nullopt;  // includes a bare number with no unit
+    if (unit == "ns")
+      scale = 1;
+    else if (unit == "us" || unit == "µs")
+      scale = 1e3;
+    else if (unit == "ms")
+      scale = 1e6;
+    else if (unit == "s")
+      scale = 1e9;
+    else if (unit == "m")
+      scale = 60e9;
+    else if (unit == "h")
+      scale = 3600e9;
+    else
+      return std::nullopt;  // includes a bare number with no unit
     total_ns += n * scale;
   }
   if (!std::isfinite(total_ns) || total_ns > 1e18) return std::nullopt;
@@ -78,8 +85,14 @@ std::string FormatDuration(Duration d) {
   if (ms % 1000 != 0) return std::to_string(ms) + "ms";
   int64_t s = ms / 1000;
   std::string out;
-  if (s >= 3600) { out += std::to_string(s / 3600) + "h"; s %= 3600; }
-  if (s >= 60) { out += std::to_string(s / 60) + "m"; s %= 60; }
+  if (s >= 3600) {
+    out += std::to_string(s / 3600) + "h";
+    s %= 3600;
+  }
+  if (s >= 60) {
+    out += std::to_string(s / 60) + "m";
+    s %= 60;
+  }
   if (s > 0 || out.empty()) out += std::to_string(s) + "s";
   return out;
 }
@@ -112,8 +125,7 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 }
 }  // namespace
 
-std::optional<std::string> SuggestClosest(std::string_view word,
-                                          const std::vector<std::string>& candidates) {
+std::optional<std::string> SuggestClosest(std::string_view word, const std::vector<std::string>& candidates) {
   std::string w = ToLower(word);
   std::optional<std::string> best;
   size_t best_d = std::max<size_t>(1, w.size() / 3) + 1;

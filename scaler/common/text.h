@@ -32,8 +32,7 @@ std::string ToLower(std::string_view text);
 
 /// The candidate closest to `word` by edit distance (case-insensitive), if it is close
 /// enough to be a plausible typo (distance <= max(1, len/3)). Ties go to the first listed.
-std::optional<std::string> SuggestClosest(std::string_view word,
-                                          const std::vector<std::string>& candidates);
+std::optional<std::string> SuggestClosest(std::string_view word, const std::vector<std::string>& candidates);
 
 /// Cuts user-controlled text to at most `max` bytes, marking the cut with "...". The cut
 /// never splits a UTF-8 character: it moves back to the start of a multi-byte sequence the

@@ -59,8 +59,9 @@ std::string AddHeader(std::vector<std::string>* headers, const std::string& v) {
   if (value.empty()) return shown + ": the header has no value";
   std::string lower = ToLower(name);
   if (lower == "authorization") {
-    return shown + ": give the token with --prometheus-bearer-token-file (a flag's value is visible in the pod "
-                   "spec and process listings; the file is re-read when it rotates)";
+    return shown +
+           ": give the token with --prometheus-bearer-token-file (a flag's value is visible in the pod "
+           "spec and process listings; the file is re-read when it rotates)";
   }
   if (lower == "accept" || lower == "host" || lower == "content-length" || lower == "transfer-encoding" ||
       lower == "connection") {
@@ -104,7 +105,9 @@ const std::vector<Option>& Options() {
       {"config", false, "", "JSON file with any of these options (keys are the flag names)",
        [](AppConfig& c, const std::string& v) { return SetString(&c.config_file, v); }},
       {"log-format", false, "text", "json or text",
-       [](AppConfig& c, const std::string& v) { return SetEnum(&c.log_format, v, {"json", "text"}); }},
+       [](AppConfig& c, const std::string& v) {
+         return SetEnum(&c.log_format, v, {"json", "text"});
+       }},
       {"log-level", false, "info", "trace, debug, info, warn or error",
        [](AppConfig& c, const std::string& v) {
          return SetEnum(&c.log_level, v, {"trace", "debug", "info", "warn", "error"});
@@ -172,7 +175,8 @@ const std::vector<Option>& Options() {
        [](AppConfig& c, const std::string& v) { return SetDuration(&c.min_scrape_interval, v); }},
       {"shutdown-grace", false, "5s", "how long SIGTERM waits for running calls",
        [](AppConfig& c, const std::string& v) { return SetDuration(&c.shutdown_grace, v); }},
-      {"wake-token-file", false, "", "file holding the bearer token the wake hook and /debug require (re-read per call)",
+      {"wake-token-file", false, "",
+       "file holding the bearer token the wake hook and /debug require (re-read per call)",
        [](AppConfig& c, const std::string& v) { return SetString(&c.wake_token_file, v); }},
       {"stream-heartbeat", false, "60s", "re-send true on StreamIsActive this often while active (0s: never)",
        [](AppConfig& c, const std::string& v) {
@@ -190,16 +194,19 @@ const std::vector<Option>& Options() {
        [](AppConfig& c, const std::string& v) { return SetString(&c.peers_namespace, v); }},
       {"peers-port-name", false, "grpc", "name of the gRPC port in the peers' EndpointSlices",
        [](AppConfig& c, const std::string& v) { return SetString(&c.peers_port_name, v); }},
-      {"advertise-addr", false, "", "this replica's address as its peers see it (podIP:port; needed with "
-                                    "--peers-service)",
+      {"advertise-addr", false, "",
+       "this replica's address as its peers see it (podIP:port; needed with "
+       "--peers-service)",
        [](AppConfig& c, const std::string& v) { return SetString(&c.advertise_addr, v); }},
-      {"peer-tls-server-name", false, "", "with TLS: the name peers' certificates are checked against "
-                                          "(default: the Service name the certificate was made for is unknown, "
-                                          "so set this to one of its DNS names)",
+      {"peer-tls-server-name", false, "",
+       "with TLS: the name peers' certificates are checked against "
+       "(default: the Service name the certificate was made for is unknown, "
+       "so set this to one of its DNS names)",
        [](AppConfig& c, const std::string& v) { return SetString(&c.peer_tls_server_name, v); }},
-      {"peer-tls-ca", false, "", "with TLS and --peers-service: PEM bundle of the CA that signs the peers' serving "
-                                 "certificates, re-read while running (default: --tls-client-ca, else --tls-cert "
-                                 "itself, so every replica must present that same certificate)",
+      {"peer-tls-ca", false, "",
+       "with TLS and --peers-service: PEM bundle of the CA that signs the peers' serving "
+       "certificates, re-read while running (default: --tls-client-ca, else --tls-cert "
+       "itself, so every replica must present that same certificate)",
        [](AppConfig& c, const std::string& v) { return SetString(&c.peer_tls_ca, v); }},
       {"forget-after", false, "10m",
        "stop collecting a trigger KEDA has not asked about for this long (its series leave /metrics)",
@@ -303,20 +310,25 @@ void ApplyFile(AppConfig& cfg, const std::string& path, std::vector<std::string>
     if (o->reset) {
       // A repeatable option: a string or a list of strings, each one value.
       o->reset(cfg);
-      std::vector<nlohmann::json> items = value.is_array() ? value.get<std::vector<nlohmann::json>>()
-                                                          : std::vector<nlohmann::json>{value};
+      std::vector<nlohmann::json> items =
+          value.is_array() ? value.get<std::vector<nlohmann::json>>() : std::vector<nlohmann::json>{value};
       for (const auto& item : items) {
-        std::string err = item.is_string() ? o->set(cfg, item.get<std::string>()) : "expected a string or a list of strings";
+        std::string err =
+            item.is_string() ? o->set(cfg, item.get<std::string>()) : "expected a string or a list of strings";
         if (!err.empty()) problems.push_back("--config \"" + path + "\" key \"" + key + "\": " + err);
       }
       continue;
     }
     std::string text;
-    if (value.is_string()) text = value.get<std::string>();
-    else if (value.is_boolean()) text = value.get<bool>() ? "true" : "false";
+    if (value.is_string())
+      text = value.get<std::string>();
+    else if (value.is_boolean())
+      text = value.get<bool>() ? "true" : "false";
     else if (value.is_array()) {
-      for (const auto& item : value) text += (text.empty() ? "" : ",") + (item.is_string() ? item.get<std::string>() : item.dump());
-    } else text = value.dump();
+      for (const auto& item : value)
+        text += (text.empty() ? "" : ",") + (item.is_string() ? item.get<std::string>() : item.dump());
+    } else
+      text = value.dump();
     if (auto err = o->set(cfg, text); !err.empty()) {
       problems.push_back("--config \"" + path + "\" key \"" + key + "\": " + err);
     }
@@ -331,8 +343,7 @@ std::vector<OptionDoc> ServeOptionDocs() {
   return docs;
 }
 
-Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args,
-                                const std::map<std::string, std::string>& env) {
+Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
   std::vector<std::string> problems;
   // Parse the flags first (they win), but apply them last.
   std::vector<std::pair<const Option*, std::string>> flags;
@@ -402,14 +413,16 @@ Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args,
     problems.push_back("--tls-client-ca needs --tls-cert and --tls-key (mTLS runs over TLS)");
   }
   if (!cfg.peer_tls_ca.empty() && (cfg.tls_cert.empty() || cfg.peers_service.empty())) {
-    problems.push_back("--peer-tls-ca needs --tls-cert, --tls-key and --peers-service (it checks the other "
-                       "replicas' certificates)");
+    problems.push_back(
+        "--peer-tls-ca needs --tls-cert, --tls-key and --peers-service (it checks the other "
+        "replicas' certificates)");
   }
   if (!cfg.peers_service.empty()) {
     auto colon = cfg.advertise_addr.rfind(':');
     if (cfg.advertise_addr.empty()) {
-      problems.push_back("--peers-service needs --advertise-addr (this replica's podIP:port, e.g. from the downward "
-                         "API's status.podIP)");
+      problems.push_back(
+          "--peers-service needs --advertise-addr (this replica's podIP:port, e.g. from the downward "
+          "API's status.podIP)");
     } else if (colon == std::string::npos || colon == 0 || !ParseDouble(cfg.advertise_addr.substr(colon + 1))) {
       problems.push_back("--advertise-addr: value \"" + Truncate(cfg.advertise_addr, 60) +
                          "\" must be address:port, e.g. 10.1.2.3:9090");

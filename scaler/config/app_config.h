@@ -30,7 +30,8 @@ struct AppConfig {
   std::string prometheus_url;                   ///< --prometheus-url: wakeQuery's Prometheus by default
   std::vector<std::string> prometheus_allowed;  ///< --prometheus-allow: other prometheusAddress values
   /// Sent only to the trusted Prometheus addresses (--prometheus-url and the entries listed in
-  /// --prometheus-allow, never through "*" or --allow-static-endpoints; docs/operations.md "Security and limits", Which Prometheus).
+  /// --prometheus-allow, never through "*" or --allow-static-endpoints; docs/operations.md "Security and limits", Which
+  /// Prometheus).
   std::string prometheus_bearer_token_file;     ///< --prometheus-bearer-token-file (re-read per query)
   std::string prometheus_ca_file;               ///< --prometheus-ca-file: PEM CA bundle for https
   std::vector<std::string> prometheus_headers;  ///< --prometheus-header (repeatable): "Name: value"
@@ -39,15 +40,15 @@ struct AppConfig {
   /// HA: stop collecting a trigger this replica neither owns nor succeeds after this long unused.
   Duration peer_forget = std::chrono::seconds(30);
   Duration shutdown_grace = std::chrono::seconds(5);
-  std::string wake_token_file;  ///< bearer token guarding the wake hook (re-read per call)
+  std::string wake_token_file;                           ///< bearer token guarding the wake hook (re-read per call)
   Duration stream_heartbeat = std::chrono::seconds(60);  ///< re-send `true` while active; 0: never
   /// HA (docs/ha.md): the replicas' headless Service in this pod's namespace ("" = alone).
   std::string peers_service;
-  std::string peers_namespace;               ///< default: the pod's namespace (service account)
-  std::string peers_port_name = "grpc";      ///< the gRPC port's name in the peers' EndpointSlices
-  std::string advertise_addr;                ///< this replica as peers list it, "podIP:port"
-  std::string peer_tls_server_name;          ///< TLS name to check on peers' certificates
-  std::string peer_tls_ca;                   ///< CA bundle that signs peers' serving certificates
+  std::string peers_namespace;                            ///< default: the pod's namespace (service account)
+  std::string peers_port_name = "grpc";                   ///< the gRPC port's name in the peers' EndpointSlices
+  std::string advertise_addr;                             ///< this replica as peers list it, "podIP:port"
+  std::string peer_tls_server_name;                       ///< TLS name to check on peers' certificates
+  std::string peer_tls_ca;                                ///< CA bundle that signs peers' serving certificates
   Duration max_connection_age = std::chrono::minutes(5);  ///< clients re-resolve and spread
   Duration keepalive_time = std::chrono::seconds(60);     ///< server HTTP/2 pings on idle connections
   /// Idle keep-alive connections to pods kept for all triggers together (least recently used
@@ -66,7 +67,6 @@ std::vector<OptionDoc> ServeOptionDocs();
 
 /// Builds the configuration from `args` (the words after `serve`), `env` and the JSON file
 /// named by --config / NIM_SCALER_CONFIG. Every problem is reported at once.
-Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args,
-                                const std::map<std::string, std::string>& env);
+Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args, const std::map<std::string, std::string>& env);
 
 }  // namespace nimscaler::config

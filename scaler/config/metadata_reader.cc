@@ -37,8 +37,7 @@ bool IsKedaOwnKey(const std::string& key) {
   }
   // KEDA resolves `xFromEnv` from the target's container env and forwards the key as is.
   constexpr std::string_view kSuffix = "FromEnv";
-  return key.size() > kSuffix.size() &&
-         key.compare(key.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
+  return key.size() > kSuffix.size() && key.compare(key.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
 }
 
 namespace {
@@ -52,8 +51,8 @@ std::string Join(const std::vector<std::string>& v, const char* sep) {
 }
 
 // Checks one value; returns a problem sentence, or empty when the value is good.
-std::string CheckValue(const FieldSpec& f, const std::string& raw,
-                       std::string* canonical, double* number, Duration* duration, bool* flag) {
+std::string CheckValue(const FieldSpec& f, const std::string& raw, std::string* canonical, double* number,
+                       Duration* duration, bool* flag) {
   const std::string where = f.key + ": " + Quote(raw);
   switch (f.type) {
     case FieldType::kString:
@@ -83,7 +82,8 @@ std::string CheckValue(const FieldSpec& f, const std::string& raw,
         return where + " is not a number; expected " + f.help;
       }
       if (f.fraction && *d > 1 && *d <= 100) {
-        return where + " must be a fraction between 0 and 1 (KV-cache use is reported as 0-1 "
+        return where +
+               " must be a fraction between 0 and 1 (KV-cache use is reported as 0-1 "
                "even when the engine's metric name says _perc); did you mean \"" +
                FormatDouble(*d / 100) + "\"?";
       }
@@ -98,7 +98,8 @@ std::string CheckValue(const FieldSpec& f, const std::string& raw,
     case FieldType::kDuration: {
       auto d = ParseDuration(raw);
       if (!d) {
-        std::string msg = where + " is not a duration; expected a number with a unit such as "
+        std::string msg = where +
+                          " is not a duration; expected a number with a unit such as "
                           "\"500ms\", \"2s\" or \"1m\"";
         if (ParseDouble(raw)) msg += " (a bare number has no unit; did you mean \"" + std::string(Trim(raw)) + "s\"?)";
         return msg;
@@ -108,8 +109,8 @@ std::string CheckValue(const FieldSpec& f, const std::string& raw,
         return where + " is out of range; expected a duration above " +
                FormatDuration(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(f.min))) +
                (f.max != std::numeric_limits<double>::infinity()
-                    ? " and at most " + FormatDuration(std::chrono::duration_cast<Duration>(
-                                            std::chrono::duration<double>(f.max)))
+                    ? " and at most " +
+                          FormatDuration(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(f.max)))
                     : std::string());
       }
       *duration = *d;
@@ -207,9 +208,9 @@ std::string JoinProblems(const std::vector<std::string>& problems) {
   // large error (issue 19 item 9).
   constexpr size_t kMaxHead = 300;
   const size_t listed = std::min(problems.size(), kMaxListedProblems);
-  std::string first = problems.size() <= 1 ? "invalid trigger metadata: "
-                                           : "invalid trigger metadata (" + std::to_string(problems.size()) +
-                                                 " problems): ";
+  std::string first = problems.size() <= 1
+                          ? "invalid trigger metadata: "
+                          : "invalid trigger metadata (" + std::to_string(problems.size()) + " problems): ";
   std::string details;
   for (size_t i = 0; i < listed; ++i) {
     const std::string& p = problems[i];

@@ -26,9 +26,9 @@ struct FieldSpec {
   std::vector<std::string> enum_values;
   double min = -std::numeric_limits<double>::infinity();  ///< exclusive lower bound
   double max = std::numeric_limits<double>::infinity();   ///< inclusive upper bound
-  bool fraction = false;  ///< a 0-1 value; "50" gets "did you mean 0.5?"
+  bool fraction = false;                                  ///< a 0-1 value; "50" gets "did you mean 0.5?"
   bool required = false;
-  bool prefix = false;   ///< `key` is a prefix ("signal."): every key starting with it is accepted
+  bool prefix = false;  ///< `key` is a prefix ("signal."): every key starting with it is accepted
 };
 
 /// Typed values of the known keys that were present (or defaulted). Plain value type.

@@ -100,8 +100,10 @@ Status Collector::Add(const std::shared_ptr<TrackedObject>& object) {
       fresh->front_door_http = spec.front_door->scrape.http;
     }
     static thread_local std::mt19937_64 rng(std::random_device{}());
-    auto span = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(spec.scrape_interval).count() / 10);
-    fresh->origin = deps_.clock->Now() + std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, span - 1)(rng));
+    auto span =
+        std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(spec.scrape_interval).count() / 10);
+    fresh->origin =
+        deps_.clock->Now() + std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, span - 1)(rng));
     std::lock_guard lock(mu_);
     auto [it, inserted] = groups_.emplace(key, fresh);
     group = it->second;  // another thread may have created it meanwhile: use theirs

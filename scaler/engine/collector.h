@@ -53,7 +53,7 @@ class Collector {
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Group>> groups_;
   std::unordered_map<const TrackedObject*, std::shared_ptr<Group>> group_of_;  // each member's group
-  std::multimap<TimePoint, std::weak_ptr<Group>> queue_;  // next run of each idle group
+  std::multimap<TimePoint, std::weak_ptr<Group>> queue_;                       // next run of each idle group
   bool stop_ = false;
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> workers_;

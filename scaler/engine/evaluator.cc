@@ -181,8 +181,10 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
     bool all_unreadable = std::all_of(snapshot->pods.begin(), snapshot->pods.end(),
                                       [](const signals::PodReading& p) { return p.unreadable_metrics; });
     if (all_unreadable) {
-      ev.status = FailedPrecondition(spec.key.ToString() + ": every ready pod answers, but with metrics this trigger "
-                                     "cannot read (" + std::to_string(snapshot->pods.size()) +
+      ev.status = FailedPrecondition(spec.key.ToString() +
+                                     ": every ready pod answers, but with metrics this trigger "
+                                     "cannot read (" +
+                                     std::to_string(snapshot->pods.size()) +
                                      " pods; first: " + snapshot->pods.front().error + ")");
       return finish(ev);
     }

@@ -18,15 +18,15 @@ namespace nimscaler::engine {
 
 /// One evaluation; immutable once published.
 struct Evaluation {
-  Status status;          ///< OK, or why there is no value (UNAVAILABLE, FAILED_PRECONDITION)
-  double value = 0;       ///< desired replicas: finite and >= 0 when status is OK
-  bool active = false;    ///< IsActive answer when status is OK
-  bool held = false;      ///< value kept from the previous cycle (a pod is missing, or no data)
-  bool pending = false;   ///< no collection cycle has finished yet (status is UNAVAILABLE)
-  bool panicking = false; ///< the panic window drove the value (docs/formula.md "The decision")
-  bool woken = false;     ///< active because of a wake (wakeQuery or the wake hook), not the pods
-  std::string wake_error; ///< why wakeQuery could not be evaluated this cycle
-  double raw = 0;         ///< the formula's value this cycle, before the decision policy
+  Status status;           ///< OK, or why there is no value (UNAVAILABLE, FAILED_PRECONDITION)
+  double value = 0;        ///< desired replicas: finite and >= 0 when status is OK
+  bool active = false;     ///< IsActive answer when status is OK
+  bool held = false;       ///< value kept from the previous cycle (a pod is missing, or no data)
+  bool pending = false;    ///< no collection cycle has finished yet (status is UNAVAILABLE)
+  bool panicking = false;  ///< the panic window drove the value (docs/formula.md "The decision")
+  bool woken = false;      ///< active because of a wake (wakeQuery or the wake hook), not the pods
+  std::string wake_error;  ///< why wakeQuery could not be evaluated this cycle
+  double raw = 0;          ///< the formula's value this cycle, before the decision policy
   TimePoint at{};
   /// Aggregates for debugging and telemetry: sum of each gauge over pods, rate of each counter
   /// ("<name>_rate"), each quantile used ("<name>_p95"), replicas and pods.

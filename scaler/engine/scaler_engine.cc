@@ -26,7 +26,8 @@ constexpr size_t kMaxPendingWakes = 10000;
 // A Kubernetes Service or namespace name: a DNS-1123 label.
 bool IsServiceLabel(std::string_view s) {
   if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }
 
 // The labels of a DNS name, lower-case, without a final dot.
@@ -70,9 +71,7 @@ std::vector<ServiceName> ServicesRead(const spec::ScalerSpec& spec) {
   std::vector<ServiceName> found;
   const auto& d = spec.discovery;
   switch (d.kind) {
-    case sources::DiscoveryConfig::Kind::kService:
-      found.push_back({spec.key.ns, d.service});
-      break;
+    case sources::DiscoveryConfig::Kind::kService: found.push_back({spec.key.ns, d.service}); break;
     case sources::DiscoveryConfig::Kind::kDns: {
       std::vector<std::string> labels = DnsLabels(d.dns_name);
       if (labels.size() == 1) {
@@ -97,7 +96,11 @@ std::vector<ServiceName> ServicesRead(const spec::ScalerSpec& spec) {
 }
 
 ScalerEngine::ScalerEngine(spec::SpecOptions options, EngineDeps deps, Duration idle_forget, size_t workers)
-    : options_(options), deps_(std::move(deps)), idle_forget_(idle_forget), collector_(deps_, workers), wake_poller_(deps_.clock, 4) {}
+    : options_(options),
+      deps_(std::move(deps)),
+      idle_forget_(idle_forget),
+      collector_(deps_, workers),
+      wake_poller_(deps_.clock, 4) {}
 
 ScalerEngine::~ScalerEngine() { StopAll(); }
 

@@ -8,9 +8,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <tuple>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "scaler/engine/collector.h"
@@ -44,8 +44,8 @@ inline constexpr std::string_view kServiceWakePrefix = "service/";
 
 /// What ScalerEngine::WakeService woke.
 struct ServiceWake {
-  size_t triggers = 0;                     ///< tracked triggers woken, each once
-  std::vector<std::string> scaled_objects; ///< their ScaledObjects, "<namespace>/<name>", sorted, each once
+  size_t triggers = 0;                      ///< tracked triggers woken, each once
+  std::vector<std::string> scaled_objects;  ///< their ScaledObjects, "<namespace>/<name>", sorted, each once
 };
 
 /// Thread-safe.
@@ -79,8 +79,7 @@ class ScalerEngine {
 
   /// Wakes every tracked trigger whose pods come from Service namespace/service (ServicesRead),
   /// each once, whatever its ScaledObject's name (the wake hook by Service, issue 18 item 2).
-  ServiceWake WakeService(const std::string& ns, const std::string& service, TimePoint now,
-                          const std::string& reason);
+  ServiceWake WakeService(const std::string& ns, const std::string& service, TimePoint now, const std::string& reason);
 
   /// As RecordPendingWake, for a Service: a trigger that reads it (ServicesRead) and starts
   /// being tracked before `until` is woken at once. Calling it again re-arms the same record.
@@ -134,9 +133,9 @@ class ScalerEngine {
     std::string reason;
   };
   std::map<std::pair<std::string, std::string>, PendingWake> pending_wakes_;  // guarded by mu_
-  std::map<ServiceName, PendingWake> pending_service_wakes_;                 // guarded by mu_
-  size_t cached_errors_ = 0;  // entries_ holding an error
-  size_t tracked_ = 0;        // entries_ holding an object
+  std::map<ServiceName, PendingWake> pending_service_wakes_;                  // guarded by mu_
+  size_t cached_errors_ = 0;                                                  // entries_ holding an error
+  size_t tracked_ = 0;                                                        // entries_ holding an object
   Collector collector_;
   WakePoller wake_poller_;
 };

@@ -20,7 +20,8 @@ TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, EngineDeps deps)
     // The query must end before the next one is due: at most half the interval (and 5 s).
     net::HttpRequestOptions options = spec_->wake_http;
     auto half = std::chrono::duration_cast<std::chrono::milliseconds>(spec_->scrape_interval / 2);
-    options.timeout = std::clamp(half, std::chrono::milliseconds(100), std::min(options.timeout, std::chrono::milliseconds(5000)));
+    options.timeout =
+        std::clamp(half, std::chrono::milliseconds(100), std::min(options.timeout, std::chrono::milliseconds(5000)));
     wake_query_.emplace(spec_->prometheus_address, spec_->wake_query, deps_.http, std::move(options));
   }
   TimePoint now = deps_.clock->Now();
@@ -28,9 +29,8 @@ TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, EngineDeps deps)
   last_cycle_end_ns_.store(now.time_since_epoch().count());
   auto pending = std::make_shared<Evaluation>(evaluator_.Pending(now));
   latest_ = std::move(pending);
-  telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: tracking {} every {}, formula {}",
-                 spec_->key.ToString(), spec_->discovery.Describe(), FormatDuration(spec_->scrape_interval),
-                 spec_->FormulaText());
+  telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: tracking {} every {}, formula {}", spec_->key.ToString(),
+                 spec_->discovery.Describe(), FormatDuration(spec_->scrape_interval), spec_->FormulaText());
 }
 
 TrackedObject::~TrackedObject() { Stop(); }
@@ -113,7 +113,8 @@ void TrackedObject::Ingest(const CycleData& data) {
   cycles_.fetch_add(1);
 }
 
-signals::SnapshotConstPtr TrackedObject::BuildSnapshot(const CycleData& data, const signals::SnapshotConstPtr& previous) {
+signals::SnapshotConstPtr TrackedObject::BuildSnapshot(const CycleData& data,
+                                                       const signals::SnapshotConstPtr& previous) {
   auto snap = std::make_shared<signals::Snapshot>();
   TimePoint now = data.started;
   snap->taken_at = now;
@@ -153,8 +154,8 @@ signals::SnapshotConstPtr TrackedObject::BuildSnapshot(const CycleData& data, co
       reading.error = scraped.status().message();
       reading.unreadable_metrics = scraped.status().code() == Code::kFailedPrecondition;
       // A gauge is a point-in-time level: a recent one is better than none, so a failed
-      // pod keeps its last gauges for 3 x scrapeInterval (docs/operations.md "What KEDA gets, and when"). Rates are never
-      // carried over.
+      // pod keeps its last gauges for 3 x scrapeInterval (docs/operations.md "What KEDA gets, and when"). Rates are
+      // never carried over.
       if (prev != nullptr && prev->last_success && now - *prev->last_success <= spec_->stale_keep) {
         reading.stale = true;
         reading.gauges = prev->gauges;
@@ -234,8 +235,10 @@ void TrackedObject::WakeOnFrontDoorDemand(const Evaluation& ev, TimePoint now) {
     wake_until_ = now + spec_->wake_hold;
   }
   if (arming) {
-    telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: woken by the front door ({} waiting, {} in flight; "
-                   "held for {})", spec_->key.ToString(), FormatDouble(waiting), FormatDouble(inflight),
+    telemetry::Log(log_, spdlog::level::info, LogContext(),
+                   "{}: woken by the front door ({} waiting, {} in flight; "
+                   "held for {})",
+                   spec_->key.ToString(), FormatDouble(waiting), FormatDouble(inflight),
                    FormatDuration(spec_->wake_hold));
   }
 }

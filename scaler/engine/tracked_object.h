@@ -35,8 +35,8 @@ struct EngineDeps {
 /// What one collection cycle of a group fetched, shared by every member of the group.
 struct CycleData {
   TimePoint started{};
-  size_t discovered = 0;        ///< pods listed (ready or not)
-  std::string discovery_error;  ///< why discovery failed (the last known pods were scraped)
+  size_t discovered = 0;          ///< pods listed (ready or not)
+  std::string discovery_error;    ///< why discovery failed (the last known pods were scraped)
   std::vector<std::string> urls;  ///< ready pods scraped, in order
   /// Their names (PodEndpoint::name), one per url, for log lines: views into the group's pod
   /// list, which outlives the cycle's Ingest() calls.
@@ -63,9 +63,7 @@ class TrackedObject {
 
   const spec::ScalerSpec& spec() const { return *spec_; }
   /// The labels of this trigger's self-metrics series (namespace, ScaledObject, metric name).
-  telemetry::TriggerLabels MetricLabels() const {
-    return {spec_->key.ns, spec_->key.name, spec_->metric_name};
-  }
+  telemetry::TriggerLabels MetricLabels() const { return {spec_->key.ns, spec_->key.name, spec_->metric_name}; }
   /// The structured fields of this trigger's log lines (namespace, scaledobject, trigger: the
   /// same values as MetricLabels()); views into the spec, which outlives every log call.
   telemetry::LogFields LogContext() const { return {spec_->key.ns, spec_->key.name, spec_->metric_name, {}, {}}; }
@@ -125,10 +123,10 @@ class TrackedObject {
   const EngineDeps deps_;
   const sources::PodScrapeSource source_;
   std::optional<sources::PodScrapeSource> front_door_source_;  // with frontDoor only
-  Evaluator evaluator_;  // used by the collector worker running this trigger's group only
+  Evaluator evaluator_;                 // used by the collector worker running this trigger's group only
   signals::SnapshotConstPtr snapshot_;  // likewise
   std::optional<sources::PrometheusQuerySource> wake_query_;
-  std::string last_wake_error_;  // the WakePoller's thread only: what was last logged
+  std::string last_wake_error_;                // the WakePoller's thread only: what was last logged
   std::set<std::string> auto_engines_logged_;  // BuildSnapshot's worker only: engines `auto` chose, logged once each
   std::shared_ptr<spdlog::logger> log_;
 

@@ -36,10 +36,9 @@ struct FnInfo {
 };
 
 constexpr FnInfo kFunctions[] = {
-    {"min", Fn::kMin},     {"max", Fn::kMax},     {"ceil", Fn::kCeil},
-    {"floor", Fn::kFloor}, {"round", Fn::kRound}, {"abs", Fn::kAbs},
-    {"clamp", Fn::kClamp}, {"sum", Fn::kSum},     {"avg", Fn::kAvg},
-    {"count", Fn::kCount}, {"rate", Fn::kRate},   {"quantile", Fn::kQuantile},
+    {"min", Fn::kMin},     {"max", Fn::kMax},         {"ceil", Fn::kCeil},   {"floor", Fn::kFloor},
+    {"round", Fn::kRound}, {"abs", Fn::kAbs},         {"clamp", Fn::kClamp}, {"sum", Fn::kSum},
+    {"avg", Fn::kAvg},     {"count", Fn::kCount},     {"rate", Fn::kRate},   {"quantile", Fn::kQuantile},
     {"trend", Fn::kTrend}, {"predict", Fn::kPredict},
 };
 
@@ -67,12 +66,9 @@ size_t StartPos(const Node& node) {
 // The hint for a signal of `kind` used where it does not fit.
 std::string UseHint(const std::string& name, Kind kind) {
   switch (kind) {
-    case Kind::kCounter:
-      return "use rate(" + name + ")";
-    case Kind::kHistogram:
-      return "use quantile(0.95, " + name + ")";
-    default:
-      return "aggregate it, e.g. sum(" + name + ")";
+    case Kind::kCounter: return "use rate(" + name + ")";
+    case Kind::kHistogram: return "use quantile(0.95, " + name + ")";
+    default: return "aggregate it, e.g. sum(" + name + ")";
   }
 }
 
@@ -91,8 +87,7 @@ class Checker {
     if (!Scalar(root)) return false;
     for (auto& [name, use] : uses_) {
       std::sort(use.quantiles.begin(), use.quantiles.end());
-      use.quantiles.erase(std::unique(use.quantiles.begin(), use.quantiles.end()),
-                          use.quantiles.end());
+      use.quantiles.erase(std::unique(use.quantiles.begin(), use.quantiles.end()), use.quantiles.end());
       out->signals.push_back(use);
     }
     out->replicas = replicas_;
@@ -128,8 +123,7 @@ class Checker {
   // Checks that `node` is a scalar expression and resolves it.
   bool Scalar(Node* node) {
     switch (node->op) {
-      case Op::kNumber:
-        return true;
+      case Op::kNumber: return true;
       case Op::kIdent:
         if (node->name == "replicas") {
           node->op = Op::kReplicas;
@@ -146,12 +140,10 @@ class Checker {
           std::string what = kind == Kind::kCounter     ? "a counter"
                              : kind == Kind::kHistogram ? "a histogram"
                                                         : "a per-pod signal";
-          return Fail(node->pos,
-                      "'" + node->name + "' is " + what + "; " + UseHint(node->name, kind));
+          return Fail(node->pos, "'" + node->name + "' is " + what + "; " + UseHint(node->name, kind));
         }
         return UnknownName(*node);
-      case Op::kCall:
-        return Call(node);
+      case Op::kCall: return Call(node);
       default:
         for (auto& arg : node->args) {
           if (!Scalar(arg.get())) return false;
@@ -162,8 +154,7 @@ class Checker {
 
   bool Arity(const Node& node, size_t want, const char* what) {
     if (node.args.size() == want) return true;
-    std::string message =
-        node.name + "() takes " + std::to_string(want) + (want == 1 ? " argument" : " arguments");
+    std::string message = node.name + "() takes " + std::to_string(want) + (want == 1 ? " argument" : " arguments");
     if (what[0] != '\0') message += std::string(" (") + what + ")";
     return Fail(node.pos, message + ", got " + std::to_string(node.args.size()));
   }
@@ -191,8 +182,7 @@ class Checker {
       case Fn::kMin:
       case Fn::kMax: {
         // One signal argument aggregates across pods; otherwise min/max of numbers.
-        if (node->args.size() == 1 && node->args[0]->op == Op::kIdent &&
-            IsSignal(node->args[0]->name)) {
+        if (node->args.size() == 1 && node->args[0]->op == Op::kIdent && IsSignal(node->args[0]->name)) {
           return Aggregate(node, fn->fn == Fn::kMax ? Op::kMaxPods : Op::kMinPods);
         }
         if (node->args.empty()) {
@@ -215,21 +205,16 @@ class Checker {
         if (!Arity(*node, 3, "x, lo, hi")) return false;
         node->op = Op::kClamp;
         return ScalarArgs(node);
-      case Fn::kSum:
-        return Aggregate(node, Op::kSumPods);
-      case Fn::kAvg:
-        return Aggregate(node, Op::kAvgPods);
-      case Fn::kCount:
-        return Aggregate(node, Op::kCountPods);
+      case Fn::kSum: return Aggregate(node, Op::kSumPods);
+      case Fn::kAvg: return Aggregate(node, Op::kAvgPods);
+      case Fn::kCount: return Aggregate(node, Op::kCountPods);
       case Fn::kRate:
         if (!Arity(*node, 1, "a counter")) return false;
         node->op = Op::kRate;
         return SignalArg(node->args[0].get(), Kind::kCounter, -1);
-      case Fn::kQuantile:
-        return Quantile(node);
+      case Fn::kQuantile: return Quantile(node);
       case Fn::kTrend:
-      case Fn::kPredict:
-        return Trend(node, fn->fn == Fn::kPredict);
+      case Fn::kPredict: return Trend(node, fn->fn == Fn::kPredict);
     }
     return false;
   }
@@ -293,12 +278,10 @@ class Checker {
     Node* q = node->args[0].get();
     std::string example = "quantile(0.95, " + ExampleName(Kind::kHistogram) + ")";
     if (q->op != Op::kNumber) {
-      return Fail(StartPos(*q),
-                  "quantile() level must be a number between 0 and 1, e.g. " + example);
+      return Fail(StartPos(*q), "quantile() level must be a number between 0 and 1, e.g. " + example);
     }
     if (!(q->number >= 0 && q->number <= 1)) {
-      std::string message =
-          "quantile() level must be between 0 and 1, got " + FormatNumber(q->number);
+      std::string message = "quantile() level must be between 0 and 1, got " + FormatNumber(q->number);
       if (q->number > 1 && q->number <= 100) {
         message += ", did you mean " + FormatNumber(q->number / 100) + "?";
       }
@@ -312,9 +295,7 @@ class Checker {
   // A signal of `kind` to show in an example: the usual builtin when declared, else the first
   // declared one of that kind.
   std::string ExampleName(Kind kind) const {
-    std::string preferred = kind == Kind::kCounter     ? "requests"
-                            : kind == Kind::kHistogram ? "ttft"
-                                                       : "waiting";
+    std::string preferred = kind == Kind::kCounter ? "requests" : kind == Kind::kHistogram ? "ttft" : "waiting";
     auto it = kinds_.find(preferred);
     if (it != kinds_.end() && it->second == kind) return preferred;
     for (const auto& name : names_) {
@@ -326,8 +307,8 @@ class Checker {
 
   // Resolves a signal-name argument of an aggregation, rate() or quantile().
   bool SignalArg(Node* arg, Kind need, double q, std::string fn = "rate") {
-    std::string example = need == Kind::kHistogram ? "quantile(0.95, " + ExampleName(need) + ")"
-                                                   : fn + "(" + ExampleName(need) + ")";
+    std::string example =
+        need == Kind::kHistogram ? "quantile(0.95, " + ExampleName(need) + ")" : fn + "(" + ExampleName(need) + ")";
     if (arg->op != Op::kIdent) {
       return Fail(StartPos(*arg), fn + "() needs a signal name, e.g. " + example);
     }
@@ -350,9 +331,9 @@ class Checker {
       use.kind = need;
       use.declared = kind;
     } else if (use.kind != need) {
-      return Fail(arg->pos, "'" + arg->name + "' cannot be both a " + SignalKindName(use.kind) +
-                                " and a " + SignalKindName(need) + "; it is used as a " +
-                                SignalKindName(use.kind) + " earlier in the formula");
+      return Fail(arg->pos, "'" + arg->name + "' cannot be both a " + SignalKindName(use.kind) + " and a " +
+                                SignalKindName(need) + "; it is used as a " + SignalKindName(use.kind) +
+                                " earlier in the formula");
     }
     if (need == Kind::kHistogram) use.quantiles.push_back(q);
     arg->op = Op::kSignal;
@@ -372,8 +353,7 @@ class Checker {
 
 }  // namespace
 
-bool Check(Node* root, const std::vector<SignalInfo>& signals, CheckedUses* uses,
-           Failure* failure) {
+bool Check(Node* root, const std::vector<SignalInfo>& signals, CheckedUses* uses, Failure* failure) {
   Checker checker(signals, failure);
   return checker.Run(root, uses);
 }

@@ -16,8 +16,7 @@ constexpr double kDefaultWaiting = 4;
 
 Status CheckTarget(const char* key, double v) {
   if (!std::isfinite(v) || v <= 0) {
-    return InvalidArgument(std::string(key) + " must be a number > 0, got " +
-                           detail::FormatNumber(v));
+    return InvalidArgument(std::string(key) + " must be a number > 0, got " + detail::FormatNumber(v));
   }
   return Status::Ok();
 }
@@ -41,16 +40,15 @@ Result<std::string> DefaultFormula(const Targets& targets) {
     const std::optional<double>& target;
   };
   // Levels: the total across pods divided by what one replica should carry.
-  for (const Level& l : {Level{"targetKvCache", "kv_cache", t.kv_cache},
-                         Level{"targetWaiting", "waiting", t.waiting},
+  for (const Level& l : {Level{"targetKvCache", "kv_cache", t.kv_cache}, Level{"targetWaiting", "waiting", t.waiting},
                          Level{"targetRunning", "running", t.running}}) {
     if (!l.target) continue;
     if (Status s = CheckTarget(l.key, *l.target); !s.ok()) return s;
     terms.push_back("sum(" + std::string(l.signal) + ")/" + detail::FormatNumber(*l.target));
   }
   // Latencies: scale the current replicas by how far the quantile is above its target.
-  for (const Level& l : {Level{"targetTtft", "ttft", t.ttft}, Level{"targetItl", "itl", t.itl},
-                         Level{"targetE2e", "e2e", t.e2e}}) {
+  for (const Level& l :
+       {Level{"targetTtft", "ttft", t.ttft}, Level{"targetItl", "itl", t.itl}, Level{"targetE2e", "e2e", t.e2e}}) {
     if (!l.target) continue;
     if (Status s = CheckTarget(l.key, *l.target); !s.ok()) return s;
     terms.push_back("replicas*quantile(" + detail::FormatNumber(q) + ", " + l.signal + ")/" +

@@ -20,8 +20,8 @@ std::string FormatFailure(std::string_view text, const Failure& failure) {
   size_t pos = std::min(failure.pos, text.size());
   size_t newline = text.substr(0, pos).rfind('\n');
   size_t line_start = newline == std::string_view::npos ? 0 : newline + 1;
-  size_t line_no = 1 + static_cast<size_t>(std::count(
-                           text.begin(), text.begin() + static_cast<long>(line_start), '\n'));
+  size_t line_no =
+      1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<long>(line_start), '\n'));
   size_t line_end = text.find('\n', line_start);
   if (line_end == std::string_view::npos) line_end = text.size();
   size_t column = pos - line_start + 1;
@@ -50,8 +50,7 @@ std::string FormatFailure(std::string_view text, const Failure& failure) {
   if (shown_end < line_end) shown += "...";
   caret += "^ near here";
 
-  std::string out =
-      "formula:" + std::to_string(line_no) + ":" + std::to_string(column) + ": " + failure.message;
+  std::string out = "formula:" + std::to_string(line_no) + ":" + std::to_string(column) + ": " + failure.message;
   out += "\n";
   out += shown;
   out += "\n";
@@ -66,8 +65,7 @@ std::string FormatNumber(double v) {
   // Fixed notation for ordinary magnitudes reads best in a formula; the shortest round-trip
   // form (which may use an exponent) otherwise.
   double a = std::fabs(v);
-  auto format =
-      (a == 0 || (a >= 1e-6 && a < 1e15)) ? std::chars_format::fixed : std::chars_format::general;
+  auto format = (a == 0 || (a >= 1e-6 && a < 1e15)) ? std::chars_format::fixed : std::chars_format::general;
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, format);
   if (ec != std::errc()) return "?";
   return std::string(buf, end);

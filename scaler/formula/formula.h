@@ -178,8 +178,7 @@ class Program {
   Status CheckSignalKind(std::string_view signal, Kind actual) const;
 
  private:
-  friend Result<std::shared_ptr<const Program>> Compile(std::string_view,
-                                                        const std::vector<SignalInfo>&,
+  friend Result<std::shared_ptr<const Program>> Compile(std::string_view, const std::vector<SignalInfo>&,
                                                         const Options&);
   Program() = default;
 
@@ -199,8 +198,7 @@ using ProgramConstSharedPtr = std::shared_ptr<const Program>;
 ///   max(sum(kv_cahce)/0.8, 1)
 ///            ^ near here
 /// with a first line that stands alone (KEDA shows it as an event). Columns count bytes.
-Result<ProgramConstSharedPtr> Compile(std::string_view text,
-                                      const std::vector<SignalInfo>& signals = BuiltinSignals(),
+Result<ProgramConstSharedPtr> Compile(std::string_view text, const std::vector<SignalInfo>& signals = BuiltinSignals(),
                                       const Options& options = {});
 
 /// Per-replica targets from the trigger metadata (docs/trigger-reference.md "Keys"); latency targets in seconds.

@@ -57,8 +57,8 @@ bool LexNumber(std::string_view text, size_t* i, Token* tok, Failure* failure) {
     std::string_view word = text.substr(start, k - start);
     auto d = ParseDuration(word);
     if (!d) {
-      *failure = {start, "invalid number or duration '" + Truncate(word, 40) +
-                             "' (duration units: ns, us, ms, s, m, h)"};
+      *failure = {start,
+                  "invalid number or duration '" + Truncate(word, 40) + "' (duration units: ns, us, ms, s, m, h)"};
       return false;
     }
     tok->type = Tok::kNumber;
@@ -88,12 +88,9 @@ bool LexNumber(std::string_view text, size_t* i, Token* tok, Failure* failure) {
 
 std::string Describe(const Token& token) {
   switch (token.type) {
-    case Tok::kEnd:
-      return "end of formula";
-    case Tok::kNumber:
-      return "number '" + Truncate(token.text, 40) + "'";
-    default:
-      return "'" + Truncate(token.text, 40) + "'";
+    case Tok::kEnd: return "end of formula";
+    case Tok::kNumber: return "number '" + Truncate(token.text, 40) + "'";
+    default: return "'" + Truncate(token.text, 40) + "'";
   }
 }
 
@@ -123,33 +120,15 @@ bool Lex(std::string_view text, std::vector<Token>* out, Failure* failure) {
     char next = i + 1 < text.size() ? text[i + 1] : '\0';
     size_t len = 1;
     switch (c) {
-      case '+':
-        tok.type = Tok::kPlus;
-        break;
-      case '-':
-        tok.type = Tok::kMinus;
-        break;
-      case '*':
-        tok.type = Tok::kStar;
-        break;
-      case '/':
-        tok.type = Tok::kSlash;
-        break;
-      case '?':
-        tok.type = Tok::kQuestion;
-        break;
-      case ':':
-        tok.type = Tok::kColon;
-        break;
-      case '(':
-        tok.type = Tok::kLParen;
-        break;
-      case ')':
-        tok.type = Tok::kRParen;
-        break;
-      case ',':
-        tok.type = Tok::kComma;
-        break;
+      case '+': tok.type = Tok::kPlus; break;
+      case '-': tok.type = Tok::kMinus; break;
+      case '*': tok.type = Tok::kStar; break;
+      case '/': tok.type = Tok::kSlash; break;
+      case '?': tok.type = Tok::kQuestion; break;
+      case ':': tok.type = Tok::kColon; break;
+      case '(': tok.type = Tok::kLParen; break;
+      case ')': tok.type = Tok::kRParen; break;
+      case ',': tok.type = Tok::kComma; break;
       case '<':
         tok.type = next == '=' ? Tok::kLe : Tok::kLt;
         len = next == '=' ? 2 : 1;
@@ -186,9 +165,7 @@ bool Lex(std::string_view text, std::vector<Token>* out, Failure* failure) {
         tok.type = Tok::kOr;
         len = 2;
         break;
-      default:
-        *failure = {i, "unexpected " + ShowChar(c)};
-        return false;
+      default: *failure = {i, "unexpected " + ShowChar(c)}; return false;
     }
     tok.text = text.substr(i, len);
     out->push_back(tok);

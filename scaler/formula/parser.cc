@@ -13,16 +13,14 @@ namespace {
 
 class Parser {
  public:
-  Parser(std::string_view text, const std::vector<Token>& tokens, const Options& options,
-         Failure* failure)
+  Parser(std::string_view text, const std::vector<Token>& tokens, const Options& options, Failure* failure)
       : text_(text), tokens_(tokens), options_(options), failure_(failure) {}
 
   NodePtr ParseAll() {
     NodePtr root = ParseExpr();
     if (!root) return nullptr;
     if (Peek().type != Tok::kEnd) {
-      return Fail(Peek().pos,
-                  "expected an operator or the end of the formula, got " + Describe(Peek()));
+      return Fail(Peek().pos, "expected an operator or the end of the formula, got " + Describe(Peek()));
     }
     return root;
   }
@@ -64,8 +62,7 @@ class Parser {
   }
 
   NodePtr TooDeep(size_t pos) {
-    return Fail(pos, "formula nests too deeply (the limit is " +
-                         std::to_string(options_.max_depth) + " levels)");
+    return Fail(pos, "formula nests too deeply (the limit is " + std::to_string(options_.max_depth) + " levels)");
   }
 
   // Guards every recursive entry point: nesting counts parentheses and unary chains even when
@@ -93,8 +90,8 @@ class Parser {
     NodePtr yes = ParseExpr();
     if (!yes) return nullptr;
     if (Peek().type != Tok::kColon) {
-      return Fail(Peek().pos, "expected ':' of the conditional started by '?' at column " +
-                                  Column(q.pos) + ", got " + Describe(Peek()));
+      return Fail(Peek().pos, "expected ':' of the conditional started by '?' at column " + Column(q.pos) + ", got " +
+                                  Describe(Peek()));
     }
     Take();
     NodePtr no = ParseExpr();
@@ -136,23 +133,15 @@ class Parser {
   }
 
   static bool IsEquality(Tok t) { return t == Tok::kEq || t == Tok::kNe; }
-  static bool IsRelational(Tok t) {
-    return t == Tok::kLt || t == Tok::kLe || t == Tok::kGt || t == Tok::kGe;
-  }
+  static bool IsRelational(Tok t) { return t == Tok::kLt || t == Tok::kLe || t == Tok::kGt || t == Tok::kGe; }
   static Op ComparisonOp(Tok t) {
     switch (t) {
-      case Tok::kLt:
-        return Op::kLt;
-      case Tok::kLe:
-        return Op::kLe;
-      case Tok::kGt:
-        return Op::kGt;
-      case Tok::kGe:
-        return Op::kGe;
-      case Tok::kEq:
-        return Op::kEq;
-      default:
-        return Op::kNe;
+      case Tok::kLt: return Op::kLt;
+      case Tok::kLe: return Op::kLe;
+      case Tok::kGt: return Op::kGt;
+      case Tok::kGe: return Op::kGe;
+      case Tok::kEq: return Op::kEq;
+      default: return Op::kNe;
     }
   }
 
@@ -179,8 +168,8 @@ class Parser {
   }
 
   NodePtr ChainError(const Token& first) {
-    return Fail(Peek().pos, "comparisons cannot be chained; write (a " + std::string(first.text) +
-                                " b) && (b " + std::string(Peek().text) + " c)");
+    return Fail(Peek().pos, "comparisons cannot be chained; write (a " + std::string(first.text) + " b) && (b " +
+                                std::string(Peek().text) + " c)");
   }
 
   NodePtr ParseAdditive() {
@@ -189,8 +178,7 @@ class Parser {
       const Token& op = Take();
       NodePtr right = ParseMultiplicative();
       if (!right) return nullptr;
-      left = Make(op.type == Tok::kPlus ? Op::kAdd : Op::kSub, op.pos, std::move(left),
-                  std::move(right));
+      left = Make(op.type == Tok::kPlus ? Op::kAdd : Op::kSub, op.pos, std::move(left), std::move(right));
     }
     return left;
   }
@@ -201,8 +189,7 @@ class Parser {
       const Token& op = Take();
       NodePtr right = ParseUnary();
       if (!right) return nullptr;
-      left = Make(op.type == Tok::kStar ? Op::kMul : Op::kDiv, op.pos, std::move(left),
-                  std::move(right));
+      left = Make(op.type == Tok::kStar ? Op::kMul : Op::kDiv, op.pos, std::move(left), std::move(right));
     }
     return left;
   }
@@ -229,22 +216,19 @@ class Parser {
         }
         return node;
       }
-      case Tok::kIdent:
-        return ParseName();
+      case Tok::kIdent: return ParseName();
       case Tok::kLParen: {
         Take();
         NodePtr inner = ParseExpr();
         if (!inner) return nullptr;
         if (Peek().type != Tok::kRParen) {
-          return Fail(Peek().pos, "expected ')' to close the '(' at column " + Column(tok.pos) +
-                                      ", got " + Describe(Peek()));
+          return Fail(Peek().pos,
+                      "expected ')' to close the '(' at column " + Column(tok.pos) + ", got " + Describe(Peek()));
         }
         Take();
         return inner;
       }
-      default:
-        return Fail(tok.pos,
-                    "expected a number, a signal, a function call or '(', got " + Describe(tok));
+      default: return Fail(tok.pos, "expected a number, a signal, a function call or '(', got " + Describe(tok));
     }
   }
 
@@ -271,9 +255,8 @@ class Parser {
           continue;
         }
         if (Peek().type == Tok::kRParen) break;
-        return Fail(Peek().pos, "expected ',' or ')' in the arguments of " +
-                                    std::string(name.text) + "() opened at column " +
-                                    Column(open.pos) + ", got " + Describe(Peek()));
+        return Fail(Peek().pos, "expected ',' or ')' in the arguments of " + std::string(name.text) +
+                                    "() opened at column " + Column(open.pos) + ", got " + Describe(Peek()));
       }
     }
     Take();  // ')'
@@ -296,8 +279,7 @@ class Parser {
 
 NodePtr Parse(std::string_view text, const Options& options, Failure* failure) {
   if (text.size() > options.max_length) {
-    *failure = {options.max_length, "formula is too long (" + std::to_string(text.size()) +
-                                        " bytes; the limit is " +
+    *failure = {options.max_length, "formula is too long (" + std::to_string(text.size()) + " bytes; the limit is " +
                                         std::to_string(options.max_length) + ")"};
     return nullptr;
   }

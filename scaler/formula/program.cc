@@ -62,14 +62,10 @@ double Aggregate(Op op, std::span<const double> values) {
     best = MinMax(best, v, op == Op::kMaxPods);
   }
   switch (op) {
-    case Op::kSumPods:
-      return sum;
-    case Op::kCountPods:
-      return static_cast<double>(n);
-    case Op::kAvgPods:
-      return n == 0 ? kNaN : sum / static_cast<double>(n);
-    default:
-      return best;
+    case Op::kSumPods: return sum;
+    case Op::kCountPods: return static_cast<double>(n);
+    case Op::kAvgPods: return n == 0 ? kNaN : sum / static_cast<double>(n);
+    default: return best;
   }
 }
 
@@ -97,50 +93,30 @@ Val Unary(Val a, F f) {
 Val Eval(const Node& node, const Bindings& b) {
   auto arg = [&](size_t i) { return Eval(*node.args[i], b); };
   switch (node.op) {
-    case Op::kNumber:
-      return Num(node.number);
-    case Op::kReplicas:
-      return Num(b.Replicas());
-    case Op::kPods:
-      return Num(b.Pods());
-    case Op::kNeg:
-      return Unary(arg(0), [](double v) { return -v; });
-    case Op::kNot:
-      return Bool(!Truthy(arg(0)));
-    case Op::kAdd:
-      return Additive(arg(0), arg(1), false);
-    case Op::kSub:
-      return Additive(arg(0), arg(1), true);
-    case Op::kMul:
-      return Multiplicative(arg(0), arg(1), false);
-    case Op::kDiv:
-      return Multiplicative(arg(0), arg(1), true);
-    case Op::kLt:
-      return Bool(arg(0).v < arg(1).v);
-    case Op::kLe:
-      return Bool(arg(0).v <= arg(1).v);
-    case Op::kGt:
-      return Bool(arg(0).v > arg(1).v);
-    case Op::kGe:
-      return Bool(arg(0).v >= arg(1).v);
-    case Op::kEq:
-      return Bool(arg(0).v == arg(1).v);
-    case Op::kNe:
-      return Bool(arg(0).v != arg(1).v);
-    case Op::kAnd:
-      return Bool(Truthy(arg(0)) && Truthy(arg(1)));
-    case Op::kOr:
-      return Bool(Truthy(arg(0)) || Truthy(arg(1)));
-    case Op::kCond:
-      return Truthy(arg(0)) ? arg(1) : arg(2);
+    case Op::kNumber: return Num(node.number);
+    case Op::kReplicas: return Num(b.Replicas());
+    case Op::kPods: return Num(b.Pods());
+    case Op::kNeg: return Unary(arg(0), [](double v) { return -v; });
+    case Op::kNot: return Bool(!Truthy(arg(0)));
+    case Op::kAdd: return Additive(arg(0), arg(1), false);
+    case Op::kSub: return Additive(arg(0), arg(1), true);
+    case Op::kMul: return Multiplicative(arg(0), arg(1), false);
+    case Op::kDiv: return Multiplicative(arg(0), arg(1), true);
+    case Op::kLt: return Bool(arg(0).v < arg(1).v);
+    case Op::kLe: return Bool(arg(0).v <= arg(1).v);
+    case Op::kGt: return Bool(arg(0).v > arg(1).v);
+    case Op::kGe: return Bool(arg(0).v >= arg(1).v);
+    case Op::kEq: return Bool(arg(0).v == arg(1).v);
+    case Op::kNe: return Bool(arg(0).v != arg(1).v);
+    case Op::kAnd: return Bool(Truthy(arg(0)) && Truthy(arg(1)));
+    case Op::kOr: return Bool(Truthy(arg(0)) || Truthy(arg(1)));
+    case Op::kCond: return Truthy(arg(0)) ? arg(1) : arg(2);
     case Op::kSumPods:
     case Op::kAvgPods:
     case Op::kMaxPods:
     case Op::kMinPods:
-    case Op::kCountPods:
-      return Num(Aggregate(node.op, b.Gauge(node.args[0]->name)));
-    case Op::kRate:
-      return Num(b.Rate(node.args[0]->name));
+    case Op::kCountPods: return Num(Aggregate(node.op, b.Gauge(node.args[0]->name)));
+    case Op::kRate: return Num(b.Rate(node.args[0]->name));
     case Op::kQuantile: {
       Windowed q = b.Quantile(node.args[0]->number, node.args[1]->name);
       return q.empty ? kEmpty : Num(q.value);
@@ -151,29 +127,23 @@ Val Eval(const Node& node, const Bindings& b) {
       for (const auto& a : node.args) best = MinMax(best, Eval(*a, b), node.op == Op::kMax);
       return best;
     }
-    case Op::kCeil:
-      return Unary(arg(0), [](double v) { return std::ceil(v); });
-    case Op::kFloor:
-      return Unary(arg(0), [](double v) { return std::floor(v); });
-    case Op::kRound:
-      return Unary(arg(0), [](double v) { return std::round(v); });
-    case Op::kAbs:
-      return Unary(arg(0), [](double v) { return std::fabs(v); });
+    case Op::kCeil: return Unary(arg(0), [](double v) { return std::ceil(v); });
+    case Op::kFloor: return Unary(arg(0), [](double v) { return std::floor(v); });
+    case Op::kRound: return Unary(arg(0), [](double v) { return std::round(v); });
+    case Op::kAbs: return Unary(arg(0), [](double v) { return std::fabs(v); });
     case Op::kClamp: {
       double x = arg(0).v;  // a number is needed: empty reads as 0
       if (std::isnan(x)) return Num(kNaN);
       return Num(MinMax(MinMax(x, arg(1).v, true), arg(2).v, false));
     }
-    case Op::kTrend:
-      return Num(b.Trend(node.slot).slope);
+    case Op::kTrend: return Num(b.Trend(node.slot).slope);
     case Op::kPredict: {
       Line line = b.Trend(node.slot);
       return Num(line.at_now + line.slope * node.args[1]->number);
     }
     case Op::kIdent:
     case Op::kCall:
-    case Op::kSignal:
-      break;  // resolved by the checker / read by their parents
+    case Op::kSignal: break;  // resolved by the checker / read by their parents
   }
   return Num(kNaN);
 }
@@ -198,8 +168,7 @@ Status ValidateSignals(const std::vector<SignalInfo>& signals) {
                              "with a digit)");
     }
     if (s.name == "replicas" || s.name == "pods") {
-      return InvalidArgument("formula: signal name '" + s.name +
-                             "' is reserved (it is a builtin number)");
+      return InvalidArgument("formula: signal name '" + s.name + "' is reserved (it is a builtin number)");
     }
     if (!seen.insert(s.name).second) {
       return InvalidArgument("formula: signal '" + s.name + "' is declared twice");
@@ -212,18 +181,10 @@ Status ValidateSignals(const std::vector<SignalInfo>& signals) {
 
 const std::vector<SignalInfo>& BuiltinSignals() {
   static const auto* const kBuiltins = new std::vector<SignalInfo>{
-      {"kv_cache", Kind::kGauge},
-      {"waiting", Kind::kGauge},
-      {"running", Kind::kGauge},
-      {"ttft", Kind::kHistogram},
-      {"itl", Kind::kHistogram},
-      {"e2e", Kind::kHistogram},
-      {"queue_time", Kind::kHistogram},
-      {"prompt_tokens", Kind::kCounter},
-      {"generation_tokens", Kind::kCounter},
-      {"requests", Kind::kCounter},
-      {"frontdoor_waiting", Kind::kGauge},
-      {"frontdoor_inflight", Kind::kGauge},
+      {"kv_cache", Kind::kGauge},       {"waiting", Kind::kGauge},           {"running", Kind::kGauge},
+      {"ttft", Kind::kHistogram},       {"itl", Kind::kHistogram},           {"e2e", Kind::kHistogram},
+      {"queue_time", Kind::kHistogram}, {"prompt_tokens", Kind::kCounter},   {"generation_tokens", Kind::kCounter},
+      {"requests", Kind::kCounter},     {"frontdoor_waiting", Kind::kGauge}, {"frontdoor_inflight", Kind::kGauge},
   };
   return *kBuiltins;
 }
@@ -247,8 +208,7 @@ double Program::EvaluateTrendInput(size_t slot, const Bindings& bindings) const 
 std::string Program::Dump() const { return detail::Dump(*root_); }
 
 bool Program::uses_window() const {
-  return std::any_of(signals_.begin(), signals_.end(),
-                     [](const SignalUse& u) { return u.kind != Kind::kGauge; });
+  return std::any_of(signals_.begin(), signals_.end(), [](const SignalUse& u) { return u.kind != Kind::kGauge; });
 }
 
 Status Program::CheckSignalKind(std::string_view signal, Kind actual) const {
@@ -258,9 +218,8 @@ Status Program::CheckSignalKind(std::string_view signal, Kind actual) const {
     const char* how = use.kind == Kind::kCounter     ? "rate()"
                       : use.kind == Kind::kHistogram ? "quantile()"
                                                      : "an aggregation such as sum()";
-    return FailedPrecondition("formula uses signal '" + use.name + "' with " + how +
-                              ", which needs a " + SignalKindName(use.kind) + ", but its metric is a " +
-                              SignalKindName(actual));
+    return FailedPrecondition("formula uses signal '" + use.name + "' with " + how + ", which needs a " +
+                              SignalKindName(use.kind) + ", but its metric is a " + SignalKindName(actual));
   }
   return Status::Ok();
 }

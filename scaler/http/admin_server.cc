@@ -164,7 +164,8 @@ net::HttpServerResponse WakeService(engine::ScalerEngine& engine, const Clock& c
     if (exists.ok() && !*exists) {
       return Text(404, "wake hook: no " + target +
                            " in the cluster (the Kubernetes API has none) and no trigger tracked by this replica "
-                           "reads it" + sent + ": check the namespace and the Service's name; " + kept +
+                           "reads it" +
+                           sent + ": check the namespace and the Service's name; " + kept +
                            " in case it is being created");
     }
     if (!exists.ok()) unchecked = " (could not check that the Service exists: " + exists.status().message() + ")";
@@ -227,21 +228,22 @@ net::HttpServerResponse HandleWake(engine::ScalerEngine& engine, const Clock& cl
     // Not tracked here (yet): KEDA may not have asked since this replica started, or another
     // replica owns it. Remembered, so KEDA's first call within the hold is answered active.
     engine.RecordPendingWake(ns, name, now + kPendingWakeHold, "the wake hook");
-    std::string kept = "; the wake is kept for " + FormatDuration(kPendingWakeHold) + " and applied when KEDA first asks";
+    std::string kept =
+        "; the wake is kept for " + FormatDuration(kPendingWakeHold) + " and applied when KEDA first asks";
     std::string unchecked;
     if (lookup) {
       Result<bool> exists = lookup(ns, name);
       if (exists.ok() && !*exists) {
         // Issue 12 item 4: a clear 404 for a name that exists nowhere (typically a typo).
         return text(404, "wake hook: no ScaledObject " + ns + "/" + name +
-                             " in the cluster (the Kubernetes API has none) and this replica does not track it" +
-                             sent + ": check the namespace and the ScaledObject's name" + kept +
+                             " in the cluster (the Kubernetes API has none) and this replica does not track it" + sent +
+                             ": check the namespace and the ScaledObject's name" + kept +
                              " in case it is being created");
       }
       if (!exists.ok()) unchecked = " (could not check that it exists: " + exists.status().message() + ")";
     }
-    return text(202, "wake hook: " + ns + "/" + name + " is not tracked by this replica yet" + unchecked + sent +
-                         kept + " (if it never does, check the ScaledObject's namespace and name)");
+    return text(202, "wake hook: " + ns + "/" + name + " is not tracked by this replica yet" + unchecked + sent + kept +
+                         " (if it never does, check the ScaledObject's namespace and name)");
   }
   return text(200, "woke " + std::to_string(n) + " trigger(s) of " + ns + "/" + name + sent);
 }
@@ -264,7 +266,7 @@ AdminServer::AdminServer(engine::ScalerEngine* engine, telemetry::ScalerMetrics*
                          ReadyFn ready, std::string wake_token_file) {
   server_.SetErrorLog([](const std::string& message) { telemetry::Logger("http")->error("{}", message); });
   server_.Route("/v1/wake/", [engine, clock, wake_token_file, broadcast = broadcast_, lookup = lookup_,
-                               service_lookup = service_lookup_](const net::HttpServerRequest& req) {
+                              service_lookup = service_lookup_](const net::HttpServerRequest& req) {
     return HandleWake(*engine, *clock, wake_token_file, req, *broadcast, *lookup, *service_lookup);
   });
   server_.Route("/metrics", [metrics](const net::HttpServerRequest&) {
@@ -279,12 +281,11 @@ AdminServer::AdminServer(engine::ScalerEngine* engine, telemetry::ScalerMetrics*
     return net::HttpServerResponse{503, "text/plain; charset=utf-8", "not ready: " + why + "\n"};
   });
   // The debug view shows every trigger's pods and formula: behind the same token as the hook.
-  server_.Route("/debug/scaledobjects",
-                [engine, clock, ownership = ownership_, wake_token_file](const net::HttpServerRequest& req) {
-                  if (auto refused = RequireToken(wake_token_file, req, "debug")) return *refused;
-                  return net::HttpServerResponse{200, "application/json",
-                                                 DebugScaledObjectsJson(*engine, clock->Now(), *ownership)};
-                });
+  server_.Route("/debug/scaledobjects", [engine, clock, ownership = ownership_,
+                                         wake_token_file](const net::HttpServerRequest& req) {
+    if (auto refused = RequireToken(wake_token_file, req, "debug")) return *refused;
+    return net::HttpServerResponse{200, "application/json", DebugScaledObjectsJson(*engine, clock->Now(), *ownership)};
+  });
 }
 
 }  // namespace nimscaler::http

@@ -25,7 +25,8 @@ Result<std::string> ReadBearerToken(const std::string& path) {
   if (token.empty()) return Unavailable("bearer token file \"" + path + "\" is empty");
   for (char c : token) {
     if (c <= 0x20 || c >= 0x7f) {
-      return Unavailable("bearer token file \"" + path + "\" does not hold one token: after trimming, "
+      return Unavailable("bearer token file \"" + path +
+                         "\" does not hold one token: after trimming, "
                          "it must be printable ASCII without spaces or line breaks");
     }
   }

@@ -172,7 +172,8 @@ Result<HttpResponse> Finish(CURLcode rc, const std::string& raw_url, Transfer* t
   if (ct != nullptr) t->resp.content_type = ct;
   if (rc != CURLE_OK && !(t->stopped && rc == CURLE_WRITE_ERROR)) {
     if (!t->refused.empty()) {
-      return Unavailable("GET " + url + " refused: " + t->refused + "; a trigger may reach this host's own, "
+      return Unavailable("GET " + url + " refused: " + t->refused +
+                         "; a trigger may reach this host's own, "
                          "loopback and link-local addresses only when the server runs with "
                          "--allow-static-endpoints");
     }
@@ -448,7 +449,7 @@ class SharedTransfers {
   }
 
   const size_t max_idle_connections_;
-  std::mutex mu_;  // guards submitted_, driving_, close_idle_, multi_ (the pointer) and batches' results
+  std::mutex mu_;                 // guards submitted_, driving_, close_idle_, multi_ (the pointer) and batches' results
   std::condition_variable turn_;  // a batch finished or the driver stepped down
   std::vector<Job*> submitted_;
   bool driving_ = false;

@@ -18,8 +18,7 @@ namespace nimscaler::net {
 struct HttpRequestOptions {
   std::chrono::milliseconds timeout{2000};
   size_t max_body_bytes = 16u << 20;  ///< 16 MiB by default: far above any real scrape
-  std::string accept =
-      "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.9,*/*;q=0.1";
+  std::string accept = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.9,*/*;q=0.1";
   std::vector<std::string> headers;  ///< extra request headers, "Name: value"
   std::string ca_file;               ///< PEM bundle to verify https peers (empty: system store)
   /// A file holding a bearer token (scaler/net/bearer_token.h), read at every request and sent as

@@ -79,8 +79,7 @@ bool ClientKeepsAlive(const HttpServerRequest& req, const mg_request_info* ri) {
 
 // Status line, headers and body in one buffer, so one write sends them (two writes on a
 // kept-alive connection wait for the client's delayed ACK when Nagle is on).
-std::string SerializeResponse(mg_connection* conn, const HttpServerResponse& resp, bool keep_alive,
-                              bool head_only) {
+std::string SerializeResponse(mg_connection* conn, const HttpServerResponse& resp, bool keep_alive, bool head_only) {
   const char* reason = mg_get_response_code_text(conn, resp.status);
   std::string out;
   out.reserve(160 + (head_only ? 0 : resp.body.size()));
@@ -215,15 +214,16 @@ struct HttpServer::Impl {
     // The body. Whatever is not read here must not be read by civetweb either (it would drain
     // it with no deadline before the next request), so every early answer closes.
     if (ri->content_length < 0 && req.headers.count("transfer-encoding") != 0) {
-      Send(conn, Text(411, "request bodies need a Content-Length (chunked bodies are not accepted)"), false,
-           head_only);
+      Send(conn, Text(411, "request bodies need a Content-Length (chunked bodies are not accepted)"), false, head_only);
       return 411;
     }
     if (ri->content_length > 0) {
       auto length = static_cast<unsigned long long>(ri->content_length);
       if (length > options.max_body_bytes) {
-        Send(conn, Text(413, "request body of " + std::to_string(length) + " bytes is over the limit of " +
-                                 std::to_string(options.max_body_bytes)), false, head_only);
+        Send(conn,
+             Text(413, "request body of " + std::to_string(length) + " bytes is over the limit of " +
+                           std::to_string(options.max_body_bytes)),
+             false, head_only);
         return 413;
       }
       // civetweb answers "Expect: 100-continue" only for its own file and CGI handlers; curl
@@ -234,15 +234,12 @@ struct HttpServer::Impl {
         mg_write(conn, kContinue.data(), kContinue.size());
       }
       switch (ReadBody(conn, static_cast<size_t>(length), started + options.body_timeout, &req.body)) {
-        case BodyResult::kComplete:
-          break;
+        case BodyResult::kComplete: break;
         case BodyResult::kTimedOut:
           Send(conn, Text(408, "request body not received within " + FormatDuration(options.body_timeout)), false,
                head_only);
           return 408;
-        case BodyResult::kClientGone:
-          mg_disable_connection_keep_alive(conn);
-          return 400;
+        case BodyResult::kClientGone: mg_disable_connection_keep_alive(conn); return 400;
       }
     }
 
@@ -251,8 +248,8 @@ struct HttpServer::Impl {
       route->stream(req, *writer);
       return 200;
     }
-    HttpServerResponse resp = route != nullptr ? route->handler(req)
-                                               : Text(404, "not found: " + Printable(req.path, 100));
+    HttpServerResponse resp =
+        route != nullptr ? route->handler(req) : Text(404, "not found: " + Printable(req.path, 100));
     Send(conn, resp, keep_alive, head_only);
     return resp.status;
   }
@@ -285,8 +282,8 @@ struct HttpServer::Impl {
         mg_disable_connection_keep_alive(conn);
         return;
       }
-      Send(conn, Text(500, "internal error while answering this request (details are in the scaler's log)"),
-           false, ri != nullptr && ri->request_method != nullptr && std::string_view(ri->request_method) == "HEAD");
+      Send(conn, Text(500, "internal error while answering this request (details are in the scaler's log)"), false,
+           ri != nullptr && ri->request_method != nullptr && std::string_view(ri->request_method) == "HEAD");
     } catch (...) {
       mg_disable_connection_keep_alive(conn);
     }
@@ -328,18 +325,13 @@ Status HttpServer::Start(const std::string& addr, const HttpServerOptions& optio
   std::string keep_alive_ms = std::to_string(options.keep_alive_timeout.count());
   std::string queue = std::to_string(options.connection_queue);
   std::string backlog = std::to_string(options.listen_backlog);
-  const char* mg_options[] = {"listening_ports", ports.c_str(),
-                              "num_threads", nthreads.c_str(),
-                              "enable_keep_alive", "yes",
-                              "request_timeout_ms", request_ms.c_str(),
-                              "keep_alive_timeout_ms", keep_alive_ms.c_str(),
-                              "connection_queue", queue.c_str(),
-                              "listen_backlog", backlog.c_str(),
-                              "tcp_nodelay", "1",
+  const char* mg_options[] = {"listening_ports", ports.c_str(), "num_threads", nthreads.c_str(), "enable_keep_alive",
+                              "yes", "request_timeout_ms", request_ms.c_str(), "keep_alive_timeout_ms",
+                              keep_alive_ms.c_str(), "connection_queue", queue.c_str(), "listen_backlog",
+                              backlog.c_str(), "tcp_nodelay", "1",
                               // We decode the path ourselves (DecodePath): civetweb decodes in place,
                               // so %00 would silently end the path.
-                              "decode_url", "no",
-                              nullptr};
+                              "decode_url", "no", nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = [](const mg_connection*, const char*) { return 1; };  // we log
   impl_->ctx = mg_start(&callbacks, nullptr, mg_options);

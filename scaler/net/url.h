@@ -20,7 +20,7 @@ std::string PercentDecode(std::string_view s);
 
 /// A URL split into the part that may be shown and its credentials (percent-decoded).
 struct UrlWithCredentials {
-  std::string url;       ///< the URL without userinfo
+  std::string url;  ///< the URL without userinfo
   bool has_credentials = false;
   std::string username;  ///< decoded; may be empty ("http://:token@host")
   std::string password;  ///< decoded; empty when the userinfo has no ':'

@@ -89,8 +89,7 @@ class CallLoop {
   /// cancels the rest (ServerContext::TryCancel: a write blocked by a client that stopped
   /// reading fails at once) and waits for them to close, up to `deadline`. Their pending
   /// operations are thereby drained while the queue still runs. Returns how many were cancelled.
-  size_t CancelStreams(std::chrono::steady_clock::time_point graceful,
-                       std::chrono::steady_clock::time_point deadline);
+  size_t CancelStreams(std::chrono::steady_clock::time_point graceful, std::chrono::steady_clock::time_point deadline);
 
   /// Call after grpc::Server::Shutdown() and after every deferred answer was given.
   void Stop() {
@@ -101,8 +100,10 @@ class CallLoop {
       gate_closed_ = true;
     }
     cq_->Shutdown();
-    if (thread_.joinable()) thread_.join();
-    else Drain();  // never started: release the slots that were opened
+    if (thread_.joinable())
+      thread_.join();
+    else
+      Drain();  // never started: release the slots that were opened
   }
 
  private:
@@ -124,7 +125,7 @@ class CallLoop {
   std::thread thread_;
   bool stopped_ = false;
   std::shared_mutex gate_mu_;
-  bool gate_closed_ = false;  // guarded by gate_mu_
+  bool gate_closed_ = false;       // guarded by gate_mu_
   mutable std::mutex streams_mu_;  // guards streams_; a stream leaves it before it is deleted
   std::set<StreamCall*> streams_;
 };
@@ -187,8 +188,10 @@ class UnaryCall final : public CqTag {
       CallLoop::Gate gate(*loop_);
       if (gate) {
         answered_ = true;  // read by Proceed only after the queue returns the Finish event below
-        if (status.ok()) writer_.Finish(response, status, this);
-        else writer_.FinishWithError(status, this);
+        if (status.ok())
+          writer_.Finish(response, status, this);
+        else
+          writer_.FinishWithError(status, this);
         return;
       }
     }
@@ -215,7 +218,8 @@ class UnaryCall final : public CqTag {
 
 /// One server-streaming call. Owns itself. Subclasses implement Opened() (the call arrived:
 /// subscribe, push a first message, or End() at once) and Closed() (the call is over, called
-/// once, with no lock held: unsubscribe); the object is deleted right after Closed(). While open it is registered with the loop, which can cancel it at shutdown.
+/// once, with no lock held: unsubscribe); the object is deleted right after Closed(). While open it is registered with
+/// the loop, which can cancel it at shutdown.
 template <class Request, class Response>
 class PushStream : public StreamCall {
  public:

@@ -103,7 +103,7 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
     std::shared_ptr<PeerClient::Relay> relay;
     std::shared_ptr<engine::TrackedObject> object;  // subscribed here (source "")
     uint64_t subscription = 0;
-    std::string key;                     // immutable after Opened()
+    std::string key;                      // immutable after Opened()
     externalscaler::ScaledObjectRef ref;  // likewise
   };
 
@@ -254,7 +254,8 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
       if (!kept) {
         object->Unsubscribe(id);
       } else {
-        // On open or move: `true` at once if active now, otherwise nothing (docs/operations.md "What KEDA gets, and when").
+        // On open or move: `true` at once if active now, otherwise nothing (docs/operations.md "What KEDA gets, and
+        // when").
         auto ev = object->Latest();
         if (ev->status.ok() && ev->active) {
           std::lock_guard lock(st->mu);
@@ -323,8 +324,8 @@ class ActiveStream final : public PushStream<externalscaler::ScaledObjectRef, Is
 };
 
 /// StreamMetricSpec is optional in the contract; KEDA then keeps calling GetMetricSpec.
-class MetricSpecStream final : public PushStream<externalscaler::ScaledObjectRef,
-                                                 externalscaler::GetMetricSpecResponse> {
+class MetricSpecStream final
+    : public PushStream<externalscaler::ScaledObjectRef, externalscaler::GetMetricSpecResponse> {
   void Opened() override {
     End({grpc::StatusCode::UNIMPLEMENTED,
          "StreamMetricSpec is not implemented by nim-scaler; metric specs come from GetMetricSpec"});
@@ -549,7 +550,8 @@ std::string ExternalScalerService::TriggerKeyOf(const externalscaler::ScaledObje
   return cluster::TriggerKey(ref.namespace_(), ref.name(), spec::HashMetadata(ToMetadata(ref)));
 }
 
-std::string ExternalScalerService::RouteKey(grpc::ServerContext& ctx, const externalscaler::ScaledObjectRef& ref) const {
+std::string ExternalScalerService::RouteKey(grpc::ServerContext& ctx,
+                                            const externalscaler::ScaledObjectRef& ref) const {
   if (!options_.router || !options_.peers) return "";
   if (!Mark(ctx).empty()) return "";  // a peer's call is answered where it lands
   return TriggerKeyOf(ref);
@@ -613,8 +615,7 @@ void ExternalScalerService::TryPeers(Call* call, std::shared_ptr<std::vector<std
             }
             if (!answered) {
               options_.router->Failed(peer);
-              return TryPeers<Call, Response>(call, peers, i + 1, method, start, mark, deadline, forward,
-                                              answer_here);
+              return TryPeers<Call, Response>(call, peers, i + 1, method, start, mark, deadline, forward, answer_here);
             }
             call->response = response;
             Answer(call, method, start, status);
@@ -626,7 +627,8 @@ std::chrono::milliseconds ExternalScalerService::HopDeadline(const grpc::ServerC
   if (deadline == std::chrono::system_clock::time_point::max()) return options_.forward_deadline;
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::system_clock::now()) -
               std::chrono::milliseconds(50);
-  return std::clamp(left, std::chrono::milliseconds(20), std::max(std::chrono::milliseconds(20), options_.forward_deadline));
+  return std::clamp(left, std::chrono::milliseconds(20),
+                    std::max(std::chrono::milliseconds(20), options_.forward_deadline));
 }
 
 std::string ExternalScalerService::ColdOwnerSuccessor(const externalscaler::ScaledObjectRef& ref,
@@ -715,11 +717,10 @@ size_t ExternalScalerService::BroadcastWake(const std::string& ns, const std::st
                              [peer, ns, name = by_service ? std::string() : name, what](
                                  const grpc::Status& status, const externalscaler::IsActiveResponse&, bool answered) {
                                if (!answered || !status.ok()) {
-                                 telemetry::Log(telemetry::Logger("service"), spdlog::level::warn,
-                                                {.ns = ns, .scaledobject = name,
-                                                 .code = GrpcCodeName(status.error_code())},
-                                                "wake of {} not delivered to peer {}: {}", what, peer,
-                                                status.error_message());
+                                 telemetry::Log(
+                                     telemetry::Logger("service"), spdlog::level::warn,
+                                     {.ns = ns, .scaledobject = name, .code = GrpcCodeName(status.error_code())},
+                                     "wake of {} not delivered to peer {}: {}", what, peer, status.error_message());
                                }
                              });
     ++sent;
@@ -862,10 +863,11 @@ void ExternalScalerService::AnswerFromMemory(Call* call, const char* method, Tim
   auto finish = [this, call, method, start, obj, done, answer = std::move(answer)](bool timed_out) {
     if (done->exchange(true)) return;  // the other path already answered
     grpc::Status status =
-        timed_out ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 obj->spec().key.ToString() + ": the first collection is still running after " +
-                                     std::to_string(kFirstAnswerWait.count()) + "ms (a pod is slow to answer); "
-                                     "the next call will have data")
+        timed_out ? grpc::Status(grpc::StatusCode::UNAVAILABLE, obj->spec().key.ToString() +
+                                                                    ": the first collection is still running after " +
+                                                                    std::to_string(kFirstAnswerWait.count()) +
+                                                                    "ms (a pod is slow to answer); "
+                                                                    "the next call will have data")
                   : answer(*obj->Latest());
     Answer(call, method, start, status);
   };
@@ -878,9 +880,11 @@ std::optional<grpc::Status> ExternalScalerService::AddStream(ActiveStream* s) {
   if (shutting_down_) return grpc::Status::OK;
   if (streams_.size() >= options_.max_active_streams) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        std::to_string(streams_.size()) + " StreamIsActive streams are open, the most this scaler "
-                        "accepts (" + std::to_string(options_.max_active_streams) +
-                        "); close unused streams or spread ScaledObjects over more scaler replicas");
+                        std::to_string(streams_.size()) +
+                            " StreamIsActive streams are open, the most this scaler "
+                            "accepts (" +
+                            std::to_string(options_.max_active_streams) +
+                            "); close unused streams or spread ScaledObjects over more scaler replicas");
   }
   streams_.insert(s);
   if (options_.max_stream_age.count() > 0) {

@@ -36,7 +36,8 @@ class ActiveStream;
 /// scrape intervals), and otherwise answers ABORTED with kColderThanOwner, on which the sender
 /// answers itself.
 inline constexpr char kForwardedSuccessor[] = "successor";
-inline constexpr char kColderThanOwner[] = "nim-scaler: this replica has collected the trigger for less time than its owner";
+inline constexpr char kColderThanOwner[] =
+    "nim-scaler: this replica has collected the trigger for less time than its owner";
 /// kForwardedHeader value of an IsActive that carries a wake by Service (issue 18 item 2): the
 /// ref's namespace and name are the Service's, its metadata empty. The receiver wakes the
 /// triggers it tracks that read the Service and keeps the wake for the rest, like a
@@ -96,12 +97,12 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
   friend class ActiveStream;
   template <class, class, class>
   friend class UnaryCall;
-  using SpecCall = UnaryCall<ExternalScalerService, externalscaler::ScaledObjectRef,
-                             externalscaler::GetMetricSpecResponse>;
-  using MetricsCall = UnaryCall<ExternalScalerService, externalscaler::GetMetricsRequest,
-                                externalscaler::GetMetricsResponse>;
-  using ActiveCall = UnaryCall<ExternalScalerService, externalscaler::ScaledObjectRef,
-                               externalscaler::IsActiveResponse>;
+  using SpecCall =
+      UnaryCall<ExternalScalerService, externalscaler::ScaledObjectRef, externalscaler::GetMetricSpecResponse>;
+  using MetricsCall =
+      UnaryCall<ExternalScalerService, externalscaler::GetMetricsRequest, externalscaler::GetMetricsResponse>;
+  using ActiveCall =
+      UnaryCall<ExternalScalerService, externalscaler::ScaledObjectRef, externalscaler::IsActiveResponse>;
 
   /// Issues one peer call: (peer, mark, deadline, done).
   template <class Response>
@@ -191,7 +192,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
   /// HA: since when each tracked object has been seen collected here (for Warm()).
   class WarmUp;
   std::unique_ptr<WarmUp> warm_up_;
-  std::atomic<bool> stopping_{false};       // Stop() began: RerouteStreams no longer re-arms
+  std::atomic<bool> stopping_{false};      // Stop() began: RerouteStreams no longer re-arms
   std::vector<std::string> rerouted_for_;  // the peer list streams were last placed for (timer thread)
 };
 

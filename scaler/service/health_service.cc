@@ -45,7 +45,9 @@ void HealthService::OpenWatch() {
   (new HealthWatch(this))
       ->Open(
           loop_,
-          [this](auto* ctx, auto* req, auto* writer, auto* cq, void* tag) { RequestWatch(ctx, req, writer, cq, cq, tag); },
+          [this](auto* ctx, auto* req, auto* writer, auto* cq, void* tag) {
+            RequestWatch(ctx, req, writer, cq, cq, tag);
+          },
           [this] { OpenWatch(); });
 }
 
@@ -53,7 +55,8 @@ void HealthService::HandleCheck(CheckCall* call) {
   std::lock_guard lock(mu_);
   auto it = statuses_.find(call->request.service());
   if (it == statuses_.end()) {
-    call->Answer({grpc::StatusCode::NOT_FOUND, "unknown service \"" + CapErrorText(call->request.service(), 256) + "\""});
+    call->Answer(
+        {grpc::StatusCode::NOT_FOUND, "unknown service \"" + CapErrorText(call->request.service(), 256) + "\""});
     return;
   }
   call->response.set_status(it->second);

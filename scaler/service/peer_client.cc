@@ -38,8 +38,8 @@ class PeerClient::Unary final : public PeerClient::UnaryBase {
   /// at once, so the request is not kept). When the call cannot start (CancelAll() ran, or
   /// the loop is stopping), `done` runs here with a failure.
   template <class Prepare>
-  static void Start(PeerClient* client, const std::string& peer, std::chrono::milliseconds deadline,
-                    const char* mark, Done<Response> done, Prepare prepare) {
+  static void Start(PeerClient* client, const std::string& peer, std::chrono::milliseconds deadline, const char* mark,
+                    Done<Response> done, Prepare prepare) {
     auto* call = new Unary(client, std::move(done));
     call->context.set_deadline(std::chrono::system_clock::now() + deadline);
     call->context.AddMetadata(kForwardedHeader, mark);
@@ -96,8 +96,7 @@ void PeerClient::CancelAll() {
 
 namespace {
 
-class StreamRelay final : public grpc::ClientReadReactor<externalscaler::IsActiveResponse>,
-                          public PeerClient::Relay {
+class StreamRelay final : public grpc::ClientReadReactor<externalscaler::IsActiveResponse>, public PeerClient::Relay {
  public:
   StreamRelay(std::function<void()> on_true, std::function<void(const grpc::Status&)> ended)
       : on_true_(std::move(on_true)), ended_(std::move(ended)) {}
@@ -140,27 +139,25 @@ void PeerClient::GetMetrics(const std::string& peer, const externalscaler::GetMe
                             std::chrono::milliseconds deadline, const char* mark,
                             Done<externalscaler::GetMetricsResponse> done) {
   Unary<externalscaler::GetMetricsResponse>::Start(
-      this, peer, deadline, mark, std::move(done), [&request](auto* stub, auto* context, auto* cq) {
-        return stub->PrepareAsyncGetMetrics(context, request, cq);
-      });
+      this, peer, deadline, mark, std::move(done),
+      [&request](auto* stub, auto* context, auto* cq) { return stub->PrepareAsyncGetMetrics(context, request, cq); });
 }
 
 void PeerClient::IsActive(const std::string& peer, const externalscaler::ScaledObjectRef& request,
                           std::chrono::milliseconds deadline, const char* mark,
                           Done<externalscaler::IsActiveResponse> done) {
   Unary<externalscaler::IsActiveResponse>::Start(
-      this, peer, deadline, mark, std::move(done), [&request](auto* stub, auto* context, auto* cq) {
-        return stub->PrepareAsyncIsActive(context, request, cq);
-      });
+      this, peer, deadline, mark, std::move(done),
+      [&request](auto* stub, auto* context, auto* cq) { return stub->PrepareAsyncIsActive(context, request, cq); });
 }
 
 void PeerClient::GetMetricSpec(const std::string& peer, const externalscaler::ScaledObjectRef& request,
                                std::chrono::milliseconds deadline, const char* mark,
                                Done<externalscaler::GetMetricSpecResponse> done) {
-  Unary<externalscaler::GetMetricSpecResponse>::Start(
-      this, peer, deadline, mark, std::move(done), [&request](auto* stub, auto* context, auto* cq) {
-        return stub->PrepareAsyncGetMetricSpec(context, request, cq);
-      });
+  Unary<externalscaler::GetMetricSpecResponse>::Start(this, peer, deadline, mark, std::move(done),
+                                                      [&request](auto* stub, auto* context, auto* cq) {
+                                                        return stub->PrepareAsyncGetMetricSpec(context, request, cq);
+                                                      });
 }
 
 std::shared_ptr<PeerClient::Relay> PeerClient::StreamIsActive(const std::string& peer,

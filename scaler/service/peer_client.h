@@ -58,8 +58,7 @@ class PeerClient {
   using Done = std::function<void(const grpc::Status&, const Response&, bool answered)>;
 
   void GetMetrics(const std::string& peer, const externalscaler::GetMetricsRequest& request,
-                  std::chrono::milliseconds deadline, const char* mark,
-                  Done<externalscaler::GetMetricsResponse> done);
+                  std::chrono::milliseconds deadline, const char* mark, Done<externalscaler::GetMetricsResponse> done);
   void IsActive(const std::string& peer, const externalscaler::ScaledObjectRef& request,
                 std::chrono::milliseconds deadline, const char* mark, Done<externalscaler::IsActiveResponse> done);
   void GetMetricSpec(const std::string& peer, const externalscaler::ScaledObjectRef& request,

@@ -35,8 +35,7 @@ std::optional<std::string> CheckNamespace(std::string_view ns) {
   if (ns.size() <= kMaxNamespaceLength && IsLabel(ns)) return std::nullopt;
   return "ScaledObjectRef.namespace " + Shown(ns) + " (" + std::to_string(ns.size()) +
          " bytes) is not a Kubernetes namespace: it must be a DNS-1123 label of 1-" +
-         std::to_string(kMaxNamespaceLength) +
-         " characters [a-z0-9-], starting and ending with a letter or digit";
+         std::to_string(kMaxNamespaceLength) + " characters [a-z0-9-], starting and ending with a letter or digit";
 }
 
 std::optional<std::string> CheckName(std::string_view name) {

@@ -14,8 +14,8 @@
 namespace nimscaler::service {
 
 /// Kubernetes' limits on object names (DNS-1123).
-inline constexpr size_t kMaxNamespaceLength = 63;   // a DNS-1123 label
-inline constexpr size_t kMaxNameLength = 253;       // a DNS-1123 subdomain
+inline constexpr size_t kMaxNamespaceLength = 63;  // a DNS-1123 label
+inline constexpr size_t kMaxNameLength = 253;      // a DNS-1123 subdomain
 
 /// Largest request message the gRPC port accepts (KEDA's are a few KiB).
 inline constexpr int kMaxRequestBytes = 1 << 20;

@@ -38,16 +38,16 @@ enum class Combine {
 
 /// One pod's state as the collector last saw it. Plain value type.
 struct PodReading {
-  std::string endpoint;                 ///< the URL scraped (identifies the pod)
-  bool answered = false;                ///< the latest scrape succeeded
-  bool stale = false;                   ///< values are kept from an earlier scrape
+  std::string endpoint;   ///< the URL scraped (identifies the pod)
+  bool answered = false;  ///< the latest scrape succeeded
+  bool stale = false;     ///< values are kept from an earlier scrape
   std::optional<TimePoint> last_success;
-  std::string error;                    ///< why the latest scrape failed, empty when it did not
+  std::string error;  ///< why the latest scrape failed, empty when it did not
   /// The latest scrape got an answer whose metrics cannot be read as configured (e.g. `engine:
   /// auto` recognises no engine): a configuration problem, not an unavailable pod.
   bool unreadable_metrics = false;
-  std::string engine;                   ///< preset used for this pod (the detected one for auto)
-  std::string missing;                  ///< configured metrics this pod does not serve, with hints
+  std::string engine;   ///< preset used for this pod (the detected one for auto)
+  std::string missing;  ///< configured metrics this pod does not serve, with hints
   // A pod holds a few signals: flat maps cost one allocation each instead of a node per
   // signal (a trigger over 10,000 pods keeps 10,000 readings).
   FlatMap<std::string, double> gauges;    ///< signal name -> combined value for this pod

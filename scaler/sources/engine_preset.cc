@@ -112,17 +112,21 @@ std::vector<EnginePreset> BuildPresets() {
                 {"requests", kC, {M("tgi_request_success")}}}});
   // Triton with the TensorRT-LLM backend: labelled request and KV gauges; the first-response
   // histogram is in milliseconds (opt-in on the server).
-  p.push_back({"triton",
-               "/metrics",
-               "8002",
-               {{"kv_cache", kG, {M("nv_trt_llm_kv_cache_block_metrics", {{"kv_cache_block_type", "fraction"}})},
-                 Combine::kAverage},
-                {"waiting", kG,
-                 {M("nv_trt_llm_request_metrics", {{"request_type", "waiting"}}), M("nv_inference_pending_request_count")},
-                 Combine::kSum},
-                {"running", kG, {M("nv_trt_llm_request_metrics", {{"request_type", "scheduled"}})}, Combine::kSum},
-                {"ttft", kH, {M("nv_inference_first_response_histogram_ms")}, Combine::kSum, 0.001},
-                {"requests", kC, {M("nv_inference_request_success")}}}});
+  p.push_back(
+      {"triton",
+       "/metrics",
+       "8002",
+       {{"kv_cache",
+         kG,
+         {M("nv_trt_llm_kv_cache_block_metrics", {{"kv_cache_block_type", "fraction"}})},
+         Combine::kAverage},
+        {"waiting",
+         kG,
+         {M("nv_trt_llm_request_metrics", {{"request_type", "waiting"}}), M("nv_inference_pending_request_count")},
+         Combine::kSum},
+        {"running", kG, {M("nv_trt_llm_request_metrics", {{"request_type", "scheduled"}})}, Combine::kSum},
+        {"ttft", kH, {M("nv_inference_first_response_histogram_ms")}, Combine::kSum, 0.001},
+        {"requests", kC, {M("nv_inference_request_success")}}}});
   p.push_back({"trtllm",
                "/prometheus/metrics",
                "8000",

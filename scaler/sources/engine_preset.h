@@ -1,7 +1,8 @@
 #pragma once
 // Engine presets: which metric (family, label matchers, unit) each model server uses for each
-// builtin signal (docs/formula.md "Engines"; the names in docs/design.md "Metric names per engine"), in order of preference, and how several series of one
-// pod combine. Custom `signal.<name>` mappings use the same SignalSource shape.
+// builtin signal (docs/formula.md "Engines"; the names in docs/design.md "Metric names per engine"), in order of
+// preference, and how several series of one pod combine. Custom `signal.<name>` mappings use the same SignalSource
+// shape.
 
 #include <map>
 #include <optional>
@@ -25,11 +26,11 @@ struct MetricRef {
 
 /// Where one signal comes from.
 struct SignalSource {
-  std::string signal;                   ///< e.g. "kv_cache"
+  std::string signal;                    ///< e.g. "kv_cache"
   SignalKind kind = SignalKind::kGauge;  ///< kUnknown: take it from the family's # TYPE
-  std::vector<MetricRef> metrics;       ///< alternatives, first served wins (newest names first)
+  std::vector<MetricRef> metrics;        ///< alternatives, first served wins (newest names first)
   signals::Combine combine = signals::Combine::kSum;
-  double scale = 1;                     ///< multiplies values / bucket bounds into base units (ms -> s)
+  double scale = 1;  ///< multiplies values / bucket bounds into base units (ms -> s)
 };
 
 struct EnginePreset {

@@ -17,24 +17,38 @@ const std::vector<EnginePreset>& FrontDoorPresets() {
       // KEDA HTTP add-on v0.15.0, interceptor: one gauge counts the requests it holds for a cold
       // start and the ones it proxies, so the preset has no frontdoor_waiting. Before v0.14 the
       // gauge was interceptor_pending_request_count.
-      {"http-add-on", "/metrics", "2223",
-       {{signals::kFrontDoorInflight, kDoorGauge, {Family("interceptor_request_concurrency"), Family("interceptor_pending_request_count")},
+      {"http-add-on",
+       "/metrics",
+       "2223",
+       {{signals::kFrontDoorInflight,
+         kDoorGauge,
+         {Family("interceptor_request_concurrency"), Family("interceptor_pending_request_count")},
          kDoorSum}}},
       // Gateway API Inference Extension's endpoint picker (v1.5.0, the last release that has
       // it): requests held by flow control (opt-in feature gate), requests in flight.
-      {"gie", "/metrics", "9090",
+      {"gie",
+       "/metrics",
+       "9090",
        {{signals::kFrontDoorWaiting, kDoorGauge, {Family("inference_extension_flow_control_queue_size")}, kDoorSum},
         {signals::kFrontDoorInflight, kDoorGauge, {Family("inference_objective_running_requests")}, kDoorSum}}},
       // Envoy AI Gateway v1.1.0 on Envoy Gateway v1.8.1: the proxy's per-cluster requests waiting
       // for an upstream connection, and active upstream requests.
-      {"envoy-ai-gateway", "/stats/prometheus", "19001",
+      {"envoy-ai-gateway",
+       "/stats/prometheus",
+       "19001",
        {{signals::kFrontDoorWaiting, kDoorGauge, {Family("envoy_cluster_upstream_rq_pending_active")}, kDoorSum},
         {signals::kFrontDoorInflight, kDoorGauge, {Family("envoy_cluster_upstream_rq_active")}, kDoorSum}}},
       // llm-d-router v0.10.0's endpoint picker: its own names, then the GIE names it still writes.
-      {"llm-d", "/metrics", "9090",
-       {{signals::kFrontDoorWaiting, kDoorGauge,
-         {Family("llm_d_epp_flow_control_queue_size"), Family("inference_extension_flow_control_queue_size")}, kDoorSum},
-        {signals::kFrontDoorInflight, kDoorGauge, {Family("llm_d_epp_request_running"), Family("inference_objective_running_requests")},
+      {"llm-d",
+       "/metrics",
+       "9090",
+       {{signals::kFrontDoorWaiting,
+         kDoorGauge,
+         {Family("llm_d_epp_flow_control_queue_size"), Family("inference_extension_flow_control_queue_size")},
+         kDoorSum},
+        {signals::kFrontDoorInflight,
+         kDoorGauge,
+         {Family("llm_d_epp_request_running"), Family("inference_objective_running_requests")},
          kDoorSum}}},
   };
   return *kPresets;

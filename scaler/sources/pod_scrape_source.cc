@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
-#include <tuple>
 
 #include "scaler/common/intern_table.h"
 #include "scaler/common/text.h"
@@ -57,7 +57,8 @@ std::string PlanKey(const PodScrapeConfig& c) {
     char scale[32];
     std::snprintf(scale, sizeof scale, "%.17g", src.scale);
     field(src.signal);
-    field(std::to_string(static_cast<int>(src.kind)) + "/" + std::to_string(static_cast<int>(src.combine)) + "/" + scale);
+    field(std::to_string(static_cast<int>(src.kind)) + "/" + std::to_string(static_cast<int>(src.combine)) + "/" +
+          scale);
     for (const auto& m : src.metrics) field(m.ToString());
     key += ';';
   }
@@ -326,7 +327,7 @@ Result<PodScrape> PodScrapeSource::Extract(std::string_view body, std::string_vi
   if (!collect.error.empty()) return InvalidArgument(collect.error);
 
   const EnginePreset* preset = plan_->presets.size() == 1 ? plan_->presets.front()
-                              : plan_->presets.empty()    ? nullptr
+                               : plan_->presets.empty()   ? nullptr
                                                           : DetectPreset(collect.families);
   if (preset == nullptr && plan_->custom.empty()) {
     return FailedPrecondition(
@@ -344,8 +345,8 @@ Result<PodScrape> PodScrapeSource::Extract(std::string_view body, std::string_vi
     if (src == nullptr) {
       out.missing.push_back(wanted);
       if (out.missing_detail.empty()) {
-        out.missing_detail = "engine " + (preset ? preset->name : std::string("custom")) + " has no metric for signal " +
-                             wanted + "; map one with signal." + wanted + ": <metric>";
+        out.missing_detail = "engine " + (preset ? preset->name : std::string("custom")) +
+                             " has no metric for signal " + wanted + "; map one with signal." + wanted + ": <metric>";
       }
       continue;
     }
@@ -382,8 +383,8 @@ Result<PodScrape> PodScrapeSource::Extract(std::string_view body, std::string_vi
         } else if (auto near = ClosestServedFamilies(first, collect.families); !near.empty()) {
           std::string names;
           for (const auto& f : near) names += (names.empty() ? "" : ", ") + f;
-          detail += "; the closest names the pod serves: " + names + " (another engine? set `engine`, or map with signal." +
-                    wanted + ": <metric>)";
+          detail += "; the closest names the pod serves: " + names +
+                    " (another engine? set `engine`, or map with signal." + wanted + ": <metric>)";
         }
         out.missing_detail = detail;
       }

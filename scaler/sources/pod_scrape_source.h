@@ -28,11 +28,11 @@ struct PodScrape {
   FlatMap<std::string, double> gauges;
   FlatMap<std::string, double> counters;
   FlatMap<std::string, std::vector<std::pair<double, double>>> histograms;  ///< (le, cumulative count)
-  FlatMap<std::string, SignalKind> kinds;  ///< kind of every signal found (custom ones from # TYPE)
+  FlatMap<std::string, SignalKind> kinds;      ///< kind of every signal found (custom ones from # TYPE)
   std::map<std::string, std::string> metrics;  ///< signal -> the metric that served it
-  std::string engine;                       ///< preset used (the detected one for "auto")
-  std::vector<std::string> missing;         ///< signals the pod does not serve
-  std::string missing_detail;               ///< "did you mean" text for the first missing signal
+  std::string engine;                          ///< preset used (the detected one for "auto")
+  std::vector<std::string> missing;            ///< signals the pod does not serve
+  std::string missing_detail;                  ///< "did you mean" text for the first missing signal
 };
 
 /// A successful scrape as the pod's reading at `now` (answered, with every signal).

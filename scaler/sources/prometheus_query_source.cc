@@ -113,8 +113,9 @@ Result<double> PrometheusQuerySource::Decode(std::string_view body) {
     return sum;
   }
   if (type == "matrix") {
-    return Unavailable("wakeQuery: expected an instant vector or scalar, got a matrix "
-                       "(drop the range selector, e.g. use sum(rate(x[1m])))");
+    return Unavailable(
+        "wakeQuery: expected an instant vector or scalar, got a matrix "
+        "(drop the range selector, e.g. use sum(rate(x[1m])))");
   }
   return Unavailable("wakeQuery: expected an instant vector or scalar, got resultType \"" + Shorten(type, 20) + "\"");
 }

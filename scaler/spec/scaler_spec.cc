@@ -57,64 +57,113 @@ const std::vector<FieldSpec>& MetadataFields() {
     std::vector<FieldSpec> f;
     auto add = [&f](FieldSpec s) { f.push_back(std::move(s)); };
     add({.key = "service", .help = "Service whose EndpointSlices list the pods (ScaledObject's namespace)"});
-    add({.key = "port", .help = "pod port: a number or a port name of the EndpointSlices (default: triton 8002, "
-                                "sglang 30000, tgi 80, others 8000)"});
-    add({.key = "scheme", .type = FieldType::kEnum, .default_value = "http", .help = "http or https",
+    add({.key = "port",
+         .help = "pod port: a number or a port name of the EndpointSlices (default: triton 8002, "
+                 "sglang 30000, tgi 80, others 8000)"});
+    add({.key = "scheme",
+         .type = FieldType::kEnum,
+         .default_value = "http",
+         .help = "http or https",
          .enum_values = {"http", "https"}});
     add({.key = "dnsName", .help = "headless Service name whose A/AAAA records are the pods"});
     add({.key = "endpoints", .help = "comma-separated metrics URLs (needs --allow-static-endpoints)"});
-    add({.key = "engine", .type = FieldType::kEnum, .default_value = "auto",
-         .help = "metric-name preset", .enum_values = sources::EngineNames()});
+    add({.key = "engine",
+         .type = FieldType::kEnum,
+         .default_value = "auto",
+         .help = "metric-name preset",
+         .enum_values = sources::EngineNames()});
     add({.key = "model", .help = "keep only series whose model_name (or model) label equals this"});
     add({.key = "metricsPath", .help = "metrics path (default: nim /v1/metrics, others /metrics)"});
-    add({.key = "targetKvCache", .type = FieldType::kDouble,
-         .help = "KV-cache fraction (0-1) per replica, e.g. \"0.7\"", .min = 0, .max = 1, .fraction = true});
-    add({.key = "targetWaiting", .type = FieldType::kDouble,
-         .help = "waiting requests per replica, e.g. \"4\"", .min = 0});
-    add({.key = "targetRunning", .type = FieldType::kDouble,
-         .help = "running requests per replica, e.g. \"64\"", .min = 0});
-    add({.key = "targetTtft", .type = FieldType::kDuration,
-         .help = "time-to-first-token per replica at latencyQuantile, e.g. \"2s\"", .min = 0});
-    add({.key = "targetItl", .type = FieldType::kDuration,
-         .help = "inter-token latency at latencyQuantile, e.g. \"50ms\"", .min = 0});
-    add({.key = "targetE2e", .type = FieldType::kDuration,
-         .help = "end-to-end request latency at latencyQuantile, e.g. \"20s\"", .min = 0});
-    add({.key = "latencyQuantile", .type = FieldType::kDouble, .default_value = "0.95",
-         .help = "quantile used by the latency targets, e.g. \"0.95\"", .min = 0, .max = 1});
+    add({.key = "targetKvCache",
+         .type = FieldType::kDouble,
+         .help = "KV-cache fraction (0-1) per replica, e.g. \"0.7\"",
+         .min = 0,
+         .max = 1,
+         .fraction = true});
+    add({.key = "targetWaiting",
+         .type = FieldType::kDouble,
+         .help = "waiting requests per replica, e.g. \"4\"",
+         .min = 0});
+    add({.key = "targetRunning",
+         .type = FieldType::kDouble,
+         .help = "running requests per replica, e.g. \"64\"",
+         .min = 0});
+    add({.key = "targetTtft",
+         .type = FieldType::kDuration,
+         .help = "time-to-first-token per replica at latencyQuantile, e.g. \"2s\"",
+         .min = 0});
+    add({.key = "targetItl",
+         .type = FieldType::kDuration,
+         .help = "inter-token latency at latencyQuantile, e.g. \"50ms\"",
+         .min = 0});
+    add({.key = "targetE2e",
+         .type = FieldType::kDuration,
+         .help = "end-to-end request latency at latencyQuantile, e.g. \"20s\"",
+         .min = 0});
+    add({.key = "latencyQuantile",
+         .type = FieldType::kDouble,
+         .default_value = "0.95",
+         .help = "quantile used by the latency targets, e.g. \"0.95\"",
+         .min = 0,
+         .max = 1});
     add({.key = "formula", .help = "expression for the desired replica count (default: built from the targets)"});
-    add({.key = "activation", .default_value = "sum(waiting) + sum(running) > 0",
+    add({.key = "activation",
+         .default_value = "sum(waiting) + sum(running) > 0",
          .help = "boolean expression for IsActive"});
-    add({.key = "signal.", .help = "`signal.<name>: metric{label=\"v\"}` maps a metric to a signal",
-         .prefix = true});
-    add({.key = "window", .type = FieldType::kDuration, .default_value = "60s",
-         .help = "stable window for rates, quantiles and smoothing", .min = 0, .max = 3600});
-    add({.key = "panicWindow", .type = FieldType::kDuration,
-         .help = "short window that reacts to bursts (default: window / 10, at least one scrapeInterval)", .min = 0,
+    add({.key = "signal.", .help = "`signal.<name>: metric{label=\"v\"}` maps a metric to a signal", .prefix = true});
+    add({.key = "window",
+         .type = FieldType::kDuration,
+         .default_value = "60s",
+         .help = "stable window for rates, quantiles and smoothing",
+         .min = 0,
          .max = 3600});
-    add({.key = "panicThreshold", .type = FieldType::kDouble, .default_value = "2.0",
-         .help = "panic when the panicWindow average reaches this multiple of the ready replicas", .min = 1,
+    add({.key = "panicWindow",
+         .type = FieldType::kDuration,
+         .help = "short window that reacts to bursts (default: window / 10, at least one scrapeInterval)",
+         .min = 0,
+         .max = 3600});
+    add({.key = "panicThreshold",
+         .type = FieldType::kDouble,
+         .default_value = "2.0",
+         .help = "panic when the panicWindow average reaches this multiple of the ready replicas",
+         .min = 1,
          .max = 100});
-    add({.key = "startupTime", .type = FieldType::kDuration,
+    add({.key = "startupTime",
+         .type = FieldType::kDuration,
          .help = "how long a new pod takes to serve, e.g. \"150s\": the default formula scales on the demand "
-                 "predicted that far ahead", .min = 0, .max = 3600});
-    add({.key = "insecureSkipVerify", .type = FieldType::kBool, .default_value = "false",
+                 "predicted that far ahead",
+         .min = 0,
+         .max = 3600});
+    add({.key = "insecureSkipVerify",
+         .type = FieldType::kBool,
+         .default_value = "false",
          .help = "with scheme https: do not verify the pods' certificates"});
-    add({.key = "scrapeInterval", .type = FieldType::kDuration, .default_value = "2s",
-         .help = "collection period, e.g. \"2s\"", .min = 0, .max = 300});
+    add({.key = "scrapeInterval",
+         .type = FieldType::kDuration,
+         .default_value = "2s",
+         .help = "collection period, e.g. \"2s\"",
+         .min = 0,
+         .max = 300});
     add({.key = "metricName", .help = "name reported to KEDA: [a-z0-9.-], at most 120 characters"});
     add({.key = "frontDoor",
          .help = "a front door's metrics: [namespace/]Service[:port] (its EndpointSlices) or an http(s) URL; its "
                  "queue wakes the trigger (docs/front-doors.md)"});
-    add({.key = "frontDoorPreset", .type = FieldType::kEnum,
+    add({.key = "frontDoorPreset",
+         .type = FieldType::kEnum,
          .help = "which front door frontDoor is: its metric names, port and path",
          .enum_values = sources::FrontDoorPresetNames()});
     add({.key = "frontDoorLabels",
          .help = "label=\"value\",... the front door's series must have, e.g. "
                  "route_name=\"chat\",route_namespace=\"llm\""});
     add({.key = "wakeQuery", .help = "PromQL whose value > 0 means demand while at zero (with prometheusAddress)"});
-    add({.key = "prometheusAddress", .help = "Prometheus base URL for wakeQuery, e.g. http://prometheus.monitoring:9090"});
-    add({.key = "wakeHold", .type = FieldType::kDuration, .default_value = "5m",
-         .help = "how long a wake (wakeQuery or the wake hook) keeps the trigger active", .min = 0, .max = 86400});
+    add({.key = "prometheusAddress",
+         .help = "Prometheus base URL for wakeQuery, e.g. http://prometheus.monitoring:9090"});
+    add({.key = "wakeHold",
+         .type = FieldType::kDuration,
+         .default_value = "5m",
+         .help = "how long a wake (wakeQuery or the wake hook) keeps the trigger active",
+         .min = 0,
+         .max = 86400});
     return f;
   }();
   return kFields;
@@ -129,7 +178,8 @@ std::string DefaultMetricName(const std::string& ns, const std::string& name) {
   constexpr size_t kMax = 120;
   if (out.size() > kMax) {
     char suffix[20];
-    std::snprintf(suffix, sizeof suffix, "-%08x", static_cast<unsigned>(Fnv1a(14695981039346656037ull, ns + "/" + name)));
+    std::snprintf(suffix, sizeof suffix, "-%08x",
+                  static_cast<unsigned>(Fnv1a(14695981039346656037ull, ns + "/" + name)));
     out = out.substr(0, kMax - 9) + suffix;
   }
   return out;
@@ -178,16 +228,18 @@ std::string NormalizeEndpoint(std::string* url, const std::string& default_path)
   std::string scheme = sep == std::string::npos ? std::string() : ToLower(u.substr(0, sep));
   size_t host_begin = sep == std::string::npos ? 0 : sep + 3;
   size_t host_end = std::min(u.find_first_of("/?#", host_begin), u.size());
-  bool ok = (scheme == "http" || scheme == "https") && host_end > host_begin &&
-            (host_end == u.size() || u[host_end] == '/');
+  bool ok =
+      (scheme == "http" || scheme == "https") && host_end > host_begin && (host_end == u.size() || u[host_end] == '/');
   for (unsigned char c : u) ok = ok && c > ' ' && c != 0x7f;
   if (!ok) {
-    return "endpoints: \"" + Truncate(u, 80) + "\" is not an http(s) URL like "
+    return "endpoints: \"" + Truncate(u, 80) +
+           "\" is not an http(s) URL like "
            "\"http://10.0.0.7:8000/v1/metrics\"";
   }
   if (host_end == u.size() || u.substr(host_end) == "/") {
     if (default_path.empty()) {
-      return "endpoints: \"" + Truncate(u, 80) + "\" has no path and engine is auto; "
+      return "endpoints: \"" + Truncate(u, 80) +
+             "\" has no path and engine is auto; "
              "write the full URL (e.g. .../v1/metrics for NIM) or set metricsPath";
     }
     *url = u.substr(0, sep) + "://" + u.substr(host_begin, host_end - host_begin) + default_path;
@@ -239,7 +291,8 @@ Result<formula::ProgramConstSharedPtr> CompileShared(const std::string& text,
 // A DNS-1123 label: what Kubernetes accepts as a namespace or Service name.
 bool IsDnsLabel(std::string_view n) {
   if (n.empty() || n.size() > 63 || n.front() == '-' || n.back() == '-') return false;
-  return std::all_of(n.begin(), n.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+  return std::all_of(n.begin(), n.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }
 
 // frontDoor and its companions (issue 18 item 1; docs/front-doors.md "Scraping the front door"):
@@ -278,10 +331,12 @@ std::optional<FrontDoorSpec> BuildFrontDoor(const std::string& ns, const config:
   } else if (preset != nullptr && (preset->name == "http-add-on" || preset->name == "envoy-ai-gateway")) {
     // One interceptor or proxy serves every route: summing them all would wake every model on
     // any model's demand.
-    problems->push_back("frontDoorLabels: the " + preset->name + " front door serves every route; name this "
-                        "model's, e.g. " + (preset->name == "http-add-on"
-                                                ? "route_name=\"<InterceptorRoute>\",route_namespace=\"" + ns + "\""
-                                                : std::string("envoy_cluster_name=\"httproute/") + ns + "/<route>/rule/0\""));
+    problems->push_back("frontDoorLabels: the " + preset->name +
+                        " front door serves every route; name this "
+                        "model's, e.g. " +
+                        (preset->name == "http-add-on"
+                             ? "route_name=\"<InterceptorRoute>\",route_namespace=\"" + ns + "\""
+                             : std::string("envoy_cluster_name=\"httproute/") + ns + "/<route>/rule/0\""));
   }
   if (preset != nullptr) {
     for (sources::SignalSource src : preset->signals) {
@@ -310,7 +365,8 @@ std::optional<FrontDoorSpec> BuildFrontDoor(const std::string& ns, const config:
     }
     std::string url = given;
     if (std::string err = NormalizeEndpoint(&url, d.path); !err.empty()) {
-      problems->push_back("frontDoor: \"" + Truncate(given, 80) + "\" is not an http(s) URL like "
+      problems->push_back("frontDoor: \"" + Truncate(given, 80) +
+                          "\" is not an http(s) URL like "
                           "\"http://envoy-gateway.llm:19001/stats/prometheus\"");
       return std::nullopt;
     }
@@ -335,7 +391,8 @@ std::optional<FrontDoorSpec> BuildFrontDoor(const std::string& ns, const config:
     }
     auto port = ParseDouble(d.port);
     if (!IsValidDnsName(d.dns_name) || !port || *port < 1 || *port > 65535 || *port != static_cast<int>(*port)) {
-      problems->push_back("frontDoor: \"" + Truncate(given, 80) + "\" needs a host name or address and a port of "
+      problems->push_back("frontDoor: \"" + Truncate(given, 80) +
+                          "\" needs a host name or address and a port of "
                           "1-65535");
     }
     fd.scrape.http.refuse_internal_addresses = !options.allow_static_endpoints;
@@ -355,14 +412,17 @@ std::optional<FrontDoorSpec> BuildFrontDoor(const std::string& ns, const config:
     }
     d.service = rest;
     if (!IsDnsLabel(d.ns) || !IsDnsLabel(d.service) || d.port.empty()) {
-      problems->push_back("frontDoor: \"" + Truncate(given, 80) + "\" is neither an http(s) URL nor "
+      problems->push_back("frontDoor: \"" + Truncate(given, 80) +
+                          "\" is neither an http(s) URL nor "
                           "[namespace/]Service[:port] (lower-case names" +
-                          (d.port.empty() ? "; a port is needed without frontDoorPreset" : "") + "), e.g. "
+                          (d.port.empty() ? "; a port is needed without frontDoorPreset" : "") +
+                          "), e.g. "
                           "\"keda/keda-add-ons-http-interceptor-metrics:2223\"");
     }
     if (!options.kube_enabled) {
-      problems->push_back("frontDoor: a Service needs Kubernetes discovery, which is off on this server (--kube-api "
-                          "off, or not running in a cluster); give its URL instead");
+      problems->push_back(
+          "frontDoor: a Service needs Kubernetes discovery, which is off on this server (--kube-api "
+          "off, or not running in a cluster); give its URL instead");
     }
     if (!options.namespaces.empty() &&
         std::find(options.namespaces.begin(), options.namespaces.end(), d.ns) == options.namespaces.end()) {
@@ -406,8 +466,9 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
     problems.push_back("service, dnsName and endpoints are alternatives; set exactly one");
   } else if (sources_given == 0 && !metadata.count("service") && !metadata.count("dnsName") &&
              !metadata.count("endpoints")) {
-    problems.push_back("no pods to read: set \"service\" (the model's Service; its EndpointSlices list the "
-                       "pods), \"dnsName\" or \"endpoints\"");
+    problems.push_back(
+        "no pods to read: set \"service\" (the model's Service; its EndpointSlices list the "
+        "pods), \"dnsName\" or \"endpoints\"");
   }
   bool numeric_port = ParseDouble(d.port).has_value();
   if (numeric_port) {
@@ -420,8 +481,9 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
     d.kind = sources::DiscoveryConfig::Kind::kService;
     d.service = v.String("service");
     if (!options.kube_enabled) {
-      problems.push_back("service: Kubernetes discovery is off on this server (--kube-api off, or not running "
-                         "in a cluster); use dnsName or endpoints");
+      problems.push_back(
+          "service: Kubernetes discovery is off on this server (--kube-api off, or not running "
+          "in a cluster); use dnsName or endpoints");
     }
     if (!options.namespaces.empty() &&
         std::find(options.namespaces.begin(), options.namespaces.end(), ns) == options.namespaces.end()) {
@@ -434,16 +496,18 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
       problems.push_back("dnsName: \"" + Truncate(net::RedactUrl(d.dns_name), 80) +
                          "\" is not a DNS name or IP address (letters, digits, '.', '-'; at most 253 characters)");
     }
-    if (!numeric_port) problems.push_back("port: with dnsName the port must be a number, got \"" + Truncate(d.port, 40) + "\"");
+    if (!numeric_port)
+      problems.push_back("port: with dnsName the port must be a number, got \"" + Truncate(d.port, 40) + "\"");
     // The name is the author's choice: it may not lead to this host or its link (issue 19
     // item 4). The HTTP client judges every address it connects to, so rebinding cannot help.
     spec->scrape.http.refuse_internal_addresses = !options.allow_static_endpoints;
   } else if (v.Has("endpoints")) {
     d.kind = sources::DiscoveryConfig::Kind::kStatic;
     if (!options.allow_static_endpoints) {
-      problems.push_back("endpoints: static endpoints are refused because the server runs without "
-                         "--allow-static-endpoints (they let a ScaledObject author point the scaler "
-                         "at any address); ask the operator to enable it, or use service");
+      problems.push_back(
+          "endpoints: static endpoints are refused because the server runs without "
+          "--allow-static-endpoints (they let a ScaledObject author point the scaler "
+          "at any address); ask the operator to enable it, or use service");
     } else {
       // Credentials leave the URLs here: the URLs are the pods' names in logs, /debug and
       // errors, and the credentials go to the HTTP client as basic auth (issue 19 item 6).
@@ -471,8 +535,9 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
         }
       }
       if (mixed) {
-        problems.push_back("endpoints: the URLs carry different credentials (user:password@); one trigger "
-                           "sends one set of credentials to all its endpoints");
+        problems.push_back(
+            "endpoints: the URLs carry different credentials (user:password@); one trigger "
+            "sends one set of credentials to all its endpoints");
       } else if (credentials && credentials->has_credentials) {
         spec->scrape.http.basic_auth = true;
         spec->scrape.http.username = credentials->username;
@@ -482,7 +547,10 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   }
 
   // Targets. With none given (and no formula), the product defaults apply (docs/formula.md "The formula").
-  struct TargetKey { const char* key; const char* signal; };
+  struct TargetKey {
+    const char* key;
+    const char* signal;
+  };
   for (TargetKey t : {TargetKey{"targetKvCache", signals::kKvCache}, TargetKey{"targetWaiting", signals::kWaiting},
                       TargetKey{"targetRunning", signals::kRunning}}) {
     if (auto per_replica = v.Double(t.key)) spec->targets.push_back({t.key, t.signal, *per_replica});
@@ -500,8 +568,9 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
     any_target_key = any_target_key || metadata.count(k);
   }
   if (v.Has("formula") && any_target_key) {
-    problems.push_back("formula and target* keys are alternatives: the targets only build the default formula; "
-                       "write them into the formula instead");
+    problems.push_back(
+        "formula and target* keys are alternatives: the targets only build the default formula; "
+        "write them into the formula instead");
   }
 
   // Custom signals: `signal.<name>: metric{label="v"}`; their kind comes from # TYPE.
@@ -537,8 +606,10 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   if (v.Has("formula")) {
     formula_text = v.String("formula");
     if (v.Has("startupTime")) {
-      problems.push_back("startupTime shapes the default formula only; with formula, predict in it yourself, e.g. "
-                         "max(D, predict(D, " + v.String("startupTime") + ")) for your demand D");
+      problems.push_back(
+          "startupTime shapes the default formula only; with formula, predict in it yourself, e.g. "
+          "max(D, predict(D, " +
+          v.String("startupTime") + ")) for your demand D");
     }
   } else {
     if (!any_target_key) {
@@ -547,17 +618,23 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
       spec->targets = {{"targetKvCache", signals::kKvCache, 0.8}, {"targetWaiting", signals::kWaiting, 4}};
     }
     auto built = formula::DefaultFormula(targets);
-    if (built.ok()) formula_text = *built;
-    else problems.push_back(built.status().message());
+    if (built.ok())
+      formula_text = *built;
+    else
+      problems.push_back(built.status().message());
   }
   if (!formula_text.empty()) {
     auto program = CompileShared(formula_text, signal_infos);
-    if (program.ok()) spec->value = *program;
-    else problems.push_back("formula: " + program.status().message());
+    if (program.ok())
+      spec->value = *program;
+    else
+      problems.push_back("formula: " + program.status().message());
   }
   auto activation = CompileShared(v.String("activation"), signal_infos);
-  if (activation.ok()) spec->activation = *activation;
-  else problems.push_back("activation: " + activation.status().message());
+  if (activation.ok())
+    spec->activation = *activation;
+  else
+    problems.push_back("activation: " + activation.status().message());
 
   spec->front_door = BuildFrontDoor(ns, v, std::move(front_door_custom), options, &problems);
   for (const auto* program : {spec->value.get(), spec->activation.get()}) {
@@ -571,8 +648,7 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
       } else if (std::find(spec->front_door->scrape.signals.begin(), spec->front_door->scrape.signals.end(),
                            use.name) == spec->front_door->scrape.signals.end()) {
         problems.push_back((program == spec->value.get() ? "formula" : "activation") + std::string(" reads ") +
-                           use.name + ", which frontDoorPreset " + spec->front_door->preset +
-                           " does not provide" +
+                           use.name + ", which frontDoorPreset " + spec->front_door->preset + " does not provide" +
                            (spec->front_door->preset == "http-add-on"
                                 ? " (the interceptor counts held and proxied requests together: frontdoor_inflight)"
                                 : "") +
@@ -591,10 +667,11 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
       std::string allowed;
       for (const auto& a : options.prometheus_allowed) allowed += (allowed.empty() ? "" : ", ") + a;
       if (!options.prometheus_url.empty()) allowed = options.prometheus_url + (allowed.empty() ? "" : ", " + allowed);
-      problems.push_back("prometheusAddress: \"" + Truncate(split.url, 80) + "\" is not allowed by this server (" +
-                         (allowed.empty() ? std::string("none is: it has no --prometheus-url") : "allowed: " + allowed) +
-                         "); leave it out to use the server's Prometheus, or ask the operator to add it to "
-                         "--prometheus-allow");
+      problems.push_back(
+          "prometheusAddress: \"" + Truncate(split.url, 80) + "\" is not allowed by this server (" +
+          (allowed.empty() ? std::string("none is: it has no --prometheus-url") : "allowed: " + allowed) +
+          "); leave it out to use the server's Prometheus, or ask the operator to add it to "
+          "--prometheus-allow");
     }
     spec->prometheus_address = split.url;
     spec->wake_http.timeout = std::chrono::seconds(5);
@@ -613,8 +690,9 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   }
   spec->wake_hold = v.DurationOf("wakeHold").value_or(std::chrono::minutes(5));
   if (v.Has("wakeQuery") && spec->prometheus_address.empty()) {
-    problems.push_back("wakeQuery needs prometheusAddress (the Prometheus server to ask), or a server started with "
-                       "--prometheus-url");
+    problems.push_back(
+        "wakeQuery needs prometheusAddress (the Prometheus server to ask), or a server started with "
+        "--prometheus-url");
   }
   if (v.Has("prometheusAddress") && !v.Has("wakeQuery")) {
     problems.push_back("prometheusAddress is only used by wakeQuery; set both or neither");
@@ -629,8 +707,8 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   spec->window = v.DurationOf("window").value_or(std::chrono::seconds(60));
   // Knative's rule: the panic window is a tenth of the stable window, but never shorter than
   // one scrape (it would hold no sample) nor longer than the window.
-  spec->panic_window = v.DurationOf("panicWindow")
-                           .value_or(std::min(spec->window, std::max(spec->window / 10, spec->scrape_interval)));
+  spec->panic_window =
+      v.DurationOf("panicWindow").value_or(std::min(spec->window, std::max(spec->window / 10, spec->scrape_interval)));
   if (spec->panic_window > spec->window) {
     problems.push_back("panicWindow: \"" + v.String("panicWindow") + "\" must not be longer than window (" +
                        FormatDuration(spec->window) + ")");
@@ -645,7 +723,8 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
   if (v.Has("metricName")) {
     spec->metric_name = v.String("metricName");
     if (!IsValidMetricName(spec->metric_name)) {
-      problems.push_back("metricName: \"" + Truncate(spec->metric_name, 80) + "\" must match [a-z0-9][a-z0-9.-]*, "
+      problems.push_back("metricName: \"" + Truncate(spec->metric_name, 80) +
+                         "\" must match [a-z0-9][a-z0-9.-]*, "
                          "be at most 120 characters and not start with s<N>- (KEDA adds that prefix)");
     }
   } else {

@@ -59,21 +59,21 @@ struct FrontDoorSpec {
 /// Immutable once built; thread-safe to share.
 struct ScalerSpec {
   ScaledObjectKey key;
-  std::string metric_name;   ///< name reported to KEDA (KEDA prefixes it with s<N>-)
-  double target_size = 1;    ///< the value is a replica count, so the HPA target is 1
+  std::string metric_name;  ///< name reported to KEDA (KEDA prefixes it with s<N>-)
+  double target_size = 1;   ///< the value is a replica count, so the HPA target is 1
   sources::DiscoveryConfig discovery;
   sources::PodScrapeConfig scrape;
   std::optional<FrontDoorSpec> front_door;  ///< frontDoor; none without it
   std::vector<Target> targets;
   Duration scrape_interval{};
-  Duration stale_keep{};     ///< how long a failed pod's last gauges are kept (3 x interval)
+  Duration stale_keep{};                            ///< how long a failed pod's last gauges are kept (3 x interval)
   Duration window = std::chrono::seconds(60);       ///< stable window: rates, quantiles, smoothing
   Duration panic_window = std::chrono::seconds(6);  ///< short window for bursts
-  double panic_threshold = 2.0;  ///< panic at this multiple of the ready replicas (panicThreshold)
-  formula::ProgramConstSharedPtr value;       ///< desired replicas
-  formula::ProgramConstSharedPtr activation;  ///< IsActive (non-zero is true)
-  std::string wake_query;          ///< PromQL whose value > 0 means demand (empty: none)
-  std::string prometheus_address;  ///< where wake_query runs; without userinfo (safe to show)
+  double panic_threshold = 2.0;                     ///< panic at this multiple of the ready replicas (panicThreshold)
+  formula::ProgramConstSharedPtr value;             ///< desired replicas
+  formula::ProgramConstSharedPtr activation;        ///< IsActive (non-zero is true)
+  std::string wake_query;                           ///< PromQL whose value > 0 means demand (empty: none)
+  std::string prometheus_address;                   ///< where wake_query runs; without userinfo (safe to show)
   /// Request options for wake_query: timeout, basic-auth credentials taken out of
   /// prometheusAddress, the address rule (refuse_internal_addresses unless the server
   /// allows static endpoints), and for a trusted address the server's bearer token file, CA

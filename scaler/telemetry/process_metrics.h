@@ -9,12 +9,12 @@ namespace nimscaler::telemetry {
 
 /// One reading of this process from /proc; a field is nullopt when it could not be read.
 struct ProcessStats {
-  std::optional<double> cpu_seconds;           ///< user + system CPU time
-  std::optional<double> resident_bytes;        ///< RSS
+  std::optional<double> cpu_seconds;     ///< user + system CPU time
+  std::optional<double> resident_bytes;  ///< RSS
   std::optional<double> virtual_bytes;
-  std::optional<double> start_time_seconds;    ///< since the Unix epoch
+  std::optional<double> start_time_seconds;  ///< since the Unix epoch
   std::optional<double> open_fds;
-  std::optional<double> max_fds;               ///< soft RLIMIT_NOFILE
+  std::optional<double> max_fds;  ///< soft RLIMIT_NOFILE
   std::optional<double> threads;
 };
 

@@ -63,7 +63,8 @@ using TriggerTable = std::map<TriggerKey, TriggerSeries>;
 namespace {
 // Sets (or inserts) name's value in a vector sorted by name; returns the stored value.
 double& SortedSlot(std::vector<std::pair<std::string, double>>* v, const std::string& name) {
-  auto it = std::lower_bound(v->begin(), v->end(), name, [](const auto& e, const std::string& n) { return e.first < n; });
+  auto it =
+      std::lower_bound(v->begin(), v->end(), name, [](const auto& e, const std::string& n) { return e.first < n; });
   if (it == v->end() || it->first != name) it = v->insert(it, {name, 0.0});
   return it->second;
 }
@@ -102,36 +103,49 @@ struct ScalerMetrics::Impl {
 
   prometheus::Family<prometheus::Gauge>& build_info =
       BuildGauge().Name("nimscaler_build_info").Help("Always 1; labels carry the version.").Register(*registry);
-  prometheus::Family<prometheus::Counter>& grpc_requests =
-      BuildCounter().Name("nimscaler_grpc_requests_total")
-          .Help("gRPC calls answered, by method and status code.").Register(*registry);
-  prometheus::Family<prometheus::Histogram>& grpc_duration =
-      BuildHistogram().Name("nimscaler_grpc_request_duration_seconds")
-          .Help("Time to answer a unary gRPC call, by method.").Register(*registry);
-  prometheus::Family<prometheus::Counter>& scrapes =
-      BuildCounter().Name("nimscaler_scrapes_total")
-          .Help("Pod /metrics scrapes, by result (success|error).").Register(*registry);
-  prometheus::Family<prometheus::Histogram>& scrape_duration =
-      BuildHistogram().Name("nimscaler_scrape_duration_seconds")
-          .Help("Time to fetch and parse one pod's /metrics.").Register(*registry);
+  prometheus::Family<prometheus::Counter>& grpc_requests = BuildCounter()
+                                                               .Name("nimscaler_grpc_requests_total")
+                                                               .Help("gRPC calls answered, by method and status code.")
+                                                               .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& grpc_duration = BuildHistogram()
+                                                                 .Name("nimscaler_grpc_request_duration_seconds")
+                                                                 .Help("Time to answer a unary gRPC call, by method.")
+                                                                 .Register(*registry);
+  prometheus::Family<prometheus::Counter>& scrapes = BuildCounter()
+                                                         .Name("nimscaler_scrapes_total")
+                                                         .Help("Pod /metrics scrapes, by result (success|error).")
+                                                         .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& scrape_duration = BuildHistogram()
+                                                                   .Name("nimscaler_scrape_duration_seconds")
+                                                                   .Help("Time to fetch and parse one pod's /metrics.")
+                                                                   .Register(*registry);
   prometheus::Family<prometheus::Counter>& metadata_errors =
-      BuildCounter().Name("nimscaler_metadata_errors_total")
-          .Help("Trigger metadata maps rejected with INVALID_ARGUMENT.").Register(*registry);
+      BuildCounter()
+          .Name("nimscaler_metadata_errors_total")
+          .Help("Trigger metadata maps rejected with INVALID_ARGUMENT.")
+          .Register(*registry);
   prometheus::Family<prometheus::Counter>& stream_pushes =
-      BuildCounter().Name("nimscaler_stream_pushes_total")
-          .Help("IsActive=true messages sent on StreamIsActive streams.").Register(*registry);
-  prometheus::Family<prometheus::Gauge>& tracked =
-      BuildGauge().Name("nimscaler_tracked_scaledobjects")
-          .Help("ScaledObject triggers currently collected for.").Register(*registry);
+      BuildCounter()
+          .Name("nimscaler_stream_pushes_total")
+          .Help("IsActive=true messages sent on StreamIsActive streams.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& tracked = BuildGauge()
+                                                       .Name("nimscaler_tracked_scaledobjects")
+                                                       .Help("ScaledObject triggers currently collected for.")
+                                                       .Register(*registry);
   prometheus::Family<prometheus::Gauge>& stream_clients =
       BuildGauge().Name("nimscaler_stream_clients").Help("Open StreamIsActive streams.").Register(*registry);
   // The names stock gRPC dashboards query (go-grpc-prometheus).
   prometheus::Family<prometheus::Counter>& grpc_handled =
-      BuildCounter().Name("grpc_server_handled_total")
-          .Help("gRPC calls completed on the server, by type, service, method and code.").Register(*registry);
+      BuildCounter()
+          .Name("grpc_server_handled_total")
+          .Help("gRPC calls completed on the server, by type, service, method and code.")
+          .Register(*registry);
   prometheus::Family<prometheus::Histogram>& grpc_handling =
-      BuildHistogram().Name("grpc_server_handling_seconds")
-          .Help("Time to complete a unary gRPC call on the server.").Register(*registry);
+      BuildHistogram()
+          .Name("grpc_server_handling_seconds")
+          .Help("Time to complete a unary gRPC call on the server.")
+          .Register(*registry);
 
   prometheus::Counter& scrape_ok = scrapes.Add({{"result", "success"}});
   prometheus::Counter& scrape_err = scrapes.Add({{"result", "error"}});
@@ -157,18 +171,21 @@ ScalerMetrics::~ScalerMetrics() = default;
 
 void ScalerMetrics::RecordGrpc(const std::string& method, const std::string& code, double seconds) {
   impl_->grpc_requests.Add({{"method", LabelValue(method)}, {"code", LabelValue(code)}}).Increment();
-  static const prometheus::Histogram::BucketBoundaries kBuckets{
-      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1};
+  static const prometheus::Histogram::BucketBoundaries kBuckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                                0.005,   0.01,   0.05,    0.25,   1};
   // The gRPC service of every method recorded here; health checks are not recorded.
   const std::string type = method == "StreamIsActive" ? "server_stream" : "unary";
   impl_->grpc_handled
-      .Add({{"grpc_type", type}, {"grpc_service", "externalscaler.ExternalScaler"}, {"grpc_method", LabelValue(method)},
+      .Add({{"grpc_type", type},
+            {"grpc_service", "externalscaler.ExternalScaler"},
+            {"grpc_method", LabelValue(method)},
             {"grpc_code", GoCodeName(code)}})
       .Increment();
   impl_->grpc_duration.Add({{"method", LabelValue(method)}}, kBuckets).Observe(seconds);
   if (type == "unary") {
     impl_->grpc_handling
-        .Add({{"grpc_type", type}, {"grpc_service", "externalscaler.ExternalScaler"},
+        .Add({{"grpc_type", type},
+              {"grpc_service", "externalscaler.ExternalScaler"},
               {"grpc_method", LabelValue(method)}},
              kBuckets)
         .Observe(seconds);
@@ -187,10 +204,9 @@ void ScalerMetrics::AddStreamClients(int delta) { impl_->streams_g.Increment(del
 
 void ScalerMetrics::SetScaledObject(const TriggerLabels& trigger, const ScaledObjectGauges& g) {
   // Keyed by the sanitized values, so the key always matches the labels written.
-  TriggerKey key{LabelValue(trigger.ns), LabelValue(trigger.scaledobject),
-                                                        LabelValue(trigger.trigger)};
-  double now = g.collected ? std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()
-                           : 0;
+  TriggerKey key{LabelValue(trigger.ns), LabelValue(trigger.scaledobject), LabelValue(trigger.trigger)};
+  double now =
+      g.collected ? std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() : 0;
   std::lock_guard lock(impl_->mu);
   TriggerSeries& t = impl_->triggers[std::move(key)];
   t.value = g.value;
@@ -271,30 +287,37 @@ void AppendTriggerFamilies(std::string* out, const TriggerTable& t) {
       for (const auto& [label, v] : s.*field) emit(&label, v);
     };
   };
-  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_desired_replicas", "gauge",
-                               "Desired replica count reported to KEDA, per trigger.", ""},
-                      number(&TriggerSeries::value));
-  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_ready_pods", "gauge",
-                               "Pods whose metrics were usable in the last cycle, per trigger.", ""},
+  AppendTriggerFamily(
+      out, t,
+      {"nimscaler_scaledobject_desired_replicas", "gauge", "Desired replica count reported to KEDA, per trigger.", ""},
+      number(&TriggerSeries::value));
+  AppendTriggerFamily(out, t,
+                      {"nimscaler_scaledobject_ready_pods", "gauge",
+                       "Pods whose metrics were usable in the last cycle, per trigger.", ""},
                       number(&TriggerSeries::ready_pods));
   AppendTriggerFamily(out, t, {"nimscaler_scaledobject_active", "gauge", "1 when IsActive is true.", ""},
                       flag(&TriggerSeries::active));
-  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_signal", "gauge",
-                               "Aggregated signal (sum over pods), per trigger and signal.", "signal"},
+  AppendTriggerFamily(out, t,
+                      {"nimscaler_scaledobject_signal", "gauge",
+                       "Aggregated signal (sum over pods), per trigger and signal.", "signal"},
                       labelled(&TriggerSeries::signals));
-  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_panicking", "gauge",
-                               "1 while the panic window drives the trigger's value.", ""},
-                      flag(&TriggerSeries::panicking));
-  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_held", "gauge",
-                               "1 while the trigger's value is held because a pod or metric is missing.", ""},
+  AppendTriggerFamily(
+      out, t, {"nimscaler_scaledobject_panicking", "gauge", "1 while the panic window drives the trigger's value.", ""},
+      flag(&TriggerSeries::panicking));
+  AppendTriggerFamily(out, t,
+                      {"nimscaler_scaledobject_held", "gauge",
+                       "1 while the trigger's value is held because a pod or metric is missing.", ""},
                       flag(&TriggerSeries::held));
-  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_last_collection_timestamp_seconds", "gauge",
-                               "Unix time of the last cycle in which some pod of the trigger answered.", ""},
+  AppendTriggerFamily(out, t,
+                      {"nimscaler_scaledobject_last_collection_timestamp_seconds", "gauge",
+                       "Unix time of the last cycle in which some pod of the trigger answered.", ""},
                       number(&TriggerSeries::last_collection));
-  AppendTriggerFamily(out, t, {"nimscaler_scaledobject_collection_errors_total", "counter",
-                               "Collection shortfalls per trigger, by reason (scrape: a pod failed; discovery; "
-                               "metric: a signal no pod serves; no_pods: none usable; front_door: no front-door "
-                               "endpoint answered).", "reason"},
+  AppendTriggerFamily(out, t,
+                      {"nimscaler_scaledobject_collection_errors_total", "counter",
+                       "Collection shortfalls per trigger, by reason (scrape: a pod failed; discovery; "
+                       "metric: a signal no pod serves; no_pods: none usable; front_door: no front-door "
+                       "endpoint answered).",
+                       "reason"},
                       labelled(&TriggerSeries::errors));
 }
 }  // namespace

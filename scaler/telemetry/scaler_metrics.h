@@ -18,12 +18,12 @@ struct TriggerLabels {
 
 /// Per-trigger values published after each evaluation.
 struct ScaledObjectGauges {
-  double value = 0;        ///< desired replicas as computed (NaN when unknown)
+  double value = 0;  ///< desired replicas as computed (NaN when unknown)
   double ready_pods = 0;
   bool active = false;
-  bool collected = false;  ///< some pod answered this cycle: the freshness timestamp moves
-  bool panicking = false;  ///< the panic window drives the value
-  bool held = false;       ///< the value is held (a pod or metric is missing)
+  bool collected = false;                 ///< some pod answered this cycle: the freshness timestamp moves
+  bool panicking = false;                 ///< the panic window drives the value
+  bool held = false;                      ///< the value is held (a pod or metric is missing)
   std::map<std::string, double> signals;  ///< aggregated signals, e.g. kv_cache -> 0.2
   /// Why this cycle fell short, by reason ("scrape": pods that failed; "discovery"; "metric":
   /// a signal no pod serves; "no_pods": none usable; "front_door": no front-door endpoint

@@ -73,7 +73,9 @@ TEST(DemandFile, ReadsAFileAndNamesAMissingOne) {
   std::string path = ::testing::TempDir() + "/demand_file_test.jsonl";
   {
     std::ofstream out(path);
-    out << kHeader << "\n" << R"({"t":2,"arrivals_per_s":5})" << "\n";
+    out << kHeader << "\n"
+        << R"({"t":2,"arrivals_per_s":5})"
+        << "\n";
   }
   auto r = ReadDemandFile(path);
   ASSERT_TRUE(r.ok()) << r.status().message();
@@ -89,32 +91,60 @@ TEST(DemandFile, ErrorsNameTheLine) {
   EXPECT_THAT(Error("\n\n"), HasSubstr("empty"));
   EXPECT_THAT(Error(std::string(kHeader) + "\n"), HasSubstr("a header but no samples"));
   // Not a demand file at all.
-  EXPECT_THAT(Error(R"({"t":1,"arrivals_per_s":2})" "\n"), HasSubstr("d.jsonl line 1: not a demand file"));
+  EXPECT_THAT(Error(R"({"t":1,"arrivals_per_s":2})"
+                    "\n"),
+              HasSubstr("d.jsonl line 1: not a demand file"));
   EXPECT_THAT(Error("[1,2]\n"), HasSubstr("line 1: expected a JSON object"));
   // Unknown version.
-  EXPECT_THAT(Error(R"({"format":"nim-scaler-demand","version":2,"interval":2})" "\n"),
+  EXPECT_THAT(Error(R"({"format":"nim-scaler-demand","version":2,"interval":2})"
+                    "\n"),
               HasSubstr("line 1: version 2 is not supported (this build reads version 1)"));
-  EXPECT_THAT(Error(R"({"format":"nim-scaler-demand","interval":2})" "\n"), HasSubstr("line 1: missing \"version\""));
-  EXPECT_THAT(Error(R"({"format":"nim-scaler-demand","version":1})" "\n"), HasSubstr("line 1: missing \"interval\""));
-  EXPECT_THAT(Error(R"({"format":"nim-scaler-demand","version":1,"interval":0})" "\n"),
+  EXPECT_THAT(Error(R"({"format":"nim-scaler-demand","interval":2})"
+                    "\n"),
+              HasSubstr("line 1: missing \"version\""));
+  EXPECT_THAT(Error(R"({"format":"nim-scaler-demand","version":1})"
+                    "\n"),
+              HasSubstr("line 1: missing \"interval\""));
+  EXPECT_THAT(Error(R"({"format":"nim-scaler-demand","version":1,"interval":0})"
+                    "\n"),
               HasSubstr("\"interval\" must be > 0"));
   // A line that is not JSON, in the middle of the file.
   std::string h = std::string(kHeader) + "\n";
-  EXPECT_THAT(Error(h + R"({"t":2,"arrivals_per_s":1})" "\n" "t=4 arrivals 3\n" R"({"t":6,"arrivals_per_s":1})" "\n"),
+  EXPECT_THAT(Error(h + R"({"t":2,"arrivals_per_s":1})"
+                        "\n"
+                        "t=4 arrivals 3\n"
+                        R"({"t":6,"arrivals_per_s":1})"
+                        "\n"),
               HasSubstr("d.jsonl line 3: not JSON"));
   // Missing and mistyped fields.
-  EXPECT_THAT(Error(h + R"({"t":2})" "\n"), HasSubstr("line 2: missing \"arrivals_per_s\""));
-  EXPECT_THAT(Error(h + R"({"arrivals_per_s":2})" "\n"), HasSubstr("line 2: missing \"t\""));
-  EXPECT_THAT(Error(h + R"({"t":"2s","arrivals_per_s":2})" "\n"), HasSubstr("line 2: \"t\" must be a number"));
-  EXPECT_THAT(Error(h + R"({"t":2,"arrivals_per_s":-1})" "\n"), HasSubstr("\"arrivals_per_s\" must be >= 0"));
-  EXPECT_THAT(Error(h + R"({"t":2,"arrivals_per_s":1,"ready":1.5})" "\n"), HasSubstr("\"ready\" must be a whole number"));
+  EXPECT_THAT(Error(h + R"({"t":2})"
+                        "\n"),
+              HasSubstr("line 2: missing \"arrivals_per_s\""));
+  EXPECT_THAT(Error(h + R"({"arrivals_per_s":2})"
+                        "\n"),
+              HasSubstr("line 2: missing \"t\""));
+  EXPECT_THAT(Error(h + R"({"t":"2s","arrivals_per_s":2})"
+                        "\n"),
+              HasSubstr("line 2: \"t\" must be a number"));
+  EXPECT_THAT(Error(h + R"({"t":2,"arrivals_per_s":-1})"
+                        "\n"),
+              HasSubstr("\"arrivals_per_s\" must be >= 0"));
+  EXPECT_THAT(Error(h + R"({"t":2,"arrivals_per_s":1,"ready":1.5})"
+                        "\n"),
+              HasSubstr("\"ready\" must be a whole number"));
   // Time must increase.
-  EXPECT_THAT(Error(h + R"({"t":4,"arrivals_per_s":1})" "\n" R"({"t":4,"arrivals_per_s":1})" "\n"),
+  EXPECT_THAT(Error(h + R"({"t":4,"arrivals_per_s":1})"
+                        "\n"
+                        R"({"t":4,"arrivals_per_s":1})"
+                        "\n"),
               HasSubstr("line 3: \"t\" 4 is not after the previous sample's 4"));
 }
 
 TEST(DemandFile, TruncatedLastLineIsNamed) {
-  std::string text = std::string(kHeader) + "\n" + R"({"t":2,"arrivals_per_s":1})" "\n" + R"({"t":4,"arriv)";
+  std::string text = std::string(kHeader) + "\n" +
+                     R"({"t":2,"arrivals_per_s":1})"
+                     "\n" +
+                     R"({"t":4,"arriv)";
   EXPECT_THAT(Error(text), HasSubstr("d.jsonl line 3: truncated"));
   // A complete last object without its newline is still read.
   auto ok = ParseDemand(std::string(kHeader) + "\n" + R"({"t":2,"arrivals_per_s":1})", "d");

@@ -60,9 +60,9 @@ inline X509* SignedCertificate(EVP_PKEY* pkey, const std::string& cn, X509* issu
 inline PemPair MakeSelfSigned(const std::string& cn, const std::string& encrypt_key_with = "") {
   EVP_PKEY* pkey = EVP_EC_gen("P-256");
   if (pkey == nullptr) throw std::runtime_error("OpenSSL: cannot make a key");
-  X509* x = SignedCertificate(pkey, cn, nullptr, nullptr,
-                              {{NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"},
-                               {NID_basic_constraints, "critical,CA:TRUE"}});
+  X509* x = SignedCertificate(
+      pkey, cn, nullptr, nullptr,
+      {{NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"}, {NID_basic_constraints, "critical,CA:TRUE"}});
   BIO* cb = BIO_new(BIO_s_mem());
   PEM_write_bio_X509(cb, x);
   BIO* kb = BIO_new(BIO_s_mem());

@@ -3,6 +3,8 @@
 // 19 item 2 (a certificate emptied in place tripped an assertion in gRPC's file watcher) and
 // the smaller TLS items (a mismatched pair started "healthy" with every handshake failing; a
 // garbage certificate or key swapped in was not survived by keeping the last good pair).
+#include "scaler/app/tls_credentials.h"
+
 #include <gmock/gmock.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
@@ -14,7 +16,6 @@
 #include <sstream>
 #include <thread>
 
-#include "scaler/app/tls_credentials.h"
 #include "tests/app/test_pki.h"
 
 namespace nimscaler::app {
@@ -33,7 +34,9 @@ std::string Slurp(const std::string& path) {
 }
 
 // Writes in place (truncate, then write): what a careless script or `cp` does.
-void WriteInPlace(const std::string& path, const std::string& data) { std::ofstream(path, std::ios::binary | std::ios::trunc) << data; }
+void WriteInPlace(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
 
 // Writes a temporary file and renames it over `path`: an atomic replacement.
 void WriteAtomically(const std::string& path, const std::string& data) {
@@ -75,8 +78,8 @@ TEST_F(TlsTest, ValidatorAcceptsAGoodPairAndNamesTheFileAndProblemOtherwise) {
   WriteInPlace(other, b_.key);
   Status mismatch = Validate({files_.cert, other, ""});
   EXPECT_EQ(mismatch.code(), Code::kInvalidArgument);
-  EXPECT_THAT(mismatch.message(), HasSubstr("--tls-key \"" + other + "\" does not match the certificate in --tls-cert \"" +
-                                            files_.cert + "\""));
+  EXPECT_THAT(mismatch.message(), HasSubstr("--tls-key \"" + other +
+                                            "\" does not match the certificate in --tls-cert \"" + files_.cert + "\""));
 
   struct Case {
     const char* what;
@@ -85,7 +88,8 @@ TEST_F(TlsTest, ValidatorAcceptsAGoodPairAndNamesTheFileAndProblemOtherwise) {
   std::string cert_half = a_.cert.substr(0, a_.cert.size() / 2);
   std::vector<Case> cases = {
       {"empty cert", "", a_.key, "--tls-cert \"" + files_.cert + "\" is empty"},
-      {"garbage cert", "not a certificate at all\n", a_.key, "--tls-cert \"" + files_.cert + "\" holds no PEM certificate"},
+      {"garbage cert", "not a certificate at all\n", a_.key,
+       "--tls-cert \"" + files_.cert + "\" holds no PEM certificate"},
       {"key as cert", a_.key, a_.key, "--tls-cert \"" + files_.cert + "\" holds no PEM certificate"},
       {"cut cert", cert_half, a_.key, "--tls-cert \"" + files_.cert + "\": certificate 1 does not parse"},
       {"second cert broken", a_.cert + cert_half, a_.key, "certificate 2 does not parse"},
@@ -188,7 +192,8 @@ TEST_F(TlsTest, ReloadKeepsTheLastGoodPairThroughBadFilesAndTakesTheNextGoodOne)
   Put(b_);
   EXPECT_TRUE(r.ReloadNow().ok());
   size_t generations = 0;
-  for (const auto& e : std::filesystem::directory_iterator(r.dir())) generations += e.path().filename().string().rfind("gen-", 0) == 0;
+  for (const auto& e : std::filesystem::directory_iterator(r.dir()))
+    generations += e.path().filename().string().rfind("gen-", 0) == 0;
   EXPECT_EQ(generations, 2u) << "older generations are removed";
   std::string dir = r.dir();
   started = Status(Code::kInternal, "dropped");

@@ -35,7 +35,7 @@ TEST(FreeMemoryReleaser, ReturnsFreedHeapBeyondTheSlackOnce) {
   // 48 MiB in 2 KiB blocks (heap, not mmap), touched; every 32nd stays, so the freed ones
   // cannot merge into the heap's top and be returned by free() itself.
   constexpr size_t kBlock = 2048, kCount = (size_t{48} << 20) / kBlock;
-  std::vector<std::unique_ptr<char[]>> blocks(kCount);
+  std::vector<std::unique_ptr<char[]> > blocks(kCount);
   for (auto& b : blocks) {
     b.reset(new char[kBlock]);
     for (size_t i = 0; i < kBlock; i += 512) b[i] = 1;

@@ -8,8 +8,11 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(ParseDuration, AcceptsGoStyleUnitsAndCompounds) {
-  struct Row { const char* in; Duration want; } rows[] = {
-      {"2s", 2s}, {"500ms", 500ms}, {"1.5m", 90s}, {"1m30s", 90s}, {"1h", 3600s}, {" 250us ", 250us}, {"10ns", 10ns}};
+  struct Row {
+    const char* in;
+    Duration want;
+  } rows[] = {{"2s", 2s},    {"500ms", 500ms},   {"1.5m", 90s}, {"1m30s", 90s},
+              {"1h", 3600s}, {" 250us ", 250us}, {"10ns", 10ns}};
   for (const auto& r : rows) {
     auto d = ParseDuration(r.in);
     ASSERT_TRUE(d.has_value()) << r.in;

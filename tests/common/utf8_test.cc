@@ -52,24 +52,37 @@ TEST(Truncate, NeverSplitsAMultiByteCharacter) {
 }
 
 TEST(IsValidUtf8, AgreesWithNlohmannOnEdgeCases) {
-  const std::string cases[] = {
-      "", "plain", std::string("nul\0inside", 10), "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
-      "\xF4\x8F\xBF\xBF",  // U+10FFFF
-      "\xC3",              // truncated
-      "\xC0\xAF",          // overlong '/'
-      "\xE0\x80\xAF",      // overlong
-      "\xED\xA0\x80",      // surrogate
-      "\xF4\x90\x80\x80",  // above U+10FFFF
-      "\xF5\x80\x80\x80", "\xFF", "\x80", "a\xE2\x82", "\xE2\x28\xA1"};
+  const std::string cases[] = {"",
+                               "plain",
+                               std::string("nul\0inside", 10),
+                               "\xC3\xA9",
+                               "\xE2\x82\xAC",
+                               "\xF0\x9F\x98\x80",
+                               "\xF4\x8F\xBF\xBF",  // U+10FFFF
+                               "\xC3",              // truncated
+                               "\xC0\xAF",          // overlong '/'
+                               "\xE0\x80\xAF",      // overlong
+                               "\xED\xA0\x80",      // surrogate
+                               "\xF4\x90\x80\x80",  // above U+10FFFF
+                               "\xF5\x80\x80\x80",
+                               "\xFF",
+                               "\x80",
+                               "a\xE2\x82",
+                               "\xE2\x28\xA1"};
   for (const auto& c : cases) EXPECT_EQ(IsValidUtf8(c), NlohmannAccepts(c)) << testing::PrintToString(c);
 }
 
 TEST(SanitizeUtf8, ReplacesInvalidBytesAndOptionallyControls) {
   EXPECT_EQ(SanitizeUtf8("caf\xC3\xA9"), "caf\xC3\xA9");
-  EXPECT_EQ(SanitizeUtf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(SanitizeUtf8("a\xFF"
+                         "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(SanitizeUtf8("\xC3"), "\xEF\xBF\xBD");
   EXPECT_EQ(SanitizeUtf8(std::string("a\0b", 3)), std::string("a\0b", 3)) << "NUL is valid UTF-8";
-  EXPECT_EQ(SanitizeUtf8(std::string("a\0b\x7F", 4), true), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+  EXPECT_EQ(SanitizeUtf8(std::string("a\0b\x7F", 4), true),
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD");
   std::string all;
   for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
   EXPECT_TRUE(IsValidUtf8(SanitizeUtf8(all)));

@@ -108,10 +108,10 @@ namespace {
 // Issue 14 item 5: the Prometheus client options. Headers are checked at startup: a malformed
 // one, CR/LF (header injection) or an Authorization header is refused naming the flag and value.
 TEST(LoadAppConfig, PrometheusClientOptions) {
-  auto c = LoadAppConfig({"--prometheus-bearer-token-file", "/var/run/prom/token", "--prometheus-ca-file",
-                          "/etc/prom/ca.crt", "--prometheus-header", "X-Scope-OrgID: tenant1",
-                          "--prometheus-header=X-Extra:  a b\tc  "},
-                         {});
+  auto c = LoadAppConfig(
+      {"--prometheus-bearer-token-file", "/var/run/prom/token", "--prometheus-ca-file", "/etc/prom/ca.crt",
+       "--prometheus-header", "X-Scope-OrgID: tenant1", "--prometheus-header=X-Extra:  a b\tc  "},
+      {});
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->prometheus_bearer_token_file, "/var/run/prom/token");
   EXPECT_EQ(c->prometheus_ca_file, "/etc/prom/ca.crt");
@@ -123,12 +123,12 @@ TEST(LoadAppConfig, PrometheusClientOptions) {
 }
 
 TEST(LoadAppConfig, PrometheusHeadersRefusedAtStartup) {
-  auto c = LoadAppConfig({"--prometheus-header", "X-Scope-OrgID tenant1", "--prometheus-header", ": v",
-                          "--prometheus-header", "X Bad: v", "--prometheus-header", "X-A: b\r\nX-Injected: 1",
-                          "--prometheus-header", "X-Nul: a\x01", "--prometheus-header", "X-Empty:  ",
-                          "--prometheus-header", "authorization: Bearer s3cret", "--prometheus-header",
-                          "Host: evil", "--prometheus-header", "X-Ok: fine"},
-                         {});
+  auto c = LoadAppConfig(
+      {"--prometheus-header", "X-Scope-OrgID tenant1", "--prometheus-header", ": v", "--prometheus-header", "X Bad: v",
+       "--prometheus-header", "X-A: b\r\nX-Injected: 1", "--prometheus-header", "X-Nul: a\x01", "--prometheus-header",
+       "X-Empty:  ", "--prometheus-header", "authorization: Bearer s3cret", "--prometheus-header", "Host: evil",
+       "--prometheus-header", "X-Ok: fine"},
+      {});
   ASSERT_FALSE(c.ok());
   const std::string& m = c.status().message();
   EXPECT_THAT(m, HasSubstr("--prometheus-header: value \"X-Scope-OrgID tenant1\" must be \"Name: value\", e.g. "
@@ -165,8 +165,10 @@ TEST(LoadAppConfig, PrometheusHeadersPrecedence) {
   std::ofstream(bad) << R"({"prometheus-header": [7, "nope"]})";
   auto refused = LoadAppConfig({"--config", bad}, {{"NIM_SCALER_PROMETHEUS_HEADER", "X-D d"}});
   ASSERT_FALSE(refused.ok());
-  EXPECT_THAT(refused.status().message(), HasSubstr("key \"prometheus-header\": expected a string or a list of strings"));
-  EXPECT_THAT(refused.status().message(), HasSubstr("key \"prometheus-header\": value \"nope\" must be \"Name: value\""));
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("key \"prometheus-header\": expected a string or a list of strings"));
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("key \"prometheus-header\": value \"nope\" must be \"Name: value\""));
   EXPECT_THAT(refused.status().message(), HasSubstr("NIM_SCALER_PROMETHEUS_HEADER: value \"X-D d\" must be"));
 }
 

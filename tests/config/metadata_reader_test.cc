@@ -11,13 +11,15 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-const std::vector<FieldSpec> kFields = {{.key = "targetKvCache"}, {.key = "engine"}, {.key = "signal.", .prefix = true}};
+const std::vector<FieldSpec> kFields = {
+    {.key = "targetKvCache"}, {.key = "engine"}, {.key = "signal.", .prefix = true}};
 
 // Issue 19 item 9: only the first kMaxSuggestions unknown keys get a "did you mean" (an edit
 // distance per known key each); the others are reported plainly.
 TEST(ReadMetadata, SuggestsOnlyForTheFirstUnknownKeys) {
   Metadata md;
-  for (int i = 0; i < 100; ++i) md["targetKvCach" + std::string(1, static_cast<char>('A' + i % 26)) + std::to_string(i)] = "1";
+  for (int i = 0; i < 100; ++i)
+    md["targetKvCach" + std::string(1, static_cast<char>('A' + i % 26)) + std::to_string(i)] = "1";
   MetadataRead read = ReadMetadata(md, kFields);
   ASSERT_EQ(read.problems.size(), 100u);
   size_t suggested = 0;

@@ -2,23 +2,23 @@
 // the API could send, well-formed or not, gives a value or an error naming where the document
 // is wrong; nothing throws. Guards issue 19 item 3 (a malformed EndpointSliceList aborted the
 // process from the watch thread).
+#include "scaler/sources/discovery/endpoint_slice_decode.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
-#include "scaler/sources/discovery/endpoint_slice_decode.h"
 #include "scaler/sources/discovery/kube_api.h"
 
 namespace nimscaler::sources {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 json Slice(const std::string& name, const std::string& ip, bool ready = true) {
   return {{"metadata", {{"name", name}, {"resourceVersion", "7"}}},
@@ -139,9 +139,9 @@ TEST(EndpointSliceDecode, ShapeErrorsNameWhereTheDocumentIsWrong) {
 }
 
 TEST(EndpointSliceDecode, NotJsonNotAnObjectTooDeepOrTooBigIsAnError) {
-  for (const std::string& body : {std::string(""), std::string("{"), std::string("null"), std::string("[]"),
-                                  std::string("\"x\""), std::string("{\"metadata\":{}}garbage"),
-                                  std::string("{\"a\":\"\xff\xfe\"}")}) {
+  for (const std::string& body :
+       {std::string(""), std::string("{"), std::string("null"), std::string("[]"), std::string("\"x\""),
+        std::string("{\"metadata\":{}}garbage"), std::string("{\"a\":\"\xff\xfe\"}")}) {
     auto r = DecodeEndpointSliceList(body);
     ASSERT_FALSE(r.ok()) << body;
     EXPECT_THAT(r.status().message(), ::testing::StartsWith("EndpointSliceList: ")) << body;
@@ -197,8 +197,8 @@ TEST(EndpointSliceDecode, NotJsonNotAnObjectTooDeepOrTooBigIsAnError) {
 // starting with the document's name, never an exception or a crash.
 TEST(EndpointSliceDecode, EveryFieldReplacedByEveryTypeNeverThrows) {
   const json base = List({Slice("a", "10.0.0.1"), Slice("b", "10.0.0.2", false)});
-  const std::vector<json> replacements = {nullptr, 1, -1, 1e308, "x", true, json::array(), json::object(),
-                                          json::array({1, "x", nullptr})};
+  const std::vector<json> replacements = {
+      nullptr, 1, -1, 1e308, "x", true, json::array(), json::object(), json::array({1, "x", nullptr})};
   std::vector<json::json_pointer> paths;
   const json flat = base.flatten();
   for (auto it = flat.begin(); it != flat.end(); ++it) {
@@ -240,7 +240,8 @@ TEST(EndpointSliceDecode, WatchEvents) {
   EXPECT_EQ(a->slice.name, "a");
   EXPECT_EQ(a->slice.resource_version, "7");
   ASSERT_EQ(a->slice.endpoints.size(), 1u);
-  auto bookmark = DecodeWatchEvent(R"({"type":"BOOKMARK","object":{"kind":"EndpointSlice","metadata":{"resourceVersion":"99"}}})");
+  auto bookmark =
+      DecodeWatchEvent(R"({"type":"BOOKMARK","object":{"kind":"EndpointSlice","metadata":{"resourceVersion":"99"}}})");
   ASSERT_TRUE(bookmark.ok());
   EXPECT_EQ(bookmark->type, DecodedWatchEvent::Type::kBookmark);
   EXPECT_EQ(bookmark->slice.resource_version, "99");
@@ -252,7 +253,7 @@ TEST(EndpointSliceDecode, WatchEvents) {
   EXPECT_EQ(gone->error_message, "too old resource version: 1");
   auto odd = DecodeWatchEvent("{\"type\":\"ERROR\",\"object\":{\"code\":123456,\"message\":\"bad\\u0000\xc3\xa9\"}}");
   ASSERT_TRUE(odd.ok()) << odd.status().message();
-  EXPECT_EQ(odd->error_code, 0);  // not an HTTP status
+  EXPECT_EQ(odd->error_code, 0);            // not an HTTP status
   EXPECT_EQ(odd->error_message, "bad???");  // printable ASCII only
   EXPECT_EQ(DecodeWatchEvent(R"({"type":"ERROR","object":{"code":1e300}})").status().message(),
             "watch event ERROR: 'code' is not an integer");
@@ -265,8 +266,9 @@ TEST(EndpointSliceDecode, WatchEvents) {
   EXPECT_EQ(DecodeWatchEvent(R"({"type":"ADDED"})").status().message(), "watch event ADDED: 'object' is missing");
   EXPECT_EQ(DecodeWatchEvent(R"({"type":"ADDED","object":[]})").status().message(),
             "watch event ADDED: 'object' is not an object");
-  EXPECT_EQ(DecodeWatchEvent(R"({"type":"DELETED","object":{"metadata":{"name":"a"},"endpoints":[1]}})").status().message(),
-            "watch event DELETED object endpoint 0: is not an object");
+  EXPECT_EQ(
+      DecodeWatchEvent(R"({"type":"DELETED","object":{"metadata":{"name":"a"},"endpoints":[1]}})").status().message(),
+      "watch event DELETED object endpoint 0: is not an object");
   EXPECT_EQ(DecodeWatchEvent(R"({"type":"MODIFIED","object":{"endpoints":[]}})").status().message(),
             "watch event MODIFIED object: 'metadata' is missing");
 }

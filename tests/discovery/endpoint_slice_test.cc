@@ -16,8 +16,8 @@ namespace nimscaler {
 namespace {
 
 using namespace std::chrono_literals;
-using ::testing::HasSubstr;
 using sources::SliceEndpoint;
+using ::testing::HasSubstr;
 
 // Polls `pred` until it holds or `timeout` passes (bounded).
 template <typename Pred>
@@ -57,7 +57,8 @@ TEST_F(DiscoveryTest, ListsThenFollowsWatchEvents) {
   api_.SetPod("p1", "10.0.0.2", 8001, true);  // becomes ready
   ASSERT_TRUE(Eventually([&] { return Ready(watch->Endpoints()).size() == 2; }, 3s));
   api_.SetPod("p0", "10.0.0.1", 8000, false, /*terminating=*/true);
-  ASSERT_TRUE(Eventually([&] { return Ready(watch->Endpoints()) == std::vector<std::string>{"p1@10.0.0.2:8001"}; }, 3s));
+  ASSERT_TRUE(
+      Eventually([&] { return Ready(watch->Endpoints()) == std::vector<std::string>{"p1@10.0.0.2:8001"}; }, 3s));
   api_.DeletePod("p0");
   ASSERT_TRUE(Eventually([&] { return watch->Endpoints()->size() == 1; }, 3s));
   EXPECT_EQ(api_.lists(), 1) << "events must come from the watch, not from re-listing";
@@ -95,7 +96,12 @@ TEST_F(DiscoveryTest, OneWatchPerServiceSharedByEveryReader) {
   auto d = registry_.Make(cfg);
   ASSERT_TRUE(d.ok());
   Result<std::vector<sources::PodEndpoint>> pods = Unavailable("not yet");
-  ASSERT_TRUE(Eventually([&] { pods = (*d)->List(); return pods.ok() && pods->size() == 1; }, 3s));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        pods = (*d)->List();
+        return pods.ok() && pods->size() == 1;
+      },
+      3s));
   EXPECT_EQ((*pods)[0].url, "http://10.0.0.1:8123/v1/metrics");  // named port resolved per slice
   EXPECT_EQ((*pods)[0].name, "p0");
   cfg.port = "metrics";
@@ -148,9 +154,14 @@ class CollectionTest : public DiscoveryTest {
                                                      engine::EngineDeps{http_, &registry_, &clock_, nullptr}, 10min);
   }
   std::shared_ptr<engine::TrackedObject> Track() {
-    auto obj = engine_->Resolve("nim", "llama", {{"service", "llama"}, {"port", "http"}, {"engine", "nim"},
-                                                 {"targetKvCache", "0.1"}, {"scrapeInterval", "200ms"},
-                                                 {"window", "400ms"}, {"panicWindow", "200ms"}});
+    auto obj = engine_->Resolve("nim", "llama",
+                                {{"service", "llama"},
+                                 {"port", "http"},
+                                 {"engine", "nim"},
+                                 {"targetKvCache", "0.1"},
+                                 {"scrapeInterval", "200ms"},
+                                 {"window", "400ms"},
+                                 {"panicWindow", "200ms"}});
     EXPECT_TRUE(obj.ok()) << obj.status().message();
     return *obj;
   }
@@ -242,9 +253,14 @@ TEST_F(CollectionTest, TriggersReadingTheSamePodsShareOneScrapePerCycle) {
   testing::FakePod a(PodBody(0.2, 4));
   AddPod("a", a, true);
   auto kv = Track();  // targetKvCache 0.1 on Service llama
-  auto waiting = engine_->Resolve("nim", "llama", {{"service", "llama"}, {"port", "http"}, {"engine", "nim"},
-                                                   {"targetWaiting", "2"}, {"scrapeInterval", "200ms"},
-                                                   {"window", "400ms"}, {"panicWindow", "200ms"}});
+  auto waiting = engine_->Resolve("nim", "llama",
+                                  {{"service", "llama"},
+                                   {"port", "http"},
+                                   {"engine", "nim"},
+                                   {"targetWaiting", "2"},
+                                   {"scrapeInterval", "200ms"},
+                                   {"window", "400ms"},
+                                   {"panicWindow", "200ms"}});
   ASSERT_TRUE(waiting.ok()) << waiting.status().message();
   EXPECT_EQ(engine_->collection_groups(), 1u);
   ASSERT_TRUE(Eventually([&] { return Value(kv) == 2.0 && Value(*waiting) == 2.0; }, 3s))
@@ -255,8 +271,13 @@ TEST_F(CollectionTest, TriggersReadingTheSamePodsShareOneScrapePerCycle) {
   EXPECT_GE(per_second, 3);
   EXPECT_LE(per_second, 7) << "two triggers on the same pods must not double the scrapes (" << per_second << ")";
   // A different interval is a different schedule: its own group.
-  auto slower = engine_->Resolve("nim", "llama", {{"service", "llama"}, {"port", "http"}, {"engine", "nim"},
-                                                  {"scrapeInterval", "1s"}, {"window", "2s"}, {"panicWindow", "1s"}});
+  auto slower = engine_->Resolve("nim", "llama",
+                                 {{"service", "llama"},
+                                  {"port", "http"},
+                                  {"engine", "nim"},
+                                  {"scrapeInterval", "1s"},
+                                  {"window", "2s"},
+                                  {"panicWindow", "1s"}});
   EXPECT_TRUE(slower.ok()) << slower.status().message();
   ASSERT_TRUE(slower.ok());
   EXPECT_EQ(engine_->collection_groups(), 2u);
@@ -267,7 +288,7 @@ TEST_F(CollectionTest, TriggersNobodyAskedAboutAreForgotten) {
   AddPod("a", a, true);
   auto obj = Track();
   ASSERT_TRUE(Eventually([&] { return Value(obj) == 2.0; }, 3s));
-  EXPECT_EQ(engine_->ForgetIdle(clock_.Now() + 5min), 0u);  // asked about recently: kept
+  EXPECT_EQ(engine_->ForgetIdle(clock_.Now() + 5min), 0u);   // asked about recently: kept
   EXPECT_EQ(engine_->ForgetIdle(clock_.Now() + 11min), 1u);  // 10 minutes without a request
   EXPECT_TRUE(engine_->List().empty());
   EXPECT_EQ(engine_->collection_groups(), 0u);
@@ -281,7 +302,7 @@ TEST_F(CollectionTest, AnOpenStreamKeepsItsTriggerTrackedWithoutRequests) {
   AddPod("a", a, true);
   auto obj = Track();
   ASSERT_TRUE(Eventually([&] { return Value(obj) == 2.0; }, 3s));
-  uint64_t stream = obj->Subscribe([] {});  // what a StreamIsActive stream does
+  uint64_t stream = obj->Subscribe([] {});                   // what a StreamIsActive stream does
   EXPECT_EQ(engine_->ForgetIdle(clock_.Now() + 11min), 0u);  // no request for 11 min, stream open
   EXPECT_EQ(engine_->ForgetIdle(clock_.Now() + 40min), 0u);
   EXPECT_EQ(engine_->List().size(), 1u);

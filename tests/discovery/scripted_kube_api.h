@@ -160,8 +160,9 @@ class ScriptedKubeApi {
       body = list_body_;
       status = list_status_;
     }
-    std::string out = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    std::string out = "HTTP/1.1 " + std::to_string(status) +
+                      " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                      "\r\nConnection: close\r\n\r\n" + body;
     SendAll(fd, out);
     Drop(fd);
   }

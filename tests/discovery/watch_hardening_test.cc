@@ -4,9 +4,9 @@
 // libcurl client.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "scaler/sources/discovery/discovery_registry.h"
@@ -67,8 +67,8 @@ TEST_F(WatchHardeningTest, MalformedListsAreReportedAndTheNextGoodListIsTaken) {
   item_number["items"].push_back(5);
   json endpoint_string = json::parse(List({Slice("a", "10.0.0.1")}));
   endpoint_string["items"][0]["endpoints"][0] = "10.0.0.1";
-  json endpoints_string = json::parse(List({Slice("a", "10.0.0.1"), Slice("b", "10.0.0.2"), Slice("c", "10.0.0.3"),
-                                            Slice("d", "10.0.0.4")}));
+  json endpoints_string = json::parse(
+      List({Slice("a", "10.0.0.1"), Slice("b", "10.0.0.2"), Slice("c", "10.0.0.3"), Slice("d", "10.0.0.4")}));
   endpoints_string["items"][3]["endpoints"] = "10.0.0.4";
   json conditions_list = json::parse(List({Slice("a", "10.0.0.1")}));
   conditions_list["items"][0]["endpoints"][0]["conditions"] = json::array({1});
@@ -122,7 +122,11 @@ TEST_F(WatchHardeningTest, MalformedWatchEventsAreReportedAndFollowedByAFreshLis
   int lists_before = api_.lists();
   api_.SetWatchLines({});
   api_.SetList(List({Slice("a", "10.0.0.1"), Slice("c", "10.0.0.3")}));
-  ASSERT_TRUE(Eventually([&] { return Addresses(*watch) == std::vector<std::string>{"10.0.0.1", "10.0.0.3"}; }, 10s))
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return Addresses(*watch) == std::vector<std::string>{"10.0.0.1", "10.0.0.3"};
+      },
+      10s))
       << watch->LastError();
   EXPECT_GT(api_.lists(), lists_before);
   EXPECT_EQ(watch->LastError(), "");
@@ -209,7 +213,7 @@ TEST_F(WatchHardeningTest, DroppedWatchesThreadsAreReaped) {
   for (int i = 0; i < 20; ++i) {
     auto w = registry.WatchFor("nim", "short-" + std::to_string(i));
     std::this_thread::sleep_for(20ms);
-  }  // each dropped at once
+  }                                    // each dropped at once
   std::this_thread::sleep_for(600ms);  // > the 100 ms cancel poll + a list's cancel
   auto keep = registry.WatchFor("nim", "kept");
   EXPECT_LE(registry.watch_threads(), 3u) << "finished threads are joined on the next WatchFor";

@@ -13,7 +13,7 @@ TEST(Hpa, ExternalAverageValueIsCeilOutsideTolerance) {
   EXPECT_EQ(h.ExternalAverageValue(1.05, 1.0, 1), 1);  // within 10%
   EXPECT_EQ(h.ExternalAverageValue(2.82, 1.0, 3), 3);  // ratio 0.94
   EXPECT_EQ(h.ExternalAverageValue(3.9, 1.0, 3), 4);
-  EXPECT_EQ(h.ExternalAverageValue(0.0, 1.0, 3), 0);   // Normalize clamps to minReplicas
+  EXPECT_EQ(h.ExternalAverageValue(0.0, 1.0, 3), 0);  // Normalize clamps to minReplicas
 }
 
 TEST(Hpa, PodsMetricAverageValue) {
@@ -58,10 +58,10 @@ TEST(Hpa, ScaleUpRateLimit) {
 
 TEST(Keda, ActivationAndCooldownToZero) {
   Keda k(KedaConfig{}, 0);
-  EXPECT_EQ(k.Poll(0, false, 1), 0);      // never active: creation + initialCooldown 0
-  EXPECT_EQ(k.Poll(30, true, 0), 1);      // active at zero -> max(min, 1)
-  EXPECT_EQ(k.Poll(60, true, 3), 3);      // active: only lastActiveTime
-  EXPECT_EQ(k.Poll(90, false, 3), 3);     // inactive: cooldown 300 s from t=60
+  EXPECT_EQ(k.Poll(0, false, 1), 0);   // never active: creation + initialCooldown 0
+  EXPECT_EQ(k.Poll(30, true, 0), 1);   // active at zero -> max(min, 1)
+  EXPECT_EQ(k.Poll(60, true, 3), 3);   // active: only lastActiveTime
+  EXPECT_EQ(k.Poll(90, false, 3), 3);  // inactive: cooldown 300 s from t=60
   EXPECT_EQ(k.Poll(330, false, 3), 3);
   EXPECT_EQ(k.Poll(360, false, 3), 0);
 }

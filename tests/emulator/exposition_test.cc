@@ -70,8 +70,8 @@ TEST(Exposition, NimParsesWithOurParserAndShowsTheModelState) {
   std::string body = RenderMetrics(p, c.model(), 1.7e9);
   auto sel = nimscaler::exposition::ParseSelected(
       body, "text/plain; version=0.0.4",
-      {"gpu_cache_usage_perc", "num_requests_running", "num_requests_waiting",
-       "time_to_first_token_seconds_count", "generation_tokens_total", "request_success_total"});
+      {"gpu_cache_usage_perc", "num_requests_running", "num_requests_waiting", "time_to_first_token_seconds_count",
+       "generation_tokens_total", "request_success_total"});
   ASSERT_TRUE(sel.ok()) << sel.status().message();
   std::map<std::string, double> v;
   for (auto& s : sel.value().series) {
@@ -91,7 +91,7 @@ TEST(Exposition, EveryEngineParsesWithOurParser) {
   for (std::string engine : {"nim", "vllm", "sglang"}) {
     Cluster c = Loaded(engine);
     std::string body = RenderMetrics(*c.pods()[0], c.model(), 1.7e9);
-    std::string kv = engine == "nim" ? "gpu_cache_usage_perc"
+    std::string kv = engine == "nim"    ? "gpu_cache_usage_perc"
                      : engine == "vllm" ? "vllm:kv_cache_usage_perc"
                                         : "sglang:token_usage";
     auto sel = nimscaler::exposition::ParseSelected(body, "text/plain; version=0.0.4", {kv});
@@ -127,21 +127,18 @@ TEST(Exposition, SameHelpTypeAndBucketsAsTheCaptures) {
     }
     EXPECT_GE(shared, k.engine == "sglang" ? 10 : 12) << k.engine;
     // The signals a scaler reads are all there.
-    for (std::string fam : k.engine == "nim"
-                               ? std::vector<std::string>{"gpu_cache_usage_perc", "num_requests_waiting",
-                                                          "num_requests_running", "time_to_first_token_seconds",
-                                                          "time_per_output_token_seconds",
-                                                          "e2e_request_latency_seconds", "prompt_tokens_total",
-                                                          "generation_tokens_total", "request_success_total"}
-                           : k.engine == "vllm"
-                               ? std::vector<std::string>{"vllm:kv_cache_usage_perc", "vllm:num_requests_waiting",
-                                                          "vllm:num_requests_running",
-                                                          "vllm:time_to_first_token_seconds",
-                                                          "vllm:inter_token_latency_seconds",
-                                                          "vllm:e2e_request_latency_seconds"}
-                               : std::vector<std::string>{"sglang:token_usage", "sglang:num_queue_reqs",
-                                                          "sglang:num_running_reqs",
-                                                          "sglang:time_to_first_token_seconds"})
+    for (std::string fam :
+         k.engine == "nim"
+             ? std::vector<std::string>{"gpu_cache_usage_perc", "num_requests_waiting", "num_requests_running",
+                                        "time_to_first_token_seconds", "time_per_output_token_seconds",
+                                        "e2e_request_latency_seconds", "prompt_tokens_total", "generation_tokens_total",
+                                        "request_success_total"}
+         : k.engine == "vllm"
+             ? std::vector<std::string>{"vllm:kv_cache_usage_perc", "vllm:num_requests_waiting",
+                                        "vllm:num_requests_running", "vllm:time_to_first_token_seconds",
+                                        "vllm:inter_token_latency_seconds", "vllm:e2e_request_latency_seconds"}
+             : std::vector<std::string>{"sglang:token_usage", "sglang:num_queue_reqs", "sglang:num_running_reqs",
+                                        "sglang:time_to_first_token_seconds"})
       EXPECT_TRUE(ours.type.count(fam)) << k.engine << " lacks " << fam;
   }
 }
@@ -180,8 +177,8 @@ TEST(Exposition, FrontDoorHasTheHttpAddOnInterceptorsShape) {
   Meta ours = Scan(body);
   EXPECT_EQ(ours.type["interceptor_request_concurrency"], cap.type["interceptor_request_concurrency"]);
   EXPECT_EQ(ours.help["interceptor_request_concurrency"], cap.help["interceptor_request_concurrency"]);
-  auto sel = nimscaler::exposition::ParseSelected(body, "text/plain; version=0.0.4",
-                                                  {"interceptor_request_concurrency"});
+  auto sel =
+      nimscaler::exposition::ParseSelected(body, "text/plain; version=0.0.4", {"interceptor_request_concurrency"});
   ASSERT_TRUE(sel.ok()) << sel.status().message();
   ASSERT_EQ(sel.value().series.size(), 1u);
   const auto& s = sel.value().series[0];
@@ -191,8 +188,7 @@ TEST(Exposition, FrontDoorHasTheHttpAddOnInterceptorsShape) {
   EXPECT_EQ(s.labels.size(), 2u);
   // Label values are escaped, so an odd name cannot break the body.
   auto odd = nimscaler::exposition::ParseSelected(RenderFrontDoor(ClusterView{}, "n\"s", "a\nb"),
-                                                  "text/plain; version=0.0.4",
-                                                  {"interceptor_request_concurrency"});
+                                                  "text/plain; version=0.0.4", {"interceptor_request_concurrency"});
   ASSERT_TRUE(odd.ok()) << odd.status().message();
   ASSERT_EQ(odd.value().series.size(), 1u);
   EXPECT_EQ(odd.value().series[0].Label("route_namespace"), "n\"s");

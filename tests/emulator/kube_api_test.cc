@@ -81,8 +81,8 @@ TEST(KubeApi, WatchStreamsAddedModifiedDeletedAndGone) {
     nimscaler::net::HttpRequestOptions o;
     o.timeout = std::chrono::milliseconds(8000);
     o.cancel = &cancel;
-    http->Stream(emu.kube_url() + kPath + "&watch=1&resourceVersion=" + rv + "&allowWatchBookmarks=true",
-                 o, [&](std::string_view d) {
+    http->Stream(emu.kube_url() + kPath + "&watch=1&resourceVersion=" + rv + "&allowWatchBookmarks=true", o,
+                 [&](std::string_view d) {
                    std::lock_guard<std::mutex> g(mu);
                    got.append(d);
                    return true;
@@ -90,8 +90,8 @@ TEST(KubeApi, WatchStreamsAddedModifiedDeletedAndGone) {
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   emu.With([](Cluster& c) { c.SetReplicas(2); });  // ADDED, not ready
-  emu.AdvanceTo(11);                                // MODIFIED: ready
-  emu.With([](Cluster& c) { c.SetReplicas(1); });   // newest goes: terminating, then DELETED
+  emu.AdvanceTo(11);                               // MODIFIED: ready
+  emu.With([](Cluster& c) { c.SetReplicas(1); });  // newest goes: terminating, then DELETED
   emu.AdvanceTo(12);
   // Bounded wait for the events (5 s).
   std::vector<nlohmann::json> events;

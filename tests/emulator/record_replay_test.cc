@@ -60,7 +60,8 @@ double LastSampleT(const std::string& path) {
   size_t end = text.rfind('\n');
   if (end == std::string::npos) return -1;
   size_t begin = text.rfind('\n', end - 1);
-  std::string line = text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1));
+  std::string line =
+      text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1));
   auto p = line.find("{\"t\":");
   return p == 0 ? std::stod(line.substr(5)) : -1;
 }
@@ -174,8 +175,8 @@ TEST(RecordReplay, ReplayOfARecordingReproducesTheLiveReplicaTimeline) {
   EXPECT_NEAR(sizes.shape.output_mean, 200, 20);
 
   // 2. The replay of the recording with the same metadata.
-  ChildProcess replay({kScaler, "replay", demand, "--metadata", trigger, "--out", dir + "/out", "--startup-delay",
-                       "20s"});
+  ChildProcess replay(
+      {kScaler, "replay", demand, "--metadata", trigger, "--out", dir + "/out", "--startup-delay", "20s"});
   ASSERT_EQ(replay.Wait(std::chrono::seconds(30)), 0) << replay.output();
   EXPECT_THAT(replay.output(), HasSubstr("| replay | trigger |"));
   EXPECT_THAT(Read(dir + "/out/replay.svg"), HasSubstr("<svg"));
@@ -196,8 +197,8 @@ TEST(RecordReplay, ReplayOfARecordingReproducesTheLiveReplicaTimeline) {
 
   ASSERT_EQ(replayed.size(), lived.size());
   EXPECT_GE(*std::max_element(lived.begin(), lived.end()), 2) << "the live run must scale for the test to mean much";
-  const std::string why = "live:   " + Timeline(lived) + "\nreplay: " + Timeline(replayed) +
-                          "\nswitch at t=" + std::to_string(t_switch);
+  const std::string why =
+      "live:   " + Timeline(lived) + "\nreplay: " + Timeline(replayed) + "\nswitch at t=" + std::to_string(t_switch);
   EXPECT_EQ(WithinSlack(replayed, lived, 15), "") << why;
   EXPECT_EQ(WithinSlack(lived, replayed, 15), "") << why;
   std::filesystem::remove_all(dir);
@@ -209,17 +210,25 @@ TEST(RecordReplay, ReplayRejectsBadInputNamingTheLineOrKey) {
   const std::string good_md = dir + "/a.yaml", bad_md = dir + "/b.yaml";
   Write(good_md, "targetKvCache: \"0.1\"\n");
   Write(bad_md, "targetKvCach: \"0.1\"\n");
-  const std::string header = R"({"format":"nim-scaler-demand","version":1,"interval":2,"engine":"nim"})" "\n";
-  const std::string sample = R"({"t":2,"arrivals_per_s":5})" "\n";
+  const std::string header = R"({"format":"nim-scaler-demand","version":1,"interval":2,"engine":"nim"})"
+                             "\n";
+  const std::string sample = R"({"t":2,"arrivals_per_s":5})"
+                             "\n";
   struct Case {
     std::string name, text, md, want;
   };
   std::vector<Case> cases = {
       {"truncated", header + sample + R"({"t":4,"arriv)", good_md, "truncated.jsonl line 3: truncated"},
-      {"version", R"({"format":"nim-scaler-demand","version":9,"interval":2})" "\n" + sample, good_md,
-       "version.jsonl line 1: version 9 is not supported"},
+      {"version",
+       R"({"format":"nim-scaler-demand","version":9,"interval":2})"
+       "\n" +
+           sample,
+       good_md, "version.jsonl line 1: version 9 is not supported"},
       {"notjson", header + "hello\n", good_md, "notjson.jsonl line 2: not JSON"},
-      {"missing", header + R"({"t":2})" "\n", good_md, "missing.jsonl line 2: missing \"arrivals_per_s\""},
+      {"missing",
+       header + R"({"t":2})"
+                "\n",
+       good_md, "missing.jsonl line 2: missing \"arrivals_per_s\""},
       {"metadata", header + sample, bad_md, "unknown key \"targetKvCach\" (did you mean \"targetKvCache\"?)"},
   };
   for (const auto& c : cases) {

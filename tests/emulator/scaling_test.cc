@@ -137,9 +137,9 @@ TEST(Runner, BothKindsOfPolicyScaleUpUnderABurst) {
     Result r = demo::Run(s, p, o);
     ASSERT_TRUE(r.ran) << p.name << ": " << r.error;
     EXPECT_GE(r.react_s, 0) << p.name;
-    EXPECT_LT(r.react_s, 90) << p.name;  // within a few controller periods
-    EXPECT_GE(r.max_spec, 3) << p.name;  // 150/s needs at least 3 pods
-    EXPECT_GT(r.breach_s, 0) << p.name;  // one pod breaches until help arrives
+    EXPECT_LT(r.react_s, 90) << p.name;                         // within a few controller periods
+    EXPECT_GE(r.max_spec, 3) << p.name;                         // 150/s needs at least 3 pods
+    EXPECT_GT(r.breach_s, 0) << p.name;                         // one pod breaches until help arrives
     EXPECT_LT(r.breach_s, s.duration - s.stress_at) << p.name;  // ...and help arrives
     EXPECT_GT(r.replica_min, s.duration / 60) << p.name;
     EXPECT_GT(r.requests, 30 * 120);
@@ -234,8 +234,9 @@ TEST(Output, SvgAndCsvHaveEveryPolicy) {
   EXPECT_NE(svg.find("nim-default:"), std::string::npos);
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
   std::string csv = ScenarioCsv(s, rs);
-  EXPECT_EQ(csv.substr(0, csv.find('\n')), "t,load,article_spec,article_ready,article_p95_ttft,nim-default_spec,"
-                                           "nim-default_ready,nim-default_p95_ttft");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "t,load,article_spec,article_ready,article_p95_ttft,nim-default_spec,"
+            "nim-default_ready,nim-default_p95_ttft");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 62);
 }
 

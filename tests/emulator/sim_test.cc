@@ -102,9 +102,8 @@ TEST(Calibration, PublishedNimLlama8bLatencyAndThroughput) {
     double itl_ms, ttft_ms, tokens_per_s;
   };
   // The published table (concurrency, ITL ms, TTFT ms, tokens/s).
-  const Row published[] = {{1, 4.63, 10.26, 214.56},     {25, 5.19, 36.34, 4678.88},
-                           {100, 7.57, 119.97, 12214.97}, {150, 9.81, 346.53, 12988.89},
-                           {200, 12.65, 465.18, 13348.4}, {250, 16.14, 605.6, 12964.72}};
+  const Row published[] = {{1, 4.63, 10.26, 214.56},      {25, 5.19, 36.34, 4678.88},    {100, 7.57, 119.97, 12214.97},
+                           {150, 9.81, 346.53, 12988.89}, {200, 12.65, 465.18, 13348.4}, {250, 16.14, 605.6, 12964.72}};
   for (const auto& row : published) {
     Measured m = MeasureClosedLoop(row.concurrency);
     std::printf("concurrency %3d: ITL %.2f ms (published %.2f), TTFT %.0f ms (%.0f), %.0f tokens/s (%.0f)\n",
@@ -249,7 +248,7 @@ TEST(Replicas, HeldRequestsAreCountedOnceAndTheFirstWaitIsMeasured) {
   EXPECT_GE(first, 0);
   EXPECT_LE(first, LoadShape{}.ramp_s);
   EXPECT_EQ(c.held_stats().first_wait, -1);  // not scheduled yet
-  c.SetReplicas(1);  // created at 10, ready at 40
+  c.SetReplicas(1);                          // created at 10, ready at 40
   c.AdvanceTo(45);
   const HeldStats& h = c.held_stats();
   EXPECT_EQ(h.held, 10u);  // later requests find the ready pod

@@ -1,8 +1,6 @@
 // The collection workers are background threads (scaler/common/thread_priority.h): named
 // "collect" and nicer than the threads that answer KEDA (BENCHMARKS.md "HA": the tail latency
 // of KEDA calls under collection load).
-#include "scaler/engine/collector.h"
-
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -14,6 +12,7 @@
 #include <thread>
 
 #include "scaler/common/thread_priority.h"
+#include "scaler/engine/collector.h"
 #include "scaler/net/http_client.h"
 
 namespace nimscaler::engine {

@@ -1,9 +1,11 @@
-// The fault and value policies of Evaluate(), one test per policy (docs/formula.md "The decision" and docs/operations.md "What KEDA gets, and when").
+// The fault and value policies of Evaluate(), one test per policy (docs/formula.md "The decision" and
+// docs/operations.md "What KEDA gets, and when").
 #include "scaler/engine/evaluator.h"
 
 #include <gmock/gmock.h>
-#include <cmath>
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 namespace nimscaler::engine {
 namespace {
@@ -12,7 +14,9 @@ using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
 spec::ScalerSpecConstPtr Spec(config::Metadata extra = {}) {
-  config::Metadata md{{"endpoints", "http://a:1/m,http://b:1/m"}, {"engine", "nim"}, {"targetKvCache", "0.1"},
+  config::Metadata md{{"endpoints", "http://a:1/m,http://b:1/m"},
+                      {"engine", "nim"},
+                      {"targetKvCache", "0.1"},
                       {"scrapeInterval", "1s"}};
   for (auto& [k, v] : extra) md[k] = v;
   auto s = spec::BuildScalerSpec("nim", "llama", md, {.allow_static_endpoints = true});
@@ -101,8 +105,12 @@ TEST(Evaluate, IdlePodsAreInactiveWithZeroValue) {
 // passed, without being held.
 TEST(Evaluate, LatencyOnlyTargetReadsAnIdleWindowAsNoDemand) {
   auto spec = spec::BuildScalerSpec("nim", "llama",
-                                    {{"endpoints", "http://a:1/m"}, {"engine", "nim"}, {"targetTtft", "2s"},
-                                     {"scrapeInterval", "1s"}, {"window", "10s"}, {"panicWindow", "1s"}},
+                                    {{"endpoints", "http://a:1/m"},
+                                     {"engine", "nim"},
+                                     {"targetTtft", "2s"},
+                                     {"scrapeInterval", "1s"},
+                                     {"window", "10s"},
+                                     {"panicWindow", "1s"}},
                                     {.allow_static_endpoints = true});
   ASSERT_TRUE(spec.ok()) << spec.status().message();
   Evaluator e(*spec);
@@ -145,8 +153,11 @@ TEST(Evaluate, LatencyOnlyTargetReadsAnIdleWindowAsNoDemand) {
 // startup time ahead from the trend over the window, and never below the demand now.
 TEST(Evaluate, StartupTimeScalesOnThePredictedDemandNeverBelowTheCurrentOne) {
   auto build = [](bool with_startup) {
-    config::Metadata md{{"endpoints", "http://a:1/m"}, {"engine", "nim"}, {"targetWaiting", "4"},
-                        {"scrapeInterval", "1s"}, {"window", "10s"}};
+    config::Metadata md{{"endpoints", "http://a:1/m"},
+                        {"engine", "nim"},
+                        {"targetWaiting", "4"},
+                        {"scrapeInterval", "1s"},
+                        {"window", "10s"}};
     if (with_startup) md["startupTime"] = "10s";
     auto spec = spec::BuildScalerSpec("nim", "llama", md, {.allow_static_endpoints = true});
     EXPECT_TRUE(spec.ok()) << spec.status().message();
@@ -299,7 +310,8 @@ TEST(Evaluate, PodsWithoutTheMetricIsFailedPreconditionNamingIt) {
   p.endpoint = "http://a:1/m";
   p.answered = true;
   p.gauges = {{"waiting", 0}, {"running", 0}};
-  p.missing = "metric gpu_cache_usage_perc (signal kv_cache, engine nim) is not served; it serves vllm:gpu_cache_usage_perc";
+  p.missing =
+      "metric gpu_cache_usage_perc (signal kv_cache, engine nim) is not served; it serves vllm:gpu_cache_usage_perc";
   auto ev = Evaluate(Spec(), Snap({p}));
   EXPECT_EQ(ev.status.code(), Code::kFailedPrecondition);
   EXPECT_THAT(ev.status.message(), HasSubstr("signal kv_cache"));

@@ -50,8 +50,9 @@ TEST(PodScrapeSource, VllmPrefersV1NameAndFallsBackToLegacy) {
   // request counts are summed.
   EXPECT_DOUBLE_EQ(got->gauges.at("kv_cache"), 0.3);
   EXPECT_DOUBLE_EQ(got->gauges.at("waiting"), 7);
-  const std::string legacy = "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.9\nvllm:num_requests_waiting 1\n"
-                             "vllm:num_requests_running 0\n";
+  const std::string legacy =
+      "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.9\nvllm:num_requests_waiting 1\n"
+      "vllm:num_requests_running 0\n";
   auto old = Source("vllm").Extract(legacy, "");
   ASSERT_TRUE(old.ok());
   EXPECT_DOUBLE_EQ(old->gauges.at("kv_cache"), 0.9);
@@ -80,12 +81,14 @@ TEST(PodScrapeSource, WrongEngineNamesTheMissingMetricAndWhatIsServed) {
   // TGI has no KV-cache fraction at all: the message says how to map one.
   auto tgi = Source("tgi").Extract("tgi_queue_size 1\ntgi_batch_current_size 2\n", "");
   ASSERT_TRUE(tgi.ok());
-  EXPECT_THAT(tgi->missing_detail, HasSubstr("engine tgi has no metric for signal kv_cache; map one with signal.kv_cache"));
+  EXPECT_THAT(tgi->missing_detail,
+              HasSubstr("engine tgi has no metric for signal kv_cache; map one with signal.kv_cache"));
 }
 
 TEST(PodScrapeSource, NimTwoPassesBackendNamesThrough) {
   // NIM 2.x serves its vLLM backend's names unchanged; the nim preset reads them.
-  auto got = Source("nim").Extract("vllm:kv_cache_usage_perc 0.5\nvllm:num_requests_waiting 1\nvllm:num_requests_running 2\n", "");
+  auto got = Source("nim").Extract(
+      "vllm:kv_cache_usage_perc 0.5\nvllm:num_requests_waiting 1\nvllm:num_requests_running 2\n", "");
   ASSERT_TRUE(got.ok());
   EXPECT_DOUBLE_EQ(got->gauges.at("kv_cache"), 0.5);
   EXPECT_DOUBLE_EQ(got->gauges.at("running"), 2);
@@ -163,8 +166,8 @@ TEST(PodScrapeSource, HistogramsWithTooManyBucketsAreRefused) {
   auto histogram = [](int buckets) {
     std::string b = "# TYPE vllm:time_to_first_token_seconds histogram\n";
     for (int i = 1; i <= buckets; ++i) {
-      b += "vllm:time_to_first_token_seconds_bucket{le=\"" + std::to_string(i * 0.001) + "\"} " +
-           std::to_string(i) + "\n";
+      b += "vllm:time_to_first_token_seconds_bucket{le=\"" + std::to_string(i * 0.001) + "\"} " + std::to_string(i) +
+           "\n";
     }
     b += "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\"} " + std::to_string(buckets) + "\n";
     return b;

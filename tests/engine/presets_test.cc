@@ -16,8 +16,8 @@ PodScrapeSource SourceReading(std::string engine, std::vector<std::string> signa
   return PodScrapeSource(c, nullptr);
 }
 
-const std::vector<std::string> kAll = {"kv_cache", "waiting", "running", "ttft", "itl", "e2e", "queue_time",
-                                       "prompt_tokens", "generation_tokens", "requests"};
+const std::vector<std::string> kAll = {"kv_cache",   "waiting",       "running",           "ttft",    "itl", "e2e",
+                                       "queue_time", "prompt_tokens", "generation_tokens", "requests"};
 
 struct Row {
   const char* file;
@@ -29,19 +29,36 @@ struct Row {
 
 TEST(Presets, AutoDetectionAndValuesOnEveryEngineCapture) {
   const Row rows[] = {
-      {"engines/nim-llm-1.x-llama3.1-8b-datadog-fixture.prom", "nim",
+      {"engines/nim-llm-1.x-llama3.1-8b-datadog-fixture.prom",
+       "nim",
        {{"kv_cache", 0.0002848191398461977}, {"waiting", 0}, {"running", 1}},
-       {"ttft", "itl", "e2e"}, {"prompt_tokens", "generation_tokens"}},
-      {"exposition/vllm-mixed-v0v1-opt125m-datadog-fixture.prom", "vllm",
-       {{"kv_cache", 0}, {"waiting", 0}, {"running", 0}}, {"ttft", "e2e"}, {"prompt_tokens", "generation_tokens"}},
-      {"exposition/vllm-v0.7-aibrix-docs-qwen2.5-coder.prom", "vllm", {{"kv_cache", 0}, {"waiting", 0}, {"running", 0}},
-       {}, {}},
-      {"exposition/sglang-v0.4-docs-llama3.1-8b.prom", "sglang",
-       {{"kv_cache", 0.28}, {"waiting", 2826}, {"running", 162}}, {"ttft", "e2e"}, {}},
-      {"exposition/tgi-v3-datadog-fixture.prom", "tgi", {{"waiting", 0}, {"running", 0}}, {"e2e", "queue_time", "itl"},
+       {"ttft", "itl", "e2e"},
+       {"prompt_tokens", "generation_tokens"}},
+      {"exposition/vllm-mixed-v0v1-opt125m-datadog-fixture.prom",
+       "vllm",
+       {{"kv_cache", 0}, {"waiting", 0}, {"running", 0}},
+       {"ttft", "e2e"},
+       {"prompt_tokens", "generation_tokens"}},
+      {"exposition/vllm-v0.7-aibrix-docs-qwen2.5-coder.prom",
+       "vllm",
+       {{"kv_cache", 0}, {"waiting", 0}, {"running", 0}},
+       {},
        {}},
-      {"exposition/triton-trtllm-backend-readme.prom", "triton", {{"kv_cache", 0.4875}, {"waiting", 1}, {"running", 1}},
-       {}, {}},
+      {"exposition/sglang-v0.4-docs-llama3.1-8b.prom",
+       "sglang",
+       {{"kv_cache", 0.28}, {"waiting", 2826}, {"running", 162}},
+       {"ttft", "e2e"},
+       {}},
+      {"exposition/tgi-v3-datadog-fixture.prom",
+       "tgi",
+       {{"waiting", 0}, {"running", 0}},
+       {"e2e", "queue_time", "itl"},
+       {}},
+      {"exposition/triton-trtllm-backend-readme.prom",
+       "triton",
+       {{"kv_cache", 0.4875}, {"waiting", 1}, {"running", 1}},
+       {},
+       {}},
   };
   for (const auto& r : rows) {
     SCOPED_TRACE(r.file);
@@ -66,7 +83,8 @@ TEST(Presets, AutoDetectionAndValuesOnEveryEngineCapture) {
 }
 
 TEST(Presets, VllmPrefersTheV1KvNameWhenBothAreServed) {
-  auto got = SourceReading("vllm", {"kv_cache"}).Extract("vllm:gpu_cache_usage_perc 0.9\nvllm:kv_cache_usage_perc 0.4\n", "");
+  auto got =
+      SourceReading("vllm", {"kv_cache"}).Extract("vllm:gpu_cache_usage_perc 0.9\nvllm:kv_cache_usage_perc 0.4\n", "");
   ASSERT_TRUE(got.ok());
   EXPECT_DOUBLE_EQ(got->gauges.at("kv_cache"), 0.4);
   EXPECT_EQ(got->metrics.at("kv_cache"), "vllm:kv_cache_usage_perc");

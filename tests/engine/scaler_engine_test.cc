@@ -1,10 +1,9 @@
 // ScalerEngine: trigger identity, the spec cache and forgetting.
 #include "scaler/engine/scaler_engine.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,8 +29,8 @@ class ScalerEngineTest : public ::testing::Test {
                 EngineDeps{http_, &registry_, &clock_, nullptr}, 10min) {}
 
   config::Metadata Trigger(const std::string& extra_model = "") {
-    config::Metadata md{{"endpoints", pod_.url()}, {"engine", "nim"}, {"targetKvCache", "0.1"},
-                        {"scrapeInterval", "20s"}};
+    config::Metadata md{
+        {"endpoints", pod_.url()}, {"engine", "nim"}, {"targetKvCache", "0.1"}, {"scrapeInterval", "20s"}};
     if (!extra_model.empty()) md["model"] = extra_model;
     return md;
   }
@@ -166,8 +165,11 @@ TEST(ScalerEngineForget, ForgettingTriggersWithWatchesDoesNotWaitForEachWatch) {
   constexpr int kTriggers = 150;
   for (int i = 0; i < kTriggers; ++i) {
     auto obj = engine.Resolve("nim", "so-" + std::to_string(i),
-                              {{"service", "svc-" + std::to_string(i)}, {"port", "http"}, {"engine", "nim"},
-                               {"targetKvCache", "0.1"}, {"scrapeInterval", "20s"}});
+                              {{"service", "svc-" + std::to_string(i)},
+                               {"port", "http"},
+                               {"engine", "nim"},
+                               {"targetKvCache", "0.1"},
+                               {"scrapeInterval", "20s"}});
     ASSERT_TRUE(obj.ok()) << obj.status().message();
   }
   std::this_thread::sleep_for(500ms);  // the watches are open
@@ -264,10 +266,11 @@ TEST(ServicesRead, NamesTheServiceOfEachWayATriggerFindsItsPods) {
   EXPECT_THAT(read("nim", {{"dnsName", "svc.svc.svc.cluster.local"}}), ElementsAre("svc/svc"));
   EXPECT_THAT(read("nim", {{"dnsName", "10.0.0.1"}}), IsEmpty());
   EXPECT_THAT(read("nim", {{"dnsName", "api.example.com"}}), IsEmpty());
-  EXPECT_THAT(read("nim", {{"endpoints", "http://llama.nim.svc:8000/metrics,"
-                                         "http://llama.nim.svc.cluster.local:8001/metrics,"
-                                         "http://10.0.0.2:8000/metrics,http://localhost:8000/metrics,"
-                                         "https://vllm.other.svc.cluster.local/metrics"}}),
+  EXPECT_THAT(read("nim", {{"endpoints",
+                            "http://llama.nim.svc:8000/metrics,"
+                            "http://llama.nim.svc.cluster.local:8001/metrics,"
+                            "http://10.0.0.2:8000/metrics,http://localhost:8000/metrics,"
+                            "https://vllm.other.svc.cluster.local/metrics"}}),
               ElementsAre("nim/llama", "other/vllm"));
   EXPECT_THAT(read("nim", {{"endpoints", "http://u:p@llama.nim.svc:8000/metrics"}}), ElementsAre("nim/llama"));
   EXPECT_THAT(read("nim", {{"endpoints", "http://10.0.0.2:8000/metrics,http://[fd00::1]:8000/metrics"}}), IsEmpty());
@@ -285,8 +288,11 @@ TEST(ScalerEngineWakeService, WakesEveryTriggerReadingTheServiceAndNoOther) {
                       10min);
   auto track = [&](const std::string& ns, const std::string& name, const std::string& service,
                    const std::string& target = "0.1") {
-    config::Metadata md{{"service", service}, {"engine", "nim"}, {"targetKvCache", target},
-                        {"scrapeInterval", "1s"}, {"activation", "sum(waiting) > 1000000"}};
+    config::Metadata md{{"service", service},
+                        {"engine", "nim"},
+                        {"targetKvCache", target},
+                        {"scrapeInterval", "1s"},
+                        {"activation", "sum(waiting) > 1000000"}};
     auto obj = engine.Resolve(ns, name, md);
     EXPECT_TRUE(obj.ok()) << obj.status().message();
     return obj.ok() ? *obj : nullptr;
@@ -308,8 +314,7 @@ TEST(ScalerEngineWakeService, WakesEveryTriggerReadingTheServiceAndNoOther) {
   EXPECT_FALSE(other->Latest()->woken);
   EXPECT_FALSE(elsewhere->Latest()->woken);
   EXPECT_EQ(engine.WakeService("nim", "c", clock.Now(), "test").triggers, 0u);
-  EXPECT_EQ(engine.WakeService("prod", "a", clock.Now(), "test").scaled_objects,
-            std::vector<std::string>{"prod/chat"});
+  EXPECT_EQ(engine.WakeService("prod", "a", clock.Now(), "test").scaled_objects, std::vector<std::string>{"prod/chat"});
   engine.StopAll();
 }
 
@@ -326,7 +331,10 @@ TEST(ScalerEngineWakeService, AWakeByServiceRecordedBeforeTrackingWakesItsTrigge
   engine.RecordPendingServiceWake("nim", "a", clock.Now() + 1min, "the wake hook (Service nim/a)");  // re-armed
   engine.RecordPendingServiceWake("nim", "b", clock.Now() - 1s, "the wake hook (Service nim/b)");    // expired
   auto track = [&](const std::string& ns, const std::string& name, const std::string& service) {
-    config::Metadata md{{"service", service}, {"engine", "nim"}, {"targetKvCache", "0.1"}, {"scrapeInterval", "1s"},
+    config::Metadata md{{"service", service},
+                        {"engine", "nim"},
+                        {"targetKvCache", "0.1"},
+                        {"scrapeInterval", "1s"},
                         {"activation", "sum(waiting) > 1000000"}};
     auto obj = engine.Resolve(ns, name, md);
     EXPECT_TRUE(obj.ok()) << obj.status().message();

@@ -2,13 +2,13 @@
 // every corpus file is parsed with every sample selected, every label read and every value
 // used. A warm parser must not allocate at all; a cold one only a bounded number of times
 // (its scratch tables), independent of the sample count.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <new>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "scaler/signals/exposition/parser.h"
 #include "tests/exposition/canonical.h"
@@ -44,20 +44,17 @@ class Toucher : public SampleVisitor {
 
 TEST(ExpositionAllocations, NoneOnAWarmParserAndBoundedOnAColdOne) {
   const std::string dir = std::string(NIMSCALER_TESTDATA_DIR) + "/exposition";
-  for (const char* name :
-       {"prometheus-server-alltypes-237mfs.prom", "tgi-v3-datadog-fixture.prom",
-        "vllm-mixed-v0v1-opt125m-datadog-fixture.prom", "sglang-v0.4-docs-llama3.1-8b.prom",
-        "nim-llm-1.x-llama3.1-8b-datadog-fixture.prom", "prometheus-textparse-omparse-utf8.om.txt",
-        "prometheus-textparse-alltypes-5mfs.om.txt", "prometheus-textparse-1histogram.om.txt"}) {
+  for (const char* name : {"prometheus-server-alltypes-237mfs.prom", "tgi-v3-datadog-fixture.prom",
+                           "vllm-mixed-v0v1-opt125m-datadog-fixture.prom", "sglang-v0.4-docs-llama3.1-8b.prom",
+                           "nim-llm-1.x-llama3.1-8b-datadog-fixture.prom", "prometheus-textparse-omparse-utf8.om.txt",
+                           "prometheus-textparse-alltypes-5mfs.om.txt", "prometheus-textparse-1histogram.om.txt"}) {
     SCOPED_TRACE(name);
     const std::string body = testing::ReadFile(dir + "/" + name);
-    const Format f = std::string(name).find(".om.") != std::string::npos
-                         ? Format::kOpenMetrics
-                         : Format::kPrometheusText;
+    const Format f =
+        std::string(name).find(".om.") != std::string::npos ? Format::kOpenMetrics : Format::kPrometheusText;
     for (Strictness strictness : {Strictness::kPrometheus, Strictness::kSpec}) {
       // Spec-strict OpenMetrics (the cross-line checker) on a file that is conformant.
-      if (strictness == Strictness::kSpec &&
-          std::string(name) != "prometheus-textparse-1histogram.om.txt") {
+      if (strictness == Strictness::kSpec && std::string(name) != "prometheus-textparse-1histogram.om.txt") {
         continue;
       }
       Options o;
@@ -76,8 +73,7 @@ TEST(ExpositionAllocations, NoneOnAWarmParserAndBoundedOnAColdOne) {
       auto warm = parser.Parse(body, f, all, t);
       EXPECT_EQ(g_allocs.load() - before_warm, 0u);
       ASSERT_TRUE(warm.ok());
-      std::printf("%s: %zu samples, %zu allocations cold, 0 warm\n", name, warm->samples,
-                  cold_allocs);
+      std::printf("%s: %zu samples, %zu allocations cold, 0 warm\n", name, warm->samples, cold_allocs);
     }
   }
 }

@@ -66,15 +66,12 @@ class RowCollector : public SampleVisitor {
           skip = "le";
           value = AsCount(value);
           break;
-        case SampleRole::kSum:
-          name = family + "_sum";
-          break;
+        case SampleRole::kSum: name = family + "_sum"; break;
         case SampleRole::kCount:
           name = family + "_count";
           value = AsCount(value);
           break;
-        default:
-          return;  // expfmt drops it
+        default: return;  // expfmt drops it
       }
       if (skip == "le") {
         auto le = s.Find("le");
@@ -94,15 +91,12 @@ class RowCollector : public SampleVisitor {
           if (std::isnan(extra)) return;  // expfmt keeps no NaN quantile
           break;
         }
-        case SampleRole::kSum:
-          name = family + "_sum";
-          break;
+        case SampleRole::kSum: name = family + "_sum"; break;
         case SampleRole::kCount:
           name = family + "_count";
           value = AsCount(value);
           break;
-        default:
-          return;
+        default: return;
       }
     } else {
       name = std::string(s.name);
@@ -130,8 +124,7 @@ class RowCollector : public SampleVisitor {
 
 }  // namespace
 
-Result<std::vector<std::string>> CanonicalRows(std::string_view body, Format format,
-                                               Options options) {
+Result<std::vector<std::string>> CanonicalRows(std::string_view body, Format format, Options options) {
   Parser parser(options);
   RowCollector c;
   auto r = parser.Parse(body, format, Selector::All(), c);

@@ -16,8 +16,7 @@ namespace nimscaler::exposition::testing {
 /// and summary parts keyed by their family, `le`/`quantile` as float bits, counts as uint64,
 /// samples that expfmt drops (a summary sample without `quantile`, a histogram sample that is
 /// neither bucket, sum nor count) left out, and timestamps kept for simple types only.
-Result<std::vector<std::string>> CanonicalRows(std::string_view body, Format format,
-                                               Options options = {});
+Result<std::vector<std::string>> CanonicalRows(std::string_view body, Format format, Options options = {});
 
 /// Reads a whole file; fails the calling test (returns "") when it cannot.
 std::string ReadFile(const std::string& path);

@@ -2,14 +2,14 @@
 // corpus with its attribution): the real scrapes parse with the counts SOURCES records, and
 // the recorded accept/reject decisions of cases/INDEX.tsv and of the OpenMetrics conformance
 // suite hold.
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "scaler/signals/exposition/parser.h"
 #include "tests/exposition/canonical.h"

@@ -3,17 +3,17 @@
 // tests/differential/expfmt_dump offline into the build directory, then for every corpus
 // file that expfmt accepts compares the families, series and values both parsers read.
 // Skips (with the reason) only when the Go toolchain or the expfmt sources are missing.
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/exposition/canonical.h"
 
@@ -63,8 +63,8 @@ class ExpositionDifferential : public ::testing::Test {
     }
     const std::string src = std::string(NIMSCALER_SOURCE_DIR) + "/tests/differential/expfmt_dump";
     const std::string cache = std::string(NIMSCALER_BINARY_DIR) + "/gocache";
-    ShellRun b = Shell("cd '" + src + "' && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOCACHE='" +
-                  cache + "' go build -o '" + kBin + "' . 2>&1");
+    ShellRun b = Shell("cd '" + src + "' && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOCACHE='" + cache +
+                       "' go build -o '" + kBin + "' . 2>&1");
     if (b.status != 0) build_error_ = b.out.empty() ? "go build failed" : b.out;
   }
   void SetUp() override {
@@ -124,8 +124,8 @@ TEST_F(ExpositionDifferential, SameFamiliesSeriesAndValuesAsExpfmt) {
   EXPECT_EQ(real_files, 11);
   EXPECT_GE(compared, 150);
   EXPECT_EQ(deviations, 2);
-  std::printf("differential: %d files agree, %d known deviations, %d rejected by expfmt\n",
-              compared, deviations, go_rejects);
+  std::printf("differential: %d files agree, %d known deviations, %d rejected by expfmt\n", compared, deviations,
+              go_rejects);
 }
 
 }  // namespace

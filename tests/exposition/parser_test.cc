@@ -1,6 +1,11 @@
 // Golden tables for the exposition parser: good inputs with a canonical dump of what was
 // read, bad inputs with the error's line, column and reason, plus selection, error policy
 // and format detection.
+#include "scaler/signals/exposition/parser.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -11,11 +16,7 @@
 #include <string>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "scaler/signals/exposition/number.h"
-#include "scaler/signals/exposition/parser.h"
 
 namespace nimscaler::exposition {
 namespace {
@@ -23,9 +24,7 @@ namespace {
 // name{k="v",...} value [@ts] [# exemplar] per selected sample; families as "F name type".
 class Dumper : public SampleVisitor {
  public:
-  void OnFamily(const Family& f) override {
-    out += "F " + std::string(f.name) + " " + MetricTypeName(f.type) + "\n";
-  }
+  void OnFamily(const Family& f) override { out += "F " + std::string(f.name) + " " + MetricTypeName(f.type) + "\n"; }
   void OnSample(const Sample& s) override {
     out += std::string(s.name) + "{";
     for (size_t i = 0; i < s.labels.size(); ++i) {
@@ -73,37 +72,36 @@ const Good kGood[] = {
     {"colons in names", kProm, "vllm:num_requests_running{engine=\"0\"} 3\n",
      "F vllm:num_requests_running untyped\nvllm:num_requests_running{engine=\"0\"} 3\n"},
     {"empty label set", kProm, "a{} 2\n", "F a untyped\na{} 2\n"},
-    {"trailing comma and blanks", kProm, "a { b = \"c\" , } \t 2 \n",
-     "F a untyped\na{b=\"c\"} 2\n"},
-    {"blank lines and no final newline", kProm, "\na 1\n\n\nb 2",
-     "F a untyped\na{} 1\nF b untyped\nb{} 2\n"},
+    {"trailing comma and blanks", kProm, "a { b = \"c\" , } \t 2 \n", "F a untyped\na{b=\"c\"} 2\n"},
+    {"blank lines and no final newline", kProm, "\na 1\n\n\nb 2", "F a untyped\na{} 1\nF b untyped\nb{} 2\n"},
     {"CRLF when allowed", kProm, "a 1\r\nb 2\r\n", "ERROR"},
     {"quoted UTF-8 name", kProm, "{\"a.b\",c=\"d\"} 1\n", "F a.b untyped\na.b{c=\"d\"} 1\n"},
     {"quoted name anywhere and quoted label", kProm, "{c=\"d\",\"a.b\",\"x.y\"=\"z\"} 1\n",
      "F a.b untyped\na.b{c=\"d\",x.y=\"z\"} 1\n"},
     {"histogram, le anywhere, sum first", kProm,
-     "# TYPE h histogram\nh_sum{m=\"x\"} 3\nh_bucket{m=\"x\",le=\"1\"} 1\nh_bucket{le=\"+Inf\",m=\"x\"} 2\nh_count{m=\"x\"} 2\n",
-     "F h histogram\nh_sum{m=\"x\"} 3\nh_bucket{m=\"x\",le=\"1\"} 1\nh_bucket{le=\"+Inf\",m=\"x\"} 2\nh_count{m=\"x\"} 2\n"},
+     "# TYPE h histogram\nh_sum{m=\"x\"} 3\nh_bucket{m=\"x\",le=\"1\"} 1\nh_bucket{le=\"+Inf\",m=\"x\"} "
+     "2\nh_count{m=\"x\"} 2\n",
+     "F h histogram\nh_sum{m=\"x\"} 3\nh_bucket{m=\"x\",le=\"1\"} 1\nh_bucket{le=\"+Inf\",m=\"x\"} 2\nh_count{m=\"x\"} "
+     "2\n"},
     {"summary", kProm, "# TYPE s summary\ns{quantile=\"0.5\"} NaN\ns_sum 1\ns_count 0\n",
      "F s summary\ns{quantile=\"0.5\"} nan\ns_sum{} 1\ns_count{} 0\n"},
     {"0.0.4 counter keeps _total in its name", kProm,
      "# TYPE x_total counter\nx_total 5\n# TYPE x_created gauge\nx_created 1.7e9\n",
      "F x_total counter\nx_total{} 5\nF x_created gauge\nx_created{} 1700000000\n"},
-    {"split summary family resumes its type", kProm,
-     "# TYPE s summary\ns{quantile=\"0.5\"} 1\nother 2\ns_count 3\n",
+    {"split summary family resumes its type", kProm, "# TYPE s summary\ns{quantile=\"0.5\"} 1\nother 2\ns_count 3\n",
      "F s summary\ns{quantile=\"0.5\"} 1\nF other untyped\nother{} 2\nF s summary\ns_count{} 3\n"},
-    {"exponents with leading zero", kProm, "a 1.372014592e+010\n",
-     "F a untyped\na{} 13720145920\n"},
+    {"exponents with leading zero", kProm, "a 1.372014592e+010\n", "F a untyped\na{} 13720145920\n"},
     {"# EOF is a comment in 0.0.4", kProm, "a 1\n# EOF\n", "F a untyped\na{} 1\n"},
     {"OM counter with _total, _created, exemplar", kOM,
      "# TYPE c counter\n# HELP c help\nc_total{a=\"b\"} 3 # {id=\"x\"} 1 1.5\nc_created{a=\"b\"} 1.5e9\n# EOF\n",
      "F c counter\nc_total{a=\"b\"} 3 #1 1\nc_created{a=\"b\"} 1500000000\n"},
     {"OM timestamps are seconds", kOM, "a 1 1.5\n# EOF", "F a untyped\na{} 1 @1500\n"},
     {"OM info, stateset, gaugehistogram", kOM,
-     "# TYPE i info\ni_info{v=\"1\"} 1\n# TYPE s stateset\ns{s=\"a\"} 1\n# TYPE g gaugehistogram\ng_bucket{le=\"+Inf\"} 2\ng_gcount 2\ng_gsum 1\n# EOF\n",
-     "F i info\ni_info{v=\"1\"} 1\nF s stateset\ns{s=\"a\"} 1\nF g gaugehistogram\ng_bucket{le=\"+Inf\"} 2\ng_gcount{} 2\ng_gsum{} 1\n"},
-    {"OM hash and braces in label values", kOM, "a{b=\"} # {\"} 1\n# EOF\n",
-     "F a untyped\na{b=\"} # {\"} 1\n"},
+     "# TYPE i info\ni_info{v=\"1\"} 1\n# TYPE s stateset\ns{s=\"a\"} 1\n# TYPE g "
+     "gaugehistogram\ng_bucket{le=\"+Inf\"} 2\ng_gcount 2\ng_gsum 1\n# EOF\n",
+     "F i info\ni_info{v=\"1\"} 1\nF s stateset\ns{s=\"a\"} 1\nF g gaugehistogram\ng_bucket{le=\"+Inf\"} 2\ng_gcount{} "
+     "2\ng_gsum{} 1\n"},
+    {"OM hash and braces in label values", kOM, "a{b=\"} # {\"} 1\n# EOF\n", "F a untyped\na{b=\"} # {\"} 1\n"},
 };
 
 TEST(ExpositionGolden, GoodInputs) {
@@ -252,9 +250,7 @@ TEST(ExpositionSelection, ValuesAreViewsIntoTheBodyUnlessEscaped) {
     const std::string* body;
     bool plain_in_body = false, esc_in_body = true;
     void OnSample(const Sample& s) override {
-      auto in = [&](std::string_view v) {
-        return v.data() >= body->data() && v.data() < body->data() + body->size();
-      };
+      auto in = [&](std::string_view v) { return v.data() >= body->data() && v.data() < body->data() + body->size(); };
       plain_in_body = in(*s.Find("plain"));
       esc_in_body = in(*s.Find("esc"));
       EXPECT_EQ(*s.Find("esc"), "y\\z");
@@ -278,8 +274,7 @@ TEST(ExpositionParseSelected, KeepsSignatureAndSemantics) {
 }
 
 TEST(ExpositionFormat, ChosenByContentTypeWithFallback) {
-  EXPECT_EQ(DetectFormat("application/openmetrics-text; version=1.0.0; charset=utf-8", ""),
-            Format::kOpenMetrics);
+  EXPECT_EQ(DetectFormat("application/openmetrics-text; version=1.0.0; charset=utf-8", ""), Format::kOpenMetrics);
   EXPECT_EQ(DetectFormat("text/plain; version=0.0.4", "a 1\n# EOF\n"), Format::kPrometheusText);
   EXPECT_EQ(DetectFormat("", "a_total 1\n# EOF\n"), Format::kOpenMetrics);
   EXPECT_EQ(DetectFormat("garbage", "a 1\n"), Format::kPrometheusText);
@@ -308,8 +303,8 @@ TEST(ExpositionNumbers, GoGrammar) {
 // lexer, so parsing each 0.0.4 corpus body with and without it must read the same.
 TEST(ExpositionFastPath, ReadsEveryCorpusLineLikeTheGeneralLexer) {
   int bodies = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(
-           std::string(NIMSCALER_TESTDATA_DIR) + "/exposition")) {
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(std::string(NIMSCALER_TESTDATA_DIR) + "/exposition")) {
     if (!entry.is_regular_file() || entry.path().extension() != ".prom") continue;
     std::ifstream in(entry.path(), std::ios::binary);
     std::stringstream ss;
@@ -365,8 +360,7 @@ void ExpectSameAsStrtod(const std::string& token) {
   // Digits readable past `end` (up to `limit`) must be ignored.
   const std::string more = token + "12345678901234567890";
   double fast2 = 0;
-  const char* end2 = ParseDecimalPrefix(more.data(), more.data() + token.size(), &fast2,
-                                        more.data() + more.size());
+  const char* end2 = ParseDecimalPrefix(more.data(), more.data() + token.size(), &fast2, more.data() + more.size());
   EXPECT_EQ(end2 != nullptr, end != nullptr);
   if (end2 != nullptr) {
     EXPECT_EQ(end2, more.data() + token.size());
@@ -409,13 +403,37 @@ TEST(ExpositionNumbers, BitIdenticalToStrtodOnRandomDecimals) {
   }
   EXPECT_GT(fast_hits, 50000);  // the fast path is actually exercised
   // Edges of exactness: 2^53 around, 1e22 vs 1e23, 19 and 20 digits, zeros, subnormals.
-  for (const char* t :
-       {"9007199254740991", "9007199254740992", "9007199254740993", "9007199254740993e-3",
-        "900719925474099.3", "1e22", "1e23", "1e-22", "1e-23", "9999999999999999999",
-        "99999999999999999999", "12345678901234567890e-5", "0", "-0", "-0.0e5", "0e9999",
-        "0000000000000000000001", "0.0000000000000000000001", "4.9e-324", "2.2250738585072014e-308",
-        "1.7976931348623157e308", "1.7976931348623159e308", "8.589973e9", "0.1", "0.3",
-        "5.", "5.e3", "1234567.891e-7", "7.6238e-05", "44.985611511", "15.330000000000002"}) {
+  for (const char* t : {"9007199254740991",
+                        "9007199254740992",
+                        "9007199254740993",
+                        "9007199254740993e-3",
+                        "900719925474099.3",
+                        "1e22",
+                        "1e23",
+                        "1e-22",
+                        "1e-23",
+                        "9999999999999999999",
+                        "99999999999999999999",
+                        "12345678901234567890e-5",
+                        "0",
+                        "-0",
+                        "-0.0e5",
+                        "0e9999",
+                        "0000000000000000000001",
+                        "0.0000000000000000000001",
+                        "4.9e-324",
+                        "2.2250738585072014e-308",
+                        "1.7976931348623157e308",
+                        "1.7976931348623159e308",
+                        "8.589973e9",
+                        "0.1",
+                        "0.3",
+                        "5.",
+                        "5.e3",
+                        "1234567.891e-7",
+                        "7.6238e-05",
+                        "44.985611511",
+                        "15.330000000000002"}) {
     ExpectSameAsStrtod(t);
   }
 }
@@ -434,8 +452,7 @@ TEST(ExpositionNumbers, BitIdenticalToStrtodOnTheCorpus) {
     while (i < body.size()) {
       size_t j = i;
       while (j < body.size() && std::strchr("0123456789+-.eE", body[j]) != nullptr && body[j] != '\0') ++j;
-      if (j > i && ((body[i] >= '0' && body[i] <= '9') || body[i] == '-' || body[i] == '+') &&
-          j - i < 400) {
+      if (j > i && ((body[i] >= '0' && body[i] <= '9') || body[i] == '-' || body[i] == '+') && j - i < 400) {
         std::string t = body.substr(i, j - i);
         // Only well-formed decimals: strtod would read a prefix of anything else.
         char* endp = nullptr;

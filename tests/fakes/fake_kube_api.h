@@ -8,11 +8,10 @@
 // AddScaledObject(), 404 for others, 403 for all after ForbidScaledObjects()) and of v1
 // Services by name (200 for its own Service and those added with AddService(), 404 for others).
 
-#include <nlohmann/json.hpp>
-
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -24,8 +23,8 @@ namespace nimscaler::testing {
 class FakeKubeApi {
  public:
   FakeKubeApi(std::string ns, std::string service) : ns_(std::move(ns)), service_(std::move(service)) {
-    server_.RouteStream("/apis/discovery.k8s.io/v1/namespaces/", [this](const net::HttpServerRequest& req,
-                                                                         net::HttpStreamWriter& w) { Handle(req, w); });
+    server_.RouteStream("/apis/discovery.k8s.io/v1/namespaces/",
+                        [this](const net::HttpServerRequest& req, net::HttpStreamWriter& w) { Handle(req, w); });
     server_.Route("/apis/keda.sh/v1alpha1/namespaces/",
                   [this](const net::HttpServerRequest& req) { return HandleScaledObject(req); });
     server_.Route("/api/v1/namespaces/", [this](const net::HttpServerRequest& req) {
@@ -113,8 +112,10 @@ class FakeKubeApi {
     std::lock_guard lock(mu_);
     ++rv_;
     events_.push_back({rv_, nlohmann::json{{"type", "BOOKMARK"},
-                                           {"object", {{"kind", "EndpointSlice"}, {"apiVersion", "discovery.k8s.io/v1"},
-                                                       {"metadata", {{"resourceVersion", std::to_string(rv_)}}}}}}
+                                           {"object",
+                                            {{"kind", "EndpointSlice"},
+                                             {"apiVersion", "discovery.k8s.io/v1"},
+                                             {"metadata", {{"resourceVersion", std::to_string(rv_)}}}}}}
                                 .dump()});
     cv_.notify_all();
   }
@@ -166,10 +167,11 @@ class FakeKubeApi {
     std::lock_guard lock(mu_);
     ++scaled_object_gets_;
     auto status = [](int code, const std::string& reason) {
-      return net::HttpServerResponse{code, "application/json",
-                                     nlohmann::json{{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
-                                                    {"reason", reason}, {"code", code}}
-                                         .dump()};
+      return net::HttpServerResponse{
+          code, "application/json",
+          nlohmann::json{
+              {"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"}, {"reason", reason}, {"code", code}}
+              .dump()};
     };
     if (forbid_scaled_objects_) return status(403, "Forbidden");
     if (!scaled_objects_.count(req.path)) return status(404, "NotFound");
@@ -190,7 +192,8 @@ class FakeKubeApi {
       if (it == req.headers.end() || it->second != "Bearer " + token_) {
         ++unauthorized_;
         w.Start(401, "application/json");
-        w.Write(R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})");
+        w.Write(
+            R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})");
         return;
       }
     }
@@ -216,10 +219,14 @@ class FakeKubeApi {
     if (from < compacted_rv_) {
       std::string gone = nlohmann::json{{"type", "ERROR"},
                                         {"object",
-                                         {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
+                                         {{"kind", "Status"},
+                                          {"apiVersion", "v1"},
+                                          {"status", "Failure"},
                                           {"message", "too old resource version: " + std::to_string(from)},
-                                          {"reason", "Expired"}, {"code", 410}}}}
-                             .dump() + "\n";
+                                          {"reason", "Expired"},
+                                          {"code", 410}}}}
+                             .dump() +
+                         "\n";
       lock.unlock();
       w.Write(gone);
       return;

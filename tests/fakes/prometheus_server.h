@@ -50,13 +50,14 @@ class PrometheusServer {
   /// `scrape_interval` ("1s"). Returns once /-/ready answers (or throws).
   PrometheusServer(const std::vector<std::string>& targets, const std::string& metrics_path,
                    const std::string& scrape_interval, const PrometheusJob& job = PrometheusJob())
-      : dir_(std::filesystem::temp_directory_path() / ("nim-scaler-prom-" + std::to_string(getpid()) + "-" +
-                                                        std::to_string(FreeLoopbackPort()))) {
+      : dir_(std::filesystem::temp_directory_path() /
+             ("nim-scaler-prom-" + std::to_string(getpid()) + "-" + std::to_string(FreeLoopbackPort()))) {
     std::filesystem::create_directories(dir_ / "data");
     std::ofstream cfg(dir_ / "prometheus.yml");
     cfg << "global:\n  scrape_interval: " << scrape_interval << "\n  evaluation_interval: " << scrape_interval
-        << "\nscrape_configs:\n  - job_name: " << job.name << "\n    honor_labels: " << (job.honor_labels ? "true" : "false")
-        << "\n    metrics_path: " << metrics_path << "\n    static_configs:\n      - targets: [";
+        << "\nscrape_configs:\n  - job_name: " << job.name
+        << "\n    honor_labels: " << (job.honor_labels ? "true" : "false") << "\n    metrics_path: " << metrics_path
+        << "\n    static_configs:\n      - targets: [";
     for (size_t i = 0; i < targets.size(); ++i) cfg << (i ? ", " : "") << "'" << targets[i] << "'";
     cfg << "]\n";
     if (!job.target_labels.empty()) {
@@ -66,10 +67,10 @@ class PrometheusServer {
     cfg.close();
     port_ = FreeLoopbackPort();
     url_ = "http://127.0.0.1:" + std::to_string(port_);
-    child_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-        "/usr/bin/prometheus", "--config.file=" + (dir_ / "prometheus.yml").string(),
-        "--storage.tsdb.path=" + (dir_ / "data").string(), "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-        "--log.level=warn"});
+    child_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"/usr/bin/prometheus", "--config.file=" + (dir_ / "prometheus.yml").string(),
+                                 "--storage.tsdb.path=" + (dir_ / "data").string(),
+                                 "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"});
     for (int i = 0; i < 300; ++i) {  // up to 30 s on a loaded machine
       auto r = http_->Get(url_ + "/-/ready", {});
       if (r.ok() && r->status == 200) return;
@@ -113,8 +114,6 @@ class PrometheusServer {
     }
     return false;
   }
-
-
 
  private:
   std::filesystem::path dir_;

@@ -32,10 +32,10 @@ namespace nimscaler::testing {
 class TlsAuthProxy {
  public:
   struct Seen {
-    int handshake_failures = 0;  ///< TLS handshakes the client broke off (it did not trust us)
-    int unauthorized = 0;        ///< requests answered 401 (no or wrong bearer token)
-    int forbidden = 0;           ///< requests answered 403 (a required header missing or wrong)
-    int forwarded = 0;           ///< requests passed to the upstream
+    int handshake_failures = 0;               ///< TLS handshakes the client broke off (it did not trust us)
+    int unauthorized = 0;                     ///< requests answered 401 (no or wrong bearer token)
+    int forbidden = 0;                        ///< requests answered 403 (a required header missing or wrong)
+    int forwarded = 0;                        ///< requests passed to the upstream
     std::vector<std::string> authorizations;  ///< every Authorization header received ("" when none)
   };
 
@@ -135,7 +135,8 @@ class TlsAuthProxy {
       if (end == std::string::npos || end == pos) break;
       std::string line = in.substr(pos, end - pos);
       size_t colon = line.find(':');
-      if (colon != std::string::npos) headers[ToLower(line.substr(0, colon))] = std::string(Trim(line.substr(colon + 1)));
+      if (colon != std::string::npos)
+        headers[ToLower(line.substr(0, colon))] = std::string(Trim(line.substr(colon + 1)));
       pos = end + 2;
     }
     size_t sp1 = request_line.find(' '), sp2 = request_line.rfind(' ');

@@ -90,7 +90,8 @@ class RawServer {
 
   /// Keeps the connection open (reading and dropping anything sent) until the peer closes,
   /// `stop` is set, or `limit` passes.
-  static void HoldOpen(int fd, const std::atomic<bool>& stop, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  static void HoldOpen(int fd, const std::atomic<bool>& stop,
+                       std::chrono::milliseconds limit = std::chrono::seconds(20)) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     char buf[4096];
     while (!stop.load() && std::chrono::steady_clock::now() < deadline) {

@@ -1,5 +1,5 @@
-// Scrape faults (docs/operations.md "What KEDA gets, and when", issue 4): each fault a pod can show, with its expected outcome,
-// through the real PodScrapeSource over libcurl and, where the policy lives there, through a
+// Scrape faults (docs/operations.md "What KEDA gets, and when", issue 4): each fault a pod can show, with its expected
+// outcome, through the real PodScrapeSource over libcurl and, where the policy lives there, through a
 // ScalerEngine/TrackedObject with static endpoints. Servers that misbehave at the TCP level
 // are raw loopback sockets (raw_server.h); well-formed pods whose answer changes during a test
 // are FakePod (net::HttpServer), fixed ones StaticPod (raw sockets, which stop at once).
@@ -199,7 +199,7 @@ TEST(ScrapeFaults, ConnectionRefusedFailsAtOnceAndNamesThePort) {
 
 std::string PaddedTo(size_t size) {
   std::string body = PodBody(0.25);
-  if (body.back() != '\n') body += '\n';  // the capture has no final newline
+  if (body.back() != '\n') body += '\n';                               // the capture has no final newline
   const std::string pad = "# padding " + std::string(88, 'x') + "\n";  // 99 bytes a line
   while (body.size() + pad.size() <= size) body += pad;
   body += "#" + std::string(size - body.size() - 2, 'y') + "\n";  // size - body.size() >= 2
@@ -448,10 +448,12 @@ TEST_F(CollectionFaults, Http500KeepsLastGaugesFor3IntervalsThenUnavailableWithT
   pod.SetStatus(500);
   auto failed_at = Clock::now();
   // Within 3 x 200 ms of the last success the value is the pod's last one, marked stale.
-  ASSERT_TRUE(Eventually([&] {
-    const auto* r = Reading(obj->Latest(), pod.url());
-    return r != nullptr && !r->answered;
-  }, 2s));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const auto* r = Reading(obj->Latest(), pod.url());
+        return r != nullptr && !r->answered;
+      },
+      2s));
   if (Since(failed_at) < 450ms) {
     auto ev = obj->Latest();
     ASSERT_TRUE(ev->status.ok()) << ev->status.message();
@@ -471,10 +473,12 @@ TEST_F(CollectionFaults, GarbageKeepsThePodsLastGaugesFor3IntervalsNotZeroes) {
   auto obj = Track({a.url(), b.url()}, "200ms");
   ASSERT_TRUE(Eventually([&] { return Value(obj) == 5.0; }, 3s)) << Value(obj);
   b.SetBody("gpu_cache_usage_perc{model_name=\"m\"} zero point three\n");
-  ASSERT_TRUE(Eventually([&] {
-    const auto* r = Reading(obj->Latest(), b.url());
-    return r != nullptr && !r->answered;
-  }, 2s));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const auto* r = Reading(obj->Latest(), b.url());
+        return r != nullptr && !r->answered;
+      },
+      2s));
   auto ev = obj->Latest();
   const auto* r = Reading(ev, b.url());
   EXPECT_THAT(r->error, HasSubstr("line 1"));
@@ -483,10 +487,12 @@ TEST_F(CollectionFaults, GarbageKeepsThePodsLastGaugesFor3IntervalsNotZeroes) {
   EXPECT_EQ(ev->value, 5.0) << "b's last gauges (0.3) still count, never a zero";
   // After 3 x interval the stale gauges are dropped; the answer still does not fall while b
   // is missing (held), and it never shows b as zero.
-  ASSERT_TRUE(Eventually([&] {
-    const auto* rb = Reading(obj->Latest(), b.url());
-    return rb != nullptr && !rb->stale && !rb->answered;
-  }, 3s));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const auto* rb = Reading(obj->Latest(), b.url());
+        return rb != nullptr && !rb->stale && !rb->answered;
+      },
+      3s));
   ev = obj->Latest();
   ASSERT_TRUE(ev->status.ok()) << ev->status.message();
   EXPECT_TRUE(Reading(ev, b.url())->gauges.empty()) << "gauges older than 3 x interval are not used";

@@ -305,8 +305,7 @@ TEST(FormulaErrorTest, LongLinesAreCutAroundTheError) {
   auto program = Compile(text);
   ASSERT_FALSE(program.ok());
   const std::string m = program.status().message();
-  EXPECT_EQ(m.substr(0, m.find('\n')),
-            "formula:1:192: unknown signal 'kv_cahce', did you mean 'kv_cache'?");
+  EXPECT_EQ(m.substr(0, m.find('\n')), "formula:1:192: unknown signal 'kv_cahce', did you mean 'kv_cache'?");
   std::string shown = m.substr(m.find('\n') + 1);
   std::string line = shown.substr(0, shown.find('\n'));
   std::string caret = shown.substr(shown.find('\n') + 1);
@@ -339,10 +338,8 @@ TEST(FormulaErrorTest, DeclaredSignalsAreValidated) {
     const char* error;
   };
   const Case cases[] = {
-      {{{"pods", Kind::kGauge}},
-       "formula: signal name 'pods' is reserved (it is a builtin number)"},
-      {{{"replicas", Kind::kGauge}},
-       "formula: signal name 'replicas' is reserved (it is a builtin number)"},
+      {{{"pods", Kind::kGauge}}, "formula: signal name 'pods' is reserved (it is a builtin number)"},
+      {{{"replicas", Kind::kGauge}}, "formula: signal name 'replicas' is reserved (it is a builtin number)"},
       {{{"2fast", Kind::kGauge}},
        "formula: signal name '2fast' is not an identifier (letters, digits and '_', not "
        "starting with a digit)"},
@@ -405,8 +402,7 @@ TEST(FormulaLimitsTest, DepthOfTheTree) {
   auto program = Compile(deep);
   ASSERT_FALSE(program.ok());
   const std::string m = program.status().message();
-  EXPECT_EQ(m.substr(0, m.find('\n')),
-            "formula:1:128: formula nests too deeply (the limit is 64 levels)");
+  EXPECT_EQ(m.substr(0, m.find('\n')), "formula:1:128: formula nests too deeply (the limit is 64 levels)");
 }
 
 TEST(FormulaLimitsTest, DepthOfParenthesesAndUnaryChains) {
@@ -414,8 +410,7 @@ TEST(FormulaLimitsTest, DepthOfParenthesesAndUnaryChains) {
   auto parens = Compile(Repeat("(", 64) + "1" + Repeat(")", 64));
   ASSERT_FALSE(parens.ok());
   const std::string m = parens.status().message();
-  EXPECT_EQ(m.substr(0, m.find('\n')),
-            "formula:1:65: formula nests too deeply (the limit is 64 levels)");
+  EXPECT_EQ(m.substr(0, m.find('\n')), "formula:1:65: formula nests too deeply (the limit is 64 levels)");
 
   EXPECT_TRUE(Compile(Repeat("-", 63) + "1").ok());
   auto unary = Compile(Repeat("-", 64) + "1");
@@ -431,12 +426,11 @@ TEST(FormulaLimitsTest, DepthOfParenthesesAndUnaryChains) {
 TEST(FormulaLimitsTest, HostileNestingDoesNotExhaustTheStack) {
   Options options;
   options.max_length = 1 << 22;
-  for (const std::string& open : {std::string("("), std::string("-"), std::string("!"),
-                                  std::string("max("), std::string("1?")}) {
+  for (const std::string& open :
+       {std::string("("), std::string("-"), std::string("!"), std::string("max("), std::string("1?")}) {
     auto program = Compile(Repeat(open, 200000) + "1", BuiltinSignals(), options);
     ASSERT_FALSE(program.ok()) << open;
-    EXPECT_NE(program.status().message().find("formula nests too deeply"), std::string::npos)
-        << open;
+    EXPECT_NE(program.status().message().find("formula nests too deeply"), std::string::npos) << open;
   }
 }
 
@@ -450,8 +444,7 @@ TEST(FormulaLimitsTest, Identifiers) {
             "replicas + pods + replicas + pods\n"
             "                             ^ near here");
   // Function names do not count.
-  EXPECT_TRUE(
-      Compile("max(sum(waiting), sum(running), sum(kv_cache))", BuiltinSignals(), options).ok());
+  EXPECT_TRUE(Compile("max(sum(waiting), sum(running), sum(kv_cache))", BuiltinSignals(), options).ok());
 }
 
 }  // namespace

@@ -268,8 +268,7 @@ TEST(FormulaEvaluateTest, ConcurrentEvaluation) {
     threads.emplace_back([&, t] {
       FakeBindings b = Snapshot();
       b.replicas = t + 1;
-      for (int i = 0; i < 1000; ++i)
-        results[static_cast<size_t>(t * 1000 + i)] = shared->Evaluate(b);
+      for (int i = 0; i < 1000; ++i) results[static_cast<size_t>(t * 1000 + i)] = shared->Evaluate(b);
     });
   }
   for (auto& th : threads) th.join();

@@ -74,8 +74,7 @@ const Golden kGolden[] = {
     {"quantile(0.95, ttft)", "quantile(num(0.95), histogram(ttft))"},
     {"quantile(1, queue_time)", "quantile(num(1), histogram(queue_time))"},
     // Scalar functions.
-    {"clamp(sum(waiting) / 4, 1, 10)",
-     "clamp(div(sum_pods(gauge(waiting)), num(4)), num(1), num(10))"},
+    {"clamp(sum(waiting) / 4, 1, 10)", "clamp(div(sum_pods(gauge(waiting)), num(4)), num(1), num(10))"},
     {"ceil(1.5) + floor(1.5) + round(1.5) + abs(-1)",
      "add(add(add(ceil(num(1.5)), floor(num(1.5))), round(num(1.5))), abs(neg(num(1))))"},
     // Trends: any scalar expression; the horizon is a duration in seconds.
@@ -106,8 +105,8 @@ TEST(FormulaParseTest, GoldenDumps) {
 // Dump() is canonical: compiling it again is not possible (it is not formula syntax), but two
 // spellings of the same formula must give the same dump.
 TEST(FormulaParseTest, SpellingsOfOneFormulaDumpTheSame) {
-  const char* spellings[] = {"sum(waiting)/4+1", " ( sum ( waiting ) / 4 ) + 1 ",
-                             "((sum(waiting))/(4))+(1)", "sum(waiting)\n/\n4\n+\n1"};
+  const char* spellings[] = {"sum(waiting)/4+1", " ( sum ( waiting ) / 4 ) + 1 ", "((sum(waiting))/(4))+(1)",
+                             "sum(waiting)\n/\n4\n+\n1"};
   std::string first;
   for (const char* s : spellings) {
     auto program = Compile(s);

@@ -17,7 +17,10 @@ using namespace nimscaler::exposition;
 class Checker : public SampleVisitor {
  public:
   explicit Checker(std::string_view body) : body_(body) {}
-  void OnFamily(const Family& f) override { Touch(f.name); Touch(f.help_raw); }
+  void OnFamily(const Family& f) override {
+    Touch(f.name);
+    Touch(f.help_raw);
+  }
   void OnSample(const Sample& s) override {
     ++samples;
     Touch(s.name);

@@ -27,8 +27,7 @@ using nimscaler::formula::SignalInfo;
 
 void Check(bool ok, const char* what, std::string_view input) {
   if (ok) return;
-  std::fprintf(stderr, "formula fuzzer: %s\ninput: %.*s\n", what, static_cast<int>(input.size()),
-               input.data());
+  std::fprintf(stderr, "formula fuzzer: %s\ninput: %.*s\n", what, static_cast<int>(input.size()), input.data());
   std::abort();
 }
 
@@ -81,17 +80,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto program = Compile(text, Signals(), options);
   if (!program.ok()) {
-    Check(program.status().code() == Code::kInvalidArgument, "failure is not INVALID_ARGUMENT",
-          text);
+    Check(program.status().code() == Code::kInvalidArgument, "failure is not INVALID_ARGUMENT", text);
     const std::string m = program.status().message();
     Check(m.rfind("formula:", 0) == 0, "message does not start with 'formula:'", text);
     size_t first = m.find('\n');
     Check(first != std::string::npos, "message has no formula line", text);
     size_t second = m.find('\n', first + 1);
-    Check(second != std::string::npos && m.find('\n', second + 1) == std::string::npos,
-          "message is not three lines", text);
-    Check(m.size() >= 11 && m.compare(m.size() - 11, 11, "^ near here") == 0,
-          "message does not end with the caret", text);
+    Check(second != std::string::npos && m.find('\n', second + 1) == std::string::npos, "message is not three lines",
+          text);
+    Check(m.size() >= 11 && m.compare(m.size() - 11, 11, "^ near here") == 0, "message does not end with the caret",
+          text);
     return 0;
   }
   const auto& p = *program;

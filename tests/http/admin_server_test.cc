@@ -83,8 +83,8 @@ class AdminServerTest : public ::testing::Test {
 
   void StartAdmin(const std::string& token_file = "", ScaledObjectLookupFn lookup = nullptr,
                   const std::function<void(AdminServer&)>& configure = nullptr) {
-    admin_ = std::make_unique<AdminServer>(&engine_, &metrics_, &clock_, [](std::string*) { return true; },
-                                           token_file);
+    admin_ = std::make_unique<AdminServer>(
+        &engine_, &metrics_, &clock_, [](std::string*) { return true; }, token_file);
     if (lookup) admin_->SetScaledObjectLookup(std::move(lookup));
     if (configure) configure(*admin_);
     ASSERT_TRUE(admin_->Start("127.0.0.1:0").ok());
@@ -96,8 +96,8 @@ class AdminServerTest : public ::testing::Test {
                                                std::map<std::string, std::string> extra = {}) {
     std::string endpoints;
     for (const auto& p : paths) endpoints += (endpoints.empty() ? "" : ",") + pods_base_ + p;
-    config::Metadata md = {{"endpoints", endpoints}, {"engine", "nim"}, {"scrapeInterval", "200ms"},
-                           {"targetKvCache", "0.1"}};
+    config::Metadata md = {
+        {"endpoints", endpoints}, {"engine", "nim"}, {"scrapeInterval", "200ms"}, {"targetKvCache", "0.1"}};
     for (auto& [k, v] : extra) md[k] = v;
     auto obj = engine_.Resolve(ns, name, md);
     EXPECT_TRUE(obj.ok()) << obj.status().message();
@@ -108,8 +108,11 @@ class AdminServerTest : public ::testing::Test {
   // no pod in them: a model at zero; other Services' lists fail, which changes nothing here).
   std::shared_ptr<engine::TrackedObject> TrackService(const std::string& ns, const std::string& name,
                                                       const std::string& service, const std::string& target = "0.1") {
-    config::Metadata md = {{"service", service}, {"engine", "nim"}, {"scrapeInterval", "1s"},
-                           {"targetKvCache", target}, {"activation", "sum(waiting) > 1000000"}};
+    config::Metadata md = {{"service", service},
+                           {"engine", "nim"},
+                           {"scrapeInterval", "1s"},
+                           {"targetKvCache", target},
+                           {"activation", "sum(waiting) > 1000000"}};
     auto obj = engine_.Resolve(ns, name, md);
     EXPECT_TRUE(obj.ok()) << obj.status().message();
     return obj.ok() ? *obj : nullptr;
@@ -230,11 +233,11 @@ TEST_F(AdminServerTest, WakeHookRefusesNamesThatAreNotKubernetesNames) {
   ASSERT_TRUE(ns_nul.has_value());
   EXPECT_EQ(ns_nul->status, 400);
   EXPECT_NE(ns_nul->body.find("DNS-1123 label"), std::string::npos) << ns_nul->body;
-  for (const std::string& bad : std::vector<std::string>{"/v1/wake/NIM/llama", "/v1/wake/nim/Llama", "/v1/wake/-nim/llama",
-                                 "/v1/wake/nim/llama-", "/v1/wake/nim/llama..x", "/v1/wake/nim/.llama",
-                                 "/v1/wake/nim/ll%20ama", "/v1/wake/nim/ll%FFama", "/v1/wake/nim.x/llama",
-                                 "/v1/wake/" + std::string(64, 'n') + "/llama",
-                                 "/v1/wake/nim/" + std::string(254, 'l')}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "/v1/wake/NIM/llama", "/v1/wake/nim/Llama", "/v1/wake/-nim/llama", "/v1/wake/nim/llama-",
+           "/v1/wake/nim/llama..x", "/v1/wake/nim/.llama", "/v1/wake/nim/ll%20ama", "/v1/wake/nim/ll%FFama",
+           "/v1/wake/nim.x/llama", "/v1/wake/" + std::string(64, 'n') + "/llama",
+           "/v1/wake/nim/" + std::string(254, 'l')}) {
     auto r = Request("POST", bad);
     ASSERT_TRUE(r.has_value()) << bad;
     EXPECT_EQ(r->status, 400) << bad << ": " << r->body;
@@ -242,8 +245,9 @@ TEST_F(AdminServerTest, WakeHookRefusesNamesThatAreNotKubernetesNames) {
   }
   // Valid names: the longest allowed, and dotted object names, pass the check and reach the
   // lookup (untracked here: 404, or 202 where untracked wakes are kept for later).
-  for (const std::string& ok : std::vector<std::string>{"/v1/wake/" + std::string(63, 'n') + "/llama",
-                                                        "/v1/wake/nim/llama.v2", "/v1/wake/nim/" + std::string(253, 'l')}) {
+  for (const std::string& ok :
+       std::vector<std::string>{"/v1/wake/" + std::string(63, 'n') + "/llama", "/v1/wake/nim/llama.v2",
+                                "/v1/wake/nim/" + std::string(253, 'l')}) {
     auto r = Request("POST", ok);
     ASSERT_TRUE(r.has_value()) << ok;
     EXPECT_TRUE(r->status == 404 || r->status == 202) << ok << ": " << r->status << " " << r->body;
@@ -341,8 +345,7 @@ TEST_F(AdminServerTest, WakeByServiceWakesExactlyTheTriggersThatReadIt) {
   auto none = Request("POST", "/v1/wake/nim/service/c");
   ASSERT_TRUE(none.has_value());
   EXPECT_EQ(none->status, 202) << none->body;
-  EXPECT_NE(none->body.find("no trigger tracked by this replica reads Service nim/c"), std::string::npos)
-      << none->body;
+  EXPECT_NE(none->body.find("no trigger tracked by this replica reads Service nim/c"), std::string::npos) << none->body;
   EXPECT_NE(none->body.find("sent to 2 other replica(s), which wake the triggers they track that read it; the wake "
                             "is kept for 5m"),
             std::string::npos)
@@ -355,10 +358,9 @@ TEST_F(AdminServerTest, WakeByServiceWakesExactlyTheTriggersThatReadIt) {
 TEST_F(AdminServerTest, WakeByServiceRefusesNamesThatAreNotServiceNames) {
   StartAdmin();
   ASSERT_NE(TrackService("nim", "chat", "a"), nullptr);
-  for (const std::string& bad :
-       std::vector<std::string>{"/v1/wake/nim/service/A", "/v1/wake/nim/service/a.b", "/v1/wake/nim/service/-a",
-                                "/v1/wake/nim/service/a%00x", "/v1/wake/nim/service/" + std::string(64, 'a'),
-                                "/v1/wake/NIM/service/a"}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "/v1/wake/nim/service/A", "/v1/wake/nim/service/a.b", "/v1/wake/nim/service/-a",
+           "/v1/wake/nim/service/a%00x", "/v1/wake/nim/service/" + std::string(64, 'a'), "/v1/wake/NIM/service/a"}) {
     auto r = Request("POST", bad);
     ASSERT_TRUE(r.has_value()) << bad;
     EXPECT_EQ(r->status, 400) << bad << ": " << r->body;
@@ -403,8 +405,8 @@ TEST_F(AdminServerTest, WakeByServiceNeedsTheTokenWhenOneIsConfigured) {
 // and /v1/wake/<ns>/service/service the Service named "service": neither wakes the other's.
 TEST_F(AdminServerTest, AScaledObjectNamedServiceIsStillWokenByName) {
   StartAdmin();
-  auto named_service = TrackService("nim", "service", "a");   // ScaledObject "service" on Service a
-  auto reads_service = TrackService("nim", "x", "service");   // ScaledObject "x" on Service "service"
+  auto named_service = TrackService("nim", "service", "a");  // ScaledObject "service" on Service a
+  auto reads_service = TrackService("nim", "x", "service");  // ScaledObject "x" on Service "service"
   ASSERT_TRUE(named_service && reads_service);
   auto by_name = Request("POST", "/v1/wake/nim/service");
   ASSERT_TRUE(by_name.has_value());
@@ -447,9 +449,10 @@ TEST_F(AdminServerTest, WakeByServiceAsksTheKubernetesApiWhetherTheServiceExists
       return sources::ServiceExists(*http_, api, ns, service, 2s);
     });
   });
-  for (const auto& [path, want] : std::vector<std::pair<std::string, int>>{
-           {"/v1/wake/nim/service/lama", 404}, {"/v1/wake/nim/service/llama", 202},
-           {"/v1/wake/nim/service/other", 202}, {"/v1/wake/prod/service/llama", 404}}) {
+  for (const auto& [path, want] : std::vector<std::pair<std::string, int>>{{"/v1/wake/nim/service/lama", 404},
+                                                                           {"/v1/wake/nim/service/llama", 202},
+                                                                           {"/v1/wake/nim/service/other", 202},
+                                                                           {"/v1/wake/prod/service/llama", 404}}) {
     auto r = Request("POST", path);
     ASSERT_TRUE(r.has_value()) << path;
     EXPECT_EQ(r->status, want) << path << ": " << r->body;
@@ -505,8 +508,8 @@ TEST_F(AdminServerTest, WakeHookTokenSchemeIsCaseInsensitiveTokenIsExact) {
     ASSERT_TRUE(r.has_value()) << auth;
     EXPECT_EQ(r->status, 200) << auth << ": " << r->body;
   }
-  for (const std::string auth : {"Bearer s3cre", "Bearer s3cretx", "Bearer S3CRET", "Basic s3cret", "Bearer",
-                                  "Bearers3cret", "s3cret"}) {
+  for (const std::string auth :
+       {"Bearer s3cre", "Bearer s3cretx", "Bearer S3CRET", "Basic s3cret", "Bearer", "Bearers3cret", "s3cret"}) {
     auto r = Request("POST", "/v1/wake/nim/llama", "Authorization: " + auth + "\r\n");
     ASSERT_TRUE(r.has_value()) << auth;
     EXPECT_EQ(r->status, 401) << auth << ": " << r->body;

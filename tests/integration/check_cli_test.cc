@@ -5,16 +5,15 @@
 
 #include <algorithm>
 #include <chrono>
-#include <regex>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "externalscaler.grpc.pb.h"
-
 #include "tests/fakes/child_process.h"
 #include "tests/fakes/fake_pod.h"
 #include "tests/fakes/testdata.h"
@@ -74,7 +73,8 @@ TEST(CheckCli, EverySubcommandHasHelpOnStdoutWithExitCodes) {
       SCOPED_TRACE(r.cmd + " " + flag);
       CliRun run = RunBinary({r.cmd, flag}, /*stdout_only=*/true);
       EXPECT_EQ(run.rc, 0) << run.out;
-      for (const auto& m : r.must) EXPECT_NE(run.out.find(m), std::string::npos) << "no \"" << m << "\" in\n" << run.out;
+      for (const auto& m : r.must)
+        EXPECT_NE(run.out.find(m), std::string::npos) << "no \"" << m << "\" in\n" << run.out;
     }
   }
   // The top-level usage names every subcommand and the exit codes.
@@ -112,13 +112,15 @@ TEST(CheckCli, MetadataBlockReadsAsYaml) {
                                 "endpoints: http://127.0.0.1:1/v1/metrics\nengine: \"nim\"\ntargetKvCache: 0.7\n");
   CliRun p = RunBinary({"check", "--metadata", plain});
   EXPECT_EQ(p.rc, 0) << p.out;
-  std::string json = WriteTemp("json-metadata.json",
-                               R"({"endpoints": "http://127.0.0.1:1/v1/metrics", "engine": "nim", "targetKvCache": "0.7"})");
+  std::string json =
+      WriteTemp("json-metadata.json",
+                R"({"endpoints": "http://127.0.0.1:1/v1/metrics", "engine": "nim", "targetKvCache": "0.7"})");
   CliRun j = RunBinary({"check", "--metadata", json});
   EXPECT_EQ(j.rc, 0) << j.out;
 
   // A bad value is still named by key; a list where a string belongs names the key too.
-  std::string bad = WriteTemp("bad-metadata.yaml", "endpoints: http://127.0.0.1:1/v1/metrics\ntargetKvCache: lots  # oops\n");
+  std::string bad =
+      WriteTemp("bad-metadata.yaml", "endpoints: http://127.0.0.1:1/v1/metrics\ntargetKvCache: lots  # oops\n");
   CliRun b = RunBinary({"check", "--metadata", bad});
   EXPECT_EQ(b.rc, 1) << b.out;
   EXPECT_NE(b.out.find("targetKvCache"), std::string::npos) << b.out;
@@ -157,8 +159,10 @@ int ExpectEveryFilePassesCheckFile(const std::vector<std::string>& files) {
     EXPECT_EQ(run.rc, 0) << run.out;
     std::regex checked(R"((\d+) trigger\(s\) checked: all valid)");
     std::smatch m;
-    if (std::regex_search(run.out, m, checked)) triggers += std::stoi(m[1].str());
-    else EXPECT_NE(run.out.find("nothing checked"), std::string::npos) << run.out;
+    if (std::regex_search(run.out, m, checked))
+      triggers += std::stoi(m[1].str());
+    else
+      EXPECT_NE(run.out.find("nothing checked"), std::string::npos) << run.out;
 
     // The broken copy: a misspelt key under every scalerAddress line.
     std::ifstream in(f);
@@ -249,14 +253,15 @@ TEST(CheckCli, CheckFileReportsEveryDocumentAndTriggerByIndex) {
                             "        targetWaiting: \"-1\"\n");
   CliRun run = RunBinary({"check", "-f", f});
   EXPECT_EQ(run.rc, 1) << run.out;
-  for (const char* m : {"document 1: kind ConfigMap, skipped",
-                        "document 2 (ScaledObject team/model-a), spec.triggers[0]: type cpu, skipped",
-                        "document 2 (ScaledObject team/model-a), spec.triggers[1]: scalerAddress \"other-scaler.ns.svc:9090\" "
-                        "does not name nim-scaler, skipped",
-                        "document 2 (ScaledObject team/model-a), spec.triggers[2] (external-push):\nmetadata OK",
-                        "metricName:     nim-team-model-a",
-                        "document 3 (ScaledObject team/model-b), spec.triggers[0] (external):\nINVALID: ",
-                        "2 trigger(s) checked: see INVALID above"}) {
+  for (const char* m :
+       {"document 1: kind ConfigMap, skipped",
+        "document 2 (ScaledObject team/model-a), spec.triggers[0]: type cpu, skipped",
+        "document 2 (ScaledObject team/model-a), spec.triggers[1]: scalerAddress \"other-scaler.ns.svc:9090\" "
+        "does not name nim-scaler, skipped",
+        "document 2 (ScaledObject team/model-a), spec.triggers[2] (external-push):\nmetadata OK",
+        "metricName:     nim-team-model-a",
+        "document 3 (ScaledObject team/model-b), spec.triggers[0] (external):\nINVALID: ",
+        "2 trigger(s) checked: see INVALID above"}) {
     EXPECT_NE(run.out.find(m), std::string::npos) << "no \"" << m << "\" in\n" << run.out;
   }
   EXPECT_NE(run.out.find("targetWaiting"), std::string::npos) << run.out;
@@ -294,18 +299,22 @@ TEST(CheckCli, ScrapeReadsEveryEngineCaptureFile) {
     SCOPED_TRACE(c.path);
     std::string engine = c.engine;
     if (engine.empty()) engine = std::filesystem::path(c.path).filename().string().substr(0, 3) == "nim" ? "nim" : "";
-    std::string md = WriteTemp("capture-metadata.yaml",
-                               std::string("engine: auto\n") + (engine == "tgi" ? "formula: \"sum(waiting)/4 + sum(running)/64\"\n"
-                                                                                : "targetKvCache: \"0.7\"\n"));
+    std::string md =
+        WriteTemp("capture-metadata.yaml",
+                  std::string("engine: auto\n") + (engine == "tgi" ? "formula: \"sum(waiting)/4 + sum(running)/64\"\n"
+                                                                   : "targetKvCache: \"0.7\"\n"));
     CliRun run = RunBinary({"check", "--metadata", md, "--scrape", c.path});
     EXPECT_EQ(run.rc, 0) << run.out;
     EXPECT_NE(run.out.find("capture file:   " + c.path), std::string::npos) << run.out;
-    if (!engine.empty()) EXPECT_NE(run.out.find("engine: " + engine + " (detected)"), std::string::npos) << run.out;
-    else EXPECT_NE(run.out.find(" (detected)"), std::string::npos) << run.out;
+    if (!engine.empty())
+      EXPECT_NE(run.out.find("engine: " + engine + " (detected)"), std::string::npos) << run.out;
+    else
+      EXPECT_NE(run.out.find(" (detected)"), std::string::npos) << run.out;
     EXPECT_NE(run.out.find("result: value "), std::string::npos) << run.out;
   }
   // Neither a URL nor a file: a usage error that says so.
-  CliRun bad = RunBinary({"check", "--metadata", WriteTemp("m.yaml", "engine: nim\n"), "--scrape", "/no/such/capture.prom"});
+  CliRun bad =
+      RunBinary({"check", "--metadata", WriteTemp("m.yaml", "engine: nim\n"), "--scrape", "/no/such/capture.prom"});
   EXPECT_EQ(bad.rc, 2) << bad.out;
   EXPECT_NE(bad.out.find("neither an http(s):// URL nor a readable capture file"), std::string::npos) << bad.out;
 }
@@ -315,8 +324,8 @@ TEST(CheckCli, ScrapeReadsEveryEngineCaptureFile) {
 // named only the sglang metric it looked for before). Real `serve` binary, real gRPC.
 TEST(MissingMetrics, ErrorNamesTheClosestMetricsThePodServes) {
   testing::FakePod pod(testing::ReadTestdata("exposition/vllm-mixed-v0v1-opt125m-datadog-fixture.prom"), "/metrics");
-  testing::ChildProcess server({Binary(), "serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-                               "--allow-static-endpoints"});
+  testing::ChildProcess server(
+      {Binary(), "serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--allow-static-endpoints"});
   auto m = server.WaitFor(R"(serving grpc_port=(\d+) http_port=(\d+))", 10s);
   ASSERT_FALSE(m.empty()) << server.output();
   auto stub = externalscaler::ExternalScaler::NewStub(
@@ -353,7 +362,8 @@ TEST(MissingMetrics, ErrorNamesTheClosestMetricsThePodServes) {
   }
   EXPECT_EQ(last.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << last.error_message();
   EXPECT_NE(last.error_message().find("sglang:"), std::string::npos) << last.error_message();
-  EXPECT_TRUE(std::regex_search(last.error_message(), std::regex(R"(closest names the pod serves: [^;]*vllm:num_requests_)")))
+  EXPECT_TRUE(
+      std::regex_search(last.error_message(), std::regex(R"(closest names the pod serves: [^;]*vllm:num_requests_)")))
       << last.error_message();
   server.Signal(SIGTERM);
   EXPECT_EQ(server.Wait(10s), 0);
@@ -362,8 +372,8 @@ TEST(MissingMetrics, ErrorNamesTheClosestMetricsThePodServes) {
 // Issue 15 item 2: `engine: auto` logs the engine it chose, once per trigger (not per cycle).
 TEST(AutoEngine, LogsItsChoiceOncePerTrigger) {
   testing::FakePod pod(testing::ReadTestdata("exposition/sglang-v0.4-docs-llama3.1-8b.prom"), "/metrics");
-  testing::ChildProcess server({Binary(), "serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-                               "--allow-static-endpoints"});
+  testing::ChildProcess server(
+      {Binary(), "serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--allow-static-endpoints"});
   auto m = server.WaitFor(R"(serving grpc_port=(\d+) http_port=(\d+))", 10s);
   ASSERT_FALSE(m.empty()) << server.output();
   auto stub = externalscaler::ExternalScaler::NewStub(
@@ -386,7 +396,9 @@ TEST(AutoEngine, LogsItsChoiceOncePerTrigger) {
   server.WaitFor(R"(no such line)", 2500ms);
   const std::string out = server.output();
   size_t count = 0;
-  for (size_t at = out.find("engine auto detected"); at != std::string::npos; at = out.find("engine auto detected", at + 1)) ++count;
+  for (size_t at = out.find("engine auto detected"); at != std::string::npos;
+       at = out.find("engine auto detected", at + 1))
+    ++count;
   EXPECT_EQ(count, 1u) << out;
   server.Signal(SIGTERM);
   EXPECT_EQ(server.Wait(10s), 0);

@@ -16,8 +16,8 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -27,10 +27,10 @@
 #include "scaler/net/http_client.h"
 #include "scaler/net/http_server.h"
 #include "scaler/spec/scaler_spec.h"
+#include "tests/app/test_pki.h"
 #include "tests/fakes/child_process.h"
 #include "tests/fakes/fake_kube_api.h"
 #include "tests/fakes/testdata.h"
-#include "tests/app/test_pki.h"
 
 namespace nimscaler {
 namespace {
@@ -163,8 +163,7 @@ class HaTest : public ::testing::Test {
       if (!replicas_[i].process) continue;
       std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
       std::replace(test.begin(), test.end(), '/', '_');  // parameterized tests: Name/Param
-      std::ofstream(std::string(dir) + "/" + test + "-" + std::to_string(i) + ".log")
-          << replicas_[i].process->output();
+      std::ofstream(std::string(dir) + "/" + test + "-" + std::to_string(i) + ".log") << replicas_[i].process->output();
     }
   }
 
@@ -183,8 +182,8 @@ class HaTest : public ::testing::Test {
     // read it, so sharing a test pod would add the probe's collectors to that pod's count.
     for (auto& r : replicas_) {
       auto deadline = Clock::now() + 10s;
-      while (Clock::now() < deadline && r.process->output().find("HA: " + std::to_string(n) + " peer(s)") ==
-                                            std::string::npos) {
+      while (Clock::now() < deadline &&
+             r.process->output().find("HA: " + std::to_string(n) + " peer(s)") == std::string::npos) {
         grpc::ClientContext ctx;
         externalscaler::GetMetricSpecResponse resp;
         r.stub->GetMetricSpec(&ctx, Ref(kProbePod, "probe"), &resp);
@@ -197,30 +196,13 @@ class HaTest : public ::testing::Test {
 
   void Launch(size_t i) {
     Replica& r = replicas_[i];
-    std::vector<std::string> argv = {std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler",
-                                     "serve",
-                                     "--grpc-addr",
-                                     r.addr,
-                                     "--http-addr",
-                                     "127.0.0.1:0",
-                                     "--allow-static-endpoints",
-                                     "--min-scrape-interval",
-                                     "100ms",
-                                     "--kube-api",
-                                     api_.url(),
-                                     "--peers-service",
-                                     "nim-scaler",
-                                     "--peers-namespace",
-                                     "nim-system",
-                                     "--peers-port-name",
-                                     "http",
-                                     "--advertise-addr",
-                                     r.addr,
+    std::vector<std::string> argv = {std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "serve", "--grpc-addr",
+                                     r.addr, "--http-addr", "127.0.0.1:0", "--allow-static-endpoints",
+                                     "--min-scrape-interval", "100ms", "--kube-api", api_.url(), "--peers-service",
+                                     "nim-scaler", "--peers-namespace", "nim-system", "--peers-port-name", "http",
+                                     "--advertise-addr", r.addr,
                                      // Triggers left behind by a move go after 5 s, not 30.
-                                     "--peer-forget-after",
-                                     "5s",
-                                     "--stream-heartbeat",
-                                     "0s"};
+                                     "--peer-forget-after", "5s", "--stream-heartbeat", "0s"};
     argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
     r.process = std::make_unique<testing::ChildProcess>(argv);
     auto m = r.process->WaitFor(R"(serving grpc_port=(\d+) http_port=(\d+))", 10s);
@@ -393,8 +375,9 @@ TEST_F(HaTest, ThreeReplicasAnswerEveryTriggerAlikeAndTwoCollectEach) {
     externalscaler::GetMetricSpecResponse spec;
     grpc::Status st = replicas_[i % 3].stub->GetMetricSpec(&ctx, Ref(i, "so-" + std::to_string(i)), &spec);
     ASSERT_TRUE(st.ok()) << "trigger " << i << ": " << st.error_code() << " " << st.error_message() << "\n"
-                         << Tail(replicas_[0].process->output()) << "\n-----\n" << Tail(replicas_[1].process->output())
-                         << "\n-----\n" << Tail(replicas_[2].process->output());
+                         << Tail(replicas_[0].process->output()) << "\n-----\n"
+                         << Tail(replicas_[1].process->output()) << "\n-----\n"
+                         << Tail(replicas_[2].process->output());
   }
   // Values arrive (bounded): every trigger answers OK on a round-robin pass.
   auto deadline = Clock::now() + 60s;
@@ -416,7 +399,8 @@ TEST_F(HaTest, ThreeReplicasAnswerEveryTriggerAlikeAndTwoCollectEach) {
   }
   if (!pending.empty()) {
     double v = 0;
-    grpc::Status st = GetMetrics(replicas_[0].stub.get(), Ref(*pending.begin(), "so-" + std::to_string(*pending.begin())), &v);
+    grpc::Status st =
+        GetMetrics(replicas_[0].stub.get(), Ref(*pending.begin(), "so-" + std::to_string(*pending.begin())), &v);
     ADD_FAILURE() << pending.size() << " triggers never answered; one says " << st.error_code() << " "
                   << st.error_message();
     return;
@@ -469,8 +453,8 @@ TEST_F(HaTest, ThreeReplicasAnswerEveryTriggerAlikeAndTwoCollectEach) {
     most = std::max(most, got);
     if (got > bound && over++ < 5) ADD_FAILURE() << "pod " << i << ": " << got << " requests";
   }
-  EXPECT_EQ(over, 0) << "pods scraped by more than owner and successor: up to " << most << " requests in "
-                     << seconds << " s (bound " << bound << ")";
+  EXPECT_EQ(over, 0) << "pods scraped by more than owner and successor: up to " << most << " requests in " << seconds
+                     << " s (bound " << bound << ")";
 }
 
 // kill -9 of the replica that owns a set of triggers: calls keep succeeding (the successor
@@ -504,7 +488,8 @@ TEST_F(HaTest, OwnerKilledSuccessorAnswersRelaysMoveAndWakesReachTheStream) {
     sa.sin_port = htons(static_cast<uint16_t>(replicas_[c].http_port));
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-    std::string req = "POST /v1/wake/nim/" + ref.name() + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+    std::string req = "POST /v1/wake/nim/" + ref.name() +
+                      " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
                       "Connection: close\r\n\r\n";
     ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
     auto got = stream.WaitFor(1, 2s);
@@ -610,7 +595,8 @@ TEST_F(HaTest, WakeByServiceOnAReplicaThatTracksNothingReachesTheOwner) {
     while (!(st = IsActive(replicas_[b].stub.get(), ref, &active)).ok() && Clock::now() < deadline) {
       std::this_thread::sleep_for(100ms);
     }
-    ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message() << "\n" << Tail(replicas_[b].process->output());
+    ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message() << "\n"
+                         << Tail(replicas_[b].process->output());
   }
   ASSERT_FALSE(active) << "the pods show no demand";
   EXPECT_EQ(Tracked(replicas_[c], false).count("reads-the-service"), 0u);
@@ -623,8 +609,9 @@ TEST_F(HaTest, WakeByServiceOnAReplicaThatTracksNothingReachesTheOwner) {
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
   timeval tv{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  std::string req = "POST /v1/wake/nim-system/service/nim-scaler HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
-                    "Connection: close\r\n\r\n";
+  std::string req =
+      "POST /v1/wake/nim-system/service/nim-scaler HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+      "Connection: close\r\n\r\n";
   ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
   std::string answer;
   char buf[4096];
@@ -646,7 +633,8 @@ TEST_F(HaTest, WakeByServiceOnAReplicaThatTracksNothingReachesTheOwner) {
     ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
     EXPECT_TRUE(active) << "IsActive after the wake by Service, on " << r.addr;
   }
-  EXPECT_NE(replicas_[b].process->output().find("reads-the-service: woken by the wake hook (Service nim-system/nim-scaler, via a peer)"),
+  EXPECT_NE(replicas_[b].process->output().find(
+                "reads-the-service: woken by the wake hook (Service nim-system/nim-scaler, via a peer)"),
             std::string::npos)
       << Tail(replicas_[b].process->output());
 }
@@ -738,7 +726,7 @@ TEST_F(HaTest, RestartedReplicaChangesNoAnswer) {
         ExternalScaler::NewStub(grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args)));
   };
   for (const auto& r : replicas_) client.stubs.push_back(channel(r.addr));
-  std::atomic<bool> dropped{false};  // the drop triggers' answers are checked by the caller
+  std::atomic<bool> dropped{false};            // the drop triggers' answers are checked by the caller
   const auto client_end = Clock::now() + 80s;  // bounded even if the test body fails early
   std::thread keda([&] {
     size_t turn = 0;
@@ -757,16 +745,19 @@ TEST_F(HaTest, RestartedReplicaChangesNoAnswer) {
       bool metrics = call % 2 == 0 || is_drop(i);
       if (metrics) {
         grpc::Status st = GetMetrics(stub.get(), refs[i], &v);
-        if (!st.ok()) problem = "GetMetrics error " + std::to_string(st.error_code()) + " " + st.error_message();
-        else if (!is_drop(i) && std::abs(v - want[i]) > 1e-9) problem = "GetMetrics " + std::to_string(v) +
-                                                                        " instead of " + std::to_string(want[i]);
-        else if (is_drop(i) && !dropped.load() && std::abs(v - kHigh) > 1e-9) problem = "before the drop " +
-                                                                                    std::to_string(v);
+        if (!st.ok())
+          problem = "GetMetrics error " + std::to_string(st.error_code()) + " " + st.error_message();
+        else if (!is_drop(i) && std::abs(v - want[i]) > 1e-9)
+          problem = "GetMetrics " + std::to_string(v) + " instead of " + std::to_string(want[i]);
+        else if (is_drop(i) && !dropped.load() && std::abs(v - kHigh) > 1e-9)
+          problem = "before the drop " + std::to_string(v);
       } else {
         bool active = false;
         grpc::Status st = IsActive(stub.get(), refs[i], &active);
-        if (!st.ok()) problem = "IsActive error " + std::to_string(st.error_code()) + " " + st.error_message();
-        else if (!active) problem = "IsActive false";
+        if (!st.ok())
+          problem = "IsActive error " + std::to_string(st.error_code()) + " " + st.error_message();
+        else if (!active)
+          problem = "IsActive false";
       }
       auto at = Clock::now();
       std::lock_guard lock(client.mu);
@@ -858,9 +849,8 @@ TEST_F(HaTest, RestartedReplicaChangesNoAnswer) {
       EXPECT_LE(a.value, kHigh + 1e-9);
       if (a.at > live_at && high_part > 0) ++checked;
       if (a.value < floor - 1e-9 && low++ == 0) {
-        first_low = refs[a.trigger].name() + " on replica " + std::to_string(a.replica) + " " +
-                    std::to_string(since) + " s after the drop: " + std::to_string(a.value) + " < " +
-                    std::to_string(floor);
+        first_low = refs[a.trigger].name() + " on replica " + std::to_string(a.replica) + " " + std::to_string(since) +
+                    " s after the drop: " + std::to_string(a.value) + " < " + std::to_string(floor);
       }
     }
     EXPECT_EQ(low, 0) << "an answer below what a warm window gives: " << first_low;
@@ -897,8 +887,8 @@ TEST_F(HaTest, RestartedReplicaChangesNoAnswer) {
     tracked_owned += tracked.count(ref.name()) ? 1 : 0;
   }
   EXPECT_GT(owned, 0u);
-  EXPECT_EQ(tracked_owned, owned) << "the restarted replica collects the triggers it owns (it lists "
-                                  << tracked.size() << ")";
+  EXPECT_EQ(tracked_owned, owned) << "the restarted replica collects the triggers it owns (it lists " << tracked.size()
+                                  << ")";
   for (auto& r : replicas_) EXPECT_EQ(r.process->Wait(10ms), -1) << r.addr << " exited";
 }
 
@@ -923,9 +913,12 @@ TEST_F(HaTest, StreamsFollowTheOwnerWhenThePeersChange) {
   for (int k = 0; k < 2000 && !(t1 && t2 && t3); ++k) {
     auto ref = Ref(4000 + k, "mv-" + std::to_string(k));
     std::string own3 = OwnersIn(ref, three).owner, own4 = OwnersIn(ref, four).owner;
-    if (!t1 && own3 != three[a] && own4 == d) t1 = ref, pod1 = 4000 + k;
-    else if (!t2 && own3 == three[a] && own4 == d) t2 = ref, pod2 = 4000 + k;
-    else if (t1 && !t3 && own3 == OwnersIn(*t1, three).owner && own4 == own3) t3 = ref, pod3 = 4000 + k;
+    if (!t1 && own3 != three[a] && own4 == d)
+      t1 = ref, pod1 = 4000 + k;
+    else if (!t2 && own3 == three[a] && own4 == d)
+      t2 = ref, pod2 = 4000 + k;
+    else if (t1 && !t3 && own3 == OwnersIn(*t1, three).owner && own4 == own3)
+      t3 = ref, pod3 = 4000 + k;
   }
   ASSERT_TRUE(t1 && t2 && t3);
   const size_t b = IndexOf(OwnersIn(*t1, three).owner);
@@ -994,8 +987,8 @@ TEST_F(HaTest, StreamsFollowTheOwnerWhenThePeersChange) {
     Drain();
     std::this_thread::sleep_for(250ms);
   }
-  EXPECT_EQ(Tracked(replicas_[b], /*check=*/false).count(t3->name()), 0u)
-      << "the old owner still collects T3\n" << Tail(replicas_[b].process->output());
+  EXPECT_EQ(Tracked(replicas_[b], /*check=*/false).count(t3->name()), 0u) << "the old owner still collects T3\n"
+                                                                          << Tail(replicas_[b].process->output());
 }
 
 // Issue 12 item 1: a replica that has not read its peers yet would answer as if it were alone
@@ -1132,7 +1125,8 @@ TEST_P(HaTlsTest, ForwardedCallsUseTlsCheckedAgainstThePeersCaAcrossARotation) {
   grpc::SslCredentialsOptions o2 = o;
   o2.pem_root_certs = ca1.cert + ca2.cert;
   client_credentials_ = grpc::SslCredentials(o2);
-  for (auto& r : replicas_) r.stub = ExternalScaler::NewStub(grpc::CreateCustomChannel(r.addr, client_credentials_, client_args_));
+  for (auto& r : replicas_)
+    r.stub = ExternalScaler::NewStub(grpc::CreateCustomChannel(r.addr, client_credentials_, client_args_));
   replicas_[0].process->Signal(SIGKILL);
   replicas_[0].process->Wait(5s);
   Launch(0);

@@ -33,8 +33,13 @@ struct Server {
     const char* bin = std::getenv("NIM_SCALER_BIN");
     std::vector<std::string> argv = {bin ? std::string(bin) : std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler",
                                      "serve",
-                                     "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-                                     "--allow-static-endpoints", "--min-scrape-interval", "100ms"};
+                                     "--grpc-addr",
+                                     "127.0.0.1:0",
+                                     "--http-addr",
+                                     "127.0.0.1:0",
+                                     "--allow-static-endpoints",
+                                     "--min-scrape-interval",
+                                     "100ms"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     process = std::make_unique<ChildProcess>(argv);
     auto m = process->WaitFor(R"(serving grpc_port=(\d+))", 10s);
@@ -109,7 +114,8 @@ TEST(Hardening, SigtermWithStreamsBlockedByFlowControlExitsZeroEveryTime) {
     EXPECT_EQ(rc, 0) << server.process->output().substr(0, 3000);
     if (rc != 0) continue;
     EXPECT_NE(server.process->output().find("cancelled "), std::string::npos)
-        << "blocked streams are cancelled before the queue shuts down\n" << server.process->output();
+        << "blocked streams are cancelled before the queue shuts down\n"
+        << server.process->output();
   }
 }
 
@@ -122,8 +128,8 @@ TEST(Hardening, SighupAndSigusrAreLoggedAndIgnored) {
   auto ref = Ref(pod.url(), "hup");
   ASSERT_TRUE(WaitActive(server.stub.get(), ref));
   server.process->Signal(SIGHUP);
-  EXPECT_FALSE(server.process->WaitFor("received SIGHUP: ignored; TLS certificates and token files are re-read", 5s)
-                   .empty())
+  EXPECT_FALSE(
+      server.process->WaitFor("received SIGHUP: ignored; TLS certificates and token files are re-read", 5s).empty())
       << server.process->output();
   server.process->Signal(SIGUSR1);
   EXPECT_FALSE(server.process->WaitFor("received SIGUSR1: ignored", 5s).empty()) << server.process->output();

@@ -31,9 +31,9 @@ std::pair<long, long> OpenFileLimits(pid_t pid) {
 TEST(ServeLimits, RaisesItsOpenFileSoftLimitToTheHardLimit) {
   // A soft limit of 256 under a higher hard limit, as many systems start processes with.
   std::string bin = std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler";
-  testing::ChildProcess server({"/bin/sh", "-c",
-                                "ulimit -Sn 256 && exec " + bin +
-                                    " serve --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 --kube-api off"});
+  testing::ChildProcess server(
+      {"/bin/sh", "-c",
+       "ulimit -Sn 256 && exec " + bin + " serve --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 --kube-api off"});
   ASSERT_TRUE(server.started());
   ASSERT_FALSE(server.WaitFor(R"(serving grpc_port=\d+)", 10s).empty()) << server.output();
   auto [soft, hard] = OpenFileLimits(server.pid());

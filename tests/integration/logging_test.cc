@@ -28,8 +28,13 @@ using testing::ChildProcess;
 
 std::vector<std::string> ServeArgs(const std::string& grpc_addr, std::vector<std::string> extra = {}) {
   std::vector<std::string> argv = {std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler",
-                                   "serve", "--grpc-addr", grpc_addr, "--http-addr", "127.0.0.1:0",
-                                   "--log-format", "json"};
+                                   "serve",
+                                   "--grpc-addr",
+                                   grpc_addr,
+                                   "--http-addr",
+                                   "127.0.0.1:0",
+                                   "--log-format",
+                                   "json"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }
@@ -72,7 +77,8 @@ TEST(JsonLogs, ASecondServerOnATakenGrpcPortExitsNonZeroAndLogsOnlyJson) {
   auto lines = JsonLines(second.output());
   ASSERT_FALSE(lines.empty());
   bool named = false;
-  for (const auto& l : lines) named = named || (l.value("level", "") == "error" && l.value("msg", "").find(taken) != std::string::npos);
+  for (const auto& l : lines)
+    named = named || (l.value("level", "") == "error" && l.value("msg", "").find(taken) != std::string::npos);
   EXPECT_TRUE(named) << "the error names the address:\n" << second.output();
   JsonLines(first.output());
 }
@@ -83,8 +89,8 @@ TEST(JsonLogs, GrpcOwnLogLinesOfAFailedTlsHandshakeAreJson) {
   auto pem = testing::MakeSelfSigned("nim-scaler");
   std::ofstream(dir / "tls.crt") << pem.cert;
   std::ofstream(dir / "tls.key") << pem.key;
-  ChildProcess server(ServeArgs("127.0.0.1:0", {"--tls-cert", (dir / "tls.crt").string(), "--tls-key",
-                                                (dir / "tls.key").string()}));
+  ChildProcess server(
+      ServeArgs("127.0.0.1:0", {"--tls-cert", (dir / "tls.crt").string(), "--tls-key", (dir / "tls.key").string()}));
   auto m = server.WaitFor(R"(serving grpc_port=(\d+))", 10s);
   ASSERT_FALSE(m.empty()) << server.output();
   // A plaintext client against the TLS port: the server's handshake fails and gRPC logs it.
@@ -138,7 +144,8 @@ int PostForLogTest(int port, const std::string& path) {
     std::string req = "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
       char buf[512];
-      for (ssize_t n; got.size() < 4096 && (n = read(fd, buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+      for (ssize_t n; got.size() < 4096 && (n = read(fd, buf, sizeof buf)) > 0;)
+        got.append(buf, static_cast<size_t>(n));
     }
   }
   close(fd);

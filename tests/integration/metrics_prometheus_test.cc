@@ -11,9 +11,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <iostream>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <regex>
@@ -252,7 +252,10 @@ TEST_F(MetricsInPrometheus, EveryDashboardPanelQueryReturnsSeries) {
   const std::map<std::string, std::map<std::string, std::string>> kSelections = {
       {"all", {{"cluster", ".*"}, {"job", ".*"}, {"namespace", ".*"}, {"scaledobject", ".*"}, {"trigger", ".*"}}},
       {"team-c/qwen qwen-formula",
-       {{"cluster", ".*"}, {"job", "nim-scaler"}, {"namespace", "team-c"}, {"scaledobject", "qwen"},
+       {{"cluster", ".*"},
+        {"job", "nim-scaler"},
+        {"namespace", "team-c"},
+        {"scaledobject", "qwen"},
         {"trigger", "qwen-formula"}}},
   };
   // KEDA's calls (all four triggers, one refused metadata map for the error series), until every

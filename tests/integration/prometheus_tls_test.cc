@@ -42,9 +42,18 @@ std::string WriteFile(const std::string& name, const std::string& content) {
 class Scaler {
  public:
   Scaler(const std::string& kube_api, std::vector<std::string> extra) {
-    std::vector<std::string> argv = {Binary(), "serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-                                     "--kube-api", kube_api, "--min-scrape-interval", "100ms",
-                                     "--log-level", "trace",  // the most the scaler ever logs: still no token
+    std::vector<std::string> argv = {Binary(),
+                                     "serve",
+                                     "--grpc-addr",
+                                     "127.0.0.1:0",
+                                     "--http-addr",
+                                     "127.0.0.1:0",
+                                     "--kube-api",
+                                     kube_api,
+                                     "--min-scrape-interval",
+                                     "100ms",
+                                     "--log-level",
+                                     "trace",                      // the most the scaler ever logs: still no token
                                      "--allow-static-endpoints"};  // the gateway listens on loopback
     argv.insert(argv.end(), extra.begin(), extra.end());
     child_ = std::make_unique<testing::ChildProcess>(argv);
@@ -210,20 +219,20 @@ TEST(PrometheusTls, MissingOrBadFilesAreStartupErrors) {
     std::vector<std::string> flags;
     std::string says;
   };
-  for (const Case& c : {Case{{"--prometheus-bearer-token-file", "/nonexistent/token"},
-                             "--prometheus-bearer-token-file: cannot read bearer token file \"/nonexistent/token\": "
-                             "No such file or directory"},
-                        Case{{"--prometheus-bearer-token-file", empty},
-                             "--prometheus-bearer-token-file: bearer token file \"" + empty + "\" is empty"},
-                        Case{{"--prometheus-ca-file", "/nonexistent/ca.pem"},
-                             "--prometheus-ca-file: cannot read \"/nonexistent/ca.pem\": No such file or directory"},
-                        Case{{"--prometheus-ca-file", not_pem},
-                             "--prometheus-ca-file: \"" + not_pem + "\" holds no PEM certificate"},
-                        Case{{"--prometheus-header", "X-Scope-OrgID: a\r\nX-Injected: 1"},
-                             "--prometheus-header: value \"X-Scope-OrgID: a\\x0D\\x0AX-Injected: 1\": the header value "
-                             "may only hold printable ASCII"}}) {
-    std::vector<std::string> argv = {Binary(), "serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-                                     "--kube-api", "off"};
+  for (const Case& c :
+       {Case{{"--prometheus-bearer-token-file", "/nonexistent/token"},
+             "--prometheus-bearer-token-file: cannot read bearer token file \"/nonexistent/token\": "
+             "No such file or directory"},
+        Case{{"--prometheus-bearer-token-file", empty},
+             "--prometheus-bearer-token-file: bearer token file \"" + empty + "\" is empty"},
+        Case{{"--prometheus-ca-file", "/nonexistent/ca.pem"},
+             "--prometheus-ca-file: cannot read \"/nonexistent/ca.pem\": No such file or directory"},
+        Case{{"--prometheus-ca-file", not_pem}, "--prometheus-ca-file: \"" + not_pem + "\" holds no PEM certificate"},
+        Case{{"--prometheus-header", "X-Scope-OrgID: a\r\nX-Injected: 1"},
+             "--prometheus-header: value \"X-Scope-OrgID: a\\x0D\\x0AX-Injected: 1\": the header value "
+             "may only hold printable ASCII"}}) {
+    std::vector<std::string> argv = {Binary(),      "serve",       "--grpc-addr", "127.0.0.1:0",
+                                     "--http-addr", "127.0.0.1:0", "--kube-api",  "off"};
     argv.insert(argv.end(), c.flags.begin(), c.flags.end());
     testing::ChildProcess p(argv);
     EXPECT_EQ(p.Wait(10s), 2) << p.output();

@@ -155,7 +155,8 @@ class RawH2Client {
       uint32_t len = (uint32_t(uint8_t(h[0])) << 16) | (uint32_t(uint8_t(h[1])) << 8) | uint8_t(h[2]);
       uint8_t type = static_cast<uint8_t>(h[3]), flags = static_cast<uint8_t>(h[4]);
       uint32_t stream = ((uint32_t(uint8_t(h[5])) << 24) | (uint32_t(uint8_t(h[6])) << 16) |
-                         (uint32_t(uint8_t(h[7])) << 8) | uint8_t(h[8])) & 0x7fffffff;
+                         (uint32_t(uint8_t(h[7])) << 8) | uint8_t(h[8])) &
+                        0x7fffffff;
       std::string payload(len, '\0');
       if (len > 0 && !ReadExactly(payload.data(), len)) return;
       if (type == 0x4 && !(flags & 0x1)) {  // SETTINGS: record, acknowledge

@@ -41,8 +41,12 @@ class ServeTest : public ::testing::Test {
   void SetUp() override { StartServer({"--allow-static-endpoints"}); }
 
   void StartServer(std::vector<std::string> extra) {
-    std::vector<std::string> argv = {std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "serve",
-                                     "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"};
+    std::vector<std::string> argv = {std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler",
+                                     "serve",
+                                     "--grpc-addr",
+                                     "127.0.0.1:0",
+                                     "--http-addr",
+                                     "127.0.0.1:0"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     server_ = std::make_unique<ChildProcess>(argv);
     ASSERT_TRUE(server_->started());
@@ -129,7 +133,9 @@ TEST_F(ServeTest, ArticleCaseReports208AsTwoPointZeroEightAndThreeReplicas) {
   auto ref = Ref(pod.url());
   std::string name = MetricName(ref);
   externalscaler::GetMetricsResponse resp;
-  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v > 0; }, 5s, &resp)) << server_->output();
+  ASSERT_TRUE(WaitForValue(
+      ref, name, [](double v) { return v > 0; }, 5s, &resp))
+      << server_->output();
   ASSERT_EQ(resp.metricvalues_size(), 1);
   EXPECT_DOUBLE_EQ(resp.metricvalues(0).metricvaluefloat(), 2.08);
   EXPECT_EQ(resp.metricvalues(0).metricvalue(), 3);
@@ -150,11 +156,13 @@ TEST_F(ServeTest, NewPodValueShowsWithinTwoScrapeIntervals) {
   auto ref = Ref(pod.url());
   std::string name = MetricName(ref);
   externalscaler::GetMetricsResponse resp;
-  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v == 2.08; }, 5s, &resp));
+  ASSERT_TRUE(WaitForValue(
+      ref, name, [](double v) { return v == 2.08; }, 5s, &resp));
   pod.SetBody(WithSample(NimCapture(), kKv, "0.45"));
   auto changed = std::chrono::steady_clock::now();
   // scrapeInterval is 500ms; allow scheduling slack on a loaded 2-core machine.
-  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v == 4.5; }, 2 * 500ms + 400ms, &resp))
+  ASSERT_TRUE(WaitForValue(
+      ref, name, [](double v) { return v == 4.5; }, 2 * 500ms + 400ms, &resp))
       << "last value " << (resp.metricvalues_size() ? resp.metricvalues(0).metricvaluefloat() : -1);
   EXPECT_EQ(resp.metricvalues(0).metricvalue(), 5);
   EXPECT_LE(std::chrono::steady_clock::now() - changed, 1400ms);
@@ -188,7 +196,9 @@ TEST_F(ServeTest, TtftTargetAloneIsZeroWhenIdleRisesUnderLoadAndFallsAfterTheWin
     return r.result();
   };
   externalscaler::GetMetricsResponse resp;
-  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v == 0; }, 5s, &resp)) << server_->output();
+  ASSERT_TRUE(WaitForValue(
+      ref, name, [](double v) { return v == 0; }, 5s, &resp))
+      << server_->output();
   // Idle for four scrape intervals: every answer is OK, 0 and inactive.
   for (auto end = std::chrono::steady_clock::now() + 2s; std::chrono::steady_clock::now() < end;) {
     resp.Clear();
@@ -205,7 +215,8 @@ TEST_F(ServeTest, TtftTargetAloneIsZeroWhenIdleRisesUnderLoadAndFallsAfterTheWin
     slow += 10;
     pod.SetBody(TtftPod(slow, 3));
     resp.Clear();
-    if (GetMetrics(ref, name, &resp).ok()) peak = std::max(peak, static_cast<double>(resp.metricvalues(0).metricvaluefloat()));
+    if (GetMetrics(ref, name, &resp).ok())
+      peak = std::max(peak, static_cast<double>(resp.metricvalues(0).metricvaluefloat()));
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_GT(peak, 1) << "the value rises under load";
@@ -213,7 +224,8 @@ TEST_F(ServeTest, TtftTargetAloneIsZeroWhenIdleRisesUnderLoadAndFallsAfterTheWin
   // The load stops: the value falls to 0 after the window (2 s) and the policy's window (2 s).
   pod.SetBody(TtftPod(slow, 0));
   auto stopped = std::chrono::steady_clock::now();
-  EXPECT_TRUE(WaitForValue(ref, name, [](double v) { return v == 0; }, 10s, &resp))
+  EXPECT_TRUE(WaitForValue(
+      ref, name, [](double v) { return v == 0; }, 10s, &resp))
       << "last value " << (resp.metricvalues_size() ? resp.metricvalues(0).metricvaluefloat() : -1);
   EXPECT_GE(std::chrono::steady_clock::now() - stopped, 1500ms) << "the window still held the slow requests";
   EXPECT_FALSE(is_active());
@@ -224,7 +236,8 @@ TEST_F(ServeTest, MetricNameMatchesCaseInsensitivelyAndWithKedaPrefixUnknownIsNo
   auto ref = Ref(pod.url());
   std::string name = MetricName(ref);
   externalscaler::GetMetricsResponse resp;
-  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v > 0; }, 5s, &resp));
+  ASSERT_TRUE(WaitForValue(
+      ref, name, [](double v) { return v > 0; }, 5s, &resp));
   std::string upper = name;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   for (const std::string& variant : {upper, "s0-" + name, "s12-" + name}) {
@@ -271,7 +284,8 @@ TEST_F(ServeTest, DeadPodGivesUnavailableWithReasonAfterStalePeriod) {
   auto ref = Ref(pod.url());
   std::string name = MetricName(ref);
   externalscaler::GetMetricsResponse resp;
-  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v == 2.08; }, 5s, &resp));
+  ASSERT_TRUE(WaitForValue(
+      ref, name, [](double v) { return v == 2.08; }, 5s, &resp));
   pod.SetStatus(500);
   // Within 3 x scrapeInterval the last gauges are kept: the value does not drop.
   std::this_thread::sleep_for(600ms);
@@ -346,7 +360,8 @@ TEST_F(ServeTest, HealthServingAfterFirstCollectionAndHttpEndpoints) {
   auto ref = Ref(pod.url());
   std::string name = MetricName(ref);
   externalscaler::GetMetricsResponse resp;
-  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v > 0; }, 5s, &resp));
+  ASSERT_TRUE(WaitForValue(
+      ref, name, [](double v) { return v > 0; }, 5s, &resp));
   auto health = grpc::health::v1::Health::NewStub(channel_);
   grpc::health::v1::HealthCheckResponse hr;
   auto deadline = std::chrono::steady_clock::now() + 3s;
@@ -374,12 +389,13 @@ TEST_F(ServeTest, HealthServingAfterFirstCollectionAndHttpEndpoints) {
   EXPECT_EQ(metrics->status, 200);
   EXPECT_NE(metrics->body.find("nimscaler_grpc_requests_total{code=\"OK\",method=\"GetMetrics\"}"), std::string::npos)
       << metrics->body.substr(0, 2000);
-  EXPECT_NE(metrics->body.find("nimscaler_scaledobject_desired_replicas{namespace=\"nim\",scaledobject=\"meta-llama3-8b\","
-                                "trigger=\"nim-nim-meta-llama3-8b\"} 2.08"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics->body.find("nimscaler_scaledobject_desired_replicas{namespace=\"nim\",scaledobject=\"meta-llama3-8b\","
+                         "trigger=\"nim-nim-meta-llama3-8b\"} 2.08"),
+      std::string::npos);
   // Issue 14 item 1: the names stock gRPC dashboards query, and the process itself.
   EXPECT_NE(metrics->body.find("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"GetMetrics\","
-                                "grpc_service=\"externalscaler.ExternalScaler\",grpc_type=\"unary\"}"),
+                               "grpc_service=\"externalscaler.ExternalScaler\",grpc_type=\"unary\"}"),
             std::string::npos);
   EXPECT_NE(metrics->body.find("\nprocess_resident_memory_bytes "), std::string::npos);
   EXPECT_NE(metrics->body.find("nimscaler_scrapes_total{result=\"success\"}"), std::string::npos);
@@ -398,12 +414,12 @@ TEST(ServeStartup, StaticEndpointsRefusedWithoutFlagAndBadFlagsExitWithMessage) 
   EXPECT_NE(bad.output().find("unknown option flag \"--grpc-adr\" (did you mean \"grpc-addr\"?)"), std::string::npos)
       << bad.output();
 
-  ChildProcess server({std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "serve", "--grpc-addr",
-                       "127.0.0.1:0", "--http-addr", "127.0.0.1:0"});
+  ChildProcess server({std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "serve", "--grpc-addr", "127.0.0.1:0",
+                       "--http-addr", "127.0.0.1:0"});
   auto m = server.WaitFor(R"(serving grpc_port=(\d+))", 10s);
   ASSERT_FALSE(m.empty()) << server.output();
-  auto stub = ExternalScaler::NewStub(
-      grpc::CreateChannel("127.0.0.1:" + m[1].str(), grpc::InsecureChannelCredentials()));
+  auto stub =
+      ExternalScaler::NewStub(grpc::CreateChannel("127.0.0.1:" + m[1].str(), grpc::InsecureChannelCredentials()));
   externalscaler::ScaledObjectRef ref;
   ref.set_name("x");
   ref.set_namespace_("y");
@@ -457,15 +473,21 @@ TEST(CheckCommand, ScrapeNamesTheEngineAndPrintsSignalsForEveryCapture) {
     std::vector<std::string> lines;
   };
   const Row rows[] = {
-      {"engines/nim-llm-1.x-llama3.1-8b-datadog-fixture.prom", "nim",
+      {"engines/nim-llm-1.x-llama3.1-8b-datadog-fixture.prom",
+       "nim",
        {"kv_cache = 0.0002848191398461977  <- gpu_cache_usage_perc", "running = 1  <- num_requests_running"}},
-      {"exposition/vllm-mixed-v0v1-opt125m-datadog-fixture.prom", "vllm",
+      {"exposition/vllm-mixed-v0v1-opt125m-datadog-fixture.prom",
+       "vllm",
        {"kv_cache = 0  <- vllm:kv_cache_usage_perc", "waiting = 0  <- vllm:num_requests_waiting"}},
-      {"exposition/sglang-v0.4-docs-llama3.1-8b.prom", "sglang",
+      {"exposition/sglang-v0.4-docs-llama3.1-8b.prom",
+       "sglang",
        {"kv_cache = 0.28  <- sglang:token_usage", "waiting = 2826  <- sglang:num_queue_reqs",
         "running = 162  <- sglang:num_running_reqs"}},
-      {"exposition/tgi-v3-datadog-fixture.prom", "tgi", {"waiting = 0  <- tgi_queue_size", "running = 0  <- tgi_batch_current_size"}},
-      {"exposition/triton-trtllm-backend-readme.prom", "triton",
+      {"exposition/tgi-v3-datadog-fixture.prom",
+       "tgi",
+       {"waiting = 0  <- tgi_queue_size", "running = 0  <- tgi_batch_current_size"}},
+      {"exposition/triton-trtllm-backend-readme.prom",
+       "triton",
        {"kv_cache = 0.4875  <- nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type=\"fraction\"}",
         "waiting = 1  <- nv_trt_llm_request_metrics{request_type=\"waiting\"}"}},
   };
@@ -477,8 +499,8 @@ TEST(CheckCommand, ScrapeNamesTheEngineAndPrintsSignalsForEveryCapture) {
     std::ofstream(md) << "engine: auto\n"
                       << (std::string(r.engine) == "tgi" ? "formula: \"sum(waiting)/4 + sum(running)/64\"\n"
                                                          : "targetKvCache: \"0.7\"\n");
-    testing::ChildProcess check({std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "check", "--metadata", md,
-                                 "--scrape", pod.url()});
+    testing::ChildProcess check(
+        {std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "check", "--metadata", md, "--scrape", pod.url()});
     int rc = check.Wait(std::chrono::seconds(20));
     const std::string& out = check.output();
     EXPECT_EQ(rc, 0) << out;
@@ -496,7 +518,8 @@ TEST_F(ServeTest, OnlyTheCallLoopThreadPollsTheGrpcPort) {
   auto ref = Ref(pod.url());
   std::string name = MetricName(ref);
   externalscaler::GetMetricsResponse resp;
-  ASSERT_TRUE(WaitForValue(ref, name, [](double v) { return v > 0; }, 5s, &resp));
+  ASSERT_TRUE(WaitForValue(
+      ref, name, [](double v) { return v > 0; }, 5s, &resp));
   {
     grpc::ClientContext ctx;
     externalscaler::IsActiveResponse active;
@@ -536,15 +559,23 @@ TEST_F(ServeTest, OnlyTheCallLoopThreadPollsTheGrpcPort) {
 TEST(ServeConnections, MaxIdleConnectionsZeroOpensAConnectionPerScrape) {
   for (bool keep : {true, false}) {
     testing::CountingServer pod(1);
-    std::vector<std::string> argv = {std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "serve",
-                                     "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-                                     "--allow-static-endpoints", "--kube-api", "off", "--min-scrape-interval", "100ms"};
+    std::vector<std::string> argv = {std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler",
+                                     "serve",
+                                     "--grpc-addr",
+                                     "127.0.0.1:0",
+                                     "--http-addr",
+                                     "127.0.0.1:0",
+                                     "--allow-static-endpoints",
+                                     "--kube-api",
+                                     "off",
+                                     "--min-scrape-interval",
+                                     "100ms"};
     if (!keep) argv.insert(argv.end(), {"--max-idle-connections", "0"});
     ChildProcess server(argv);
     auto m = server.WaitFor(R"(serving grpc_port=(\d+) http_port=(\d+))", 10s);
     ASSERT_FALSE(m.empty()) << server.output();
-    auto stub = ExternalScaler::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + m[1].str(), grpc::InsecureChannelCredentials()));
+    auto stub =
+        ExternalScaler::NewStub(grpc::CreateChannel("127.0.0.1:" + m[1].str(), grpc::InsecureChannelCredentials()));
     externalscaler::ScaledObjectRef ref;
     ref.set_name("custom");
     ref.set_namespace_("nim");

@@ -68,9 +68,16 @@ class StreamRecorder {
 class WakeTest : public ::testing::Test {
  protected:
   void Start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler", "serve",
-                                     "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-                                     "--kube-api", api_.url(), "--min-scrape-interval", "100ms"};
+    std::vector<std::string> argv = {std::string(NIMSCALER_BINARY_DIR) + "/scaler/nim-scaler",
+                                     "serve",
+                                     "--grpc-addr",
+                                     "127.0.0.1:0",
+                                     "--http-addr",
+                                     "127.0.0.1:0",
+                                     "--kube-api",
+                                     api_.url(),
+                                     "--min-scrape-interval",
+                                     "100ms"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     server_ = std::make_unique<testing::ChildProcess>(argv);
     auto m = server_->WaitFor(R"(serving grpc_port=(\d+) http_port=(\d+))", 10s);
@@ -246,7 +253,8 @@ TEST_F(WakeTest, WakeQueryAgainstARealPrometheusWakesFromZero) {
   // allowed (issue 19 item 4: the author's addresses may not lead to this host).
   Start({"--stream-heartbeat", "0s", "--allow-static-endpoints"});
   auto ref = Ref({{"wakeQuery", "sum(gateway_requests_waiting{model=\"llama\"})"},
-                  {"prometheusAddress", prom.url()}, {"wakeHold", "1h"}});
+                  {"prometheusAddress", prom.url()},
+                  {"wakeHold", "1h"}});
   Track(ref);
   StreamRecorder stream(stub_.get(), ref);
   std::this_thread::sleep_for(1s);
@@ -376,8 +384,10 @@ TEST_F(WakeTest, ReadyPodsServingTheDemandReleaseTheFrontDoorsHold) {
   const std::string idle = R"(interceptor_request_concurrency{route_name="llama",route_namespace="nim"} 0)";
   std::string body = testing::ReadTestdata("frontdoor/http-add-on.prom");
   testing::FakePod door(body, "/metrics");
-  auto ref = Ref({{"frontDoor", door.url()}, {"frontDoorPreset", "http-add-on"},
-                  {"frontDoorLabels", R"(route_name="llama",route_namespace="nim")"}, {"wakeHold", "1h"},
+  auto ref = Ref({{"frontDoor", door.url()},
+                  {"frontDoorPreset", "http-add-on"},
+                  {"frontDoorLabels", R"(route_name="llama",route_namespace="nim")"},
+                  {"wakeHold", "1h"},
                   {"formula", "max(sum(kv_cache)/0.1, sum(frontdoor_inflight)/4)"}});
   ref.mutable_scalermetadata()->erase("targetKvCache");  // the formula says it all
   Track(ref);
@@ -432,7 +442,8 @@ TEST(FrontDoorMetadata, ErrorsNameTheKeyAndWhatToWrite) {
     auto s = build(std::move(extra));
     return s.ok() ? std::string("ok") : s.status().message();
   };
-  EXPECT_NE(message({{"frontDoor", "http://gw:19001/stats/prometheus"}}).find("frontDoorPreset (http-add-on, gie, envoy-ai-gateway, llm-d)"),
+  EXPECT_NE(message({{"frontDoor", "http://gw:19001/stats/prometheus"}})
+                .find("frontDoorPreset (http-add-on, gie, envoy-ai-gateway, llm-d)"),
             std::string::npos);
   EXPECT_NE(message({{"frontDoor", "http://gw:19001"}, {"frontDoorPreset", "envoy-ai-gateway"}})
                 .find("frontDoorLabels: the envoy-ai-gateway front door serves every route; name this model's, e.g. "
@@ -440,16 +451,20 @@ TEST(FrontDoorMetadata, ErrorsNameTheKeyAndWhatToWrite) {
             std::string::npos);
   EXPECT_NE(message({{"frontDoorPreset", "gie"}}).find("frontDoorPreset describes frontDoor, which is not set"),
             std::string::npos);
-  EXPECT_NE(message({{"formula", "sum(frontdoor_waiting)"}}).find("formula reads frontdoor_waiting, which comes from "
-                                                                  "a front door: set frontDoor"),
+  EXPECT_NE(message({{"formula", "sum(frontdoor_waiting)"}})
+                .find("formula reads frontdoor_waiting, which comes from "
+                      "a front door: set frontDoor"),
             std::string::npos);
-  EXPECT_NE(message({{"frontDoor", "keda/interceptor:2223"}, {"frontDoorPreset", "http-add-on"},
-                     {"frontDoorLabels", "route_name=\"llama\""}, {"formula", "sum(frontdoor_waiting)"}})
+  EXPECT_NE(message({{"frontDoor", "keda/interceptor:2223"},
+                     {"frontDoorPreset", "http-add-on"},
+                     {"frontDoorLabels", "route_name=\"llama\""},
+                     {"formula", "sum(frontdoor_waiting)"}})
                 .find("formula reads frontdoor_waiting, which frontDoorPreset http-add-on does not provide (the "
                       "interceptor counts held and proxied requests together: frontdoor_inflight)"),
             std::string::npos);
-  EXPECT_NE(message({{"frontDoor", "http://user:pw@gw:19001/"}, {"frontDoorPreset", "gie"}}).find("carries credentials"),
-            std::string::npos);
+  EXPECT_NE(
+      message({{"frontDoor", "http://user:pw@gw:19001/"}, {"frontDoorPreset", "gie"}}).find("carries credentials"),
+      std::string::npos);
   EXPECT_NE(message({{"frontDoor", "Keda/Interceptor"}, {"frontDoorPreset", "gie"}})
                 .find("is neither an http(s) URL nor [namespace/]Service[:port]"),
             std::string::npos);
@@ -457,7 +472,8 @@ TEST(FrontDoorMetadata, ErrorsNameTheKeyAndWhatToWrite) {
       << "an unknown preset gets the list (and a did-you-mean)";
 
   // A Service in another namespace, port from the preset; a URL keeps its own path and port.
-  auto svc = build({{"frontDoor", "keda/keda-add-ons-http-interceptor-metrics"}, {"frontDoorPreset", "http-add-on"},
+  auto svc = build({{"frontDoor", "keda/keda-add-ons-http-interceptor-metrics"},
+                    {"frontDoorPreset", "http-add-on"},
                     {"frontDoorLabels", R"(route_name="llama",route_namespace="nim")"}});
   ASSERT_TRUE(svc.ok()) << svc.status().message();
   ASSERT_TRUE((*svc)->front_door.has_value());
@@ -471,7 +487,8 @@ TEST(FrontDoorMetadata, ErrorsNameTheKeyAndWhatToWrite) {
   EXPECT_EQ(url.value()->front_door->discovery.path, "/custom");
   // --namespaces limits where a front door may be read from, as for the pods.
   opts.namespaces = {"nim"};
-  EXPECT_NE(message({{"frontDoor", "keda/interceptor"}, {"frontDoorPreset", "http-add-on"},
+  EXPECT_NE(message({{"frontDoor", "keda/interceptor"},
+                     {"frontDoorPreset", "http-add-on"},
                      {"frontDoorLabels", "route_name=\"llama\""}})
                 .find("frontDoor: namespace \"keda\" is not in this server's --namespaces allow-list"),
             std::string::npos);
@@ -480,8 +497,8 @@ TEST(FrontDoorMetadata, ErrorsNameTheKeyAndWhatToWrite) {
 TEST(WakeMetadata, WakeQueryNeedsPrometheusAddress) {
   auto s = spec::BuildScalerSpec("nim", "llama", {{"service", "llama"}, {"wakeQuery", "sum(x)"}}, {});
   EXPECT_NE(s.status().message().find("wakeQuery needs prometheusAddress"), std::string::npos);
-  auto t = spec::BuildScalerSpec("nim", "llama", {{"service", "llama"}, {"wakeQuery", "sum(x)"},
-                                                  {"prometheusAddress", "prometheus:9090"}}, {});
+  auto t = spec::BuildScalerSpec(
+      "nim", "llama", {{"service", "llama"}, {"wakeQuery", "sum(x)"}, {"prometheusAddress", "prometheus:9090"}}, {});
   EXPECT_NE(t.status().message().find("must be an http(s) URL"), std::string::npos);
 }
 

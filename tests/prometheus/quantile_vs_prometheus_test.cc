@@ -116,9 +116,9 @@ TEST(QuantileVsPrometheus, AgreesWithinOneBucketsInterpolation) {
 
   for (double q : {0.5, 0.9, 0.95, 0.99}) {
     SCOPED_TRACE("q=" + std::to_string(q));
-    auto res = prom.Query("histogram_quantile(" + std::to_string(q) + ", sum(rate(llm_ttft_seconds_bucket[" + w +
-                              "])) by (le))",
-                          t)["result"];
+    auto res = prom.Query(
+        "histogram_quantile(" + std::to_string(q) + ", sum(rate(llm_ttft_seconds_bucket[" + w + "])) by (le))",
+        t)["result"];
     ASSERT_EQ(res.size(), 1u);
     double theirs = std::stod(res[0]["value"][1].get<std::string>());
     // Prometheus's range is [t-8s, t]; ours is (t-8s, t]: use the same inclusive start.

@@ -360,12 +360,15 @@ TEST_F(ServiceTest, HugeAndInfiniteGaugesGiveFiniteValuesAndADefinedInteger) {
   for (const char* waiting : {"1e308", "4e19", "+Inf"}) {
     SCOPED_TRACE(waiting);
     testing::FakePod pod(PodBody(waiting));
-    auto ref = Ref(std::string("huge-") + (waiting[0] == '+' ? "inf" : waiting[1] == 'e' ? "1e308" : "4e19"),
+    auto ref = Ref(std::string("huge-") + (waiting[0] == '+'   ? "inf"
+                                           : waiting[1] == 'e' ? "1e308"
+                                                               : "4e19"),
                    pod.url());
     externalscaler::GetMetricsResponse r;
     bool inf = std::string(waiting) == "+Inf";
     grpc::Status s = WaitForValue(ref, &r, inf ? 1500ms : 5000ms);
-    if (inf && (!s.ok() || r.metricvalues_size() == 0 || r.metricvalues(0).metricvaluefloat() == 0)) continue;  // treated as missing data: fine
+    if (inf && (!s.ok() || r.metricvalues_size() == 0 || r.metricvalues(0).metricvaluefloat() == 0))
+      continue;  // treated as missing data: fine
     ASSERT_TRUE(s.ok()) << s.error_message();
     ASSERT_EQ(r.metricvalues_size(), 1);
     double f = r.metricvalues(0).metricvaluefloat();

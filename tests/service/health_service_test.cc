@@ -32,7 +32,8 @@ class HealthServiceTest : public ::testing::Test {
     health_.Set("readiness", false);
     health_.Start(&loop_);
     loop_.Start();
-    stub_ = Health::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+    stub_ =
+        Health::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));

@@ -4,6 +4,8 @@
 // (gRPC's callback client ran it on a "nexting" thread: one more thread to schedule per call).
 // Shutdown: CancelAll() ends calls in flight at once, and later calls fail at once, so the
 // loop's queue drains without waiting out a deadline.
+#include "scaler/service/peer_client.h"
+
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -14,7 +16,6 @@
 #include <thread>
 
 #include "scaler/service/async_calls.h"
-#include "scaler/service/peer_client.h"
 
 namespace nimscaler::service {
 namespace {
@@ -115,8 +116,8 @@ class PeerClientTest : public ::testing::Test {
     req.set_metricname("m");
     client_->GetMetrics(peer_addr_, req, deadline, kForwardedCall,
                         [done](const grpc::Status& s, const externalscaler::GetMetricsResponse& r, bool answered) {
-                          Outcome o{s, r.metricvalues_size() == 1 ? r.metricvalues(0).metricvaluefloat() : -1,
-                                    answered, std::this_thread::get_id()};
+                          Outcome o{s, r.metricvalues_size() == 1 ? r.metricvalues(0).metricvaluefloat() : -1, answered,
+                                    std::this_thread::get_id()};
                           done->set_value(o);
                         });
     return done->get_future();

@@ -53,9 +53,9 @@ net::HttpRequestOptions WakeHttp(const config::Metadata& extra, const spec::Spec
 TEST(PrometheusCredentials, OnlyTheAddressesTheOperatorListedGetThem) {
   spec::SpecOptions options = CredentialOptions("/var/run/prom/token");
   // The server's own Prometheus (no prometheusAddress) and a listed one (a path under it).
-  for (const config::Metadata& md : {config::Metadata{},
-                                     config::Metadata{{"prometheusAddress", "https://prom.monitoring:9090"}},
-                                     config::Metadata{{"prometheusAddress", "https://THANOS.monitoring:10902/api/prom"}}}) {
+  for (const config::Metadata& md :
+       {config::Metadata{}, config::Metadata{{"prometheusAddress", "https://prom.monitoring:9090"}},
+        config::Metadata{{"prometheusAddress", "https://THANOS.monitoring:10902/api/prom"}}}) {
     net::HttpRequestOptions o = WakeHttp(md, options);
     EXPECT_EQ(o.bearer_token_file, "/var/run/prom/token");
     EXPECT_EQ(o.ca_file, "/etc/prom/ca.crt");
@@ -63,9 +63,9 @@ TEST(PrometheusCredentials, OnlyTheAddressesTheOperatorListedGetThem) {
     EXPECT_FALSE(o.basic_auth);
   }
   // Allowed only through "*" (or --allow-static-endpoints): none of them, whatever the look-alike.
-  for (const char* address : {"https://evil.example:9090", "https://prom.monitoring:9090.evil.example",
-                              "https://prom.monitoring:90901", "http://prom.monitoring:9090",
-                              "https://prom.monitoring:9090@evil.example"}) {
+  for (const char* address :
+       {"https://evil.example:9090", "https://prom.monitoring:9090.evil.example", "https://prom.monitoring:90901",
+        "http://prom.monitoring:9090", "https://prom.monitoring:9090@evil.example"}) {
     net::HttpRequestOptions o = WakeHttp({{"prometheusAddress", address}}, options);
     EXPECT_THAT(o.bearer_token_file, IsEmpty()) << address;
     EXPECT_THAT(o.ca_file, IsEmpty()) << address;
@@ -91,10 +91,10 @@ TEST(PrometheusCredentials, ReadBearerTokenChecksTheFile) {
     std::string content;
     std::string says;
   };
-  for (const Bad& b : {Bad{"", "is empty"}, Bad{" \n", "is empty"},
-                       Bad{std::string(kToken) + "\nX-Injected: 1", "does not hold one token"},
-                       Bad{"two words", "does not hold one token"},
-                       Bad{std::string(65 * 1024, 'a'), "is larger than 65536 bytes"}}) {
+  for (const Bad& b :
+       {Bad{"", "is empty"}, Bad{" \n", "is empty"},
+        Bad{std::string(kToken) + "\nX-Injected: 1", "does not hold one token"},
+        Bad{"two words", "does not hold one token"}, Bad{std::string(65 * 1024, 'a'), "is larger than 65536 bytes"}}) {
     std::string path = TempFile("bad", b.content);
     auto got = net::ReadBearerToken(path);
     ASSERT_FALSE(got.ok()) << b.says;
@@ -204,8 +204,8 @@ TEST(PrometheusCredentials, TokenIsReadAtEveryQueryAndNeverShown) {
   spec::SpecOptions star = options;
   star.prometheus_url = "";
   star.prometheus_allowed = {"*"};
-  auto other = spec::BuildScalerSpec("nim", "llama", {{"dnsName", "pods.example"}, {"wakeQuery", "sum(x)"},
-                                                      {"prometheusAddress", prom.url()}}, star);
+  auto other = spec::BuildScalerSpec(
+      "nim", "llama", {{"dnsName", "pods.example"}, {"wakeQuery", "sum(x)"}, {"prometheusAddress", prom.url()}}, star);
   ASSERT_TRUE(other.ok()) << other.status().message();
   sources::PrometheusQuerySource untrusted((*other)->prometheus_address, (*other)->wake_query, http,
                                            (*other)->wake_http);

@@ -12,7 +12,6 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-
 struct GoodRow {
   const char* why;
   config::Metadata md;
@@ -23,23 +22,51 @@ struct GoodRow {
 
 TEST(BuildScalerSpec, GoodRows) {
   const GoodRow rows[] = {
-      {"article case: NIM, KV target 0.1", {{"endpoints", kPod}, {"engine", "nim"}, {"targetKvCache", "0.1"}},
-       "sum(kv_cache)/0.1", 2s, kPod},
-      {"no targets: product defaults 0.8 KV and 4 waiting", {{"endpoints", kPod}, {"engine", "nim"}},
-       "max(sum(kv_cache)/0.8, sum(waiting)/4)", 2s, kPod},
-      {"every target, custom interval", {{"endpoints", kPod}, {"engine", "vllm"}, {"targetKvCache", "0.7"},
-                                         {"targetWaiting", "4"}, {"targetRunning", "64"}, {"scrapeInterval", "1s"}},
-       "max(sum(kv_cache)/0.7, sum(waiting)/4, sum(running)/64)", 1s, kPod},
-      {"URL without path gets the engine's path (nim: /v1/metrics)", {{"endpoints", "http://10.0.0.7:8000"}, {"engine", "nim"}},
-       "max(sum(kv_cache)/0.8, sum(waiting)/4)", 2s, kPod},
-      {"vLLM default path", {{"endpoints", "http://10.0.0.7:8000/"}, {"engine", "vllm"}},
-       "max(sum(kv_cache)/0.8, sum(waiting)/4)", 2s, "http://10.0.0.7:8000/metrics"},
+      {"article case: NIM, KV target 0.1",
+       {{"endpoints", kPod}, {"engine", "nim"}, {"targetKvCache", "0.1"}},
+       "sum(kv_cache)/0.1",
+       2s,
+       kPod},
+      {"no targets: product defaults 0.8 KV and 4 waiting",
+       {{"endpoints", kPod}, {"engine", "nim"}},
+       "max(sum(kv_cache)/0.8, sum(waiting)/4)",
+       2s,
+       kPod},
+      {"every target, custom interval",
+       {{"endpoints", kPod},
+        {"engine", "vllm"},
+        {"targetKvCache", "0.7"},
+        {"targetWaiting", "4"},
+        {"targetRunning", "64"},
+        {"scrapeInterval", "1s"}},
+       "max(sum(kv_cache)/0.7, sum(waiting)/4, sum(running)/64)",
+       1s,
+       kPod},
+      {"URL without path gets the engine's path (nim: /v1/metrics)",
+       {{"endpoints", "http://10.0.0.7:8000"}, {"engine", "nim"}},
+       "max(sum(kv_cache)/0.8, sum(waiting)/4)",
+       2s,
+       kPod},
+      {"vLLM default path",
+       {{"endpoints", "http://10.0.0.7:8000/"}, {"engine", "vllm"}},
+       "max(sum(kv_cache)/0.8, sum(waiting)/4)",
+       2s,
+       "http://10.0.0.7:8000/metrics"},
       {"KEDA's own keys and *FromEnv are accepted silently",
-       {{"endpoints", kPod}, {"scalerAddress", "x:9090"}, {"enableTLS", "true"}, {"unsafeSsl", "false"},
-        {"targetFromEnv", "7"}, {"engine", "NIM"}},
-       "max(sum(kv_cache)/0.8, sum(waiting)/4)", 2s, kPod},
-      {"metricsPath for engine auto", {{"endpoints", "http://10.0.0.7:8000"}, {"metricsPath", "v1/metrics"}},
-       "max(sum(kv_cache)/0.8, sum(waiting)/4)", 2s, kPod},
+       {{"endpoints", kPod},
+        {"scalerAddress", "x:9090"},
+        {"enableTLS", "true"},
+        {"unsafeSsl", "false"},
+        {"targetFromEnv", "7"},
+        {"engine", "NIM"}},
+       "max(sum(kv_cache)/0.8, sum(waiting)/4)",
+       2s,
+       kPod},
+      {"metricsPath for engine auto",
+       {{"endpoints", "http://10.0.0.7:8000"}, {"metricsPath", "v1/metrics"}},
+       "max(sum(kv_cache)/0.8, sum(waiting)/4)",
+       2s,
+       kPod},
   };
   for (const auto& r : rows) {
     auto spec = BuildScalerSpec("nim", "llama", r.md, kAllow);
@@ -67,61 +94,91 @@ TEST(BuildScalerSpec, BadRowsReportEveryProblemInOneLine) {
        {{"endpoints", kPod}, {"targetKvCach", "0.1"}, {"scrapeInterval", "fast"}},
        {"2 problems", "unknown key \"targetKvCach\" (did you mean \"targetKvCache\"?)",
         "scrapeInterval: \"fast\" is not a duration"}},
-      {"KV target given as a percentage", {{"endpoints", kPod}, {"targetKvCache", "50"}},
+      {"KV target given as a percentage",
+       {{"endpoints", kPod}, {"targetKvCache", "50"}},
        {"targetKvCache: \"50\" must be a fraction between 0 and 1", "did you mean \"0.5\"?"}},
-      {"KV target above 100", {{"endpoints", kPod}, {"targetKvCache", "700"}}, {"targetKvCache: \"700\" is out of range"}},
-      {"zero target would make the HPA invalid", {{"endpoints", kPod}, {"targetWaiting", "0"}},
+      {"KV target above 100",
+       {{"endpoints", kPod}, {"targetKvCache", "700"}},
+       {"targetKvCache: \"700\" is out of range"}},
+      {"zero target would make the HPA invalid",
+       {{"endpoints", kPod}, {"targetWaiting", "0"}},
        {"targetWaiting: \"0\" is out of range; expected a number greater than 0"}},
       {"negative target", {{"endpoints", kPod}, {"targetRunning", "-3"}}, {"targetRunning: \"-3\" is out of range"}},
-      {"number where a number is expected but with junk", {{"endpoints", kPod}, {"targetWaiting", "4 requests"}},
+      {"number where a number is expected but with junk",
+       {{"endpoints", kPod}, {"targetWaiting", "4 requests"}},
        {"targetWaiting: \"4 requests\" is not a number"}},
-      {"bare number as a duration", {{"endpoints", kPod}, {"scrapeInterval", "2"}},
+      {"bare number as a duration",
+       {{"endpoints", kPod}, {"scrapeInterval", "2"}},
        {"scrapeInterval: \"2\" is not a duration", "did you mean \"2s\"?"}},
-      {"interval below the server minimum", {{"endpoints", kPod}, {"scrapeInterval", "100ms"}},
+      {"interval below the server minimum",
+       {{"endpoints", kPod}, {"scrapeInterval", "100ms"}},
        {"scrapeInterval: \"100ms\" is below this server's minimum of 500ms"}},
-      {"interval above 5 minutes", {{"endpoints", kPod}, {"scrapeInterval", "1h"}}, {"scrapeInterval: \"1h\" is out of range"}},
-      {"unknown engine with suggestion", {{"endpoints", kPod}, {"engine", "vlm"}},
+      {"interval above 5 minutes",
+       {{"endpoints", kPod}, {"scrapeInterval", "1h"}},
+       {"scrapeInterval: \"1h\" is out of range"}},
+      {"unknown engine with suggestion",
+       {{"endpoints", kPod}, {"engine", "vlm"}},
        {"engine: \"vlm\" must be one of auto, nim, vllm, sglang, tgi, triton, trtllm (did you mean \"vllm\"?)"}},
-      {"static endpoints refused by server policy", {{"endpoints", kPod}},
-       {"static endpoints are refused", "--allow-static-endpoints"}, SpecOptions{}},
+      {"static endpoints refused by server policy",
+       {{"endpoints", kPod}},
+       {"static endpoints are refused", "--allow-static-endpoints"},
+       SpecOptions{}},
       {"no discovery at all", {{"engine", "nim"}}, {"no pods to read: set \"service\""}},
       {"two discovery sources", {{"endpoints", kPod}, {"service", "llama"}}, {"set exactly one"}},
-      {"service while the server has no Kubernetes API", {{"service", "llama"}},
-       {"service: Kubernetes discovery is off on this server"}, SpecOptions{.kube_enabled = false}},
-      {"namespace outside --namespaces", {{"service", "llama"}}, {"namespace \"nim\" is not in this server's --namespaces"},
+      {"service while the server has no Kubernetes API",
+       {{"service", "llama"}},
+       {"service: Kubernetes discovery is off on this server"},
+       SpecOptions{.kube_enabled = false}},
+      {"namespace outside --namespaces",
+       {{"service", "llama"}},
+       {"namespace \"nim\" is not in this server's --namespaces"},
        SpecOptions{.namespaces = {"other"}}},
-      {"dnsName needs a numeric port", {{"dnsName", "llama-headless"}, {"port", "http"}},
+      {"dnsName needs a numeric port",
+       {{"dnsName", "llama-headless"}, {"port", "http"}},
        {"port: with dnsName the port must be a number"}},
       {"port out of range", {{"service", "llama"}, {"port", "70000"}}, {"port: \"70000\" must be 1-65535"}},
       {"scheme typo", {{"service", "llama"}, {"scheme", "htps"}}, {"did you mean \"https\""}},
       {"not a URL", {{"endpoints", "10.0.0.7:8000"}}, {"endpoints: \"10.0.0.7:8000\" is not an http(s) URL"}},
       {"ftp URL", {{"endpoints", "ftp://10.0.0.7/metrics"}}, {"is not an http(s) URL"}},
       {"no path with engine auto", {{"endpoints", "http://10.0.0.7:8000"}}, {"has no path and engine is auto"}},
-      {"bad metricName", {{"endpoints", kPod}, {"metricName", "S0-My_Metric"}}, {"metricName: \"S0-My_Metric\" must match"}},
-      {"metricName that KEDA would double-prefix", {{"endpoints", kPod}, {"metricName", "s0-kv"}},
+      {"bad metricName",
+       {{"endpoints", kPod}, {"metricName", "S0-My_Metric"}},
+       {"metricName: \"S0-My_Metric\" must match"}},
+      {"metricName that KEDA would double-prefix",
+       {{"endpoints", kPod}, {"metricName", "s0-kv"}},
        {"not start with s<N>-"}},
-      {"wakeQuery without a Prometheus to ask", {{"endpoints", kPod}, {"wakeQuery", "sum(x)"}},
+      {"wakeQuery without a Prometheus to ask",
+       {{"endpoints", kPod}, {"wakeQuery", "sum(x)"}},
        {"wakeQuery needs prometheusAddress"}},
-      {"formula typo points at the column", {{"endpoints", kPod}, {"formula", "sum(kv_cahce)/0.7"}},
+      {"formula typo points at the column",
+       {{"endpoints", kPod}, {"formula", "sum(kv_cahce)/0.7"}},
        {"formula: formula:1:5: unknown signal 'kv_cahce', did you mean 'kv_cache'?"}},
-      {"formula and targets together", {{"endpoints", kPod}, {"formula", "sum(waiting)"}, {"targetWaiting", "4"}},
+      {"formula and targets together",
+       {{"endpoints", kPod}, {"formula", "sum(waiting)"}, {"targetWaiting", "4"}},
        {"formula and target* keys are alternatives"}},
-      {"panic window longer than the window", {{"endpoints", kPod}, {"window", "10s"}, {"panicWindow", "20s"}},
+      {"panic window longer than the window",
+       {{"endpoints", kPod}, {"window", "10s"}, {"panicWindow", "20s"}},
        {"panicWindow: \"20s\" must not be longer than window (10s)"}},
-      {"window too short for two scrapes", {{"endpoints", kPod}, {"window", "3s"}, {"panicWindow", "1s"}},
+      {"window too short for two scrapes",
+       {{"endpoints", kPod}, {"window", "3s"}, {"panicWindow", "1s"}},
        {"window: \"3s\" must cover at least two scrapes"}},
-      {"signal mapping without a metric name", {{"endpoints", kPod}, {"signal.backlog", "{kind=\"x\"}"}},
+      {"signal mapping without a metric name",
+       {{"endpoints", kPod}, {"signal.backlog", "{kind=\"x\"}"}},
        {"signal.backlog: \"{kind=\"x\"}\" has no metric name"}},
       {"unknown key without a near match", {{"endpoints", kPod}, {"banana", "1"}}, {"unknown key \"banana\""}},
       // Issue 13 item 2.
-      {"startupTime with a formula of one's own", {{"endpoints", kPod}, {"formula", "sum(waiting)"}, {"startupTime", "2m"}},
+      {"startupTime with a formula of one's own",
+       {{"endpoints", kPod}, {"formula", "sum(waiting)"}, {"startupTime", "2m"}},
        {"startupTime shapes the default formula only; with formula, predict in it yourself, e.g. "
         "max(D, predict(D, 2m))"}},
-      {"startupTime without a unit", {{"endpoints", kPod}, {"startupTime", "150"}},
+      {"startupTime without a unit",
+       {{"endpoints", kPod}, {"startupTime", "150"}},
        {"startupTime: \"150\" is not a duration", "did you mean \"150s\"?"}},
-      {"panicThreshold that would panic at any load", {{"endpoints", kPod}, {"panicThreshold", "1"}},
+      {"panicThreshold that would panic at any load",
+       {{"endpoints", kPod}, {"panicThreshold", "1"}},
        {"panicThreshold: \"1\" is out of range"}},
-      {"predict without a horizon in a formula", {{"endpoints", kPod}, {"formula", "predict(sum(waiting))"}},
+      {"predict without a horizon in a formula",
+       {{"endpoints", kPod}, {"formula", "predict(sum(waiting))"}},
        {"formula: formula:1:1: predict() needs a horizon"}},
   };
   for (const auto& r : rows) {
@@ -149,13 +206,13 @@ TEST(BuildScalerSpec, PanicDefaultsFollowTheWindowAndStartupTimePredicts) {
   auto short_window = BuildScalerSpec("nim", "llama", {{"endpoints", kPod}, {"window", "4s"}}, kAllow);
   ASSERT_TRUE(short_window.ok()) << short_window.status().message();
   EXPECT_EQ((*short_window)->panic_window, 2s) << "not below one scrape (2 s)";
-  auto long_window = BuildScalerSpec("nim", "llama", {{"endpoints", kPod}, {"window", "5m"}, {"panicThreshold", "3.5"}},
-                                     kAllow);
+  auto long_window =
+      BuildScalerSpec("nim", "llama", {{"endpoints", kPod}, {"window", "5m"}, {"panicThreshold", "3.5"}}, kAllow);
   ASSERT_TRUE(long_window.ok()) << long_window.status().message();
   EXPECT_EQ((*long_window)->panic_window, 30s);
   EXPECT_EQ((*long_window)->panic_threshold, 3.5);
-  auto startup = BuildScalerSpec("nim", "llama", {{"endpoints", kPod}, {"targetWaiting", "4"}, {"startupTime", "150s"}},
-                                 kAllow);
+  auto startup =
+      BuildScalerSpec("nim", "llama", {{"endpoints", kPod}, {"targetWaiting", "4"}, {"startupTime", "150s"}}, kAllow);
   ASSERT_TRUE(startup.ok()) << startup.status().message();
   EXPECT_EQ((*startup)->FormulaText(), "max(sum(waiting)/4, predict(sum(waiting)/4, 150s))");
   EXPECT_EQ((*startup)->value->trend_count(), 1u);
@@ -172,7 +229,8 @@ TEST(BuildScalerSpec, ServiceAndDnsDiscovery) {
   EXPECT_EQ(d.port, "api");
   EXPECT_EQ(d.path, "/v1/metrics");
   EXPECT_EQ(d.scheme, "http");
-  auto dns = BuildScalerSpec("nim", "llama", {{"dnsName", "llama.nim.svc"}, {"engine", "vllm"}, {"scheme", "https"}}, {});
+  auto dns =
+      BuildScalerSpec("nim", "llama", {{"dnsName", "llama.nim.svc"}, {"engine", "vllm"}, {"scheme", "https"}}, {});
   ASSERT_TRUE(dns.ok()) << dns.status().message();
   EXPECT_EQ((*dns)->discovery.kind, sources::DiscoveryConfig::Kind::kDns);
   EXPECT_EQ((*dns)->discovery.port, "8000");
@@ -203,8 +261,8 @@ TEST(BuildScalerSpec, UnknownKeyWithoutSuggestionHasNoDidYouMean) {
 }
 
 TEST(BuildScalerSpec, SeveralEndpointsAndCustomMetricName) {
-  auto spec = BuildScalerSpec("a", "b",
-                              {{"endpoints", " http://a:1/m , http://b:2/m ,"}, {"metricName", "llama.kv-1"}}, kAllow);
+  auto spec = BuildScalerSpec("a", "b", {{"endpoints", " http://a:1/m , http://b:2/m ,"}, {"metricName", "llama.kv-1"}},
+                              kAllow);
   ASSERT_TRUE(spec.ok()) << spec.status().message();
   EXPECT_EQ((*spec)->discovery.urls, (std::vector<std::string>{"http://a:1/m", "http://b:2/m"}));
   EXPECT_EQ((*spec)->metric_name, "llama.kv-1");
@@ -227,7 +285,9 @@ TEST(DefaultMetricName, LowercaseSafeDeterministicAndBounded) {
   EXPECT_LE(a.size(), 120u);
   EXPECT_EQ(a, DefaultMetricName("ns", long_name));
   EXPECT_NE(a, DefaultMetricName("ns", long_name + "y"));
-  EXPECT_TRUE(std::all_of(a.begin(), a.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'; }));
+  EXPECT_TRUE(std::all_of(a.begin(), a.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  }));
 }
 
 TEST(MetadataFields, EveryFieldDocumented) {

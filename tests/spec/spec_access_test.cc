@@ -85,10 +85,10 @@ InternalServer& Internal() {
 }
 
 spec::ScalerSpecConstPtr DnsSpec(const std::string& name, int port, bool allow) {
-  auto s = spec::BuildScalerSpec("nim", "llama",
-                                 {{"dnsName", name}, {"port", std::to_string(port)}, {"metricsPath", "/admin/config"},
-                                  {"engine", "nim"}},
-                                 {.allow_static_endpoints = allow});
+  auto s = spec::BuildScalerSpec(
+      "nim", "llama",
+      {{"dnsName", name}, {"port", std::to_string(port)}, {"metricsPath", "/admin/config"}, {"engine", "nim"}},
+      {.allow_static_endpoints = allow});
   EXPECT_TRUE(s.ok()) << s.status().message();
   return s.ok() ? *s : nullptr;
 }
@@ -129,8 +129,8 @@ TEST(SpecAccess, DnsNameToLoopbackIsRefusedUnlessAllowed) {
   auto got = source.Scrape(url);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(internal.requests(), 1);
-  EXPECT_THAT(got.status().message(), HasSubstr("returned HTTP 404 (" + std::to_string(std::string(kSecret).size() + 1) +
-                                                " bytes)"));
+  EXPECT_THAT(got.status().message(),
+              HasSubstr("returned HTTP 404 (" + std::to_string(std::string(kSecret).size() + 1) + " bytes)"));
   EXPECT_THAT(got.status().message(), Not(HasSubstr(kSecret)));
 }
 

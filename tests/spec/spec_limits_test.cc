@@ -4,16 +4,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tests/spec/spec_fixtures.h"
-
 #include "scaler/spec/scaler_spec.h"
+#include "tests/spec/spec_fixtures.h"
 
 namespace nimscaler::spec {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
 
 std::string MessageOf(const config::Metadata& md, const SpecOptions& options = kAllow) {
   auto spec = BuildScalerSpec("nim", "llama", md, options);
@@ -76,8 +74,8 @@ TEST(SpecLimits, LongFormulaErrorsAreBounded) {
 // another map; the canonical encoding is equal exactly when the maps are.
 TEST(CanonicalMetadata, EqualExactlyWhenTheMapsAreEqual) {
   config::Metadata real{{"model", "llama"}, {"scrapeInterval", "60s"}, {"targetKvCache", "0.1"}};
-  config::Metadata forged{{"model", std::string("llama\1scrapeInterval\0", 21) + "60s" +
-                                        std::string("\1targetKvCache\0", 15) + "0.1"}};
+  config::Metadata forged{
+      {"model", std::string("llama\1scrapeInterval\0", 21) + "60s" + std::string("\1targetKvCache\0", 15) + "0.1"}};
   ASSERT_EQ(HashMetadata(real), HashMetadata(forged)) << "a real collision of the old hash";
   EXPECT_NE(CanonicalMetadata(real), CanonicalMetadata(forged));
 
@@ -110,13 +108,13 @@ TEST(CanonicalMetadata, EqualExactlyWhenTheMapsAreEqual) {
 // to the HTTP client as basic auth.
 TEST(SpecCredentials, EndpointUserinfoBecomesBasicAuth) {
   auto spec = BuildScalerSpec("nim", "llama",
-                              {{"endpoints", "http://scraper:s3cr%40t@10.0.0.7:8000/v1/metrics, "
-                                             "http://scraper:s3cr%40t@10.0.0.8:8000"},
+                              {{"endpoints",
+                                "http://scraper:s3cr%40t@10.0.0.7:8000/v1/metrics, "
+                                "http://scraper:s3cr%40t@10.0.0.8:8000"},
                                {"engine", "nim"}},
                               kAllow);
   ASSERT_TRUE(spec.ok()) << spec.status().message();
-  EXPECT_EQ((*spec)->discovery.urls,
-            (std::vector<std::string>{kPod, "http://10.0.0.8:8000/v1/metrics"}));
+  EXPECT_EQ((*spec)->discovery.urls, (std::vector<std::string>{kPod, "http://10.0.0.8:8000/v1/metrics"}));
   EXPECT_TRUE((*spec)->scrape.http.basic_auth);
   EXPECT_EQ((*spec)->scrape.http.username, "scraper");
   EXPECT_EQ((*spec)->scrape.http.password, "s3cr@t");
@@ -173,7 +171,8 @@ TEST(SpecPrometheusAllowList, OnlyTheOperatorsPrometheusUnlessAllowed) {
     auto s = BuildScalerSpec("nim", "llama", md, ops);
     EXPECT_TRUE(s.ok()) << ok << ": " << s.status().message();
   }
-  for (const char* bad : {"https://thanos.monitoring:109020", "http://prometheus.monitoring:90", "http://127.0.0.1:9090"}) {
+  for (const char* bad :
+       {"https://thanos.monitoring:109020", "http://prometheus.monitoring:90", "http://127.0.0.1:9090"}) {
     md["prometheusAddress"] = bad;
     EXPECT_FALSE(BuildScalerSpec("nim", "llama", md, ops).ok()) << bad << " is only a prefix or another host";
   }
@@ -193,8 +192,11 @@ TEST(SpecPrometheusAllowList, OnlyTheOperatorsPrometheusUnlessAllowed) {
 // Issue 19 item 4: dnsName (and prometheusAddress) are the author's choice of address; without
 // --allow-static-endpoints the HTTP client is told to refuse this host and its link.
 TEST(SpecAddressRule, DnsNameAndWakeQueryRefuseInternalAddressesUnlessAllowed) {
-  config::Metadata md{{"dnsName", "127.0.0.1"}, {"port", "9100"}, {"metricsPath", "/anything"},
-                      {"wakeQuery", "up"}, {"prometheusAddress", "http://127.0.0.1:9090"}};
+  config::Metadata md{{"dnsName", "127.0.0.1"},
+                      {"port", "9100"},
+                      {"metricsPath", "/anything"},
+                      {"wakeQuery", "up"},
+                      {"prometheusAddress", "http://127.0.0.1:9090"}};
   // The operator allows any Prometheus (issue 14 item 5); the address rule still applies.
   auto strict = BuildScalerSpec("nim", "llama", md, {.prometheus_allowed = {"*"}});
   ASSERT_TRUE(strict.ok()) << strict.status().message();

@@ -1,14 +1,14 @@
 // Issue 14 item 4: structured log fields cost nothing on a hot path whose level is off. Global
 // operator new is counted (hence its own executable) around Log() calls below the level: no
 // allocation at all, whatever the fields and arguments.
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 
 #include "scaler/telemetry/logging.h"
 
@@ -39,7 +39,10 @@ TEST(LoggingAllocations, NoneForALineBelowTheLevelWithFields) {
   size_t before = g_log_allocs.load();
   for (int i = 0; i < 1000; ++i) {
     Log(log, spdlog::level::info,
-        {.ns = ns, .scaledobject = name, .trigger = trigger, .pod = PodOfUrl("http://u:p@10.0.0.1:8000/m"),
+        {.ns = ns,
+         .scaledobject = name,
+         .trigger = trigger,
+         .pod = PodOfUrl("http://u:p@10.0.0.1:8000/m"),
          .code = "UNAVAILABLE"},
         "{}/{}: scrape of {} failed: {}", ns, name, i, long_arg);
     Log(*log, spdlog::level::debug, {.ns = ns}, "{}", long_arg);

@@ -64,8 +64,7 @@ TEST(Logging, JsonFieldsAreTopLevelKeysOnlyWhenSet) {
   auto log = Logger("test-fields");
   log->info("before");
   Log(log, spdlog::level::warn,
-      {.ns = "nim", .scaledobject = "llama", .trigger = "s0-nim-llama", .pod = "10.1.2.3:8000",
-       .code = "UNAVAILABLE"},
+      {.ns = "nim", .scaledobject = "llama", .trigger = "s0-nim-llama", .pod = "10.1.2.3:8000", .code = "UNAVAILABLE"},
       "{}/{}: scrape failed", "nim", "llama");
   Log(*log, spdlog::level::info, {.ns = "nim", .scaledobject = "llama"}, "partial");
   Log(log, spdlog::level::debug, {.ns = "quiet"}, "below the level");
@@ -76,7 +75,8 @@ TEST(Logging, JsonFieldsAreTopLevelKeysOnlyWhenSet) {
   const std::vector<std::string> kFieldKeys = {"namespace", "scaledobject", "trigger", "pod", "code"};
   for (size_t i : {0u, 3u}) {
     auto doc = nlohmann::json::parse(lines[i]);
-    for (const auto& k : kFieldKeys) EXPECT_FALSE(doc.contains(k)) << "a line without fields has no " << k << ": " << lines[i];
+    for (const auto& k : kFieldKeys)
+      EXPECT_FALSE(doc.contains(k)) << "a line without fields has no " << k << ": " << lines[i];
   }
   auto full = nlohmann::json::parse(lines[1]);
   EXPECT_EQ(full["msg"], "nim/llama: scrape failed");
@@ -102,7 +102,9 @@ TEST(Logging, HostileFieldValuesKeepOneValidJsonObjectPerLine) {
   const std::string nul_and_quotes(kNulAndQuotes, sizeof kNulAndQuotes - 1);
   const std::string bad_utf8 = "caf\xc3\xa9\xff\xc3(\xed\xa0\x80";
   const std::string newlines = "line1\nline2\r\nline3\u2028";
-  const std::string controls = "tab\tbell\x07" "del\x7f";
+  const std::string controls =
+      "tab\tbell\x07"
+      "del\x7f";
   Log(log, spdlog::level::err,
       {.ns = nul_and_quotes, .scaledobject = bad_utf8, .trigger = newlines, .pod = controls, .code = "\xff\xfe"},
       "msg with {}", bad_utf8);
@@ -114,12 +116,14 @@ TEST(Logging, HostileFieldValuesKeepOneValidJsonObjectPerLine) {
   ASSERT_TRUE(doc.is_object());
   EXPECT_EQ(doc["level"], "error") << "a field cannot rewrite the line's own keys";
   EXPECT_EQ(doc["namespace"].get<std::string>(), nul_and_quotes) << "valid UTF-8 with NUL and quotes kept as is";
-  EXPECT_EQ(doc["scaledobject"].get<std::string>(), "caf\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd")
+  EXPECT_EQ(doc["scaledobject"].get<std::string>(),
+            "caf\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd")
       << "each invalid byte becomes U+FFFD";
   EXPECT_EQ(doc["trigger"].get<std::string>(), newlines);
   EXPECT_EQ(doc["pod"].get<std::string>(), controls);
   EXPECT_EQ(doc["code"].get<std::string>(), "\xef\xbf\xbd\xef\xbf\xbd");
-  EXPECT_EQ(doc["msg"].get<std::string>(), "msg with caf\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(doc["msg"].get<std::string>(),
+            "msg with caf\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
 }
 
 // Issue 14 item 4: text lines keep today's form and add the fields after the message as
@@ -128,7 +132,8 @@ TEST(Logging, TextLinesCarryFieldsAsKeyValueAfterTheMessage) {
   std::ostringstream out;
   SetupLogging("text", "info", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
   auto log = Logger("test-text-fields");
-  Log(log, spdlog::level::warn, {.ns = "nim", .scaledobject = "llama", .trigger = "s0-nim-llama", .pod = "10.1.2.3:8000"},
+  Log(log, spdlog::level::warn,
+      {.ns = "nim", .scaledobject = "llama", .trigger = "s0-nim-llama", .pod = "10.1.2.3:8000"},
       "nim/llama: scrape of {} failed", "http://10.1.2.3:8000/metrics");
   Log(log, spdlog::level::info, {.ns = "nim", .scaledobject = std::string_view("a b\n\"c\"=\\\0x", 11)}, "hostile");
   log->info("plain");

@@ -27,13 +27,24 @@ TEST(ScalerMetrics, TwoTriggersOfOneScaledObjectKeepApartAndLeaveOneByOne) {
   m.SetScaledObject({"nim", "llama", "llama-queue"}, queue);
   m.SetScaledObject({"nim", "llama", "llama-kv"}, kv);  // a second cycle: the error count adds up
   std::string text = m.SerializeText();
-  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_desired_replicas{namespace=\"nim\",scaledobject=\"llama\",trigger=\"llama-kv\"} 2.5")) << text;
-  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_desired_replicas{namespace=\"nim\",scaledobject=\"llama\",trigger=\"llama-queue\"} 4"));
-  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_collection_errors_total{namespace=\"nim\",reason=\"scrape\",scaledobject=\"llama\",trigger=\"llama-kv\"} 2"));
-  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_last_collection_timestamp_seconds{namespace=\"nim\",scaledobject=\"llama\",trigger=\"llama-kv\"} 1"))
+  EXPECT_TRUE(
+      Has(text,
+          "nimscaler_scaledobject_desired_replicas{namespace=\"nim\",scaledobject=\"llama\",trigger=\"llama-kv\"} 2.5"))
+      << text;
+  EXPECT_TRUE(Has(
+      text,
+      "nimscaler_scaledobject_desired_replicas{namespace=\"nim\",scaledobject=\"llama\",trigger=\"llama-queue\"} 4"));
+  EXPECT_TRUE(Has(text,
+                  "nimscaler_scaledobject_collection_errors_total{namespace=\"nim\",reason=\"scrape\",scaledobject="
+                  "\"llama\",trigger=\"llama-kv\"} 2"));
+  EXPECT_TRUE(Has(text,
+                  "nimscaler_scaledobject_last_collection_timestamp_seconds{namespace=\"nim\",scaledobject=\"llama\","
+                  "trigger=\"llama-kv\"} 1"))
       << "a Unix time in seconds (starts with 1 until 2033)";
-  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_held{namespace=\"nim\",scaledobject=\"llama\",trigger=\"llama-kv\"} 1"));
-  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_panicking{namespace=\"nim\",scaledobject=\"llama\",trigger=\"llama-queue\"} 0"));
+  EXPECT_TRUE(
+      Has(text, "nimscaler_scaledobject_held{namespace=\"nim\",scaledobject=\"llama\",trigger=\"llama-kv\"} 1"));
+  EXPECT_TRUE(Has(
+      text, "nimscaler_scaledobject_panicking{namespace=\"nim\",scaledobject=\"llama\",trigger=\"llama-queue\"} 0"));
   m.RemoveScaledObject({"nim", "llama", "llama-kv"});
   text = m.SerializeText();
   EXPECT_FALSE(Has(text, "trigger=\"llama-kv\"")) << text;
@@ -54,17 +65,28 @@ TEST(ScalerMetrics, PerTriggerSeriesAreValidTextWithEscapedLabelsInNameOrder) {
   g.errors = {{"metric", 0}};
   m.SetScaledObject({"ns", "a\"b\\c\nd", "t"}, g);
   std::string text = m.SerializeText();
-  EXPECT_TRUE(Has(text, "# HELP nimscaler_scaledobject_signal Aggregated signal (sum over pods), per trigger and signal.\n"
-                        "# TYPE nimscaler_scaledobject_signal gauge\n"
-                        "nimscaler_scaledobject_signal{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD" "d\",signal=\"frontdoor_waiting\",trigger=\"t\"} 3\n"
-                        "nimscaler_scaledobject_signal{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD" "d\",signal=\"kv_cache\",trigger=\"t\"} 0.25\n"))
+  EXPECT_TRUE(Has(text,
+                  "# HELP nimscaler_scaledobject_signal Aggregated signal (sum over pods), per trigger and signal.\n"
+                  "# TYPE nimscaler_scaledobject_signal gauge\n"
+                  "nimscaler_scaledobject_signal{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD"
+                  "d\",signal=\"frontdoor_waiting\",trigger=\"t\"} 3\n"
+                  "nimscaler_scaledobject_signal{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD"
+                  "d\",signal=\"kv_cache\",trigger=\"t\"} 0.25\n"))
       << text;
-  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_desired_replicas{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD" "d\",trigger=\"t\"} NaN\n"));
-  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_active{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD" "d\",trigger=\"t\"} 1\n"));
-  EXPECT_TRUE(Has(text, "# TYPE nimscaler_scaledobject_collection_errors_total counter\n"
-                        "nimscaler_scaledobject_collection_errors_total{namespace=\"ns\",reason=\"metric\",scaledobject="))
+  EXPECT_TRUE(Has(text,
+                  "nimscaler_scaledobject_desired_replicas{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD"
+                  "d\",trigger=\"t\"} NaN\n"));
+  EXPECT_TRUE(Has(text,
+                  "nimscaler_scaledobject_active{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD"
+                  "d\",trigger=\"t\"} 1\n"));
+  EXPECT_TRUE(Has(text,
+                  "# TYPE nimscaler_scaledobject_collection_errors_total counter\n"
+                  "nimscaler_scaledobject_collection_errors_total{namespace=\"ns\",reason=\"metric\",scaledobject="))
       << "a reason seen with no shortfall yet is a counter at 0";
-  EXPECT_TRUE(Has(text, "nimscaler_scaledobject_last_collection_timestamp_seconds{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD" "d\",trigger=\"t\"} 0\n"))
+  EXPECT_TRUE(Has(
+      text,
+      "nimscaler_scaledobject_last_collection_timestamp_seconds{namespace=\"ns\",scaledobject=\"a\\\"b\\\\c\xEF\xBF\xBD"
+      "d\",trigger=\"t\"} 0\n"))
       << "never collected: 0";
   m.RemoveScaledObject({"ns", "a\"b\\c\nd", "t"});
   EXPECT_FALSE(Has(m.SerializeText(), "nimscaler_scaledobject_")) << "the last trigger gone, its families go too";
@@ -76,10 +98,18 @@ TEST(ScalerMetrics, GrpcServerMetricsUseTheStockNamesAndGoCodeNames) {
   m.RecordGrpc("IsActive", "OK", 0.0002);
   m.RecordGrpc("StreamIsActive", "CANCELLED", 0);
   std::string text = m.SerializeText();
-  EXPECT_TRUE(Has(text, "grpc_server_handled_total{grpc_code=\"InvalidArgument\",grpc_method=\"GetMetrics\",grpc_service=\"externalscaler.ExternalScaler\",grpc_type=\"unary\"} 1")) << text;
-  EXPECT_TRUE(Has(text, "grpc_server_handled_total{grpc_code=\"Canceled\",grpc_method=\"StreamIsActive\",grpc_service=\"externalscaler.ExternalScaler\",grpc_type=\"server_stream\"} 1"));
-  EXPECT_TRUE(Has(text, "grpc_server_handling_seconds_count{grpc_method=\"IsActive\",grpc_service=\"externalscaler.ExternalScaler\",grpc_type=\"unary\"} 1"));
-  EXPECT_FALSE(Has(text, "grpc_server_handling_seconds_count{grpc_method=\"StreamIsActive\"")) << "streams have no handling time";
+  EXPECT_TRUE(Has(text,
+                  "grpc_server_handled_total{grpc_code=\"InvalidArgument\",grpc_method=\"GetMetrics\",grpc_service="
+                  "\"externalscaler.ExternalScaler\",grpc_type=\"unary\"} 1"))
+      << text;
+  EXPECT_TRUE(Has(text,
+                  "grpc_server_handled_total{grpc_code=\"Canceled\",grpc_method=\"StreamIsActive\",grpc_service="
+                  "\"externalscaler.ExternalScaler\",grpc_type=\"server_stream\"} 1"));
+  EXPECT_TRUE(Has(text,
+                  "grpc_server_handling_seconds_count{grpc_method=\"IsActive\",grpc_service=\"externalscaler."
+                  "ExternalScaler\",grpc_type=\"unary\"} 1"));
+  EXPECT_FALSE(Has(text, "grpc_server_handling_seconds_count{grpc_method=\"StreamIsActive\""))
+      << "streams have no handling time";
 }
 
 TEST(ProcessMetrics, ReadFromProcSelf) {

@@ -14,7 +14,6 @@ namespace {
 
 using std::chrono::seconds;
 
-
 // One pod's gauges, as the engine would bind them after a scrape.
 class PodGauges : public formula::Bindings {
  public:

@@ -75,8 +75,7 @@ TEST(HistogramQuantileTest, MonotonicityFix) {
 }
 
 TEST(HistogramQuantileTest, UnsortedInputAndEqualBoundsAreMerged) {
-  std::vector<Bucket> b = {{kInf, 20}, {1, 20},  {0.1, 5},  {0.5, 15},
-                           {kInf, 20}, {0.1, 5}, {0.5, 15}, {1, 20}};
+  std::vector<Bucket> b = {{kInf, 20}, {1, 20}, {0.1, 5}, {0.5, 15}, {kInf, 20}, {0.1, 5}, {0.5, 15}, {1, 20}};
   // Two pods each holding half of Reference(): merged by bound, they are Reference().
   EXPECT_DOUBLE_EQ(HistogramQuantile(0.5, b), 0.3);
 }
@@ -128,8 +127,7 @@ TEST(HistogramWindowTest, ResetAndLayoutChange) {
   HistogramWindow relayout(seconds(60));
   relayout.Add(At(0), {{1, 5}, {kInf, 5}});
   relayout.Add(At(2), {{0.5, 1}, {1, 2}, {kInf, 2}});  // new buckets after an upgrade
-  EXPECT_EQ(relayout.Increase(At(2), seconds(60)),
-            (std::vector<Bucket>{{0.5, 1}, {1, 2}, {kInf, 2}}));
+  EXPECT_EQ(relayout.Increase(At(2), seconds(60)), (std::vector<Bucket>{{0.5, 1}, {1, 2}, {kInf, 2}}));
 }
 
 TEST(HistogramWindowTest, BadSnapshotsAreIgnored) {

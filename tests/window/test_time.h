@@ -9,8 +9,6 @@ namespace nimscaler::signals {
 
 inline const TimePoint kT0 = TimePoint{} + std::chrono::hours(1);
 
-inline TimePoint At(double s) {
-  return kT0 + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
-}
+inline TimePoint At(double s) { return kT0 + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); }
 
 }  // namespace nimscaler::signals

@@ -14,7 +14,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-
 std::vector<double> Values(const TimeRing<double>& ring) {
   std::vector<double> out;
   for (size_t i = 0; i < ring.size(); ++i) out.push_back(ring[i].value);
@@ -171,8 +170,7 @@ TEST(CounterWindowTest, ResetTakesTheNewValueAsTheIncrease) {
 
   // Two restarts in a row.
   CounterWindow twice(seconds(60));
-  for (auto [t, v] :
-       std::vector<std::pair<double, double>>{{0, 50}, {1, 60}, {2, 3}, {3, 1}, {4, 2}}) {
+  for (auto [t, v] : std::vector<std::pair<double, double>>{{0, 50}, {1, 60}, {2, 3}, {3, 1}, {4, 2}}) {
     twice.Add(At(t), v);
   }
   EXPECT_DOUBLE_EQ(twice.Increase(At(4), seconds(60)), 10 + 3 + 1 + 1);

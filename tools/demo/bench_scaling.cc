@@ -51,21 +51,34 @@ int main(int argc, char** argv) {
       ++i;
     };
     double d = 0;
-    if (a == "--out" && i + 1 < argc) out = argv[++i];
-    else if (a == "--scenario" && i + 1 < argc) only.push_back(argv[++i]);
-    else if (a == "--startup-delay") value(&ro.startup);
-    else if (a == "--slo-ttft") value(&ro.slo);
-    else if (a == "--client-timeout") value(&ro.client_timeout);
-    else if (a == "--seed") value(&d), ro.seed = uint64_t(d);
-    else if (a == "--jobs") value(&d), jobs = std::max(1, int(d));
-    else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
-    else { std::fprintf(stderr, "nim-bench-scaling: unknown or incomplete flag %s\n%s", a.c_str(), kUsage); return 2; }
+    if (a == "--out" && i + 1 < argc)
+      out = argv[++i];
+    else if (a == "--scenario" && i + 1 < argc)
+      only.push_back(argv[++i]);
+    else if (a == "--startup-delay")
+      value(&ro.startup);
+    else if (a == "--slo-ttft")
+      value(&ro.slo);
+    else if (a == "--client-timeout")
+      value(&ro.client_timeout);
+    else if (a == "--seed")
+      value(&d), ro.seed = uint64_t(d);
+    else if (a == "--jobs")
+      value(&d), jobs = std::max(1, int(d));
+    else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "nim-bench-scaling: unknown or incomplete flag %s\n%s", a.c_str(), kUsage);
+      return 2;
+    }
   }
   std::vector<demo::Scenario> scenarios;
   for (auto& s : demo::Scenarios())
     if (only.empty() || std::find(only.begin(), only.end(), s.name) != only.end()) scenarios.push_back(s);
   if (scenarios.empty()) {
-    std::fprintf(stderr, "nim-bench-scaling: no such scenario; known: article, burst, ramp, idle-burst, long-context\n");
+    std::fprintf(stderr,
+                 "nim-bench-scaling: no such scenario; known: article, burst, ramp, idle-burst, long-context\n");
     return 2;
   }
   auto policies = demo::Policies();
@@ -110,7 +123,8 @@ int main(int argc, char** argv) {
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
   std::ostringstream sum;
   sum << "Scaling scenarios (nim-bench-scaling, " << date << "; simulated time, pod start " << ro.startup
-      << " s, SLO p95 TTFT <= " << ro.slo << " s, clients give up after " << ro.client_timeout << " s unscheduled, seed " << ro.seed << "; wall " << int(wall + 0.5) << " s)\n\n";
+      << " s, SLO p95 TTFT <= " << ro.slo << " s, clients give up after " << ro.client_timeout
+      << " s unscheduled, seed " << ro.seed << "; wall " << int(wall + 0.5) << " s)\n\n";
   for (auto& p : policies) sum << "- " << p.name << ": " << p.title << "\n";
   sum << "\n" << demo::MarkdownTable(scenarios, results) << "\n";
   for (auto& s : scenarios) {

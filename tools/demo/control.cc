@@ -41,8 +41,7 @@ int Hpa::PodsAverageValue(const std::vector<PodSample>& pods, double target, int
   if (up_with_unready) n += unready;  // unready pods at 0
   double new_ratio = sum / n / target;
   int desired = int(std::ceil(new_ratio * n));
-  if (std::fabs(1 - new_ratio) <= c_.tolerance || (ratio < 1 && desired > current) ||
-      (ratio > 1 && desired < current))
+  if (std::fabs(1 - new_ratio) <= c_.tolerance || (ratio < 1 && desired > current) || (ratio > 1 && desired < current))
     return current;
   return desired;
 }
@@ -58,8 +57,10 @@ int Hpa::Normalize(double now, int current, int recommended) {
     if (r.at > now - c_.down_window) down = std::max(down, r.replicas);
   }
   int desired = current;
-  if (current < up) desired = up;
-  else if (current > down) desired = down;
+  if (current < up)
+    desired = up;
+  else if (current > down)
+    desired = down;
   // Rate limits, from the replicas at the start of the policy period.
   int added = 0, removed = 0;
   for (auto& e : events_) {
@@ -77,8 +78,7 @@ int Hpa::Normalize(double now, int current, int recommended) {
   }
   desired = std::clamp(desired, c_.min_replicas, c_.max_replicas);
   if (desired != current) events_.push_back({now, desired - current});
-  while (!events_.empty() && events_.front().at < now - std::max(c_.up_period, c_.down_period))
-    events_.pop_front();
+  while (!events_.empty() && events_.front().at < now - std::max(c_.up_period, c_.down_period)) events_.pop_front();
   return desired;
 }
 

@@ -83,10 +83,17 @@ struct ScalerProcess {
   bool Start(const std::string& bin, const std::vector<std::string>& extra, const std::string& log) {
     int fds[2];
     if (pipe(fds) != 0) return false;
-    std::vector<std::string> args = {bin,           "serve",          "--grpc-addr",
-                                     "127.0.0.1:0", "--http-addr",    "127.0.0.1:0",
-                                     "--allow-static-endpoints", "--min-scrape-interval", "100ms",
-                                     "--log-format", "text"};
+    std::vector<std::string> args = {bin,
+                                     "serve",
+                                     "--grpc-addr",
+                                     "127.0.0.1:0",
+                                     "--http-addr",
+                                     "127.0.0.1:0",
+                                     "--allow-static-endpoints",
+                                     "--min-scrape-interval",
+                                     "100ms",
+                                     "--log-format",
+                                     "text"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid = fork();
     if (pid < 0) return false;
@@ -171,8 +178,8 @@ struct ScalerProcess {
 class KedaClient {
  public:
   explicit KedaClient(int port)
-      : stub_(externalscaler::ExternalScaler::NewStub(grpc::CreateChannel(
-            "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()))) {}
+      : stub_(externalscaler::ExternalScaler::NewStub(
+            grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()))) {}
 
   externalscaler::ScaledObjectRef Ref(const std::map<std::string, std::string>& md) {
     externalscaler::ScaledObjectRef r;
@@ -302,8 +309,8 @@ demo::Side Observe(nimemu::Emulator& emu, int spec, double value, int active) {
 
 std::string Cell(const demo::Side& s, bool with_active) {
   char b[160];
-  std::snprintf(b, sizeof b, "%5.1f%% %5d %7.2fs %5.2f %3d/%-3d", 100 * s.kv, s.waiting, s.p95_ttft,
-                s.value, s.ready, s.spec);
+  std::snprintf(b, sizeof b, "%5.1f%% %5d %7.2fs %5.2f %3d/%-3d", 100 * s.kv, s.waiting, s.p95_ttft, s.value, s.ready,
+                s.spec);
   std::string o = b;
   if (with_active) o += s.active < 0 ? "    -  " : s.active ? "   yes " : "   no  ";
   return o;
@@ -330,26 +337,40 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--out") o.out = next();
-    else if (a == "--scaler") o.scaler = next();
-    else if (a == "--compression") o.compression = std::stod(next());
-    else if (a == "--startup-delay") o.startup = std::stod(next());
-    else if (a == "--slo-ttft") o.slo = std::stod(next());
-    else if (a == "--seed") o.seed = std::stoull(next());
-    else if (a == "--discovery") o.discovery = next();
-    else if (a == "--smoke") o.smoke = true;
-    else if (a == "--quiet") o.quiet = true;
-    else if (a == "--window") o.window = std::stod(next());
-    else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
-    else { std::fprintf(stderr, "nim-demo: unknown flag %s\n%s", a.c_str(), kUsage); return 2; }
+    if (a == "--out")
+      o.out = next();
+    else if (a == "--scaler")
+      o.scaler = next();
+    else if (a == "--compression")
+      o.compression = std::stod(next());
+    else if (a == "--startup-delay")
+      o.startup = std::stod(next());
+    else if (a == "--slo-ttft")
+      o.slo = std::stod(next());
+    else if (a == "--seed")
+      o.seed = std::stoull(next());
+    else if (a == "--discovery")
+      o.discovery = next();
+    else if (a == "--smoke")
+      o.smoke = true;
+    else if (a == "--quiet")
+      o.quiet = true;
+    else if (a == "--window")
+      o.window = std::stod(next());
+    else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "nim-demo: unknown flag %s\n%s", a.c_str(), kUsage);
+      return 2;
+    }
   }
   if (o.scaler.empty()) {
     auto self = std::filesystem::canonical("/proc/self/exe").parent_path();
     o.scaler = (self / "../../scaler/nim-scaler").lexically_normal().string();
   }
   if (access(o.scaler.c_str(), X_OK) != 0) {
-    std::fprintf(stderr, "nim-demo: nim-scaler not found at %s (build it, or pass --scaler)\n",
-                 o.scaler.c_str());
+    std::fprintf(stderr, "nim-demo: nim-scaler not found at %s (build it, or pass --scaler)\n", o.scaler.c_str());
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -367,9 +388,9 @@ int main(int argc, char** argv) {
     end = 280;
     o.compression = std::max(o.compression, 20.0);
   }
-  const double kPromInterval = 30;   // the article's metric refresh (Prometheus + adapter)
-  const double kHpaSync = 15;        // --horizontal-pod-autoscaler-sync-period
-  const double kScrape = 2;          // nim-scaler scrapeInterval (simulated)
+  const double kPromInterval = 30;  // the article's metric refresh (Prometheus + adapter)
+  const double kHpaSync = 15;       // --horizontal-pod-autoscaler-sync-period
+  const double kScrape = 2;         // nim-scaler scrapeInterval (simulated)
 
   nimemu::EmulatorOptions eo;
   eo.model.startup_delay_s = o.startup;
@@ -454,17 +475,20 @@ int main(int argc, char** argv) {
   std::printf("nim-demo: replaying the NVIDIA NIM HPA article on two emulated clusters (%gx time; pod startup %gs)\n",
               o.compression, o.startup);
   std::printf("  A  %s\n  B  %s\n", title_a.c_str(), title_b.c_str());
-  std::printf("  B  discovery: %s%s%s; KEDA pollingInterval %gs, cooldownPeriod %gs; HPA sync %gs, "
-              "tolerance 10%%, scale-down stabilization %gs\n",
-              mode == "service" ? "EndpointSlices via the emulated Kubernetes API (service: meta-llama3-8b, port: http)"
-                                : "static endpoints recomputed when pods change (stopgap)",
-              discovery_note.empty() ? "" : " -- ", discovery_note.c_str(), keda_cfg.polling_interval,
-              keda_cfg.cooldown, kHpaSync, hpa_cfg.down_window);
-  std::printf("  B  at zero: the front door holds requests and serves its queue (KEDA HTTP add-on interceptor "
-              "metrics); %s\n",
-              mode == "service" ? ("nim-scaler reads it (frontDoor: " + emu_b.frontdoor_url() +
-                                   ", frontDoorPreset: http-add-on) and wakes the model").c_str()
-                                : "with static endpoints it is a second KEDA trigger, polled");
+  std::printf(
+      "  B  discovery: %s%s%s; KEDA pollingInterval %gs, cooldownPeriod %gs; HPA sync %gs, "
+      "tolerance 10%%, scale-down stabilization %gs\n",
+      mode == "service" ? "EndpointSlices via the emulated Kubernetes API (service: meta-llama3-8b, port: http)"
+                        : "static endpoints recomputed when pods change (stopgap)",
+      discovery_note.empty() ? "" : " -- ", discovery_note.c_str(), keda_cfg.polling_interval, keda_cfg.cooldown,
+      kHpaSync, hpa_cfg.down_window);
+  std::printf(
+      "  B  at zero: the front door holds requests and serves its queue (KEDA HTTP add-on interceptor "
+      "metrics); %s\n",
+      mode == "service" ? ("nim-scaler reads it (frontDoor: " + emu_b.frontdoor_url() +
+                           ", frontDoorPreset: http-add-on) and wakes the model")
+                              .c_str()
+                        : "with static endpoints it is a second KEDA trigger, polled");
   std::printf("  SLO: p95 time to first token <= %gs (MLPerf conversational); times are simulated m:ss\n\n", o.slo);
   std::printf(" time  load |   A: KV  wait p95TTFT  want pods     |   B: KV  wait p95TTFT  want pods    active\n");
   std::fflush(stdout);
@@ -578,8 +602,8 @@ int main(int argc, char** argv) {
         if (!e.ready) continue;
         auto r = http->Get(e.url, {});
         if (!r.ok() || r.value().status != 200) continue;
-        auto sel = nimscaler::exposition::ParseSelected(r.value().body, r.value().content_type,
-                                                         {"gpu_cache_usage_perc"});
+        auto sel =
+            nimscaler::exposition::ParseSelected(r.value().body, r.value().content_type, {"gpu_cache_usage_perc"});
         if (sel.ok() && !sel.value().series.empty()) prom[e.name] = sel.value().series[0].value;
       }
       next_prom += kPromInterval;
@@ -643,8 +667,7 @@ int main(int argc, char** argv) {
       rows.push_back(r);
       next_sample = t + 1;
       if (t >= next_print && !o.quiet) {
-        std::printf("%s %5d | %s | %s\n", Clk(t).c_str(), r.load, Cell(r.a, false).c_str(),
-                    Cell(r.b, true).c_str());
+        std::printf("%s %5d | %s | %s\n", Clk(t).c_str(), r.load, Cell(r.a, false).c_str(), Cell(r.b, true).c_str());
         std::fflush(stdout);
         next_print = t + 20;
       }
@@ -767,7 +790,8 @@ int main(int argc, char** argv) {
       for (auto& v : verdicts) sum << "  " << v << "\n";
     } else {
       sum << "Stressed scenarios (burst, slow ramp, idle -> burst, long context): run `make bench-scaling`"
-             " (about a minute) for the table and " << o.out << "/scaling-*.svg\n";
+             " (about a minute) for the table and "
+          << o.out << "/scaling-*.svg\n";
     }
   }
   std::printf("%s", sum.str().c_str());
@@ -787,14 +811,16 @@ int main(int argc, char** argv) {
     if (!b_from_zero) std::printf("smoke: FAIL: nim-scaler's scenario never scaled from zero\n"), ok = false;
     // With nim-scaler's 60 s window the value climbs to 2.08 gradually; at 2 replicas the HPA's
     // 10% tolerance keeps 2 (2.08 / 2 = 1.04), so only "scaled past one pod" is certain.
-    if (max_b < 2) std::printf("smoke: FAIL: nim-scaler's scenario never scaled past 1 replica (max %d)\n", max_b), ok = false;
+    if (max_b < 2)
+      std::printf("smoke: FAIL: nim-scaler's scenario never scaled past 1 replica (max %d)\n", max_b), ok = false;
     if (rows.size() < 50) std::printf("smoke: FAIL: only %zu samples\n", rows.size()), ok = false;
     // Issue 18 item 4: woken from the front door's queue, nothing dropped, first wait bounded
     // (without frontDoor only KEDA's 30 s poll would wake B: about 20 s late here).
     if (held_b.held == 0) std::printf("smoke: FAIL: no request was held at zero\n"), ok = false;
     if (held_b.held && !cold_smoke)
-      std::printf("smoke: FAIL: at zero requests were dropped or the first waited longer than pod start + a "
-                  "scrape interval (+ one more and the clock step)\n"),
+      std::printf(
+          "smoke: FAIL: at zero requests were dropped or the first waited longer than pod start + a "
+          "scrape interval (+ one more and the clock step)\n"),
           ok = false;
     std::printf("smoke: %s\n", ok ? "OK" : "FAILED");
     return ok ? 0 : 1;

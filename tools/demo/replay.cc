@@ -10,8 +10,8 @@ namespace demo {
 namespace {
 
 const char* PolicyColor(size_t i, bool article) {
-  static const char* kPalette[] = {"#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
-                                   "#bcbd22"};
+  static const char* kPalette[] = {"#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e",
+                                   "#17becf", "#8c564b", "#e377c2", "#bcbd22"};
   return article ? "#d62728" : kPalette[i % (sizeof kPalette / sizeof kPalette[0])];
 }
 
@@ -72,8 +72,8 @@ Scenario ReplayScenario(const nimscaler::app::DemandTrace& trace, const std::str
 }
 
 const std::vector<std::string>& DeploymentKeys() {
-  static const std::vector<std::string> keys = {"endpoints", "service", "dnsName", "port",  "scheme",
-                                                "metricsPath", "engine", "model",  "scrapeInterval"};
+  static const std::vector<std::string> keys = {"endpoints",   "service", "dnsName", "port",          "scheme",
+                                                "metricsPath", "engine",  "model",   "scrapeInterval"};
   return keys;
 }
 
@@ -124,7 +124,8 @@ std::string ReplaySvg(const Scenario& s, const std::vector<Result>& results, con
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
     << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   o << "<text x=\"" << left << "\" y=\"20\" font-size=\"15\" font-weight=\"bold\">" << s.title << "</text>\n";
-  o << "<text x=\"" << left << "\" y=\"38\">recorded arrivals (grey, right axis), recorded ready pods (black dashes), "
+  o << "<text x=\"" << left
+    << "\" y=\"38\">recorded arrivals (grey, right axis), recorded ready pods (black dashes), "
        "spec.replicas per configuration</text>\n";
   for (double y : {y1, y2})
     o << "<rect x=\"" << left << "\" y=\"" << y << "\" width=\"" << pw << "\" height=\"" << panel
@@ -174,8 +175,8 @@ std::string ReplaySvg(const Scenario& s, const std::vector<Result>& results, con
     o << "\"/>\n";
     double lx = left + (pw / 2) * double(i % 2), ly = y2 + panel + 40 + 18 * double(i / 2);
     o << "<rect x=\"" << lx << "\" y=\"" << ly - 5 << "\" width=\"14\" height=\"4\" fill=\"" << col << "\"/>"
-      << "<text x=\"" << lx + 18 << "\" y=\"" << ly << "\">" << r->policy << ": " << Num(r->breach_s)
-      << " s breach, " << Num(r->replica_min, 1) << " replica-min, max " << r->max_spec << "</text>\n";
+      << "<text x=\"" << lx + 18 << "\" y=\"" << ly << "\">" << r->policy << ": " << Num(r->breach_s) << " s breach, "
+      << Num(r->replica_min, 1) << " replica-min, max " << r->max_spec << "</text>\n";
   }
   o << "</svg>\n";
   return o.str();

@@ -227,8 +227,10 @@ Result Run(const Scenario& s, const Policy& p, const RunOptions& o) {
     c.AdvanceTo(t);
     while (next_load < s.load.size() && s.load[next_load].at <= t) {
       const LoadPoint& lp = s.load[next_load++];
-      if (lp.rate > 0) c.SetRate(lp.rate);
-      else c.SetConcurrency(lp.concurrency);
+      if (lp.rate > 0)
+        c.SetRate(lp.rate);
+      else
+        c.SetConcurrency(lp.concurrency);
     }
     if (spec_at_stress < 0 && t >= s.stress_at) spec_at_stress = replicas;
 
@@ -248,12 +250,14 @@ Result Run(const Scenario& s, const Policy& p, const RunOptions& o) {
           ++snap->discovered;
           if (!pod->Ready() || pod->faults.dead) continue;
           std::string url = "http://" + pod->name + ":8000/v1/metrics";
-          auto scraped = source->Extract(nimemu::RenderMetrics(*pod, model, 0),
-                                         "text/plain; version=0.0.4; charset=utf-8");
+          auto scraped =
+              source->Extract(nimemu::RenderMetrics(*pod, model, 0), "text/plain; version=0.0.4; charset=utf-8");
           ns::signals::PodReading reading;
           reading.endpoint = url;
-          if (scraped.ok()) reading = ns::sources::ReadingFromScrape(url, scraped.value(), At(t));
-          else reading.error = scraped.status().message();
+          if (scraped.ok())
+            reading = ns::sources::ReadingFromScrape(url, scraped.value(), At(t));
+          else
+            reading.error = scraped.status().message();
           snap->pods.push_back(std::move(reading));
         }
         last = evaluator->Update(snap, At(t));
@@ -334,16 +338,14 @@ std::string GoalVerdict(const Scenario& s, const std::vector<Result>& results) {
   for (const auto& r : results) {
     if (r.scenario != s.name || r.policy == "article" || !r.ran) continue;
     bool with_startup = r.policy.size() > 8 && r.policy.compare(r.policy.size() - 8, 8, "-startup") == 0;
-    if (with_startup &&
-        (!startup || r.breach_s < startup->breach_s))
-      startup = &r;
+    if (with_startup && (!startup || r.breach_s < startup->breach_s)) startup = &r;
     double share = art->replica_min > 0 ? r.replica_min / art->replica_min : 0;
     std::string desc = r.policy + " " + Num(r.breach_s) + " s at " + Num(100 * share) + " % of its replica-minutes";
     if (share <= 1.10 && r.breach_s < best_ok_breach) best_ok_breach = r.breach_s, best_ok = desc;
     if (r.breach_s < best_any_breach) best_any_breach = r.breach_s, best_any = desc;
   }
-  std::string out = s.name + (s.goal ? "" : " (the goal is not set for this scenario)") + ": article " + Num(art->breach_s) + " SLO-breach s, " + Num(art->replica_min, 1) +
-                    " replica-min; ";
+  std::string out = s.name + (s.goal ? "" : " (the goal is not set for this scenario)") + ": article " +
+                    Num(art->breach_s) + " SLO-breach s, " + Num(art->replica_min, 1) + " replica-min; ";
   if (art->breach_s <= 0) {
     out += "the article never breaches, so \"50 % fewer\" cannot be met";
     if (!best_any.empty()) out += " (best nim-scaler: " + best_any + ")";
@@ -481,8 +483,8 @@ std::string ScenarioSvg(const Scenario& s, const std::vector<Result>& results, d
     double lx = left + (pw / 2) * (li % 2), ly = H - 44 + 18 * (li / 2);
     ++li;
     o << "<rect x=\"" << lx << "\" y=\"" << ly - 5 << "\" width=\"14\" height=\"4\" fill=\"" << col << "\"/>"
-      << "<text x=\"" << lx + 18 << "\" y=\"" << ly << "\">" << r->policy << ": " << Num(r->breach_s)
-      << " s breach, " << Num(r->replica_min, 1) << " replica-min</text>\n";
+      << "<text x=\"" << lx + 18 << "\" y=\"" << ly << "\">" << r->policy << ": " << Num(r->breach_s) << " s breach, "
+      << Num(r->replica_min, 1) << " replica-min</text>\n";
   }
   o << "</svg>\n";
   return o.str();

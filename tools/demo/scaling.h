@@ -31,11 +31,11 @@ struct LoadPoint {
 };
 
 struct Scenario {
-  std::string name;         ///< short id: article, burst, ramp, idle-burst, long-context
-  std::string title;        ///< one line for tables and plots
-  double duration = 0;      ///< simulated seconds
-  double stress_at = 0;     ///< when demand first grows (react time is measured from here)
-  nimemu::LoadShape shape;  ///< request sizes
+  std::string name;             ///< short id: article, burst, ramp, idle-burst, long-context
+  std::string title;            ///< one line for tables and plots
+  double duration = 0;          ///< simulated seconds
+  double stress_at = 0;         ///< when demand first grows (react time is measured from here)
+  nimemu::LoadShape shape;      ///< request sizes
   std::vector<LoadPoint> load;  ///< sorted by `at`; the first is at 0
   /// Part of the acceptance goal (issue 13): nim-scaler's best policy should breach at least
   /// 50 % less than the article's at no more than 110 % of its replica-minutes.
@@ -53,11 +53,11 @@ std::vector<Scenario> Scenarios();
 LoadPoint LoadAt(const Scenario& s, double t);
 
 struct Policy {
-  std::string name;   ///< article, nim-default, nim-kv, nim-ttft, nim-startup, nim-kv-startup
+  std::string name;  ///< article, nim-default, nim-kv, nim-ttft, nim-startup, nim-kv-startup
   std::string title;
-  bool article = false;  ///< the HPA-on-KV-cache configuration instead of nim-scaler
+  bool article = false;                         ///< the HPA-on-KV-cache configuration instead of nim-scaler
   std::map<std::string, std::string> metadata;  ///< nim-scaler trigger keys (beside engine, scrapeInterval)
-  int min_replicas = 0;  ///< KEDA minReplicaCount (article: the HPA's minReplicas)
+  int min_replicas = 0;                         ///< KEDA minReplicaCount (article: the HPA's minReplicas)
 };
 
 std::vector<Policy> Policies();
@@ -82,13 +82,13 @@ struct Sample {
 struct Result {
   std::string scenario, policy;
   bool ran = false;
-  std::string error;        ///< why the policy could not run (e.g. a key this build lacks)
-  double react_s = -1;      ///< stress_at -> first scale-up at or after it (-1: never)
-  double breach_s = 0;      ///< seconds with p95 TTFT above the SLO
-  double replica_min = 0;   ///< pod-minutes (starting, ready and terminating pods)
-  long waited = 0;          ///< requests scheduled more than 1 s after they were sent (or still pending so)
-  long requests = 0;        ///< requests that got a first token or were abandoned
-  long abandoned = 0;       ///< requests whose client gave up waiting (counted in `waited`)
+  std::string error;       ///< why the policy could not run (e.g. a key this build lacks)
+  double react_s = -1;     ///< stress_at -> first scale-up at or after it (-1: never)
+  double breach_s = 0;     ///< seconds with p95 TTFT above the SLO
+  double replica_min = 0;  ///< pod-minutes (starting, ready and terminating pods)
+  long waited = 0;         ///< requests scheduled more than 1 s after they were sent (or still pending so)
+  long requests = 0;       ///< requests that got a first token or were abandoned
+  long abandoned = 0;      ///< requests whose client gave up waiting (counted in `waited`)
   int max_spec = 0;
   std::vector<Sample> samples;  ///< one per simulated second
 };

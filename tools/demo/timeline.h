@@ -7,14 +7,14 @@
 namespace demo {
 
 struct Side {
-  double kv = 0;        ///< mean KV use over ready pods (0-1)
-  int waiting = 0;      ///< waiting in pods plus held by the Service
+  double kv = 0;    ///< mean KV use over ready pods (0-1)
+  int waiting = 0;  ///< waiting in pods plus held by the Service
   int running = 0;
   double p95_ttft = 0;  ///< client-side, trailing 30 s, pending requests by age
   double value = 0;     ///< the metric the controller last saw (replicas it asks for)
   int spec = 0;         ///< Deployment spec.replicas
   int ready = 0, pods = 0;
-  int active = -1;      ///< KEDA activity (-1: not applicable)
+  int active = -1;  ///< KEDA activity (-1: not applicable)
 };
 
 struct Row {

@@ -23,8 +23,7 @@ std::string RenderMetrics(const Pod& pod, const PodModel& model, double process_
 /// counting the requests the Service holds for want of a ready pod plus those it has passed to
 /// a pod and that have not finished (waiting or running there), as the interceptor counts held
 /// and proxied requests together (issue 18 item 4).
-std::string RenderFrontDoor(const ClusterView& view, const std::string& namespace_,
-                            const std::string& service);
+std::string RenderFrontDoor(const ClusterView& view, const std::string& namespace_, const std::string& service);
 
 /// Python's repr of a float, as prometheus_client prints values ("1.0", "0.25", "1e-05").
 std::string PyFloat(double v);

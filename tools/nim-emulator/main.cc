@@ -37,9 +37,7 @@ const char* kUsage =
     "Control API: GET /state; POST /load?concurrency=N|rate=R; POST /replicas?replicas=N;\n"
     "  POST /faults?pod=NAME&slow=3&dead=true&garbage=true&renamed=true (JSON bodies work too)\n";
 
-bool Pair(const char* s, double* a, double* b) {
-  return std::sscanf(s, "%lf:%lf", a, b) == 2;
-}
+bool Pair(const char* s, double* a, double* b) { return std::sscanf(s, "%lf:%lf", a, b) == 2; }
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,29 +53,55 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--pods") o.replicas = std::atoi(next());
-    else if (a == "--engine") o.model.engine = next();
-    else if (a == "--model") o.model.model_name = next();
-    else if (a == "--concurrency") concurrency = std::atoi(next());
-    else if (a == "--rate") rate = std::atof(next());
-    else if (a == "--input-tokens") { if (!Pair(next(), &o.shape.input_mean, &o.shape.input_stddev)) return 2; }
-    else if (a == "--output-tokens") { if (!Pair(next(), &o.shape.output_mean, &o.shape.output_stddev)) return 2; }
-    else if (a == "--kv-capacity") o.model.kv_capacity_tokens = std::atoll(next());
-    else if (a == "--max-running") o.model.max_running = std::atoi(next());
-    else if (a == "--startup-delay") o.model.startup_delay_s = std::atof(next());
-    else if (a == "--cold-start") o.initial_ready = false;
-    else if (a == "--compression") o.compression = std::atof(next());
-    else if (a == "--seed") o.seed = std::strtoull(next(), nullptr, 10);
-    else if (a == "--control-port") control_port = std::atoi(next());
-    else if (a == "--kube-port") kube_port = std::atoi(next());
-    else if (a == "--listen") o.listen_address = next();
-    else if (a == "--pod-port") o.pod_port = std::atoi(next());
-    else if (a == "--namespace") o.namespace_ = next();
-    else if (a == "--service") o.service = next();
-    else if (a == "--port-name") o.port_name = next();
-    else if (a == "--duration") duration = std::atof(next());
-    else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
-    else { std::fprintf(stderr, "nim-emulator: unknown flag %s\n%s", a.c_str(), kUsage); return 2; }
+    if (a == "--pods")
+      o.replicas = std::atoi(next());
+    else if (a == "--engine")
+      o.model.engine = next();
+    else if (a == "--model")
+      o.model.model_name = next();
+    else if (a == "--concurrency")
+      concurrency = std::atoi(next());
+    else if (a == "--rate")
+      rate = std::atof(next());
+    else if (a == "--input-tokens") {
+      if (!Pair(next(), &o.shape.input_mean, &o.shape.input_stddev)) return 2;
+    } else if (a == "--output-tokens") {
+      if (!Pair(next(), &o.shape.output_mean, &o.shape.output_stddev)) return 2;
+    } else if (a == "--kv-capacity")
+      o.model.kv_capacity_tokens = std::atoll(next());
+    else if (a == "--max-running")
+      o.model.max_running = std::atoi(next());
+    else if (a == "--startup-delay")
+      o.model.startup_delay_s = std::atof(next());
+    else if (a == "--cold-start")
+      o.initial_ready = false;
+    else if (a == "--compression")
+      o.compression = std::atof(next());
+    else if (a == "--seed")
+      o.seed = std::strtoull(next(), nullptr, 10);
+    else if (a == "--control-port")
+      control_port = std::atoi(next());
+    else if (a == "--kube-port")
+      kube_port = std::atoi(next());
+    else if (a == "--listen")
+      o.listen_address = next();
+    else if (a == "--pod-port")
+      o.pod_port = std::atoi(next());
+    else if (a == "--namespace")
+      o.namespace_ = next();
+    else if (a == "--service")
+      o.service = next();
+    else if (a == "--port-name")
+      o.port_name = next();
+    else if (a == "--duration")
+      duration = std::atof(next());
+    else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "nim-emulator: unknown flag %s\n%s", a.c_str(), kUsage);
+      return 2;
+    }
   }
   if (o.model.engine != "nim" && o.model.engine != "vllm" && o.model.engine != "sglang") {
     std::fprintf(stderr, "nim-emulator: --engine must be nim, vllm or sglang\n");
@@ -96,23 +120,24 @@ int main(int argc, char** argv) {
   }
   if (o.pod_port > 0) {  // a container's probes and Service expect this very port
     bool bound = false;
-    for (auto& e : emu.Endpoints())
-      bound |= e.url.find(":" + std::to_string(o.pod_port) + "/") != std::string::npos;
+    for (auto& e : emu.Endpoints()) bound |= e.url.find(":" + std::to_string(o.pod_port) + "/") != std::string::npos;
     if (!bound) {
-      std::fprintf(stderr, "nim-emulator: cannot bind --pod-port %d on %s\n", o.pod_port,
-                   o.listen_address.c_str());
+      std::fprintf(stderr, "nim-emulator: cannot bind --pod-port %d on %s\n", o.pod_port, o.listen_address.c_str());
       emu.Stop();
       return 1;
     }
   }
   emu.With([&](nimemu::Cluster& c) {
-    if (rate > 0) c.SetRate(rate);
-    else c.SetConcurrency(concurrency);
+    if (rate > 0)
+      c.SetRate(rate);
+    else
+      c.SetConcurrency(concurrency);
   });
-  std::printf("nim-emulator: control=http://127.0.0.1:%d kube=%s frontdoor=%s namespace=%s service=%s engine=%s "
-              "compression=%g\n",
-              emu.control_port(), emu.kube_url().c_str(), emu.frontdoor_url().c_str(), o.namespace_.c_str(),
-              o.service.c_str(), o.model.engine.c_str(), o.compression);
+  std::printf(
+      "nim-emulator: control=http://127.0.0.1:%d kube=%s frontdoor=%s namespace=%s service=%s engine=%s "
+      "compression=%g\n",
+      emu.control_port(), emu.kube_url().c_str(), emu.frontdoor_url().c_str(), o.namespace_.c_str(), o.service.c_str(),
+      o.model.engine.c_str(), o.compression);
   for (auto& u : emu.ReadyPodUrls()) std::printf("pod %s\n", u.c_str());
   std::fflush(stdout);
   // Bounded by --duration or a signal.

@@ -13,10 +13,7 @@ namespace nimemu {
 
 namespace {
 
-double WallNow() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+double WallNow() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 std::string QueryParam(const mg_request_info* ri, const char* key) {
   if (!ri->query_string) return "";
@@ -49,26 +46,28 @@ std::string Suffix(const std::string& s) {
 }  // namespace
 
 void Reply(mg_connection* c, int status, const std::string& content_type, const std::string& body) {
-  const char* reason = status == 200 ? "OK" : status == 404 ? "Not Found" : status == 400 ? "Bad Request"
-                       : status == 410 ? "Gone" : status == 503 ? "Service Unavailable" : "Error";
-  mg_printf(c,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-            status, reason, content_type.c_str(), body.size());
+  const char* reason = status == 200   ? "OK"
+                       : status == 404 ? "Not Found"
+                       : status == 400 ? "Bad Request"
+                       : status == 410 ? "Gone"
+                       : status == 503 ? "Service Unavailable"
+                                       : "Error";
+  mg_printf(c, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", status, reason,
+            content_type.c_str(), body.size());
   mg_write(c, body.data(), body.size());
 }
 
 Listener::~Listener() { Stop(); }
 
-int Listener::Dispatch(mg_connection* conn, void* self) {
-  return static_cast<Listener*>(self)->handler_(conn);
-}
+int Listener::Dispatch(mg_connection* conn, void* self) { return static_cast<Listener*>(self)->handler_(conn); }
 
 bool Listener::Start(int port, int threads, Handler handler, const std::string& host) {
   handler_ = std::move(handler);
   std::string ports = host + ":" + std::to_string(port);
   std::string nthreads = std::to_string(threads);
-  const char* opts[] = {"listening_ports", ports.c_str(), "num_threads", nthreads.c_str(),
-                        "request_timeout_ms", "2000", "enable_keep_alive", "no", nullptr};
+  const char* opts[] = {
+      "listening_ports",   ports.c_str(), "num_threads", nthreads.c_str(), "request_timeout_ms", "2000",
+      "enable_keep_alive", "no",          nullptr};
   mg_callbacks cb;
   std::memset(&cb, 0, sizeof cb);
   cb.log_message = [](const mg_connection*, const char*) { return 1; };  // quiet
@@ -96,13 +95,15 @@ bool Emulator::Start(int control_port, int kube_port) {
   static std::once_flag once;
   std::call_once(once, [] { mg_init_library(0); });
   start_wall_ = WallNow();
-  process_start_ = double(std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count());
+  process_start_ = double(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   const std::string& host = options_.listen_address;
-  if (!control_.Start(control_port, 4, [this](mg_connection* c) { return HandleControl(c); }, host))
+  if (!control_.Start(
+          control_port, 4, [this](mg_connection* c) { return HandleControl(c); }, host))
     return false;
-  if (!kube_.Start(kube_port, 16, [this](mg_connection* c) { return HandleKube(c); }, host)) return false;
+  if (!kube_.Start(
+          kube_port, 16, [this](mg_connection* c) { return HandleKube(c); }, host))
+    return false;
   Sync();
   if (!options_.manual_time) ticker_ = std::thread([this] { Ticker(); });
   return true;
@@ -177,8 +178,7 @@ void Emulator::Sync() {
     if (cluster_.generation() == last_generation_) return;
     last_generation_ = cluster_.generation();
     for (auto& p : cluster_.pods())
-      want.push_back({p->name, p->Ready() && !p->faults.dead, p->phase == PodPhase::kTerminating,
-                      p->faults.dead});
+      want.push_back({p->name, p->Ready() && !p->faults.dead, p->phase == PodPhase::kTerminating, p->faults.dead});
   }
   // 2. Start and stop listeners outside the cluster lock (mg_stop waits for handlers).
   std::map<std::string, int> ports;
@@ -236,8 +236,7 @@ void Emulator::Sync() {
       s.rv = ++rv_;
       slices_[w.name] = s;
       emit("ADDED", w.name, s);
-    } else if (it->second.port != s.port || it->second.ready != s.ready ||
-               it->second.terminating != s.terminating) {
+    } else if (it->second.port != s.port || it->second.ready != s.ready || it->second.terminating != s.terminating) {
       s.rv = ++rv_;
       it->second = s;
       emit("MODIFIED", w.name, s);
@@ -271,17 +270,13 @@ std::string Emulator::SliceJson(const std::string& pod, const SliceState& s) con
          {{"kubernetes.io/service-name", options_.service},
           {"endpointslice.kubernetes.io/managed-by", "endpointslice-controller.k8s.io"}}}}},
       {"addressType", "IPv4"},
-      {"endpoints",
-       nlohmann::json::array({{{"addresses", {"127.0.0.1"}},
-                               {"conditions",
-                                {{"ready", s.ready},
-                                 {"serving", s.ready || s.terminating},
-                                 {"terminating", s.terminating}}},
-                               {"nodeName", "emulated-node"},
-                               {"targetRef",
-                                {{"kind", "Pod"}, {"name", pod}, {"namespace", options_.namespace_}}}}})},
-      {"ports", nlohmann::json::array(
-                    {{{"name", options_.port_name}, {"port", s.port}, {"protocol", "TCP"}}})}};
+      {"endpoints", nlohmann::json::array(
+                        {{{"addresses", {"127.0.0.1"}},
+                          {"conditions",
+                           {{"ready", s.ready}, {"serving", s.ready || s.terminating}, {"terminating", s.terminating}}},
+                          {"nodeName", "emulated-node"},
+                          {"targetRef", {{"kind", "Pod"}, {"name", pod}, {"namespace", options_.namespace_}}}}})},
+      {"ports", nlohmann::json::array({{{"name", options_.port_name}, {"port", s.port}, {"protocol", "TCP"}}})}};
   return j.dump();
 }
 
@@ -298,19 +293,20 @@ std::string Emulator::ListJson() {
 int Emulator::HandleKube(mg_connection* c) {
   const mg_request_info* ri = mg_get_request_info(c);
   std::string uri = ri->local_uri ? ri->local_uri : "";
-  std::string want_path =
-      "/apis/discovery.k8s.io/v1/namespaces/" + options_.namespace_ + "/endpointslices";
+  std::string want_path = "/apis/discovery.k8s.io/v1/namespaces/" + options_.namespace_ + "/endpointslices";
   auto status = [&](int code, const std::string& reason, const std::string& msg) {
-    nlohmann::json st = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
-                         {"status", "Failure"}, {"message", msg}, {"reason", reason}, {"code", code}};
+    nlohmann::json st = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
+                         {"status", "Failure"}, {"message", msg},     {"reason", reason},
+                         {"code", code}};
     Reply(c, code, "application/json", st.dump());
     return 1;
   };
   if (uri != want_path) {
-    if (uri.rfind("/apis/discovery.k8s.io/v1/namespaces/", 0) == 0 &&
-        uri.size() > 15 && uri.substr(uri.size() - 15) == "/endpointslices") {
+    if (uri.rfind("/apis/discovery.k8s.io/v1/namespaces/", 0) == 0 && uri.size() > 15 &&
+        uri.substr(uri.size() - 15) == "/endpointslices") {
       // Another namespace: an empty list, as the real API gives for a namespace with no slices.
-      nlohmann::json j = {{"apiVersion", "discovery.k8s.io/v1"}, {"kind", "EndpointSliceList"},
+      nlohmann::json j = {{"apiVersion", "discovery.k8s.io/v1"},
+                          {"kind", "EndpointSliceList"},
                           {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
                           {"items", nlohmann::json::array()}};
       if (QueryParam(ri, "watch") != "1" && QueryParam(ri, "watch") != "true") {
@@ -341,26 +337,28 @@ int Emulator::HandleKube(mg_connection* c) {
   uint64_t from = 0;
   std::string rv_param = QueryParam(ri, "resourceVersion");
   if (!rv_param.empty()) from = std::strtoull(rv_param.c_str(), nullptr, 10);
-  bool bookmarks = QueryParam(ri, "allowWatchBookmarks") == "true" ||
-                   QueryParam(ri, "allowWatchBookmarks") == "1";
+  bool bookmarks = QueryParam(ri, "allowWatchBookmarks") == "true" || QueryParam(ri, "allowWatchBookmarks") == "1";
   double timeout = 300;
   std::string ts = QueryParam(ri, "timeoutSeconds");
   if (!ts.empty()) timeout = std::max(1.0, std::strtod(ts.c_str(), nullptr));
-  mg_printf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-               "Connection: close\r\n\r\n");
+  mg_printf(c,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: close\r\n\r\n");
   auto send = [&](const std::string& s) { return mg_send_chunk(c, s.data(), unsigned(s.size())) > 0; };
   double deadline = WallNow() + timeout;
   double next_bookmark = WallNow() + 1;
   std::unique_lock<std::mutex> lk(mu_);
-  if (match && uri == want_path && from > 0 && !events_.empty() && from + 1 < events_.front().rv &&
-      from < rv_) {
-    nlohmann::json ev = {{"type", "ERROR"},
-                         {"object",
-                          {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
-                           {"status", "Failure"},
-                           {"message", "too old resource version: " + rv_param + " (" +
-                                           std::to_string(events_.front().rv - 1) + ")"},
-                           {"reason", "Expired"}, {"code", 410}}}};
+  if (match && uri == want_path && from > 0 && !events_.empty() && from + 1 < events_.front().rv && from < rv_) {
+    nlohmann::json ev = {
+        {"type", "ERROR"},
+        {"object",
+         {{"kind", "Status"},
+          {"apiVersion", "v1"},
+          {"metadata", nlohmann::json::object()},
+          {"status", "Failure"},
+          {"message", "too old resource version: " + rv_param + " (" + std::to_string(events_.front().rv - 1) + ")"},
+          {"reason", "Expired"},
+          {"code", 410}}}};
     lk.unlock();
     send(ev.dump() + "\n");
     mg_send_chunk(c, "", 0);
@@ -371,7 +369,8 @@ int Emulator::HandleKube(mg_connection* c) {
     std::vector<std::string> lines;
     if (match && uri == want_path)
       for (auto& [pod, s] : slices_)
-        lines.push_back(nlohmann::json({{"type", "ADDED"}, {"object", nlohmann::json::parse(SliceJson(pod, s))}}).dump() + "\n");
+        lines.push_back(
+            nlohmann::json({{"type", "ADDED"}, {"object", nlohmann::json::parse(SliceJson(pod, s))}}).dump() + "\n");
     from = rv_;
     lk.unlock();
     for (auto& l : lines)
@@ -389,7 +388,8 @@ int Emulator::HandleKube(mg_connection* c) {
     if (out.empty() && bookmarks && WallNow() >= next_bookmark) {
       nlohmann::json bm = {{"type", "BOOKMARK"},
                            {"object",
-                            {{"kind", "EndpointSlice"}, {"apiVersion", "discovery.k8s.io/v1"},
+                            {{"kind", "EndpointSlice"},
+                             {"apiVersion", "discovery.k8s.io/v1"},
                              {"metadata", {{"resourceVersion", std::to_string(rv_)}}}}}};
       out.push_back(bm.dump() + "\n");
       next_bookmark = WallNow() + 1;
@@ -422,8 +422,7 @@ int Emulator::HandlePod(mg_connection* c, const std::string& name) {
     } else if (uri == "/v1/health/ready") {
       code = p->Ready() ? 200 : 503;
       body = p->Ready() ? "ready\n" : "starting\n";
-    } else if (uri == MetricsPath(options_.model.engine) || uri == "/metrics" ||
-               uri == "/v1/metrics") {
+    } else if (uri == MetricsPath(options_.model.engine) || uri == "/metrics" || uri == "/v1/metrics") {
       if (p->phase == PodPhase::kStarting) {
         code = 503;
         body = "model is loading\n";
@@ -462,21 +461,29 @@ int Emulator::HandleControl(mg_connection* c) {
   for (const char* k : {"concurrency", "rate", "replicas", "slow", "dead", "garbage", "renamed", "pod"}) {
     std::string v = QueryParam(ri, k);
     if (v.empty()) continue;
-    if (std::string(k) == "pod") in[k] = v;
-    else if (v == "true" || v == "false") in[k] = v == "true";
-    else in[k] = std::strtod(v.c_str(), nullptr);
+    if (std::string(k) == "pod")
+      in[k] = v;
+    else if (v == "true" || v == "false")
+      in[k] = v == "true";
+    else
+      in[k] = std::strtod(v.c_str(), nullptr);
   }
   nlohmann::json out;
   int code = 200;
   {
     std::lock_guard<std::mutex> g(mu_);
     if (uri == "/load" && method == "POST") {
-      if (in.contains("rate")) cluster_.SetRate(in["rate"].get<double>());
-      else if (in.contains("concurrency")) cluster_.SetConcurrency(in["concurrency"].get<int>());
-      else code = 400;
+      if (in.contains("rate"))
+        cluster_.SetRate(in["rate"].get<double>());
+      else if (in.contains("concurrency"))
+        cluster_.SetConcurrency(in["concurrency"].get<int>());
+      else
+        code = 400;
     } else if (uri == "/replicas" && method == "POST") {
-      if (in.contains("replicas")) cluster_.SetReplicas(in["replicas"].get<int>());
-      else code = 400;
+      if (in.contains("replicas"))
+        cluster_.SetReplicas(in["replicas"].get<int>());
+      else
+        code = 400;
     } else if (uri == "/faults" && method == "POST") {
       Faults f;
       f.slow_factor = in.value("slow", 1.0);
@@ -488,10 +495,18 @@ int Emulator::HandleControl(mg_connection* c) {
       code = 404;
     }
     ClusterView v = cluster_.View();
-    out = {{"time", v.now}, {"replicas", cluster_.replicas()}, {"pods", v.pods}, {"ready", v.ready},
-           {"starting", v.starting}, {"terminating", v.terminating}, {"running", v.running},
-           {"waiting", v.waiting}, {"held", v.held}, {"kv_avg", v.kv_avg_ready},
-           {"concurrency", v.load_concurrency}, {"rate", v.load_rate},
+    out = {{"time", v.now},
+           {"replicas", cluster_.replicas()},
+           {"pods", v.pods},
+           {"ready", v.ready},
+           {"starting", v.starting},
+           {"terminating", v.terminating},
+           {"running", v.running},
+           {"waiting", v.waiting},
+           {"held", v.held},
+           {"kv_avg", v.kv_avg_ready},
+           {"concurrency", v.load_concurrency},
+           {"rate", v.load_rate},
            {"p95_ttft_30s", cluster_.TtftQuantile(0.95, 30)}};
     nlohmann::json pods = nlohmann::json::array();
     for (auto& p : cluster_.pods()) {
@@ -499,10 +514,16 @@ int Emulator::HandleControl(mg_connection* c) {
       const char* phase = p->phase == PodPhase::kStarting ? "Starting"
                           : p->phase == PodPhase::kReady  ? "Ready"
                                                           : "Terminating";
-      pods.push_back({{"name", p->name}, {"phase", phase}, {"port", port}, {"kv", p->KvUse()},
-                      {"running", p->running.size()}, {"waiting", p->waiting.size()},
-                      {"dead", p->faults.dead}, {"slow", p->faults.slow_factor},
-                      {"garbage", p->faults.garbage}, {"renamed", p->faults.renamed}});
+      pods.push_back({{"name", p->name},
+                      {"phase", phase},
+                      {"port", port},
+                      {"kv", p->KvUse()},
+                      {"running", p->running.size()},
+                      {"waiting", p->waiting.size()},
+                      {"dead", p->faults.dead},
+                      {"slow", p->faults.slow_factor},
+                      {"garbage", p->faults.garbage},
+                      {"renamed", p->faults.renamed}});
     }
     out["pod_list"] = pods;
     if (code != 200) out["error"] = code == 404 ? "no such route or pod" : "missing parameter";
@@ -518,9 +539,7 @@ std::vector<Emulator::PodEndpoint> Emulator::Endpoints() {
   for (auto& p : cluster_.pods()) {
     auto it = slices_.find(p->name);
     if (it == slices_.end()) continue;
-    out.push_back({p->name,
-                   "http://127.0.0.1:" + std::to_string(it->second.port) +
-                       MetricsPath(options_.model.engine),
+    out.push_back({p->name, "http://127.0.0.1:" + std::to_string(it->second.port) + MetricsPath(options_.model.engine),
                    it->second.ready});
   }
   return out;
@@ -532,8 +551,7 @@ std::vector<std::string> Emulator::ReadyPodUrls() {
   for (auto& p : cluster_.pods()) {
     auto it = slices_.find(p->name);
     if (p->Ready() && it != slices_.end() && it->second.ready)
-      urls.push_back("http://127.0.0.1:" + std::to_string(it->second.port) +
-                     MetricsPath(options_.model.engine));
+      urls.push_back("http://127.0.0.1:" + std::to_string(it->second.port) + MetricsPath(options_.model.engine));
   }
   return urls;
 }

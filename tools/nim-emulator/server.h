@@ -81,9 +81,7 @@ class Emulator {
   std::string kube_url() const { return "http://127.0.0.1:" + std::to_string(kube_port()); }
 
   /// The front door's metrics URL (a `frontDoor:` for `frontDoorPreset: http-add-on`).
-  std::string frontdoor_url() const {
-    return "http://127.0.0.1:" + std::to_string(control_port()) + kFrontDoorPath;
-  }
+  std::string frontdoor_url() const { return "http://127.0.0.1:" + std::to_string(control_port()) + kFrontDoorPath; }
   /// What GET /frontdoor/metrics serves now.
   std::string FrontDoorMetrics();
 

@@ -26,44 +26,43 @@ uint64_t Histogram::Cumulative(size_t i) const {
 // NIM 1.x: tests/testdata/engines/nim-llm-1.x-llama3.1-8b-datadog-fixture.prom.
 static const std::vector<double> kTtft = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,
                                           0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0};
-static const std::vector<double> kItl = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,
-                                         0.3,  0.4,   0.5,  0.75,  1.0, 2.5};
+static const std::vector<double> kItl = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5};
 static const std::vector<double> kE2e = {1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0};
-static const std::vector<double> kTokens = {1,    2,    5,     10,    20,    50,    100,   200,
-                                            500,  1000, 2000,  5000,  10000, 20000, 50000, 100000};
+static const std::vector<double> kTokens = {1,   2,    5,    10,   20,    50,    100,   200,
+                                            500, 1000, 2000, 5000, 10000, 20000, 50000, 100000};
 // vLLM's request-phase buckets (request_latency_buckets in vllm/v1/metrics/loggers.py); used
 // for the queue-time histogram, which NIM 1.x does not expose but vLLM V1 does.
-static const std::vector<double> kQueue = {0.3,  0.5,  0.8,  1.0,  1.5,   2.0,   2.5,
-                                           5.0,  10.0, 15.0, 20.0, 30.0,  40.0,  50.0,
-                                           60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
+static const std::vector<double> kQueue = {0.3,  0.5,  0.8,  1.0,  1.5,   2.0,   2.5,   5.0,   10.0,   15.0,  20.0,
+                                           30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
 
 // vLLM V1 (vllm/v1/metrics/loggers.py): TTFT 1 ms - 2560 s, inter-token 10 ms - 80 s.
-static const std::vector<double> kVllmTtft = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,
-                                              0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0,
-                                              20.0,  40.0,  80.0, 160.0, 640.0, 2560.0};
-static const std::vector<double> kVllmItl = {0.01, 0.025, 0.05, 0.075, 0.1,  0.15, 0.2,
-                                             0.3,  0.4,   0.5,  0.75,  1.0,  2.5,  5.0,
-                                             7.5,  10.0,  20.0, 40.0,  80.0};
+static const std::vector<double> kVllmTtft = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,  0.25,  0.5,   0.75,
+                                              1.0,   2.5,   5.0,  7.5,  10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0};
+static const std::vector<double> kVllmItl = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,  0.3,  0.4, 0.5,
+                                             0.75, 1.0,   2.5,  5.0,   7.5, 10.0, 20.0, 40.0, 80.0};
 // SGLang: tests/testdata/emulator/sglang-v0.4-docs-llama3.1-8b.prom.
-static const std::vector<double> kSglTtft = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08,
-                                             0.1,   0.25,  0.5,  0.75, 1.0,  2.5,  5.0,
-                                             7.5,   10.0,  15.0, 20.0, 25.0, 30.0};
-static const std::vector<double> kSglE2e = {0.3, 0.5,  0.8,  1.0,  1.5,  2.0,  2.5, 5.0,
+static const std::vector<double> kSglTtft = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,  0.25, 0.5,
+                                             0.75,  1.0,   2.5,  5.0,  7.5,  10.0, 15.0, 20.0, 25.0, 30.0};
+static const std::vector<double> kSglE2e = {0.3,  0.5,  0.8,  1.0,  1.5,  2.0,  2.5, 5.0,
                                             10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0};
-static const std::vector<double> kSglTpot = {0.005, 0.01, 0.015, 0.02, 0.025, 0.03,
-                                             0.04,  0.05, 0.075, 0.1,  0.15,  0.2,
-                                             0.3,   0.4,  0.5,   0.75, 1.0,   2.5};
+static const std::vector<double> kSglTpot = {0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075,
+                                             0.1,   0.15, 0.2,   0.3,  0.4,   0.5,  0.75, 1.0,  2.5};
 
 PodCounters::PodCounters(const std::string& engine)
-    : ttft(engine == "vllm" ? kVllmTtft : engine == "sglang" ? kSglTtft : kTtft),
-      itl(engine == "vllm" ? kVllmItl : engine == "sglang" ? kSglTpot : kItl),
-      e2e(engine == "vllm" ? kQueue : engine == "sglang" ? kSglE2e : kE2e),
+    : ttft(engine == "vllm"     ? kVllmTtft
+           : engine == "sglang" ? kSglTtft
+                                : kTtft),
+      itl(engine == "vllm"     ? kVllmItl
+          : engine == "sglang" ? kSglTpot
+                               : kItl),
+      e2e(engine == "vllm"     ? kQueue
+          : engine == "sglang" ? kSglE2e
+                               : kE2e),
       queue(kQueue),
       prompt_len(kTokens),
       gen_len(kTokens) {}
 
-Cluster::Cluster(PodModel model, LoadShape shape, uint64_t seed, int initial_replicas,
-                 bool initial_ready)
+Cluster::Cluster(PodModel model, LoadShape shape, uint64_t seed, int initial_replicas, bool initial_ready)
     : model_(std::move(model)), shape_(shape), rng_(seed) {
   desired_replicas_ = initial_replicas;
   for (int i = 0; i < initial_replicas; ++i) {
@@ -211,8 +210,7 @@ bool Cluster::Admit(Pod& p, double slack) {
   // Admission reserves the request's final size so that decode never runs out of blocks
   // (no preemption); the gauge reports the blocks actually filled.
   int64_t reserved = 0;
-  for (auto& q : p.running)
-    reserved += (q.input_tokens + q.output_tokens + model_.block_size - 1) / model_.block_size;
+  for (auto& q : p.running) reserved += (q.input_tokens + q.output_tokens + model_.block_size - 1) / model_.block_size;
   int64_t need = (r.input_tokens + r.output_tokens + model_.block_size - 1) / model_.block_size;
   if (reserved + need > p.total_blocks) return false;
   r.admitted_at = std::max(p.clock, r.pod_arrival);
@@ -284,8 +282,7 @@ void Cluster::StepPod(Pod& p, double until) {
     }
     double dt = (model_.step_base_s + model_.step_per_seq_s * decode +
                  model_.step_per_seq2_s * double(decode) * double(decode) +
-                 model_.step_per_prefill_token_s * prefill_tokens +
-                 model_.step_per_kv_token_s * double(context)) *
+                 model_.step_per_prefill_token_s * prefill_tokens + model_.step_per_kv_token_s * double(context)) *
                 std::max(0.01, p.faults.slow_factor);
     double end = p.clock + dt;
     p.metrics.prompt_tokens += prefill_tokens;
@@ -315,8 +312,7 @@ void Cluster::StepPod(Pod& p, double until) {
         r.id = 0;  // marks the slot for removal
       }
     }
-    p.running.erase(std::remove_if(p.running.begin(), p.running.end(),
-                                   [](const Request& r) { return r.id == 0; }),
+    p.running.erase(std::remove_if(p.running.begin(), p.running.end(), [](const Request& r) { return r.id == 0; }),
                     p.running.end());
     p.clock = end;
     for (auto& r : done) {
@@ -406,8 +402,7 @@ void Cluster::AdvanceTo(double t) {
       Pod& p = *pods_[i];
       bool expired = now_ - p.terminating_since >= model_.drain_grace_s;
       bool starting = p.ready_at > p.terminating_since;
-      if (p.phase == PodPhase::kTerminating &&
-          (starting || (p.running.empty() && p.waiting.empty()) || expired)) {
+      if (p.phase == PodPhase::kTerminating && (starting || (p.running.empty() && p.waiting.empty()) || expired)) {
         std::vector<Request> orphans(p.running.begin(), p.running.end());
         orphans.insert(orphans.end(), p.waiting.begin(), p.waiting.end());
         for (auto& r : p.running) p.used_blocks -= r.blocks;

@@ -30,7 +30,7 @@ namespace nimemu {
 
 /// One engine's cumulative histogram with fixed upper bounds (Prometheus semantics).
 struct Histogram {
-  std::vector<double> bounds;  ///< finite upper bounds, ascending; +Inf is implicit
+  std::vector<double> bounds;    ///< finite upper bounds, ascending; +Inf is implicit
   std::vector<uint64_t> counts;  ///< per bound (non-cumulative), plus one for +Inf
   double sum = 0;
   uint64_t count = 0;
@@ -56,19 +56,19 @@ struct PodModel {
   // published NIM 1.8.0 llama-3.1-8b-instruct measurements (docs/emulator-calibration.md):
   // inter-token latency 4.6 ms at concurrency 1, 7.6 ms at 100, 12.7 ms at 200, 16.1 ms at
   // 250, so one pod's output throughput peaks near 13-16k tokens/s around concurrency 200.
-  double step_base_s = 0.0044;           ///< fixed cost of one engine step (weights read)
-  double step_per_seq_s = 0;             ///< added per decoding sequence in the step
-  double step_per_seq2_s = 1.5e-7;       ///< added per decoding sequence squared (fit)
+  double step_base_s = 0.0044;                 ///< fixed cost of one engine step (weights read)
+  double step_per_seq_s = 0;                   ///< added per decoding sequence in the step
+  double step_per_seq2_s = 1.5e-7;             ///< added per decoding sequence squared (fit)
   double step_per_prefill_token_s = 0.000016;  ///< per prompt token prefilled in the step
-  double step_per_kv_token_s = 1e-8;     ///< per context token read by the decoding sequences
+  double step_per_kv_token_s = 1e-8;           ///< per context token read by the decoding sequences
   /// A request admitted beside n running ones starts its prefill this much later: sched * n^2
   /// seconds (fit of the published TTFT: 120 ms at concurrency 100, 465 ms at 200, 606 ms at
   /// 250, where inter-token latency alone explains only 10-20 ms). Its prompt's KV blocks are
   /// held from admission.
   double sched_delay_per_seq_s = 0.001;
   double sched_delay_per_seq2_s = 2e-6;
-  double startup_delay_s = 150;          ///< pod creation -> ready (8B NIM, cached weights)
-  double drain_grace_s = 30;             ///< terminating pod finishes work for at most this long
+  double startup_delay_s = 150;  ///< pod creation -> ready (8B NIM, cached weights)
+  double drain_grace_s = 30;     ///< terminating pod finishes work for at most this long
 };
 
 /// Request sizes. Defaults follow the article's genai-perf runs.
@@ -89,15 +89,15 @@ enum class PodPhase { kStarting, kReady, kTerminating };
 
 /// Faults a test or the demo can inject into one pod.
 struct Faults {
-  double slow_factor = 1;     ///< every step takes this many times longer
-  bool dead = false;          ///< stops stepping and stops answering scrapes
-  bool garbage = false;       ///< metrics endpoint answers with unparsable text
-  bool renamed = false;       ///< metrics served under renamed names (as after an upgrade)
+  double slow_factor = 1;  ///< every step takes this many times longer
+  bool dead = false;       ///< stops stepping and stops answering scrapes
+  bool garbage = false;    ///< metrics endpoint answers with unparsable text
+  bool renamed = false;    ///< metrics served under renamed names (as after an upgrade)
 };
 
 struct Request {
   uint64_t id = 0;
-  int user = -1;            ///< closed-loop user, or -1 for open-loop arrivals
+  int user = -1;  ///< closed-loop user, or -1 for open-loop arrivals
   int input_tokens = 0, output_tokens = 0;
   double sent_at = 0;       ///< client sent it (Service arrival)
   double pod_arrival = 0;   ///< reached the pod
@@ -105,8 +105,8 @@ struct Request {
   double prefill_from = 0;  ///< prefill may start at this engine time (scheduling delay)
   int prefilled = 0, generated = 0;
   double last_token_at = -1;
-  int64_t blocks = 0;       ///< KV blocks held
-  bool held = false;        ///< the Service held it at least once (no ready pod when it came)
+  int64_t blocks = 0;  ///< KV blocks held
+  bool held = false;   ///< the Service held it at least once (no ready pod when it came)
 };
 
 /// Per-pod metric state (what /v1/metrics shows).
@@ -117,12 +117,12 @@ struct PodCounters {
 };
 
 struct Pod {
-  int index = 0;             ///< stable ordinal for naming (pod-<index>)
+  int index = 0;  ///< stable ordinal for naming (pod-<index>)
   std::string name;
   PodPhase phase = PodPhase::kStarting;
   double created_at = 0, ready_at = 0, terminating_since = -1;
   Faults faults;
-  double clock = 0;          ///< engine time; may run ahead of cluster time by < one step
+  double clock = 0;  ///< engine time; may run ahead of cluster time by < one step
   std::deque<Request> waiting;
   std::vector<Request> running;
   int64_t used_blocks = 0, total_blocks = 0;
@@ -136,26 +136,26 @@ struct Pod {
 /// A finished first token or a finished request, as the client saw it.
 struct ClientEvent {
   double at = 0;
-  double ttft = 0;      ///< client-side time to first token (includes time held by the Service)
-  double waited = 0;    ///< Service hold + pod queue time before the request was scheduled
+  double ttft = 0;         ///< client-side time to first token (includes time held by the Service)
+  double waited = 0;       ///< Service hold + pod queue time before the request was scheduled
   bool abandoned = false;  ///< no first token: the client gave up (ttft = waited = its wait)
 };
 
 /// What the Service did with requests that found no ready pod: the scale-from-zero path
 /// (issue 18 item 4). A request counts once however long it is held.
 struct HeldStats {
-  uint64_t held = 0;        ///< requests the Service held at least once
-  uint64_t dropped = 0;     ///< of those, given up by their client before being scheduled
-  double first_sent = -1;   ///< when the first held request was sent (-1: none held yet)
-  double first_wait = -1;   ///< its wait, sent -> scheduled in a pod (-1: not scheduled yet)
-  double max_wait = 0;      ///< the longest such wait among held requests scheduled so far
+  uint64_t held = 0;       ///< requests the Service held at least once
+  uint64_t dropped = 0;    ///< of those, given up by their client before being scheduled
+  double first_sent = -1;  ///< when the first held request was sent (-1: none held yet)
+  double first_wait = -1;  ///< its wait, sent -> scheduled in a pod (-1: not scheduled yet)
+  double max_wait = 0;     ///< the longest such wait among held requests scheduled so far
 };
 
 /// Aggregates over the cluster at one instant (for tables and tests).
 struct ClusterView {
   double now = 0;
   int pods = 0, ready = 0, starting = 0, terminating = 0;
-  double kv_avg_ready = 0;   ///< mean KV use over ready pods
+  double kv_avg_ready = 0;  ///< mean KV use over ready pods
   double kv_sum = 0;
   int running = 0, waiting = 0, held = 0;  ///< held: at the Service with no ready pod
   int load_concurrency = 0;
@@ -164,8 +164,7 @@ struct ClusterView {
 
 class Cluster {
  public:
-  Cluster(PodModel model, LoadShape shape, uint64_t seed, int initial_replicas,
-          bool initial_ready = true);
+  Cluster(PodModel model, LoadShape shape, uint64_t seed, int initial_replicas, bool initial_ready = true);
 
   /// Runs the simulation up to `t` (seconds since start). t must not go backwards.
   void AdvanceTo(double t);
@@ -225,7 +224,7 @@ class Cluster {
   size_t rr_ = 0;
   std::deque<Request> held_;
   int concurrency_ = 0;
-  int active_users_ = 0;       ///< users with a request in flight
+  int active_users_ = 0;                       ///< users with a request in flight
   std::deque<std::pair<double, int>> starts_;  ///< (time, user) first requests not yet sent
   int next_user_ = 0;
   double rate_ = 0;

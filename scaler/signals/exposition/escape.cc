@@ -82,8 +82,7 @@ bool IsValidUtf8(std::string_view s) {
       if ((p[k] & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (p[k] & 0x3Fu);
     }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF)) {
       return false;
     }
     p += len;

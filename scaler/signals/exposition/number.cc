@@ -30,8 +30,7 @@ inline bool IsDigit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
 // Slow path for tokens the fast path cannot do exactly. `body` has no sign.
 std::optional<double> SlowParse(std::string_view body, bool negative) {
   double v = 0;
-  auto [ptr, ec] = std::from_chars(body.data(), body.data() + body.size(), v,
-                                   std::chars_format::general);
+  auto [ptr, ec] = std::from_chars(body.data(), body.data() + body.size(), v, std::chars_format::general);
   if (ptr != body.data() + body.size()) return std::nullopt;
   if (ec == std::errc::result_out_of_range) {
     // from_chars does not say whether it over- or underflowed; strtod does, and gives the
@@ -75,9 +74,9 @@ std::optional<double> ParseFloat(std::string_view token) {
   const size_t n = token.size();
   // Mantissa digits, at most 19 accumulated exactly.
   uint64_t mantissa = 0;
-  int digits = 0;        // significant digits accumulated (leading zeros skipped)
-  int dropped = 0;       // integer digits beyond 19 (scale up)
-  int frac_digits = 0;   // digits after '.' that were accumulated
+  int digits = 0;       // significant digits accumulated (leading zeros skipped)
+  int dropped = 0;      // integer digits beyond 19 (scale up)
+  int frac_digits = 0;  // digits after '.' that were accumulated
   bool any_digit = false;
   while (i < n && IsDigit(token[i])) {
     any_digit = true;
@@ -116,8 +115,7 @@ std::optional<double> ParseFloat(std::string_view token) {
     // Not a decimal: Inf/Infinity (sign allowed) or NaN (no sign), as Go's special().
     std::string_view word = token.substr(start);
     if (EqualsIgnoreCase(word, "inf") || EqualsIgnoreCase(word, "infinity")) {
-      return negative ? -std::numeric_limits<double>::infinity()
-                      : std::numeric_limits<double>::infinity();
+      return negative ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
     }
     if (start == 0 && EqualsIgnoreCase(word, "nan")) {
       return std::numeric_limits<double>::quiet_NaN();

@@ -27,8 +27,7 @@ std::optional<double> ParseFloat(std::string_view token);
 /// the token, `*out` is bit-identical to what ParseFloat returns for that token.
 /// `limit` (>= end; null means `end`) is how far the bytes may be loaded: digits are read
 /// eight at a time when eight bytes are readable, and bytes past `end` are ignored.
-inline const char* ParseDecimalPrefix(const char* p, const char* end, double* out,
-                                      const char* limit = nullptr);
+inline const char* ParseDecimalPrefix(const char* p, const char* end, double* out, const char* limit = nullptr);
 
 /// Parses a whole token as a signed decimal int64 (0.0.4 timestamps in milliseconds).
 std::optional<int64_t> ParseInt64(std::string_view token);
@@ -38,14 +37,12 @@ std::optional<int64_t> ParseInt64(std::string_view token);
 
 namespace detail {
 
-inline constexpr double kPow10Double[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                          1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                          1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+inline constexpr double kPow10Double[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                          1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 inline bool IsDecimalDigit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
 
-inline constexpr uint64_t kPow10Int[] = {1,      10,      100,      1000,     10000,
-                                         100000, 1000000, 10000000, 100000000};
+inline constexpr uint64_t kPow10Int[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
 
 // Value of the n (1..8) decimal digits in the low bytes of `w` (first digit in the lowest
 // byte, as loaded from memory on a little-endian machine), each already minus '0'.
@@ -59,8 +56,8 @@ inline uint64_t EightDigitsValue(uint64_t w, size_t n) {
 // Reads the run of decimal digits at q (stopping at `end`), accumulating into *mantissa
 // (it wraps after 19 digits; callers count digits and reject that). With 8 readable bytes
 // (up to `limit`) it classifies and converts 8 digits per step.
-__attribute__((always_inline)) inline const char* Digits(const char* q, const char* end,
-                                                         const char* limit, uint64_t* mantissa) {
+__attribute__((always_inline)) inline const char* Digits(const char* q, const char* end, const char* limit,
+                                                         uint64_t* mantissa) {
   uint64_t m = *mantissa;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   while (limit - q >= 8) {
@@ -69,8 +66,7 @@ __attribute__((always_inline)) inline const char* Digits(const char* q, const ch
     // Top bit of each byte that is not '0'..'9': >= 0x80, > '9' (the add reaches 0x80), or
     // < '0' (the subtract borrows). Carries and borrows only travel to later bytes, which
     // lie after the first flagged one, so the lowest flag is exact.
-    const uint64_t not_digit =
-        (w | (w + 0x4646464646464646ull) | (w - 0x3030303030303030ull)) & 0x8080808080808080ull;
+    const uint64_t not_digit = (w | (w + 0x4646464646464646ull) | (w - 0x3030303030303030ull)) & 0x8080808080808080ull;
     size_t n = not_digit != 0 ? static_cast<size_t>(__builtin_ctzll(not_digit)) >> 3 : 8;
     if (n > static_cast<size_t>(end - q)) n = static_cast<size_t>(end - q);
     if (n == 0) break;
@@ -96,7 +92,7 @@ __attribute__((always_inline)) inline const char* Digits(const char* q, const ch
 // borrow crosses a byte (unlike the add/subtract test in Digits).
 inline uint64_t NotDigitBytes(uint64_t w) {
   const uint64_t high = (w & 0xF0F0F0F0F0F0F0F0ull) ^ 0x3030303030303030ull;  // nibble != 3
-  const uint64_t low =  // low nibble >= 10: adding 6 reaches 0x10
+  const uint64_t low =                                                        // low nibble >= 10: adding 6 reaches 0x10
       ((w & 0x0F0F0F0F0F0F0F0Full) + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull;
   const uint64_t x = high | low;  // non-zero bytes are not digits
   return (((x & 0x7F7F7F7F7F7F7F7Full) + 0x7F7F7F7F7F7F7F7Full) | x) & 0x8080808080808080ull;
@@ -104,8 +100,7 @@ inline uint64_t NotDigitBytes(uint64_t w) {
 
 }  // namespace detail
 
-__attribute__((always_inline)) inline const char* ParseDecimalPrefix(const char* p,
-                                                                     const char* end, double* out,
+__attribute__((always_inline)) inline const char* ParseDecimalPrefix(const char* p, const char* end, double* out,
                                                                      const char* limit) {
   if (limit == nullptr) limit = end;
   const char* q = p;
@@ -139,8 +134,7 @@ __attribute__((always_inline)) inline const char* ParseDecimalPrefix(const char*
           return q + n2;
         }
       } else if (c1 != 'e' && c1 != 'E') {
-        const double v =
-            static_cast<double>(detail::EightDigitsValue(w - 0x3030303030303030ull, n1));
+        const double v = static_cast<double>(detail::EightDigitsValue(w - 0x3030303030303030ull, n1));
         *out = negative ? -v : v;
         return q + n1;
       }

@@ -105,8 +105,7 @@ const char* OmChecker::CheckHistogramGroup() const {
 }
 
 const char* OmChecker::OnSample(const OmSample& s) {
-  const bool histogram =
-      s.type == MetricType::kHistogram || s.type == MetricType::kGaugeHistogram;
+  const bool histogram = s.type == MetricType::kHistogram || s.type == MetricType::kGaugeHistogram;
   // Series group: the labels that identify one MetricPoint, order-insensitive.
   std::string_view ignored;
   if (s.type == MetricType::kSummary && s.role == SampleRole::kValue) ignored = "quantile";
@@ -156,18 +155,13 @@ const char* OmChecker::OnSample(const OmSample& s) {
         break;
       }
       case SampleRole::kCount:
-      case SampleRole::kGCount:
-        hist_.count = s.value;
-        break;
-      case SampleRole::kSum:
-        hist_.has_sum = true;
-        break;
+      case SampleRole::kGCount: hist_.count = s.value; break;
+      case SampleRole::kSum: hist_.has_sum = true; break;
       case SampleRole::kGSum:
         hist_.has_gsum = true;
         if (s.value < 0) hist_.negative_gsum = true;
         break;
-      default:
-        break;
+      default: break;
     }
   }
   if (!has_group_ || g != group_) groups_.Insert(g);
@@ -176,8 +170,7 @@ const char* OmChecker::OnSample(const OmSample& s) {
   group_ts_ = s.timestamp;
 
   // Value domains.
-  if ((s.role == SampleRole::kBucket || s.role == SampleRole::kCount ||
-       s.role == SampleRole::kGCount) &&
+  if ((s.role == SampleRole::kBucket || s.role == SampleRole::kCount || s.role == SampleRole::kGCount) &&
       !IsInteger(s.value) && !std::isnan(s.value) && !(s.value < 0)) {
     return "bucket and count values must be integers";
   }
@@ -204,8 +197,7 @@ const char* OmChecker::OnSample(const OmSample& s) {
     case SampleRole::kGSum:
       if (std::isnan(s.value)) return "counter-like values cannot be NaN";
       break;
-    default:
-      break;
+    default: break;
   }
   if (s.has_exemplar && !((histogram && s.role == SampleRole::kBucket) ||
                           (s.type == MetricType::kCounter && s.role == SampleRole::kTotal))) {

@@ -27,9 +27,7 @@
 
 namespace nimscaler::exposition {
 
-const char* FormatName(Format format) {
-  return format == Format::kOpenMetrics ? "openmetrics" : "prometheus-text";
-}
+const char* FormatName(Format format) { return format == Format::kOpenMetrics ? "openmetrics" : "prometheus-text"; }
 
 const char* MetricTypeName(MetricType type) {
   switch (type) {
@@ -46,8 +44,7 @@ const char* MetricTypeName(MetricType type) {
 }
 
 std::string ParseError::ToString() const {
-  return "line " + std::to_string(line) + ", column " + std::to_string(column) + ": " +
-         message + ": " + excerpt;
+  return "line " + std::to_string(line) + ", column " + std::to_string(column) + ": " + message + ": " + excerpt;
 }
 
 namespace {
@@ -117,8 +114,7 @@ inline uint32_t NotNameMask(const char* p) {
 template <bool kNewline>
 inline uint32_t QuoteStopMask(const char* p) {
   const __m128i x = Load16(p);
-  __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                             _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+  __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
   if (kNewline) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(x, _mm_set1_epi8('\n')));
   return Mask16(_mm_or_si128(hit, x));  // x contributes its top bit: bytes >= 0x80
 }
@@ -258,8 +254,8 @@ inline bool Eq(std::string_view s, const char (&lit)[N]) {
 
 // Role of a sample whose name is `family` + `suffix`, or nullopt if the type does not allow
 // that suffix (then the sample starts a new, untyped family).
-__attribute__((always_inline)) inline std::optional<SampleRole> RoleFor(std::string_view suffix,
-                                                                        MetricType type, bool om) {
+__attribute__((always_inline)) inline std::optional<SampleRole> RoleFor(std::string_view suffix, MetricType type,
+                                                                        bool om) {
   // 0.0.4 has no _gsum/_gcount: a gauge histogram there is spelled like a histogram.
   if (!om && type == MetricType::kGaugeHistogram) type = MetricType::kHistogram;
   if (suffix.empty()) {
@@ -268,15 +264,13 @@ __attribute__((always_inline)) inline std::optional<SampleRole> RoleFor(std::str
         if (om) return std::nullopt;
         return SampleRole::kValue;
       case MetricType::kInfo:
-      case MetricType::kGaugeHistogram:
-        return std::nullopt;
+      case MetricType::kGaugeHistogram: return std::nullopt;
       case MetricType::kHistogram:
         // 0.0.4 exporters sometimes drop `_bucket` (Triton's docs); expfmt reads them as
         // buckets. OpenMetrics does not allow it.
         if (om) return std::nullopt;
         return SampleRole::kValue;
-      default:
-        return SampleRole::kValue;
+      default: return SampleRole::kValue;
     }
   }
   switch (type) {
@@ -304,8 +298,7 @@ __attribute__((always_inline)) inline std::optional<SampleRole> RoleFor(std::str
     case MetricType::kInfo:
       if (Eq(suffix, "_info")) return SampleRole::kInfo;
       return std::nullopt;
-    default:
-      return std::nullopt;
+    default: return std::nullopt;
   }
 }
 
@@ -532,8 +525,7 @@ struct Parser::Impl {
     // the body's end.
     const char* name_end = name.data() + name.size();
     fam.bare = !name.empty() && Is(name[0], kMetricStart) &&
-               SkipName<true>(name.data() + 1, name_end, transient ? name_end : body_end) ==
-                   name_end;
+               SkipName<true>(name.data() + 1, name_end, transient ? name_end : body_end) == name_end;
     ++stats.families;
     return true;
   }
@@ -551,8 +543,7 @@ struct Parser::Impl {
 
   // ResolveFamily when the sample does not continue the current family run.
   __attribute__((noinline)) bool ResolveNewFamily(std::string_view name, bool transient) {
-    if (!om && !(declared_types.empty() && pending_types.empty()) &&
-        ResumeDeclaredFamily(name, transient)) {
+    if (!om && !(declared_types.empty() && pending_types.empty()) && ResumeDeclaredFamily(name, transient)) {
       return true;
     }
     if (!BeginFamily(name, transient)) return false;
@@ -571,10 +562,9 @@ struct Parser::Impl {
     if (t) {
       r = RoleFor("", *t, false);
     } else {
-      for (std::string_view suffix : {std::string_view("_bucket"), std::string_view("_sum"),
-                                      std::string_view("_count")}) {
-        if (name.size() <= suffix.size() ||
-            name.substr(name.size() - suffix.size()) != suffix) {
+      for (std::string_view suffix :
+           {std::string_view("_bucket"), std::string_view("_sum"), std::string_view("_count")}) {
+        if (name.size() <= suffix.size() || name.substr(name.size() - suffix.size()) != suffix) {
           continue;
         }
         base = name.substr(0, name.size() - suffix.size());
@@ -599,8 +589,7 @@ struct Parser::Impl {
 
   // Scans a quoted string starting at '"'. On success `raw` excludes the quotes and p is
   // past the closing quote.
-  bool ScanQuoted(const char*& p, const char* eol, std::string_view* raw, bool* escaped,
-                  const char* what) {
+  bool ScanQuoted(const char*& p, const char* eol, std::string_view* raw, bool* escaped, const char* what) {
     const char* open = p;
     ++p;
     const char* v = p;
@@ -632,9 +621,8 @@ struct Parser::Impl {
 
   // Parses "{...}" at p. `name_out` (may be null) receives a quoted metric name found in the
   // braces; `name_set` says whether a name is already known.
-  bool ParseLabels(const char*& p, const char* eol, std::vector<Label>& out,
-                   std::vector<uint8_t>& flags, std::string_view* name_out, bool name_set,
-                   bool* name_transient, uint8_t* flags_or) {
+  bool ParseLabels(const char*& p, const char* eol, std::vector<Label>& out, std::vector<uint8_t>& flags,
+                   std::string_view* name_out, bool name_set, bool* name_transient, uint8_t* flags_or) {
     ++p;
     if (!om) SkipBlanks(p, eol);
     if (p < eol && *p == '}') {
@@ -872,8 +860,7 @@ struct Parser::Impl {
     // q is at the newline or the end of the body.
     *eol_out = q;
     line_end = q;
-    if (!resolved &&
-        !(prefix_tested ? ResolveNewFamily(name, false) : ResolveFamily(name, false))) {
+    if (!resolved && !(prefix_tested ? ResolveNewFamily(name, false) : ResolveFamily(name, false))) {
       return Fast::kFailed;
     }
     if (flags_or != 0) {  // escapes are resolved into scratch (see GeneralSampleLine)
@@ -881,9 +868,7 @@ struct Parser::Impl {
       const size_t line_len = static_cast<size_t>(line_end - line_begin);
       if (scratch.capacity() < line_len) scratch.reserve(line_len);
     }
-    return FinishSample(s, vs, name, series, value, ts_ms, std::nullopt, false, flags_or)
-               ? Fast::kDone
-               : Fast::kFailed;
+    return FinishSample(s, vs, name, series, value, ts_ms, std::nullopt, false, flags_or) ? Fast::kDone : Fast::kFailed;
   }
 
   bool GeneralSampleLine(const char* p, const char* eol) {
@@ -920,8 +905,7 @@ struct Parser::Impl {
     const bool had_blank = p > after_name;
     const bool braces = p < eol && *p == '{';
     if (braces) {
-      if (!ParseLabels(p, eol, labels, label_flags, &name, name_known, &name_transient,
-                       &flags_or)) {
+      if (!ParseLabels(p, eol, labels, label_flags, &name, name_known, &name_transient, &flags_or)) {
         return false;
       }
       if (!name_known) {
@@ -980,7 +964,7 @@ struct Parser::Impl {
           if (!t || !std::isfinite(*t)) return Fail(ts, "invalid timestamp");
           ts_s = *t;
           const double ms = std::trunc(*t * 1000.0);
-          ts_ms = ms >= 9.2e18 ? std::numeric_limits<int64_t>::max()
+          ts_ms = ms >= 9.2e18    ? std::numeric_limits<int64_t>::max()
                   : ms <= -9.2e18 ? std::numeric_limits<int64_t>::min()
                                   : static_cast<int64_t>(ms);
           if (p < eol) {
@@ -1013,11 +997,9 @@ struct Parser::Impl {
   // Everything after lexing, shared by the fast and the general path: label-set rules,
   // family bookkeeping, format checks, selection and the visitor call. `s` is the start of
   // the sample, `vs` of its value (error positions).
-  __attribute__((always_inline)) bool FinishSample(const char* s, const char* vs,
-                                                   std::string_view name, std::string_view series,
-                                                   double value, std::optional<int64_t> ts_ms,
-                                                   std::optional<double> ts_s, bool has_exemplar,
-                                                   uint8_t flags_or) {
+  __attribute__((always_inline)) bool FinishSample(const char* s, const char* vs, std::string_view name,
+                                                   std::string_view series, double value, std::optional<int64_t> ts_ms,
+                                                   std::optional<double> ts_s, bool has_exemplar, uint8_t flags_or) {
     // Label-set rules shared by both formats.
     const Label* ls = labels.data();
     const size_t nl = labels.size();
@@ -1046,8 +1028,7 @@ struct Parser::Impl {
         }
         for (const Label& l : labels) {
           if (l.name == key && !ParseFloat(l.value)) {
-            return Fail(l.value.data() >= line_begin && l.value.data() < line_end ? l.value.data()
-                                                                                 : line_begin,
+            return Fail(l.value.data() >= line_begin && l.value.data() < line_end ? l.value.data() : line_begin,
                         "label " + std::string(key) + " is not a number");
           }
         }
@@ -1129,7 +1110,8 @@ struct Parser::Impl {
     }
     for (size_t i = 1; i < ex_labels.size(); ++i) {
       for (size_t j = 0; j < i; ++j) {
-        if (ex_labels[i].name == ex_labels[j].name) return Fail(ex_labels[i].name.data(), "duplicate exemplar label name");
+        if (ex_labels[i].name == ex_labels[j].name)
+          return Fail(ex_labels[i].name.data(), "duplicate exemplar label name");
       }
     }
     Unescape(ex_labels, ex_flags);
@@ -1141,8 +1123,7 @@ struct Parser::Impl {
   }
 
   // Reads a metric name in a HELP/TYPE/UNIT line: bare or quoted.
-  bool MetaName(const char*& p, const char* eol, const char* what, std::string_view* name,
-                bool* transient) {
+  bool MetaName(const char*& p, const char* eol, const char* what, std::string_view* name, bool* transient) {
     *transient = false;
     if (p < eol && Is(*p, kMetricStart)) {
       const char* s = p;
@@ -1170,17 +1151,15 @@ struct Parser::Impl {
   }
 
   // Applies a HELP/TYPE/UNIT line to the family state. kind: 'H', 'T', 'U'.
-  bool Metadata(char kind, std::string_view name, bool transient, const char* at,
-                std::string_view text, std::optional<MetricType> type) {
-    if (!(fam.active && fam.name.size() == name.size() &&
-          SameBytes(fam.name.data(), name.data(), name.size()))) {
+  bool Metadata(char kind, std::string_view name, bool transient, const char* at, std::string_view text,
+                std::optional<MetricType> type) {
+    if (!(fam.active && fam.name.size() == name.size() && SameBytes(fam.name.data(), name.data(), name.size()))) {
       if (!BeginFamily(name, transient)) return false;
     } else if (strict) {
       if (fam.has_samples && (om || kind == 'T')) {
         return Fail(at, "metadata after samples of the family");
       }
-      if ((kind == 'H' && fam.help_seen) || (kind == 'T' && fam.typed) ||
-          (kind == 'U' && fam.unit_seen)) {
+      if ((kind == 'H' && fam.help_seen) || (kind == 'T' && fam.typed) || (kind == 'U' && fam.unit_seen)) {
         return Fail(at, "repeated metadata for the family");
       }
     }
@@ -1358,8 +1337,9 @@ struct Parser::Impl {
     line_begin = line_end = body.data();
     body_end = body.data() + body.size();
     if (opt.max_body_bytes != 0 && body.size() > opt.max_body_bytes) {
-      Fail(body.data(), "body of " + std::to_string(body.size()) + " bytes exceeds the limit of " +
-                            std::to_string(opt.max_body_bytes),
+      Fail(body.data(),
+           "body of " + std::to_string(body.size()) + " bytes exceeds the limit of " +
+               std::to_string(opt.max_body_bytes),
            true);
       return InvalidArgument(error.ToString());
     }
@@ -1460,9 +1440,8 @@ Format DetectFormat(std::string_view content_type, std::string_view body) {
   std::string_view tail = body;
   if (!tail.empty() && tail.back() == '\n') tail.remove_suffix(1);
   constexpr std::string_view kEof = "# EOF";
-  const bool ends_eof =
-      tail.size() >= kEof.size() && tail.substr(tail.size() - kEof.size()) == kEof &&
-      (tail.size() == kEof.size() || tail[tail.size() - kEof.size() - 1] == '\n');
+  const bool ends_eof = tail.size() >= kEof.size() && tail.substr(tail.size() - kEof.size()) == kEof &&
+                        (tail.size() == kEof.size() || tail[tail.size() - kEof.size() - 1] == '\n');
   if (ends_eof && body.find("\n\n") == std::string_view::npos) return Format::kOpenMetrics;
   return Format::kPrometheusText;
 }
@@ -1480,8 +1459,7 @@ namespace {
 // OnFamily, sample names as they change), so one pass answers both questions.
 class SelectionCollector : public SampleVisitor {
  public:
-  SelectionCollector(const std::vector<std::string>& wanted, Selection* out)
-      : wanted_(wanted), out_(out) {}
+  SelectionCollector(const std::vector<std::string>& wanted, Selection* out) : wanted_(wanted), out_(out) {}
   void OnFamily(const Family& f) override { names.emplace_back(f.name); }
   void OnSample(const Sample& s) override {
     if (s.name != last_name_) {

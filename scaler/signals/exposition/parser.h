@@ -63,8 +63,7 @@ class Parser {
 
   /// Parses `body`, calling `visitor` as it goes. On failure returns InvalidArgument whose
   /// message is error().ToString(); samples visited before the failure are not retracted.
-  Result<ParseStats> Parse(std::string_view body, Format format, const Selector& selector,
-                           SampleVisitor& visitor);
+  Result<ParseStats> Parse(std::string_view body, Format format, const Selector& selector, SampleVisitor& visitor);
 
   /// Details of the last failure (or, under kSkipLine, of the first skipped line).
   const ParseError& error() const;

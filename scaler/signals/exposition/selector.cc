@@ -37,8 +37,7 @@ uint64_t Selector::Hash(std::string_view s) {
   return h;
 }
 
-void Selector::Add(std::string_view name, bool is_sample, bool counter_only,
-                   std::vector<LabelMatcher> matchers) {
+void Selector::Add(std::string_view name, bool is_sample, bool counter_only, std::vector<LabelMatcher> matchers) {
   Entry e;
   e.name = std::string(name);
   e.hash = Hash(name);

@@ -64,8 +64,7 @@ class Selector {
     std::vector<LabelMatcher> matchers;
     int next = -1;  // next alternative with the same name and kind
   };
-  void Add(std::string_view name, bool is_sample, bool counter_only,
-           std::vector<LabelMatcher> matchers);
+  void Add(std::string_view name, bool is_sample, bool counter_only, std::vector<LabelMatcher> matchers);
   int Find(std::string_view name, bool is_sample) const;
   void Rehash();
 

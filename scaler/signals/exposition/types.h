@@ -71,12 +71,12 @@ struct Sample {
   std::string_view family;  ///< family it belongs to (TYPE name), or `name` for an untyped sample
   MetricType type = MetricType::kUntyped;
   SampleRole role = SampleRole::kValue;
-  std::span<const Label> labels;  ///< in exposition order; `le` and `quantile` included
-  double value = 0;               ///< NaN and +-Inf exactly as exposed
+  std::span<const Label> labels;        ///< in exposition order; `le` and `quantile` included
+  double value = 0;                     ///< NaN and +-Inf exactly as exposed
   std::optional<int64_t> timestamp_ms;  ///< 0.0.4 milliseconds, or OpenMetrics seconds * 1000
   const Exemplar* exemplar = nullptr;   ///< OpenMetrics only; null when absent
-  std::string_view series;  ///< raw bytes of `name{labels}` (a cache key; escapes not resolved)
-  uint32_t line = 0;        ///< 1-based line number in the body
+  std::string_view series;              ///< raw bytes of `name{labels}` (a cache key; escapes not resolved)
+  uint32_t line = 0;                    ///< 1-based line number in the body
 
   /// Value of label `key`, or nullopt when the sample has no such label.
   std::optional<std::string_view> Find(std::string_view key) const {
@@ -91,10 +91,10 @@ struct Sample {
 struct Family {
   std::string_view name;
   MetricType type = MetricType::kUntyped;
-  bool typed = false;          ///< a TYPE line named it (false: implicit untyped/unknown family)
-  std::string_view help_raw;   ///< HELP text with its escapes; see UnescapeHelp()
-  std::string_view unit;       ///< OpenMetrics UNIT, empty when absent
-  bool selected = false;       ///< the selector wants this family as a whole
+  bool typed = false;         ///< a TYPE line named it (false: implicit untyped/unknown family)
+  std::string_view help_raw;  ///< HELP text with its escapes; see UnescapeHelp()
+  std::string_view unit;      ///< OpenMetrics UNIT, empty when absent
+  bool selected = false;      ///< the selector wants this family as a whole
 };
 
 /// Where and why a body failed to parse.

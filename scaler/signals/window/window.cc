@@ -93,8 +93,7 @@ double CounterWindow::Increase(TimePoint now, Duration window) const {
   size_t end = ring_.FirstAfter(now);
   if (end < first + 2) return kNaN;  // a rate is never made up from a single sample
   double total = 0;
-  for (size_t i = first + 1; i < end; ++i)
-    total += CounterDelta(ring_[i - 1].value, ring_[i].value);
+  for (size_t i = first + 1; i < end; ++i) total += CounterDelta(ring_[i - 1].value, ring_[i].value);
   return total;
 }
 
@@ -263,9 +262,7 @@ Decision DecisionPolicy::Update(TimePoint now, double value, double ready_replic
     d.value = d.stable;
     return d;
   }
-  double v = std::isnan(d.panic)    ? d.stable
-             : std::isnan(d.stable) ? d.panic
-                                    : std::max(d.stable, d.panic);
+  double v = std::isnan(d.panic) ? d.stable : std::isnan(d.stable) ? d.panic : std::max(d.stable, d.panic);
   // The ratchet: while panicking the answer never goes down.
   if (std::isnan(v) || v < panic_peak_) v = panic_peak_;
   panic_peak_ = v;

@@ -175,8 +175,7 @@ struct Bucket {
 /// History of one pod's histogram (its cumulative buckets, +Inf included).
 class HistogramWindow {
  public:
-  explicit HistogramWindow(Duration retention, size_t max_points = 256)
-      : retention_(retention), ring_(max_points) {}
+  explicit HistogramWindow(Duration retention, size_t max_points = 256) : retention_(retention), ring_(max_points) {}
 
   /// Records a snapshot of cumulative buckets (sorted here by upper bound; NaN counts and an
   /// empty snapshot are ignored).
@@ -220,8 +219,7 @@ struct WindowedQuantile {
 /// there were no observations (then `no_observations`). Increases are summed rather than
 /// per-second rates: the answer is the same when the pods' snapshots span the same time, and a
 /// pod seen for a shorter span weighs by what it actually served.
-WindowedQuantile WindowQuantile(double q, std::span<const HistogramWindow* const> pods, TimePoint now,
-                                Duration window);
+WindowedQuantile WindowQuantile(double q, std::span<const HistogramWindow* const> pods, TimePoint now, Duration window);
 
 /// Settings of the decision policy (docs/trigger-reference.md "Keys": `window`, `panicWindow`).
 struct PolicyOptions {
@@ -251,8 +249,7 @@ struct Decision {
 /// recorded (no data must not look like zero load).
 class DecisionPolicy {
  public:
-  explicit DecisionPolicy(PolicyOptions options = {})
-      : options_(options), samples_(options.max_points) {}
+  explicit DecisionPolicy(PolicyOptions options = {}) : options_(options), samples_(options.max_points) {}
 
   /// Records the formula's value at `now` (NaN: none this tick) and decides.
   Decision Update(TimePoint now, double value, double ready_replicas);

@@ -130,12 +130,12 @@ Result<std::unique_ptr<PodDiscovery>> DiscoveryRegistry::Make(const DiscoveryCon
   switch (config.kind) {
     case DiscoveryConfig::Kind::kStatic:
       return std::unique_ptr<PodDiscovery>(std::make_unique<StaticDiscovery>(config.urls));
-    case DiscoveryConfig::Kind::kDns:
-      return std::unique_ptr<PodDiscovery>(std::make_unique<DnsDiscovery>(config));
+    case DiscoveryConfig::Kind::kDns: return std::unique_ptr<PodDiscovery>(std::make_unique<DnsDiscovery>(config));
     case DiscoveryConfig::Kind::kService:
       if (!api_) {
-        return InvalidArgument("service: Kubernetes discovery is off on this server (--kube-api off, or not "
-                               "running in a cluster); use endpoints or dnsName");
+        return InvalidArgument(
+            "service: Kubernetes discovery is off on this server (--kube-api off, or not "
+            "running in a cluster); use endpoints or dnsName");
       }
       return std::unique_ptr<PodDiscovery>(
           std::make_unique<EndpointSliceDiscovery>(config, WatchFor(config.ns, config.service)));

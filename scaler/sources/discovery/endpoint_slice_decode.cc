@@ -1,11 +1,10 @@
 // Exports DecodeEndpointSliceList(), DecodeWatchEvent() and PrintableSnippet().
 #include "scaler/sources/discovery/endpoint_slice_decode.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 namespace nimscaler::sources {
 namespace {
@@ -32,8 +31,8 @@ class Walk {
   const json* Field(const json& obj, const char* key, json::value_t want, const std::string& where) {
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return nullptr;
-    bool ok = it->type() == want ||
-              (want == json::value_t::number_integer && it->type() == json::value_t::number_unsigned);
+    bool ok =
+        it->type() == want || (want == json::value_t::number_integer && it->type() == json::value_t::number_unsigned);
     if (!ok) {
       Fail(where, "'" + std::string(key) + "' is not " + TypeName(want));
       return nullptr;
@@ -52,8 +51,8 @@ class Walk {
     }
     const std::string& s = *v->get_ptr<const std::string*>();
     if (s.size() > limits_.max_string_bytes) {
-      return Fail(where, "'" + std::string(key) + "' is longer than " + std::to_string(limits_.max_string_bytes) +
-                             " bytes");
+      return Fail(where,
+                  "'" + std::string(key) + "' is longer than " + std::to_string(limits_.max_string_bytes) + " bytes");
     }
     *out = s;
     return true;
@@ -110,9 +109,12 @@ RawShape ScanShape(std::string_view text) {
   bool in_string = false, escaped = false;
   for (char c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
     if (c == '"') {
@@ -283,9 +285,12 @@ Result<DecodedWatchEvent> DecodeEventImpl(std::string_view line, const SliceDeco
     }
     return out;
   }
-  if (type == "ADDED") out.type = DecodedWatchEvent::Type::kAdded;
-  else if (type == "MODIFIED") out.type = DecodedWatchEvent::Type::kModified;
-  else out.type = DecodedWatchEvent::Type::kDeleted;
+  if (type == "ADDED")
+    out.type = DecodedWatchEvent::Type::kAdded;
+  else if (type == "MODIFIED")
+    out.type = DecodedWatchEvent::Type::kModified;
+  else
+    out.type = DecodedWatchEvent::Type::kDeleted;
   size_t total = 0;
   if (!DecodeSlice(*obj, type + " object", &w, &total, &out.slice)) return w.status();
   return out;

@@ -41,8 +41,8 @@ struct DecodedSliceList {
 struct DecodedWatchEvent {
   enum class Type { kAdded, kModified, kDeleted, kBookmark, kError };
   Type type = Type::kBookmark;
-  DecodedSlice slice;  ///< kAdded/kModified/kDeleted: the slice; kBookmark: only resource_version
-  int error_code = 0;  ///< kError: the Status object's code (410: resourceVersion too old)
+  DecodedSlice slice;         ///< kAdded/kModified/kDeleted: the slice; kBookmark: only resource_version
+  int error_code = 0;         ///< kError: the Status object's code (410: resourceVersion too old)
   std::string error_message;  ///< kError: the Status object's message (printable, bounded)
 };
 

@@ -19,7 +19,7 @@ constexpr int kWatchTimeoutSeconds = 240;  // the server closes the watch; we re
 constexpr size_t kMaxEventLineBytes = 16u << 20;
 
 // How a step of the loop ended, beyond ok.
-constexpr Code kRelistNow = Code::kNotFound;         // 410 Gone
+constexpr Code kRelistNow = Code::kNotFound;           // 410 Gone
 constexpr Code kRelistLater = Code::kInvalidArgument;  // a malformed document: list again after the backoff
 
 }  // namespace
@@ -70,7 +70,7 @@ class WatchCore {
   const std::string ns_;
   const std::string service_;
 
-  mutable std::mutex mu_;  // guards the fields below; never held across I/O
+  mutable std::mutex mu_;                                     // guards the fields below; never held across I/O
   std::map<std::string, std::vector<SliceEndpoint>> slices_;  // slice name -> endpoints
   std::string resource_version_;
   bool synced_ = false;
@@ -122,8 +122,10 @@ Status WatchCore::ApplyEvent(std::string_view line) {
     return Unavailable("watch of " + What() + ": watch error: " + ev->error_message);
   }
   std::lock_guard lock(mu_);
-  if (ev->type == Type::kAdded || ev->type == Type::kModified) slices_[ev->slice.name] = ev->slice.endpoints;
-  else if (ev->type == Type::kDeleted) slices_.erase(ev->slice.name);
+  if (ev->type == Type::kAdded || ev->type == Type::kModified)
+    slices_[ev->slice.name] = ev->slice.endpoints;
+  else if (ev->type == Type::kDeleted)
+    slices_.erase(ev->slice.name);
   // BOOKMARK only moves the resourceVersion forward.
   if (!ev->slice.resource_version.empty()) resource_version_ = ev->slice.resource_version;
   return Status::Ok();
@@ -138,8 +140,9 @@ Status WatchCore::Watch() {
   auto opts = KubeRequestOptions(api_);
   opts.timeout = std::chrono::seconds(kWatchTimeoutSeconds + 30);
   opts.cancel = &stop_;
-  std::string url = Path() + "&watch=1&allowWatchBookmarks=true&timeoutSeconds=" +
-                    std::to_string(kWatchTimeoutSeconds) + (rv.empty() ? "" : "&resourceVersion=" + UrlEncode(rv));
+  std::string url = Path() +
+                    "&watch=1&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(kWatchTimeoutSeconds) +
+                    (rv.empty() ? "" : "&resourceVersion=" + UrlEncode(rv));
   std::string pending;
   Status ended = Status::Ok();
   // Runs inside libcurl's C code: nothing may throw out of it.
@@ -255,8 +258,10 @@ EndpointSliceWatch::EndpointSliceWatch(KubeApiConfig api, std::shared_ptr<net::H
                                        std::string service, WatchThreadGroup* group)
     : core_(std::make_shared<WatchCore>(std::move(api), std::move(http), std::move(ns), std::move(service))) {
   std::thread thread([core = core_] { core->Run(); });
-  if (group != nullptr) group->Add(core_, std::move(thread));
-  else thread_ = std::move(thread);
+  if (group != nullptr)
+    group->Add(core_, std::move(thread));
+  else
+    thread_ = std::move(thread);
 }
 
 EndpointSliceWatch::~EndpointSliceWatch() {

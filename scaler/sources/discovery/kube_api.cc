@@ -1,9 +1,10 @@
 // Exports ResolveKubeApi() and KubeRequestOptions().
 #include "scaler/sources/discovery/kube_api.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
-#include <unistd.h>
 
 #include "scaler/common/text.h"
 
@@ -22,16 +23,14 @@ Result<std::optional<KubeApiConfig>> ResolveKubeApi(const std::string& flag,
     if (host == env.end() || host->second.empty()) return std::optional<KubeApiConfig>();
     auto port = env.find("KUBERNETES_SERVICE_PORT");
     std::string h = host->second.find(':') != std::string::npos ? "[" + host->second + "]" : host->second;
-    return std::optional<KubeApiConfig>(KubeApiConfig{
-        "https://" + h + ":" + (port == env.end() ? "443" : port->second), has_token ? token : "",
-        has_ca ? ca : ""});
+    return std::optional<KubeApiConfig>(KubeApiConfig{"https://" + h + ":" + (port == env.end() ? "443" : port->second),
+                                                      has_token ? token : "", has_ca ? ca : ""});
   }
   if (flag.rfind("http://", 0) == 0 || flag.rfind("https://", 0) == 0) {
     std::string url = flag;
     while (!url.empty() && url.back() == '/') url.pop_back();
     bool https = url.rfind("https://", 0) == 0;
-    return std::optional<KubeApiConfig>(
-        KubeApiConfig{url, https && has_token ? token : "", https && has_ca ? ca : ""});
+    return std::optional<KubeApiConfig>(KubeApiConfig{url, https && has_token ? token : "", https && has_ca ? ca : ""});
   }
   return InvalidArgument("--kube-api: \"" + Truncate(flag, 60) + "\" must be auto, off or an http(s) URL");
 }

@@ -21,10 +21,9 @@ struct KubeApiConfig {
 
 /// Resolves `--kube-api` (auto | off | URL). auto: in-cluster when KUBERNETES_SERVICE_HOST
 /// is set, otherwise none. Returns nullopt when Kubernetes discovery is off.
-Result<std::optional<KubeApiConfig>> ResolveKubeApi(const std::string& flag,
-                                                    const std::map<std::string, std::string>& env,
-                                                    const std::string& sa_dir =
-                                                        "/var/run/secrets/kubernetes.io/serviceaccount");
+Result<std::optional<KubeApiConfig>> ResolveKubeApi(
+    const std::string& flag, const std::map<std::string, std::string>& env,
+    const std::string& sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
 /// Request options for the API: Authorization from the token file (read now), CA.
 net::HttpRequestOptions KubeRequestOptions(const KubeApiConfig& api);
