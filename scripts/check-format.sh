@@ -25,11 +25,13 @@ if [[ "${1:-}" == "--fix" ]]; then
   echo "check-format: formatted ${#files[@]} files"
   exit 0
 fi
-bad=()
-for f in "${files[@]}"; do
-  "$cf" --style=file --dry-run --Werror "$f" >/dev/null 2>&1 || bad+=("$f")
-done
-if ((${#bad[@]} > 0)); then
+# One clang-format process for the whole tree; only when it finds something, one per file to
+# name them.
+if ! "$cf" --style=file --dry-run --Werror "${files[@]}" >/dev/null 2>&1; then
+  bad=()
+  for f in "${files[@]}"; do
+    "$cf" --style=file --dry-run --Werror "$f" >/dev/null 2>&1 || bad+=("$f")
+  done
   echo "check-format: ${#bad[@]} of ${#files[@]} files are not formatted as .clang-format says:"
   printf '  %s\n' "${bad[@]}"
   echo "fix: scripts/check-format.sh --fix   (or $cf -i --style=file FILE)"
