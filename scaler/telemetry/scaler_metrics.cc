@@ -14,6 +14,7 @@
 #include <tuple>
 #include <vector>
 
+#include "scaler/common/flat_map.h"
 #include "scaler/common/text.h"
 #include "scaler/common/version.h"
 #include "scaler/telemetry/process_metrics.h"
@@ -53,22 +54,14 @@ struct TriggerSeries {
   bool active = false;
   bool panicking = false;
   bool held = false;
-  std::vector<std::pair<std::string, double>> signals;  // sorted by signal name
-  std::vector<std::pair<std::string, double>> errors;   // sorted by reason; counters
+  FlatMap<std::string, double> signals;  // by signal name
+  FlatMap<std::string, double> errors;   // by reason; counters
 };
 
 using TriggerKey = std::tuple<std::string, std::string, std::string>;  // namespace, scaledobject, trigger
 using TriggerTable = std::map<TriggerKey, TriggerSeries>;
 
 namespace {
-// Sets (or inserts) name's value in a vector sorted by name; returns the stored value.
-double& SortedSlot(std::vector<std::pair<std::string, double>>* v, const std::string& name) {
-  auto it =
-      std::lower_bound(v->begin(), v->end(), name, [](const auto& e, const std::string& n) { return e.first < n; });
-  if (it == v->end() || it->first != name) it = v->insert(it, {name, 0.0});
-  return it->second;
-}
-
 // A label value as the text format writes it: backslash, double quote and newline escaped.
 void AppendLabelValue(std::string* out, const std::string& v) {
   for (char c : v) {
@@ -157,8 +150,8 @@ struct ScalerMetrics::Impl {
   prometheus::Gauge& streams_g = stream_clients.Add({});
 
   // Per-trigger series live in a compact table of our own, not in prometheus-cpp families: a
-  // labelled prometheus-cpp series costs about 1 KiB (label maps, hash tables, a mutex per
-  // family), so the eight series of a trigger cost ~7 KiB each, the largest part of an idle
+  // labelled prometheus-cpp series costs about 1 KiB (label maps, hash tables), so the eight
+  // or more series of a trigger cost ~7 KiB together, the largest part of an idle
   // trigger's memory (issue 16 item 3). They are rendered at scrape time instead.
   std::mutex mu;  // guards triggers
   TriggerTable triggers;
@@ -215,9 +208,9 @@ void ScalerMetrics::SetScaledObject(const TriggerLabels& trigger, const ScaledOb
   t.panicking = g.panicking;
   t.held = g.held;
   if (g.collected) t.last_collection = now;
-  for (const auto& [signal, v] : g.signals) SortedSlot(&t.signals, LabelValue(signal)) = v;
+  for (const auto& [signal, v] : g.signals) t.signals[LabelValue(signal)] = v;
   for (const auto& [reason, n] : g.errors) {
-    double& count = SortedSlot(&t.errors, LabelValue(reason));
+    double& count = t.errors[LabelValue(reason)];
     if (n > 0) count += n;
   }
 }
@@ -282,7 +275,7 @@ void AppendTriggerFamilies(std::string* out, const TriggerTable& t) {
   auto flag = [](bool TriggerSeries::*field) {
     return [field](const TriggerSeries& s, auto emit) { emit(nullptr, s.*field ? 1.0 : 0.0); };
   };
-  auto labelled = [](std::vector<std::pair<std::string, double>> TriggerSeries::*field) {
+  auto labelled = [](FlatMap<std::string, double> TriggerSeries::*field) {
     return [field](const TriggerSeries& s, auto emit) {
       for (const auto& [label, v] : s.*field) emit(&label, v);
     };
