@@ -21,10 +21,10 @@ fi
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz-metadata}
 binary=$build/metadata_fuzzer
 fuzz_build fuzz-metadata "$binary" \
-  "$root"/tests/fuzz/metadata_fuzzer.cc "$root"/scaler/spec/scaler_spec.cc "$root"/scaler/config/metadata_reader.cc \
+  "$root"/tests/fuzz/metadata_fuzzer.cc "$root"/scaler/trigger/*.cc "$root"/scaler/config/metadata_reader.cc \
   "$root"/scaler/sources/engine_preset.cc "$root"/scaler/sources/front_door_preset.cc "$root"/scaler/net/url.cc "$root"/scaler/common/text.cc \
   "$root"/scaler/common/result.cc "$root"/scaler/formula/*.cc \
-  -- "$root"/scaler/spec/*.h "$root"/scaler/config/*.h "$root"/scaler/formula/*.h "$root"/scaler/sources/*.h \
+  -- "$root"/scaler/trigger/*.h "$root"/scaler/config/*.h "$root"/scaler/formula/*.h "$root"/scaler/sources/*.h \
   "$root"/scaler/net/*.h "$root"/scaler/common/*.h
 fuzz_run fuzz-metadata "$binary" "$seconds" -max_len=300000 -dict="$root/tests/fuzz/metadata.dict" \
   -- "$root/tests/fuzz/metadata_corpus"

@@ -44,7 +44,7 @@
 #include "scaler/cluster/rendezvous.h"
 #include "scaler/cluster/router.h"
 #include "scaler/net/http_server.h"
-#include "scaler/spec/scaler_spec.h"
+#include "scaler/trigger/scaler_spec.h"
 #include "tests/fakes/fake_kube_api.h"
 
 namespace nimscaler {
@@ -354,7 +354,7 @@ int Run(const Options& opt) {
   std::vector<std::string> peers = {ha[0].addr, ha[1].addr, ha[2].addr};
   auto owner_of = [&](const externalscaler::ScaledObjectRef& ref) {
     config::Metadata md(ref.scalermetadata().begin(), ref.scalermetadata().end());
-    return cluster::OwnersOf(cluster::TriggerKey(ref.namespace_(), ref.name(), spec::HashMetadata(md)), peers);
+    return cluster::OwnersOf(cluster::TriggerKey(ref.namespace_(), ref.name(), trigger::HashMetadata(md)), peers);
   };
 
   auto t0 = Clock::now();

@@ -30,7 +30,8 @@ int RunReplay(const std::vector<std::string>& args);
 /// block scalars as YAML defines them). Errors name the file and the line or key.
 Result<config::Metadata> ReadMetadataFile(const std::string& path);
 
-/// The metadata table of docs/trigger-reference.md "Keys", generated from spec::MetadataFields() (`check --reference`).
+/// The metadata table of docs/trigger-reference.md "Keys", generated from trigger::MetadataFields() (`check
+/// --reference`).
 std::string MetadataReferenceMarkdown();
 
 /// Entry point used by main(): dispatches subcommands.

@@ -18,7 +18,7 @@
 #include "scaler/common/text.h"
 #include "scaler/engine/evaluator.h"
 #include "scaler/net/http_client.h"
-#include "scaler/spec/scaler_spec.h"
+#include "scaler/trigger/scaler_spec.h"
 
 namespace nimscaler::app {
 
@@ -117,7 +117,7 @@ std::string FieldType(const config::FieldSpec& f) {
 
 std::string MetadataReferenceMarkdown() {
   std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
-  for (const auto& f : spec::MetadataFields()) {
+  for (const auto& f : trigger::MetadataFields()) {
     out += "| `" + f.key + (f.prefix ? "<name>" : "") + "` | " + FieldType(f) + " | " +
            (f.default_value.empty() ? "-" : "`" + f.default_value + "`") + " | " + f.help + " |\n";
   }
@@ -170,12 +170,12 @@ int CheckOneTrigger(const std::string& ns, const std::string& name, config::Meta
     md.erase("service");
     md.erase("dnsName");
   }
-  auto spec = spec::BuildScalerSpec(ns, name, md, {.allow_static_endpoints = true});
+  auto spec = trigger::BuildScalerSpec(ns, name, md, {.allow_static_endpoints = true});
   if (!spec.ok()) {
     std::cout << "INVALID: " << spec.status().message() << "\n";
     return 1;
   }
-  const spec::ScalerSpec& s = **spec;
+  const trigger::ScalerSpec& s = **spec;
   std::cout << "metadata OK\n"
             << "  metricName:     " << s.metric_name << " (KEDA shows it as s<N>-" << s.metric_name << ")\n"
             << "  engine:         " << s.scrape.engine << "\n"

@@ -17,7 +17,7 @@
 #include "scaler/net/http_client.h"
 #include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/sources/discovery/kube_api.h"
-#include "scaler/spec/scaler_spec.h"
+#include "scaler/trigger/scaler_spec.h"
 
 namespace nimscaler::app {
 namespace {
@@ -202,16 +202,16 @@ int RunRecord(const std::vector<std::string>& args) {
     return 2;
   }
   // A command-line tool, like check: static endpoints allowed, scrape intervals down to 100 ms.
-  spec::SpecOptions options;
+  trigger::SpecOptions options;
   options.allow_static_endpoints = true;
   options.min_scrape_interval = std::chrono::milliseconds(100);
   options.kube_enabled = kube->has_value();
-  auto built = spec::BuildScalerSpec(ns, name, *md, options);
+  auto built = trigger::BuildScalerSpec(ns, name, *md, options);
   if (!built.ok()) {
     std::cerr << "record: " << file << ": " << built.status().message() << "\n";
     return 2;
   }
-  const spec::ScalerSpec& spec = **built;
+  const trigger::ScalerSpec& spec = **built;
 
   auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
   sources::DiscoveryRegistry registry(*kube, http);

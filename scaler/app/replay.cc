@@ -13,7 +13,7 @@
 #include "scaler/app/app.h"
 #include "scaler/app/demand_file.h"
 #include "scaler/common/text.h"
-#include "scaler/spec/scaler_spec.h"
+#include "scaler/trigger/scaler_spec.h"
 
 namespace nimscaler::app {
 namespace {
@@ -46,11 +46,11 @@ Status ValidateAsRun(const config::Metadata& metadata, double startup) {
   if (auto st = md.find("startupTime"); st != md.end() && st->second == "auto") {
     st->second = FormatDouble(startup) + "s";
   }
-  spec::SpecOptions so;
+  trigger::SpecOptions so;
   so.allow_static_endpoints = true;
   so.kube_enabled = false;
   so.min_scrape_interval = std::chrono::milliseconds(100);
-  auto built = spec::BuildScalerSpec("nim", "meta-llama3-8b", md, so);
+  auto built = trigger::BuildScalerSpec("nim", "meta-llama3-8b", md, so);
   return built.ok() ? Status::Ok() : built.status();
 }
 

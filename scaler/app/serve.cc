@@ -205,15 +205,15 @@ int RunServe(const config::AppConfig& config) {
       std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient({.max_idle_connections = config.max_idle_connections}));
   sources::DiscoveryRegistry discovery(*kube, http);
   engine::EngineDeps deps{http, &discovery, &clock, &metrics, config.stream_heartbeat};
-  spec::SpecOptions spec_options{config.allow_static_endpoints,
-                                 config.min_scrape_interval,
-                                 kube->has_value(),
-                                 config.namespaces,
-                                 config.prometheus_url,
-                                 config.prometheus_allowed,
-                                 config.prometheus_bearer_token_file,
-                                 config.prometheus_ca_file,
-                                 config.prometheus_headers};
+  trigger::SpecOptions spec_options{config.allow_static_endpoints,
+                                    config.min_scrape_interval,
+                                    kube->has_value(),
+                                    config.namespaces,
+                                    config.prometheus_url,
+                                    config.prometheus_allowed,
+                                    config.prometheus_bearer_token_file,
+                                    config.prometheus_ca_file,
+                                    config.prometheus_headers};
   engine::ScalerEngine engine(spec_options, deps, config.idle_forget);
 
   // Declared before the server and the peer client: both read its checked copies of the files.

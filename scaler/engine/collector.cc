@@ -29,25 +29,19 @@ struct Collector::Group {
                        // (jitter) so groups created together do not all scrape together
 };
 
-std::string Collector::GroupKey(const spec::ScalerSpec& spec) {
+std::string Collector::GroupKey(const trigger::ScalerSpec& spec) {
   // Everything that decides which pods are fetched and how: triggers share a group (and its
   // responses) only when all of it is equal. Credentials, headers and CA decide what a pod
   // answers and who may read it, so they are in (net::OptionsKey covers every request option).
   // Length-prefixed, so no value can imitate another split; the key is never logged.
   std::string key;
   auto field = [&key](std::string_view v) { AppendKeyField(&key, v); };
-  auto discovery = [&](const sources::DiscoveryConfig& d) {
-    field(std::to_string(static_cast<int>(d.kind)));
-    for (const std::string* v : {&d.ns, &d.service, &d.dns_name, &d.port, &d.scheme, &d.path}) field(*v);
-    field(std::to_string(d.urls.size()));
-    for (const auto& u : d.urls) field(u);
-  };
-  discovery(spec.discovery);
+  field(sources::DiscoveryKey(spec.discovery));
   field(std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(spec.scrape_interval).count()));
   field(net::OptionsKey(spec.scrape.http));
   if (const auto& fd = spec.front_door) {
     field("front door");
-    discovery(fd->discovery);
+    field(sources::DiscoveryKey(fd->discovery));
     field(net::OptionsKey(fd->scrape.http));
   }
   return key;
@@ -77,7 +71,7 @@ size_t Collector::groups() const {
 }
 
 Status Collector::Add(const std::shared_ptr<TrackedObject>& object) {
-  const spec::ScalerSpec& spec = object->spec();
+  const trigger::ScalerSpec& spec = object->spec();
   std::string key = GroupKey(spec);
   std::shared_ptr<Group> group;
   {

@@ -41,7 +41,7 @@ class Collector {
   size_t groups() const;
 
   /// The key that decides which triggers share a group (exposed for tests).
-  static std::string GroupKey(const spec::ScalerSpec& spec);
+  static std::string GroupKey(const trigger::ScalerSpec& spec);
 
  private:
   struct Group;

@@ -72,7 +72,7 @@ class Evaluator::SnapshotBindings final : public formula::Bindings {
   const std::vector<signals::GaugeWindow>* trends_ = nullptr;
 };
 
-Evaluator::Evaluator(spec::ScalerSpecConstPtr spec)
+Evaluator::Evaluator(trigger::ScalerSpecConstPtr spec)
     : spec_(std::move(spec)),
       policy_(signals::PolicyOptions{.stable_window = spec_->window,
                                      .panic_window = spec_->panic_window,
@@ -146,7 +146,7 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
   Evaluation ev;
   ev.at = now;
   ev.snapshot = snapshot;
-  const spec::ScalerSpec& spec = *spec_;
+  const trigger::ScalerSpec& spec = *spec_;
   auto finish = [&](Evaluation e) {
     if (e.status.ok()) last_ok_ = std::make_shared<Evaluation>(e);
     return e;

@@ -12,7 +12,7 @@
 #include "scaler/common/result.h"
 #include "scaler/signals/snapshot.h"
 #include "scaler/signals/window/window.h"
-#include "scaler/spec/scaler_spec.h"
+#include "scaler/trigger/scaler_spec.h"
 
 namespace nimscaler::engine {
 
@@ -38,7 +38,7 @@ using EvaluationConstPtr = std::shared_ptr<const Evaluation>;
 /// Not thread-safe: one Evaluator per tracked object, used by its collection thread.
 class Evaluator {
  public:
-  explicit Evaluator(spec::ScalerSpecConstPtr spec);
+  explicit Evaluator(trigger::ScalerSpecConstPtr spec);
   ~Evaluator();
 
   /// The answer before any collection cycle finished.
@@ -55,7 +55,7 @@ class Evaluator {
   void RecordTrendInputs(const signals::Snapshot& snapshot);
   Evaluation Hold(Evaluation ev, const std::string& why_if_none) const;
 
-  spec::ScalerSpecConstPtr spec_;
+  trigger::ScalerSpecConstPtr spec_;
   std::map<std::string, std::unique_ptr<PodWindows>> pods_;  // by endpoint URL
   signals::DecisionPolicy policy_;
   // The values of each trend()/predict() input over the window, by slot: of the value formula

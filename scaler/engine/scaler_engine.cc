@@ -67,7 +67,7 @@ std::string_view UrlHost(std::string_view url) {
 }
 }  // namespace
 
-std::vector<ServiceName> ServicesRead(const spec::ScalerSpec& spec) {
+std::vector<ServiceName> ServicesRead(const trigger::ScalerSpec& spec) {
   std::vector<ServiceName> found;
   const auto& d = spec.discovery;
   switch (d.kind) {
@@ -95,7 +95,7 @@ std::vector<ServiceName> ServicesRead(const spec::ScalerSpec& spec) {
   return found;
 }
 
-ScalerEngine::ScalerEngine(spec::SpecOptions options, EngineDeps deps, Duration idle_forget, size_t workers)
+ScalerEngine::ScalerEngine(trigger::SpecOptions options, EngineDeps deps, Duration idle_forget, size_t workers)
     : options_(options),
       deps_(std::move(deps)),
       idle_forget_(idle_forget),
@@ -132,7 +132,7 @@ Result<std::shared_ptr<TrackedObject>> ScalerEngine::Resolve(const std::string& 
     auto w = pending_wakes_.find({ns, name});
     if (w != pending_wakes_.end() && w->second.until > entry.last_access) pending = w->second;
   }
-  auto built = spec::BuildScalerSpec(ns, name, metadata, options_);
+  auto built = trigger::BuildScalerSpec(ns, name, metadata, options_);
   Status joined = built.status();
   if (built.ok() && !pending) {
     // A wake by Service recorded before tracking (issue 18 item 2): the first Service read

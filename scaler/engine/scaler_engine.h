@@ -16,7 +16,7 @@
 #include "scaler/engine/collector.h"
 #include "scaler/engine/tracked_object.h"
 #include "scaler/engine/wake_poller.h"
-#include "scaler/spec/scaler_spec.h"
+#include "scaler/trigger/scaler_spec.h"
 
 namespace nimscaler::engine {
 
@@ -35,7 +35,7 @@ struct ServiceName {
 ///   ("<svc>.<ns>.svc.cluster.local", or "<pod>.<svc>.<ns>.svc..." for one pod of it);
 /// - static `endpoints`: each URL whose host has a "<svc>.<ns>.svc" part (a bare name or an IP
 ///   address says nothing about a Service).
-std::vector<ServiceName> ServicesRead(const spec::ScalerSpec& spec);
+std::vector<ServiceName> ServicesRead(const trigger::ScalerSpec& spec);
 
 /// Where a ScaledObject name would go, "service/<service>" names a wake by Service: in the wake
 /// hook's URL (/v1/wake/<namespace>/service/<service>) and in the HA wake broadcast. No
@@ -52,7 +52,7 @@ struct ServiceWake {
 class ScalerEngine {
  public:
   /// `workers`: collection threads shared by every tracked trigger.
-  ScalerEngine(spec::SpecOptions options, EngineDeps deps, Duration idle_forget, size_t workers = 4);
+  ScalerEngine(trigger::SpecOptions options, EngineDeps deps, Duration idle_forget, size_t workers = 4);
   ~ScalerEngine();
 
   /// The tracked object for this trigger, creating and starting it on first use.
@@ -123,7 +123,7 @@ class ScalerEngine {
   /// Drop() plus what a forgotten trigger leaves behind: its series and a log line.
   void Retire(const std::vector<std::shared_ptr<TrackedObject>>& objects, const std::string& why);
 
-  const spec::SpecOptions options_;
+  const trigger::SpecOptions options_;
   const EngineDeps deps_;
   const Duration idle_forget_;
   mutable std::mutex mu_;  // guards entries_; held only for map work, never across I/O

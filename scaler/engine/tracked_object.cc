@@ -9,7 +9,7 @@
 
 namespace nimscaler::engine {
 
-TrackedObject::TrackedObject(spec::ScalerSpecConstPtr spec, EngineDeps deps)
+TrackedObject::TrackedObject(trigger::ScalerSpecConstPtr spec, EngineDeps deps)
     : spec_(std::move(spec)),
       deps_(std::move(deps)),
       source_(spec_->scrape, deps_.http),

@@ -18,9 +18,9 @@
 #include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/sources/pod_scrape_source.h"
 #include "scaler/sources/prometheus_query_source.h"
-#include "scaler/spec/scaler_spec.h"
 #include "scaler/telemetry/logging.h"
 #include "scaler/telemetry/scaler_metrics.h"
+#include "scaler/trigger/scaler_spec.h"
 
 namespace nimscaler::engine {
 
@@ -56,12 +56,12 @@ class TrackedObject {
  public:
   using ActivatedFn = std::function<void()>;
 
-  TrackedObject(spec::ScalerSpecConstPtr spec, EngineDeps deps);
+  TrackedObject(trigger::ScalerSpecConstPtr spec, EngineDeps deps);
   ~TrackedObject();
   TrackedObject(const TrackedObject&) = delete;
   TrackedObject& operator=(const TrackedObject&) = delete;
 
-  const spec::ScalerSpec& spec() const { return *spec_; }
+  const trigger::ScalerSpec& spec() const { return *spec_; }
   /// The labels of this trigger's self-metrics series (namespace, ScaledObject, metric name).
   telemetry::TriggerLabels MetricLabels() const { return {spec_->key.ns, spec_->key.name, spec_->metric_name}; }
   /// The structured fields of this trigger's log lines (namespace, scaledobject, trigger: the
@@ -119,7 +119,7 @@ class TrackedObject {
   /// LogContext() plus the pod of data.urls[i]; views into `data` and the spec.
   telemetry::LogFields PodContext(const CycleData& data, size_t i) const;
 
-  const spec::ScalerSpecConstPtr spec_;
+  const trigger::ScalerSpecConstPtr spec_;
   const EngineDeps deps_;
   const sources::PodScrapeSource source_;
   std::optional<sources::PodScrapeSource> front_door_source_;  // with frontDoor only

@@ -5,30 +5,28 @@
 
 namespace nimscaler::net {
 
-// A field added to HttpRequestOptions must be added here too (or said to be per call, like
-// `cancel`): otherwise two collection groups that differ only in it would share responses, and
-// with them credentials (issue 17). The size check makes the compiler ask.
-#if defined(__x86_64__) && defined(__GLIBCXX__)
-static_assert(sizeof(HttpRequestOptions) == 232,
-              "HttpRequestOptions changed: add the new field to OptionsKey(), then update this size");
-#endif
-
 std::string OptionsKey(const HttpRequestOptions& o) {
+  // Every member, by name: a field added to HttpRequestOptions stops this binding from compiling
+  // until it is put in the key (or said to be per call, like `cancel`). Otherwise two collection
+  // groups that differ only in it would share responses, and with them credentials (issue 17).
+  const auto& [timeout, max_body_bytes, accept, headers, ca_file, bearer_token_file, insecure_skip_verify, cancel,
+               basic_auth, username, password, refuse_internal_addresses] = o;
+  (void)cancel;  // per call: which transfer to abort, not what is fetched
   std::string key;
   auto field = [&key](std::string_view v) { AppendKeyField(&key, v); };
-  field(std::to_string(o.timeout.count()));
-  field(std::to_string(o.max_body_bytes));
-  field(o.accept);
-  field(std::to_string(o.headers.size()));
-  for (const auto& h : o.headers) field(h);
-  field(o.ca_file);
-  field(o.bearer_token_file);
-  field(o.insecure_skip_verify ? "insecure" : "verify");
-  field(o.basic_auth ? "basic" : "none");
-  field(o.username);
-  field(o.password);
-  field(o.refuse_internal_addresses ? "refuse-internal" : "any-address");
-  return key;  // `cancel` is per call, not an option of what is fetched
+  field(std::to_string(timeout.count()));
+  field(std::to_string(max_body_bytes));
+  field(accept);
+  field(std::to_string(headers.size()));
+  for (const auto& h : headers) field(h);
+  field(ca_file);
+  field(bearer_token_file);
+  field(insecure_skip_verify ? "insecure" : "verify");
+  field(basic_auth ? "basic" : "none");
+  field(username);
+  field(password);
+  field(refuse_internal_addresses ? "refuse-internal" : "any-address");
+  return key;
 }
 
 }  // namespace nimscaler::net

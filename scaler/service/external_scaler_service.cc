@@ -547,7 +547,7 @@ std::string ExternalScalerService::TriggerKeyOf(const externalscaler::ScaledObje
   // Bad input is answered (and refused) here; so is a map too large to hash on this thread.
   if (CheckNamespace(ref.namespace_()) || CheckName(ref.name())) return "";
   if (ref.scalermetadata().size() > kMaxInlineMetadataKeys) return "";
-  return cluster::TriggerKey(ref.namespace_(), ref.name(), spec::HashMetadata(ToMetadata(ref)));
+  return cluster::TriggerKey(ref.namespace_(), ref.name(), trigger::HashMetadata(ToMetadata(ref)));
 }
 
 std::string ExternalScalerService::RouteKey(grpc::ServerContext& ctx,

@@ -150,7 +150,7 @@ std::string PodBody(double kv, double waiting) {
 class CollectionTest : public DiscoveryTest {
  protected:
   CollectionTest() {
-    engine_ = std::make_unique<engine::ScalerEngine>(spec::SpecOptions{.min_scrape_interval = 100ms},
+    engine_ = std::make_unique<engine::ScalerEngine>(trigger::SpecOptions{.min_scrape_interval = 100ms},
                                                      engine::EngineDeps{http_, &registry_, &clock_, nullptr}, 10min);
   }
   std::shared_ptr<engine::TrackedObject> Track() {

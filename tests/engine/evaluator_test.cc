@@ -13,13 +13,13 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-spec::ScalerSpecConstPtr Spec(config::Metadata extra = {}) {
+trigger::ScalerSpecConstPtr Spec(config::Metadata extra = {}) {
   config::Metadata md{{"endpoints", "http://a:1/m,http://b:1/m"},
                       {"engine", "nim"},
                       {"targetKvCache", "0.1"},
                       {"scrapeInterval", "1s"}};
   for (auto& [k, v] : extra) md[k] = v;
-  auto s = spec::BuildScalerSpec("nim", "llama", md, {.allow_static_endpoints = true});
+  auto s = trigger::BuildScalerSpec("nim", "llama", md, {.allow_static_endpoints = true});
   EXPECT_TRUE(s.ok()) << s.status().message();
   return *s;
 }
@@ -41,7 +41,7 @@ signals::SnapshotConstPtr Snap(std::vector<signals::PodReading> pods) {
 const TimePoint kNow = TimePoint(100s);
 
 // One evaluation of one snapshot by a fresh Evaluator (no history).
-Evaluation Evaluate(const spec::ScalerSpecConstPtr& spec, signals::SnapshotConstPtr snap, TimePoint now = kNow) {
+Evaluation Evaluate(const trigger::ScalerSpecConstPtr& spec, signals::SnapshotConstPtr snap, TimePoint now = kNow) {
   Evaluator e(spec);
   if (snap) std::const_pointer_cast<signals::Snapshot>(snap)->taken_at = now;
   return e.Update(snap, now);
@@ -104,14 +104,14 @@ TEST(Evaluate, IdlePodsAreInactiveWithZeroValue) {
 // raises the value, and after the load stops the value falls back to 0 once the window has
 // passed, without being held.
 TEST(Evaluate, LatencyOnlyTargetReadsAnIdleWindowAsNoDemand) {
-  auto spec = spec::BuildScalerSpec("nim", "llama",
-                                    {{"endpoints", "http://a:1/m"},
-                                     {"engine", "nim"},
-                                     {"targetTtft", "2s"},
-                                     {"scrapeInterval", "1s"},
-                                     {"window", "10s"},
-                                     {"panicWindow", "1s"}},
-                                    {.allow_static_endpoints = true});
+  auto spec = trigger::BuildScalerSpec("nim", "llama",
+                                       {{"endpoints", "http://a:1/m"},
+                                        {"engine", "nim"},
+                                        {"targetTtft", "2s"},
+                                        {"scrapeInterval", "1s"},
+                                        {"window", "10s"},
+                                        {"panicWindow", "1s"}},
+                                       {.allow_static_endpoints = true});
   ASSERT_TRUE(spec.ok()) << spec.status().message();
   Evaluator e(*spec);
   double served = 0;  // observations so far, all in the (2s, 4s] bucket
@@ -159,7 +159,7 @@ TEST(Evaluate, StartupTimeScalesOnThePredictedDemandNeverBelowTheCurrentOne) {
                         {"scrapeInterval", "1s"},
                         {"window", "10s"}};
     if (with_startup) md["startupTime"] = "10s";
-    auto spec = spec::BuildScalerSpec("nim", "llama", md, {.allow_static_endpoints = true});
+    auto spec = trigger::BuildScalerSpec("nim", "llama", md, {.allow_static_endpoints = true});
     EXPECT_TRUE(spec.ok()) << spec.status().message();
     return *spec;
   };

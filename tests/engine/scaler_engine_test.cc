@@ -25,7 +25,7 @@ class ScalerEngineTest : public ::testing::Test {
   ScalerEngineTest()
       : http_(net::MakeCurlHttpClient()),
         registry_(std::nullopt, http_),
-        engine_(spec::SpecOptions{.allow_static_endpoints = true, .min_scrape_interval = 100ms},
+        engine_(trigger::SpecOptions{.allow_static_endpoints = true, .min_scrape_interval = 100ms},
                 EngineDeps{http_, &registry_, &clock_, nullptr}, 10min) {}
 
   config::Metadata Trigger(const std::string& extra_model = "") {
@@ -50,12 +50,12 @@ TEST_F(ScalerEngineTest, MetadataThatHashesAlikeIsADifferentTrigger) {
   // with the hash's separators between them.
   config::Metadata forged{{"endpoints", real["endpoints"]}, {"engine", "nim"}};
   forged["model"] = std::string("llama\1scrapeInterval\0", 21) + "20s" + std::string("\1targetKvCache\0", 15) + "0.1";
-  ASSERT_EQ(spec::HashMetadata(real), spec::HashMetadata(forged)) << "the test needs a real collision";
+  ASSERT_EQ(trigger::HashMetadata(real), trigger::HashMetadata(forged)) << "the test needs a real collision";
 
   auto attacker = engine_.Resolve("nim", "llama", forged);
   auto victim = engine_.Resolve("nim", "llama", real);
   ASSERT_TRUE(victim.ok()) << victim.status().message();
-  EXPECT_EQ((*victim)->spec().targets.size(), 1u);
+  EXPECT_EQ((*victim)->spec().FormulaText(), "sum(kv_cache)/0.1");
   EXPECT_EQ((*victim)->spec().scrape_interval, 20s);
   EXPECT_EQ((*victim)->spec().scrape.model, "llama");
   if (attacker.ok()) {
@@ -100,9 +100,9 @@ TEST_F(ScalerEngineTest, TriggersWithDifferentCredentialsNeverShareAGroup) {
     md["endpoints"] = "http://" + userinfo + "@" + url.substr(7);
     return md;
   };
-  auto a = spec::BuildScalerSpec("nim", "a", with_user("alice:one"), {.allow_static_endpoints = true});
-  auto b = spec::BuildScalerSpec("nim", "b", with_user("bob:two"), {.allow_static_endpoints = true});
-  auto c = spec::BuildScalerSpec("nim", "c", with_user("alice:one"), {.allow_static_endpoints = true});
+  auto a = trigger::BuildScalerSpec("nim", "a", with_user("alice:one"), {.allow_static_endpoints = true});
+  auto b = trigger::BuildScalerSpec("nim", "b", with_user("bob:two"), {.allow_static_endpoints = true});
+  auto c = trigger::BuildScalerSpec("nim", "c", with_user("alice:one"), {.allow_static_endpoints = true});
   ASSERT_TRUE(a.ok() && b.ok() && c.ok()) << a.status().message() << b.status().message();
   EXPECT_NE(Collector::GroupKey(**a), Collector::GroupKey(**b));
   EXPECT_EQ(Collector::GroupKey(**a), Collector::GroupKey(**c));
@@ -160,7 +160,7 @@ TEST(ScalerEngineForget, ForgettingTriggersWithWatchesDoesNotWaitForEachWatch) {
   std::shared_ptr<net::HttpClient> http = net::MakeCurlHttpClient();
   sources::DiscoveryRegistry registry(sources::KubeApiConfig{api.url(), "", ""}, http);
   SystemClock clock;
-  ScalerEngine engine(spec::SpecOptions{.min_scrape_interval = 100ms}, EngineDeps{http, &registry, &clock, nullptr},
+  ScalerEngine engine(trigger::SpecOptions{.min_scrape_interval = 100ms}, EngineDeps{http, &registry, &clock, nullptr},
                       10min);
   constexpr int kTriggers = 150;
   for (int i = 0; i < kTriggers; ++i) {
@@ -247,7 +247,7 @@ TEST(ServicesRead, NamesTheServiceOfEachWayATriggerFindsItsPods) {
   auto read = [](const std::string& ns, config::Metadata md) {
     md["engine"] = "nim";
     md["targetKvCache"] = "0.1";
-    auto spec = spec::BuildScalerSpec(ns, "so", md, {.allow_static_endpoints = true});
+    auto spec = trigger::BuildScalerSpec(ns, "so", md, {.allow_static_endpoints = true});
     EXPECT_TRUE(spec.ok()) << spec.status().message();
     std::vector<std::string> out;
     if (spec.ok()) {
@@ -284,7 +284,7 @@ TEST(ScalerEngineWakeService, WakesEveryTriggerReadingTheServiceAndNoOther) {
   std::shared_ptr<net::HttpClient> http = net::MakeCurlHttpClient();
   sources::DiscoveryRegistry registry(sources::KubeApiConfig{api.url(), "", ""}, http);
   SystemClock clock;
-  ScalerEngine engine(spec::SpecOptions{.min_scrape_interval = 100ms}, EngineDeps{http, &registry, &clock, nullptr},
+  ScalerEngine engine(trigger::SpecOptions{.min_scrape_interval = 100ms}, EngineDeps{http, &registry, &clock, nullptr},
                       10min);
   auto track = [&](const std::string& ns, const std::string& name, const std::string& service,
                    const std::string& target = "0.1") {
@@ -325,7 +325,7 @@ TEST(ScalerEngineWakeService, AWakeByServiceRecordedBeforeTrackingWakesItsTrigge
   std::shared_ptr<net::HttpClient> http = net::MakeCurlHttpClient();
   sources::DiscoveryRegistry registry(sources::KubeApiConfig{api.url(), "", ""}, http);
   SystemClock clock;
-  ScalerEngine engine(spec::SpecOptions{.min_scrape_interval = 100ms}, EngineDeps{http, &registry, &clock, nullptr},
+  ScalerEngine engine(trigger::SpecOptions{.min_scrape_interval = 100ms}, EngineDeps{http, &registry, &clock, nullptr},
                       10min);
   engine.RecordPendingServiceWake("nim", "a", clock.Now() + 1min, "the wake hook (Service nim/a)");
   engine.RecordPendingServiceWake("nim", "a", clock.Now() + 1min, "the wake hook (Service nim/a)");  // re-armed

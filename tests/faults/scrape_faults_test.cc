@@ -412,7 +412,7 @@ class CollectionFaults : public ::testing::Test {
   std::shared_ptr<net::HttpClient> http_ = net::MakeCurlHttpClient();
   sources::DiscoveryRegistry registry_{std::nullopt, http_};
   SystemClock clock_;
-  engine::ScalerEngine engine_{spec::SpecOptions{.allow_static_endpoints = true, .min_scrape_interval = 100ms},
+  engine::ScalerEngine engine_{trigger::SpecOptions{.allow_static_endpoints = true, .min_scrape_interval = 100ms},
                                engine::EngineDeps{http_, &registry_, &clock_, nullptr}, 10min};
 };
 

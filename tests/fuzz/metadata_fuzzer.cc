@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "scaler/net/url.h"
-#include "scaler/spec/scaler_spec.h"
+#include "scaler/trigger/scaler_spec.h"
 
 namespace {
 
@@ -43,21 +43,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (!want_key) md[key] = "";
 
-  spec::SpecOptions options;
+  trigger::SpecOptions options;
   options.allow_static_endpoints = (policy & 1) != 0;
   options.kube_enabled = (policy & 2) != 0;
   if (policy & 4) options.namespaces = {"nim"};
   options.min_scrape_interval = (policy & 8) ? std::chrono::milliseconds(100) : std::chrono::milliseconds(500);
   const std::string ns = (policy & 16) ? "nim" : "other";
 
-  auto got = spec::BuildScalerSpec(ns, "llama", md, options);
+  auto got = trigger::BuildScalerSpec(ns, "llama", md, options);
   if (!got.ok()) {
     Check(got.status().code() == Code::kInvalidArgument);
     Check(got.status().message().size() <= config::kMaxProblemsBytes + 3);
     Check(got.status().message().rfind("invalid trigger metadata", 0) == 0);
     return 0;
   }
-  const spec::ScalerSpec& s = **got;
+  const trigger::ScalerSpec& s = **got;
   for (const auto& url : s.discovery.urls) Check(net::RedactUrl(url) == url);
   Check(net::RedactUrl(s.prometheus_address) == s.prometheus_address);
   Check(s.value != nullptr && s.activation != nullptr);
@@ -65,6 +65,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(s.scrape.http.refuse_internal_addresses == !options.allow_static_endpoints);
   }
   Check(!s.metric_name.empty() && s.metric_name.size() <= 120);
-  Check(spec::CanonicalMetadata(md).size() >= md.size() * 4);
+  Check(trigger::CanonicalMetadata(md).size() >= md.size() * 4);
   return 0;
 }

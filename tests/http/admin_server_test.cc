@@ -136,7 +136,7 @@ class AdminServerTest : public ::testing::Test {
   sources::DiscoveryRegistry registry_{sources::KubeApiConfig{kube_.url(), "", ""}, http_};
   SystemClock clock_;
   telemetry::ScalerMetrics metrics_;
-  engine::ScalerEngine engine_{spec::SpecOptions{.allow_static_endpoints = true, .min_scrape_interval = 100ms},
+  engine::ScalerEngine engine_{trigger::SpecOptions{.allow_static_endpoints = true, .min_scrape_interval = 100ms},
                                engine::EngineDeps{http_, &registry_, &clock_, nullptr}, 10min};
   std::unique_ptr<AdminServer> admin_;
   int port_ = 0;
@@ -456,7 +456,9 @@ TEST_F(AdminServerTest, WakeByServiceAsksTheKubernetesApiWhetherTheServiceExists
     auto r = Request("POST", path);
     ASSERT_TRUE(r.has_value()) << path;
     EXPECT_EQ(r->status, want) << path << ": " << r->body;
-    if (want == 404) EXPECT_NE(r->body.find("in the cluster"), std::string::npos) << r->body;
+    if (want == 404) {
+      EXPECT_NE(r->body.find("in the cluster"), std::string::npos) << r->body;
+    }
   }
 }
 

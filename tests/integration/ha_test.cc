@@ -26,7 +26,7 @@
 #include "scaler/cluster/router.h"
 #include "scaler/net/http_client.h"
 #include "scaler/net/http_server.h"
-#include "scaler/spec/scaler_spec.h"
+#include "scaler/trigger/scaler_spec.h"
 #include "tests/app/test_pki.h"
 #include "tests/fakes/child_process.h"
 #include "tests/fakes/fake_kube_api.h"
@@ -242,7 +242,7 @@ class HaTest : public ::testing::Test {
   cluster::Owners OwnersOf(const externalscaler::ScaledObjectRef& ref) const { return OwnersIn(ref, Peers()); }
   static cluster::Owners OwnersIn(const externalscaler::ScaledObjectRef& ref, const std::vector<std::string>& peers) {
     config::Metadata md(ref.scalermetadata().begin(), ref.scalermetadata().end());
-    return cluster::OwnersOf(cluster::TriggerKey(ref.namespace_(), ref.name(), spec::HashMetadata(md)), peers);
+    return cluster::OwnersOf(cluster::TriggerKey(ref.namespace_(), ref.name(), trigger::HashMetadata(md)), peers);
   }
 
   size_t IndexOf(const std::string& addr) const {
@@ -805,7 +805,9 @@ TEST_F(HaTest, RestartedReplicaChangesNoAnswer) {
   api_.SetPod(pod, "127.0.0.1", port, true);
   ASSERT_TRUE(SeesPeers(victim, 3, 10s)) << replicas_[victim].process->output();
   for (size_t i = 0; i < replicas_.size(); ++i) {
-    if (i != victim) ASSERT_TRUE(SeesPeers(i, 3, 10s)) << replicas_[i].process->output();
+    if (i != victim) {
+      ASSERT_TRUE(SeesPeers(i, 3, 10s)) << replicas_[i].process->output();
+    }
   }
   long victim_before = 0;
   {
@@ -976,7 +978,9 @@ TEST_F(HaTest, StreamsFollowTheOwnerWhenThePeersChange) {
   const int b_port = std::stoi(replicas_[b].addr.substr(replicas_[b].addr.rfind(':') + 1));
   api_.SetPod("scaler-" + std::to_string(b), "127.0.0.1", b_port, false);
   for (size_t i = 0; i < replicas_.size(); ++i) {
-    if (i != b) ASSERT_TRUE(SeesPeers(i, 3, 10s)) << replicas_[i].process->output();
+    if (i != b) {
+      ASSERT_TRUE(SeesPeers(i, 3, 10s)) << replicas_[i].process->output();
+    }
   }
   EXPECT_EQ(gauges_are({{a, 3}, {b, 0}}, 10s), "") << Tail(replicas_[a].process->output());
   pods_.SetKv(pod3, 0.3);

@@ -10,7 +10,7 @@
 
 #include "externalscaler.grpc.pb.h"
 #include "scaler/net/http_client.h"
-#include "scaler/spec/scaler_spec.h"
+#include "scaler/trigger/scaler_spec.h"
 #include "tests/fakes/child_process.h"
 #include "tests/fakes/fake_kube_api.h"
 #include "tests/fakes/fake_pod.h"
@@ -431,12 +431,12 @@ TEST_F(WakeTest, ReadyPodsServingTheDemandReleaseTheFrontDoorsHold) {
 }
 
 TEST(FrontDoorMetadata, ErrorsNameTheKeyAndWhatToWrite) {
-  spec::SpecOptions opts;
+  trigger::SpecOptions opts;
   opts.allow_static_endpoints = true;
   auto build = [&](std::map<std::string, std::string> extra) {
     config::Metadata md = {{"service", "llama"}};
     for (auto& [k, v] : extra) md[k] = v;
-    return spec::BuildScalerSpec("nim", "llama", md, opts);
+    return trigger::BuildScalerSpec("nim", "llama", md, opts);
   };
   auto message = [&](std::map<std::string, std::string> extra) {
     auto s = build(std::move(extra));
@@ -495,9 +495,9 @@ TEST(FrontDoorMetadata, ErrorsNameTheKeyAndWhatToWrite) {
 }
 
 TEST(WakeMetadata, WakeQueryNeedsPrometheusAddress) {
-  auto s = spec::BuildScalerSpec("nim", "llama", {{"service", "llama"}, {"wakeQuery", "sum(x)"}}, {});
+  auto s = trigger::BuildScalerSpec("nim", "llama", {{"service", "llama"}, {"wakeQuery", "sum(x)"}}, {});
   EXPECT_NE(s.status().message().find("wakeQuery needs prometheusAddress"), std::string::npos);
-  auto t = spec::BuildScalerSpec(
+  auto t = trigger::BuildScalerSpec(
       "nim", "llama", {{"service", "llama"}, {"wakeQuery", "sum(x)"}, {"prometheusAddress", "prometheus:9090"}}, {});
   EXPECT_NE(t.status().message().find("must be an http(s) URL"), std::string::npos);
 }

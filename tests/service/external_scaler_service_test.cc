@@ -111,7 +111,7 @@ class ServiceTest : public ::testing::Test {
   sources::DiscoveryRegistry registry_{std::nullopt, http_};
   SystemClock clock_;
   telemetry::ScalerMetrics metrics_;
-  engine::ScalerEngine engine_{spec::SpecOptions{.allow_static_endpoints = true, .min_scrape_interval = 100ms},
+  engine::ScalerEngine engine_{trigger::SpecOptions{.allow_static_endpoints = true, .min_scrape_interval = 100ms},
                                engine::EngineDeps{http_, &registry_, &clock_, &metrics_}, 10min};
   CallLoop loop_;
   std::unique_ptr<ExternalScalerService> service_;

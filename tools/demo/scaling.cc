@@ -12,7 +12,7 @@
 #include "scaler/engine/evaluator.h"
 #include "scaler/signals/snapshot.h"
 #include "scaler/sources/pod_scrape_source.h"
-#include "scaler/spec/scaler_spec.h"
+#include "scaler/trigger/scaler_spec.h"
 #include "tools/demo/control.h"
 #include "tools/nim-emulator/exposition.h"
 
@@ -169,7 +169,7 @@ Result Run(const Scenario& s, const Policy& p, const RunOptions& o) {
   r.scenario = s.name;
   r.policy = p.name;
 
-  ns::spec::ScalerSpecConstPtr spec;
+  ns::trigger::ScalerSpecConstPtr spec;
   std::unique_ptr<ns::engine::Evaluator> evaluator;
   std::unique_ptr<ns::sources::PodScrapeSource> source;
   if (!p.article) {
@@ -179,11 +179,11 @@ Result Run(const Scenario& s, const Policy& p, const RunOptions& o) {
     md["scrapeInterval"] = "2s";
     auto st = md.find("startupTime");
     if (st != md.end() && st->second == "auto") st->second = Num(o.startup) + "s";
-    ns::spec::SpecOptions so;
+    ns::trigger::SpecOptions so;
     so.allow_static_endpoints = true;
     so.kube_enabled = false;
     so.min_scrape_interval = std::chrono::milliseconds(100);
-    auto built = ns::spec::BuildScalerSpec("nim", "meta-llama3-8b", md, so);
+    auto built = ns::trigger::BuildScalerSpec("nim", "meta-llama3-8b", md, so);
     if (!built.ok()) {
       r.error = built.status().message();
       return r;

@@ -1,4 +1,4 @@
-// Exports DiscoveryRegistry, DnsDiscovery, MetricsUrl() and the EndpointSlice-backed
+// Exports DiscoveryRegistry, DnsDiscovery, DiscoveryKey(), MetricsUrl() and the EndpointSlice-backed
 // PodDiscovery.
 #include "scaler/sources/discovery/discovery_registry.h"
 
@@ -12,6 +12,16 @@
 #include "scaler/common/text.h"
 
 namespace nimscaler::sources {
+
+std::string DiscoveryKey(const DiscoveryConfig& d) {
+  const auto& [kind, urls, ns, service, dns_name, port, scheme, path] = d;
+  std::string key;
+  AppendKeyField(&key, std::to_string(static_cast<int>(kind)));
+  for (const std::string* v : {&ns, &service, &dns_name, &port, &scheme, &path}) AppendKeyField(&key, *v);
+  AppendKeyField(&key, std::to_string(urls.size()));
+  for (const auto& u : urls) AppendKeyField(&key, u);
+  return key;
+}
 
 std::string DiscoveryConfig::Describe() const {
   switch (kind) {

@@ -34,6 +34,10 @@ struct DiscoveryConfig {
   std::string Describe() const;
 };
 
+/// Every field of `d`, length-prefixed into one string: configs with equal keys discover the
+/// same pods. Built from all members by name, so a new member must be added to it to compile.
+std::string DiscoveryKey(const DiscoveryConfig& d);
+
 /// Every A/AAAA record of a name, re-resolved on each List().
 class DnsDiscovery final : public PodDiscovery {
  public:

@@ -1,12 +1,12 @@
 // Metadata tables: each row is a trigger metadata map and what BuildScalerSpec must say.
-#include "scaler/spec/scaler_spec.h"
+#include "scaler/trigger/scaler_spec.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tests/spec/spec_fixtures.h"
+#include "tests/trigger/spec_fixtures.h"
 
-namespace nimscaler::spec {
+namespace nimscaler::trigger {
 namespace {
 
 using ::testing::HasSubstr;
@@ -295,4 +295,4 @@ TEST(MetadataFields, EveryFieldDocumented) {
 }
 
 }  // namespace
-}  // namespace nimscaler::spec
+}  // namespace nimscaler::trigger

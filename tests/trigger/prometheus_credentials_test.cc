@@ -14,7 +14,7 @@
 #include "scaler/net/http_client.h"
 #include "scaler/net/http_server.h"
 #include "scaler/sources/prometheus_query_source.h"
-#include "scaler/spec/scaler_spec.h"
+#include "scaler/trigger/scaler_spec.h"
 
 namespace nimscaler {
 namespace {
@@ -32,8 +32,8 @@ std::string TempFile(const std::string& name, const std::string& content) {
   return path;
 }
 
-spec::SpecOptions CredentialOptions(const std::string& token_file) {
-  spec::SpecOptions o;
+trigger::SpecOptions CredentialOptions(const std::string& token_file) {
+  trigger::SpecOptions o;
   o.prometheus_url = "https://prom.monitoring:9090";
   o.prometheus_allowed = {"https://thanos.monitoring:10902/", "*"};
   o.prometheus_bearer_token_file = token_file;
@@ -42,16 +42,16 @@ spec::SpecOptions CredentialOptions(const std::string& token_file) {
   return o;
 }
 
-net::HttpRequestOptions WakeHttp(const config::Metadata& extra, const spec::SpecOptions& options) {
+net::HttpRequestOptions WakeHttp(const config::Metadata& extra, const trigger::SpecOptions& options) {
   config::Metadata md{{"dnsName", "pods.example"}, {"wakeQuery", "sum(x)"}};
   for (const auto& [k, v] : extra) md[k] = v;
-  auto s = spec::BuildScalerSpec("nim", "llama", md, options);
+  auto s = trigger::BuildScalerSpec("nim", "llama", md, options);
   if (!s.ok()) throw std::runtime_error(s.status().message());
   return (*s)->wake_http;
 }
 
 TEST(PrometheusCredentials, OnlyTheAddressesTheOperatorListedGetThem) {
-  spec::SpecOptions options = CredentialOptions("/var/run/prom/token");
+  trigger::SpecOptions options = CredentialOptions("/var/run/prom/token");
   // The server's own Prometheus (no prometheusAddress) and a listed one (a path under it).
   for (const config::Metadata& md :
        {config::Metadata{}, config::Metadata{{"prometheusAddress", "https://prom.monitoring:9090"}},
@@ -71,7 +71,7 @@ TEST(PrometheusCredentials, OnlyTheAddressesTheOperatorListedGetThem) {
     EXPECT_THAT(o.ca_file, IsEmpty()) << address;
     EXPECT_THAT(o.headers, IsEmpty()) << address;
   }
-  spec::SpecOptions static_ok = CredentialOptions("/var/run/prom/token");
+  trigger::SpecOptions static_ok = CredentialOptions("/var/run/prom/token");
   static_ok.prometheus_allowed = {};
   static_ok.allow_static_endpoints = true;
   EXPECT_THAT(WakeHttp({{"prometheusAddress", "https://other:9090"}}, static_ok).bearer_token_file, IsEmpty());
@@ -160,12 +160,12 @@ AuthPrometheus& Prom() {
 TEST(PrometheusCredentials, TokenIsReadAtEveryQueryAndNeverShown) {
   AuthPrometheus& prom = Prom();
   std::string token_file = TempFile("token", std::string(kToken) + "\n");
-  spec::SpecOptions options;
+  trigger::SpecOptions options;
   options.allow_static_endpoints = true;  // the stand-in listens on loopback
   options.prometheus_url = prom.url();
   options.prometheus_bearer_token_file = token_file;
   options.prometheus_headers = {"X-Scope-OrgID: tenant1"};
-  auto s = spec::BuildScalerSpec("nim", "llama", {{"dnsName", "pods.example"}, {"wakeQuery", "sum(x)"}}, options);
+  auto s = trigger::BuildScalerSpec("nim", "llama", {{"dnsName", "pods.example"}, {"wakeQuery", "sum(x)"}}, options);
   ASSERT_TRUE(s.ok()) << s.status().message();
   auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
   sources::PrometheusQuerySource source((*s)->prometheus_address, (*s)->wake_query, http, (*s)->wake_http);
@@ -201,10 +201,10 @@ TEST(PrometheusCredentials, TokenIsReadAtEveryQueryAndNeverShown) {
   // An address allowed only through "*" gets no token: 401 with a hint at the flags.
   prom.Want(kToken);
   std::ofstream(token_file) << kToken;
-  spec::SpecOptions star = options;
+  trigger::SpecOptions star = options;
   star.prometheus_url = "";
   star.prometheus_allowed = {"*"};
-  auto other = spec::BuildScalerSpec(
+  auto other = trigger::BuildScalerSpec(
       "nim", "llama", {{"dnsName", "pods.example"}, {"wakeQuery", "sum(x)"}, {"prometheusAddress", prom.url()}}, star);
   ASSERT_TRUE(other.ok()) << other.status().message();
   sources::PrometheusQuerySource untrusted((*other)->prometheus_address, (*other)->wake_query, http,

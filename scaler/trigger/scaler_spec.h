@@ -14,8 +14,9 @@
 #include "scaler/formula/formula.h"
 #include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/sources/pod_scrape_source.h"
+#include "scaler/trigger/trigger_metadata.h"
 
-namespace nimscaler::spec {
+namespace nimscaler::trigger {
 
 /// Identifies one trigger: KEDA sends the same (namespace, name, metadata) on every call.
 struct ScaledObjectKey {
@@ -39,13 +40,6 @@ uint64_t HashMetadata(const config::Metadata& metadata);
 /// maps are equal exactly when their encodings are equal, whatever bytes keys and values hold.
 std::string CanonicalMetadata(const config::Metadata& metadata);
 
-/// A per-replica target: desired replicas contributed = sum(signal) / per_replica.
-struct Target {
-  std::string key;     ///< metadata key it came from, e.g. "targetKvCache"
-  std::string signal;  ///< e.g. "kv_cache"
-  double per_replica = 0;
-};
-
 /// The front door a trigger reads besides its pods (frontDoor, issue 18 item 1): where its
 /// metrics endpoints are, and how its metrics map to frontdoor_waiting / frontdoor_inflight
 /// (docs/front-doors.md "Scraping the front door").
@@ -64,7 +58,6 @@ struct ScalerSpec {
   sources::DiscoveryConfig discovery;
   sources::PodScrapeConfig scrape;
   std::optional<FrontDoorSpec> front_door;  ///< frontDoor; none without it
-  std::vector<Target> targets;
   Duration scrape_interval{};
   Duration stale_keep{};                            ///< how long a failed pod's last gauges are kept (3 x interval)
   Duration window = std::chrono::seconds(60);       ///< stable window: rates, quantiles, smoothing
@@ -105,9 +98,6 @@ struct SpecOptions {
   std::vector<std::string> prometheus_headers;
 };
 
-/// The table of every metadata key (for validation, `check` and docs/trigger-reference.md).
-const std::vector<config::FieldSpec>& MetadataFields();
-
 /// Validates `metadata` and builds the spec; every problem is in one INVALID_ARGUMENT (a
 /// bounded message: config::JoinProblems). Maps over config::MetadataLimits are refused first,
 /// naming the key and the limit. Any map gives a spec or an error, never a crash.
@@ -123,4 +113,4 @@ Result<ScalerSpecConstPtr> BuildScalerSpec(const std::string& ns, const std::str
 /// only [a-z0-9.-], at most 120 characters (a hash suffix keeps long names distinct).
 std::string DefaultMetricName(const std::string& ns, const std::string& name);
 
-}  // namespace nimscaler::spec
+}  // namespace nimscaler::trigger

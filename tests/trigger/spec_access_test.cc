@@ -18,7 +18,7 @@
 #include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/sources/pod_scrape_source.h"
 #include "scaler/sources/prometheus_query_source.h"
-#include "scaler/spec/scaler_spec.h"
+#include "scaler/trigger/scaler_spec.h"
 
 namespace nimscaler {
 namespace {
@@ -84,8 +84,8 @@ InternalServer& Internal() {
   return *server;
 }
 
-spec::ScalerSpecConstPtr DnsSpec(const std::string& name, int port, bool allow) {
-  auto s = spec::BuildScalerSpec(
+trigger::ScalerSpecConstPtr DnsSpec(const std::string& name, int port, bool allow) {
+  auto s = trigger::BuildScalerSpec(
       "nim", "llama",
       {{"dnsName", name}, {"port", std::to_string(port)}, {"metricsPath", "/admin/config"}, {"engine", "nim"}},
       {.allow_static_endpoints = allow});
@@ -211,8 +211,8 @@ TEST(SpecAccess, NodeAddressesAreRefusedOnceSet) {
 TEST(SpecAccess, EndpointCredentialsAreSentAsBasicAuthAndNeverShown) {
   InternalServer& internal = Internal();
   std::string hostport = "127.0.0.1:" + std::to_string(internal.port());
-  auto s = spec::BuildScalerSpec("nim", "llama", {{"endpoints", "http://scraper:s3cr%40t@" + hostport + "/admin"}},
-                                 {.allow_static_endpoints = true});
+  auto s = trigger::BuildScalerSpec("nim", "llama", {{"endpoints", "http://scraper:s3cr%40t@" + hostport + "/admin"}},
+                                    {.allow_static_endpoints = true});
   ASSERT_TRUE(s.ok()) << s.status().message();
   ASSERT_EQ((*s)->discovery.urls, (std::vector<std::string>{"http://" + hostport + "/admin"}));
   auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
@@ -305,7 +305,8 @@ TEST(WakeQuery, SpecOptionsCarryCredentialsAndTheAddressRule) {
                       {"wakeQuery", "up"},
                       {"prometheusAddress", "http://scraper:s3cr%40t@127.0.0.1:" + std::to_string(internal.port())}};
   for (bool allow : {false, true}) {
-    auto s = spec::BuildScalerSpec("nim", "llama", md, {.allow_static_endpoints = allow, .prometheus_allowed = {"*"}});
+    auto s =
+        trigger::BuildScalerSpec("nim", "llama", md, {.allow_static_endpoints = allow, .prometheus_allowed = {"*"}});
     ASSERT_TRUE(s.ok()) << s.status().message();
     EXPECT_THAT((*s)->prometheus_address, Not(HasSubstr("s3cr")));
     sources::PrometheusQuerySource source((*s)->prometheus_address, (*s)->wake_query, http, (*s)->wake_http);

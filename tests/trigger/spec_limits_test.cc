@@ -4,10 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "scaler/spec/scaler_spec.h"
-#include "tests/spec/spec_fixtures.h"
+#include "scaler/trigger/scaler_spec.h"
+#include "tests/trigger/spec_fixtures.h"
 
-namespace nimscaler::spec {
+namespace nimscaler::trigger {
 namespace {
 
 using ::testing::HasSubstr;
@@ -234,4 +234,4 @@ TEST(SpecLimits, LongValuesAreCheckedWithoutRegexRecursion) {
 }
 
 }  // namespace
-}  // namespace nimscaler::spec
+}  // namespace nimscaler::trigger
