@@ -154,28 +154,21 @@ struct CheckTarget {
 
 bool IsUrl(const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; }
 
-// Validates `md`, prints the compiled spec and, with targets, evaluates it once. 0, 1 as the
-// usage text says.
-int CheckOneTrigger(const std::string& ns, const std::string& name, config::Metadata md,
-                    const std::vector<CheckTarget>& targets) {
-  // --scrape targets stand in for the pods; static endpoints are allowed for this offline check.
-  // A capture file gets a placeholder endpoint that is never fetched.
-  if (!targets.empty()) {
-    std::string joined;
-    for (size_t i = 0; i < targets.size(); ++i) {
-      joined += (joined.empty() ? "" : ",") +
-                (targets[i].is_file ? "http://127.0.0.1:9/capture-" + std::to_string(i) : targets[i].shown);
-    }
-    md["endpoints"] = joined;
-    md.erase("service");
-    md.erase("dnsName");
+// --scrape targets stand in for the pods; static endpoints are allowed for this offline check.
+// A capture file gets a placeholder endpoint that is never fetched.
+void UseTargetsAsPods(const std::vector<CheckTarget>& targets, config::Metadata* md) {
+  if (targets.empty()) return;
+  std::string joined;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    joined += (joined.empty() ? "" : ",") +
+              (targets[i].is_file ? "http://127.0.0.1:9/capture-" + std::to_string(i) : targets[i].shown);
   }
-  auto spec = trigger::BuildScalerSpec(ns, name, md, {.allow_static_endpoints = true});
-  if (!spec.ok()) {
-    std::cout << "INVALID: " << spec.status().message() << "\n";
-    return 1;
-  }
-  const trigger::ScalerSpec& s = **spec;
+  (*md)["endpoints"] = joined;
+  md->erase("service");
+  md->erase("dnsName");
+}
+
+void PrintSpec(const trigger::ScalerSpec& s, const std::vector<CheckTarget>& targets) {
   std::cout << "metadata OK\n"
             << "  metricName:     " << s.metric_name << " (KEDA shows it as s<N>-" << s.metric_name << ")\n"
             << "  engine:         " << s.scrape.engine << "\n"
@@ -196,16 +189,46 @@ int CheckOneTrigger(const std::string& ns, const std::string& name, config::Meta
   if (targets.empty()) {
     std::cout << "  pods from:      " << s.discovery.Describe() << ", path " << s.discovery.path << "\n";
     for (const auto& e : s.discovery.urls) std::cout << "  endpoint:       " << e << "\n";
-    return 0;
+    return;
   }
-  for (const auto& t : targets)
+  for (const auto& t : targets) {
     std::cout << "  " << (t.is_file ? "capture file:   " : "endpoint:       ") << t.shown << "\n";
+  }
+}
 
+// What one pod (or capture) served for each signal the trigger collects.
+void PrintPodScrape(const trigger::ScalerSpec& s, const CheckTarget& t, const Result<sources::PodScrape>& got,
+                    const std::string& error) {
+  std::cout << "\npod " << t.shown << "\n";
+  if (!got.ok()) {
+    std::cout << "  " << (t.is_file ? "reading the capture" : "scrape") << " failed: " << error << "\n";
+    return;
+  }
+  std::cout << "  engine: " << got->engine << (s.scrape.engine == "auto" ? " (detected)" : "") << "\n";
+  for (const auto& sig : s.scrape.signals) {
+    std::string from = got->metrics.count(sig) ? "  <- " + got->metrics.at(sig) : "";
+    if (auto g = got->gauges.find(sig); g != got->gauges.end()) {
+      std::cout << "  " << sig << " = " << FormatDouble(g->second) << from << "\n";
+    } else if (auto c = got->counters.find(sig); c != got->counters.end()) {
+      std::cout << "  " << sig << " = " << FormatDouble(c->second) << " (counter)" << from << "\n";
+    } else if (auto h = got->histograms.find(sig); h != got->histograms.end()) {
+      double count = h->second.empty() ? 0 : h->second.back().second;
+      std::cout << "  " << sig << " = histogram, " << h->second.size() << " buckets, " << FormatDouble(count)
+                << " observations" << from << "\n";
+    } else {
+      std::cout << "  " << sig << " = (not served)\n";
+    }
+  }
+  if (!got->missing_detail.empty()) std::cout << "  missing: " << got->missing_detail << "\n";
+}
+
+// Two scrapes a moment apart give the windows two points, so rates and quantiles have a value
+// (a single scrape cannot show a rate). The second round's readings are printed.
+engine::Evaluation EvaluateTargets(const trigger::ScalerSpecConstPtr& spec, const std::vector<CheckTarget>& targets) {
+  const trigger::ScalerSpec& s = *spec;
   auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
   sources::PodScrapeSource source(s.scrape, http);
-  // Two scrapes a moment apart give the windows two points, so rates and quantiles have
-  // a value (a single scrape cannot show a rate).
-  engine::Evaluator evaluator(*spec);
+  engine::Evaluator evaluator(spec);
   engine::Evaluation ev;
   for (int round = 0; round < 2; ++round) {
     auto snap = std::make_shared<signals::Snapshot>();
@@ -221,34 +244,29 @@ int CheckOneTrigger(const std::string& ns, const std::string& name, config::Meta
       } else {
         r = sources::ReadingFromScrape(t.shown, *got, now);
       }
-      if (round == 1) {
-        std::cout << "\npod " << t.shown << "\n";
-        if (!got.ok()) {
-          std::cout << "  " << (t.is_file ? "reading the capture" : "scrape") << " failed: " << r.error << "\n";
-        } else {
-          std::cout << "  engine: " << got->engine << (s.scrape.engine == "auto" ? " (detected)" : "") << "\n";
-          for (const auto& sig : s.scrape.signals) {
-            std::string from = got->metrics.count(sig) ? "  <- " + got->metrics.at(sig) : "";
-            if (auto g = got->gauges.find(sig); g != got->gauges.end()) {
-              std::cout << "  " << sig << " = " << FormatDouble(g->second) << from << "\n";
-            } else if (auto c = got->counters.find(sig); c != got->counters.end()) {
-              std::cout << "  " << sig << " = " << FormatDouble(c->second) << " (counter)" << from << "\n";
-            } else if (auto h = got->histograms.find(sig); h != got->histograms.end()) {
-              double count = h->second.empty() ? 0 : h->second.back().second;
-              std::cout << "  " << sig << " = histogram, " << h->second.size() << " buckets, " << FormatDouble(count)
-                        << " observations" << from << "\n";
-            } else {
-              std::cout << "  " << sig << " = (not served)\n";
-            }
-          }
-          if (!got->missing_detail.empty()) std::cout << "  missing: " << got->missing_detail << "\n";
-        }
-      }
+      if (round == 1) PrintPodScrape(s, t, got, r.error);
       snap->pods.push_back(std::move(r));
     }
     ev = evaluator.Update(snap, now);
     if (round == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   }
+  return ev;
+}
+
+// Validates `md`, prints the compiled spec and, with targets, evaluates it once. 0, 1 as the
+// usage text says.
+int CheckOneTrigger(const std::string& ns, const std::string& name, config::Metadata md,
+                    const std::vector<CheckTarget>& targets) {
+  UseTargetsAsPods(targets, &md);
+  auto spec = trigger::BuildScalerSpec(ns, name, md, {.allow_static_endpoints = true});
+  if (!spec.ok()) {
+    std::cout << "INVALID: " << spec.status().message() << "\n";
+    return 1;
+  }
+  const trigger::ScalerSpec& s = **spec;
+  PrintSpec(s, targets);
+  if (targets.empty()) return 0;
+  engine::Evaluation ev = EvaluateTargets(*spec, targets);
   std::cout << "\n";
   if (!ev.status.ok()) {
     std::cout << "result: " << CodeName(ev.status.code()) << ": " << ev.status.message() << "\n";

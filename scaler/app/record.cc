@@ -3,6 +3,7 @@
 // DiscoveryRegistry and PodScrapeSource) and writes the demand file of demand_file.h.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -10,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <thread>
+#include <variant>
 
 #include "scaler/app/app.h"
 #include "scaler/app/demand_file.h"
@@ -126,93 +128,190 @@ Result<Scraped> ScrapeOnce(sources::PodDiscovery& discovery, const sources::PodS
   return out;
 }
 
-}  // namespace
-
-int RunRecord(const std::vector<std::string>& args) {
+struct RecordArgs {
   std::string file, out_path, kube_flag = "auto", ns = "default", name = "record";
   Duration duration = std::chrono::minutes(10);
   double compression = 1;
+};
+
+// The arguments, or the exit code (0 after --help, 2 for a usage error, said on stderr).
+std::variant<RecordArgs, int> ParseRecordArgs(const std::vector<std::string>& args) {
+  static const std::vector<std::string> kFlags = {"--metadata",  "--out",  "--duration",   "--kube-api",
+                                                  "--namespace", "--name", "--compression"};
+  RecordArgs r;
   for (size_t i = 0; i < args.size(); ++i) {
-    auto next = [&]() -> std::optional<std::string> {
-      if (i + 1 >= args.size()) return std::nullopt;
-      return args[++i];
-    };
     const std::string a = args[i];
-    std::optional<std::string> v;
     if (a == "-h" || a == "--help") {
       std::cout << kRecordUsage;
       return 0;
     }
-    if (a != "--metadata" && a != "--out" && a != "--duration" && a != "--kube-api" && a != "--namespace" &&
-        a != "--name" && a != "--compression") {
+    if (std::find(kFlags.begin(), kFlags.end(), a) == kFlags.end()) {
       std::string msg = "record: unknown argument \"" + Truncate(a, 40) + "\"";
-      if (auto s = SuggestClosest(
-              a, {"--metadata", "--out", "--duration", "--kube-api", "--namespace", "--name", "--compression"})) {
-        msg += " (did you mean \"" + *s + "\"?)";
-      }
+      if (auto s = SuggestClosest(a, kFlags)) msg += " (did you mean \"" + *s + "\"?)";
       std::cerr << msg << "\n" << kRecordUsage;
       return 2;
     }
-    if (!(v = next())) {
+    if (i + 1 >= args.size()) {
       std::cerr << "record: " << a << " needs a value\n" << kRecordUsage;
       return 2;
     }
-    if (a == "--metadata")
-      file = *v;
-    else if (a == "--out")
-      out_path = *v;
-    else if (a == "--kube-api")
-      kube_flag = *v;
-    else if (a == "--namespace")
-      ns = *v;
-    else if (a == "--name")
-      name = *v;
-    else if (a == "--duration") {
-      auto d = ParseDuration(*v);
+    const std::string v = args[++i];
+    if (a == "--metadata") {
+      r.file = v;
+    } else if (a == "--out") {
+      r.out_path = v;
+    } else if (a == "--kube-api") {
+      r.kube_flag = v;
+    } else if (a == "--namespace") {
+      r.ns = v;
+    } else if (a == "--name") {
+      r.name = v;
+    } else if (a == "--duration") {
+      auto d = ParseDuration(v);
       if (!d || *d <= Duration::zero()) {
-        std::cerr << "record: --duration \"" << Truncate(*v, 40) << "\" is not a positive duration (e.g. 10m, 90s)\n";
+        std::cerr << "record: --duration \"" << Truncate(v, 40) << "\" is not a positive duration (e.g. 10m, 90s)\n";
         return 2;
       }
-      duration = *d;
+      r.duration = *d;
     } else if (a == "--compression") {
-      auto x = ParseDouble(*v);
+      auto x = ParseDouble(v);
       if (!x || *x <= 0) {
-        std::cerr << "record: --compression \"" << Truncate(*v, 40) << "\" must be a number > 0\n";
+        std::cerr << "record: --compression \"" << Truncate(v, 40) << "\" must be a number > 0\n";
         return 2;
       }
-      compression = *x;
+      r.compression = *x;
     }
   }
-  if (file.empty() || out_path.empty()) {
+  if (r.file.empty() || r.out_path.empty()) {
     std::cerr << "record: --metadata and --out are required\n" << kRecordUsage;
     return 2;
   }
-  auto md = ReadMetadataFile(file);
-  if (!md.ok()) {
-    std::cerr << "record: " << md.status().message() << "\n";
-    return 2;
+  return r;
+}
+
+// The trigger's spec, built as serve would but with a command-line tool's policy (like check:
+// static endpoints allowed, scrape intervals down to 100 ms). Problems are said on stderr.
+Result<trigger::ScalerSpecConstPtr> RecordedTrigger(const RecordArgs& args, bool kube_enabled) {
+  auto md = ReadMetadataFile(args.file);
+  if (!md.ok()) return md.status();
+  trigger::SpecOptions options;
+  options.allow_static_endpoints = true;
+  options.min_scrape_interval = std::chrono::milliseconds(100);
+  options.kube_enabled = kube_enabled;
+  auto built = trigger::BuildScalerSpec(args.ns, args.name, *md, options);
+  if (!built.ok()) return InvalidArgument(args.file + ": " + built.status().message());
+  return built;
+}
+
+// SIGINT and SIGTERM stop the recording (g_record_stop) while this lives.
+class StopOnSignals {
+ public:
+  StopOnSignals() {
+    struct sigaction sa {};
+    sa.sa_handler = OnRecordSignal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+    g_record_stop = 0;
   }
+  ~StopOnSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopOnSignals(const StopOnSignals&) = delete;
+  StopOnSignals& operator=(const StopOnSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+// The baseline: the first scrape that lists the pods and finds one answering (or none ready: a
+// deployment at zero). A Service's watch needs a moment for its first list: bounded by 10 s or
+// `stop_at`.
+Result<Scraped> ScrapeBaseline(sources::PodDiscovery& discovery, const sources::PodScrapeSource& source,
+                               SteadyClock::time_point stop_at, std::map<std::string, std::string>* reported) {
+  const auto begin = SteadyClock::now();
+  Result<Scraped> first = Unavailable("not scraped");
+  while (true) {
+    first = ScrapeOnce(discovery, source);
+    if (first.ok()) {
+      ReportFailures(*first, reported);
+      if (first->failures.size() < first->pods.size() || first->pods.empty()) return first;
+      first = Unavailable("no ready pod answered");
+    }
+    if (g_record_stop) return first;
+    auto now = SteadyClock::now();
+    if (now - begin > std::chrono::seconds(10) || now >= stop_at) return first;
+    SleepUntil(now + std::chrono::milliseconds(100));
+  }
+}
+
+// One line per sample on stdout.
+void PrintSample(double t, const DemandSample& sample) {
+  char line[160];
+  std::snprintf(line, sizeof line, "t=%.1fs arrivals %.2f/s concurrency %.0f ready %d%s", t, sample.arrivals_per_s,
+                sample.running + sample.waiting, sample.ready,
+                sample.errors ? (" (" + std::to_string(sample.errors) + " failed)").c_str() : "");
+  std::cout << line << "\n";
+}
+
+// Samples every `interval` from t0 until `stop_at` or a signal, appending to `out`. Returns the
+// number of samples, or the exit code 1 as an error when a write fails.
+Result<size_t> RecordSamples(sources::PodDiscovery& discovery, const sources::PodScrapeSource& source,
+                             const RecordArgs& args, Duration interval, SteadyClock::time_point stop_at,
+                             DemandMeter* meter, std::map<std::string, std::string>* reported, std::ofstream* out) {
+  const auto t0 = SteadyClock::now();
+  size_t samples = 0;
+  double last_t = 0;
+  for (size_t k = 1; !g_record_stop; ++k) {  // bounded by --duration and the signals
+    auto due = t0 + k * interval;
+    if (due > stop_at || !SleepUntil(due)) break;
+    auto scraped = ScrapeOnce(discovery, source);
+    double t = Seconds(SteadyClock::now() - t0) * args.compression;
+    if (!scraped.ok()) {
+      std::cerr << "record: t=" << FormatDouble(t) << " s: cannot list the pods: " << scraped.status().message()
+                << " (no sample; the next covers the gap)\n";
+      continue;
+    }
+    ReportFailures(*scraped, reported);
+    auto sample = meter->Add(t, scraped->discovered, scraped->pods);
+    if (!sample) {
+      if (!scraped->pods.empty() && scraped->failures.size() == scraped->pods.size()) {
+        std::cerr << "record: t=" << FormatDouble(std::round(t * 10) / 10)
+                  << " s: no ready pod answered (no sample; the next covers the gap)\n";
+      }
+      continue;
+    }
+    *out << DemandSampleLine(*sample) << "\n" << std::flush;
+    if (!*out) return Unavailable("writing \"" + args.out_path + "\" failed");
+    ++samples;
+    last_t = t;
+    PrintSample(t, *sample);
+  }
+  std::cout << "wrote " << samples << " samples (" << FormatDouble(std::round(last_t)) << " s) to " << args.out_path
+            << (g_record_stop ? " (stopped by signal)" : "") << std::endl;
+  return samples;
+}
+
+}  // namespace
+
+int RunRecord(const std::vector<std::string>& argv) {
+  auto parsed = ParseRecordArgs(argv);
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  const RecordArgs& args = std::get<RecordArgs>(parsed);
   std::map<std::string, std::string> env;
   for (const char* var : {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"}) {
     if (const char* val = std::getenv(var)) env[var] = val;
   }
-  auto kube = sources::ResolveKubeApi(kube_flag, env);
-  if (!kube.ok()) {
-    std::cerr << "record: " << kube.status().message() << "\n";
-    return 2;
-  }
-  // A command-line tool, like check: static endpoints allowed, scrape intervals down to 100 ms.
-  trigger::SpecOptions options;
-  options.allow_static_endpoints = true;
-  options.min_scrape_interval = std::chrono::milliseconds(100);
-  options.kube_enabled = kube->has_value();
-  auto built = trigger::BuildScalerSpec(ns, name, *md, options);
+  auto kube = sources::ResolveKubeApi(args.kube_flag, env);
+  auto built =
+      kube.ok() ? RecordedTrigger(args, kube->has_value()) : Result<trigger::ScalerSpecConstPtr>(kube.status());
   if (!built.ok()) {
-    std::cerr << "record: " << file << ": " << built.status().message() << "\n";
+    std::cerr << "record: " << built.status().message() << "\n";
     return 2;
   }
   const trigger::ScalerSpec& spec = **built;
-
   auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
   sources::DiscoveryRegistry registry(*kube, http);
   auto discovery = registry.Make(spec.discovery);
@@ -225,46 +324,14 @@ int RunRecord(const std::vector<std::string>& args) {
   sources::PodScrapeConfig scrape = spec.scrape;
   scrape.signals = {"requests", "prompt_tokens", "generation_tokens", "running", "waiting"};
   sources::PodScrapeSource source(scrape, http);
-
-  struct sigaction sa {};
-  sa.sa_handler = OnRecordSignal;
-  sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {
-  }, old_term{};
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
-  g_record_stop = 0;
-  struct Restore {
-    struct sigaction i, t;
-    ~Restore() {
-      sigaction(SIGINT, &i, nullptr);
-      sigaction(SIGTERM, &t, nullptr);
-    }
-  } restore{old_int, old_term};
+  StopOnSignals stop_on_signals;
 
   const auto interval = spec.scrape_interval;
   std::cout << "recording the demand of " << spec.discovery.Describe() << " every " << FormatDuration(interval)
-            << " for " << FormatDuration(duration) << " to " << out_path << " (SIGINT stops)" << std::endl;
-
-  // The baseline: the first scrape that lists the pods (a Service's watch needs a moment for
-  // its first list; bounded by 10 s or the duration).
-  const auto begin = SteadyClock::now();
-  const auto stop_at = begin + duration;
-  Result<Scraped> first = Unavailable("not scraped");
+            << " for " << FormatDuration(args.duration) << " to " << args.out_path << " (SIGINT stops)" << std::endl;
+  const auto stop_at = SteadyClock::now() + args.duration;
   std::map<std::string, std::string> reported;
-  for (int attempt = 0;; ++attempt) {
-    first = ScrapeOnce(**discovery, source);
-    if (first.ok()) {
-      ReportFailures(*first, &reported);
-      // A baseline needs a pod that answers (or none ready: a deployment at zero).
-      if (first->failures.size() < first->pods.size() || first->pods.empty()) break;
-      first = Unavailable("no ready pod answered");
-    }
-    if (g_record_stop) break;
-    auto now = SteadyClock::now();
-    if (now - begin > std::chrono::seconds(10) || now >= stop_at) break;
-    SleepUntil(now + std::chrono::milliseconds(100));
-  }
+  Result<Scraped> first = ScrapeBaseline(**discovery, source, stop_at, &reported);
   if (!first.ok()) {
     std::cerr << "record: cannot read the pods (" << spec.discovery.Describe() << "): " << first.status().message()
               << "\n";
@@ -274,60 +341,26 @@ int RunRecord(const std::vector<std::string>& args) {
     std::cerr << "record: " << first->no_requests << "; arrivals are read from it (map one with signal.requests)\n";
     return 1;
   }
-  std::ofstream out(out_path, std::ios::trunc);
+  std::ofstream out(args.out_path, std::ios::trunc);
   if (!out) {
-    std::cerr << "record: cannot write \"" << out_path << "\"\n";
+    std::cerr << "record: cannot write \"" << args.out_path << "\"\n";
     return 2;
   }
-  const auto t0 = SteadyClock::now();
   DemandMeter meter;
   meter.Add(0, first->discovered, first->pods);
   DemandHeader header;
-  header.interval = ToSeconds(interval) * compression;
+  header.interval = ToSeconds(interval) * args.compression;
   header.engine = first->engine.empty() ? spec.scrape.engine : first->engine;
   header.started = UtcNow();
   header.discovery = spec.discovery.Describe();
-  header.compression = compression;
+  header.compression = args.compression;
   out << DemandHeaderLine(header) << "\n" << std::flush;
-
-  size_t samples = 0;
-  double last_t = 0;
-  for (size_t k = 1; !g_record_stop; ++k) {  // bounded by --duration and the signals
-    auto due = t0 + k * interval;
-    if (due > stop_at) break;
-    if (!SleepUntil(due)) break;
-    auto scraped = ScrapeOnce(**discovery, source);
-    double t = Seconds(SteadyClock::now() - t0) * compression;
-    if (!scraped.ok()) {
-      std::cerr << "record: t=" << FormatDouble(t) << " s: cannot list the pods: " << scraped.status().message()
-                << " (no sample; the next covers the gap)\n";
-      continue;
-    }
-    ReportFailures(*scraped, &reported);
-    auto sample = meter.Add(t, scraped->discovered, scraped->pods);
-    if (!sample) {
-      if (!scraped->pods.empty() && scraped->failures.size() == scraped->pods.size()) {
-        std::cerr << "record: t=" << FormatDouble(std::round(t * 10) / 10)
-                  << " s: no ready pod answered (no sample; the next covers the gap)\n";
-      }
-      continue;
-    }
-    out << DemandSampleLine(*sample) << "\n" << std::flush;
-    if (!out) {
-      std::cerr << "record: writing \"" << out_path << "\" failed\n";
-      return 1;
-    }
-    ++samples;
-    last_t = t;
-    char line[160];
-    std::snprintf(line, sizeof line, "t=%.1fs arrivals %.2f/s concurrency %.0f ready %d%s", t, sample->arrivals_per_s,
-                  sample->running + sample->waiting, sample->ready,
-                  sample->errors ? (" (" + std::to_string(sample->errors) + " failed)").c_str() : "");
-    std::cout << line << "\n";
+  auto samples = RecordSamples(**discovery, source, args, interval, stop_at, &meter, &reported, &out);
+  if (!samples.ok()) {
+    std::cerr << "record: " << samples.status().message() << "\n";
+    return 1;
   }
-  std::cout << "wrote " << samples << " samples (" << FormatDouble(std::round(last_t)) << " s) to " << out_path
-            << (g_record_stop ? " (stopped by signal)" : "") << std::endl;
-  if (samples == 0) {
+  if (*samples == 0) {
     std::cerr << "record: no sample recorded (stopped before the second scrape)\n";
     return 1;
   }

@@ -5,10 +5,12 @@
 // rules). The simulation library is linked into this binary for it (tools/demo/replay.h).
 #include "tools/demo/replay.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <variant>
 
 #include "scaler/app/app.h"
 #include "scaler/app/demand_file.h"
@@ -54,28 +56,55 @@ Status ValidateAsRun(const config::Metadata& metadata, double startup) {
   return built.ok() ? Status::Ok() : built.status();
 }
 
-}  // namespace
-
-int RunReplay(const std::vector<std::string>& args) {
+struct ReplayArgs {
   std::string demand_path, out_dir = "replay-out";
   std::vector<std::string> metadata_files;
   demo::RunOptions ro;
   int min_replicas = 0, initial = -1;
+};
+
+// Reads one flag's value into `r`; "" or what is wrong with the value.
+std::string SetReplayFlag(const std::string& a, const std::string& v, ReplayArgs* r) {
+  if (a == "--metadata") {
+    r->metadata_files.push_back(v);
+  } else if (a == "--out") {
+    r->out_dir = v;
+  } else if (a == "--startup-delay" || a == "--slo") {
+    auto d = ParseDuration(v);
+    if (!d || *d <= Duration::zero()) return "not a positive duration (e.g. 150s, 2m)";
+    (a == "--slo" ? r->ro.slo : r->ro.startup) = ToSeconds(*d);
+  } else {
+    auto n = ParseDouble(v);
+    if (!n || *n < 0 || *n != std::floor(*n) || *n > 1e9) return "not a whole number >= 0";
+    if (a == "--min-replicas") {
+      r->min_replicas = static_cast<int>(*n);
+    } else if (a == "--initial-replicas") {
+      r->initial = static_cast<int>(*n);
+    } else {
+      r->ro.seed = static_cast<uint64_t>(*n);
+    }
+  }
+  return {};
+}
+
+// The arguments, or the exit code (0 after --help, 2 for a usage error, said on stderr).
+std::variant<ReplayArgs, int> ParseReplayArgs(const std::vector<std::string>& args) {
+  static const std::vector<std::string> kFlags = {
+      "--metadata", "--out", "--startup-delay", "--slo", "--min-replicas", "--initial-replicas", "--seed"};
+  ReplayArgs r;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string a = args[i];
     if (a == "-h" || a == "--help") {
       std::cout << kReplayUsage;
       return 0;
     }
-    static const std::vector<std::string> kFlags = {
-        "--metadata", "--out", "--startup-delay", "--slo", "--min-replicas", "--initial-replicas", "--seed"};
     if (a.rfind("--", 0) != 0) {
-      if (!demand_path.empty()) {
-        std::cerr << "replay: one demand file only (got \"" << Truncate(demand_path, 60) << "\" and \""
+      if (!r.demand_path.empty()) {
+        std::cerr << "replay: one demand file only (got \"" << Truncate(r.demand_path, 60) << "\" and \""
                   << Truncate(a, 60) << "\")\n";
         return 2;
       }
-      demand_path = a;
+      r.demand_path = a;
       continue;
     }
     if (std::find(kFlags.begin(), kFlags.end(), a) == kFlags.end()) {
@@ -89,60 +118,36 @@ int RunReplay(const std::vector<std::string>& args) {
       return 2;
     }
     const std::string v = args[++i];
-    auto bad = [&](const std::string& what) {
-      std::cerr << "replay: " << a << " \"" << Truncate(v, 40) << "\": " << what << "\n";
+    if (std::string bad = SetReplayFlag(a, v, &r); !bad.empty()) {
+      std::cerr << "replay: " << a << " \"" << Truncate(v, 40) << "\": " << bad << "\n";
       return 2;
-    };
-    if (a == "--metadata")
-      metadata_files.push_back(v);
-    else if (a == "--out")
-      out_dir = v;
-    else if (a == "--startup-delay" || a == "--slo") {
-      auto d = ParseDuration(v);
-      if (!d || *d <= Duration::zero()) return bad("not a positive duration (e.g. 150s, 2m)");
-      (a == "--slo" ? ro.slo : ro.startup) = ToSeconds(*d);
-    } else {
-      auto n = ParseDouble(v);
-      if (!n || *n < 0 || *n != std::floor(*n) || *n > 1e9) return bad("not a whole number >= 0");
-      if (a == "--min-replicas")
-        min_replicas = static_cast<int>(*n);
-      else if (a == "--initial-replicas")
-        initial = static_cast<int>(*n);
-      else
-        ro.seed = static_cast<uint64_t>(*n);
     }
   }
-  if (demand_path.empty() || metadata_files.empty()) {
+  if (r.demand_path.empty() || r.metadata_files.empty()) {
     std::cerr << "replay: a demand file and at least one --metadata are required\n" << kReplayUsage;
     return 2;
   }
-  if (min_replicas > 10) {
-    std::cerr << "replay: --min-replicas " << min_replicas << " is above the emulated maxReplicaCount (10)\n";
+  if (r.min_replicas > 10) {
+    std::cerr << "replay: --min-replicas " << r.min_replicas << " is above the emulated maxReplicaCount (10)\n";
     return 2;
   }
-  auto trace = ReadDemandFile(demand_path);
-  if (!trace.ok()) {
-    std::cerr << "replay: " << trace.status().message() << "\n";
-    return 2;
-  }
+  return r;
+}
 
-  // The baseline, then one policy per metadata file (named after the file).
+// The article's HPA baseline, then one policy per metadata file (named after the file). Notes on
+// stdout which keys of a file the replay cannot use.
+Result<std::vector<demo::Policy>> ReplayPolicies(const ReplayArgs& args) {
   std::vector<demo::Policy> policies;
   for (const auto& p : demo::Policies()) {
     if (p.article) policies.push_back(p);
   }
-  for (const auto& file : metadata_files) {
+  for (const auto& file : args.metadata_files) {
     auto md = ReadMetadataFile(file);
-    if (!md.ok()) {
-      std::cerr << "replay: " << md.status().message() << "\n";
-      return 2;
-    }
+    if (!md.ok()) return md.status();
     config::Metadata metadata = std::move(md).value();
     auto dropped = demo::StripDeploymentKeys(&metadata);
-    if (auto st = ValidateAsRun(metadata, ro.startup); !st.ok()) {
-      std::cerr << "replay: " << file << ": " << st.message() << "\n";
-      return 2;
-    }
+    if (auto st = ValidateAsRun(metadata, args.ro.startup); !st.ok())
+      return InvalidArgument(file + ": " + st.message());
     std::string name = std::filesystem::path(file).stem().string();
     if (name.empty() || name == "article") name = "trigger";
     for (int n = 2;
@@ -152,7 +157,7 @@ int RunReplay(const std::vector<std::string>& args) {
     std::string kept;
     for (const auto& [k, v] : metadata) kept += (kept.empty() ? "" : ", ") + k + ": " + v;
     policies.push_back(
-        demo::ReplayPolicy(name, file + " (" + (kept.empty() ? "defaults" : kept) + ")", metadata, min_replicas));
+        demo::ReplayPolicy(name, file + " (" + (kept.empty() ? "defaults" : kept) + ")", metadata, args.min_replicas));
     if (!dropped.empty()) {
       std::string d;
       for (const auto& k : dropped) d += (d.empty() ? "" : ", ") + k;
@@ -160,13 +165,11 @@ int RunReplay(const std::vector<std::string>& args) {
                 << "\n";
     }
   }
+  return policies;
+}
 
-  const DemandTrace& tr = *trace;
-  ro.initial_replicas = initial >= 0 ? initial : std::max(1, tr.samples.front().ready);
-  demo::Scenario scenario = demo::ReplayScenario(
-      tr, "replay of " + std::filesystem::path(demand_path).filename().string() + " (" +
-              FormatDouble(std::round(tr.samples.back().t)) + " s, " + std::to_string(tr.samples.size()) +
-              " samples, engine " + (tr.header.engine.empty() ? "?" : tr.header.engine) + ")");
+void PrintReplayPlan(const demo::Scenario& scenario, const demo::RunOptions& ro,
+                     const std::vector<demo::Policy>& policies) {
   double peak = 0;
   for (const auto& p : scenario.load) peak = std::max(peak, p.rate);
   std::cout << scenario.title << "\n"
@@ -178,9 +181,52 @@ int RunReplay(const std::vector<std::string>& args) {
             << " ready at the start; SLO p95 TTFT " << FormatDouble(ro.slo) << " s\n";
   for (const auto& p : policies) std::cout << "  " << p.name << ": " << p.title << "\n";
   std::cout << "\n";
+}
 
+// DIR/replay.md, replay.csv and replay.svg; false (said on stderr) when they cannot be written.
+bool WriteReplayOutputs(const std::string& out_dir, const demo::Scenario& scenario,
+                        const std::vector<demo::Result>& results, const DemandTrace& trace, double slo,
+                        const std::string& table) {
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) {
+    std::cerr << "replay: cannot create \"" << out_dir << "\": " << ec.message() << "\n";
+    return false;
+  }
+  const std::string md_path = out_dir + "/replay.md", csv_path = out_dir + "/replay.csv",
+                    svg_path = out_dir + "/replay.svg";
+  if (!WriteFile(md_path, "# " + scenario.title + "\n\n" + table) ||
+      !WriteFile(csv_path, demo::ScenarioCsv(scenario, results)) ||
+      !WriteFile(svg_path, demo::ReplaySvg(scenario, results, trace, slo))) {
+    std::cerr << "replay: cannot write into \"" << out_dir << "\"\n";
+    return false;
+  }
+  std::cout << "\nwrote " << md_path << ", " << csv_path << ", " << svg_path << "\n";
+  return true;
+}
+
+}  // namespace
+
+int RunReplay(const std::vector<std::string>& argv) {
+  auto parsed = ParseReplayArgs(argv);
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  ReplayArgs& args = std::get<ReplayArgs>(parsed);
+  auto trace = ReadDemandFile(args.demand_path);
+  auto policies = trace.ok() ? ReplayPolicies(args) : Result<std::vector<demo::Policy>>(trace.status());
+  if (!policies.ok()) {
+    std::cerr << "replay: " << policies.status().message() << "\n";
+    return 2;
+  }
+  const DemandTrace& tr = *trace;
+  demo::RunOptions& ro = args.ro;
+  ro.initial_replicas = args.initial >= 0 ? args.initial : std::max(1, tr.samples.front().ready);
+  demo::Scenario scenario = demo::ReplayScenario(
+      tr, "replay of " + std::filesystem::path(args.demand_path).filename().string() + " (" +
+              FormatDouble(std::round(tr.samples.back().t)) + " s, " + std::to_string(tr.samples.size()) +
+              " samples, engine " + (tr.header.engine.empty() ? "?" : tr.header.engine) + ")");
+  PrintReplayPlan(scenario, ro, *policies);
   std::vector<demo::Result> results;
-  for (const auto& p : policies) {
+  for (const auto& p : *policies) {
     results.push_back(demo::Run(scenario, p, ro));
     if (!results.back().ran) {
       std::cerr << "replay: " << p.name << ": " << results.back().error << "\n";
@@ -189,23 +235,7 @@ int RunReplay(const std::vector<std::string>& args) {
   }
   std::string table = demo::MarkdownTable({scenario}, results);
   std::cout << table;
-
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) {
-    std::cerr << "replay: cannot create \"" << out_dir << "\": " << ec.message() << "\n";
-    return 1;
-  }
-  const std::string md_path = out_dir + "/replay.md", csv_path = out_dir + "/replay.csv",
-                    svg_path = out_dir + "/replay.svg";
-  if (!WriteFile(md_path, "# " + scenario.title + "\n\n" + table) ||
-      !WriteFile(csv_path, demo::ScenarioCsv(scenario, results)) ||
-      !WriteFile(svg_path, demo::ReplaySvg(scenario, results, tr, ro.slo))) {
-    std::cerr << "replay: cannot write into \"" << out_dir << "\"\n";
-    return 1;
-  }
-  std::cout << "\nwrote " << md_path << ", " << csv_path << ", " << svg_path << "\n";
-  return 0;
+  return WriteReplayOutputs(args.out_dir, scenario, results, tr, ro.slo, table) ? 0 : 1;
 }
 
 }  // namespace nimscaler::app

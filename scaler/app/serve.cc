@@ -1,4 +1,4 @@
-// Exports RunServe(): wiring, health monitoring, signal handling and graceful shutdown.
+// Exports RunServe(): wiring, signal handling and graceful shutdown (housekeeping: health_monitor.h).
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -6,13 +6,12 @@
 
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "scaler/app/app.h"
+#include "scaler/app/health_monitor.h"
 #include "scaler/app/tls_credentials.h"
 #include "scaler/cluster/membership.h"
 #include "scaler/cluster/rendezvous.h"
@@ -41,11 +40,6 @@ namespace {
 std::string GrpcListenAddress(const std::string& addr) {
   if (!addr.empty() && addr.front() == ':') return "[::]" + addr;
   return addr;
-}
-
-Result<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const config::AppConfig& c,
-                                                                 std::unique_ptr<CertificateReloader>* reloader) {
-  return MakeServerCredentials(c, reloader);  // TLS/mTLS from checked copies of the files (tls_credentials.h)
 }
 
 // Every signal the serve process handles itself. They are blocked in every thread (the mask
@@ -154,9 +148,8 @@ void LogPrometheusClient(const config::AppConfig& c, const std::shared_ptr<spdlo
   log->info("wakeQuery: {} for {} and paths under them", list, targets);
 }
 
-}  // namespace
-
-int RunServe(const config::AppConfig& config) {
+// Process-wide settings, before any thread starts.
+void PrepareProcess(const config::AppConfig& config) {
   // Block the handled signals in every thread we start; only WaitForShutdownSignal() takes
   // them. A peer closing a socket we write to is an error value, never a SIGPIPE.
   sigset_t set = HandledSignals();
@@ -168,21 +161,19 @@ int RunServe(const config::AppConfig& config) {
   // Off, as in an optimized Abseil build; our own locks are std::mutex and unaffected.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   UseFixedMmapThreshold();
-
   telemetry::SetupLogging(config.log_format, config.log_level);
   service::RouteGrpcLogsToSpdlog();  // gRPC's own lines too, as JSON under --log-format json
-  auto log = telemetry::Logger("app");
-  log->info("nim-scaler {} starting", kVersion);
-  RaiseDescriptorLimit(log);
+}
+
+// --kube-api resolved against this process's environment; logs what discovery will use.
+Result<std::optional<sources::KubeApiConfig>> ResolveKube(const config::AppConfig& config,
+                                                          const std::shared_ptr<spdlog::logger>& log) {
   std::map<std::string, std::string> env;
   for (const char* name : {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"}) {
     if (const char* v = std::getenv(name)) env[name] = v;
   }
   auto kube = sources::ResolveKubeApi(config.kube_api, env);
-  if (!kube.ok()) {
-    log->error("{}", kube.status().message());
-    return 2;
-  }
+  if (!kube.ok()) return kube;
   if (kube->has_value()) {
     log->info("Kubernetes discovery via {}{}", net::RedactUrl((*kube)->base_url),
               (*kube)->token_file.empty() ? "" : " (service-account token)");
@@ -190,84 +181,64 @@ int RunServe(const config::AppConfig& config) {
     log->info("Kubernetes discovery off (--kube-api {}): ScaledObjects may use dnsName{}", config.kube_api,
               config.allow_static_endpoints ? " or endpoints" : "");
   }
+  return kube;
+}
 
-  if (Status files = CheckPrometheusClientFiles(config); !files.ok()) {
-    log->error("{}", files.message());
-    return 2;
-  }
-  LogPrometheusClient(config, log);
+trigger::SpecOptions MakeSpecOptions(const config::AppConfig& config, bool kube_enabled) {
+  return {config.allow_static_endpoints,
+          config.min_scrape_interval,
+          kube_enabled,
+          config.namespaces,
+          config.prometheus_url,
+          config.prometheus_allowed,
+          config.prometheus_bearer_token_file,
+          config.prometheus_ca_file,
+          config.prometheus_headers};
+}
 
-  // dnsName and wakeQuery may not reach this node's own addresses either (issue 19 item 4).
-  net::SetNodeAddresses(config.node_ips);
-  SystemClock clock;
-  telemetry::ScalerMetrics metrics;
-  auto http =
-      std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient({.max_idle_connections = config.max_idle_connections}));
-  sources::DiscoveryRegistry discovery(*kube, http);
-  engine::EngineDeps deps{http, &discovery, &clock, &metrics, config.stream_heartbeat};
-  trigger::SpecOptions spec_options{config.allow_static_endpoints,
-                                    config.min_scrape_interval,
-                                    kube->has_value(),
-                                    config.namespaces,
-                                    config.prometheus_url,
-                                    config.prometheus_allowed,
-                                    config.prometheus_bearer_token_file,
-                                    config.prometheus_ca_file,
-                                    config.prometheus_headers};
-  engine::ScalerEngine engine(spec_options, deps, config.idle_forget);
-
-  // Declared before the server and the peer client: both read its checked copies of the files.
-  std::unique_ptr<CertificateReloader> tls_reloader;  // declared before the server: outlives it
-  auto creds = MakeCredentials(config, &tls_reloader);
-  if (!creds.ok()) {
-    log->error("{}", creds.status().message());
-    return 2;
-  }
-  // One completion queue and one thread serve every call of the gRPC port (async_calls.h), and
-  // the calls this replica makes to its peers. Declared before the services, so it stops after
-  // they have answered everything.
-  service::CallLoop loop;
-  // HA (docs/ha.md): the replicas of the peers Service share the triggers out.
+// HA (docs/ha.md): the replicas of the peers Service share the triggers out. All null without
+// --peers-service.
+struct HaParts {
   std::unique_ptr<cluster::Membership> membership;
   std::unique_ptr<cluster::Router> router;
   std::unique_ptr<service::PeerClient> peers;
-  if (!config.peers_service.empty()) {
-    if (!kube->has_value()) {
-      log->error("--peers-service needs Kubernetes discovery (--kube-api is off)");
-      return 2;
-    }
-    std::string ns = PeersNamespace(config);
-    if (ns.empty()) {
-      log->error("--peers-service: cannot tell this pod's namespace; set --peers-namespace");
-      return 2;
-    }
-    int own_port = std::stoi(config.advertise_addr.substr(config.advertise_addr.rfind(':') + 1));
-    membership = std::make_unique<cluster::Membership>(
-        config.advertise_addr, discovery.WatchFor(ns, config.peers_service), config.peers_port_name, own_port, &clock);
-    router = std::make_unique<cluster::Router>(membership.get(), &clock);
-    // With TLS, peers are checked against PeerCaFile() and this replica presents its own
-    // certificate, from the reloader's copies (tls_credentials.h), like KEDA reaches them.
-    peers = std::make_unique<service::PeerClient>(MakePeerChannelCredentials(tls_reloader.get()),
-                                                  config.peer_tls_server_name, &loop);
-    log->info("HA: replicas are the ready endpoints of Service {}/{}; this one is {}", ns, config.peers_service,
-              config.advertise_addr);
-  }
-  service::ExternalScalerService::Options service_options;
-  service_options.router = router.get();
-  service_options.peers = peers.get();
-  service_options.max_stream_age = std::chrono::duration_cast<std::chrono::milliseconds>(config.max_connection_age);
-  service::ExternalScalerService service(&engine, &metrics, &clock, service_options);
-  service::HealthService health;
+};
 
+Result<HaParts> StartHa(const config::AppConfig& config, bool kube_enabled, sources::DiscoveryRegistry* discovery,
+                        const Clock* clock, CertificateReloader* tls_reloader, service::CallLoop* loop,
+                        const std::shared_ptr<spdlog::logger>& log) {
+  HaParts ha;
+  if (config.peers_service.empty()) return ha;
+  if (!kube_enabled) return InvalidArgument("--peers-service needs Kubernetes discovery (--kube-api is off)");
+  std::string ns = PeersNamespace(config);
+  if (ns.empty()) return InvalidArgument("--peers-service: cannot tell this pod's namespace; set --peers-namespace");
+  int own_port = std::stoi(config.advertise_addr.substr(config.advertise_addr.rfind(':') + 1));
+  ha.membership = std::make_unique<cluster::Membership>(
+      config.advertise_addr, discovery->WatchFor(ns, config.peers_service), config.peers_port_name, own_port, clock);
+  ha.router = std::make_unique<cluster::Router>(ha.membership.get(), clock);
+  // With TLS, peers are checked against PeerCaFile() and this replica presents its own
+  // certificate, from the reloader's copies (tls_credentials.h), like KEDA reaches them.
+  ha.peers = std::make_unique<service::PeerClient>(MakePeerChannelCredentials(tls_reloader),
+                                                   config.peer_tls_server_name, loop);
+  log->info("HA: replicas are the ready endpoints of Service {}/{}; this one is {}", ns, config.peers_service,
+            config.advertise_addr);
+  return ha;
+}
+
+// The gRPC port: KEDA's service and grpc.health.v1 on `loop`, with keepalive, request bounds and
+// the maximum connection age. Null when it cannot listen; *port is the bound port.
+std::unique_ptr<grpc::Server> StartGrpcServer(const config::AppConfig& config,
+                                              const std::shared_ptr<grpc::ServerCredentials>& creds,
+                                              service::ExternalScalerService* service, service::HealthService* health,
+                                              service::CallLoop* loop, int* port) {
   grpc::ServerBuilder builder;
-  int grpc_port = 0;
-  builder.AddListeningPort(GrpcListenAddress(config.grpc_addr), *creds, &grpc_port);
+  builder.AddListeningPort(GrpcListenAddress(config.grpc_addr), creds, port);
   // The port is ours alone: with gRPC's default SO_REUSEPORT a second server on the same port
   // starts and silently takes half of KEDA's connections (issue 14 item 5).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.RegisterService(&service);
-  builder.RegisterService(&health);
-  loop.Attach(&builder);
+  builder.RegisterService(service);
+  builder.RegisterService(health);
+  loop->Attach(&builder);
   // KEDA configures no keepalive; our pings notice dead operator connections.
   builder.AddChannelArgument(
       GRPC_ARG_KEEPALIVE_TIME_MS,
@@ -287,15 +258,120 @@ int RunServe(const config::AppConfig& config) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, static_cast<int>(age + 30000));
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || grpc_port == 0) {
+  if (!server || *port == 0) return nullptr;
+  return server;
+}
+
+// What the HTTP port asks the cluster and the peers: whether a woken ScaledObject or Service
+// exists, and with HA who owns a trigger and where a wake is broadcast.
+void WireAdmin(http::AdminServer* admin, const std::optional<sources::KubeApiConfig>& kube,
+               const std::shared_ptr<net::HttpClient>& http, cluster::Router* router,
+               service::ExternalScalerService* service) {
+  if (kube.has_value()) {
+    // A wake for a ScaledObject or a Service that exists nowhere gets 404 (issue 12 item 4,
+    // issue 18 item 2).
+    admin->SetScaledObjectLookup([http, api = *kube](const std::string& ns, const std::string& name) {
+      return sources::ScaledObjectExists(*http, api, ns, name, std::chrono::seconds(2));
+    });
+    admin->SetServiceLookup([http, api = *kube](const std::string& ns, const std::string& name) {
+      return sources::ServiceExists(*http, api, ns, name, std::chrono::seconds(2));
+    });
+  }
+  if (router == nullptr) return;
+  admin->SetWakeBroadcast(
+      [service](const std::string& ns, const std::string& name) { return service->BroadcastWake(ns, name); });
+  admin->SetOwnership([router](const engine::TrackedObject& o) {
+    const auto& k = o.spec().key;
+    cluster::Owners owners = router->OwnersOf(cluster::TriggerKey(k.ns, k.name, k.metadata_hash));
+    return http::Ownership{owners.owner, owners.successor, owners.Includes(router->self())};
+  });
+}
+
+// After SIGTERM: streams end, calls being answered finish (up to --shutdown-grace), then the
+// port and the call loop stop.
+void DrainGrpc(const config::AppConfig& config, service::HealthService* health, service::ExternalScalerService* service,
+               service::CallLoop* loop, grpc::Server* server, service::PeerClient* peers,
+               const std::shared_ptr<spdlog::logger>& log) {
+  health->Shutdown();
+  service->FinishAllStreams();
+  // gRPC's own Shutdown(deadline) would wait out the whole grace while KEDA keeps an idle
+  // connection open: wait for the calls ourselves, then stop at once.
+  auto grace_end = std::chrono::steady_clock::now() + config.shutdown_grace;
+  if (!service->WaitIdle(grace_end)) {
+    log->warn("calls still running after --shutdown-grace {}; cancelling them", FormatDuration(config.shutdown_grace));
+  }
+  // Streams ended above normally finish within milliseconds; one whose client stopped reading
+  // has a write blocked by flow control that never completes. Cancel those and drain their
+  // operations while the completion queue still runs (issue 19 item 3b).
+  auto now = std::chrono::steady_clock::now();
+  size_t cancelled = loop->CancelStreams(std::min(grace_end, now + std::chrono::milliseconds(500)),
+                                         std::max(grace_end, now + std::chrono::seconds(2)));
+  if (cancelled > 0) log->info("cancelled {} stream(s) whose client was not reading", cancelled);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+  service->Stop();
+  if (peers) peers->CancelAll();  // warm and wake calls still in flight: the loop drains at once
+  loop->Stop();                   // no gRPC operation starts after this (CallLoop's gate)
+}
+
+}  // namespace
+
+int RunServe(const config::AppConfig& config) {
+  PrepareProcess(config);
+  auto log = telemetry::Logger("app");
+  log->info("nim-scaler {} starting", kVersion);
+  RaiseDescriptorLimit(log);
+  auto kube = ResolveKube(config, log);
+  if (!kube.ok()) {
+    log->error("{}", kube.status().message());
+    return 2;
+  }
+  if (Status files = CheckPrometheusClientFiles(config); !files.ok()) {
+    log->error("{}", files.message());
+    return 2;
+  }
+  LogPrometheusClient(config, log);
+
+  // dnsName and wakeQuery may not reach this node's own addresses either (issue 19 item 4).
+  net::SetNodeAddresses(config.node_ips);
+  SystemClock clock;
+  telemetry::ScalerMetrics metrics;
+  auto http =
+      std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient({.max_idle_connections = config.max_idle_connections}));
+  sources::DiscoveryRegistry discovery(*kube, http);
+  engine::EngineDeps deps{http, &discovery, &clock, &metrics, config.stream_heartbeat};
+  engine::ScalerEngine engine(MakeSpecOptions(config, kube->has_value()), deps, config.idle_forget);
+
+  // Declared before the server and the peer client: both read its checked copies of the files.
+  std::unique_ptr<CertificateReloader> tls_reloader;
+  auto creds = MakeServerCredentials(config, &tls_reloader);  // TLS/mTLS (tls_credentials.h)
+  if (!creds.ok()) {
+    log->error("{}", creds.status().message());
+    return 2;
+  }
+  // One completion queue and one thread serve every call of the gRPC port (async_calls.h), and
+  // the calls this replica makes to its peers. Declared before the services, so it stops after
+  // they have answered everything.
+  service::CallLoop loop;
+  auto ha = StartHa(config, kube->has_value(), &discovery, &clock, tls_reloader.get(), &loop, log);
+  if (!ha.ok()) {
+    log->error("{}", ha.status().message());
+    return 2;
+  }
+  service::ExternalScalerService::Options service_options;
+  service_options.router = ha->router.get();
+  service_options.peers = ha->peers.get();
+  service_options.max_stream_age = std::chrono::duration_cast<std::chrono::milliseconds>(config.max_connection_age);
+  service::ExternalScalerService service(&engine, &metrics, &clock, service_options);
+  service::HealthService health;
+  int grpc_port = 0;
+  std::unique_ptr<grpc::Server> server = StartGrpcServer(config, *creds, &service, &health, &loop, &grpc_port);
+  if (!server) {
     log->error("cannot listen on --grpc-addr {} (in use or invalid)", config.grpc_addr);
     return 2;
   }
-  // "", "readiness" and the service's own name: NOT_SERVING until the first health pass
-  // below, and when collection stalls. "liveness": SERVING until shutdown, so a stall (often
-  // the network's fault) makes the replica unready rather than restarting it.
-  constexpr const char* kReadinessNames[] = {"", "readiness", "externalscaler.ExternalScaler"};
-  for (const char* name : kReadinessNames) health.Set(name, false);
+  // NOT_SERVING until the monitor's first pass, and when collection stalls; "liveness" SERVING
+  // until shutdown.
+  HealthMonitor::SetReadiness(&health, false);
   health.Set("liveness", true);
   service.Start(&loop);
   health.Start(&loop);
@@ -308,96 +384,21 @@ int RunServe(const config::AppConfig& config) {
       return false;
     }
     // With HA, a replica that has not read its peers yet would answer as if it were alone.
-    if (membership && !membership->Known()) {
+    if (ha->membership && !ha->membership->Known()) {
       *why = "HA: the peers Service " + config.peers_service + " has not been listed yet";
       return false;
     }
     return engine.CollectionHealthy(clock.Now(), why);
   };
   http::AdminServer admin(&engine, &metrics, &clock, ready, config.wake_token_file);
-  if (kube->has_value()) {
-    // A wake for a ScaledObject or a Service that exists nowhere gets 404 (issue 12 item 4,
-    // issue 18 item 2).
-    admin.SetScaledObjectLookup([&http, api = **kube](const std::string& ns, const std::string& name) {
-      return sources::ScaledObjectExists(*http, api, ns, name, std::chrono::seconds(2));
-    });
-    admin.SetServiceLookup([&http, api = **kube](const std::string& ns, const std::string& name) {
-      return sources::ServiceExists(*http, api, ns, name, std::chrono::seconds(2));
-    });
-  }
-  if (router) {
-    admin.SetWakeBroadcast(
-        [&service](const std::string& ns, const std::string& name) { return service.BroadcastWake(ns, name); });
-    admin.SetOwnership([&router](const engine::TrackedObject& o) {
-      const auto& k = o.spec().key;
-      cluster::Owners owners = router->OwnersOf(cluster::TriggerKey(k.ns, k.name, k.metadata_hash));
-      return http::Ownership{owners.owner, owners.successor, owners.Includes(router->self())};
-    });
-  }
+  WireAdmin(&admin, *kube, http, ha->router.get(), &service);
   if (Status s = admin.Start(config.http_addr); !s.ok()) {
     log->error("--http-addr: {}", s.message());
     server->Shutdown();
     return 2;
   }
-
-  // Health monitor: ties gRPC health to how fresh collection is, and forgets idle objects.
-  std::mutex monitor_mu;
-  std::condition_variable monitor_cv;
-  bool monitor_stop = false;
-  std::thread monitor([&] {
-    bool serving = false;
-    TimePoint next_sweep{};
-    FreeMemoryReleaser releaser;  // hands back what forgotten triggers freed
-    TimePoint next_release_check{};
-    int forced_releases = 0;  // after triggers are forgotten: at the next two checks, whatever the free bytes say
-    while (true) {
-      std::string why;
-      bool ok = ready(&why);
-      if (ok != serving) {
-        for (const char* name : kReadinessNames) health.Set(name, ok);
-        if (ok)
-          log->info("health: SERVING");
-        else
-          log->warn("health: NOT_SERVING: {}", why);
-        serving = ok;
-      }
-      size_t forgotten = engine.ForgetIdle(clock.Now());
-      if (router && clock.Now() >= next_sweep) {
-        // Triggers this replica neither owns nor succeeds (after a membership change, or answered
-        // here while their owners were unreachable) stop being collected here after --peer-forget-after unused.
-        // Every 2 s, not on every 250 ms pass: the rule is about 30 s, and the predicate runs
-        // under the engine's lock, which every gRPC call's lookup also takes.
-        TimePoint now = clock.Now();
-        next_sweep = now + std::chrono::seconds(2);
-        // One copy of the peer list per sweep. Self among the top two of all peers is among the
-        // top two of every subset that keeps self (the router's live peers drop only others),
-        // so such a trigger is kept without asking the router (its locks, its list copies);
-        // only the others get the router's exact answer.
-        const std::vector<std::string> peers_now = router->Peers();
-        const std::string& self = router->self();
-        forgotten += engine.ForgetIf(
-            [&](const engine::TrackedObject& o) {
-              if (o.HasSubscribers() || now - o.LastAccess() <= config.peer_forget) return false;
-              const auto& k = o.spec().key;
-              std::string key = cluster::TriggerKey(k.ns, k.name, k.metadata_hash);
-              if (cluster::OwnersOf(key, peers_now).Includes(self)) return false;
-              return !router->Keeps(key);
-            },
-            "no longer collected here: this replica is neither its owner nor its successor");
-      }
-      // Every 5 s: the RSS falls back after triggers leave (issue 16, "back near baseline after
-      // they are forgotten"); twice after a forget, for what their last holders free late.
-      if (forgotten > 0) forced_releases = 2;
-      if (clock.Now() >= next_release_check) {
-        next_release_check = clock.Now() + std::chrono::seconds(5);
-        if (releaser.Poll(forced_releases > 0)) log->debug("returned free heap memory to the OS");
-        forced_releases = std::max(0, forced_releases - 1);
-      }
-      std::unique_lock lock(monitor_mu);
-      if (monitor_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return monitor_stop; })) return;
-    }
-  });
-
+  HealthMonitor monitor({&engine, &health, ha->router.get(), &clock, ready, config.peer_forget});
+  monitor.Start();
   log->info("serving grpc_port={} http_port={} tls={} static_endpoints={}", grpc_port, admin.port(),
             config.tls_cert.empty() ? "off" : (config.tls_client_ca.empty() ? "on" : "mutual"),
             config.allow_static_endpoints ? "allowed" : "refused");
@@ -405,31 +406,8 @@ int RunServe(const config::AppConfig& config) {
   int sig = WaitForShutdownSignal(log);
   log->info("received {}; shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   shutting_down.store(true);
-  health.Shutdown();
-  service.FinishAllStreams();
-  // Let calls being answered finish (up to the grace), then stop at once: gRPC's own
-  // Shutdown(deadline) would wait out the whole grace while KEDA keeps an idle connection open.
-  auto grace_end = std::chrono::steady_clock::now() + config.shutdown_grace;
-  if (!service.WaitIdle(grace_end)) {
-    log->warn("calls still running after --shutdown-grace {}; cancelling them", FormatDuration(config.shutdown_grace));
-  }
-  // Streams ended above normally finish within milliseconds; one whose client stopped reading
-  // has a write blocked by flow control that never completes. Cancel those and drain their
-  // operations while the completion queue still runs (issue 19 item 3b).
-  auto now = std::chrono::steady_clock::now();
-  size_t cancelled = loop.CancelStreams(std::min(grace_end, now + std::chrono::milliseconds(500)),
-                                        std::max(grace_end, now + std::chrono::seconds(2)));
-  if (cancelled > 0) log->info("cancelled {} stream(s) whose client was not reading", cancelled);
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
-  service.Stop();
-  if (peers) peers->CancelAll();  // warm and wake calls still in flight: the loop drains at once
-  loop.Stop();                    // no gRPC operation starts after this (CallLoop's gate)
-  {
-    std::lock_guard lock(monitor_mu);
-    monitor_stop = true;
-  }
-  monitor_cv.notify_all();
-  monitor.join();
+  DrainGrpc(config, &health, &service, &loop, server.get(), ha->peers.get(), log);
+  monitor.Stop();
   discovery.StopAll();  // every watch signalled at once, then joined together
   engine.StopAll();
   admin.Stop();

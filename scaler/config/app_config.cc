@@ -96,8 +96,9 @@ std::string SetDuration(Duration* field, const std::string& v) {
   return {};
 }
 
-const std::vector<Option>& Options() {
-  static const std::vector<Option> kOptions = {
+// The two ports, logging, TLS and what a ScaledObject may point the scaler at.
+std::vector<Option> ServerOptions() {
+  return {
       {"grpc-addr", false, ":9090", "address of the KEDA gRPC port (host:port, :port for all)",
        [](AppConfig& c, const std::string& v) { return SetString(&c.grpc_addr, v); }},
       {"http-addr", false, ":8080", "address of the HTTP port (/metrics, /healthz, /readyz, /debug)",
@@ -140,6 +141,12 @@ const std::vector<Option>& Options() {
          c.node_ips = std::move(ips);
          return std::string();
        }},
+  };
+}
+
+// Discovery, Prometheus for wakeQuery, collection and shutdown.
+std::vector<Option> CollectionOptions() {
+  return {
       {"kube-api", false, "auto", "Kubernetes API for discovery: auto, off or a URL",
        [](AppConfig& c, const std::string& v) { return SetString(&c.kube_api, v); }},
       {"namespaces", false, "", "comma-separated allow-list of namespaces that may be watched",
@@ -186,6 +193,12 @@ const std::vector<Option>& Options() {
          }
          return SetDuration(&c.stream_heartbeat, v);
        }},
+  };
+}
+
+// HA (docs/ha.md) and forgetting triggers.
+std::vector<Option> HaOptions() {
+  return {
       {"peers-service", false, "",
        "headless Service of this Deployment's replicas: with it, replicas share the triggers (owner and "
        "successor by rendezvous hashing) and forward calls to the owner",
@@ -223,6 +236,12 @@ const std::vector<Option>& Options() {
          if (err.empty() && c.peer_forget < std::chrono::seconds(1)) err = "must be at least 1s";
          return err;
        }},
+  };
+}
+
+// Connections: keepalive, their age, idle connections to pods.
+std::vector<Option> ConnectionOptions() {
+  return {
       {"keepalive-time", false, "60s",
        "send an HTTP/2 ping on a connection idle this long (KEDA configures none; proxies that drop idle "
        "connections then never drop KEDA's)",
@@ -254,6 +273,17 @@ const std::vector<Option>& Options() {
          return std::string();
        }},
   };
+}
+
+// Every option, in the order `serve --help` and docs/operations.md "Running the server" list them.
+const std::vector<Option>& Options() {
+  static const std::vector<Option> kOptions = [] {
+    std::vector<Option> all;
+    for (auto part : {ServerOptions(), CollectionOptions(), HaOptions(), ConnectionOptions()}) {
+      for (auto& o : part) all.push_back(std::move(o));
+    }
+    return all;
+  }();
   return kOptions;
 }
 
@@ -343,14 +373,17 @@ std::vector<OptionDoc> ServeOptionDocs() {
   return docs;
 }
 
-Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-  std::vector<std::string> problems;
-  // Parse the flags first (they win), but apply them last.
-  std::vector<std::pair<const Option*, std::string>> flags;
+namespace {
+
+using FlagValues = std::vector<std::pair<const Option*, std::string>>;
+
+// The flags, checked but not applied yet (they win, so they are applied last).
+FlagValues ParseFlags(const std::vector<std::string>& args, std::vector<std::string>* problems) {
+  FlagValues flags;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a.rfind("--", 0) != 0) {
-      problems.push_back("unexpected argument \"" + Truncate(a, 60) + "\"; options start with --");
+      problems->push_back("unexpected argument \"" + Truncate(a, 60) + "\"; options start with --");
       continue;
     }
     std::string name = a.substr(2), value;
@@ -362,7 +395,7 @@ Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args, const std:
     }
     const Option* o = FindOption(name);
     if (o == nullptr) {
-      problems.push_back(UnknownOption("flag", "--" + name));
+      problems->push_back(UnknownOption("flag", "--" + name));
       continue;
     }
     if (!has_value) {
@@ -371,13 +404,73 @@ Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args, const std:
       } else if (i + 1 < args.size()) {
         value = args[++i];
       } else {
-        problems.push_back("flag --" + name + " needs a value: " + o->help);
+        problems->push_back("flag --" + name + " needs a value: " + o->help);
         continue;
       }
     }
     flags.emplace_back(o, value);
   }
+  return flags;
+}
 
+// NIM_SCALER_* variables; a repeatable option's variable holds one value per line.
+void ApplyEnv(const std::map<std::string, std::string>& env, AppConfig* cfg, std::vector<std::string>* problems) {
+  for (const auto& o : Options()) {
+    auto it = env.find(EnvName(o.name));
+    if (it == env.end()) continue;
+    if (o.reset) {
+      o.reset(*cfg);
+      for (const auto& line : SplitTrimmed(it->second, '\n')) {
+        if (line.empty()) continue;
+        if (auto err = o.set(*cfg, line); !err.empty()) problems->push_back(EnvName(o.name) + ": " + err);
+      }
+      continue;
+    }
+    if (auto err = o.set(*cfg, it->second); !err.empty()) problems->push_back(EnvName(o.name) + ": " + err);
+  }
+}
+
+void ApplyFlags(const FlagValues& flags, AppConfig* cfg, std::vector<std::string>* problems) {
+  std::vector<const Option*> reset_by_flags;
+  for (const auto& [o, v] : flags) {
+    if (o->reset && std::find(reset_by_flags.begin(), reset_by_flags.end(), o) == reset_by_flags.end()) {
+      o->reset(*cfg);
+      reset_by_flags.push_back(o);
+    }
+    if (auto err = o->set(*cfg, v); !err.empty()) problems->push_back("--" + o->name + ": " + err);
+  }
+}
+
+// Options that only make sense together.
+void CheckCombinations(const AppConfig& cfg, std::vector<std::string>* problems) {
+  if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
+    problems->push_back("--tls-cert and --tls-key must be given together");
+  }
+  if (!cfg.tls_client_ca.empty() && cfg.tls_cert.empty()) {
+    problems->push_back("--tls-client-ca needs --tls-cert and --tls-key (mTLS runs over TLS)");
+  }
+  if (!cfg.peer_tls_ca.empty() && (cfg.tls_cert.empty() || cfg.peers_service.empty())) {
+    problems->push_back(
+        "--peer-tls-ca needs --tls-cert, --tls-key and --peers-service (it checks the other "
+        "replicas' certificates)");
+  }
+  if (cfg.peers_service.empty()) return;
+  auto colon = cfg.advertise_addr.rfind(':');
+  if (cfg.advertise_addr.empty()) {
+    problems->push_back(
+        "--peers-service needs --advertise-addr (this replica's podIP:port, e.g. from the downward "
+        "API's status.podIP)");
+  } else if (colon == std::string::npos || colon == 0 || !ParseDouble(cfg.advertise_addr.substr(colon + 1))) {
+    problems->push_back("--advertise-addr: value \"" + Truncate(cfg.advertise_addr, 60) +
+                        "\" must be address:port, e.g. 10.1.2.3:9090");
+  }
+}
+
+}  // namespace
+
+Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  std::vector<std::string> problems;
+  FlagValues flags = ParseFlags(args, &problems);
   AppConfig cfg;
   std::string file;
   if (auto it = env.find(EnvName("config")); it != env.end()) file = it->second;
@@ -385,49 +478,9 @@ Result<AppConfig> LoadAppConfig(const std::vector<std::string>& args, const std:
     if (o->name == "config") file = v;
   }
   if (!file.empty()) ApplyFile(cfg, file, problems);
-  for (const auto& o : Options()) {
-    auto it = env.find(EnvName(o.name));
-    if (it == env.end()) continue;
-    if (o.reset) {
-      o.reset(cfg);
-      for (const auto& line : SplitTrimmed(it->second, '\n')) {
-        if (line.empty()) continue;
-        if (auto err = o.set(cfg, line); !err.empty()) problems.push_back(EnvName(o.name) + ": " + err);
-      }
-      continue;
-    }
-    if (auto err = o.set(cfg, it->second); !err.empty()) problems.push_back(EnvName(o.name) + ": " + err);
-  }
-  std::vector<const Option*> reset_by_flags;
-  for (const auto& [o, v] : flags) {
-    if (o->reset && std::find(reset_by_flags.begin(), reset_by_flags.end(), o) == reset_by_flags.end()) {
-      o->reset(cfg);
-      reset_by_flags.push_back(o);
-    }
-    if (auto err = o->set(cfg, v); !err.empty()) problems.push_back("--" + o->name + ": " + err);
-  }
-  if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
-    problems.push_back("--tls-cert and --tls-key must be given together");
-  }
-  if (!cfg.tls_client_ca.empty() && cfg.tls_cert.empty()) {
-    problems.push_back("--tls-client-ca needs --tls-cert and --tls-key (mTLS runs over TLS)");
-  }
-  if (!cfg.peer_tls_ca.empty() && (cfg.tls_cert.empty() || cfg.peers_service.empty())) {
-    problems.push_back(
-        "--peer-tls-ca needs --tls-cert, --tls-key and --peers-service (it checks the other "
-        "replicas' certificates)");
-  }
-  if (!cfg.peers_service.empty()) {
-    auto colon = cfg.advertise_addr.rfind(':');
-    if (cfg.advertise_addr.empty()) {
-      problems.push_back(
-          "--peers-service needs --advertise-addr (this replica's podIP:port, e.g. from the downward "
-          "API's status.podIP)");
-    } else if (colon == std::string::npos || colon == 0 || !ParseDouble(cfg.advertise_addr.substr(colon + 1))) {
-      problems.push_back("--advertise-addr: value \"" + Truncate(cfg.advertise_addr, 60) +
-                         "\" must be address:port, e.g. 10.1.2.3:9090");
-    }
-  }
+  ApplyEnv(env, &cfg, &problems);
+  ApplyFlags(flags, &cfg, &problems);
+  CheckCombinations(cfg, &problems);
   if (!problems.empty()) {
     std::string msg = "invalid configuration:";
     for (const auto& p : problems) msg += "\n  " + p;

@@ -141,122 +141,153 @@ void Evaluator::FeedWindows(const signals::Snapshot& snap) {
   pods_ = std::move(kept);
 }
 
-Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoint now) {
-  if (snapshot == nullptr) return Pending(now);
-  Evaluation ev;
-  ev.at = now;
-  ev.snapshot = snapshot;
-  const trigger::ScalerSpec& spec = *spec_;
-  auto finish = [&](Evaluation e) {
-    if (e.status.ok()) last_ok_ = std::make_shared<Evaluation>(e);
-    return e;
-  };
+Evaluation Evaluator::Finish(Evaluation ev) {
+  if (ev.status.ok()) last_ok_ = std::make_shared<Evaluation>(ev);
+  return ev;
+}
 
+void Evaluator::AddFrontDoorSignals(const signals::Snapshot& snapshot, Evaluation* ev) const {
   // The front door's queue, for /debug and the self-metrics (its wake: TrackedObject).
-  auto front_door_signals = [&](Evaluation* e) {
-    if (!spec.front_door) return;
-    for (const auto& signal : spec.front_door->scrape.signals) {
-      if (auto sum = snapshot->FrontDoorSum(signal)) e->signals[signal] = *sum;
-    }
-  };
-  if (snapshot->pods.empty()) {
-    if (snapshot->discovered == 0 && snapshot->discovery_error.empty()) {
+  if (!spec_->front_door) return;
+  for (const auto& signal : spec_->front_door->scrape.signals) {
+    if (auto sum = snapshot.FrontDoorSum(signal)) ev->signals[signal] = *sum;
+  }
+}
+
+std::optional<Evaluation> Evaluator::WithoutUsablePods(Evaluation ev, const signals::Snapshot& snapshot) {
+  const trigger::ScalerSpec& spec = *spec_;
+  if (snapshot.pods.empty()) {
+    if (snapshot.discovered == 0 && snapshot.discovery_error.empty()) {
       // Scaled to zero: no pod, so no demand that pods could show (wake sources come on top).
       pods_.clear();
-      RecordTrendInputs(*snapshot);  // demand at zero is part of the trend
+      RecordTrendInputs(snapshot);  // demand at zero is part of the trend
       ev.signals = {{"replicas", 0}, {"pods", 0}};
-      front_door_signals(&ev);
-      policy_.Update(snapshot->taken_at, 0, 0);
-      return finish(ev);
+      AddFrontDoorSignals(snapshot, &ev);
+      policy_.Update(snapshot.taken_at, 0, 0);
+      return ev;
     }
-    return finish(Hold(ev, snapshot->discovery_error.empty()
-                               ? std::to_string(snapshot->discovered) + " pod(s) discovered, none ready yet"
-                               : "discovery failed: " + snapshot->discovery_error));
+    return Hold(ev, snapshot.discovery_error.empty()
+                        ? std::to_string(snapshot.discovered) + " pod(s) discovered, none ready yet"
+                        : "discovery failed: " + snapshot.discovery_error);
   }
-  // No usable pod at all: UNAVAILABLE with the cause, so KEDA's fallback can act, rather
-  // than a zero that would scale the model down.
-  if (snapshot->UsablePods() == 0) {
-    // Issue 15 item 2: pods that answer with metrics nobody can read as configured are a
-    // configuration problem from the first cycle on, not pods that did not answer.
-    bool all_unreadable = std::all_of(snapshot->pods.begin(), snapshot->pods.end(),
-                                      [](const signals::PodReading& p) { return p.unreadable_metrics; });
-    if (all_unreadable) {
-      ev.status = FailedPrecondition(spec.key.ToString() +
-                                     ": every ready pod answers, but with metrics this trigger "
-                                     "cannot read (" +
-                                     std::to_string(snapshot->pods.size()) +
-                                     " pods; first: " + snapshot->pods.front().error + ")");
-      return finish(ev);
-    }
-    ev.status = Unavailable(spec.key.ToString() + ": no ready pod answered for more than " +
-                            FormatDuration(spec.stale_keep) + " (" + std::to_string(snapshot->pods.size()) +
-                            " pods; first error: " + snapshot->pods.front().error + ")");
-    return finish(ev);
+  if (snapshot.UsablePods() > 0) return std::nullopt;
+  // No usable pod at all: UNAVAILABLE with the cause, so KEDA's fallback can act, rather than a
+  // zero that would scale the model down. Issue 15 item 2: pods that answer with metrics nobody
+  // can read as configured are a configuration problem from the first cycle on.
+  bool all_unreadable = std::all_of(snapshot.pods.begin(), snapshot.pods.end(),
+                                    [](const signals::PodReading& p) { return p.unreadable_metrics; });
+  const std::string count = std::to_string(snapshot.pods.size()) + " pods; first";
+  if (all_unreadable) {
+    ev.status = FailedPrecondition(spec.key.ToString() +
+                                   ": every ready pod answers, but with metrics this trigger cannot read (" + count +
+                                   ": " + snapshot.pods.front().error + ")");
+  } else {
+    ev.status =
+        Unavailable(spec.key.ToString() + ": no ready pod answered for more than " + FormatDuration(spec.stale_keep) +
+                    " (" + count + " error: " + snapshot.pods.front().error + ")");
   }
+  return ev;
+}
 
-  FeedWindows(*snapshot);
-
-  // Every signal the formulas read must be served by some usable pod, as the kind the formula
-  // needs: a missing or mistyped metric is a configuration problem, not a zero.
+Status Evaluator::CheckSignalsServed(const signals::Snapshot& snapshot) const {
+  const trigger::ScalerSpec& spec = *spec_;
   for (const auto* program : {spec.value.get(), spec.activation.get()}) {
     for (const auto& use : program->signals()) {
       if (signals::IsFrontDoorSignal(use.name)) continue;  // a front door's missing series reads as 0
       bool served = false;
       std::string detail;
-      for (const auto& p : snapshot->pods) {
+      for (const auto& p : snapshot.pods) {
         if (!p.answered && !p.stale) continue;
         served = served || p.gauges.count(use.name) || p.counters.count(use.name) || p.histograms.count(use.name);
         if (detail.empty() && !p.missing.empty()) detail = p.endpoint + ": " + p.missing;
-        if (auto k = p.kinds.find(use.name); k != p.kinds.end()) {
-          // A family of another type (a summary, say) is read like a gauge: its values are in
-          // the pod's gauges.
-          SignalKind actual = k->second == SignalKind::kUnknown ? SignalKind::kGauge : k->second;
-          if (Status s = program->CheckSignalKind(use.name, actual); !s.ok()) {
-            ev.status = FailedPrecondition(spec.key.ToString() + ": " + s.message() + " (pod " + p.endpoint + ")");
-            return finish(ev);
-          }
+        auto k = p.kinds.find(use.name);
+        if (k == p.kinds.end()) continue;
+        // A family of another type (a summary, say) is read like a gauge: its values are in the
+        // pod's gauges.
+        SignalKind actual = k->second == SignalKind::kUnknown ? SignalKind::kGauge : k->second;
+        if (Status s = program->CheckSignalKind(use.name, actual); !s.ok()) {
+          return FailedPrecondition(spec.key.ToString() + ": " + s.message() + " (pod " + p.endpoint + ")");
         }
       }
       if (!served) {
-        ev.status = FailedPrecondition(spec.key.ToString() + ": no pod serves a metric for signal " + use.name +
-                                       (detail.empty() ? "" : "; " + detail));
-        return finish(ev);
+        return FailedPrecondition(spec.key.ToString() + ": no pod serves a metric for signal " + use.name +
+                                  (detail.empty() ? "" : "; " + detail));
       }
     }
   }
+  return Status::Ok();
+}
 
-  RecordTrendInputs(*snapshot);
-  SnapshotBindings bindings(*snapshot, *this, snapshot->taken_at);
+std::string Evaluator::UnusableGauge(const SnapshotBindings& bindings) const {
   // A gauge that every answering pod serves only as NaN or +-Inf has no usable level: that is
   // missing data (hold), not a zero that would scale the model down.
-  for (const auto* program : {spec.value.get(), spec.activation.get()}) {
+  for (const auto* program : {spec_->value.get(), spec_->activation.get()}) {
     for (const auto& use : program->signals()) {
       if (use.kind != SignalKind::kGauge) continue;
       auto values = bindings.Gauge(use.name);
       if (!values.empty() && std::none_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); })) {
-        return finish(Hold(ev, "every pod serves " + use.name + " as NaN or Inf (no usable level)"));
+        return "every pod serves " + use.name + " as NaN or Inf (no usable level)";
       }
     }
   }
-  for (const auto& use : spec.value->signals()) {
+  return {};
+}
+
+void Evaluator::ShowSignals(const signals::Snapshot& snapshot, const SnapshotBindings& bindings, Evaluation* ev) const {
+  for (const auto& use : spec_->value->signals()) {
     if (use.kind == SignalKind::kCounter) {
-      ev.signals[use.name + "_rate"] = bindings.Rate(use.name);
+      ev->signals[use.name + "_rate"] = bindings.Rate(use.name);
     } else if (use.kind == SignalKind::kHistogram) {
       for (double q : use.quantiles) {
         // No requests in the window reads as 0 here as in the formula; NaN only when unknown.
-        ev.signals[use.name + "_p" + FormatDouble(q * 100)] = bindings.Quantile(q, use.name).value;
+        ev->signals[use.name + "_p" + FormatDouble(q * 100)] = bindings.Quantile(q, use.name).value;
       }
     }
   }
   for (const char* g : {signals::kKvCache, signals::kWaiting, signals::kRunning}) {
-    if (auto sum = snapshot->Sum(g)) ev.signals[g] = *sum;
+    if (auto sum = snapshot.Sum(g)) ev->signals[g] = *sum;
   }
-  ev.signals["replicas"] = bindings.Replicas();
-  ev.signals["pods"] = bindings.Pods();
-  front_door_signals(&ev);
+  ev->signals["replicas"] = bindings.Replicas();
+  ev->signals["pods"] = bindings.Pods();
+  AddFrontDoorSignals(snapshot, ev);
+}
+
+bool Evaluator::InputMissing(const signals::Snapshot& snapshot) const {
+  if (std::any_of(snapshot.pods.begin(), snapshot.pods.end(),
+                  [](const signals::PodReading& p) { return !p.answered; })) {
+    return true;
+  }
+  // A formula that reads the front door while none of its endpoints answers is missing data too.
+  if (!spec_->front_door || std::any_of(snapshot.front_door.begin(), snapshot.front_door.end(),
+                                        [](const signals::PodReading& p) { return p.answered; })) {
+    return false;
+  }
+  for (const auto* program : {spec_->value.get(), spec_->activation.get()}) {
+    for (const auto& use : program->signals()) {
+      if (signals::IsFrontDoorSignal(use.name)) return true;
+    }
+  }
+  return false;
+}
+
+Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoint now) {
+  if (snapshot == nullptr) return Pending(now);
+  Evaluation ev;
+  ev.at = now;
+  ev.snapshot = snapshot;
+  if (std::optional<Evaluation> early = WithoutUsablePods(ev, *snapshot)) return Finish(std::move(*early));
+  FeedWindows(*snapshot);
+  if (Status served = CheckSignalsServed(*snapshot); !served.ok()) {
+    ev.status = served;
+    return Finish(ev);
+  }
+  RecordTrendInputs(*snapshot);
+  SnapshotBindings bindings(*snapshot, *this, snapshot->taken_at);
+  if (std::string why = UnusableGauge(bindings); !why.empty()) return Finish(Hold(ev, why));
+  ShowSignals(*snapshot, bindings, &ev);
 
   bindings.UseTrends(&value_trends_);
-  ev.raw = spec.value->Evaluate(bindings);
+  ev.raw = spec_->value->Evaluate(bindings);
   // A negative desired count means nothing; it is recorded as 0. NaN (no data: e.g. a latency
   // quantile before a pod has two snapshots) is not recorded at all. A quantile over a window
   // without requests is not NaN but 0 demand (formula.h), so an idle model scales down.
@@ -264,38 +295,28 @@ Evaluation Evaluator::Update(const signals::SnapshotConstPtr& snapshot, TimePoin
   signals::Decision decision = policy_.Update(snapshot->taken_at, raw, bindings.Replicas());
   ev.panicking = decision.panicking;
   bindings.UseTrends(&activation_trends_);
-  double active_raw = spec.activation->Evaluate(bindings);
+  double active_raw = spec_->activation->Evaluate(bindings);
   ev.active = std::isfinite(active_raw) && active_raw != 0;
   if (!std::isfinite(decision.value)) {
-    return finish(Hold(ev, "the formula has no value yet (" + spec.FormulaText() + " is NaN: no data in the window)"));
+    return Finish(
+        Hold(ev, "the formula has no value yet (" + spec_->FormulaText() + " is NaN: no data in the window)"));
   }
-  double value = std::max(0.0, decision.value);
-  // Ratios like 0.208 / 0.1 carry binary noise (2.0799999999999996); a billionth of a
-  // replica means nothing, so report the decimal the user expects (2.08).
-  value = std::round(value * 1e9) / 1e9;
+  // Ratios like 0.208 / 0.1 carry binary noise (2.0799999999999996); a billionth of a replica
+  // means nothing, so report the decimal the user expects (2.08).
+  ev.value = std::round(std::max(0.0, decision.value) * 1e9) / 1e9;
 
-  // No scale-down on missing data: while any pod is not answering, the answer may rise but
-  // never fall below the last one given, and activity does not drop. "The last one given"
-  // reaches across cycles without an answer (every pod down: UNAVAILABLE), so the first pod
-  // back cannot decide alone while the others are still missing.
-  bool pod_missing = std::any_of(snapshot->pods.begin(), snapshot->pods.end(),
-                                 [](const signals::PodReading& p) { return !p.answered; });
-  // A formula that reads the front door while none of its endpoints answers is missing data too.
-  if (spec.front_door && std::none_of(snapshot->front_door.begin(), snapshot->front_door.end(),
-                                      [](const signals::PodReading& p) { return p.answered; })) {
-    for (const auto* program : {spec.value.get(), spec.activation.get()}) {
-      for (const auto& use : program->signals()) pod_missing = pod_missing || signals::IsFrontDoorSignal(use.name);
-    }
-  }
-  if (pod_missing && last_ok_ != nullptr) {
-    if (last_ok_->value > value) {
-      value = last_ok_->value;
+  // No scale-down on missing data: while any pod is not answering, the answer may rise but never
+  // fall below the last one given, and activity does not drop. "The last one given" reaches
+  // across cycles without an answer (every pod down: UNAVAILABLE), so the first pod back cannot
+  // decide alone while the others are still missing.
+  if (InputMissing(*snapshot) && last_ok_ != nullptr) {
+    if (last_ok_->value > ev.value) {
+      ev.value = last_ok_->value;
       ev.held = true;
     }
     ev.active = ev.active || last_ok_->active;
   }
-  ev.value = value;
-  return finish(ev);
+  return Finish(ev);
 }
 
 }  // namespace nimscaler::engine

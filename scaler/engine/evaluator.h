@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,23 @@ class Evaluator {
   void FeedWindows(const signals::Snapshot& snapshot);
   void RecordTrendInputs(const signals::Snapshot& snapshot);
   Evaluation Hold(Evaluation ev, const std::string& why_if_none) const;
+  // Keeps `ev` as the last answer when it has one.
+  Evaluation Finish(Evaluation ev);
+  // The answer when no pod can be read: scaled to zero (0), pods not ready yet (hold), or every
+  // pod failing (UNAVAILABLE, or FAILED_PRECONDITION when they answer with metrics this trigger
+  // cannot read). Nothing when some pod is usable.
+  std::optional<Evaluation> WithoutUsablePods(Evaluation ev, const signals::Snapshot& snapshot);
+  // Every signal the formulas read must be served by some usable pod, as the kind the formula
+  // needs: a missing or mistyped metric is a configuration problem, not a zero.
+  Status CheckSignalsServed(const signals::Snapshot& snapshot) const;
+  // Why a gauge the formulas read has no usable level (every pod serves it as NaN or Inf); "".
+  std::string UnusableGauge(const SnapshotBindings& bindings) const;
+  // The signals /debug and the self-metrics show: rates, quantiles, levels, replicas, front door.
+  void ShowSignals(const signals::Snapshot& snapshot, const SnapshotBindings& bindings, Evaluation* ev) const;
+  void AddFrontDoorSignals(const signals::Snapshot& snapshot, Evaluation* ev) const;
+  // Whether some input the formulas read is missing: a pod not answering, or a front door none of
+  // whose endpoints answers while a formula reads it.
+  bool InputMissing(const signals::Snapshot& snapshot) const;
 
   trigger::ScalerSpecConstPtr spec_;
   std::map<std::string, std::unique_ptr<PodWindows>> pods_;  // by endpoint URL

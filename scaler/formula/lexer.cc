@@ -94,6 +94,55 @@ std::string Describe(const Token& token) {
   }
 }
 
+namespace {
+
+// The operator or punctuation at text[i] into `tok` (type and length); false with `failure`
+// set for a character that starts none.
+bool LexOperator(std::string_view text, size_t i, Token* tok, Failure* failure) {
+  const char c = text[i];
+  const char next = i + 1 < text.size() ? text[i + 1] : '\0';
+  size_t len = 1;
+  // Two-character operators whose first character alone is an error: '=', '&', '|'.
+  auto doubled = [&](Tok type, const char* want) {
+    if (next != c) {
+      *failure = {i, std::string("unexpected '") + c + "', did you mean '" + want + "'?"};
+      return false;
+    }
+    tok->type = type;
+    len = 2;
+    return true;
+  };
+  // '<', '>', '!' alone or followed by '='.
+  auto maybe_eq = [&](Tok alone, Tok with_eq) {
+    tok->type = next == '=' ? with_eq : alone;
+    len = next == '=' ? 2 : 1;
+    return true;
+  };
+  bool ok = true;
+  switch (c) {
+    case '+': tok->type = Tok::kPlus; break;
+    case '-': tok->type = Tok::kMinus; break;
+    case '*': tok->type = Tok::kStar; break;
+    case '/': tok->type = Tok::kSlash; break;
+    case '?': tok->type = Tok::kQuestion; break;
+    case ':': tok->type = Tok::kColon; break;
+    case '(': tok->type = Tok::kLParen; break;
+    case ')': tok->type = Tok::kRParen; break;
+    case ',': tok->type = Tok::kComma; break;
+    case '<': ok = maybe_eq(Tok::kLt, Tok::kLe); break;
+    case '>': ok = maybe_eq(Tok::kGt, Tok::kGe); break;
+    case '!': ok = maybe_eq(Tok::kNot, Tok::kNe); break;
+    case '=': ok = doubled(Tok::kEq, "=="); break;
+    case '&': ok = doubled(Tok::kAnd, "&&"); break;
+    case '|': ok = doubled(Tok::kOr, "||"); break;
+    default: *failure = {i, "unexpected " + ShowChar(c)}; return false;
+  }
+  if (ok) tok->text = text.substr(i, len);
+  return ok;
+}
+
+}  // namespace
+
 bool Lex(std::string_view text, std::vector<Token>* out, Failure* failure) {
   out->clear();
   size_t i = 0;
@@ -117,59 +166,9 @@ bool Lex(std::string_view text, std::vector<Token>* out, Failure* failure) {
       i = j;
       continue;
     }
-    char next = i + 1 < text.size() ? text[i + 1] : '\0';
-    size_t len = 1;
-    switch (c) {
-      case '+': tok.type = Tok::kPlus; break;
-      case '-': tok.type = Tok::kMinus; break;
-      case '*': tok.type = Tok::kStar; break;
-      case '/': tok.type = Tok::kSlash; break;
-      case '?': tok.type = Tok::kQuestion; break;
-      case ':': tok.type = Tok::kColon; break;
-      case '(': tok.type = Tok::kLParen; break;
-      case ')': tok.type = Tok::kRParen; break;
-      case ',': tok.type = Tok::kComma; break;
-      case '<':
-        tok.type = next == '=' ? Tok::kLe : Tok::kLt;
-        len = next == '=' ? 2 : 1;
-        break;
-      case '>':
-        tok.type = next == '=' ? Tok::kGe : Tok::kGt;
-        len = next == '=' ? 2 : 1;
-        break;
-      case '!':
-        tok.type = next == '=' ? Tok::kNe : Tok::kNot;
-        len = next == '=' ? 2 : 1;
-        break;
-      case '=':
-        if (next != '=') {
-          *failure = {i, "unexpected '=', did you mean '=='?"};
-          return false;
-        }
-        tok.type = Tok::kEq;
-        len = 2;
-        break;
-      case '&':
-        if (next != '&') {
-          *failure = {i, "unexpected '&', did you mean '&&'?"};
-          return false;
-        }
-        tok.type = Tok::kAnd;
-        len = 2;
-        break;
-      case '|':
-        if (next != '|') {
-          *failure = {i, "unexpected '|', did you mean '||'?"};
-          return false;
-        }
-        tok.type = Tok::kOr;
-        len = 2;
-        break;
-      default: *failure = {i, "unexpected " + ShowChar(c)}; return false;
-    }
-    tok.text = text.substr(i, len);
+    if (!LexOperator(text, i, &tok, failure)) return false;
     out->push_back(tok);
-    i += len;
+    i += tok.text.size();
   }
   Token end;
   end.type = Tok::kEnd;

@@ -75,9 +75,10 @@ Row Prefix(FieldSpec f, Member<std::map<std::string, std::string>> m) {
   return {f, [key = f.key, m](TriggerMetadata& t, const MetadataValues& v) { t.*m = v.Prefixed(key); }};
 }
 
-const std::vector<Row>& Rows() {
+// Where the pods are and how they are read.
+std::vector<Row> PodRows() {
   using T = TriggerMetadata;
-  static const std::vector<Row> kRows = {
+  return {
       Text({.key = "service", .help = "Service whose EndpointSlices list the pods (ScaledObject's namespace)"},
            &T::service),
       Text({.key = "port",
@@ -97,6 +98,17 @@ const std::vector<Row>& Rows() {
       Text({.key = "model", .help = "keep only series whose model_name (or model) label equals this"}, &T::model),
       Text({.key = "metricsPath", .help = "metrics path (default: nim /v1/metrics, others /metrics)"},
            &T::metrics_path),
+      Flag({.key = "insecureSkipVerify",
+            .default_value = "false",
+            .help = "with scheme https: do not verify the pods' certificates"},
+           &T::insecure_skip_verify),
+  };
+}
+
+// What the trigger scales on.
+std::vector<Row> ScalingRows() {
+  using T = TriggerMetadata;
+  return {
       Number({.key = "targetKvCache",
               .help = "KV-cache fraction (0-1) per replica, e.g. \"0.7\"",
               .min = 0,
@@ -126,6 +138,19 @@ const std::vector<Row>& Rows() {
             .help = "boolean expression for IsActive"},
            &T::activation),
       Prefix({.key = "signal.", .help = "`signal.<name>: metric{label=\"v\"}` maps a metric to a signal"}, &T::signals),
+      Time({.key = "startupTime",
+            .help = "how long a new pod takes to serve, e.g. \"150s\": the default formula scales on the demand "
+                    "predicted that far ahead",
+            .min = 0,
+            .max = 3600},
+           &T::startup_time),
+  };
+}
+
+// When and how long; the name KEDA sees.
+std::vector<Row> TimingRows() {
+  using T = TriggerMetadata;
+  return {
       Time({.key = "window",
             .default_value = "60s",
             .help = "stable window for rates, quantiles and smoothing",
@@ -143,16 +168,6 @@ const std::vector<Row>& Rows() {
               .min = 1,
               .max = 100},
              &T::panic_threshold),
-      Time({.key = "startupTime",
-            .help = "how long a new pod takes to serve, e.g. \"150s\": the default formula scales on the demand "
-                    "predicted that far ahead",
-            .min = 0,
-            .max = 3600},
-           &T::startup_time),
-      Flag({.key = "insecureSkipVerify",
-            .default_value = "false",
-            .help = "with scheme https: do not verify the pods' certificates"},
-           &T::insecure_skip_verify),
       Time({.key = "scrapeInterval",
             .default_value = "2s",
             .help = "collection period, e.g. \"2s\"",
@@ -160,6 +175,13 @@ const std::vector<Row>& Rows() {
             .max = 300},
            &T::scrape_interval),
       Text({.key = "metricName", .help = "name reported to KEDA: [a-z0-9.-], at most 120 characters"}, &T::metric_name),
+  };
+}
+
+// Besides the pods: the front door and the wake query.
+std::vector<Row> WakeRows() {
+  using T = TriggerMetadata;
+  return {
       Text({.key = "frontDoor",
             .help = "a front door's metrics: [namespace/]Service[:port] (its EndpointSlices) or an http(s) URL; its "
                     "queue wakes the trigger (docs/front-doors.md)"},
@@ -184,6 +206,17 @@ const std::vector<Row>& Rows() {
             .max = 86400},
            &T::wake_hold),
   };
+}
+
+// Every key, grouped by concern: the order of docs/trigger-reference.md "Keys".
+const std::vector<Row>& Rows() {
+  static const std::vector<Row> kRows = [] {
+    std::vector<Row> all;
+    for (auto part : {PodRows(), ScalingRows(), TimingRows(), WakeRows()}) {
+      for (auto& row : part) all.push_back(std::move(row));
+    }
+    return all;
+  }();
   return kRows;
 }
 

@@ -2,6 +2,9 @@
 // Number grammar of the exposition formats: sample values (Go strconv.ParseFloat decimal
 // syntax plus the Inf/NaN spellings, without hex floats or '_'), 0.0.4 integer timestamps,
 // and OpenMetrics float timestamps. Pure functions; thread-safe.
+//
+// ParseDecimalPrefix is a hot loop kept whole although over 80 lines (issue 17): inline here so
+// the parser's fast path compiles it into its own loop, once per sample.
 
 #include <cstddef>
 #include <cstdint>

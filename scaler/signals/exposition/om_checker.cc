@@ -4,6 +4,9 @@
 // family's, a series group may not reappear after another group started, timestamps in a
 // group never go backwards, histograms end with a +Inf bucket whose value equals _count, and
 // counter-like values are neither NaN nor negative.
+//
+// OnSample is a hot loop kept whole although over 80 lines (issue 17): it runs once per
+// OpenMetrics sample and checks every cross-line rule in one pass over that sample's state.
 #include "scaler/signals/exposition/om_checker.h"
 
 #include <cmath>

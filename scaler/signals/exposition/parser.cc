@@ -9,6 +9,11 @@
 // the Selector happen once per family run, sample-name lookups once per line and only when
 // the caller asked for sample names. Scratch vectors live in the Parser and keep their
 // capacity, so a warm parser does no heap allocation at all.
+//
+// Hot loops kept whole although over 80 lines (issue 17): FastSampleLine, GeneralSampleLine,
+// ParseLabels and FinishSample run once per line or label; each is one pass over the bytes with
+// its state in locals, and splitting them moves that state through memory on every line (the
+// parser table in BENCHMARKS.md is the check).
 #include "scaler/signals/exposition/parser.h"
 
 #include <algorithm>
