@@ -177,7 +177,8 @@ void RunMode(bool concurrent, const std::vector<std::string>& urls, int cycles, 
   cfg.engine = "nim";
   cfg.signals = {"kv_cache", "waiting", "running"};
   cfg.http.timeout = std::chrono::seconds(10);
-  sources::PodScrapeSource source(cfg, net::MakeCurlHttpClient());
+  std::shared_ptr<net::HttpClient> http = net::MakeCurlHttpClient();
+  sources::PodScrapeSource source(cfg, http);
   for (int i = 1; i <= cycles; ++i) {
     Cycle c;
     c.n = i;
@@ -189,7 +190,7 @@ void RunMode(bool concurrent, const std::vector<std::string>& urls, int cycles, 
       got = source.ScrapeAll(urls);
     } else {
       got.reserve(urls.size());
-      for (const auto& u : urls) got.push_back(source.Scrape(u));
+      for (const auto& u : urls) got.push_back(source.Interpret(u, http->Get(u, cfg.http)));
     }
     c.wall_ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
     c.cpu_ms = SelfCpuMs() - cpu0;

@@ -17,6 +17,7 @@
 #include "scaler/app/app.h"
 #include "scaler/common/text.h"
 #include "scaler/engine/evaluator.h"
+#include "scaler/engine/snapshot_builder.h"
 #include "scaler/net/http_client.h"
 #include "scaler/trigger/scaler_spec.h"
 
@@ -222,32 +223,41 @@ void PrintPodScrape(const trigger::ScalerSpec& s, const CheckTarget& t, const Re
   if (!got->missing_detail.empty()) std::cout << "  missing: " << got->missing_detail << "\n";
 }
 
-// Two scrapes a moment apart give the windows two points, so rates and quantiles have a value
-// (a single scrape cannot show a rate). The second round's readings are printed.
+// One cycle over the targets, as serve's collection fetches one: a capture file's body stands
+// for a response (200, text format); a URL is fetched with the trigger's request options.
+engine::CycleData FetchTargets(const trigger::ScalerSpec& s, const std::vector<CheckTarget>& targets,
+                               net::HttpClient& http) {
+  engine::CycleData data;
+  data.started = SteadyClock::now();
+  data.discovered = targets.size();
+  for (const auto& t : targets) {
+    data.urls.push_back(t.shown);
+    data.responses.push_back(
+        t.is_file ? Result<net::HttpResponse>(net::HttpResponse{200, "text/plain; version=0.0.4", t.body})
+                  : http.Get(t.shown, s.scrape.http));
+  }
+  return data;
+}
+
+// Two cycles a moment apart give the windows two points, so rates and quantiles have a value (a
+// single scrape cannot show a rate). The snapshots are built as serve builds them
+// (engine::SnapshotBuilder); the second cycle's readings are printed.
 engine::Evaluation EvaluateTargets(const trigger::ScalerSpecConstPtr& spec, const std::vector<CheckTarget>& targets) {
-  const trigger::ScalerSpec& s = *spec;
   auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
-  sources::PodScrapeSource source(s.scrape, http);
+  engine::SnapshotBuilder builder(spec, http);
   engine::Evaluator evaluator(spec);
   engine::Evaluation ev;
+  signals::SnapshotConstPtr snapshot;
   for (int round = 0; round < 2; ++round) {
-    auto snap = std::make_shared<signals::Snapshot>();
-    TimePoint now = SteadyClock::now();
-    snap->taken_at = now;
-    snap->discovered = targets.size();
-    for (const auto& t : targets) {
-      signals::PodReading r;
-      r.endpoint = t.shown;
-      auto got = t.is_file ? source.Extract(t.body, "text/plain; version=0.0.4") : source.Scrape(t.shown);
-      if (!got.ok()) {
-        r.error = got.status().message();
-      } else {
-        r = sources::ReadingFromScrape(t.shown, *got, now);
+    engine::CycleData data = FetchTargets(*spec, targets, *http);
+    snapshot = builder.Build(data, snapshot).snapshot;
+    if (round == 1) {
+      for (size_t i = 0; i < targets.size(); ++i) {
+        auto got = builder.source().Interpret(data.urls[i], data.responses[i]);
+        PrintPodScrape(*spec, targets[i], got, got.ok() ? std::string() : got.status().message());
       }
-      if (round == 1) PrintPodScrape(s, t, got, r.error);
-      snap->pods.push_back(std::move(r));
     }
-    ev = evaluator.Update(snap, now);
+    ev = evaluator.Update(snapshot, data.started);
     if (round == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   }
   return ev;

@@ -12,10 +12,9 @@ namespace nimscaler::engine {
 TrackedObject::TrackedObject(trigger::ScalerSpecConstPtr spec, EngineDeps deps)
     : spec_(std::move(spec)),
       deps_(std::move(deps)),
-      source_(spec_->scrape, deps_.http),
+      builder_(spec_, deps_.http),
       evaluator_(spec_),
       log_(telemetry::Logger("engine")) {
-  if (spec_->front_door) front_door_source_.emplace(spec_->front_door->scrape, deps_.http);
   if (!spec_->wake_query.empty()) {
     // The query must end before the next one is due: at most half the interval (and 5 s).
     net::HttpRequestOptions options = spec_->wake_http;
@@ -95,7 +94,9 @@ bool TrackedObject::HasSubscribers() const {
 void TrackedObject::Ingest(const CycleData& data) {
   if (stopped_.load()) return;
   EvaluationConstPtr previous = Latest();
-  snapshot_ = BuildSnapshot(data, snapshot_);
+  BuiltSnapshot built = builder_.Build(data, snapshot_);
+  snapshot_ = std::move(built.snapshot);
+  LogCycle(data, built);
   TimePoint now = deps_.clock->Now();
   auto ev = std::make_shared<Evaluation>(evaluator_.Update(snapshot_, now));
   WakeOnFrontDoorDemand(*ev, now);
@@ -113,116 +114,19 @@ void TrackedObject::Ingest(const CycleData& data) {
   cycles_.fetch_add(1);
 }
 
-signals::SnapshotConstPtr TrackedObject::BuildSnapshot(const CycleData& data,
-                                                       const signals::SnapshotConstPtr& previous) {
-  auto snap = std::make_shared<signals::Snapshot>();
-  TimePoint now = data.started;
-  snap->taken_at = now;
-  snap->cycle = previous ? previous->cycle + 1 : 1;
-  snap->discovered = data.discovered;
-  snap->discovery_error = data.discovery_error;
-  if (!data.discovery_error.empty() && (previous == nullptr || previous->discovery_error != data.discovery_error)) {
-    telemetry::Log(log_, spdlog::level::warn, LogContext(), "{}: discovery: {}", spec_->key.ToString(),
-                   data.discovery_error);
+void TrackedObject::LogCycle(const CycleData& data, const BuiltSnapshot& built) {
+  if (deps_.metrics) {
+    for (size_t i = 0; i < built.scrapes_ok; ++i) deps_.metrics->RecordScrape(true, data.fetch_seconds);
+    for (size_t i = 0; i < built.scrapes_failed; ++i) deps_.metrics->RecordScrape(false, data.fetch_seconds);
   }
-  std::map<std::string, const signals::PodReading*> before;
-  if (previous) {
-    for (const auto& p : previous->pods) before[p.endpoint] = &p;
-  }
-  for (size_t i = 0; i < data.urls.size(); ++i) {
-    const std::string& url = data.urls[i];
-    auto scraped = source_.Interpret(url, data.responses[i]);  // this trigger's signals from the shared body
-    if (deps_.metrics) deps_.metrics->RecordScrape(scraped.ok(), data.fetch_seconds);
-    signals::PodReading reading;
-    reading.endpoint = url;
-    auto prev_it = before.find(url);
-    const signals::PodReading* prev = prev_it == before.end() ? nullptr : prev_it->second;
-    if (scraped.ok()) {
-      reading = sources::ReadingFromScrape(url, *scraped, now);
-      // Issue 15 item 2: which preset `engine: auto` chose is logged once per trigger (and
-      // once more for each other engine a later pod turns out to run).
-      if (spec_->scrape.engine == "auto" && !reading.engine.empty() &&
-          auto_engines_logged_.insert(reading.engine).second) {
-        telemetry::Log(log_, spdlog::level::info, PodContext(data, i), "{}: engine auto detected {} on pod {}",
-                       spec_->key.ToString(), reading.engine, url);
-      }
-      if (prev != nullptr && !prev->answered) {
-        telemetry::Log(log_, spdlog::level::info, PodContext(data, i), "{}: pod {} answers again",
-                       spec_->key.ToString(), url);
-      }
-    } else {
-      reading.error = scraped.status().message();
-      reading.unreadable_metrics = scraped.status().code() == Code::kFailedPrecondition;
-      // A gauge is a point-in-time level: a recent one is better than none, so a failed
-      // pod keeps its last gauges for 3 x scrapeInterval (docs/operations.md "What KEDA gets, and when"). Rates are
-      // never carried over.
-      if (prev != nullptr && prev->last_success && now - *prev->last_success <= spec_->stale_keep) {
-        reading.stale = true;
-        reading.gauges = prev->gauges;
-        reading.kinds = prev->kinds;
-        reading.engine = prev->engine;
-      }
-      if (prev != nullptr) reading.last_success = prev->last_success;
-      if (prev == nullptr || prev->answered) {
-        telemetry::Log(log_, spdlog::level::warn, PodContext(data, i), "{}: scrape of {} failed: {}",
-                       spec_->key.ToString(), url, reading.error);
-      }
-    }
-    snap->pods.push_back(std::move(reading));
-  }
-  ReadFrontDoor(data, previous.get(), snap.get());
-  return snap;
-}
-
-void TrackedObject::ReadFrontDoor(const CycleData& data, const signals::Snapshot* previous, signals::Snapshot* snap) {
-  if (!front_door_source_) return;
-  snap->front_door_error = data.front_door_error;
-  if (!data.front_door_error.empty() && (previous == nullptr || previous->front_door_error != data.front_door_error)) {
-    telemetry::Log(log_, spdlog::level::warn, LogContext(), "{}: front door: {}", spec_->key.ToString(),
-                   data.front_door_error);
-  }
-  std::map<std::string, const signals::PodReading*> before;
-  if (previous) {
-    for (const auto& p : previous->front_door) before[p.endpoint] = &p;
-  }
-  for (size_t i = 0; i < data.front_door_urls.size(); ++i) {
-    const std::string& url = data.front_door_urls[i];
-    auto it = before.find(url);
-    const signals::PodReading* prev = it == before.end() ? nullptr : it->second;
-    auto scraped = front_door_source_->Interpret(url, data.front_door_responses[i]);
-    signals::PodReading reading;
-    if (scraped.ok()) {
-      reading = sources::ReadingFromScrape(url, *scraped, data.started);
-      // A series the front door does not serve is no request: Envoy creates a cluster's stats at
-      // its first request, flow control's queue exists only with its feature gate on. Read as 0,
-      // and said once.
-      for (const auto& signal : spec_->front_door->scrape.signals) {
-        auto g = reading.gauges.find(signal);
-        if (g == reading.gauges.end() || !std::isfinite(g->second)) reading.gauges[signal] = 0;
-      }
-      if (!reading.missing.empty() && (prev == nullptr || prev->missing != reading.missing)) {
-        telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: front door {}: {}; read as 0",
-                       spec_->key.ToString(), url, reading.missing);
-      }
-      if (prev != nullptr && !prev->answered) {
-        telemetry::Log(log_, spdlog::level::info, LogContext(), "{}: front door {} answers again",
-                       spec_->key.ToString(), url);
-      }
-    } else {
-      reading.endpoint = url;
-      reading.error = scraped.status().message();
-      if (prev != nullptr) reading.last_success = prev->last_success;
-      if (prev == nullptr || prev->answered) {
-        telemetry::Log(log_, spdlog::level::warn, LogContext(), "{}: front door scrape of {} failed: {}",
-                       spec_->key.ToString(), url, reading.error);
-      }
-    }
-    snap->front_door.push_back(std::move(reading));
+  for (const SnapshotEvent& e : built.events) {
+    telemetry::Log(log_, e.warning ? spdlog::level::warn : spdlog::level::info,
+                   e.pod ? PodContext(data, *e.pod) : LogContext(), "{}", e.message);
   }
 }
 
 void TrackedObject::WakeOnFrontDoorDemand(const Evaluation& ev, TimePoint now) {
-  if (!front_door_source_ || ev.snapshot == nullptr) return;
+  if (!spec_->front_door || ev.snapshot == nullptr) return;
   double waiting = ev.snapshot->FrontDoorSum(signals::kFrontDoorWaiting).value_or(0);
   double inflight = ev.snapshot->FrontDoorSum(signals::kFrontDoorInflight).value_or(0);
   if (!(waiting + inflight > 0)) return;
@@ -348,7 +252,7 @@ void TrackedObject::Publish(EvaluationConstPtr ev, TimePoint now) {
       g.errors["no_pods"] = !snap->pods.empty() && snap->UsablePods() == 0 ? 1 : 0;
     }
     g.errors["metric"] = ev->status.code() == Code::kFailedPrecondition ? 1 : 0;
-    if (front_door_source_ && ev->snapshot) {
+    if (spec_->front_door && ev->snapshot) {
       const auto& doors = ev->snapshot->front_door;
       bool none_answered = std::none_of(doors.begin(), doors.end(), [](const auto& d) { return d.answered; });
       g.errors["front_door"] = none_answered ? 1 : 0;

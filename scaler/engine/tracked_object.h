@@ -1,7 +1,8 @@
 #pragma once
 // TrackedObject: one ScaledObject trigger being collected for. The Collector's workers feed it
-// collection cycles (Ingest: snapshot, evaluation, publish under a short lock); the WakePoller
-// runs its wakeQuery apart from collection. Readers (gRPC handlers) never wait on I/O.
+// the cycles they fetched (Ingest: build the snapshot, evaluate, apply the wake hold, publish
+// under a short lock; no I/O); the WakePoller runs its wakeQuery apart from collection. Readers
+// (gRPC handlers) never wait on I/O.
 
 #include <atomic>
 #include <condition_variable>
@@ -15,6 +16,7 @@
 
 #include "scaler/common/clock.h"
 #include "scaler/engine/evaluator.h"
+#include "scaler/engine/snapshot_builder.h"
 #include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/sources/pod_scrape_source.h"
 #include "scaler/sources/prometheus_query_source.h"
@@ -30,23 +32,6 @@ struct EngineDeps {
   const Clock* clock = nullptr;
   telemetry::ScalerMetrics* metrics = nullptr;
   Duration stream_heartbeat = std::chrono::seconds(60);  ///< re-send `true` while active; 0: never
-};
-
-/// What one collection cycle of a group fetched, shared by every member of the group.
-struct CycleData {
-  TimePoint started{};
-  size_t discovered = 0;          ///< pods listed (ready or not)
-  std::string discovery_error;    ///< why discovery failed (the last known pods were scraped)
-  std::vector<std::string> urls;  ///< ready pods scraped, in order
-  /// Their names (PodEndpoint::name), one per url, for log lines: views into the group's pod
-  /// list, which outlives the cycle's Ingest() calls.
-  std::vector<std::string_view> pods;
-  std::vector<Result<net::HttpResponse>> responses;  ///< one per url
-  double fetch_seconds = 0;
-  /// The front door's endpoints scraped (frontDoor; empty without one) and their responses.
-  std::vector<std::string> front_door_urls;
-  std::vector<Result<net::HttpResponse>> front_door_responses;
-  std::string front_door_error;  ///< why the front door's endpoints could not be listed
 };
 
 /// One trigger's state: spec, evaluator, latest answer, stream subscribers and wake. The
@@ -99,17 +84,16 @@ class TrackedObject {
   TimePoint LastCycleEnd() const { return TimePoint(Duration(last_cycle_end_ns_.load())); }
   bool HasCompletedCycle() const { return cycles_.load() > 0; }
 
-  /// Builds this trigger's snapshot from a shared cycle, evaluates and publishes it. Called by
-  /// one collector worker at a time.
+  /// Builds this trigger's snapshot from a shared cycle (SnapshotBuilder), evaluates it, applies
+  /// the wake hold and publishes the answer. No I/O. Called by one collector worker at a time.
   void Ingest(const CycleData& data);
 
   /// Ends the trigger: first-cycle waiters are released; later Ingest() calls are ignored.
   void Stop();
 
  private:
-  signals::SnapshotConstPtr BuildSnapshot(const CycleData& data, const signals::SnapshotConstPtr& previous);
-  /// The front door's readings of one cycle into `snap` (missing series read as 0).
-  void ReadFrontDoor(const CycleData& data, const signals::Snapshot* previous, signals::Snapshot* snap);
+  /// Logs the cycle's events (with the pod's name where one is named) and counts its scrapes.
+  void LogCycle(const CycleData& data, const BuiltSnapshot& built);
   /// Requests held or in flight at the front door wake the trigger while no ready pod shows
   /// demand (docs/front-doors.md "Scraping the front door").
   void WakeOnFrontDoorDemand(const Evaluation& ev, TimePoint now);
@@ -121,13 +105,11 @@ class TrackedObject {
 
   const trigger::ScalerSpecConstPtr spec_;
   const EngineDeps deps_;
-  const sources::PodScrapeSource source_;
-  std::optional<sources::PodScrapeSource> front_door_source_;  // with frontDoor only
-  Evaluator evaluator_;                 // used by the collector worker running this trigger's group only
+  SnapshotBuilder builder_;             // used by the collector worker running this trigger's group only
+  Evaluator evaluator_;                 // likewise
   signals::SnapshotConstPtr snapshot_;  // likewise
   std::optional<sources::PrometheusQuerySource> wake_query_;
-  std::string last_wake_error_;                // the WakePoller's thread only: what was last logged
-  std::set<std::string> auto_engines_logged_;  // BuildSnapshot's worker only: engines `auto` chose, logged once each
+  std::string last_wake_error_;  // the WakePoller's thread only: what was last logged
   std::shared_ptr<spdlog::logger> log_;
 
   mutable std::mutex mu_;  // guards latest_, subscribers_, next_id_

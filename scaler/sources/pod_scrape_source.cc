@@ -259,10 +259,6 @@ signals::PodReading ReadingFromScrape(const std::string& url, const PodScrape& s
   return r;
 }
 
-Result<PodScrape> PodScrapeSource::Scrape(const std::string& url) const {
-  return FromResponse(*this, url, http_->Get(url, config_.http));
-}
-
 Result<PodScrape> PodScrapeSource::Interpret(const std::string& url, const Result<net::HttpResponse>& response) const {
   return FromResponse(*this, url, response);
 }

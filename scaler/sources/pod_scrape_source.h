@@ -44,18 +44,17 @@ class PodScrapeSource {
   PodScrapeSource(PodScrapeConfig config, std::shared_ptr<net::HttpClient> http);
   ~PodScrapeSource();
 
-  /// UNAVAILABLE on transport or HTTP errors and on unparsable bodies (the message has line
-  /// and column), FAILED_PRECONDITION when the engine cannot be detected.
-  Result<PodScrape> Scrape(const std::string& url) const;
-
-  /// Scrapes every URL concurrently; results in the order of `urls`.
+  /// Fetches every URL concurrently (HttpClient::GetAll, as collection does) and reads each
+  /// response with Interpret(); results in the order of `urls`. For `record` and tests;
+  /// collection fetches once per group and calls Interpret() per trigger.
   std::vector<Result<PodScrape>> ScrapeAll(const std::vector<std::string>& urls) const;
 
-  /// Judges a fetched response (status, body) as Scrape() does. Lets one fetch of a pod serve
-  /// several ScaledObjects that read it.
+  /// Judges a fetched response (status, body): UNAVAILABLE on transport or HTTP errors and on
+  /// unparsable bodies (the message has line and column), FAILED_PRECONDITION when the engine
+  /// cannot be detected. Lets one fetch of a pod serve several ScaledObjects that read it.
   Result<PodScrape> Interpret(const std::string& url, const Result<net::HttpResponse>& response) const;
 
-  /// Pure part of Scrape(): body -> signals. INVALID_ARGUMENT for an unparsable body.
+  /// Pure part of Interpret(): body -> signals. INVALID_ARGUMENT for an unparsable body.
   Result<PodScrape> Extract(std::string_view body, std::string_view content_type) const;
 
   const PodScrapeConfig& config() const { return config_; }

@@ -109,15 +109,15 @@ TEST(PodScrapeSource, GarbageIsAnErrorWithLineNotZeroes) {
 TEST(PodScrapeSource, ScrapesOverLoopbackHttpAndReportsHttpErrors) {
   testing::FakePod pod(testing::NimCapture());
   auto src = Source("nim");
-  auto ok = src.Scrape(pod.url());
+  auto ok = src.ScrapeAll({pod.url()}).front();
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   EXPECT_DOUBLE_EQ(ok->gauges.at("running"), 1);
   pod.SetStatus(503);
-  auto bad = src.Scrape(pod.url());
+  auto bad = src.ScrapeAll({pod.url()}).front();
   EXPECT_EQ(bad.status().code(), Code::kUnavailable);
   EXPECT_THAT(bad.status().message(), HasSubstr("HTTP 503"));
   pod.Stop();
-  auto gone = src.Scrape(pod.url());
+  auto gone = src.ScrapeAll({pod.url()}).front();
   EXPECT_EQ(gone.status().code(), Code::kUnavailable);
 }
 
@@ -127,7 +127,7 @@ TEST(PodScrapeSource, OversizeBodyIsRefused) {
   c.engine = "nim";
   c.http.max_body_bytes = 1024;
   PodScrapeSource src(c, std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient()));
-  auto got = src.Scrape(pod.url());
+  auto got = src.ScrapeAll({pod.url()}).front();
   EXPECT_EQ(got.status().code(), Code::kUnavailable);
   EXPECT_THAT(got.status().message(), HasSubstr("exceeds the 1024-byte limit"));
 }

@@ -77,6 +77,12 @@ sources::PodScrapeSource Source(size_t max_body = 16u << 20) {
   return sources::PodScrapeSource(c, Http());
 }
 
+// One pod through the client's single-request path (Get), its body read as collection reads it.
+// Collection itself fetches with GetAll (ScrapeAll below): both paths are checked.
+Result<sources::PodScrape> GetOne(const sources::PodScrapeSource& source, const std::string& url) {
+  return source.Interpret(url, Http()->Get(url, source.config().http));
+}
+
 std::string Gzip(const std::string& in) {
   z_stream z{};
   if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
@@ -116,7 +122,7 @@ void Silent(int fd, const std::string&, const std::atomic<bool>& stop) { RawServ
 TEST(ScrapeFaults, SilentPodEndsAtTheTimeoutWithUnavailableNamingIt) {
   RawServer pod(Silent);
   auto t0 = Clock::now();
-  auto got = Source().Scrape(pod.url());
+  auto got = GetOne(Source(), pod.url());
   auto took = Since(t0);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), Code::kUnavailable);
@@ -161,13 +167,13 @@ TEST(ScrapeFaults, SilentPodsDoNotDelayTheOthersInTheSameCycle) {
 TEST(ScrapeFaults, Http500IsUnavailableWithStatusAndSizeNotBody) {
   testing::FakePod pod(PodBody(0.2));
   pod.SetStatus(500);
-  auto got = Source().Scrape(pod.url());
+  auto got = GetOne(Source(), pod.url());
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), Code::kUnavailable);
   EXPECT_THAT(got.status().message(), HasSubstr("HTTP 500 (17 bytes)"));
   EXPECT_THAT(got.status().message(), ::testing::Not(HasSubstr("injected failure")));
   pod.SetStatus(200);
-  auto again = Source().Scrape(pod.url());
+  auto again = GetOne(Source(), pod.url());
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_DOUBLE_EQ(again->gauges.at("kv_cache"), 0.2);
 }
@@ -176,7 +182,7 @@ TEST(ScrapeFaults, ConnectionRefusedFailsAtOnceAndNamesThePort) {
   testing::ClosedPort closed;
   auto good = StaticPod(PodBody(0.4));
   auto t0 = Clock::now();
-  auto one = Source().Scrape(closed.url());
+  auto one = GetOne(Source(), closed.url());
   EXPECT_LE(Since(t0), 300ms) << "a refused connection is not a timeout";
   ASSERT_FALSE(one.ok());
   EXPECT_EQ(one.status().code(), Code::kUnavailable);
@@ -215,7 +221,7 @@ TEST(ScrapeFaults, BodyOverTheDefault16MiBCapIsRefusedWithAClearMessage) {
   c.signals = {"kv_cache"};
   c.http.timeout = 5s;  // 16 MiB over loopback; the cap, not the clock, must end it
   sources::PodScrapeSource source(c, Http());
-  auto got = source.Scrape(over->url());
+  auto got = GetOne(source, over->url());
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), Code::kUnavailable);
   EXPECT_THAT(got.status().message(), HasSubstr("exceeds the 16777216-byte limit"));
@@ -225,10 +231,10 @@ TEST(ScrapeFaults, BodyOverTheDefault16MiBCapIsRefusedWithAClearMessage) {
 TEST(ScrapeFaults, BodyExactlyAtTheCapIsAcceptedOneByteMoreIsNot) {
   constexpr size_t kCap = 256 << 10;
   auto at = StaticPod(PaddedTo(kCap)), over = StaticPod(PaddedTo(kCap + 1));
-  auto ok = Source(kCap).Scrape(at->url());
+  auto ok = GetOne(Source(kCap), at->url());
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   EXPECT_DOUBLE_EQ(ok->gauges.at("kv_cache"), 0.25);
-  auto refused = Source(kCap).Scrape(over->url());
+  auto refused = GetOne(Source(kCap), over->url());
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.status().message(), HasSubstr("exceeds the 262144-byte limit"));
   // The same through the concurrent path.
@@ -254,7 +260,7 @@ TEST(ScrapeFaults, BodyTrickledSlowlyEndsAtThePerRequestTimeout) {
     }
   });
   auto t0 = Clock::now();
-  auto got = Source().Scrape(pod.url());
+  auto got = GetOne(Source(), pod.url());
   auto took = Since(t0);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), Code::kUnavailable);
@@ -289,7 +295,7 @@ TEST(ScrapeFaults, HeadersTrickledSlowlyEndAtThePerRequestTimeout) {
 TEST(ScrapeFaults, GarbageIsAnErrorWithLineAndColumnNeverZeroes) {
   const std::string garbage = "num_requests_waiting 1\ngpu_cache_usage_perc{model_name=\"m\" 0.5\n";
   auto pod = StaticPod(garbage);
-  auto got = Source().Scrape(pod->url());
+  auto got = GetOne(Source(), pod->url());
   ASSERT_FALSE(got.ok()) << "a garbled body must not give values";
   EXPECT_EQ(got.status().code(), Code::kUnavailable);
   EXPECT_THAT(got.status().message(), HasSubstr("line 2"));
@@ -317,7 +323,7 @@ TEST(ScrapeFaults, HtmlAndBinaryBodiesAreErrorsNotValues) {
 TEST(ScrapeFaults, GzipEncodedBodyIsAcceptedOnBothPaths) {
   const std::string zipped = Gzip(PodBody(0.35, 2));
   RawServer pod(Answer(testing::ResponseHead(zipped.size(), "Content-Encoding: gzip\r\n") + zipped));
-  auto one = Source().Scrape(pod.url());
+  auto one = GetOne(Source(), pod.url());
   ASSERT_TRUE(one.ok()) << one.status().message();
   EXPECT_DOUBLE_EQ(one->gauges.at("kv_cache"), 0.35);
   EXPECT_DOUBLE_EQ(one->gauges.at("waiting"), 2);
@@ -334,7 +340,7 @@ TEST(ScrapeFaults, GzipBombOverTheCapIsRefusedAfterDecompression) {
   const std::string zipped = Gzip(PaddedTo(8 * kCap));  // a few KiB on the wire, 8 MiB inflated
   ASSERT_LT(zipped.size(), kCap / 16);
   RawServer pod(Answer(testing::ResponseHead(zipped.size(), "Content-Encoding: gzip\r\n") + zipped));
-  auto got = Source(kCap).Scrape(pod.url());
+  auto got = GetOne(Source(kCap), pod.url());
   ASSERT_FALSE(got.ok());
   EXPECT_THAT(got.status().message(), HasSubstr("exceeds the 1048576-byte limit"));
 }
@@ -342,7 +348,7 @@ TEST(ScrapeFaults, GzipBombOverTheCapIsRefusedAfterDecompression) {
 TEST(ScrapeFaults, CorruptGzipIsAnErrorNotAnEmptyBody) {
   const std::string not_gzip = "this was never compressed\n";
   RawServer pod(Answer(testing::ResponseHead(not_gzip.size(), "Content-Encoding: gzip\r\n") + not_gzip));
-  auto got = Source().Scrape(pod.url());
+  auto got = GetOne(Source(), pod.url());
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), Code::kUnavailable);
   EXPECT_THAT(got.status().message(), HasSubstr(pod.url()));

@@ -116,7 +116,7 @@ TEST(SpecAccess, DnsNameToLoopbackIsRefusedUnlessAllowed) {
       EXPECT_THAT(got.status().message(), HasSubstr("loopback address"));
       EXPECT_THAT(got.status().message(), HasSubstr("--allow-static-endpoints"));
     }
-    auto single = source.Scrape(urls.front());
+    auto single = source.Interpret(urls.front(), http->Get(urls.front(), strict->scrape.http));  // the Get path too
     ASSERT_FALSE(single.ok());
     EXPECT_THAT(single.status().message(), HasSubstr("refused"));
   }
@@ -126,7 +126,7 @@ TEST(SpecAccess, DnsNameToLoopbackIsRefusedUnlessAllowed) {
   ASSERT_NE(allowed, nullptr);
   sources::PodScrapeSource source(allowed->scrape, http);
   std::string url = "http://127.0.0.1:" + std::to_string(internal.port()) + "/admin/config";
-  auto got = source.Scrape(url);
+  auto got = source.ScrapeAll({url}).front();
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(internal.requests(), 1);
   EXPECT_THAT(got.status().message(),
@@ -217,7 +217,7 @@ TEST(SpecAccess, EndpointCredentialsAreSentAsBasicAuthAndNeverShown) {
   ASSERT_EQ((*s)->discovery.urls, (std::vector<std::string>{"http://" + hostport + "/admin"}));
   auto http = std::shared_ptr<net::HttpClient>(net::MakeCurlHttpClient());
   sources::PodScrapeSource source((*s)->scrape, http);
-  auto got = source.Scrape((*s)->discovery.urls[0]);
+  auto got = source.ScrapeAll({(*s)->discovery.urls[0]}).front();
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(internal.authorization(), "Basic c2NyYXBlcjpzM2NyQHQ=");  // base64("scraper:s3cr@t")
   EXPECT_THAT(got.status().message(), Not(HasSubstr("s3cr")));
