@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "tests/window/test_time.h"
+#include "tests/signals/window/test_time.h"
 
 namespace nimscaler::signals {
 namespace {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/exposition/canonical.h"
+#include "tests/signals/exposition/canonical.h"
 
 namespace nimscaler::exposition {
 namespace {

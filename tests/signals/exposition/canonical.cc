@@ -1,5 +1,5 @@
 // Exports CanonicalRows() and ReadFile() for the exposition tests.
-#include "tests/exposition/canonical.h"
+#include "tests/signals/exposition/canonical.h"
 
 #include <algorithm>
 #include <cmath>

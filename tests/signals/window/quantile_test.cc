@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "scaler/signals/window/window.h"
-#include "tests/window/test_time.h"
+#include "tests/signals/window/test_time.h"
 
 namespace nimscaler::signals {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "scaler/formula/formula.h"
 #include "scaler/signals/window/window.h"
-#include "tests/window/test_time.h"
+#include "tests/signals/window/test_time.h"
 
 namespace nimscaler::signals {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "scaler/signals/exposition/parser.h"
-#include "tests/exposition/canonical.h"
+#include "tests/signals/exposition/canonical.h"
 
 namespace {
 std::atomic<size_t> g_allocs{0};

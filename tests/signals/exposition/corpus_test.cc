@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "scaler/signals/exposition/parser.h"
-#include "tests/exposition/canonical.h"
+#include "tests/signals/exposition/canonical.h"
 
 namespace nimscaler::exposition {
 namespace {

@@ -1,6 +1,6 @@
 // EndpointSliceWatch against an API server that sends malformed documents, a client that
 // throws, and hundreds of watches held open at shutdown (issue 19 items 3 and 11). The API
-// server is tests/discovery/scripted_kube_api.h on loopback; requests go through the real
+// server is tests/sources/discovery/scripted_kube_api.h on loopback; requests go through the real
 // libcurl client.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 
 #include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/sources/discovery/endpoint_slice_watch.h"
-#include "tests/discovery/scripted_kube_api.h"
+#include "tests/sources/discovery/scripted_kube_api.h"
 
 namespace nimscaler {
 namespace {
