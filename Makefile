@@ -37,12 +37,14 @@ unit: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
 
 FUZZ_SECONDS ?= 20
-# The formula fuzzer and the others build and run side by side (each is one process on one
-# core); the formula run's output is shown after the others'.
+# The fuzzers are CMake targets (tests/fuzz/CMakeLists.txt) in build-fuzz/, built by clang once;
+# then the formula fuzzer and the others run side by side (each is one process on one core); the
+# formula run's output is shown after the others'.
 fuzz:
 	@mkdir -p $(BUILD)
-	@bash scripts/fuzz-formula.sh $(FUZZ_SECONDS) > $(BUILD)/fuzz-formula.log 2>&1 & pid=$$!; \
-	  bash scripts/run-fuzz.sh $(FUZZ_SECONDS); rc=$$?; \
+	@bash -c 'FUZZ_ROOT="$(CURDIR)"; source scripts/fuzz-lib.sh; fuzz_build "make fuzz" fuzzers'
+	@FUZZ_PREBUILT=1 bash scripts/fuzz-formula.sh $(FUZZ_SECONDS) > $(BUILD)/fuzz-formula.log 2>&1 & pid=$$!; \
+	  FUZZ_PREBUILT=1 bash scripts/run-fuzz.sh $(FUZZ_SECONDS); rc=$$?; \
 	  wait $$pid; frc=$$?; \
 	  if [ $$frc -ne 0 ]; then cat $(BUILD)/fuzz-formula.log; else tail -n 3 $(BUILD)/fuzz-formula.log; fi; \
 	  test $$rc -eq 0 && test $$frc -eq 0

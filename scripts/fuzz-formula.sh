@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the formula fuzzer (tests/fuzz/formula_fuzzer.cc) with clang's libFuzzer, ASan and
 # UBSan, and runs it for a bounded time over the corpus in tests/fuzz/formula_corpus/.
-# New interesting inputs are merged into that corpus (minimised), so commit it when it grows.
+# New interesting inputs go to a scratch directory; FUZZ_MERGE=1 merges them into the corpus
+# (minimised), to be committed on purpose.
 #
 #   scripts/fuzz-formula.sh            # 30 s (the maximum)
 #   scripts/fuzz-formula.sh 10         # 10 s
-#   FUZZ_JOBS=1 FUZZ_BUILD_DIR=/tmp/ff scripts/fuzz-formula.sh
+#   FUZZ_BUILD_DIR=/tmp/fz scripts/fuzz-formula.sh   # another fuzz tree (default build-fuzz/)
 #
 # Needs clang and libFuzzer: apt-get install -y clang libclang-rt-14-dev
 set -euo pipefail
@@ -17,18 +18,13 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || (( seconds < 1 )); then
   exit 2
 fi
 (( seconds > 30 )) && seconds=30
-build=${FUZZ_BUILD_DIR:-$root/build-fuzz-formula}
 corpus=$root/tests/fuzz/formula_corpus
 FUZZ_ROOT=$root
 source "$root/scripts/fuzz-lib.sh"
-mkdir -p "$build" "$corpus"
-binary=$build/formula_fuzzer
-# Built (only when a source or header is newer than the binary) by the same step as the other
-# fuzz targets.
-fuzz_build "fuzz-formula" "$binary" \
-  "$root"/tests/fuzz/formula_fuzzer.cc "$root"/scaler/formula/*.cc "$root"/scaler/common/text.cc \
-  "$root"/scaler/common/result.cc \
-  -- "$root"/scaler/formula/*.h "$root"/scaler/common/*.h
+fuzz_build fuzz-formula formula_fuzzer  # the CMake target (tests/fuzz/CMakeLists.txt), only what changed
+binary=$(fuzz_binary formula_fuzzer)
+build=$binary-work
+mkdir -p "$build"
 
 # Run: new units go to a scratch directory (libFuzzer writes to the first corpus directory).
 scratch=$build/new-units

@@ -1,8 +1,8 @@
-# Shared by the fuzz scripts (source it): build one libFuzzer target with clang
-# (-fsanitize=fuzzer,address,undefined) from only the sources it needs, rebuilding only when a
-# source or header is newer than the binary, and run it for a bounded time. New inputs go to
-# <build>/new (libFuzzer writes to the first corpus directory), so the committed corpus changes
-# only when someone merges them in on purpose (tests/fuzz/README.md).
+# Shared by the fuzz scripts (source it after setting FUZZ_ROOT). The fuzzers are CMake targets
+# (tests/fuzz/CMakeLists.txt, -DNIMSCALER_FUZZ=ON) built by clang in a tree of their own,
+# $FUZZ_BUILD_DIR (default build-fuzz/). New inputs go to <binary>-work/new (libFuzzer writes to
+# the first corpus directory), so the committed corpus changes only when someone merges them in
+# on purpose (tests/fuzz/README.md).
 
 # fuzz_clang NAME: prints the clang++ to use, or fails with how to install it.
 fuzz_clang() {
@@ -15,50 +15,38 @@ fuzz_clang() {
   return 1
 }
 
-# fuzz_build NAME BINARY SOURCE... [-- HEADER...]: (re)builds BINARY when needed.
+fuzz_build_dir() { echo "${FUZZ_BUILD_DIR:-$FUZZ_ROOT/build-fuzz}"; }
+
+# fuzz_build NAME TARGET: configures the fuzz tree once and builds TARGET (one fuzzer, or
+# `fuzzers` for all of them); make rebuilds only what changed. Prints the build's log on failure.
+# FUZZ_PREBUILT=1: does nothing.
 fuzz_build() {
-  local name=$1 binary=$2
-  shift 2
-  local sources=() deps=() rebuild=0 cxx s
-  while (($#)) && [[ $1 != -- ]]; do sources+=("$1"); shift; done
-  (($#)) && shift
-  deps=("$@")
+  local name=$1 target=$2 dir cxx
+  # Built already by the caller (make fuzz builds all of them once, then runs them side by side).
+  [[ ${FUZZ_PREBUILT:-0} == 1 ]] && return 0
+  dir=$(fuzz_build_dir)
   cxx=$(fuzz_clang "$name") || return 1
-  mkdir -p "$(dirname "$binary")"
-  [[ -x $binary ]] || rebuild=1
-  for s in "${sources[@]}" "${deps[@]}"; do
-    [[ $s -nt $binary ]] && rebuild=1
-  done
-  if ((rebuild)); then
-    local jobs=${FUZZ_BUILD_JOBS:-2}
-    echo "$name: building $binary with $cxx, $jobs compilers at a time" >&2
-    local flags=(-std=c++20 -gline-tables-only -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
-                 -fno-sanitize-recover=all -I"$FUZZ_ROOT")
-    local objs="$binary.objs" i failed=0 pids=()
-    rm -rf "$objs" && mkdir -p "$objs"
-    # One object per source, numbered (two sources may share a file name), compiled side by
-    # side; then one link.
-    for i in "${!sources[@]}"; do
-      "$cxx" "${flags[@]}" -c "${sources[$i]}" -o "$objs/$i.o" &
-      pids+=($!)
-      if ((${#pids[@]} >= jobs)); then
-        wait "${pids[0]}" || failed=1
-        pids=("${pids[@]:1}")
-      fi
-    done
-    for i in "${pids[@]}"; do wait "$i" || failed=1; done
-    if ((failed)); then
-      echo "$name: compiling failed" >&2
+  mkdir -p "$dir"
+  if [[ ! -f $dir/CMakeCache.txt ]]; then
+    if ! cmake -S "$FUZZ_ROOT" -B "$dir" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="${cxx/clang++/clang}" \
+      -DNIMSCALER_FUZZ=ON -DNIMSCALER_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$dir/configure.log" 2>&1; then
+      cat "$dir/configure.log" >&2
+      echo "$name: configuring $dir failed" >&2
       return 1
     fi
-    "$cxx" "${flags[@]}" "$objs"/*.o -o "$binary.tmp"
-    mv "$binary.tmp" "$binary"
-    rm -rf "$objs"
+  fi
+  if ! cmake --build "$dir" --target "$target" -j "${FUZZ_BUILD_JOBS:-2}" >"$dir/build-$target.log" 2>&1; then
+    tail -n 40 "$dir/build-$target.log" >&2
+    echo "$name: building $target failed (whole log: $dir/build-$target.log)" >&2
+    return 1
   fi
 }
 
+# fuzz_binary TARGET: where the fuzz tree puts a fuzzer.
+fuzz_binary() { echo "$(fuzz_build_dir)/tests/fuzz/$1"; }
+
 # fuzz_run NAME BINARY SECONDS LIBFUZZER-OPTION... [-- CORPUS-DIR...]: runs BINARY for SECONDS
-# with a fresh <dir of BINARY>/new as the first corpus directory.
+# with a fresh <BINARY>-work/new as the first corpus directory.
 fuzz_run() {
   local name=$1 binary=$2 seconds=$3
   shift 3
@@ -66,7 +54,7 @@ fuzz_run() {
   while (($#)) && [[ $1 != -- ]]; do options+=("$1"); shift; done
   (($#)) && shift
   corpora=("$@")
-  out=$(dirname "$binary")
+  out=$binary-work
   rm -rf "$out/new" && mkdir -p "$out/new"
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
