@@ -125,7 +125,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default=os.path.join(ROOT, "build", "scaler", "nim-scaler"))
     ap.add_argument("--collect-server", default=os.path.join(ROOT, "build", "bench", "collect", "collect_server"))
-    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench-grpc"))
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--ports", type=int, default=1000)
     ap.add_argument("--objects", type=int, default=1000)
     ap.add_argument("--scrape-interval", default="5s")

@@ -9,8 +9,8 @@ KEDA's built-in Prometheus scaler (a PromQL instant query to a real Prometheus),
 Everything runs on loopback: `pods` fake NIM pods (bench/grpc/fake_pods.py, one asyncio
 process) plus one wake pod; a Debian `prometheus` scraping them every 1 s (temp config and
 TSDB); `nim-scaler serve --allow-static-endpoints` tracking `objects` ScaledObjects (object i
-scrapes pod i % pods every 2 s); bench/grpc/keda_load (C++, built here with its own CMake
-project into build-bench-grpc/) as the caller: `callers` polling loops multiplexed on
+scrapes pod i % pods every 2 s); bench/grpc/keda_load (C++, the main project's target keda_load,
+built here in --build-dir) as the caller: `callers` polling loops multiplexed on
 `client-threads` OS threads, as KEDA's goroutines are. Rows: one caller back to back; every
 caller polling once per period (one row per --periods-ms value); closed loop; an operator
 restart (every object's GetMetricSpec, GetMetrics and IsActive, `callers` in flight).
@@ -60,11 +60,14 @@ def cpu_seconds(pid):
 
 
 def build_client(build_dir):
-    subprocess.run(["cmake", "-S", HERE, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release"], check=True,
+    """keda_load, a target of the main CMake project (bench/grpc/CMakeLists.txt), built in
+    build_dir (configured here, Release, when it is not yet)."""
+    if not os.path.exists(os.path.join(build_dir, "CMakeCache.txt")):
+        subprocess.run(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release"], check=True,
+                       stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", build_dir, "-j2", "--target", "keda_load"], check=True,
                    stdout=subprocess.DEVNULL)
-    subprocess.run(["cmake", "--build", build_dir, "-j1", "--target", "keda_load"], check=True,
-                   stdout=subprocess.DEVNULL)
-    return os.path.join(build_dir, "keda_load")
+    return os.path.join(build_dir, "bench", "grpc", "keda_load")
 
 
 class Prometheus:
@@ -182,7 +185,7 @@ def pct(v, q):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default=os.path.join(ROOT, "build", "scaler", "nim-scaler"))
-    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench-grpc"))
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--objects", type=int, default=1000)
     ap.add_argument("--callers", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=10)

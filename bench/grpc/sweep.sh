@@ -5,11 +5,11 @@
 #
 #   bench/grpc/sweep.sh BINARY [BINARY...]     (env SECONDS_PER_ROW, default 5)
 #
-# keda_load comes from build-bench-grpc/ (bench/grpc/run.py builds it).
+# keda_load comes from build/ (the main project's target keda_load; bench/grpc/run.py builds it).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-LOAD=$ROOT/build-bench-grpc/keda_load
-[ -x "$LOAD" ] || { echo "build keda_load first: cmake -S bench/grpc -B build-bench-grpc && cmake --build build-bench-grpc" >&2; exit 2; }
+LOAD=$ROOT/build/bench/grpc/keda_load
+[ -x "$LOAD" ] || { echo "build keda_load first: cmake --build build --target keda_load" >&2; exit 2; }
 SECS=${SECONDS_PER_ROW:-5}
 PY=/usr/bin/python3
 TMP=$(mktemp -d)

@@ -46,13 +46,13 @@
 #include "scaler/net/http_server.h"
 #include "scaler/trigger/scaler_spec.h"
 #include "tests/fakes/fake_kube_api.h"
+#include "tools/keda_client/keda_client.h"
 
 namespace nimscaler {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using externalscaler::ExternalScaler;
 
 struct Options {
   std::string binary;
@@ -218,7 +218,7 @@ class Pods {
 struct Replica {
   std::unique_ptr<Child> child;
   std::string addr;
-  std::unique_ptr<ExternalScaler::Stub> stub;
+  std::unique_ptr<keda::KedaClient> keda;  // tools/keda_client/keda_client.h
 };
 
 externalscaler::ScaledObjectRef Ref(const Pods& pods, const std::string& setup, int i, const std::string& interval) {
@@ -235,24 +235,15 @@ externalscaler::ScaledObjectRef Ref(const Pods& pods, const std::string& setup, 
   return ref;
 }
 
-grpc::Status GetMetrics(ExternalScaler::Stub* stub, const externalscaler::ScaledObjectRef& ref, double* value,
+// What KEDA's poll asks, under the metric name GetMetricSpec gives (nim-<namespace>-<name>).
+grpc::Status GetMetrics(keda::KedaClient* client, const externalscaler::ScaledObjectRef& ref, double* value,
                         std::chrono::milliseconds deadline = 5000ms) {
-  externalscaler::GetMetricsRequest req;
-  *req.mutable_scaledobjectref() = ref;
-  req.set_metricname("nim-" + ref.namespace_() + "-" + ref.name());
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + deadline);
-  externalscaler::GetMetricsResponse resp;
-  grpc::Status s = stub->GetMetrics(&ctx, req, &resp);
-  if (s.ok() && resp.metricvalues_size() == 1) *value = resp.metricvalues(0).metricvaluefloat();
-  return s;
+  return client->GetMetrics(ref, "nim-" + ref.namespace_() + "-" + ref.name(), value, deadline);
 }
 
-grpc::Status GetMetricSpec(ExternalScaler::Stub* stub, const externalscaler::ScaledObjectRef& ref) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+grpc::Status GetMetricSpec(keda::KedaClient* client, const externalscaler::ScaledObjectRef& ref) {
   externalscaler::GetMetricSpecResponse resp;
-  return stub->GetMetricSpec(&ctx, ref, &resp);
+  return client->GetMetricSpec(ref, &resp, 10s);
 }
 
 std::unique_ptr<Child> Launch(const Options& opt, const std::string& addr, const std::string& name,
@@ -284,7 +275,7 @@ void Track(std::vector<Replica*> at, const std::vector<externalscaler::ScaledObj
   auto deadline = Clock::now() + 120s;
   for (size_t i = 0; i < refs.size(); ++i) {
     while (true) {
-      grpc::Status s = GetMetricSpec(at[i % at.size()]->stub.get(), refs[i]);
+      grpc::Status s = GetMetricSpec(at[i % at.size()]->keda.get(), refs[i]);
       if (s.ok()) break;
       if (Clock::now() > deadline) Die(std::string(what) + ": GetMetricSpec failed: " + s.error_message());
       std::this_thread::sleep_for(50ms);  // UNAVAILABLE while the builders are busy
@@ -297,7 +288,7 @@ void Track(std::vector<Replica*> at, const std::vector<externalscaler::ScaledObj
     std::vector<size_t> still;
     for (size_t i : pending) {
       double v = 0;
-      if (!GetMetrics(at[turn++ % at.size()]->stub.get(), refs[i], &v).ok()) still.push_back(i);
+      if (!GetMetrics(at[turn++ % at.size()]->keda.get(), refs[i], &v).ok()) still.push_back(i);
     }
     pending.swap(still);
     if (pending.empty()) break;
@@ -328,12 +319,12 @@ int Run(const Options& opt) {
     ha[i].child = Launch(opt, ha[i].addr, "ha-" + std::to_string(i),
                          {"--kube-api", api.url(), "--peers-service", "nim-scaler", "--peers-namespace", "nim-system",
                           "--peers-port-name", "http", "--advertise-addr", ha[i].addr});
-    ha[i].stub = ExternalScaler::NewStub(grpc::CreateChannel(ha[i].addr, grpc::InsecureChannelCredentials()));
+    ha[i].keda = std::make_unique<keda::KedaClient>(ha[i].addr);
   }
   Replica one;
   one.addr = "127.0.0.1:" + std::to_string(FreePort());
   one.child = Launch(opt, one.addr, "single", {"--kube-api", "off"});
-  one.stub = ExternalScaler::NewStub(grpc::CreateChannel(one.addr, grpc::InsecureChannelCredentials()));
+  one.keda = std::make_unique<keda::KedaClient>(one.addr);
   // A replica with no trigger at all: the fixed cost of a process, which no sharing divides.
   auto idle = Launch(opt, "127.0.0.1:" + std::to_string(FreePort()), "idle", {"--kube-api", "off"});
 
@@ -346,7 +337,7 @@ int Run(const Options& opt) {
   // the first call starts the watch).
   for (int i = 0; i < 3; ++i) {
     for (int k = 0; k < 200 && !ha[i].child->LogHas("HA: 3 peer(s)"); ++k) {
-      GetMetricSpec(ha[i].stub.get(), ha_refs[0]);
+      GetMetricSpec(ha[i].keda.get(), ha_refs[0]);
       std::this_thread::sleep_for(50ms);
     }
     if (!ha[i].child->LogHas("HA: 3 peer(s)")) Die("replica " + std::to_string(i) + " never saw 3 peers");
@@ -374,8 +365,8 @@ int Run(const Options& opt) {
     for (long k = 0; k < max_rounds * opt.triggers && !stop.load(); ++k) {
       int i = static_cast<int>(k % opt.triggers);
       double v = 0;
-      if (!GetMetrics(ha[k % 3].stub.get(), ha_refs[i], &v).ok()) ++keda_errors;
-      if (!GetMetrics(one.stub.get(), one_refs[i], &v).ok()) ++keda_errors;
+      if (!GetMetrics(ha[k % 3].keda.get(), ha_refs[i], &v).ok()) ++keda_errors;
+      if (!GetMetrics(one.keda.get(), one_refs[i], &v).ok()) ++keda_errors;
       keda_calls += 2;
       next += pace;
       std::this_thread::sleep_until(next);
@@ -429,7 +420,7 @@ int Run(const Options& opt) {
     for (int j = 0; j < 2; ++j) {
       bool fwd = (j == 0) == (k % 2 == 1);  // alternate which goes first
       auto s = Clock::now();
-      grpc::Status st = GetMetrics(ha[fwd ? 1 : 0].stub.get(), ref, fwd ? &vf : &vd, 3000ms);
+      grpc::Status st = GetMetrics(ha[fwd ? 1 : 0].keda.get(), ref, fwd ? &vf : &vd, 3000ms);
       us[fwd ? 1 : 0] = std::chrono::duration<double, std::micro>(Clock::now() - s).count();
       if (!st.ok()) ++lat_errors;
     }

@@ -40,6 +40,7 @@
 #include "scaler/signals/exposition/parser.h"
 #include "tools/demo/control.h"
 #include "tools/demo/timeline.h"
+#include "tools/keda_client/keda_client.h"
 #include "tools/nim-emulator/server.h"
 
 namespace {
@@ -173,115 +174,11 @@ struct ScalerProcess {
   }
 };
 
-// ---------------------------------------------------------------------------------------
-// KEDA's side of the gRPC contract.
-class KedaClient {
- public:
-  explicit KedaClient(int port)
-      : stub_(externalscaler::ExternalScaler::NewStub(
-            grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()))) {}
-
-  externalscaler::ScaledObjectRef Ref(const std::map<std::string, std::string>& md) {
-    externalscaler::ScaledObjectRef r;
-    r.set_name("meta-llama3-8b");
-    r.set_namespace_("nim");
-    for (auto& [k, v] : md) (*r.mutable_scalermetadata())[k] = v;
-    return r;
-  }
-
-  struct Poll {
-    bool ok = false;
-    std::string error;
-    double value = 0;
-    bool active = false;
-  };
-  // What KEDA does on every poll and every HPA query: GetMetricSpec, GetMetrics, IsActive.
-  Poll Query(const std::map<std::string, std::string>& md) {
-    Poll p;
-    auto ref = Ref(md);
-    externalscaler::GetMetricSpecResponse spec;
-    {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
-      auto s = stub_->GetMetricSpec(&ctx, ref, &spec);
-      if (!s.ok() || spec.metricspecs_size() == 0) {
-        p.error = "GetMetricSpec: " + s.error_message();
-        return p;
-      }
-    }
-    externalscaler::GetMetricsRequest req;
-    *req.mutable_scaledobjectref() = ref;
-    req.set_metricname(spec.metricspecs(0).metricname());
-    externalscaler::GetMetricsResponse resp;
-    {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
-      auto s = stub_->GetMetrics(&ctx, req, &resp);
-      if (!s.ok() || resp.metricvalues_size() == 0) {
-        p.error = "GetMetrics: " + s.error_message();
-        return p;
-      }
-      const auto& mv = resp.metricvalues(0);
-      p.value = mv.metricvaluefloat() > 0 ? mv.metricvaluefloat() : double(mv.metricvalue());
-    }
-    externalscaler::IsActiveResponse act;
-    {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
-      auto s = stub_->IsActive(&ctx, ref, &act);
-      if (!s.ok()) {
-        p.error = "IsActive: " + s.error_message();
-        return p;
-      }
-    }
-    p.active = act.result();
-    p.ok = true;
-    return p;
-  }
-
-  // StreamIsActive: one reader thread; `true` messages are queued for the control loop.
-  void OpenStream(const std::map<std::string, std::string>& md) {
-    CloseStream();
-    std::lock_guard<std::mutex> g(mu_);
-    stream_ctx_ = std::make_unique<grpc::ClientContext>();
-    auto ref = Ref(md);
-    grpc::ClientContext* ctx = stream_ctx_.get();
-    stream_thread_ = std::thread([this, ref, ctx] {
-      auto reader = stub_->StreamIsActive(ctx, ref);
-      externalscaler::IsActiveResponse m;
-      while (reader->Read(&m)) {
-        std::lock_guard<std::mutex> g2(mu_);
-        pushes_.push_back(m.result());
-      }
-      reader->Finish();
-    });
-  }
-  void CloseStream() {
-    std::unique_ptr<grpc::ClientContext> ctx;
-    std::thread t;
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      if (stream_ctx_) stream_ctx_->TryCancel();
-      t = std::move(stream_thread_);
-      ctx = std::move(stream_ctx_);
-    }
-    if (t.joinable()) t.join();
-  }
-  std::vector<bool> TakePushes() {
-    std::lock_guard<std::mutex> g(mu_);
-    std::vector<bool> out;
-    out.swap(pushes_);
-    return out;
-  }
-  ~KedaClient() { CloseStream(); }
-
- private:
-  std::unique_ptr<externalscaler::ExternalScaler::Stub> stub_;
-  std::mutex mu_;
-  std::unique_ptr<grpc::ClientContext> stream_ctx_;
-  std::thread stream_thread_;
-  std::vector<bool> pushes_;
-};
+// KEDA's side of the gRPC contract (tools/keda_client/keda_client.h), for the demo's one
+// ScaledObject.
+externalscaler::ScaledObjectRef DemoRef(const nimscaler::keda::Metadata& md) {
+  return nimscaler::keda::Ref("nim", "meta-llama3-8b", md);
+}
 
 // ---------------------------------------------------------------------------------------
 struct Stats {
@@ -418,7 +315,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  KedaClient keda_client(scaler.grpc_port);
+  nimscaler::keda::KedaClient keda_client("127.0.0.1:" + std::to_string(scaler.grpc_port));
 
   char interval[32];
   std::snprintf(interval, sizeof interval, "%dms", int(std::lround(kScrape / o.compression * 1000)));
@@ -446,7 +343,7 @@ int main(int argc, char** argv) {
   std::string mode = o.discovery;
   std::string discovery_note;
   if (mode == "auto") {
-    auto p = keda_client.Query(md_service);
+    auto p = keda_client.Query(DemoRef(md_service));
     bool usable = p.ok || p.error.find("not in this build") == std::string::npos;
     mode = (kube_flag && usable && p.error.find("INVALID") == std::string::npos &&
             p.error.find("unknown key") == std::string::npos && p.error.find("invalid") == std::string::npos)
@@ -524,7 +421,7 @@ int main(int argc, char** argv) {
     emu_a.With([&](nimemu::Cluster& c) { c.SetReplicas(n); });
   };
   auto query_b = [&]() {
-    auto p = keda_client.Query(md_b);
+    auto p = keda_client.Query(DemoRef(md_b));
     if (!p.ok) {
       ++errors_b;
       last_error_b = p.error;
@@ -578,11 +475,11 @@ int main(int argc, char** argv) {
         keda_client.CloseStream();
         b_stream_open = false;
       } else {
-        keda_client.OpenStream(md_b);
+        keda_client.OpenStream(DemoRef(md_b));
         b_stream_open = true;
       }
     } else if (mode == "service" && !b_stream_open) {
-      keda_client.OpenStream(md_b);
+      keda_client.OpenStream(DemoRef(md_b));
       b_stream_open = true;
     }
     // The front door holds requests while B has no ready pod; nothing here calls nim-scaler
