@@ -2,7 +2,7 @@
 # Collection benchmark (BENCHMARKS.md "Collection": 1,000 pod endpoints per cycle in under 1 s wall and under
 # one core). One helper process (collect_server) serves ENDPOINTS loopback ports; collect_bench
 # scrapes them all per cycle with PodScrapeSource::ScrapeAll (curl multi + parse + extract) and,
-# in the same run, with a naive sequential loop of Scrape(). Run once with pods answering at once
+# in the same run, with a naive sequential loop of HttpClient::Get + Interpret. Run once with pods answering at once
 # and once with a pod response time (DELAYS, ms), which is where one-at-a-time collapses.
 # Prints the markdown tables that go into BENCHMARKS.md ("Collection: 1,000 endpoints per cycle").
 # Then (issue 16 item 1) the CPU per scrape of the Prometheus server's own 190 KB exposition by

@@ -2,7 +2,7 @@
 // wall and under one core. One helper process (collect_server) serves N loopback ports; this program
 // scrapes all of them per cycle through the real collection path, PodScrapeSource::ScrapeAll
 // (curl multi + exposition parse + extraction), and, in the same run, through a naive baseline:
-// a sequential loop of PodScrapeSource::Scrape(), one connection at a time. Each mode runs in
+// a sequential loop of HttpClient::Get + PodScrapeSource::Interpret, one connection at a time. Each mode runs in
 // its own forked child, so CPU time and RSS are that mode's alone. Per cycle it reports wall
 // ms, CPU ms of the measuring process (getrusage), CPU ms of the server process (/proc), and
 // RSS. Cycle 1 includes connection set-up; later cycles reuse keep-alive connections where
@@ -492,7 +492,7 @@ int main(int argc, char** argv) {
     }
   };
   rows("ScrapeAll (curl multi)", multi);
-  rows("naive sequential Scrape()", naive);
+  rows("naive sequential Get() + Interpret()", naive);
 
   auto warm = [](const ModeResult& m, double Cycle::*field) {
     std::vector<double> v;

@@ -29,6 +29,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -221,9 +222,8 @@ const char* kUsage =
     "on two emulated clusters: the article's HPA setup and nim-scaler. --smoke runs a short\n"
     "timeline and exits non-zero unless both scenarios scale as expected.\n";
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The command line; nullopt with *exit_code set when the demo should not run (--help, errors).
+std::optional<Options> ParseArgs(int argc, char** argv, int* exit_code) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -234,32 +234,34 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--out")
+    if (a == "--out") {
       o.out = next();
-    else if (a == "--scaler")
+    } else if (a == "--scaler") {
       o.scaler = next();
-    else if (a == "--compression")
+    } else if (a == "--compression") {
       o.compression = std::stod(next());
-    else if (a == "--startup-delay")
+    } else if (a == "--startup-delay") {
       o.startup = std::stod(next());
-    else if (a == "--slo-ttft")
+    } else if (a == "--slo-ttft") {
       o.slo = std::stod(next());
-    else if (a == "--seed")
+    } else if (a == "--seed") {
       o.seed = std::stoull(next());
-    else if (a == "--discovery")
+    } else if (a == "--discovery") {
       o.discovery = next();
-    else if (a == "--smoke")
+    } else if (a == "--smoke") {
       o.smoke = true;
-    else if (a == "--quiet")
+    } else if (a == "--quiet") {
       o.quiet = true;
-    else if (a == "--window")
+    } else if (a == "--window") {
       o.window = std::stod(next());
-    else if (a == "-h" || a == "--help") {
+    } else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
-      return 0;
+      *exit_code = 0;
+      return std::nullopt;
     } else {
       std::fprintf(stderr, "nim-demo: unknown flag %s\n%s", a.c_str(), kUsage);
-      return 2;
+      *exit_code = 2;
+      return std::nullopt;
     }
   }
   if (o.scaler.empty()) {
@@ -268,337 +270,349 @@ int main(int argc, char** argv) {
   }
   if (access(o.scaler.c_str(), X_OK) != 0) {
     std::fprintf(stderr, "nim-demo: nim-scaler not found at %s (build it, or pass --scaler)\n", o.scaler.c_str());
-    return 2;
+    *exit_code = 2;
+    return std::nullopt;
   }
-  signal(SIGPIPE, SIG_IGN);
-  std::filesystem::create_directories(o.out);
-  std::string log_path = o.out + "/nim-scaler.log";
-  std::ofstream(log_path, std::ios::trunc).close();
+  return o;
+}
 
-  // The article's experiment, on a simulated clock.
-  std::vector<Phase> phases = {{0, 0}, {60, 10}, {180, 100}, {300, 200}, {420, 300}, {540, 400}, {660, 0}};
-  double end = 1080;
-  demo::HpaConfig hpa_cfg;
-  demo::KedaConfig keda_cfg;
-  if (o.smoke) {
-    phases = {{0, 0}, {20, 10}, {60, 200}, {260, 0}};
-    end = 280;
-    o.compression = std::max(o.compression, 20.0);
+constexpr double kPromInterval = 30;  // the article's metric refresh (Prometheus + adapter)
+constexpr double kHpaSync = 15;       // --horizontal-pod-autoscaler-sync-period
+constexpr double kScrape = 2;         // nim-scaler scrapeInterval (simulated)
+
+// Reaction tracking: per load step, when each scenario first raised spec.replicas.
+struct Step {
+  double at;
+  int load, spec_a0, spec_b0;
+  double react_a = -1, react_b = -1, ready_a = -1, ready_b = -1;
+  int to_a = 0, to_b = 0;
+  int ready_a0 = 0, ready_b0 = 0;
+};
+
+// The article's experiment on two emulated clusters, A under the article's HPA setup and B
+// under nim-scaler, on one simulated clock: Setup(), then Run() until the end of the load
+// phases, then Summary() and (--smoke) SmokeVerdict().
+class ArticleDemo {
+ public:
+  explicit ArticleDemo(Options o) : o_(std::move(o)) {
+    if (o_.smoke) {
+      phases_ = {{0, 0}, {20, 10}, {60, 200}, {260, 0}};
+      end_ = 280;
+      o_.compression = std::max(o_.compression, 20.0);
+    }
+    eo_.model.startup_delay_s = o_.startup;
+    eo_.manual_time = true;
+    eo_.seed = o_.seed;
   }
-  const double kPromInterval = 30;  // the article's metric refresh (Prometheus + adapter)
-  const double kHpaSync = 15;       // --horizontal-pod-autoscaler-sync-period
-  const double kScrape = 2;         // nim-scaler scrapeInterval (simulated)
 
-  nimemu::EmulatorOptions eo;
-  eo.model.startup_delay_s = o.startup;
-  eo.manual_time = true;
-  eo.seed = o.seed;
-  eo.replicas = 1;
-  nimemu::Emulator emu_a(eo);
-  eo.replicas = 0;
-  nimemu::Emulator emu_b(eo);
-  if (!emu_a.Start() || !emu_b.Start()) {
-    std::fprintf(stderr, "nim-demo: cannot start the emulated clusters\n");
-    return 1;
+  int Main() {
+    signal(SIGPIPE, SIG_IGN);
+    std::filesystem::create_directories(o_.out);
+    log_path_ = o_.out + "/nim-scaler.log";
+    std::ofstream(log_path_, std::ios::trunc).close();
+    if (int code = Setup(); code != 0) return code;
+    PrintHeader();
+    Run();
+    keda_client_->CloseStream();
+    std::string summary = Summary();
+    std::printf("%s", summary.c_str());
+    std::ofstream(o_.out + "/timeline.csv") << demo::ToCsv(rows_);
+    demo::PlotInfo info{kTitleA, kTitleB, o_.slo, 0.1, o_.compression};
+    std::ofstream(o_.out + "/timeline.svg") << demo::ToSvg(rows_, info);
+    std::ofstream(o_.out + "/summary.txt") << summary;
+    std::printf("wrote %s/timeline.csv, %s/timeline.svg, %s/summary.txt, %s (wall %.0f s)\n", o_.out.c_str(),
+                o_.out.c_str(), o_.out.c_str(), log_path_.c_str(), Wall() - start_wall_);
+    return o_.smoke ? SmokeVerdict() : 0;
   }
 
-  // nim-scaler, with Kubernetes discovery pointed at cluster B's API when the build has it.
-  ScalerProcess scaler;
-  bool kube_flag = true;
-  if (!scaler.Start(o.scaler, {"--kube-api", emu_b.kube_url()}, log_path)) {
-    scaler.Stop();
-    scaler.grpc_port = 0;
-    kube_flag = false;
-    if (!scaler.Start(o.scaler, {}, log_path)) {
-      std::fprintf(stderr, "nim-demo: nim-scaler did not start; its log:\n%s", scaler.Head().c_str());
-      scaler.Stop();
+ private:
+  static constexpr const char* kTitleA =
+      "article: HPA on gpu_cache_usage_perc averageValue 100m, metric refreshed every 30 s, min 1";
+  static constexpr const char* kTitleB =
+      "nim-scaler: external-push, targetKvCache 0.1 + targetWaiting 4, scrape 2 s, min 0, woken by the front door";
+
+  // The clusters, nim-scaler (Kubernetes discovery pointed at cluster B's API when it accepts
+  // it), B's trigger metadata and the discovery mode. Non-zero: the exit code.
+  int Setup() {
+    eo_.replicas = 1;
+    emu_a_ = std::make_unique<nimemu::Emulator>(eo_);
+    eo_.replicas = 0;
+    emu_b_ = std::make_unique<nimemu::Emulator>(eo_);
+    if (!emu_a_->Start() || !emu_b_->Start()) {
+      std::fprintf(stderr, "nim-demo: cannot start the emulated clusters\n");
       return 1;
     }
+    bool kube_flag = true;
+    if (!scaler_.Start(o_.scaler, {"--kube-api", emu_b_->kube_url()}, log_path_)) {
+      scaler_.Stop();
+      scaler_.grpc_port = 0;
+      kube_flag = false;
+      if (!scaler_.Start(o_.scaler, {}, log_path_)) {
+        std::fprintf(stderr, "nim-demo: nim-scaler did not start; its log:\n%s", scaler_.Head().c_str());
+        scaler_.Stop();
+        return 1;
+      }
+    }
+    keda_client_ = std::make_unique<nimscaler::keda::KedaClient>("127.0.0.1:" + std::to_string(scaler_.grpc_port));
+    BuildMetadata();
+    mode_ = o_.discovery;
+    if (mode_ == "auto") {
+      auto p = keda_client_->Query(DemoRef(md_service_));
+      bool usable = p.ok || p.error.find("not in this build") == std::string::npos;
+      mode_ = (kube_flag && usable && p.error.find("INVALID") == std::string::npos &&
+               p.error.find("unknown key") == std::string::npos && p.error.find("invalid") == std::string::npos)
+                  ? "service"
+                  : "static";
+      if (mode_ == "static") discovery_note_ = "service discovery unavailable (" + p.error.substr(0, 120) + ")";
+    }
+    md_b_ = MetadataB({});
+    hpa_b_cfg_.min_replicas = std::max(keda_cfg_.min_replicas, 1);
+    hpa_b_ = std::make_unique<demo::Hpa>(hpa_b_cfg_);
+    keda_ = std::make_unique<demo::Keda>(keda_cfg_, 0);
+    return 0;
   }
-  nimscaler::keda::KedaClient keda_client("127.0.0.1:" + std::to_string(scaler.grpc_port));
 
-  char interval[32];
-  std::snprintf(interval, sizeof interval, "%dms", int(std::lround(kScrape / o.compression * 1000)));
-  // nim-scaler's windows run on the wall clock: its defaults (window 60 s, panicWindow 6 s)
-  // are compressed like everything else.
-  auto wall_ms = [&](double sim_s) {
-    return std::to_string(std::max(1L, std::lround(sim_s / o.compression * 1000))) + "ms";
-  };
-  std::map<std::string, std::string> md_common = {
-      {"window", wall_ms(o.window)},
-      {"panicWindow", wall_ms(6)},
-      {"scalerAddress", "127.0.0.1:" + std::to_string(scaler.grpc_port)},
-      {"engine", "nim"},
-      {"targetKvCache", "0.1"},
-      {"targetWaiting", "4"},
-      {"scrapeInterval", interval},
-      // The emulated front door: its queue, as an HTTP add-on interceptor serves it.
-      {"frontDoor", emu_b.frontdoor_url()},
-      {"frontDoorPreset", "http-add-on"},
-      {"frontDoorLabels", "route_name=\"" + eo.service + "\",route_namespace=\"" + eo.namespace_ + "\""}};
-  std::map<std::string, std::string> md_service = md_common;
-  md_service["service"] = "meta-llama3-8b";
-  md_service["port"] = "http";
-
-  std::string mode = o.discovery;
-  std::string discovery_note;
-  if (mode == "auto") {
-    auto p = keda_client.Query(DemoRef(md_service));
-    bool usable = p.ok || p.error.find("not in this build") == std::string::npos;
-    mode = (kube_flag && usable && p.error.find("INVALID") == std::string::npos &&
-            p.error.find("unknown key") == std::string::npos && p.error.find("invalid") == std::string::npos)
-               ? "service"
-               : "static";
-    if (mode == "static") discovery_note = "service discovery unavailable (" + p.error.substr(0, 120) + ")";
+  // nim-scaler's windows run on the wall clock: its defaults (window 60 s, panicWindow 6 s) are
+  // compressed like everything else.
+  std::string WallMs(double sim_s) const {
+    return std::to_string(std::max(1L, std::lround(sim_s / o_.compression * 1000))) + "ms";
   }
-  auto metadata_b = [&](const std::vector<std::string>& urls) {
-    if (mode == "service") return md_service;
-    auto md = md_common;
+
+  void BuildMetadata() {
+    md_common_ = {{"window", WallMs(o_.window)},
+                  {"panicWindow", WallMs(6)},
+                  {"scalerAddress", "127.0.0.1:" + std::to_string(scaler_.grpc_port)},
+                  {"engine", "nim"},
+                  {"targetKvCache", "0.1"},
+                  {"targetWaiting", "4"},
+                  {"scrapeInterval", WallMs(kScrape)},
+                  // The emulated front door: its queue, as an HTTP add-on interceptor serves it.
+                  {"frontDoor", emu_b_->frontdoor_url()},
+                  {"frontDoorPreset", "http-add-on"},
+                  {"frontDoorLabels", "route_name=\"" + eo_.service + "\",route_namespace=\"" + eo_.namespace_ + "\""}};
+    md_service_ = md_common_;
+    md_service_["service"] = "meta-llama3-8b";
+    md_service_["port"] = "http";
+  }
+
+  std::map<std::string, std::string> MetadataB(const std::vector<std::string>& urls) const {
+    if (mode_ == "service") return md_service_;
+    auto md = md_common_;
     std::string e;
     for (auto& u : urls) e += (e.empty() ? "" : ",") + u;
     md["endpoints"] = e;
     return md;
-  };
+  }
 
-  demo::Hpa hpa_a(hpa_cfg);
-  demo::HpaConfig hpa_b_cfg = hpa_cfg;
-  hpa_b_cfg.min_replicas = std::max(keda_cfg.min_replicas, 1);
-  demo::Hpa hpa_b(hpa_b_cfg);
-  demo::Keda keda(keda_cfg, 0);
+  void PrintHeader() const {
+    std::printf("nim-demo: replaying the NVIDIA NIM HPA article on two emulated clusters (%gx time; pod startup %gs)\n",
+                o_.compression, o_.startup);
+    std::printf("  A  %s\n  B  %s\n", kTitleA, kTitleB);
+    std::printf(
+        "  B  discovery: %s%s%s; KEDA pollingInterval %gs, cooldownPeriod %gs; HPA sync %gs, "
+        "tolerance 10%%, scale-down stabilization %gs\n",
+        mode_ == "service" ? "EndpointSlices via the emulated Kubernetes API (service: meta-llama3-8b, port: http)"
+                           : "static endpoints recomputed when pods change (stopgap)",
+        discovery_note_.empty() ? "" : " -- ", discovery_note_.c_str(), keda_cfg_.polling_interval, keda_cfg_.cooldown,
+        kHpaSync, hpa_cfg_.down_window);
+    std::printf(
+        "  B  at zero: the front door holds requests and serves its queue (KEDA HTTP add-on interceptor "
+        "metrics); %s\n",
+        mode_ == "service" ? ("nim-scaler reads it (frontDoor: " + emu_b_->frontdoor_url() +
+                              ", frontDoorPreset: http-add-on) and wakes the model")
+                                 .c_str()
+                           : "with static endpoints it is a second KEDA trigger, polled");
+    std::printf("  SLO: p95 time to first token <= %gs (MLPerf conversational); times are simulated m:ss\n\n", o_.slo);
+    std::printf(" time  load |   A: KV  wait p95TTFT  want pods     |   B: KV  wait p95TTFT  want pods    active\n");
+    std::fflush(stdout);
+  }
 
-  std::string title_a = "article: HPA on gpu_cache_usage_perc averageValue 100m, metric refreshed every 30 s, min 1";
-  std::string title_b =
-      "nim-scaler: external-push, targetKvCache 0.1 + targetWaiting 4, scrape 2 s, min 0, woken by the front door";
-  std::printf("nim-demo: replaying the NVIDIA NIM HPA article on two emulated clusters (%gx time; pod startup %gs)\n",
-              o.compression, o.startup);
-  std::printf("  A  %s\n  B  %s\n", title_a.c_str(), title_b.c_str());
-  std::printf(
-      "  B  discovery: %s%s%s; KEDA pollingInterval %gs, cooldownPeriod %gs; HPA sync %gs, "
-      "tolerance 10%%, scale-down stabilization %gs\n",
-      mode == "service" ? "EndpointSlices via the emulated Kubernetes API (service: meta-llama3-8b, port: http)"
-                        : "static endpoints recomputed when pods change (stopgap)",
-      discovery_note.empty() ? "" : " -- ", discovery_note.c_str(), keda_cfg.polling_interval, keda_cfg.cooldown,
-      kHpaSync, hpa_cfg.down_window);
-  std::printf(
-      "  B  at zero: the front door holds requests and serves its queue (KEDA HTTP add-on interceptor "
-      "metrics); %s\n",
-      mode == "service" ? ("nim-scaler reads it (frontDoor: " + emu_b.frontdoor_url() +
-                           ", frontDoorPreset: http-add-on) and wakes the model")
-                              .c_str()
-                        : "with static endpoints it is a second KEDA trigger, polled");
-  std::printf("  SLO: p95 time to first token <= %gs (MLPerf conversational); times are simulated m:ss\n\n", o.slo);
-  std::printf(" time  load |   A: KV  wait p95TTFT  want pods     |   B: KV  wait p95TTFT  want pods    active\n");
-  std::fflush(stdout);
+  void ApplyB(int n, const char* by) {
+    if (n == spec_b_) return;
+    if (spec_b_ == 0 && n > 0 && woke_at_ < 0) woke_at_ = t_, woke_by_ = by;
+    spec_b_ = n;
+    emu_b_->With([&](nimemu::Cluster& c) { c.SetReplicas(n); });
+  }
 
-  // State of both scenarios.
-  int spec_a = 1, spec_b = 0;
-  double value_a = 0, value_b = 0;
-  int active_b = 0;
-  std::map<std::string, double> prom;  // the article's metrics pipeline: pod -> last scraped value
-  auto http = nimscaler::net::MakeCurlHttpClient();
-  std::vector<std::string> b_urls;
-  std::map<std::string, std::string> md_b = metadata_b({});
-  bool b_stream_open = false;
-  // The wake from zero: when KEDA first raised B from 0 replicas, and through which call.
-  double woke_at = -1;
-  std::string woke_by;
-  double max_step = 0, first_held_seen = -1;  // the demo's clock step while B was held at zero
-  std::vector<demo::Row> rows;
-  Stats st_a, st_b;
-  std::string last_error_b;
-  int errors_b = 0;
-  double t = 0, last_t = 0;  // simulated time now, and at the loop's previous pass
+  void ApplyA(int n) {
+    if (n == spec_a_) return;
+    spec_a_ = n;
+    emu_a_->With([&](nimemu::Cluster& c) { c.SetReplicas(n); });
+  }
 
-  auto apply_b = [&](int n, const char* by) {
-    if (n == spec_b) return;
-    if (spec_b == 0 && n > 0 && woke_at < 0) woke_at = t, woke_by = by;
-    spec_b = n;
-    emu_b.With([&](nimemu::Cluster& c) { c.SetReplicas(n); });
-  };
-  auto apply_a = [&](int n) {
-    if (n == spec_a) return;
-    spec_a = n;
-    emu_a.With([&](nimemu::Cluster& c) { c.SetReplicas(n); });
-  };
-  auto query_b = [&]() {
-    auto p = keda_client.Query(DemoRef(md_b));
+  nimscaler::keda::KedaClient::Poll QueryB() {
+    auto p = keda_client_->Query(DemoRef(md_b_));
     if (!p.ok) {
-      ++errors_b;
-      last_error_b = p.error;
+      ++errors_b_;
+      last_error_b_ = p.error;
     } else {
-      value_b = p.value;
-      active_b = p.active;
+      value_b_ = p.value;
+      active_b_ = p.active;
     }
     return p;
-  };
-
-  // Reaction tracking: per load step, when each scenario first raised spec.replicas.
-  struct Step {
-    double at;
-    int load, spec_a0, spec_b0;
-    double react_a = -1, react_b = -1, ready_a = -1, ready_b = -1;
-    int to_a = 0, to_b = 0;
-    int ready_a0 = 0, ready_b0 = 0;
-  };
-  std::vector<Step> steps;
-
-  size_t next_phase = 0;
-  // The periodic loops start at different offsets, as independent controllers in a cluster do
-  // (Prometheus 0 s, HPA 7 s, KEDA 13 s); the load changes on whole minutes.
-  double next_prom = 0, next_hpa = 7, next_poll = 13, next_sample = 0, next_print = 0;
-  const double start_wall = Wall();
-  // Bounded: the simulated clock reaches `end` after end / compression wall seconds.
-  while (t < end) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    t = std::min(end, (Wall() - start_wall) * o.compression);
-    emu_a.AdvanceTo(t);
-    emu_b.AdvanceTo(t);
-    while (next_phase < phases.size() && phases[next_phase].at <= t) {
-      int c = phases[next_phase].concurrency;
-      emu_a.With([&](nimemu::Cluster& cl) { cl.SetConcurrency(c); });
-      emu_b.With([&](nimemu::Cluster& cl) { cl.SetConcurrency(c); });
-      Step s{phases[next_phase].at, c, spec_a, spec_b};
-      emu_a.With([&](nimemu::Cluster& cl) { s.ready_a0 = cl.View().ready; });
-      emu_b.With([&](nimemu::Cluster& cl) { s.ready_b0 = cl.View().ready; });
-      steps.push_back(s);
-      ++next_phase;
-      next_print = t;  // a table line at every load change
-    }
-    // B's endpoints (static stopgap) follow the ready pods; KEDA reopens streams on changes.
-    std::vector<std::string> urls = emu_b.ReadyPodUrls();
-    // With no ready pod a static list is empty, which nim-scaler refuses: see the poll below.
-    bool static_at_zero = mode == "static" && urls.empty();
-    if (mode == "static" && urls != b_urls) {
-      b_urls = urls;
-      md_b = metadata_b(urls);
-      if (urls.empty()) {
-        keda_client.CloseStream();
-        b_stream_open = false;
-      } else {
-        keda_client.OpenStream(DemoRef(md_b));
-        b_stream_open = true;
-      }
-    } else if (mode == "service" && !b_stream_open) {
-      keda_client.OpenStream(DemoRef(md_b));
-      b_stream_open = true;
-    }
-    // The front door holds requests while B has no ready pod; nothing here calls nim-scaler
-    // about them: it finds them in the front door's metrics (frontDoor) and pushes `true`.
-    int held_b = 0;
-    emu_b.With([&](nimemu::Cluster& c) { held_b = c.View().held; });
-    if (woke_at < 0) {
-      if (held_b > 0 && first_held_seen < 0) first_held_seen = t;
-      if (first_held_seen >= 0) max_step = std::max(max_step, t - last_t);
-    }
-    // Push: KEDA acts on `true` at once.
-    for (bool v : keda_client.TakePushes()) apply_b(keda.Push(t, v, spec_b), "StreamIsActive push");
-    // A: the metrics pipeline refreshes every 30 s.
-    if (t >= next_prom) {
-      prom.clear();
-      for (auto& e : emu_a.Endpoints()) {
-        if (!e.ready) continue;
-        auto r = http->Get(e.url, {});
-        if (!r.ok() || r.value().status != 200) continue;
-        auto sel =
-            nimscaler::exposition::ParseSelected(r.value().body, r.value().content_type, {"gpu_cache_usage_perc"});
-        if (sel.ok() && !sel.value().series.empty()) prom[e.name] = sel.value().series[0].value;
-      }
-      next_prom += kPromInterval;
-    }
-    // KEDA polling (B) every pollingInterval.
-    if (t >= next_poll) {
-      if (static_at_zero) {
-        // Static endpoints and no ready pod: no trigger nim-scaler accepts, so the front door's
-        // queue stands in as a second KEDA trigger, polled (the stopgap's way; --discovery static).
-        apply_b(keda.Poll(t, held_b > 0, spec_b), "second trigger, polled (static endpoints)");
-      } else {
-        auto p = query_b();
-        apply_b(keda.Poll(t, p.ok && p.active, spec_b), "IsActive poll");
-      }
-      next_poll += keda_cfg.polling_interval;
-    }
-    // HPA syncs (both).
-    if (t >= next_hpa) {
-      std::vector<demo::PodSample> pods;
-      emu_a.With([&](nimemu::Cluster& c) {
-        for (auto& p : c.pods()) {
-          if (p->phase == nimemu::PodPhase::kTerminating) continue;
-          demo::PodSample s;
-          s.ready = p->Ready();
-          if (prom.count(p->name)) s.value = prom[p->name];
-          pods.push_back(s);
-        }
-      });
-      int rec_a = hpa_a.PodsAverageValue(pods, 0.1, spec_a);
-      double sum = 0;
-      int n = 0;
-      for (auto& p : pods)
-        if (p.value) sum += *p.value, ++n;
-      value_a = n ? sum / 0.1 : 0;  // what the HPA's metric asks for (sum of per-pod / target)
-      apply_a(hpa_a.Normalize(t, spec_a, rec_a));
-      if (spec_b >= 1 && !static_at_zero) {
-        auto p = query_b();
-        if (p.ok) apply_b(hpa_b.Normalize(t, spec_b, hpa_b.ExternalAverageValue(p.value, 1.0, spec_b)), "HPA");
-      }
-      next_hpa += kHpaSync;
-    }
-    // Samples every simulated second; a table line every 20 s.
-    if (t >= next_sample) {
-      demo::Row r;
-      r.t = t;
-      r.load = next_phase ? phases[next_phase - 1].concurrency : 0;
-      r.a = Observe(emu_a, spec_a, value_a, -1);
-      r.b = Observe(emu_b, spec_b, value_b, active_b);
-      double dt = rows.empty() ? 0 : t - rows.back().t;
-      st_a.replica_s += r.a.pods * dt;
-      st_b.replica_s += r.b.pods * dt;
-      if (r.a.p95_ttft > o.slo) st_a.breach_s += dt;
-      if (r.b.p95_ttft > o.slo) st_b.breach_s += dt;
-      if (!steps.empty()) {
-        Step& s = steps.back();
-        if (s.react_a < 0 && r.a.spec > s.spec_a0) s.react_a = t - s.at, s.to_a = r.a.spec;
-        if (s.react_b < 0 && r.b.spec > s.spec_b0) s.react_b = t - s.at, s.to_b = r.b.spec;
-        if (s.react_a >= 0 && s.ready_a < 0 && r.a.ready > s.ready_a0) s.ready_a = t - s.at;
-        if (s.react_b >= 0 && s.ready_b < 0 && r.b.ready > s.ready_b0) s.ready_b = t - s.at;
-      }
-      rows.push_back(r);
-      next_sample = t + 1;
-      if (t >= next_print && !o.quiet) {
-        std::printf("%s %5d | %s | %s\n", Clk(t).c_str(), r.load, Cell(r.a, false).c_str(), Cell(r.b, true).c_str());
-        std::fflush(stdout);
-        next_print = t + 20;
-      }
-    }
-    last_t = t;
   }
-  (void)last_t;
-  keda_client.CloseStream();
+
+  // Bounded: the simulated clock reaches end_ after end_ / compression wall seconds. The periodic
+  // loops start at different offsets, as independent controllers in a cluster do (Prometheus 0 s,
+  // HPA 7 s, KEDA 13 s); the load changes on whole minutes.
+  void Run() {
+    start_wall_ = Wall();
+    double last_t = 0;
+    while (t_ < end_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      t_ = std::min(end_, (Wall() - start_wall_) * o_.compression);
+      emu_a_->AdvanceTo(t_);
+      emu_b_->AdvanceTo(t_);
+      StartDuePhases();
+      bool static_at_zero = FollowEndpointsB();
+      // The front door holds requests while B has no ready pod; nothing here calls nim-scaler
+      // about them: it finds them in the front door's metrics (frontDoor) and pushes `true`.
+      int held_b = 0;
+      emu_b_->With([&](nimemu::Cluster& c) { held_b = c.View().held; });
+      if (woke_at_ < 0) {
+        if (held_b > 0 && first_held_seen_ < 0) first_held_seen_ = t_;
+        if (first_held_seen_ >= 0) max_step_ = std::max(max_step_, t_ - last_t);
+      }
+      // Push: KEDA acts on `true` at once.
+      for (bool v : keda_client_->TakePushes()) ApplyB(keda_->Push(t_, v, spec_b_), "StreamIsActive push");
+      if (t_ >= next_prom_) RefreshPrometheus();
+      if (t_ >= next_poll_) PollKeda(static_at_zero, held_b);
+      if (t_ >= next_hpa_) SyncHpas(static_at_zero);
+      if (t_ >= next_sample_) Sample();
+      last_t = t_;
+    }
+  }
+
+  void StartDuePhases() {
+    while (next_phase_ < phases_.size() && phases_[next_phase_].at <= t_) {
+      int c = phases_[next_phase_].concurrency;
+      emu_a_->With([&](nimemu::Cluster& cl) { cl.SetConcurrency(c); });
+      emu_b_->With([&](nimemu::Cluster& cl) { cl.SetConcurrency(c); });
+      Step s{phases_[next_phase_].at, c, spec_a_, spec_b_};
+      emu_a_->With([&](nimemu::Cluster& cl) { s.ready_a0 = cl.View().ready; });
+      emu_b_->With([&](nimemu::Cluster& cl) { s.ready_b0 = cl.View().ready; });
+      steps_.push_back(s);
+      ++next_phase_;
+      next_print_ = t_;  // a table line at every load change
+    }
+  }
+
+  // B's endpoints (static stopgap) follow the ready pods; KEDA reopens streams on changes.
+  // Returns whether B is static and at zero: an empty static list nim-scaler refuses.
+  bool FollowEndpointsB() {
+    std::vector<std::string> urls = emu_b_->ReadyPodUrls();
+    bool static_at_zero = mode_ == "static" && urls.empty();
+    if (mode_ == "static" && urls != b_urls_) {
+      b_urls_ = urls;
+      md_b_ = MetadataB(urls);
+      if (urls.empty()) {
+        keda_client_->CloseStream();
+        b_stream_open_ = false;
+      } else {
+        keda_client_->OpenStream(DemoRef(md_b_));
+        b_stream_open_ = true;
+      }
+    } else if (mode_ == "service" && !b_stream_open_) {
+      keda_client_->OpenStream(DemoRef(md_b_));
+      b_stream_open_ = true;
+    }
+    return static_at_zero;
+  }
+
+  // A: the metrics pipeline refreshes every 30 s.
+  void RefreshPrometheus() {
+    prom_.clear();
+    for (auto& e : emu_a_->Endpoints()) {
+      if (!e.ready) continue;
+      auto r = http_->Get(e.url, {});
+      if (!r.ok() || r.value().status != 200) continue;
+      auto sel = nimscaler::exposition::ParseSelected(r.value().body, r.value().content_type, {"gpu_cache_usage_perc"});
+      if (sel.ok() && !sel.value().series.empty()) prom_[e.name] = sel.value().series[0].value;
+    }
+    next_prom_ += kPromInterval;
+  }
+
+  // KEDA polling (B) every pollingInterval.
+  void PollKeda(bool static_at_zero, int held_b) {
+    if (static_at_zero) {
+      // Static endpoints and no ready pod: no trigger nim-scaler accepts, so the front door's
+      // queue stands in as a second KEDA trigger, polled (the stopgap's way; --discovery static).
+      ApplyB(keda_->Poll(t_, held_b > 0, spec_b_), "second trigger, polled (static endpoints)");
+    } else {
+      auto p = QueryB();
+      ApplyB(keda_->Poll(t_, p.ok && p.active, spec_b_), "IsActive poll");
+    }
+    next_poll_ += keda_cfg_.polling_interval;
+  }
+
+  // HPA syncs (both).
+  void SyncHpas(bool static_at_zero) {
+    std::vector<demo::PodSample> pods;
+    emu_a_->With([&](nimemu::Cluster& c) {
+      for (auto& p : c.pods()) {
+        if (p->phase == nimemu::PodPhase::kTerminating) continue;
+        demo::PodSample s;
+        s.ready = p->Ready();
+        if (prom_.count(p->name)) s.value = prom_[p->name];
+        pods.push_back(s);
+      }
+    });
+    int rec_a = hpa_a_.PodsAverageValue(pods, 0.1, spec_a_);
+    double sum = 0;
+    int n = 0;
+    for (auto& p : pods) {
+      if (p.value) sum += *p.value, ++n;
+    }
+    value_a_ = n ? sum / 0.1 : 0;  // what the HPA's metric asks for (sum of per-pod / target)
+    ApplyA(hpa_a_.Normalize(t_, spec_a_, rec_a));
+    if (spec_b_ >= 1 && !static_at_zero) {
+      auto p = QueryB();
+      if (p.ok) ApplyB(hpa_b_->Normalize(t_, spec_b_, hpa_b_->ExternalAverageValue(p.value, 1.0, spec_b_)), "HPA");
+    }
+    next_hpa_ += kHpaSync;
+  }
+
+  // Samples every simulated second; a table line every 20 s.
+  void Sample() {
+    demo::Row r;
+    r.t = t_;
+    r.load = next_phase_ ? phases_[next_phase_ - 1].concurrency : 0;
+    r.a = Observe(*emu_a_, spec_a_, value_a_, -1);
+    r.b = Observe(*emu_b_, spec_b_, value_b_, active_b_);
+    double dt = rows_.empty() ? 0 : t_ - rows_.back().t;
+    st_a_.replica_s += r.a.pods * dt;
+    st_b_.replica_s += r.b.pods * dt;
+    if (r.a.p95_ttft > o_.slo) st_a_.breach_s += dt;
+    if (r.b.p95_ttft > o_.slo) st_b_.breach_s += dt;
+    if (!steps_.empty()) {
+      Step& s = steps_.back();
+      if (s.react_a < 0 && r.a.spec > s.spec_a0) s.react_a = t_ - s.at, s.to_a = r.a.spec;
+      if (s.react_b < 0 && r.b.spec > s.spec_b0) s.react_b = t_ - s.at, s.to_b = r.b.spec;
+      if (s.react_a >= 0 && s.ready_a < 0 && r.a.ready > s.ready_a0) s.ready_a = t_ - s.at;
+      if (s.react_b >= 0 && s.ready_b < 0 && r.b.ready > s.ready_b0) s.ready_b = t_ - s.at;
+    }
+    rows_.push_back(r);
+    next_sample_ = t_ + 1;
+    if (t_ >= next_print_ && !o_.quiet) {
+      std::printf("%s %5d | %s | %s\n", Clk(t_).c_str(), r.load, Cell(r.a, false).c_str(), Cell(r.b, true).c_str());
+      std::fflush(stdout);
+      next_print_ = t_ + 20;
+    }
+  }
 
   // Requests that waited: scheduled more than 1 s after they were sent.
-  auto waited = [](nimemu::Emulator& e, Stats& s) {
+  static void CountWaited(nimemu::Emulator& e, Stats& s) {
     e.With([&](nimemu::Cluster& c) {
       for (auto& ev : c.first_tokens()) {
         ++s.requests;
         if (ev.waited > 1.0) ++s.waited;
       }
     });
-  };
-  waited(emu_a, st_a);
-  waited(emu_b, st_b);
-  nimemu::HeldStats held_b;
-  uint64_t abandoned_b = 0;
-  emu_b.With([&](nimemu::Cluster& c) {
-    held_b = c.held_stats();
-    abandoned_b = c.abandoned();
-  });
-  scaler.Stop();
-  emu_a.Stop();
-  emu_b.Stop();
+  }
 
-  std::ostringstream sum;
-  auto react_line = [&](bool a) {
+  std::string ReactLine(bool a) const {
     std::string out;
-    for (auto& s : steps) {
+    for (auto& s : steps_) {
       double r = a ? s.react_a : s.react_b;
       if (r < 0) continue;
       double rd = a ? s.ready_a : s.ready_b;
@@ -609,78 +623,99 @@ int main(int argc, char** argv) {
       out += b;
     }
     return out.empty() ? std::string("never scaled up") : out;
-  };
-  int max_a = 0, max_b = 0;
-  bool b_from_zero = false, a_down = false;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    max_a = std::max(max_a, rows[i].a.spec);
-    max_b = std::max(max_b, rows[i].b.spec);
-    if (i && rows[i - 1].b.spec == 0 && rows[i].b.spec > 0) b_from_zero = true;
-    if (max_a >= 3 && rows[i].a.spec == 1) a_down = true;
   }
-  sum << "\nSummary (simulated time; SLO p95 TTFT <= " << o.slo << " s)\n";
-  auto block = [&](const char* name, const std::string& title, const Stats& s, bool a) {
-    char b[512];
-    sum << name << "  " << title << "\n";
-    sum << "   time to react:        " << react_line(a) << "\n";
-    std::snprintf(b, sizeof b,
-                  "   time under SLO breach: %.0f s\n   replica-minutes used:  %.1f\n"
-                  "   requests that waited:  %ld of %ld (> 1 s before being scheduled)\n",
-                  s.breach_s, s.replica_s / 60, s.waited, s.requests);
-    sum << b;
-  };
-  block("A", title_a, st_a, true);
-  block("B", title_b, st_b, false);
+
+  // The counts after the run; stops nim-scaler and the clusters.
+  void Finish() {
+    CountWaited(*emu_a_, st_a_);
+    CountWaited(*emu_b_, st_b_);
+    emu_b_->With([&](nimemu::Cluster& c) {
+      held_b_ = c.held_stats();
+      abandoned_b_ = c.abandoned();
+    });
+    scaler_.Stop();
+    emu_a_->Stop();
+    emu_b_->Stop();
+  }
+
+  std::string Summary() {
+    Finish();
+    std::ostringstream sum;
+    sum << "\nSummary (simulated time; SLO p95 TTFT <= " << o_.slo << " s)\n";
+    auto block = [&](const char* name, const char* title, const Stats& s, bool a) {
+      char b[512];
+      sum << name << "  " << title << "\n";
+      sum << "   time to react:        " << ReactLine(a) << "\n";
+      std::snprintf(b, sizeof b,
+                    "   time under SLO breach: %.0f s\n   replica-minutes used:  %.1f\n"
+                    "   requests that waited:  %ld of %ld (> 1 s before being scheduled)\n",
+                    s.breach_s, s.replica_s / 60, s.waited, s.requests);
+      sum << b;
+    };
+    block("A", kTitleA, st_a_, true);
+    block("B", kTitleB, st_b_, false);
+    sum << AtZero();
+    sum << "B  discovery: " << mode_ << "; wake at zero: "
+        << (mode_ == "service"
+                ? "front door's queue, read by nim-scaler (frontDoor, http-add-on preset)"
+                : "front door's queue as a second KEDA trigger, polled (static endpoints cannot be empty)")
+        << "; scaler errors seen by KEDA: " << errors_b_;
+    if (errors_b_) sum << " (last: " << last_error_b_.substr(0, 160) << ")";
+    sum << "\n" << StressedScenarios();
+    return sum.str();
+  }
+
   // Issue 18 item 4: at zero the front door holds requests, none is dropped, and the first one
   // waits for the wake (at most one scrape interval, plus the demo's clock step) and a pod start.
-  const double wait_bound = o.startup + kScrape;
-  bool cold_smoke = true;  // --smoke's verdict: one more scrape interval for a loaded test machine
-  {
+  // Also decides cold_smoke_ (--smoke's verdict: one more scrape interval for a loaded machine).
+  std::string AtZero() {
+    const double wait_bound = o_.startup + kScrape;
+    std::string out;
     char b[640];
-    if (held_b.held == 0) {
+    if (held_b_.held == 0) {
       std::snprintf(b, sizeof b, "B  at zero: no request arrived while B had no ready pod\n");
     } else {
       std::snprintf(b, sizeof b, "B  at zero: %llu requests held by the front door, %llu dropped",
-                    (unsigned long long)held_b.held, (unsigned long long)held_b.dropped);
-      sum << b;
-      if (abandoned_b > held_b.dropped)
-        sum << " (and " << abandoned_b - held_b.dropped << " other requests given up by their clients)";
-      double woke_after = woke_at >= 0 ? woke_at - held_b.first_sent : -1;
-      if (held_b.first_wait < 0) {
+                    (unsigned long long)held_b_.held, (unsigned long long)held_b_.dropped);
+      out += b;
+      if (abandoned_b_ > held_b_.dropped) {
+        out += " (and " + std::to_string(abandoned_b_ - held_b_.dropped) + " other requests given up by their clients)";
+      }
+      double woke_after = woke_at_ >= 0 ? woke_at_ - held_b_.first_sent : -1;
+      if (held_b_.first_wait < 0) {
         std::snprintf(b, sizeof b, "; the first held request was never scheduled (woken %s)\n",
-                      woke_at >= 0 ? ("by " + woke_by).c_str() : "never");
+                      woke_at_ >= 0 ? ("by " + woke_by_).c_str() : "never");
       } else {
-        bool within = held_b.first_wait <= wait_bound + max_step;
+        bool within = held_b_.first_wait <= wait_bound + max_step_;
         std::snprintf(b, sizeof b,
                       "\n   first request's wait:  %.1f s from arrival to being scheduled = woken %.1f s after it "
                       "arrived (%s) + pod start %.0f s; %s pod start + one scrape interval (%.0f + %.0f = %.0f s; "
                       "demo clock step %.1f s)\n",
-                      held_b.first_wait, woke_after, woke_by.empty() ? "-" : woke_by.c_str(),
-                      held_b.first_wait - woke_after, within ? "within" : "OVER", o.startup, kScrape, wait_bound,
-                      max_step);
+                      held_b_.first_wait, woke_after, woke_by_.empty() ? "-" : woke_by_.c_str(),
+                      held_b_.first_wait - woke_after, within ? "within" : "OVER", o_.startup, kScrape, wait_bound,
+                      max_step_);
       }
     }
-    sum << b;
+    out += b;
     // (Static endpoints wake through KEDA's poll instead: only the drops are checked there.)
-    if (mode == "service" && (held_b.first_wait < 0 || held_b.first_wait > wait_bound + kScrape + max_step))
-      cold_smoke = false;
-    if (held_b.dropped || abandoned_b) cold_smoke = false;
+    if (mode_ == "service" && (held_b_.first_wait < 0 || held_b_.first_wait > wait_bound + kScrape + max_step_)) {
+      cold_smoke_ = false;
+    }
+    if (held_b_.dropped || abandoned_b_) cold_smoke_ = false;
+    return out;
   }
-  sum << "B  discovery: " << mode << "; wake at zero: "
-      << (mode == "service" ? "front door's queue, read by nim-scaler (frontDoor, http-add-on preset)"
-                            : "front door's queue as a second KEDA trigger, polled (static endpoints cannot be empty)")
-      << "; scaler errors seen by KEDA: " << errors_b;
-  if (errors_b) sum << " (last: " << last_error_b.substr(0, 160) << ")";
-  sum << "\n";
+
   // The stressed scenarios (issue 13 item 3) take minutes of simulated time each, so the demo
   // shows the verdicts of the last `make bench-scaling` run instead of running them.
-  {
-    std::ifstream bench(o.out + "/scaling-summary.txt");
+  std::string StressedScenarios() const {
+    std::ostringstream sum;
+    std::ifstream bench(o_.out + "/scaling-summary.txt");
     std::string line, head;
     std::vector<std::string> verdicts;
     if (bench && std::getline(bench, head)) {
-      while (std::getline(bench, line))
+      while (std::getline(bench, line)) {
         if (line.rfind("- ", 0) == 0 && line.find(" SLO-breach s, ") != std::string::npos) verdicts.push_back(line);
+      }
     }
     if (!verdicts.empty()) {
       sum << "Stressed scenarios, from " << head << ":\n";
@@ -688,40 +723,92 @@ int main(int argc, char** argv) {
     } else {
       sum << "Stressed scenarios (burst, slow ramp, idle -> burst, long context): run `make bench-scaling`"
              " (about a minute) for the table and "
-          << o.out << "/scaling-*.svg\n";
+          << o_.out << "/scaling-*.svg\n";
     }
+    return sum.str();
   }
-  std::printf("%s", sum.str().c_str());
 
-  std::ofstream(o.out + "/timeline.csv") << demo::ToCsv(rows);
-  demo::PlotInfo info{title_a, title_b, o.slo, 0.1, o.compression};
-  std::ofstream(o.out + "/timeline.svg") << demo::ToSvg(rows, info);
-  std::ofstream(o.out + "/summary.txt") << sum.str();
-  std::printf("wrote %s/timeline.csv, %s/timeline.svg, %s/summary.txt, %s (wall %.0f s)\n", o.out.c_str(),
-              o.out.c_str(), o.out.c_str(), log_path.c_str(), Wall() - start_wall);
-
-  if (o.smoke) {
+  int SmokeVerdict() const {
+    int max_a = 0, max_b = 0;
+    bool b_from_zero = false;
+    for (size_t i = 0; i < rows_.size(); ++i) {
+      max_a = std::max(max_a, rows_[i].a.spec);
+      max_b = std::max(max_b, rows_[i].b.spec);
+      if (i && rows_[i - 1].b.spec == 0 && rows_[i].b.spec > 0) b_from_zero = true;
+    }
     bool ok = true;
+    auto fail = [&ok](const std::string& why) {
+      std::printf("smoke: FAIL: %s\n", why.c_str());
+      ok = false;
+    };
     // Short run: the 30 s refresh may catch KV use of the fresh load between 0.15 and 0.24, so
     // 2 or 3 replicas; the full demo shows 1 -> 3.
-    if (max_a < 2) std::printf("smoke: FAIL: the article's HPA never scaled up (max %d)\n", max_a), ok = false;
-    if (!b_from_zero) std::printf("smoke: FAIL: nim-scaler's scenario never scaled from zero\n"), ok = false;
+    if (max_a < 2) fail("the article's HPA never scaled up (max " + std::to_string(max_a) + ")");
+    if (!b_from_zero) fail("nim-scaler's scenario never scaled from zero");
     // With nim-scaler's 60 s window the value climbs to 2.08 gradually; at 2 replicas the HPA's
     // 10% tolerance keeps 2 (2.08 / 2 = 1.04), so only "scaled past one pod" is certain.
-    if (max_b < 2)
-      std::printf("smoke: FAIL: nim-scaler's scenario never scaled past 1 replica (max %d)\n", max_b), ok = false;
-    if (rows.size() < 50) std::printf("smoke: FAIL: only %zu samples\n", rows.size()), ok = false;
+    if (max_b < 2) fail("nim-scaler's scenario never scaled past 1 replica (max " + std::to_string(max_b) + ")");
+    if (rows_.size() < 50) fail("only " + std::to_string(rows_.size()) + " samples");
     // Issue 18 item 4: woken from the front door's queue, nothing dropped, first wait bounded
     // (without frontDoor only KEDA's 30 s poll would wake B: about 20 s late here).
-    if (held_b.held == 0) std::printf("smoke: FAIL: no request was held at zero\n"), ok = false;
-    if (held_b.held && !cold_smoke)
-      std::printf(
-          "smoke: FAIL: at zero requests were dropped or the first waited longer than pod start + a "
-          "scrape interval (+ one more and the clock step)\n"),
-          ok = false;
+    if (held_b_.held == 0) fail("no request was held at zero");
+    if (held_b_.held && !cold_smoke_) {
+      fail(
+          "at zero requests were dropped or the first waited longer than pod start + a scrape interval (+ one "
+          "more and the clock step)");
+    }
     std::printf("smoke: %s\n", ok ? "OK" : "FAILED");
     return ok ? 0 : 1;
   }
-  (void)a_down;
-  return 0;
+
+  Options o_;
+  std::string log_path_;
+  // The article's experiment, on a simulated clock.
+  std::vector<Phase> phases_ = {{0, 0}, {60, 10}, {180, 100}, {300, 200}, {420, 300}, {540, 400}, {660, 0}};
+  double end_ = 1080;
+  nimemu::EmulatorOptions eo_;
+  std::unique_ptr<nimemu::Emulator> emu_a_, emu_b_;
+  ScalerProcess scaler_;
+  std::unique_ptr<nimscaler::keda::KedaClient> keda_client_;
+  std::unique_ptr<nimscaler::net::HttpClient> http_ = nimscaler::net::MakeCurlHttpClient();
+  std::map<std::string, std::string> md_common_, md_service_, md_b_;
+  std::string mode_, discovery_note_;
+  demo::HpaConfig hpa_cfg_;
+  demo::HpaConfig hpa_b_cfg_;
+  demo::KedaConfig keda_cfg_;
+  demo::Hpa hpa_a_{hpa_cfg_};
+  std::unique_ptr<demo::Hpa> hpa_b_;
+  std::unique_ptr<demo::Keda> keda_;
+
+  // State of both scenarios.
+  double t_ = 0, start_wall_ = 0;
+  int spec_a_ = 1, spec_b_ = 0;
+  double value_a_ = 0, value_b_ = 0;
+  int active_b_ = 0;
+  std::map<std::string, double> prom_;  // the article's metrics pipeline: pod -> last scraped value
+  std::vector<std::string> b_urls_;
+  bool b_stream_open_ = false;
+  // The wake from zero: when KEDA first raised B from 0 replicas, and through which call.
+  double woke_at_ = -1;
+  std::string woke_by_;
+  double max_step_ = 0, first_held_seen_ = -1;  // the demo's clock step while B was held at zero
+  std::vector<demo::Row> rows_;
+  std::vector<Step> steps_;
+  Stats st_a_, st_b_;
+  std::string last_error_b_;
+  int errors_b_ = 0;
+  size_t next_phase_ = 0;
+  double next_prom_ = 0, next_hpa_ = 7, next_poll_ = 13, next_sample_ = 0, next_print_ = 0;
+  nimemu::HeldStats held_b_;
+  uint64_t abandoned_b_ = 0;
+  bool cold_smoke_ = true;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  std::optional<Options> options = ParseArgs(argc, argv, &exit_code);
+  if (!options) return exit_code;
+  return ArticleDemo(std::move(*options)).Main();
 }
