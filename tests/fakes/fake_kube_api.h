@@ -1,6 +1,7 @@
 #pragma once
 // FakeKubeApi: a loopback Kubernetes API server for discovery.k8s.io/v1 EndpointSlices with
-// the shapes of the real API: EndpointSliceList on list; newline-delimited watch events
+// the shapes of the real API (written once, in tools/nim-emulator/endpoint_slice_store.h, which
+// the emulator serves too): EndpointSliceList on list; newline-delimited watch events
 // (ADDED, MODIFIED, DELETED, BOOKMARK) on `watch=1`, resumed from `resourceVersion`; an
 // ERROR event with a 410 Status when that version is compacted away; 401 without the bearer
 // token it currently expects. One slice per pod, like an emulated Deployment on one host.
@@ -17,12 +18,16 @@
 #include <vector>
 
 #include "scaler/net/http_server.h"
+#include "tools/nim-emulator/endpoint_slice_store.h"
 
 namespace nimscaler::testing {
 
 class FakeKubeApi {
  public:
-  FakeKubeApi(std::string ns, std::string service) : ns_(std::move(ns)), service_(std::move(service)) {
+  FakeKubeApi(std::string ns, std::string service)
+      : ns_(std::move(ns)),
+        service_(std::move(service)),
+        slices_({.ns = ns_, .service = service_, .first_version = 100, .max_history = size_t{1} << 20}) {
     server_.RouteStream("/apis/discovery.k8s.io/v1/namespaces/",
                         [this](const net::HttpServerRequest& req, net::HttpStreamWriter& w) { Handle(req, w); });
     server_.Route("/apis/keda.sh/v1alpha1/namespaces/",
@@ -52,43 +57,21 @@ class FakeKubeApi {
   /// Adds or replaces the pod's slice (ADDED the first time, MODIFIED after).
   void SetPod(const std::string& pod, const std::string& ip, int port, bool ready, bool terminating = false) {
     std::lock_guard lock(mu_);
-    bool exists = slices_.count(pod) != 0;
-    nlohmann::json slice = {
-        {"apiVersion", "discovery.k8s.io/v1"},
-        {"kind", "EndpointSlice"},
-        {"metadata",
-         {{"name", service_ + "-" + pod},
-          {"namespace", ns_},
-          {"labels", {{"kubernetes.io/service-name", service_}, {"endpointslice.kubernetes.io/managed-by", "fake"}}},
-          {"resourceVersion", std::to_string(++rv_)}}},
-        {"addressType", "IPv4"},
-        {"endpoints",
-         {{{"addresses", {ip}},
-           {"conditions", {{"ready", ready}, {"serving", ready || terminating}, {"terminating", terminating}}},
-           {"targetRef", {{"kind", "Pod"}, {"name", pod}, {"namespace", ns_}}}}}},
-        {"ports", {{{"name", "http"}, {"port", port}, {"protocol", "TCP"}}}}};
-    slices_[pod] = slice;
-    events_.push_back({rv_, nlohmann::json{{"type", exists ? "MODIFIED" : "ADDED"}, {"object", slice}}.dump()});
+    slices_.Set(pod,
+                {.slice = service_ + "-" + pod, .ip = ip, .port = port, .ready = ready, .terminating = terminating});
     cv_.notify_all();
   }
 
   void DeletePod(const std::string& pod) {
     std::lock_guard lock(mu_);
-    auto it = slices_.find(pod);
-    if (it == slices_.end()) return;
-    nlohmann::json obj = it->second;
-    obj["metadata"]["resourceVersion"] = std::to_string(++rv_);
-    slices_.erase(it);
-    events_.push_back({rv_, nlohmann::json{{"type", "DELETED"}, {"object", obj}}.dump()});
-    cv_.notify_all();
+    if (slices_.Delete(pod)) cv_.notify_all();
   }
 
   /// Forgets all history including the current version: any watch that resumes from a
   /// version it has seen gets 410 Gone and must list again.
   void Compact() {
     std::lock_guard lock(mu_);
-    compacted_rv_ = rv_ + 1;
-    events_.clear();
+    slices_.Compact();
   }
   /// Ends every open watch (as an API server restart or timeout would).
   void CloseWatches() {
@@ -110,13 +93,7 @@ class FakeKubeApi {
   }
   void SendBookmark() {
     std::lock_guard lock(mu_);
-    ++rv_;
-    events_.push_back({rv_, nlohmann::json{{"type", "BOOKMARK"},
-                                           {"object",
-                                            {{"kind", "EndpointSlice"},
-                                             {"apiVersion", "discovery.k8s.io/v1"},
-                                             {"metadata", {{"resourceVersion", std::to_string(rv_)}}}}}}
-                                .dump()});
+    slices_.Bookmark();
     cv_.notify_all();
   }
 
@@ -199,47 +176,28 @@ class FakeKubeApi {
     }
     if (Param(req.query, "watch") != "1") {
       ++lists_;
-      nlohmann::json list = {{"apiVersion", "discovery.k8s.io/v1"},
-                             {"kind", "EndpointSliceList"},
-                             {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
-                             {"items", nlohmann::json::array()}};
-      for (const auto& [pod, slice] : slices_) list["items"].push_back(slice);
-      std::string body = list.dump();
+      std::string body = slices_.ListJson();
       lock.unlock();
       w.Start(200, "application/json");
       w.Write(body);
       return;
     }
     ++watches_;
-    long from = std::stol("0" + Param(req.query, "resourceVersion"));
+    uint64_t from = std::stoull("0" + Param(req.query, "resourceVersion"));
     int generation = generation_;
     lock.unlock();
     w.Start(200, "application/json");
     lock.lock();
-    if (from < compacted_rv_) {
-      std::string gone = nlohmann::json{{"type", "ERROR"},
-                                        {"object",
-                                         {{"kind", "Status"},
-                                          {"apiVersion", "v1"},
-                                          {"status", "Failure"},
-                                          {"message", "too old resource version: " + std::to_string(from)},
-                                          {"reason", "Expired"},
-                                          {"code", 410}}}}
-                             .dump() +
-                         "\n";
+    if (slices_.Expired(from)) {
+      std::string gone = slices_.ExpiredLine(from);
       lock.unlock();
       w.Write(gone);
       return;
     }
-    long sent = from;
+    // Without a resourceVersion the whole history is replayed (from the first ADDED).
+    uint64_t sent = from;
     while (!closing_ && generation == generation_) {
-      std::vector<std::string> out;
-      for (const auto& [rv, line] : events_) {
-        if (rv > sent) {
-          out.push_back(line + "\n");
-          sent = rv;
-        }
-      }
+      std::vector<std::string> out = slices_.EventsAfter(sent, &sent);
       if (!out.empty()) {
         lock.unlock();
         for (const auto& line : out) {
@@ -255,10 +213,7 @@ class FakeKubeApi {
   const std::string ns_, service_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, nlohmann::json> slices_;
-  std::vector<std::pair<long, std::string>> events_;
-  long rv_ = 100;
-  long compacted_rv_ = 0;
+  nimemu::EndpointSliceStore slices_;  // the slices and their watch history, under mu_
   int generation_ = 0;
   bool closing_ = false;
   bool hold_ = false;

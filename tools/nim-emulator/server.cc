@@ -87,7 +87,8 @@ void Listener::Stop() {
 
 Emulator::Emulator(EmulatorOptions options)
     : options_(options),
-      cluster_(options.model, options.shape, options.seed, options.replicas, options.initial_ready) {}
+      cluster_(options.model, options.shape, options.seed, options.replicas, options.initial_ready),
+      slices_({.ns = options.namespace_, .service = options.service, .port_name = options.port_name}) {}
 
 Emulator::~Emulator() { Stop(); }
 
@@ -219,75 +220,21 @@ void Emulator::Sync() {
   }
   // 3. EndpointSlices follow, one per pod; every change is a watch event.
   std::lock_guard<std::mutex> g(mu_);
-  auto emit = [this](const char* type, const std::string& pod, const SliceState& s) {
-    nlohmann::json ev = {{"type", type}, {"object", nlohmann::json::parse(SliceJson(pod, s))}};
-    events_.push_back({s.rv, ev.dump() + "\n"});
-    if (events_.size() > 2000) events_.erase(events_.begin(), events_.begin() + 1000);
-  };
   for (auto& w : want) {
     if (!ports[w.name]) continue;
-    auto it = slices_.find(w.name);
-    SliceState s;
-    s.name = options_.service + "-" + Suffix(w.name);
-    s.port = ports[w.name];
-    s.ready = w.ready && !w.terminating;
-    s.terminating = w.terminating;
-    if (it == slices_.end()) {
-      s.rv = ++rv_;
-      slices_[w.name] = s;
-      emit("ADDED", w.name, s);
-    } else if (it->second.port != s.port || it->second.ready != s.ready || it->second.terminating != s.terminating) {
-      s.rv = ++rv_;
-      it->second = s;
-      emit("MODIFIED", w.name, s);
-    }
+    EndpointSliceStore::Endpoint e;
+    e.slice = options_.service + "-" + Suffix(w.name);
+    e.port = ports[w.name];
+    e.ready = w.ready && !w.terminating;
+    e.terminating = w.terminating;
+    slices_.Set(w.name, e, /*only_on_change=*/true);
   }
-  for (auto it = slices_.begin(); it != slices_.end();) {
+  for (const std::string& pod : slices_.Pods()) {
     bool alive = false;
-    for (auto& w : want) alive |= w.name == it->first;
-    if (!alive) {
-      SliceState s = it->second;
-      s.rv = ++rv_;
-      emit("DELETED", it->first, s);
-      it = slices_.erase(it);
-    } else {
-      ++it;
-    }
+    for (auto& w : want) alive |= w.name == pod;
+    if (!alive) slices_.Delete(pod);
   }
   events_cv_.notify_all();
-}
-
-std::string Emulator::SliceJson(const std::string& pod, const SliceState& s) const {
-  nlohmann::json j = {
-      {"apiVersion", "discovery.k8s.io/v1"},
-      {"kind", "EndpointSlice"},
-      {"metadata",
-       {{"name", s.name},
-        {"namespace", options_.namespace_},
-        {"resourceVersion", std::to_string(s.rv)},
-        {"generateName", options_.service + "-"},
-        {"labels",
-         {{"kubernetes.io/service-name", options_.service},
-          {"endpointslice.kubernetes.io/managed-by", "endpointslice-controller.k8s.io"}}}}},
-      {"addressType", "IPv4"},
-      {"endpoints", nlohmann::json::array(
-                        {{{"addresses", {"127.0.0.1"}},
-                          {"conditions",
-                           {{"ready", s.ready}, {"serving", s.ready || s.terminating}, {"terminating", s.terminating}}},
-                          {"nodeName", "emulated-node"},
-                          {"targetRef", {{"kind", "Pod"}, {"name", pod}, {"namespace", options_.namespace_}}}}})},
-      {"ports", nlohmann::json::array({{{"name", options_.port_name}, {"port", s.port}, {"protocol", "TCP"}}})}};
-  return j.dump();
-}
-
-std::string Emulator::ListJson() {
-  nlohmann::json items = nlohmann::json::array();
-  for (auto& [pod, s] : slices_) items.push_back(nlohmann::json::parse(SliceJson(pod, s)));
-  nlohmann::json j = {{"apiVersion", "discovery.k8s.io/v1"},
-                      {"kind", "EndpointSliceList"},
-                      {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
-                      {"items", items}};
-  return j.dump();
 }
 
 int Emulator::HandleKube(mg_connection* c) {
@@ -305,12 +252,13 @@ int Emulator::HandleKube(mg_connection* c) {
     if (uri.rfind("/apis/discovery.k8s.io/v1/namespaces/", 0) == 0 && uri.size() > 15 &&
         uri.substr(uri.size() - 15) == "/endpointslices") {
       // Another namespace: an empty list, as the real API gives for a namespace with no slices.
-      nlohmann::json j = {{"apiVersion", "discovery.k8s.io/v1"},
-                          {"kind", "EndpointSliceList"},
-                          {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
-                          {"items", nlohmann::json::array()}};
       if (QueryParam(ri, "watch") != "1" && QueryParam(ri, "watch") != "true") {
-        Reply(c, 200, "application/json", j.dump());
+        std::string empty;
+        {
+          std::lock_guard<std::mutex> g(mu_);
+          empty = slices_.ListJson(/*empty=*/true);
+        }
+        Reply(c, 200, "application/json", empty);
         return 1;
       }
     } else {
@@ -324,12 +272,7 @@ int Emulator::HandleKube(mg_connection* c) {
     std::string body;
     {
       std::lock_guard<std::mutex> g(mu_);
-      body = ListJson();
-      if (!match || uri != want_path) {
-        auto j = nlohmann::json::parse(body);
-        j["items"] = nlohmann::json::array();
-        body = j.dump();
-      }
+      body = slices_.ListJson(/*empty=*/!match || uri != want_path);
     }
     Reply(c, 200, "application/json", body);
     return 1;
@@ -348,30 +291,18 @@ int Emulator::HandleKube(mg_connection* c) {
   double deadline = WallNow() + timeout;
   double next_bookmark = WallNow() + 1;
   std::unique_lock<std::mutex> lk(mu_);
-  if (match && uri == want_path && from > 0 && !events_.empty() && from + 1 < events_.front().rv && from < rv_) {
-    nlohmann::json ev = {
-        {"type", "ERROR"},
-        {"object",
-         {{"kind", "Status"},
-          {"apiVersion", "v1"},
-          {"metadata", nlohmann::json::object()},
-          {"status", "Failure"},
-          {"message", "too old resource version: " + rv_param + " (" + std::to_string(events_.front().rv - 1) + ")"},
-          {"reason", "Expired"},
-          {"code", 410}}}};
+  if (match && uri == want_path && slices_.Expired(from)) {
+    std::string gone = slices_.ExpiredLine(from);
     lk.unlock();
-    send(ev.dump() + "\n");
+    send(gone);
     mg_send_chunk(c, "", 0);
     return 1;
   }
   if (from == 0) {
     // No resourceVersion: the current state as ADDED events, then changes.
     std::vector<std::string> lines;
-    if (match && uri == want_path)
-      for (auto& [pod, s] : slices_)
-        lines.push_back(
-            nlohmann::json({{"type", "ADDED"}, {"object", nlohmann::json::parse(SliceJson(pod, s))}}).dump() + "\n");
-    from = rv_;
+    if (match && uri == want_path) lines = slices_.AddedLines();
+    from = slices_.version();
     lk.unlock();
     for (auto& l : lines)
       if (!send(l)) return 1;
@@ -380,18 +311,11 @@ int Emulator::HandleKube(mg_connection* c) {
   // Bounded by the watch timeout, Stop() and the first failed write.
   while (!stop_ && WallNow() < deadline) {
     std::vector<std::string> out;
-    if (match && uri == want_path) {
-      for (auto& e : events_)
-        if (e.rv > from) out.push_back(e.line);
-    }
-    from = std::max(from, rv_);
+    uint64_t last = from;
+    if (match && uri == want_path) out = slices_.EventsAfter(from, &last);
+    from = std::max(last, slices_.version());
     if (out.empty() && bookmarks && WallNow() >= next_bookmark) {
-      nlohmann::json bm = {{"type", "BOOKMARK"},
-                           {"object",
-                            {{"kind", "EndpointSlice"},
-                             {"apiVersion", "discovery.k8s.io/v1"},
-                             {"metadata", {{"resourceVersion", std::to_string(rv_)}}}}}};
-      out.push_back(bm.dump() + "\n");
+      out.push_back(slices_.BookmarkLine());
       next_bookmark = WallNow() + 1;
     }
     if (!out.empty()) {
@@ -510,7 +434,8 @@ int Emulator::HandleControl(mg_connection* c) {
            {"p95_ttft_30s", cluster_.TtftQuantile(0.95, 30)}};
     nlohmann::json pods = nlohmann::json::array();
     for (auto& p : cluster_.pods()) {
-      int port = slices_.count(p->name) ? slices_[p->name].port : 0;
+      const EndpointSliceStore::Endpoint* slice = slices_.Find(p->name);
+      int port = slice ? slice->port : 0;
       const char* phase = p->phase == PodPhase::kStarting ? "Starting"
                           : p->phase == PodPhase::kReady  ? "Ready"
                                                           : "Terminating";
@@ -537,10 +462,10 @@ std::vector<Emulator::PodEndpoint> Emulator::Endpoints() {
   std::vector<PodEndpoint> out;
   std::lock_guard<std::mutex> g(mu_);
   for (auto& p : cluster_.pods()) {
-    auto it = slices_.find(p->name);
-    if (it == slices_.end()) continue;
-    out.push_back({p->name, "http://127.0.0.1:" + std::to_string(it->second.port) + MetricsPath(options_.model.engine),
-                   it->second.ready});
+    const EndpointSliceStore::Endpoint* slice = slices_.Find(p->name);
+    if (slice == nullptr) continue;
+    out.push_back({p->name, "http://127.0.0.1:" + std::to_string(slice->port) + MetricsPath(options_.model.engine),
+                   slice->ready});
   }
   return out;
 }
@@ -549,9 +474,10 @@ std::vector<std::string> Emulator::ReadyPodUrls() {
   std::vector<std::string> urls;
   std::lock_guard<std::mutex> g(mu_);
   for (auto& p : cluster_.pods()) {
-    auto it = slices_.find(p->name);
-    if (p->Ready() && it != slices_.end() && it->second.ready)
-      urls.push_back("http://127.0.0.1:" + std::to_string(it->second.port) + MetricsPath(options_.model.engine));
+    const EndpointSliceStore::Endpoint* slice = slices_.Find(p->name);
+    if (p->Ready() && slice != nullptr && slice->ready) {
+      urls.push_back("http://127.0.0.1:" + std::to_string(slice->port) + MetricsPath(options_.model.engine));
+    }
   }
   return urls;
 }

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "tools/nim-emulator/endpoint_slice_store.h"
 #include "tools/nim-emulator/sim.h"
 
 struct mg_context;
@@ -111,25 +112,12 @@ class Emulator {
     std::unique_ptr<Listener> listener;
     int port = 0;
   };
-  struct SliceState {
-    std::string name;
-    int port = 0;
-    bool ready = false, terminating = false;
-    uint64_t rv = 0;
-  };
-  struct Event {
-    uint64_t rv;
-    std::string line;  ///< one JSON watch event, newline-terminated
-  };
-
   void Ticker();
   void Reap(std::unique_ptr<Listener> l);
   void Sync();  ///< pod servers and EndpointSlices follow the simulation
   int HandlePod(mg_connection* c, const std::string& pod);
   int HandleControl(mg_connection* c);
   int HandleKube(mg_connection* c);
-  std::string SliceJson(const std::string& pod, const SliceState& s) const;
-  std::string ListJson();
 
   EmulatorOptions options_;
   std::mutex mu_;  ///< guards cluster_ and the slice table
@@ -138,9 +126,7 @@ class Emulator {
   double process_start_ = 0;
   std::map<std::string, PodServer> servers_;  ///< touched only by Sync (under sync_mu_)
   std::mutex sync_mu_;
-  std::map<std::string, SliceState> slices_;  ///< by pod name, under mu_
-  std::vector<Event> events_;                 ///< watch history, under mu_
-  uint64_t rv_ = 1000;
+  EndpointSliceStore slices_;  ///< one slice per pod with a server, and the watch history; under mu_
   uint64_t last_generation_ = ~0ull;
   std::condition_variable events_cv_;
   Listener control_, kube_;

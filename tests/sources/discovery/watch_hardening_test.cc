@@ -130,7 +130,9 @@ TEST_F(WatchHardeningTest, MalformedWatchEventsAreReportedAndFollowedByAFreshLis
       << watch->LastError();
   EXPECT_GT(api_.lists(), lists_before);
   EXPECT_EQ(watch->LastError(), "");
-  // And the watch works normally afterwards.
+  // And the watch works normally afterwards: once it is open again (the relist above may still be
+  // reconnecting it, and a pushed line reaches only open watches), a pushed event arrives.
+  ASSERT_TRUE(Eventually([&] { return api_.open_watches() >= 1; }, 3s));
   api_.Push(json{{"type", "ADDED"}, {"object", Slice("d", "10.0.0.4", "12")}}.dump());
   ASSERT_TRUE(Eventually([&] { return Addresses(*watch).size() == 3; }, 3s)) << watch->LastError();
 }
