@@ -313,6 +313,40 @@ void DrainGrpc(const config::AppConfig& config, service::HealthService* health, 
   loop->Stop();                   // no gRPC operation starts after this (CallLoop's gate)
 }
 
+// --kube-api and the Prometheus client's files, checked (and logged) before anything starts.
+Result<std::optional<sources::KubeApiConfig>> CheckStartup(const config::AppConfig& config,
+                                                           const std::shared_ptr<spdlog::logger>& log) {
+  auto kube = ResolveKube(config, log);
+  if (!kube.ok()) return kube;
+  if (Status files = CheckPrometheusClientFiles(config); !files.ok()) return files;
+  LogPrometheusClient(config, log);
+  return kube;
+}
+
+service::ExternalScalerService::Options ServiceOptions(const config::AppConfig& config, const HaParts& ha) {
+  service::ExternalScalerService::Options o;
+  o.router = ha.router.get();
+  o.peers = ha.peers.get();
+  o.max_stream_age = std::chrono::duration_cast<std::chrono::milliseconds>(config.max_connection_age);
+  return o;
+}
+
+// Whether the replica may serve (gRPC health and /readyz); when not, why.
+bool Ready(const config::AppConfig& config, const std::atomic<bool>& shutting_down,
+           const cluster::Membership* membership, const engine::ScalerEngine& engine, const Clock& clock,
+           std::string* why) {
+  if (shutting_down.load()) {
+    *why = "shutting down";
+    return false;
+  }
+  // With HA, a replica that has not read its peers yet would answer as if it were alone.
+  if (membership != nullptr && !membership->Known()) {
+    *why = "HA: the peers Service " + config.peers_service + " has not been listed yet";
+    return false;
+  }
+  return engine.CollectionHealthy(clock.Now(), why);
+}
+
 }  // namespace
 
 int RunServe(const config::AppConfig& config) {
@@ -320,16 +354,11 @@ int RunServe(const config::AppConfig& config) {
   auto log = telemetry::Logger("app");
   log->info("nim-scaler {} starting", kVersion);
   RaiseDescriptorLimit(log);
-  auto kube = ResolveKube(config, log);
+  auto kube = CheckStartup(config, log);
   if (!kube.ok()) {
     log->error("{}", kube.status().message());
     return 2;
   }
-  if (Status files = CheckPrometheusClientFiles(config); !files.ok()) {
-    log->error("{}", files.message());
-    return 2;
-  }
-  LogPrometheusClient(config, log);
 
   // dnsName and wakeQuery may not reach this node's own addresses either (issue 19 item 4).
   net::SetNodeAddresses(config.node_ips);
@@ -357,11 +386,7 @@ int RunServe(const config::AppConfig& config) {
     log->error("{}", ha.status().message());
     return 2;
   }
-  service::ExternalScalerService::Options service_options;
-  service_options.router = ha->router.get();
-  service_options.peers = ha->peers.get();
-  service_options.max_stream_age = std::chrono::duration_cast<std::chrono::milliseconds>(config.max_connection_age);
-  service::ExternalScalerService service(&engine, &metrics, &clock, service_options);
+  service::ExternalScalerService service(&engine, &metrics, &clock, ServiceOptions(config, *ha));
   service::HealthService health;
   int grpc_port = 0;
   std::unique_ptr<grpc::Server> server = StartGrpcServer(config, *creds, &service, &health, &loop, &grpc_port);
@@ -378,18 +403,7 @@ int RunServe(const config::AppConfig& config) {
   loop.Start();
 
   std::atomic<bool> shutting_down{false};
-  auto ready = [&](std::string* why) {
-    if (shutting_down.load()) {
-      *why = "shutting down";
-      return false;
-    }
-    // With HA, a replica that has not read its peers yet would answer as if it were alone.
-    if (ha->membership && !ha->membership->Known()) {
-      *why = "HA: the peers Service " + config.peers_service + " has not been listed yet";
-      return false;
-    }
-    return engine.CollectionHealthy(clock.Now(), why);
-  };
+  auto ready = [&](std::string* why) { return Ready(config, shutting_down, ha->membership.get(), engine, clock, why); };
   http::AdminServer admin(&engine, &metrics, &clock, ready, config.wake_token_file);
   WireAdmin(&admin, *kube, http, ha->router.get(), &service);
   if (Status s = admin.Start(config.http_addr); !s.ok()) {
