@@ -25,6 +25,12 @@ const signals::PodReading* Find(const std::map<std::string_view, const signals::
 
 }  // namespace
 
+void SnapshotBuilder::Say(std::vector<SnapshotEvent>* events, bool warning, std::optional<size_t> pod,
+                          const std::string& what) const {
+  // The trigger's name is put together here, when there is something to say, not per pod.
+  events->push_back({warning, pod, spec_->key.ToString() + ": " + what});
+}
+
 SnapshotBuilder::SnapshotBuilder(trigger::ScalerSpecConstPtr spec, std::shared_ptr<net::HttpClient> http)
     : spec_(std::move(spec)), source_(spec_->scrape, http) {
   if (spec_->front_door) front_door_source_.emplace(spec_->front_door->scrape, http);
@@ -37,9 +43,8 @@ BuiltSnapshot SnapshotBuilder::Build(const CycleData& data, const signals::Snaps
   snap->cycle = previous ? previous->cycle + 1 : 1;
   snap->discovered = data.discovered;
   snap->discovery_error = data.discovery_error;
-  const std::string& key = spec_->key.ToString();
   if (!data.discovery_error.empty() && (previous == nullptr || previous->discovery_error != data.discovery_error)) {
-    out.events.push_back({true, std::nullopt, key + ": discovery: " + data.discovery_error});
+    Say(&out.events, true, std::nullopt, "discovery: " + data.discovery_error);
   }
   const auto before = ByEndpoint(previous ? &previous->pods : nullptr);
   snap->pods.reserve(data.urls.size());
@@ -54,7 +59,6 @@ BuiltSnapshot SnapshotBuilder::Build(const CycleData& data, const signals::Snaps
 signals::PodReading SnapshotBuilder::ReadPod(const CycleData& data, size_t i, const signals::PodReading* prev,
                                              BuiltSnapshot* out) {
   const std::string& url = data.urls[i];
-  const std::string& key = spec_->key.ToString();
   auto scraped = source_.Interpret(url, data.responses[i]);  // this trigger's signals from the shared body
   (scraped.ok() ? out->scrapes_ok : out->scrapes_failed) += 1;
   signals::PodReading reading;
@@ -64,9 +68,9 @@ signals::PodReading SnapshotBuilder::ReadPod(const CycleData& data, size_t i, co
     // Issue 15 item 2: which preset `engine: auto` chose is said once per trigger (and once more
     // for each other engine a later pod turns out to run).
     if (spec_->scrape.engine == "auto" && !reading.engine.empty() && auto_engines_seen_.insert(reading.engine).second) {
-      out->events.push_back({false, i, key + ": engine auto detected " + reading.engine + " on pod " + url});
+      Say(&out->events, false, i, "engine auto detected " + reading.engine + " on pod " + url);
     }
-    if (prev != nullptr && !prev->answered) out->events.push_back({false, i, key + ": pod " + url + " answers again"});
+    if (prev != nullptr && !prev->answered) Say(&out->events, false, i, "pod " + url + " answers again");
     return reading;
   }
   reading.error = scraped.status().message();
@@ -82,7 +86,7 @@ signals::PodReading SnapshotBuilder::ReadPod(const CycleData& data, size_t i, co
   }
   if (prev != nullptr) reading.last_success = prev->last_success;
   if (prev == nullptr || prev->answered) {
-    out->events.push_back({true, i, key + ": scrape of " + url + " failed: " + reading.error});
+    Say(&out->events, true, i, "scrape of " + url + " failed: " + reading.error);
   }
   return reading;
 }
@@ -90,10 +94,9 @@ signals::PodReading SnapshotBuilder::ReadPod(const CycleData& data, size_t i, co
 void SnapshotBuilder::ReadFrontDoor(const CycleData& data, const signals::Snapshot* previous, signals::Snapshot* snap,
                                     std::vector<SnapshotEvent>* events) const {
   if (!front_door_source_) return;
-  const std::string& key = spec_->key.ToString();
   snap->front_door_error = data.front_door_error;
   if (!data.front_door_error.empty() && (previous == nullptr || previous->front_door_error != data.front_door_error)) {
-    events->push_back({true, std::nullopt, key + ": front door: " + data.front_door_error});
+    Say(events, true, std::nullopt, "front door: " + data.front_door_error);
   }
   const auto before = ByEndpoint(previous ? &previous->front_door : nullptr);
   for (size_t i = 0; i < data.front_door_urls.size(); ++i) {
@@ -111,17 +114,17 @@ void SnapshotBuilder::ReadFrontDoor(const CycleData& data, const signals::Snapsh
         if (g == reading.gauges.end() || !std::isfinite(g->second)) reading.gauges[signal] = 0;
       }
       if (!reading.missing.empty() && (prev == nullptr || prev->missing != reading.missing)) {
-        events->push_back({false, std::nullopt, key + ": front door " + url + ": " + reading.missing + "; read as 0"});
+        Say(events, false, std::nullopt, "front door " + url + ": " + reading.missing + "; read as 0");
       }
       if (prev != nullptr && !prev->answered) {
-        events->push_back({false, std::nullopt, key + ": front door " + url + " answers again"});
+        Say(events, false, std::nullopt, "front door " + url + " answers again");
       }
     } else {
       reading.endpoint = url;
       reading.error = scraped.status().message();
       if (prev != nullptr) reading.last_success = prev->last_success;
       if (prev == nullptr || prev->answered) {
-        events->push_back({true, std::nullopt, key + ": front door scrape of " + url + " failed: " + reading.error});
+        Say(events, true, std::nullopt, "front door scrape of " + url + " failed: " + reading.error);
       }
     }
     snap->front_door.push_back(std::move(reading));

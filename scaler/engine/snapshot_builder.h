@@ -70,6 +70,9 @@ class SnapshotBuilder {
   void ReadFrontDoor(const CycleData& data, const signals::Snapshot* previous, signals::Snapshot* snap,
                      std::vector<SnapshotEvent>* events) const;
 
+  // One event, its message prefixed with the trigger's "<namespace>/<name>".
+  void Say(std::vector<SnapshotEvent>* events, bool warning, std::optional<size_t> pod, const std::string& what) const;
+
   trigger::ScalerSpecConstPtr spec_;
   sources::PodScrapeSource source_;
   std::optional<sources::PodScrapeSource> front_door_source_;  // with frontDoor only
