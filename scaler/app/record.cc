@@ -106,11 +106,11 @@ Result<Scraped> ScrapeOnce(sources::PodDiscovery& discovery, const sources::PodS
         auto it = s.gauges.find(name);
         return it == s.gauges.end() || !std::isfinite(it->second) ? 0.0 : it->second;
       };
-      r.requests = counter("requests");
-      r.prompt_tokens = counter("prompt_tokens");
-      r.generation_tokens = counter("generation_tokens");
-      r.running = gauge("running");
-      r.waiting = gauge("waiting");
+      r.requests = counter(kRequests);
+      r.prompt_tokens = counter(kPromptTokens);
+      r.generation_tokens = counter(kGenerationTokens);
+      r.running = gauge(kRunning);
+      r.waiting = gauge(kWaiting);
       if (r.requests)
         any_requests = true;
       else if (out.no_requests.empty()) {
@@ -322,7 +322,7 @@ int RunRecord(const std::vector<std::string>& argv) {
   // The trigger's scrape settings (engine, model filter, custom mappings, TLS, auth) with the
   // signals demand needs instead of the ones its formula reads.
   sources::PodScrapeConfig scrape = spec.scrape;
-  scrape.signals = {"requests", "prompt_tokens", "generation_tokens", "running", "waiting"};
+  scrape.signals = {kRequests, kPromptTokens, kGenerationTokens, kRunning, kWaiting};
   sources::PodScrapeSource source(scrape, http);
   StopOnSignals stop_on_signals;
 

@@ -26,7 +26,7 @@ class Evaluator::SnapshotBindings final : public formula::Bindings {
   std::span<const double> Gauge(std::string_view signal) const override {
     auto [it, inserted] = gauges_.try_emplace(std::string(signal));
     if (inserted) {
-      const auto& readings = signals::IsFrontDoorSignal(signal) ? snap_.front_door : snap_.pods;
+      const auto& readings = IsFrontDoorSignal(signal) ? snap_.front_door : snap_.pods;
       for (const auto& p : readings) {
         if (!p.answered && !p.stale) continue;
         auto g = p.gauges.find(it->first);
@@ -193,7 +193,7 @@ Status Evaluator::CheckSignalsServed(const signals::Snapshot& snapshot) const {
   const trigger::ScalerSpec& spec = *spec_;
   for (const auto* program : {spec.value.get(), spec.activation.get()}) {
     for (const auto& use : program->signals()) {
-      if (signals::IsFrontDoorSignal(use.name)) continue;  // a front door's missing series reads as 0
+      if (IsFrontDoorSignal(use.name)) continue;  // a front door's missing series reads as 0
       bool served = false;
       std::string detail;
       for (const auto& p : snapshot.pods) {
@@ -244,8 +244,11 @@ void Evaluator::ShowSignals(const signals::Snapshot& snapshot, const SnapshotBin
       }
     }
   }
-  for (const char* g : {signals::kKvCache, signals::kWaiting, signals::kRunning}) {
-    if (auto sum = snapshot.Sum(g)) ev->signals[g] = *sum;
+  // The pods' built-in levels, whether or not the formula reads them.
+  for (const BuiltinSignal& b : kBuiltinSignals) {
+    if (b.kind != SignalKind::kGauge || b.front_door) continue;
+    const std::string name(b.name);
+    if (auto sum = snapshot.Sum(name)) ev->signals[name] = *sum;
   }
   ev->signals["replicas"] = bindings.Replicas();
   ev->signals["pods"] = bindings.Pods();
@@ -264,7 +267,7 @@ bool Evaluator::InputMissing(const signals::Snapshot& snapshot) const {
   }
   for (const auto* program : {spec_->value.get(), spec_->activation.get()}) {
     for (const auto& use : program->signals()) {
-      if (signals::IsFrontDoorSignal(use.name)) return true;
+      if (IsFrontDoorSignal(use.name)) return true;
     }
   }
   return false;

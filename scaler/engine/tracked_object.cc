@@ -127,8 +127,8 @@ void TrackedObject::LogCycle(const CycleData& data, const BuiltSnapshot& built) 
 
 void TrackedObject::WakeOnFrontDoorDemand(const Evaluation& ev, TimePoint now) {
   if (!spec_->front_door || ev.snapshot == nullptr) return;
-  double waiting = ev.snapshot->FrontDoorSum(signals::kFrontDoorWaiting).value_or(0);
-  double inflight = ev.snapshot->FrontDoorSum(signals::kFrontDoorInflight).value_or(0);
+  double waiting = ev.snapshot->FrontDoorSum(kFrontDoorWaiting).value_or(0);
+  double inflight = ev.snapshot->FrontDoorSum(kFrontDoorInflight).value_or(0);
   if (!(waiting + inflight > 0)) return;
   // Ready pods that show demand speak for it themselves (as for the wake hook, ApplyWake).
   if (ev.status.ok() && ev.active && !ev.snapshot->pods.empty()) return;

@@ -295,7 +295,7 @@ class Checker {
   // A signal of `kind` to show in an example: the usual builtin when declared, else the first
   // declared one of that kind.
   std::string ExampleName(Kind kind) const {
-    std::string preferred = kind == Kind::kCounter ? "requests" : kind == Kind::kHistogram ? "ttft" : "waiting";
+    std::string preferred = kind == Kind::kCounter ? kRequests : kind == Kind::kHistogram ? kTtft : kWaiting;
     auto it = kinds_.find(preferred);
     if (it != kinds_.end() && it->second == kind) return preferred;
     for (const auto& name : names_) {

@@ -50,6 +50,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -58,7 +59,7 @@
 #include <vector>
 
 #include "scaler/common/result.h"
-#include "scaler/common/signal_kind.h"
+#include "scaler/common/signal_vocabulary.h"
 
 namespace nimscaler::formula {
 
@@ -68,7 +69,7 @@ struct Node;
 
 /// What a signal is, as the metric's # TYPE says (kUnknown: a custom signal whose # TYPE is not
 /// known yet; any use compiles, and the caller checks it with Program::CheckSignalKind() once
-/// the type is seen). The one kind vocabulary, scaler/common/signal_kind.h.
+/// the type is seen). The one kind vocabulary, scaler/common/signal_vocabulary.h.
 using Kind = SignalKind;
 
 /// A signal the formula may name.
@@ -77,8 +78,8 @@ struct SignalInfo {
   Kind kind = Kind::kUnknown;
 };
 
-/// The builtin signals (docs/formula.md "The formula"): kv_cache, waiting, running (gauges); ttft, itl, e2e,
-/// queue_time (histograms); prompt_tokens, generation_tokens, requests (counters).
+/// The built-in signals with their kinds (docs/formula.md "The formula"), as the vocabulary
+/// table kBuiltinSignals (scaler/common/signal_vocabulary.h) lists them.
 const std::vector<SignalInfo>& BuiltinSignals();
 
 /// Caps on what a user may type (they write formulas into YAML). Each breach is an
@@ -201,14 +202,11 @@ using ProgramConstSharedPtr = std::shared_ptr<const Program>;
 Result<ProgramConstSharedPtr> Compile(std::string_view text, const std::vector<SignalInfo>& signals = BuiltinSignals(),
                                       const Options& options = {});
 
-/// Per-replica targets from the trigger metadata (docs/trigger-reference.md "Keys"); latency targets in seconds.
+/// Per-replica targets from the trigger metadata (docs/trigger-reference.md "Keys").
 struct Targets {
-  std::optional<double> kv_cache;
-  std::optional<double> waiting;
-  std::optional<double> running;
-  std::optional<double> ttft;
-  std::optional<double> itl;
-  std::optional<double> e2e;
+  /// Built-in signal -> what one replica should carry (latencies in seconds); only signals
+  /// whose vocabulary row has a target key.
+  std::map<std::string, double, std::less<>> per_replica;
   double latency_quantile = 0.95;
   /// How long a new pod takes to serve (startupTime), seconds: the default formula then scales
   /// on the demand predicted that far ahead, never below the current demand.
@@ -218,9 +216,8 @@ struct Targets {
 /// The formula the targets stand for (docs/formula.md "The formula" and "Slow cold starts"), e.g.
 ///   max(sum(kv_cache)/0.7, sum(waiting)/4, replicas*quantile(0.95, ttft)/2)
 /// and with a startup time D of 150 s: max(D, predict(D, 150s)).
-/// With no target at all: targetKvCache 0.8 and targetWaiting 4. A single term is returned
-/// without max(). INVALID_ARGUMENT when a target is not a finite number > 0 or the quantile is
-/// outside (0, 1].
+/// With no target at all: the vocabulary's default targets (targetKvCache 0.8, targetWaiting 4). A single term is
+/// returned without max(). INVALID_ARGUMENT when a target is not a finite number > 0 or the quantile is outside (0, 1].
 Result<std::string> DefaultFormula(const Targets& targets);
 
 }  // namespace nimscaler::formula

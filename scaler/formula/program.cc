@@ -180,12 +180,11 @@ Status ValidateSignals(const std::vector<SignalInfo>& signals) {
 }  // namespace
 
 const std::vector<SignalInfo>& BuiltinSignals() {
-  static const auto* const kBuiltins = new std::vector<SignalInfo>{
-      {"kv_cache", Kind::kGauge},       {"waiting", Kind::kGauge},           {"running", Kind::kGauge},
-      {"ttft", Kind::kHistogram},       {"itl", Kind::kHistogram},           {"e2e", Kind::kHistogram},
-      {"queue_time", Kind::kHistogram}, {"prompt_tokens", Kind::kCounter},   {"generation_tokens", Kind::kCounter},
-      {"requests", Kind::kCounter},     {"frontdoor_waiting", Kind::kGauge}, {"frontdoor_inflight", Kind::kGauge},
-  };
+  static const auto* const kBuiltins = [] {
+    auto* list = new std::vector<SignalInfo>;
+    for (const BuiltinSignal& b : kBuiltinSignals) list->push_back({std::string(b.name), b.kind});
+    return list;
+  }();
   return *kBuiltins;
 }
 

@@ -13,28 +13,9 @@
 
 #include "scaler/common/clock.h"
 #include "scaler/common/flat_map.h"
-#include "scaler/common/signal_kind.h"
+#include "scaler/common/signal_vocabulary.h"
 
 namespace nimscaler::signals {
-
-/// Builtin per-pod gauge signals (docs/formula.md "The formula"). Custom signals use their own names.
-inline constexpr const char* kKvCache = "kv_cache";
-inline constexpr const char* kWaiting = "waiting";
-inline constexpr const char* kRunning = "running";
-/// Front-door gauges (issue 18 item 1): requests a front door (KEDA's HTTP add-on, the
-/// inference gateway's endpoint picker...) holds for the model, and requests it has in flight
-/// to it. Read from the front door's own metrics, not from the pods.
-inline constexpr const char* kFrontDoorWaiting = "frontdoor_waiting";
-inline constexpr const char* kFrontDoorInflight = "frontdoor_inflight";
-/// Whether `signal` is read from the front door rather than from the pods.
-inline bool IsFrontDoorSignal(std::string_view signal) { return signal.rfind("frontdoor_", 0) == 0; }
-
-/// How several series of one pod that match a signal are combined into one value.
-enum class Combine {
-  kSum,      ///< counts (requests, tokens): every series is a share of the pod's total
-  kAverage,  ///< fractions (KV use per rank or engine): summing would exceed 1
-  kMax,      ///< counts repeated per rank (SGLang tensor-parallel ranks report the same queue)
-};
 
 /// One pod's state as the collector last saw it. Plain value type.
 struct PodReading {

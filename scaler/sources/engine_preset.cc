@@ -28,12 +28,19 @@ const SignalSource* EnginePreset::Find(std::string_view signal) const {
   return nullptr;
 }
 
-namespace {
+SignalSource BuiltinSource(const char* signal, std::vector<MetricRef> metrics, std::optional<Combine> combine,
+                           double scale) {
+  const BuiltinSignal* row = FindBuiltinSignal(signal);
+  SignalSource s;
+  s.signal = signal;
+  s.kind = row != nullptr ? row->kind : SignalKind::kUnknown;
+  s.metrics = std::move(metrics);
+  s.combine = combine.value_or(row != nullptr ? row->combine : Combine::kSum);
+  s.scale = scale;
+  return s;
+}
 
-using signals::Combine;
-constexpr auto kG = SignalKind::kGauge;
-constexpr auto kC = SignalKind::kCounter;
-constexpr auto kH = SignalKind::kHistogram;
+namespace {
 
 MetricRef M(std::string family, std::map<std::string, std::string> labels = {}) {
   return {std::move(family), std::move(labels)};
@@ -42,16 +49,16 @@ MetricRef M(std::string family, std::map<std::string, std::string> labels = {}) 
 // The vLLM signal set with a prefix ("vllm:" for vLLM itself).
 std::vector<SignalSource> VllmSignals() {
   return {
-      {"kv_cache", kG, {M("vllm:kv_cache_usage_perc"), M("vllm:gpu_cache_usage_perc")}, Combine::kAverage},
-      {"waiting", kG, {M("vllm:num_requests_waiting")}, Combine::kSum},
-      {"running", kG, {M("vllm:num_requests_running")}, Combine::kSum},
-      {"ttft", kH, {M("vllm:time_to_first_token_seconds")}},
-      {"itl", kH, {M("vllm:inter_token_latency_seconds"), M("vllm:time_per_output_token_seconds")}},
-      {"e2e", kH, {M("vllm:e2e_request_latency_seconds")}},
-      {"queue_time", kH, {M("vllm:request_queue_time_seconds")}},
-      {"prompt_tokens", kC, {M("vllm:prompt_tokens_total"), M("vllm:prompt_tokens")}},
-      {"generation_tokens", kC, {M("vllm:generation_tokens_total"), M("vllm:generation_tokens")}},
-      {"requests", kC, {M("vllm:request_success_total"), M("vllm:request_success")}},
+      BuiltinSource(kKvCache, {M("vllm:kv_cache_usage_perc"), M("vllm:gpu_cache_usage_perc")}),
+      BuiltinSource(kWaiting, {M("vllm:num_requests_waiting")}),
+      BuiltinSource(kRunning, {M("vllm:num_requests_running")}),
+      BuiltinSource(kTtft, {M("vllm:time_to_first_token_seconds")}),
+      BuiltinSource(kItl, {M("vllm:inter_token_latency_seconds"), M("vllm:time_per_output_token_seconds")}),
+      BuiltinSource(kE2e, {M("vllm:e2e_request_latency_seconds")}),
+      BuiltinSource(kQueueTime, {M("vllm:request_queue_time_seconds")}),
+      BuiltinSource(kPromptTokens, {M("vllm:prompt_tokens_total"), M("vllm:prompt_tokens")}),
+      BuiltinSource(kGenerationTokens, {M("vllm:generation_tokens_total"), M("vllm:generation_tokens")}),
+      BuiltinSource(kRequests, {M("vllm:request_success_total"), M("vllm:request_success")}),
   };
 }
 
@@ -59,16 +66,16 @@ std::vector<SignalSource> VllmSignals() {
 // largest rank's (summing ranks would count the same requests several times).
 std::vector<SignalSource> SglangSignals() {
   return {
-      {"kv_cache", kG, {M("sglang:token_usage")}, Combine::kAverage},
-      {"waiting", kG, {M("sglang:num_queue_reqs")}, Combine::kMax},
-      {"running", kG, {M("sglang:num_running_reqs")}, Combine::kMax},
-      {"ttft", kH, {M("sglang:time_to_first_token_seconds")}},
-      {"itl", kH, {M("sglang:inter_token_latency_seconds"), M("sglang:time_per_output_token_seconds")}},
-      {"e2e", kH, {M("sglang:e2e_request_latency_seconds")}},
-      {"queue_time", kH, {M("sglang:queue_time_seconds")}},
-      {"prompt_tokens", kC, {M("sglang:prompt_tokens_total"), M("sglang:prompt_tokens")}},
-      {"generation_tokens", kC, {M("sglang:generation_tokens_total"), M("sglang:generation_tokens")}},
-      {"requests", kC, {M("sglang:num_requests_total"), M("sglang:num_requests")}},
+      BuiltinSource(kKvCache, {M("sglang:token_usage")}),
+      BuiltinSource(kWaiting, {M("sglang:num_queue_reqs")}, Combine::kMax),
+      BuiltinSource(kRunning, {M("sglang:num_running_reqs")}, Combine::kMax),
+      BuiltinSource(kTtft, {M("sglang:time_to_first_token_seconds")}),
+      BuiltinSource(kItl, {M("sglang:inter_token_latency_seconds"), M("sglang:time_per_output_token_seconds")}),
+      BuiltinSource(kE2e, {M("sglang:e2e_request_latency_seconds")}),
+      BuiltinSource(kQueueTime, {M("sglang:queue_time_seconds")}),
+      BuiltinSource(kPromptTokens, {M("sglang:prompt_tokens_total"), M("sglang:prompt_tokens")}),
+      BuiltinSource(kGenerationTokens, {M("sglang:generation_tokens_total"), M("sglang:generation_tokens")}),
+      BuiltinSource(kRequests, {M("sglang:num_requests_total"), M("sglang:num_requests")}),
   };
 }
 
@@ -78,16 +85,16 @@ std::vector<EnginePreset> BuildPresets() {
   // (vllm: or sglang:) names through, so those follow as alternatives.
   {
     std::vector<SignalSource> nim = {
-        {"kv_cache", kG, {M("gpu_cache_usage_perc")}, Combine::kAverage},
-        {"waiting", kG, {M("num_requests_waiting")}, Combine::kSum},
-        {"running", kG, {M("num_requests_running")}, Combine::kSum},
-        {"ttft", kH, {M("time_to_first_token_seconds")}},
-        {"itl", kH, {M("time_per_output_token_seconds")}},
-        {"e2e", kH, {M("e2e_request_latency_seconds")}},
-        {"queue_time", kH, {}},
-        {"prompt_tokens", kC, {M("prompt_tokens_total"), M("prompt_tokens")}},
-        {"generation_tokens", kC, {M("generation_tokens_total"), M("generation_tokens")}},
-        {"requests", kC, {M("request_success_total"), M("request_success")}},
+        BuiltinSource(kKvCache, {M("gpu_cache_usage_perc")}),
+        BuiltinSource(kWaiting, {M("num_requests_waiting")}),
+        BuiltinSource(kRunning, {M("num_requests_running")}),
+        BuiltinSource(kTtft, {M("time_to_first_token_seconds")}),
+        BuiltinSource(kItl, {M("time_per_output_token_seconds")}),
+        BuiltinSource(kE2e, {M("e2e_request_latency_seconds")}),
+        BuiltinSource(kQueueTime, {}),
+        BuiltinSource(kPromptTokens, {M("prompt_tokens_total"), M("prompt_tokens")}),
+        BuiltinSource(kGenerationTokens, {M("generation_tokens_total"), M("generation_tokens")}),
+        BuiltinSource(kRequests, {M("request_success_total"), M("request_success")}),
     };
     for (const auto& backend : {VllmSignals(), SglangSignals()}) {
       for (auto& s : nim) {
@@ -101,45 +108,39 @@ std::vector<EnginePreset> BuildPresets() {
   p.push_back({"vllm", "/metrics", "8000", VllmSignals()});
   p.push_back({"sglang", "/metrics", "30000", SglangSignals()});
   // TGI has no KV fraction and no TTFT histogram; its per-token histogram includes prefill.
-  p.push_back({"tgi",
-               "/metrics",
-               "80",
-               {{"waiting", kG, {M("tgi_queue_size")}, Combine::kSum},
-                {"running", kG, {M("tgi_batch_current_size")}, Combine::kSum},
-                {"itl", kH, {M("tgi_request_mean_time_per_token_duration")}},
-                {"e2e", kH, {M("tgi_request_duration")}},
-                {"queue_time", kH, {M("tgi_request_queue_duration")}},
-                {"requests", kC, {M("tgi_request_success")}}}});
+  p.push_back(
+      {"tgi",
+       "/metrics",
+       "80",
+       {BuiltinSource(kWaiting, {M("tgi_queue_size")}), BuiltinSource(kRunning, {M("tgi_batch_current_size")}),
+        BuiltinSource(kItl, {M("tgi_request_mean_time_per_token_duration")}),
+        BuiltinSource(kE2e, {M("tgi_request_duration")}), BuiltinSource(kQueueTime, {M("tgi_request_queue_duration")}),
+        BuiltinSource(kRequests, {M("tgi_request_success")})}});
   // Triton with the TensorRT-LLM backend: labelled request and KV gauges; the first-response
   // histogram is in milliseconds (opt-in on the server).
   p.push_back(
       {"triton",
        "/metrics",
        "8002",
-       {{"kv_cache",
-         kG,
-         {M("nv_trt_llm_kv_cache_block_metrics", {{"kv_cache_block_type", "fraction"}})},
-         Combine::kAverage},
-        {"waiting",
-         kG,
-         {M("nv_trt_llm_request_metrics", {{"request_type", "waiting"}}), M("nv_inference_pending_request_count")},
-         Combine::kSum},
-        {"running", kG, {M("nv_trt_llm_request_metrics", {{"request_type", "scheduled"}})}, Combine::kSum},
-        {"ttft", kH, {M("nv_inference_first_response_histogram_ms")}, Combine::kSum, 0.001},
-        {"requests", kC, {M("nv_inference_request_success")}}}});
+       {BuiltinSource(kKvCache, {M("nv_trt_llm_kv_cache_block_metrics", {{"kv_cache_block_type", "fraction"}})}),
+        BuiltinSource(kWaiting, {M("nv_trt_llm_request_metrics", {{"request_type", "waiting"}}),
+                                 M("nv_inference_pending_request_count")}),
+        BuiltinSource(kRunning, {M("nv_trt_llm_request_metrics", {{"request_type", "scheduled"}})}),
+        BuiltinSource(kTtft, {M("nv_inference_first_response_histogram_ms")}, std::nullopt, 0.001),
+        BuiltinSource(kRequests, {M("nv_inference_request_success")})}});
   p.push_back({"trtllm",
                "/prometheus/metrics",
                "8000",
-               {{"kv_cache", kG, {M("trtllm_kv_cache_utilization")}, Combine::kAverage},
-                {"waiting", kG, {M("trtllm_num_requests_waiting")}, Combine::kSum},
-                {"running", kG, {M("trtllm_num_requests_running")}, Combine::kSum},
-                {"ttft", kH, {M("trtllm_time_to_first_token_seconds")}},
-                {"itl", kH, {M("trtllm_time_per_output_token_seconds")}},
-                {"e2e", kH, {M("trtllm_e2e_request_latency_seconds")}},
-                {"queue_time", kH, {M("trtllm_request_queue_time_seconds")}},
-                {"prompt_tokens", kC, {M("trtllm_prompt_tokens_total")}},
-                {"generation_tokens", kC, {M("trtllm_generation_tokens_total")}},
-                {"requests", kC, {M("trtllm_request_success_total")}}}});
+               {BuiltinSource(kKvCache, {M("trtllm_kv_cache_utilization")}),
+                BuiltinSource(kWaiting, {M("trtllm_num_requests_waiting")}),
+                BuiltinSource(kRunning, {M("trtllm_num_requests_running")}),
+                BuiltinSource(kTtft, {M("trtllm_time_to_first_token_seconds")}),
+                BuiltinSource(kItl, {M("trtllm_time_per_output_token_seconds")}),
+                BuiltinSource(kE2e, {M("trtllm_e2e_request_latency_seconds")}),
+                BuiltinSource(kQueueTime, {M("trtllm_request_queue_time_seconds")}),
+                BuiltinSource(kPromptTokens, {M("trtllm_prompt_tokens_total")}),
+                BuiltinSource(kGenerationTokens, {M("trtllm_generation_tokens_total")}),
+                BuiltinSource(kRequests, {M("trtllm_request_success_total")})}});
   return p;
 }
 

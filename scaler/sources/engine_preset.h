@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "scaler/common/result.h"
-#include "scaler/common/signal_kind.h"
+#include "scaler/common/signal_vocabulary.h"
 #include "scaler/signals/snapshot.h"
 
 namespace nimscaler::sources {
@@ -29,9 +29,16 @@ struct SignalSource {
   std::string signal;                    ///< e.g. "kv_cache"
   SignalKind kind = SignalKind::kGauge;  ///< kUnknown: take it from the family's # TYPE
   std::vector<MetricRef> metrics;        ///< alternatives, first served wins (newest names first)
-  signals::Combine combine = signals::Combine::kSum;
+  Combine combine = Combine::kSum;
   double scale = 1;  ///< multiplies values / bucket bounds into base units (ms -> s)
 };
+
+/// The source of built-in signal `signal` (one of the names in scaler/common/signal_vocabulary.h)
+/// read from `metrics`: its kind and how a pod's series combine come from the vocabulary table;
+/// `combine` overrides the latter where an engine differs (SGLang's per-rank queues), `scale`
+/// converts the engine's unit into the base unit (milliseconds -> seconds).
+SignalSource BuiltinSource(const char* signal, std::vector<MetricRef> metrics,
+                           std::optional<Combine> combine = std::nullopt, double scale = 1);
 
 struct EnginePreset {
   std::string name;          ///< "nim", "vllm", ...

@@ -6,10 +6,7 @@
 namespace nimscaler::sources {
 namespace {
 
-// Named apart from engine_preset.cc's helpers: the unity build compiles both files as one.
-constexpr auto kDoorGauge = SignalKind::kGauge;
-constexpr auto kDoorSum = signals::Combine::kSum;
-
+// Named apart from engine_preset.cc's M(): the unity build compiles both files as one.
 MetricRef Family(std::string family) { return {std::move(family), {}}; }
 
 const std::vector<EnginePreset>& FrontDoorPresets() {
@@ -20,36 +17,30 @@ const std::vector<EnginePreset>& FrontDoorPresets() {
       {"http-add-on",
        "/metrics",
        "2223",
-       {{signals::kFrontDoorInflight,
-         kDoorGauge,
-         {Family("interceptor_request_concurrency"), Family("interceptor_pending_request_count")},
-         kDoorSum}}},
+       {BuiltinSource(kFrontDoorInflight,
+                      {Family("interceptor_request_concurrency"), Family("interceptor_pending_request_count")})}},
       // Gateway API Inference Extension's endpoint picker (v1.5.0, the last release that has
       // it): requests held by flow control (opt-in feature gate), requests in flight.
       {"gie",
        "/metrics",
        "9090",
-       {{signals::kFrontDoorWaiting, kDoorGauge, {Family("inference_extension_flow_control_queue_size")}, kDoorSum},
-        {signals::kFrontDoorInflight, kDoorGauge, {Family("inference_objective_running_requests")}, kDoorSum}}},
+       {BuiltinSource(kFrontDoorWaiting, {Family("inference_extension_flow_control_queue_size")}),
+        BuiltinSource(kFrontDoorInflight, {Family("inference_objective_running_requests")})}},
       // Envoy AI Gateway v1.1.0 on Envoy Gateway v1.8.1: the proxy's per-cluster requests waiting
       // for an upstream connection, and active upstream requests.
       {"envoy-ai-gateway",
        "/stats/prometheus",
        "19001",
-       {{signals::kFrontDoorWaiting, kDoorGauge, {Family("envoy_cluster_upstream_rq_pending_active")}, kDoorSum},
-        {signals::kFrontDoorInflight, kDoorGauge, {Family("envoy_cluster_upstream_rq_active")}, kDoorSum}}},
+       {BuiltinSource(kFrontDoorWaiting, {Family("envoy_cluster_upstream_rq_pending_active")}),
+        BuiltinSource(kFrontDoorInflight, {Family("envoy_cluster_upstream_rq_active")})}},
       // llm-d-router v0.10.0's endpoint picker: its own names, then the GIE names it still writes.
       {"llm-d",
        "/metrics",
        "9090",
-       {{signals::kFrontDoorWaiting,
-         kDoorGauge,
-         {Family("llm_d_epp_flow_control_queue_size"), Family("inference_extension_flow_control_queue_size")},
-         kDoorSum},
-        {signals::kFrontDoorInflight,
-         kDoorGauge,
-         {Family("llm_d_epp_request_running"), Family("inference_objective_running_requests")},
-         kDoorSum}}},
+       {BuiltinSource(kFrontDoorWaiting, {Family("llm_d_epp_flow_control_queue_size"),
+                                          Family("inference_extension_flow_control_queue_size")}),
+        BuiltinSource(kFrontDoorInflight,
+                      {Family("llm_d_epp_request_running"), Family("inference_objective_running_requests")})}},
   };
   return *kPresets;
 }

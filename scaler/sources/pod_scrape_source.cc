@@ -358,9 +358,9 @@ Result<PodScrape> PodScrapeSource::Extract(std::string_view body, std::string_vi
         auto& b = out.histograms[wanted];
         for (const auto& [le, count] : acc->buckets) b.emplace_back(std::isinf(le) ? le : le * src->scale, count);
       } else if (acc->n > 0) {
-        double v = src->combine == signals::Combine::kAverage ? acc->sum / static_cast<double>(acc->n)
-                   : src->combine == signals::Combine::kMax   ? acc->max
-                                                              : acc->sum;
+        double v = src->combine == Combine::kAverage ? acc->sum / static_cast<double>(acc->n)
+                   : src->combine == Combine::kMax   ? acc->max
+                                                     : acc->sum;
         (kind == SignalKind::kCounter ? out.counters : out.gauges)[wanted] = v * src->scale;
       } else if (kind == SignalKind::kGauge) {
         // Served, but only NaN/Inf samples (or none matching the model): the pod has the

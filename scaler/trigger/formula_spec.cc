@@ -26,11 +26,6 @@ Result<formula::ProgramConstSharedPtr> CompileShared(const std::string& text,
   return programs.Intern(key, std::move(compiled).value());
 }
 
-bool IsBuiltinSignal(const std::string& name) {
-  const auto& builtins = formula::BuiltinSignals();
-  return std::any_of(builtins.begin(), builtins.end(), [&](const auto& b) { return b.name == name; });
-}
-
 // signal.<name>: metric{label="v"}: the pods' mappings go into the spec's scrape config, the
 // front door's (frontdoor_*) are returned. Signals that are not built in join `infos` so the
 // formulas may read them; their kind comes from the metric's # TYPE.
@@ -43,20 +38,22 @@ std::vector<sources::SignalSource> CustomSignals(const TriggerMetadata& m, Scale
       problems->push_back("signal." + signal_name + ": " + ref.status().message());
       continue;
     }
-    const bool builtin = IsBuiltinSignal(signal_name);
+    const BuiltinSignal* row = FindBuiltinSignal(signal_name);
+    const bool builtin = row != nullptr;
     sources::SignalSource src;
     src.signal = signal_name;
     src.kind = SignalKind::kUnknown;
     src.metrics = {*ref};
-    if (signals::IsFrontDoorSignal(signal_name)) {
+    if (IsFrontDoorSignal(signal_name)) {
       // Read from the front door, as a level (docs/front-doors.md "Scraping the front door").
       src.kind = SignalKind::kGauge;
       front_door.push_back(src);
       if (!builtin) infos->push_back({signal_name, SignalKind::kGauge});
       continue;
     }
-    // A fraction (KV use) is averaged over a pod's series; everything else is summed.
-    src.combine = signal_name == signals::kKvCache ? signals::Combine::kAverage : signals::Combine::kSum;
+    // A built-in signal's series combine as its vocabulary row says (a fraction such as KV use
+    // is averaged); a custom signal's are summed.
+    src.combine = builtin ? row->combine : Combine::kSum;
     spec->scrape.custom.push_back(src);
     if (!builtin) infos->push_back({signal_name, SignalKind::kUnknown});
   }
@@ -81,12 +78,7 @@ std::string FormulaText(const TriggerMetadata& m, Problems* problems) {
     return *m.formula;
   }
   formula::Targets targets;
-  targets.kv_cache = m.target_kv_cache;
-  targets.waiting = m.target_waiting;
-  targets.running = m.target_running;
-  if (m.target_ttft) targets.ttft = ToSeconds(*m.target_ttft);
-  if (m.target_itl) targets.itl = ToSeconds(*m.target_itl);
-  if (m.target_e2e) targets.e2e = ToSeconds(*m.target_e2e);
+  targets.per_replica = m.targets;
   targets.latency_quantile = m.latency_quantile;
   if (m.startup_time) targets.startup_time = ToSeconds(*m.startup_time);
   auto built = formula::DefaultFormula(targets);
@@ -124,7 +116,7 @@ void CheckFrontDoorSignals(const TriggerMetadata& m, const ScalerSpec& spec, Pro
     if (program == nullptr) continue;
     const std::string which = program == spec.value.get() ? "formula" : "activation";
     for (const auto& use : program->signals()) {
-      if (!signals::IsFrontDoorSignal(use.name)) continue;
+      if (!IsFrontDoorSignal(use.name)) continue;
       if (!spec.front_door) {
         if (m.front_door) continue;  // its problem is reported
         problems->push_back(which + " reads " + use.name +
@@ -144,10 +136,10 @@ void CheckFrontDoorSignals(const TriggerMetadata& m, const ScalerSpec& spec, Pro
 }
 
 std::vector<std::string> PodSignals(const ScalerSpec& spec) {
-  std::vector<std::string> wanted = {signals::kWaiting, signals::kRunning};
+  std::vector<std::string> wanted = {kWaiting, kRunning};
   for (const auto* program : {spec.value.get(), spec.activation.get()}) {
     for (const auto& use : program->signals()) {
-      if (signals::IsFrontDoorSignal(use.name)) continue;  // the front door's, not the pods'
+      if (IsFrontDoorSignal(use.name)) continue;  // the front door's, not the pods'
       if (std::find(wanted.begin(), wanted.end(), use.name) == wanted.end()) wanted.push_back(use.name);
     }
   }

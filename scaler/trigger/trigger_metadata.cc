@@ -3,6 +3,7 @@
 
 #include <functional>
 
+#include "scaler/common/signal_vocabulary.h"
 #include "scaler/common/text.h"
 #include "scaler/sources/engine_preset.h"
 #include "scaler/sources/front_door_preset.h"
@@ -69,6 +70,25 @@ Row Flag(FieldSpec f, Member<bool> m) {
                  TriggerMetadata& t, const MetadataValues& v) { t.*m = v.Bool(key).value_or(fallback); }};
 }
 
+// The per-replica target of built-in signal `signal`: its key comes from the signal's
+// vocabulary row, a number for a level, a duration for a latency (kept in seconds).
+Row Target(const char* signal, FieldSpec f) {
+  const BuiltinSignal* b = FindBuiltinSignal(signal);
+  f.key = b != nullptr ? std::string(b->target_key) : std::string();
+  f.min = 0;
+  const bool latency = b != nullptr && b->target_use == TargetUse::kLatency;
+  f.type = latency ? FieldType::kDuration : FieldType::kDouble;
+  return {f, [key = f.key, signal = std::string(signal), latency](TriggerMetadata& t, const MetadataValues& v) {
+            std::optional<double> value;
+            if (latency) {
+              if (auto d = v.DurationOf(key)) value = ToSeconds(*d);
+            } else {
+              value = v.Double(key);
+            }
+            if (value) t.targets[signal] = *value;
+          }};
+}
+
 // `key` is a prefix ("signal."): every key that starts with it goes into the map, by suffix.
 Row Prefix(FieldSpec f, Member<std::map<std::string, std::string>> m) {
   f.prefix = true;
@@ -109,22 +129,12 @@ std::vector<Row> PodRows() {
 std::vector<Row> ScalingRows() {
   using T = TriggerMetadata;
   return {
-      Number({.key = "targetKvCache",
-              .help = "KV-cache fraction (0-1) per replica, e.g. \"0.7\"",
-              .min = 0,
-              .max = 1,
-              .fraction = true},
-             &T::target_kv_cache),
-      Number({.key = "targetWaiting", .help = "waiting requests per replica, e.g. \"4\"", .min = 0},
-             &T::target_waiting),
-      Number({.key = "targetRunning", .help = "running requests per replica, e.g. \"64\"", .min = 0},
-             &T::target_running),
-      Time({.key = "targetTtft", .help = "time-to-first-token per replica at latencyQuantile, e.g. \"2s\"", .min = 0},
-           &T::target_ttft),
-      Time({.key = "targetItl", .help = "inter-token latency at latencyQuantile, e.g. \"50ms\"", .min = 0},
-           &T::target_itl),
-      Time({.key = "targetE2e", .help = "end-to-end request latency at latencyQuantile, e.g. \"20s\"", .min = 0},
-           &T::target_e2e),
+      Target(kKvCache, {.help = "KV-cache fraction (0-1) per replica, e.g. \"0.7\"", .max = 1, .fraction = true}),
+      Target(kWaiting, {.help = "waiting requests per replica, e.g. \"4\""}),
+      Target(kRunning, {.help = "running requests per replica, e.g. \"64\""}),
+      Target(kTtft, {.help = "time-to-first-token per replica at latencyQuantile, e.g. \"2s\""}),
+      Target(kItl, {.help = "inter-token latency at latencyQuantile, e.g. \"50ms\""}),
+      Target(kE2e, {.help = "end-to-end request latency at latencyQuantile, e.g. \"20s\""}),
       Number({.key = "latencyQuantile",
               .default_value = "0.95",
               .help = "quantile used by the latency targets, e.g. \"0.95\"",

@@ -30,12 +30,9 @@ struct TriggerMetadata {
   bool insecure_skip_verify = false;
 
   // What the trigger scales on.
-  std::optional<double> target_kv_cache;
-  std::optional<double> target_waiting;
-  std::optional<double> target_running;
-  std::optional<Duration> target_ttft;
-  std::optional<Duration> target_itl;
-  std::optional<Duration> target_e2e;
+  /// Built-in signal -> its per-replica target, from the target* key the signal's vocabulary
+  /// row names (scaler/common/signal_vocabulary.h); latencies in seconds. Only keys given.
+  std::map<std::string, double, std::less<>> targets;
   double latency_quantile = 0;
   std::optional<std::string> formula;
   std::string activation;

@@ -16,20 +16,20 @@ TEST(DefaultFormulaTest, NoTargetsMeansKvCacheAndWaiting) {
 
 TEST(DefaultFormulaTest, TermsInDocumentedOrder) {
   Targets t;
-  t.kv_cache = 0.7;
-  t.waiting = 4;
-  t.ttft = 2;
+  t.per_replica["kv_cache"] = 0.7;
+  t.per_replica["waiting"] = 4;
+  t.per_replica["ttft"] = 2;
   auto text = DefaultFormula(t);
   ASSERT_TRUE(text.ok());
   EXPECT_EQ(*text, "max(sum(kv_cache)/0.7, sum(waiting)/4, replicas*quantile(0.95, ttft)/2)");
 
   Targets all;
-  all.kv_cache = 0.7;
-  all.waiting = 4;
-  all.running = 10;
-  all.ttft = 0.5;
-  all.itl = 0.05;
-  all.e2e = 30;
+  all.per_replica["kv_cache"] = 0.7;
+  all.per_replica["waiting"] = 4;
+  all.per_replica["running"] = 10;
+  all.per_replica["ttft"] = 0.5;
+  all.per_replica["itl"] = 0.05;
+  all.per_replica["e2e"] = 30;
   all.latency_quantile = 0.9;
   auto all_text = DefaultFormula(all);
   ASSERT_TRUE(all_text.ok());
@@ -41,10 +41,10 @@ TEST(DefaultFormulaTest, TermsInDocumentedOrder) {
 
 TEST(DefaultFormulaTest, SingleTargetHasNoMax) {
   Targets t;
-  t.waiting = 4;
+  t.per_replica["waiting"] = 4;
   EXPECT_EQ(*DefaultFormula(t), "sum(waiting)/4");
   Targets latency;
-  latency.itl = 0.1;
+  latency.per_replica["itl"] = 0.1;
   EXPECT_EQ(*DefaultFormula(latency), "replicas*quantile(0.95, itl)/0.1");
 }
 
@@ -54,13 +54,13 @@ TEST(DefaultFormulaTest, BadTargets) {
     const char* error;
   };
   Targets zero_kv;
-  zero_kv.kv_cache = 0;
+  zero_kv.per_replica["kv_cache"] = 0;
   Targets negative_waiting;
-  negative_waiting.waiting = -1;
+  negative_waiting.per_replica["waiting"] = -1;
   Targets nan_ttft;
-  nan_ttft.ttft = std::nan("");
+  nan_ttft.per_replica["ttft"] = std::nan("");
   Targets q_zero;
-  q_zero.ttft = 1;
+  q_zero.per_replica["ttft"] = 1;
   q_zero.latency_quantile = 0;
   Targets q_big;
   q_big.latency_quantile = 1.5;
@@ -70,6 +70,8 @@ TEST(DefaultFormulaTest, BadTargets) {
       {nan_ttft, "targetTtft must be a number > 0, got nan"},
       {q_zero, "latencyQuantile must be in (0, 1], got 0"},
       {q_big, "latencyQuantile must be in (0, 1], got 1.5"},
+      {Targets{.per_replica = {{"queue_time", 1}}}, "'queue_time' has no per-replica target"},
+      {Targets{.per_replica = {{"kv_cahce", 1}}}, "'kv_cahce' has no per-replica target"},
   };
   for (const Case& c : cases) {
     auto text = DefaultFormula(c.targets);
@@ -117,9 +119,9 @@ TEST(DefaultFormulaTest, StartupTimePredictsTheDemandThatFarAhead) {
 // The generated text compiles against the builtins and computes the documented maximum.
 TEST(DefaultFormulaTest, CompilesAndEvaluates) {
   Targets t;
-  t.kv_cache = 0.7;
-  t.waiting = 4;
-  t.ttft = 2;
+  t.per_replica["kv_cache"] = 0.7;
+  t.per_replica["waiting"] = 4;
+  t.per_replica["ttft"] = 2;
   auto text = DefaultFormula(t);
   ASSERT_TRUE(text.ok());
   auto program = Compile(*text);

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "scaler/common/signal_vocabulary.h"
+#include "scaler/sources/engine_preset.h"
+#include "scaler/sources/front_door_preset.h"
 #include "scaler/sources/pod_scrape_source.h"
 #include "tests/fakes/testdata.h"
 
@@ -121,8 +124,8 @@ TEST(Presets, CustomSignalTakesItsKindFromType) {
   PodScrapeConfig c;
   c.engine = "nim";
   c.signals = {"backlog", "served"};
-  c.custom = {{"backlog", SignalKind::kUnknown, {{"my_queue", {{"kind", "x"}}}}, signals::Combine::kSum},
-              {"served", SignalKind::kUnknown, {{"my_requests_total", {}}}, signals::Combine::kSum}};
+  c.custom = {{"backlog", SignalKind::kUnknown, {{"my_queue", {{"kind", "x"}}}}, Combine::kSum},
+              {"served", SignalKind::kUnknown, {{"my_requests_total", {}}}, Combine::kSum}};
   PodScrapeSource src(c, nullptr);
   const char* body =
       "# TYPE my_queue gauge\nmy_queue{kind=\"x\"} 3\nmy_queue{kind=\"y\"} 100\n"
@@ -144,6 +147,40 @@ TEST(ParseMetricRef, NamesAndMatchers) {
   for (const char* bad : {"", "{kind=\"x\"}", "my queue", "q{kind=x}", "q{kind=\"x\"", "q{kind}"}) {
     EXPECT_FALSE(ParseMetricRef(bad).ok()) << bad;
   }
+}
+
+// Issue 17: every preset reads built-in signals only, with the kind the vocabulary gives them,
+// and a front-door preset reads only front-door signals.
+TEST(Presets, EverySignalIsInTheVocabularyWithItsKind) {
+  auto check = [](const EnginePreset& preset, bool front_door) {
+    for (const SignalSource& s : preset.signals) {
+      const BuiltinSignal* row = FindBuiltinSignal(s.signal);
+      ASSERT_NE(row, nullptr) << preset.name << ": " << s.signal;
+      EXPECT_EQ(s.kind, row->kind) << preset.name << ": " << s.signal;
+      EXPECT_EQ(row->front_door, front_door) << preset.name << ": " << s.signal;
+    }
+  };
+  size_t engines = 0;
+  for (const std::string& name : EngineNames()) {
+    if (const EnginePreset* p = FindPreset(name)) {
+      check(*p, false);
+      ++engines;
+    }
+  }
+  EXPECT_EQ(engines, EngineNames().size() - 1);  // every name but "auto"
+  ASSERT_FALSE(FrontDoorPresetNames().empty());
+  for (const std::string& name : FrontDoorPresetNames()) {
+    const EnginePreset* p = FindFrontDoorPreset(name);
+    ASSERT_NE(p, nullptr) << name;
+    check(*p, true);
+  }
+  // The engine's own rule wins over the vocabulary's where they differ, and units convert.
+  const SignalSource* sglang_waiting = FindPreset("sglang")->Find(kWaiting);
+  ASSERT_NE(sglang_waiting, nullptr);
+  EXPECT_EQ(sglang_waiting->combine, Combine::kMax);
+  EXPECT_EQ(FindPreset("vllm")->Find(kKvCache)->combine, Combine::kAverage);
+  EXPECT_EQ(FindPreset("vllm")->Find(kWaiting)->combine, Combine::kSum);
+  EXPECT_DOUBLE_EQ(FindPreset("triton")->Find(kTtft)->scale, 0.001);
 }
 
 }  // namespace

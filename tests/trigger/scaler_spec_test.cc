@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "scaler/common/signal_vocabulary.h"
+#include "scaler/trigger/trigger_metadata.h"
 #include "tests/trigger/spec_fixtures.h"
 
 namespace nimscaler::trigger {
@@ -292,6 +294,31 @@ TEST(DefaultMetricName, LowercaseSafeDeterministicAndBounded) {
 
 TEST(MetadataFields, EveryFieldDocumented) {
   for (const auto& f : MetadataFields()) EXPECT_FALSE(f.help.empty()) << f.key;
+}
+
+// Issue 17: a built-in signal's target key is declared by the vocabulary and read into
+// TriggerMetadata::targets under the signal's name, latencies in seconds.
+TEST(MetadataFields, TargetKeysComeFromTheSignalVocabulary) {
+  size_t with_target = 0;
+  for (const BuiltinSignal& b : kBuiltinSignals) {
+    if (b.target_use == TargetUse::kNone) {
+      EXPECT_TRUE(b.target_key.empty()) << b.name;
+      continue;
+    }
+    ++with_target;
+    const auto& fields = MetadataFields();
+    auto it = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.key == b.target_key; });
+    ASSERT_NE(it, fields.end()) << b.target_key;
+    EXPECT_EQ(it->type, b.target_use == TargetUse::kLatency ? config::FieldType::kDuration : config::FieldType::kDouble)
+        << b.target_key;
+  }
+  EXPECT_EQ(with_target, 6u);
+  auto read = ReadTriggerMetadata({{"targetKvCache", "0.7"}, {"targetTtft", "1500ms"}, {"targetWaiting", "-1"}});
+  const std::map<std::string, double, std::less<>> want = {{"kv_cache", 0.7}, {"ttft", 1.5}};
+  EXPECT_EQ(read.metadata.targets, want);
+  ASSERT_EQ(read.problems.size(), 1u);
+  EXPECT_THAT(read.problems[0], ::testing::HasSubstr("targetWaiting"));
+  EXPECT_TRUE(read.metadata.AnyTargetGiven());
 }
 
 }  // namespace
