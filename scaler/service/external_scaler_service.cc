@@ -594,6 +594,20 @@ bool ExternalScalerService::Forwarded(Call* call, const externalscaler::ScaledOb
   return true;
 }
 
+template <class Call, class Response, class Request>
+void ExternalScalerService::RouteOrAnswer(Call* call, const externalscaler::ScaledObjectRef& ref, const char* method,
+                                          TimePoint start, bool needs_warm, PeerSend<Request, Response> send,
+                                          void (ExternalScalerService::*answer)(Call*, TimePoint)) {
+  auto answer_here = [this, call, start, answer] { (this->*answer)(call, start); };
+  ForwardFn<Response> forward = [this, call, send](const std::string& peer, const char* mark,
+                                                   std::chrono::milliseconds deadline,
+                                                   PeerClient::Done<Response> done) {
+    ((*options_.peers).*send)(peer, call->request, deadline, mark, std::move(done));
+  };
+  if (Forwarded<Call, Response>(call, ref, method, start, needs_warm, std::move(forward), answer_here)) return;
+  answer_here();
+}
+
 template <class Call, class Response>
 void ExternalScalerService::TryPeers(Call* call, std::shared_ptr<std::vector<std::string>> peers, size_t i,
                                      const char* method, TimePoint start, std::string mark,
@@ -730,17 +744,8 @@ size_t ExternalScalerService::BroadcastWake(const std::string& ns, const std::st
 
 void ExternalScalerService::HandleGetMetricSpec(SpecCall* call) {
   inflight_.fetch_add(1);
-  TimePoint start = clock_->Now();
-  if (Forwarded<SpecCall, externalscaler::GetMetricSpecResponse>(
-          call, call->request, "GetMetricSpec", start, /*needs_warm=*/false,
-          [this, call](const std::string& peer, const char* mark, std::chrono::milliseconds deadline,
-                       PeerClient::Done<externalscaler::GetMetricSpecResponse> done) {
-            options_.peers->GetMetricSpec(peer, call->request, deadline, mark, std::move(done));
-          },
-          [this, call, start] { AnswerGetMetricSpec(call, start); })) {
-    return;
-  }
-  AnswerGetMetricSpec(call, start);
+  RouteOrAnswer(call, call->request, "GetMetricSpec", clock_->Now(), /*needs_warm=*/false, &PeerClient::GetMetricSpec,
+                &ExternalScalerService::AnswerGetMetricSpec);
 }
 
 void ExternalScalerService::AnswerGetMetricSpec(SpecCall* call, TimePoint start) {
@@ -758,17 +763,8 @@ void ExternalScalerService::AnswerGetMetricSpec(SpecCall* call, TimePoint start)
 
 void ExternalScalerService::HandleGetMetrics(MetricsCall* call) {
   inflight_.fetch_add(1);
-  TimePoint start = clock_->Now();
-  if (Forwarded<MetricsCall, externalscaler::GetMetricsResponse>(
-          call, call->request.scaledobjectref(), "GetMetrics", start, /*needs_warm=*/true,
-          [this, call](const std::string& peer, const char* mark, std::chrono::milliseconds deadline,
-                       PeerClient::Done<externalscaler::GetMetricsResponse> done) {
-            options_.peers->GetMetrics(peer, call->request, deadline, mark, std::move(done));
-          },
-          [this, call, start] { AnswerGetMetrics(call, start); })) {
-    return;
-  }
-  AnswerGetMetrics(call, start);
+  RouteOrAnswer(call, call->request.scaledobjectref(), "GetMetrics", clock_->Now(), /*needs_warm=*/true,
+                &PeerClient::GetMetrics, &ExternalScalerService::AnswerGetMetrics);
 }
 
 void ExternalScalerService::AnswerGetMetrics(MetricsCall* call, TimePoint start) {
@@ -798,43 +794,36 @@ void ExternalScalerService::AnswerGetMetrics(MetricsCall* call, TimePoint start)
 void ExternalScalerService::HandleIsActive(ActiveCall* call) {
   inflight_.fetch_add(1);
   TimePoint start = clock_->Now();
-  if (options_.router && Mark(call->context()) == kForwardedWake) {
-    // Another replica's wake hook: wake what is tracked here, remember it for the rest.
-    const auto& ref = call->request;
-    if (CheckNamespace(ref.namespace_()) || CheckName(ref.name())) {
-      return Answer(call, "IsActive", start, {grpc::StatusCode::INVALID_ARGUMENT, "bad wake target"});
+  if (options_.router) {
+    const std::string mark = Mark(call->context());
+    if (mark == kForwardedWake || mark == kForwardedServiceWake) {
+      return AnswerPeerWake(call, start, /*by_service=*/mark == kForwardedServiceWake);
     }
-    TimePoint now = clock_->Now();
-    size_t n = engine_->Wake(ref.namespace_(), ref.name(), now, "the wake hook (via a peer)");
-    engine_->RecordPendingWake(ref.namespace_(), ref.name(), now + std::chrono::minutes(5),
-                               "the wake hook (via a peer)");
-    call->response.set_result(n > 0);
-    return Answer(call, "IsActive", start, grpc::Status::OK);
   }
-  if (options_.router && Mark(call->context()) == kForwardedServiceWake) {
-    // Another replica's wake by Service (issue 18 item 2): the same, for the triggers that read
-    // the Service. Answered here, never sent on.
-    const auto& ref = call->request;
-    if (CheckNamespace(ref.namespace_()) || CheckNamespace(ref.name())) {  // a Service name is a DNS-1123 label
-      return Answer(call, "IsActive", start, {grpc::StatusCode::INVALID_ARGUMENT, "bad wake target"});
-    }
-    TimePoint now = clock_->Now();
+  RouteOrAnswer(call, call->request, "IsActive", start, /*needs_warm=*/true, &PeerClient::IsActive,
+                &ExternalScalerService::AnswerIsActive);
+}
+
+void ExternalScalerService::AnswerPeerWake(ActiveCall* call, TimePoint start, bool by_service) {
+  const auto& ref = call->request;
+  // A Service name is a DNS-1123 label, as a namespace is.
+  if (CheckNamespace(ref.namespace_()) || (by_service ? CheckNamespace(ref.name()) : CheckName(ref.name()))) {
+    return Answer(call, "IsActive", start, {grpc::StatusCode::INVALID_ARGUMENT, "bad wake target"});
+  }
+  const TimePoint now = clock_->Now();
+  const TimePoint remember_until = now + std::chrono::minutes(5);
+  bool woke = false;
+  if (by_service) {
     std::string reason = "the wake hook (Service " + ref.namespace_() + "/" + ref.name() + ", via a peer)";
-    engine::ServiceWake woke = engine_->WakeService(ref.namespace_(), ref.name(), now, reason);
-    engine_->RecordPendingServiceWake(ref.namespace_(), ref.name(), now + std::chrono::minutes(5), reason);
-    call->response.set_result(woke.triggers > 0);
-    return Answer(call, "IsActive", start, grpc::Status::OK);
+    woke = engine_->WakeService(ref.namespace_(), ref.name(), now, reason).triggers > 0;
+    engine_->RecordPendingServiceWake(ref.namespace_(), ref.name(), remember_until, reason);
+  } else {
+    const char* reason = "the wake hook (via a peer)";
+    woke = engine_->Wake(ref.namespace_(), ref.name(), now, reason) > 0;
+    engine_->RecordPendingWake(ref.namespace_(), ref.name(), remember_until, reason);
   }
-  if (Forwarded<ActiveCall, externalscaler::IsActiveResponse>(
-          call, call->request, "IsActive", start, /*needs_warm=*/true,
-          [this, call](const std::string& peer, const char* mark, std::chrono::milliseconds deadline,
-                       PeerClient::Done<externalscaler::IsActiveResponse> done) {
-            options_.peers->IsActive(peer, call->request, deadline, mark, std::move(done));
-          },
-          [this, call, start] { AnswerIsActive(call, start); })) {
-    return;
-  }
-  AnswerIsActive(call, start);
+  call->response.set_result(woke);
+  Answer(call, "IsActive", start, grpc::Status::OK);
 }
 
 void ExternalScalerService::AnswerIsActive(ActiveCall* call, TimePoint start) {

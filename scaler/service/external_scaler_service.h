@@ -115,6 +115,15 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
   template <class Call, class Response>
   bool Forwarded(Call* call, const externalscaler::ScaledObjectRef& ref, const char* method, TimePoint start,
                  bool needs_warm, ForwardFn<Response> forward, std::function<void()> answer_here);
+  /// A PeerClient call: (peer, request, deadline, mark, done).
+  template <class Request, class Response>
+  using PeerSend = void (PeerClient::*)(const std::string&, const Request&, std::chrono::milliseconds, const char*,
+                                        PeerClient::Done<Response>);
+  /// The first step of the unary calls: Forwarded() with `send`, or `answer` here.
+  template <class Call, class Response, class Request>
+  void RouteOrAnswer(Call* call, const externalscaler::ScaledObjectRef& ref, const char* method, TimePoint start,
+                     bool needs_warm, PeerSend<Request, Response> send,
+                     void (ExternalScalerService::*answer)(Call*, TimePoint));
   template <class Call, class Response>
   void TryPeers(Call* call, std::shared_ptr<std::vector<std::string>> peers, size_t i, const char* method,
                 TimePoint start, std::string mark, std::chrono::milliseconds deadline, ForwardFn<Response> forward,
@@ -160,6 +169,10 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Async
   void AnswerGetMetricSpec(SpecCall* call, TimePoint start);
   void AnswerGetMetrics(MetricsCall* call, TimePoint start);
   void AnswerIsActive(ActiveCall* call, TimePoint start);
+  /// Another replica's wake hook (a kForwardedWake IsActive, or with `by_service` a
+  /// kForwardedServiceWake one: issue 18 item 2): wakes what is tracked here, remembers the
+  /// wake for five minutes for the rest, and answers; never sent on.
+  void AnswerPeerWake(ActiveCall* call, TimePoint start, bool by_service);
   using Resolved = SpecBuilders::Answer;
   /// Checks the ref's names, then calls `next` with its tracked object: at once on this thread
   /// when cached, otherwise on a builder thread once built.
