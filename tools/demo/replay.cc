@@ -119,7 +119,8 @@ std::string ReplaySvg(const Scenario& s, const std::vector<Result>& results, con
   const double y1 = top, y2 = top + panel + gap;
   auto YR = [&](double n) { return y1 + panel - panel * n / (max_n + 1); };
   auto YL = [&](double l) { return y1 + panel - panel * l / (max_load * 1.1); };
-  auto YT = [&](double v) { return y2 + panel - panel * (std::log10(std::clamp(v, 0.01, 1000.0)) + 2) / 5; };
+  const TtftAxis ttft{left, pw, y2, panel};
+  auto YT = [&](double v) { return ttft.Y(v); };
   std::ostringstream o;
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
     << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
@@ -138,13 +139,7 @@ std::string ReplaySvg(const Scenario& s, const std::vector<Result>& results, con
     o << "<text x=\"" << left - 6 << "\" y=\"" << YR(n) + 4 << "\" text-anchor=\"end\">" << n << "</text>\n";
   o << "<text x=\"" << W - right + 6 << "\" y=\"" << YL(max_load) + 4 << "\" fill=\"#888\">" << Num(max_load, 1)
     << " req/s</text>\n";
-  for (double v : {0.01, 0.1, 1.0, 10.0, 100.0, 1000.0})
-    o << "<text x=\"" << left - 6 << "\" y=\"" << YT(v) + 4 << "\" text-anchor=\"end\">" << (v < 1 ? Num(v, 2) : Num(v))
-      << " s</text>\n";
-  o << "<text x=\"14\" y=\"" << y2 + panel / 2 << "\" transform=\"rotate(-90 14 " << y2 + panel / 2
-    << ")\" text-anchor=\"middle\">p95 TTFT (log)</text>\n";
-  o << "<line x1=\"" << left << "\" x2=\"" << left + pw << "\" y1=\"" << YT(slo) << "\" y2=\"" << YT(slo)
-    << "\" stroke=\"#000\" stroke-dasharray=\"6 4\"/>\n";
+  ttft.Draw(o, slo);
   // Recorded arrivals and ready pods.
   o << "<polygon fill=\"#ddd\" points=\"" << X(0) << "," << YL(0);
   double from = 0;

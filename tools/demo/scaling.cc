@@ -24,6 +24,21 @@ std::string Num(double v, int decimals) {
   return b;
 }
 
+double TtftAxis::Y(double seconds) const {
+  return top + height - height * (std::log10(std::clamp(seconds, 0.01, 1000.0)) + 2) / 5;
+}
+
+void TtftAxis::Draw(std::ostream& o, double slo) const {
+  for (double v : {0.01, 0.1, 1.0, 10.0, 100.0, 1000.0})
+    o << "<text x=\"" << left - 6 << "\" y=\"" << Y(v) + 4 << "\" text-anchor=\"end\">" << (v < 1 ? Num(v, 2) : Num(v))
+      << " s</text>\n";
+  o << "<text x=\"14\" y=\"" << top + height / 2 << "\" transform=\"rotate(-90 14 " << top + height / 2
+    << ")\" text-anchor=\"middle\">p95 TTFT (log)</text>\n";
+  o << "<line x1=\"" << left << "\" x2=\"" << left + width << "\" y1=\"" << Y(slo) << "\" y2=\"" << Y(slo)
+    << "\" stroke=\"#000\" stroke-dasharray=\"6 4\"/><text x=\"" << left + width - 4 << "\" y=\"" << Y(slo) - 4
+    << "\" text-anchor=\"end\">SLO " << Num(slo) << " s</text>\n";
+}
+
 namespace {
 
 // Simulated seconds as the scaler's time points (an hour after the clock's epoch, so that no
@@ -425,11 +440,8 @@ std::string ScenarioSvg(const Scenario& s, const std::vector<Result>& results, d
   const double y1 = top, y2 = top + panel + gap;
   auto YR = [&](double n) { return y1 + panel - panel * n / (max_spec + 1); };
   auto YL = [&](double l) { return y1 + panel - panel * l / (max_load * 1.1); };
-  // p95 TTFT on a log scale from 10 ms to 1000 s.
-  auto YT = [&](double v) {
-    double lv = std::log10(std::clamp(v, 0.01, 1000.0));
-    return y2 + panel - panel * (lv + 2) / 5;
-  };
+  const TtftAxis ttft{left, pw, y2, panel};
+  auto YT = [&](double v) { return ttft.Y(v); };
   std::ostringstream o;
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
     << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
@@ -453,14 +465,7 @@ std::string ScenarioSvg(const Scenario& s, const std::vector<Result>& results, d
     << y1 + panel / 2 << ")\" text-anchor=\"middle\" fill=\"#888\">load (grey): "
     << (s.load.size() && s.load.back().rate == 0 && s.name == "article" ? "concurrency" : "requests/s") << ", max "
     << Num(max_load) << "</text>\n";
-  for (double v : {0.01, 0.1, 1.0, 10.0, 100.0, 1000.0})
-    o << "<text x=\"" << left - 6 << "\" y=\"" << YT(v) + 4 << "\" text-anchor=\"end\">" << (v < 1 ? Num(v, 2) : Num(v))
-      << " s</text>\n";
-  o << "<text x=\"14\" y=\"" << y2 + panel / 2 << "\" transform=\"rotate(-90 14 " << y2 + panel / 2
-    << ")\" text-anchor=\"middle\">p95 TTFT (log)</text>\n";
-  o << "<line x1=\"" << left << "\" x2=\"" << left + pw << "\" y1=\"" << YT(slo) << "\" y2=\"" << YT(slo)
-    << "\" stroke=\"#000\" stroke-dasharray=\"6 4\"/><text x=\"" << left + pw - 4 << "\" y=\"" << YT(slo) - 4
-    << "\" text-anchor=\"end\">SLO " << Num(slo) << " s</text>\n";
+  ttft.Draw(o, slo);
   // Load (from the first run's samples).
   if (!rs.empty()) {
     o << "<polygon fill=\"#ddd\" points=\"" << X(0) << "," << YL(0);

@@ -15,6 +15,7 @@
 // Pure apart from CPU: no clocks, no I/O, no threads; same inputs -> same numbers.
 
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -42,12 +43,22 @@ struct Scenario {
   bool goal = false;
 };
 
-/// The scenarios, in table order. Rates are stated against one pod's capacity as calibrated
-/// in docs/emulator-calibration.md (about 65 requests/s of 200 + 200 tokens; about 11/s with
-/// 4,000-token prompts), never against a policy's behaviour.
 /// `v` with `decimals` digits after the point, for tables ("12", "3.5").
 std::string Num(double v, int decimals = 0);
 
+/// The p95 TTFT panel of a chart (scaling-*.svg, replay-*.svg): a log scale from 10 ms to
+/// 1000 s over a panel `height` high whose top is at `top`, `width` wide from x = `left`.
+struct TtftAxis {
+  double left, width, top, height;
+  /// The y of `seconds` (clamped to the scale).
+  double Y(double seconds) const;
+  /// Tick labels, the axis title and the dashed SLO line with its label, as SVG.
+  void Draw(std::ostream& o, double slo) const;
+};
+
+/// The scenarios, in table order. Rates are stated against one pod's capacity as calibrated
+/// in docs/emulator-calibration.md (about 65 requests/s of 200 + 200 tokens; about 11/s with
+/// 4,000-token prompts), never against a policy's behaviour.
 std::vector<Scenario> Scenarios();
 /// The load at time t (the last point at or before t).
 LoadPoint LoadAt(const Scenario& s, double t);
