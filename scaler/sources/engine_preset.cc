@@ -149,8 +149,8 @@ const std::vector<EnginePreset>& Presets() {
   return kPresets;
 }
 
-bool Serves(const std::vector<std::string>& families, std::string_view prefix_or_name, bool prefix) {
-  return std::any_of(families.begin(), families.end(), [&](const std::string& f) {
+bool Serves(const std::vector<std::string_view>& families, std::string_view prefix_or_name, bool prefix) {
+  return std::any_of(families.begin(), families.end(), [&](std::string_view f) {
     return prefix ? f.rfind(prefix_or_name, 0) == 0 : f == prefix_or_name;
   });
 }
@@ -173,7 +173,7 @@ const EnginePreset* FindPreset(std::string_view name) {
   return nullptr;
 }
 
-const EnginePreset* DetectPreset(const std::vector<std::string>& families) {
+const EnginePreset* DetectPreset(const std::vector<std::string_view>& families) {
   // Distinctive names first; NIM 1.x is recognised by its unprefixed KV gauge. A NIM 2.x pod
   // is detected as its backend, which reads the same names.
   if (Serves(families, "vllm:", true)) return FindPreset("vllm");

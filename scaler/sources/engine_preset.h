@@ -57,7 +57,7 @@ const EnginePreset* FindPreset(std::string_view name);
 
 /// Picks the preset whose distinctive metrics appear among `families` (the family names a pod
 /// serves); nullptr when none matches. Used by `engine: auto` on the first scrape.
-const EnginePreset* DetectPreset(const std::vector<std::string>& families);
+const EnginePreset* DetectPreset(const std::vector<std::string_view>& families);
 
 /// Parses a `signal.<name>` value: `family` or `family{label="value",...}`.
 Result<MetricRef> ParseMetricRef(std::string_view text);

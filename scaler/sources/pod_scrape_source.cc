@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -24,13 +25,19 @@ struct Candidate {
   size_t alternative;
 };
 
-std::string StripTotal(std::string_view family) {
+std::string_view StripTotal(std::string_view family) {
   constexpr std::string_view kTotal = "_total";
   if (family.size() > kTotal.size() && family.substr(family.size() - kTotal.size()) == kTotal) {
-    return std::string(family.substr(0, family.size() - kTotal.size()));
+    return family.substr(0, family.size() - kTotal.size());
   }
-  return std::string(family);
+  return family;
 }
+
+// Looks names up by string_view: a family met in a scrape is not copied to find its entry.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 
 }  // namespace
 
@@ -40,7 +47,7 @@ struct PodScrapeSource::Plan {
   std::vector<SignalSource> custom;
   exposition::Selector selector;
   // Family name (counters: without "_total") -> candidates reading it.
-  std::unordered_map<std::string, std::vector<Candidate>> by_family;
+  std::unordered_map<std::string, std::vector<Candidate>, NameHash, std::equal_to<>> by_family;
 };
 
 namespace {
@@ -88,7 +95,7 @@ PodScrapeSource::PodScrapeSource(PodScrapeConfig config, std::shared_ptr<net::Ht
     for (size_t i = 0; i < src.metrics.size(); ++i) {
       const std::string& fam = src.metrics[i].family;
       plan->selector.AddFamily(fam);
-      plan->by_family[StripTotal(fam)].push_back({preset, &src, i});
+      plan->by_family[std::string(StripTotal(fam))].push_back({preset, &src, i});
     }
   };
   for (const auto& src : plan->custom) add(nullptr, src);
@@ -141,11 +148,20 @@ struct Accumulator {
 
 class Collect final : public exposition::SampleVisitor {
  public:
-  Collect(const std::unordered_map<std::string, std::vector<Candidate>>& by_family, const std::string& model)
-      : by_family_(by_family), model_(model) {}
+  using FamilyIndex = std::unordered_map<std::string, std::vector<Candidate>, NameHash, std::equal_to<>>;
+
+  // `body`: the text being parsed, which outlives this visitor.
+  Collect(const FamilyIndex& by_family, const std::string& model, std::string_view body)
+      : by_family_(by_family), model_(model), body_(body) {}
 
   void OnFamily(const exposition::Family& f) override {
-    families.emplace_back(f.name);
+    // A name is a view into the body unless the parser had to unescape it (a quoted name):
+    // only those are copied, so a scrape lists its families without allocating per family.
+    if (f.name.data() >= body_.data() && f.name.data() + f.name.size() <= body_.data() + body_.size()) {
+      families.push_back(f.name);
+    } else {
+      families.push_back(unescaped_names_.emplace_back(f.name));
+    }
     if (auto it = by_family_.find(StripTotal(f.name)); it != by_family_.end()) {
       for (const auto& c : it->second) {
         auto& acc = acc_[{c.source, c.alternative}];
@@ -207,29 +223,34 @@ class Collect final : public exposition::SampleVisitor {
     return it == acc_.end() ? nullptr : &it->second;
   }
 
-  std::vector<std::string> families;
-  std::string error;  // set when the scrape must be refused (duplicate series, too many buckets)
+  std::vector<std::string_view> families;  // every family the pod serves, in body order
+  std::string error;                       // set when the scrape must be refused (duplicate series, too many buckets)
 
  private:
   // Sample name and its labels in name order: `{a="1",b="2"}` and `{b="2",a="1"}` are one series.
-  static std::string SeriesKey(const exposition::Sample& s) {
-    std::vector<const exposition::Label*> labels;
-    labels.reserve(s.labels.size());
-    for (const auto& l : s.labels) labels.push_back(&l);
-    std::sort(labels.begin(), labels.end(), [](const auto* a, const auto* b) { return a->name < b->name; });
-    std::string key(s.name);
-    for (const auto* l : labels) {
-      key += '\xff';
-      key.append(l->name);
-      key += '\xfe';
-      key.append(l->value);
+  // Built in scratch space that keeps its capacity from sample to sample.
+  const std::string& SeriesKey(const exposition::Sample& s) {
+    sorted_labels_.clear();
+    for (const auto& l : s.labels) sorted_labels_.push_back(&l);
+    std::sort(sorted_labels_.begin(), sorted_labels_.end(),
+              [](const auto* a, const auto* b) { return a->name < b->name; });
+    key_.assign(s.name);
+    for (const auto* l : sorted_labels_) {
+      key_ += '\xff';
+      key_.append(l->name);
+      key_ += '\xfe';
+      key_.append(l->value);
     }
-    return key;
+    return key_;
   }
+  std::vector<const exposition::Label*> sorted_labels_;
+  std::string key_;
   std::unordered_set<std::string> seen_;
 
-  const std::unordered_map<std::string, std::vector<Candidate>>& by_family_;
+  const FamilyIndex& by_family_;
   const std::string& model_;
+  std::string_view body_;
+  std::deque<std::string> unescaped_names_;  // stable storage for the names `families` views
   std::map<std::pair<const SignalSource*, size_t>, Accumulator> acc_;
 };
 
@@ -317,7 +338,7 @@ std::vector<std::string> ClosestServedFamilies(const std::string& wanted, const 
 
 Result<PodScrape> PodScrapeSource::Extract(std::string_view body, std::string_view content_type) const {
   thread_local exposition::Parser parser;  // reusable scratch space: no allocation per sample
-  Collect collect(plan_->by_family, config_.model);
+  Collect collect(plan_->by_family, config_.model, body);
   auto stats = parser.Parse(body, exposition::DetectFormat(content_type, body), plan_->selector, collect);
   if (!stats.ok()) return InvalidArgument(stats.status().message());
   if (!collect.error.empty()) return InvalidArgument(collect.error);
@@ -374,9 +395,10 @@ Result<PodScrape> PodScrapeSource::Extract(std::string_view body, std::string_vi
         std::string first = src->metrics.empty() ? wanted : src->metrics.front().family;
         std::string detail = "metric " + (src->metrics.empty() ? wanted : src->metrics.front().ToString()) +
                              " (signal " + wanted + ", engine " + out.engine + ") is not served";
-        if (auto s = SuggestClosest(first, collect.families)) {
+        const std::vector<std::string> served(collect.families.begin(), collect.families.end());
+        if (auto s = SuggestClosest(first, served)) {
           detail += "; it serves " + *s + " (did you mean signal." + wanted + ": " + *s + "?)";
-        } else if (auto near = ClosestServedFamilies(first, collect.families); !near.empty()) {
+        } else if (auto near = ClosestServedFamilies(first, served); !near.empty()) {
           std::string names;
           for (const auto& f : near) names += (names.empty() ? "" : ", ") + f;
           detail += "; the closest names the pod serves: " + names +

@@ -85,6 +85,20 @@ TEST(PodScrapeSource, WrongEngineNamesTheMissingMetricAndWhatIsServed) {
               HasSubstr("engine tgi has no metric for signal kv_cache; map one with signal.kv_cache"));
 }
 
+// The families a scrape lists are views into the body; a name the parser had to unescape is
+// copied, so two such names both survive to the hint (a view into the parser's scratch would
+// show the second name twice).
+TEST(PodScrapeSource, UnescapedFamilyNamesAreKeptForTheHint) {
+  const std::string body =
+      "# TYPE \"kv.cache\\\"a\" gauge\n{\"kv.cache\\\"a\"} 0.1\n"
+      "# TYPE \"kv.cache\\\"b\" gauge\n{\"kv.cache\\\"b\"} 0.2\n";
+  auto got = Source("vllm").Extract(body, "");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  ASSERT_FALSE(got->missing.empty());
+  EXPECT_THAT(got->missing_detail, HasSubstr("kv.cache\"a"));
+  EXPECT_THAT(got->missing_detail, HasSubstr("kv.cache\"b"));
+}
+
 TEST(PodScrapeSource, NimTwoPassesBackendNamesThrough) {
   // NIM 2.x serves its vLLM backend's names unchanged; the nim preset reads them.
   auto got = Source("nim").Extract(
