@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <deque>
+#include <list>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -250,7 +250,7 @@ class Collect final : public exposition::SampleVisitor {
   const FamilyIndex& by_family_;
   const std::string& model_;
   std::string_view body_;
-  std::deque<std::string> unescaped_names_;  // stable storage for the names `families` views
+  std::list<std::string> unescaped_names_;  // stable storage for the names `families` views (empty: no allocation)
   std::map<std::pair<const SignalSource*, size_t>, Accumulator> acc_;
 };
 
