@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "tests/app/test_pki.h"
+#include "tests/fakes/eventually.h"
 
 namespace nimscaler::app {
 namespace {
@@ -232,15 +233,7 @@ class NoCalls final : public grpc::CallbackGenericService {
   }
 };
 
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return pred();
-}
+using testing::Eventually;
 
 TEST_F(TlsTest, ServerKeepsServingThroughTruncatedGarbageAndMismatchedFilesThenTakesAGoodSwap) {
   config::AppConfig c;
@@ -264,7 +257,7 @@ TEST_F(TlsTest, ServerKeepsServingThroughTruncatedGarbageAndMismatchedFilesThenT
   // aborted the process here.
   auto settle_on = [&](const std::string& refusal) {
     EXPECT_TRUE(Eventually([&] { return reloader->last_status().message().find(refusal) != std::string::npos; },
-                           kTlsRefreshInterval * 3))
+                           kTlsRefreshInterval * 3, 100ms))
         << "waiting for \"" << refusal << "\", last status: " << reloader->last_status().message();
     std::this_thread::sleep_for(std::chrono::seconds(kGrpcCopyIntervalSeconds) + 200ms);
   };
@@ -281,7 +274,7 @@ TEST_F(TlsTest, ServerKeepsServingThroughTruncatedGarbageAndMismatchedFilesThenT
   EXPECT_TRUE(Handshakes(port, a_.cert)) << "mismatched pair: the last good pair is served";
 
   Put(b_);  // a good rotation
-  EXPECT_TRUE(Eventually([&] { return Handshakes(port, b_.cert); }, 8s)) << reloader->last_status().message();
+  EXPECT_TRUE(Eventually([&] { return Handshakes(port, b_.cert); }, 8s, 100ms)) << reloader->last_status().message();
   EXPECT_FALSE(Handshakes(port, a_.cert));
   server->Shutdown(std::chrono::system_clock::now() + 1s);
 }

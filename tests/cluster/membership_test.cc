@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "scaler/sources/discovery/discovery_registry.h"
+#include "tests/fakes/eventually.h"
 #include "tests/fakes/fake_kube_api.h"
 
 namespace nimscaler::cluster {
@@ -13,15 +14,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-template <class Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
+using testing::Eventually;
 
 TEST(Membership, ReadyReplicasOfThePeersServiceAreThePeers) {
   testing::FakeKubeApi api("nim-system", "nim-scaler-peers");

@@ -15,6 +15,7 @@
 #include "scaler/engine/scaler_engine.h"
 #include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/sources/pod_scrape_source.h"
+#include "tests/fakes/eventually.h"
 #include "tests/fakes/fake_pod.h"
 #include "tests/fakes/testdata.h"
 #include "tests/faults/raw_server.h"
@@ -32,15 +33,7 @@ constexpr auto kTimeout = 500ms;  // per-request timeout of the direct scrapes b
 // Scheduling slack on a shared 2-core machine: generous, but far below a second timeout.
 constexpr auto kSlack = 450ms;
 
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
+using testing::Eventually;
 
 // Sockets this process has open (client and server ends alike).
 int OpenSockets() {

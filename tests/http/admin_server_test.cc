@@ -17,6 +17,7 @@
 #include "scaler/common/text.h"
 #include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/sources/discovery/kube_object_lookup.h"
+#include "tests/fakes/eventually.h"
 #include "tests/fakes/fake_kube_api.h"
 #include "tests/net/raw_client.h"
 
@@ -32,15 +33,7 @@ std::chrono::milliseconds Since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
 }
 
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
+using testing::Eventually;
 
 // Pod answers whose bytes reach error texts: the scrape reports a duplicate series with the
 // series' text (cut at 200 bytes by Truncate), so these bodies repeat one series.

@@ -8,6 +8,7 @@
 
 #include "scaler/engine/scaler_engine.h"
 #include "scaler/sources/discovery/discovery_registry.h"
+#include "tests/fakes/eventually.h"
 #include "tests/fakes/fake_kube_api.h"
 #include "tests/fakes/fake_pod.h"
 #include "tests/fakes/testdata.h"
@@ -19,16 +20,7 @@ using namespace std::chrono_literals;
 using sources::SliceEndpoint;
 using ::testing::HasSubstr;
 
-// Polls `pred` until it holds or `timeout` passes (bounded).
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
+using testing::Eventually;
 
 std::vector<std::string> Ready(const Result<std::vector<SliceEndpoint>>& eps) {
   std::vector<std::string> out;

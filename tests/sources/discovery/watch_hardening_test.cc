@@ -11,6 +11,7 @@
 
 #include "scaler/sources/discovery/discovery_registry.h"
 #include "scaler/sources/discovery/endpoint_slice_watch.h"
+#include "tests/fakes/eventually.h"
 #include "tests/sources/discovery/scripted_kube_api.h"
 
 namespace nimscaler {
@@ -20,15 +21,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
+using testing::Eventually;
 
 json Slice(const std::string& name, const std::string& ip, const std::string& rv = "5") {
   return {{"metadata", {{"name", name}, {"resourceVersion", rv}}},
