@@ -44,6 +44,7 @@ enum class TargetUse : uint8_t {
   kNone,     ///< it has no target key
   kLevel,    ///< sum(signal)/target: the target is what one replica should carry
   kLatency,  ///< replicas*quantile(q, signal)/target: the target is a latency in seconds
+  kRate,     ///< rate(signal)/target: the target is what one replica should serve per second
 };
 
 // The built-in names, for code that names one signal.
@@ -88,7 +89,7 @@ inline constexpr BuiltinSignal kBuiltinSignals[] = {
     {kQueueTime, SignalKind::kHistogram, Combine::kSum, false, TargetUse::kNone, "", 0},
     {kPromptTokens, SignalKind::kCounter, Combine::kSum, false, TargetUse::kNone, "", 0},
     {kGenerationTokens, SignalKind::kCounter, Combine::kSum, false, TargetUse::kNone, "", 0},
-    {kRequests, SignalKind::kCounter, Combine::kSum, false, TargetUse::kNone, "", 0},
+    {kRequests, SignalKind::kCounter, Combine::kSum, false, TargetUse::kRate, "targetRequestRate", 0},
     {kFrontDoorWaiting, SignalKind::kGauge, Combine::kSum, true, TargetUse::kNone, "", 0},
     {kFrontDoorInflight, SignalKind::kGauge, Combine::kSum, true, TargetUse::kNone, "", 0},
 };

@@ -19,7 +19,8 @@ Status CheckTarget(std::string_view key, double v) {
 
 // One term per target, in the vocabulary's order. Levels: the total across pods divided by
 // what one replica should carry. Latencies: the current replicas scaled by how far the
-// quantile is above its target.
+// quantile is above its target. Rates: the per-second rate across pods over the window divided
+// by what one replica should serve.
 Result<std::vector<std::string>> Terms(const std::map<std::string, double, std::less<>>& per_replica, double q) {
   std::vector<std::string> terms;
   for (const BuiltinSignal& b : kBuiltinSignals) {
@@ -29,6 +30,7 @@ Result<std::vector<std::string>> Terms(const std::map<std::string, double, std::
     const std::string signal(b.name);
     const std::string target = detail::FormatNumber(it->second);
     if (b.target_use == TargetUse::kLevel) terms.push_back("sum(" + signal + ")/" + target);
+    if (b.target_use == TargetUse::kRate) terms.push_back("rate(" + signal + ")/" + target);
     if (b.target_use == TargetUse::kLatency) {
       terms.push_back("replicas*quantile(" + detail::FormatNumber(q) + ", " + signal + ")/" + target);
     }

@@ -135,6 +135,7 @@ std::vector<Row> ScalingRows() {
       Target(kTtft, {.help = "time-to-first-token per replica at latencyQuantile, e.g. \"2s\""}),
       Target(kItl, {.help = "inter-token latency at latencyQuantile, e.g. \"50ms\""}),
       Target(kE2e, {.help = "end-to-end request latency at latencyQuantile, e.g. \"20s\""}),
+      Target(kRequests, {.help = "requests completed per second per replica, e.g. \"20\""}),
       Number({.key = "latencyQuantile",
               .default_value = "0.95",
               .help = "quantile used by the latency targets, e.g. \"0.95\"",

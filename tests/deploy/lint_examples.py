@@ -42,7 +42,7 @@ def reference_keys():
 
 KEYS = reference_keys() | {"scalerAddress", "enableTLS", "unsafeSsl", "caCert"}
 ENGINES = {"nim", "vllm", "sglang", "tgi", "triton", "trtllm", "auto"}
-NUMBER_KEYS = {"targetKvCache", "targetWaiting", "targetRunning", "latencyQuantile"}
+NUMBER_KEYS = {"targetKvCache", "targetWaiting", "targetRunning", "targetRequestRate", "latencyQuantile"}
 DURATION_KEYS = {"targetTtft", "targetItl", "targetE2e", "window", "panicWindow", "scrapeInterval", "wakeHold"}
 DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
 BOOL_KEYS = {"enableTLS", "unsafeSsl", "insecureSkipVerify"}

@@ -182,7 +182,7 @@ TEST(Runner, StartupTimePoliciesTakeTheRunsPodStart) {
     EXPECT_TRUE(r.ran) << p.name << ": " << r.error;
     ++ran;
   }
-  EXPECT_EQ(ran, 3);  // nim-startup, nim-kv-startup, nim-running-startup
+  EXPECT_EQ(ran, 4);  // nim-startup, nim-kv-startup, nim-running-startup, nim-rate-startup
 }
 
 TEST(Runner, BadMetadataIsAnErrorNotACrash) {

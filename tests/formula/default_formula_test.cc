@@ -30,13 +30,14 @@ TEST(DefaultFormulaTest, TermsInDocumentedOrder) {
   all.per_replica["ttft"] = 0.5;
   all.per_replica["itl"] = 0.05;
   all.per_replica["e2e"] = 30;
+  all.per_replica["requests"] = 20;
   all.latency_quantile = 0.9;
   auto all_text = DefaultFormula(all);
   ASSERT_TRUE(all_text.ok());
   EXPECT_EQ(*all_text,
             "max(sum(kv_cache)/0.7, sum(waiting)/4, sum(running)/10, "
             "replicas*quantile(0.9, ttft)/0.5, replicas*quantile(0.9, itl)/0.05, "
-            "replicas*quantile(0.9, e2e)/30)");
+            "replicas*quantile(0.9, e2e)/30, rate(requests)/20)");
 }
 
 TEST(DefaultFormulaTest, SingleTargetHasNoMax) {
@@ -46,6 +47,9 @@ TEST(DefaultFormulaTest, SingleTargetHasNoMax) {
   Targets latency;
   latency.per_replica["itl"] = 0.1;
   EXPECT_EQ(*DefaultFormula(latency), "replicas*quantile(0.95, itl)/0.1");
+  Targets rate;
+  rate.per_replica["requests"] = 61;
+  EXPECT_EQ(*DefaultFormula(rate), "rate(requests)/61");
 }
 
 TEST(DefaultFormulaTest, BadTargets) {
@@ -68,6 +72,7 @@ TEST(DefaultFormulaTest, BadTargets) {
       {zero_kv, "targetKvCache must be a number > 0, got 0"},
       {negative_waiting, "targetWaiting must be a number > 0, got -1"},
       {nan_ttft, "targetTtft must be a number > 0, got nan"},
+      {Targets{.per_replica = {{"requests", -2}}}, "targetRequestRate must be a number > 0, got -2"},
       {q_zero, "latencyQuantile must be in (0, 1], got 0"},
       {q_big, "latencyQuantile must be in (0, 1], got 1.5"},
       {Targets{.per_replica = {{"queue_time", 1}}}, "'queue_time' has no per-replica target"},
@@ -88,7 +93,7 @@ class OneSnapshot : public Bindings {
     if (signal == "waiting") return waiting_;
     return {};
   }
-  double Rate(std::string_view) const override { return 0; }
+  double Rate(std::string_view signal) const override { return signal == "requests" ? 90 : 0; }
   Windowed Quantile(double q, std::string_view signal) const override {
     return Windowed::Of(q == 0.95 && signal == "ttft" ? 3.0 : std::nan(""));
   }
@@ -134,6 +139,14 @@ TEST(DefaultFormulaTest, CompilesAndEvaluates) {
   ASSERT_TRUE(defaults.ok());
   // kv: 1.4/0.8 = 1.75; waiting: 16/4 = 4.
   EXPECT_DOUBLE_EQ((*defaults)->Evaluate(b), 4);
+
+  Targets rate;
+  rate.per_replica["requests"] = 20;
+  rate.per_replica["waiting"] = 8;
+  auto by_rate = Compile(*DefaultFormula(rate));
+  ASSERT_TRUE(by_rate.ok()) << by_rate.status().message();
+  // waiting: 16/8 = 2; requests: 90 per second / 20 = 4.5.
+  EXPECT_DOUBLE_EQ((*by_rate)->Evaluate(b), 4.5);
 }
 
 }  // namespace

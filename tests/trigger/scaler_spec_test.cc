@@ -44,6 +44,11 @@ TEST(BuildScalerSpec, GoodRows) {
        "max(sum(kv_cache)/0.7, sum(waiting)/4, sum(running)/64)",
        1s,
        kPod},
+      {"request rate per replica (Knative's requests-per-second target)",
+       {{"endpoints", kPod}, {"engine", "nim"}, {"targetRequestRate", "20"}, {"targetWaiting", "4"}},
+       "max(sum(waiting)/4, rate(requests)/20)",
+       2s,
+       kPod},
       {"URL without path gets the engine's path (nim: /v1/metrics)",
        {{"endpoints", "http://10.0.0.7:8000"}, {"engine", "nim"}},
        "max(sum(kv_cache)/0.8, sum(waiting)/4)",
@@ -312,9 +317,10 @@ TEST(MetadataFields, TargetKeysComeFromTheSignalVocabulary) {
     EXPECT_EQ(it->type, b.target_use == TargetUse::kLatency ? config::FieldType::kDuration : config::FieldType::kDouble)
         << b.target_key;
   }
-  EXPECT_EQ(with_target, 6u);
-  auto read = ReadTriggerMetadata({{"targetKvCache", "0.7"}, {"targetTtft", "1500ms"}, {"targetWaiting", "-1"}});
-  const std::map<std::string, double, std::less<>> want = {{"kv_cache", 0.7}, {"ttft", 1.5}};
+  EXPECT_EQ(with_target, 7u);
+  auto read = ReadTriggerMetadata(
+      {{"targetKvCache", "0.7"}, {"targetTtft", "1500ms"}, {"targetWaiting", "-1"}, {"targetRequestRate", "61"}});
+  const std::map<std::string, double, std::less<>> want = {{"kv_cache", 0.7}, {"ttft", 1.5}, {"requests", 61}};
   EXPECT_EQ(read.metadata.targets, want);
   ASSERT_EQ(read.problems.size(), 1u);
   EXPECT_THAT(read.problems[0], ::testing::HasSubstr("targetWaiting"));
