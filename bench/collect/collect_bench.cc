@@ -6,7 +6,9 @@
 // its own forked child, so CPU time and RSS are that mode's alone. Per cycle it reports wall
 // ms, CPU ms of the measuring process (getrusage), CPU ms of the server process (/proc), and
 // RSS. Cycle 1 includes connection set-up; later cycles reuse keep-alive connections where
-// the client keeps them.
+// the client keeps them. A third mode, the floor, fetches the same endpoints with the least code an
+// HTTP/1.1 scraper can have (bench/collect/floor_client.h) and parses the three families a NIM
+// trigger reads: what a cycle must cost on this machine whatever the client.
 //
 //   collect_bench --server build/bench/collect/collect_server --body FILE
 //                 [--endpoints 1000] [--cycles 5] [--naive-cycles 3] [--delay-ms 0] [--tsv out.tsv]
@@ -38,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/collect/floor_client.h"
 #include "scaler/net/http_client.h"
 #include "scaler/signals/exposition/parser.h"
 #include "scaler/sources/pod_scrape_source.h"
@@ -171,14 +174,45 @@ void StopServer(Server& s) {
   }
 }
 
+enum class Mode {
+  kScrapeAll,   // the real collection path
+  kNaive,       // one Get() + Interpret() after another
+  kFloor,       // FloorClient + a selective parse of the three families: the least a scrape costs
+  kFloorFetch,  // FloorClient alone: the least the fetch costs
+};
+
+struct CountSamples final : exposition::SampleVisitor {
+  size_t n = 0;
+  void OnSample(const exposition::Sample&) override { ++n; }
+};
+
+// The floor: bench/collect/floor_client.h fetches, the exposition parser reads the three families
+// the NIM preset maps to kv_cache, waiting and running; a pod is ok when all three are there.
+void FloorCycle(bench::FloorClient& client, bool parse, Cycle& c) {
+  static const exposition::Selector three = [] {
+    exposition::Selector s;
+    for (const char* f : {"gpu_cache_usage_perc", "num_requests_waiting", "num_requests_running"}) s.AddFamily(f);
+    return s;
+  }();
+  exposition::Parser parser;
+  int parsed = 0;
+  int fetched = client.Cycle(10000, [&](size_t, std::string_view body) {
+    if (!parse) return;
+    CountSamples samples;
+    if (parser.Parse(body, exposition::Format::kPrometheusText, three, samples).ok() && samples.n >= 3) ++parsed;
+  });
+  c.ok = parse ? parsed : fetched;
+}
+
 // Runs in a forked child: `cycles` collection cycles in one mode; writes one line per cycle.
-void RunMode(bool concurrent, const std::vector<std::string>& urls, int cycles, const Server& server, int out_fd) {
+void RunMode(Mode mode, const std::vector<std::string>& urls, int cycles, const Server& server, int out_fd) {
   sources::PodScrapeConfig cfg;
   cfg.engine = "nim";
   cfg.signals = {"kv_cache", "waiting", "running"};
   cfg.http.timeout = std::chrono::seconds(10);
   std::shared_ptr<net::HttpClient> http = net::MakeCurlHttpClient();
   sources::PodScrapeSource source(cfg, http);
+  bench::FloorClient floor(server.ports, "/v1/metrics");
   for (int i = 1; i <= cycles; ++i) {
     Cycle c;
     c.n = i;
@@ -186,7 +220,9 @@ void RunMode(bool concurrent, const std::vector<std::string>& urls, int cycles, 
     double cpu0 = SelfCpuMs(), srv0 = ProcessCpuMs(server.pid);
     auto t0 = Steady::now();
     std::vector<Result<sources::PodScrape>> got;
-    if (concurrent) {
+    if (mode == Mode::kFloor || mode == Mode::kFloorFetch) {
+      FloorCycle(floor, mode == Mode::kFloor, c);
+    } else if (mode == Mode::kScrapeAll) {
       got = source.ScrapeAll(urls);
     } else {
       got.reserve(urls.size());
@@ -207,6 +243,10 @@ void RunMode(bool concurrent, const std::vector<std::string>& urls, int cycles, 
         if (c.first_error.empty()) c.first_error = r.ok() ? "missing gauges" : r.status().message();
       }
     }
+    if (mode == Mode::kFloor || mode == Mode::kFloorFetch) {
+      c.failed = static_cast<int>(urls.size()) - c.ok;
+      if (c.failed > 0) c.first_error = "floor client: no complete 200 with the three families";
+    }
     char line[512];
     std::snprintf(line, sizeof line, "%d\t%.1f\t%.1f\t%.1f\t%.1f\t%ld\t%d\t%d\t%.200s\n", c.n, c.wall_ms, c.cpu_ms,
                   c.server_cpu_ms, c.rss_mib, c.new_connections, c.ok, c.failed, c.first_error.c_str());
@@ -216,11 +256,6 @@ void RunMode(bool concurrent, const std::vector<std::string>& urls, int cycles, 
   std::snprintf(peak, sizeof peak, "peak\t%.1f\n", KbField("VmHWM:"));
   if (::write(out_fd, peak, std::strlen(peak)) < 0) std::exit(1);
 }
-
-struct CountSamples final : exposition::SampleVisitor {
-  size_t n = 0;
-  void OnSample(const exposition::Sample&) override { ++n; }
-};
 
 // CPU microseconds per call of `fn` over `n` calls (this process, all threads), after one
 // warm-up call.
@@ -366,14 +401,14 @@ struct ModeResult {
   double peak_rss_mib = 0;
 };
 
-ModeResult Measure(bool concurrent, const std::vector<std::string>& urls, int cycles, const Server& server) {
+ModeResult Measure(Mode mode, const std::vector<std::string>& urls, int cycles, const Server& server) {
   int p[2];
   if (::pipe(p) != 0) std::exit(1);
   std::fflush(stdout);
   pid_t child = ::fork();
   if (child == 0) {
     ::close(p[0]);
-    RunMode(concurrent, urls, cycles, server, p[1]);
+    RunMode(mode, urls, cycles, server, p[1]);
     ::close(p[1]);
     ::_exit(0);
   }
@@ -472,8 +507,10 @@ int main(int argc, char** argv) {
       "pod response time %d ms, %ld CPU(s)\n\n",
       n, server.pid, body_bytes, delay_ms, cores);
 
-  ModeResult multi = Measure(true, urls, cycles, server);
-  ModeResult naive = Measure(false, urls, naive_cycles, server);
+  ModeResult multi = Measure(Mode::kScrapeAll, urls, cycles, server);
+  ModeResult naive = Measure(Mode::kNaive, urls, naive_cycles, server);
+  ModeResult floor = Measure(Mode::kFloor, urls, cycles, server);
+  ModeResult floor_fetch = Measure(Mode::kFloorFetch, urls, cycles, server);
   StopServer(server);
 
   std::printf(
@@ -493,6 +530,8 @@ int main(int argc, char** argv) {
   };
   rows("ScrapeAll (curl multi)", multi);
   rows("naive sequential Get() + Interpret()", naive);
+  rows("floor: minimal epoll HTTP/1.1 client + parse of 3 families", floor);
+  rows("floor, fetch only", floor_fetch);
 
   auto warm = [](const ModeResult& m, double Cycle::*field) {
     std::vector<double> v;
@@ -502,12 +541,18 @@ int main(int argc, char** argv) {
   };
   double mw = warm(multi, &Cycle::wall_ms), mc = warm(multi, &Cycle::cpu_ms);
   double nw = warm(naive, &Cycle::wall_ms), nc = warm(naive, &Cycle::cpu_ms);
+  double fw = warm(floor, &Cycle::wall_ms), fc = warm(floor, &Cycle::cpu_ms);
+  double ffc = warm(floor_fetch, &Cycle::cpu_ms);
   double cold_wall = multi.cycles.front().wall_ms, cold_cpu = multi.cycles.front().cpu_ms;
   std::printf("\npeak RSS: ScrapeAll %.1f MiB, naive %.1f MiB\n", multi.peak_rss_mib, naive.peak_rss_mib);
   std::printf(
       "warm cycles (median of cycles 2..): ScrapeAll %.0f ms wall, %.0f ms CPU (%.2f cores); "
       "naive %.0f ms wall, %.0f ms CPU; ScrapeAll is %.1fx faster in wall time\n",
       mw, mc, mc / mw, nw, nc, nw / mw);
+  std::printf(
+      "floor (the least a scrape costs here: bench/collect/floor_client.h): %.0f ms wall, %.0f ms CPU per warm "
+      "cycle, %.1f us CPU per endpoint (%.1f of them the fetch); ScrapeAll's CPU is %.2fx the floor's\n",
+      fw, fc, fc * 1e3 / n, ffc * 1e3 / n, mc / fc);
   bool wall_ok = cold_wall < 1000 && mw < 1000;
   // "Under one core": a cycle costs less than one CPU-second, so collecting every endpoint
   // once a second would fit in one core.
@@ -522,11 +567,12 @@ int main(int argc, char** argv) {
   if (!tsv.empty()) {
     std::ofstream out(tsv);
     out << "mode\tcycle\twall_ms\tcpu_ms\tserver_cpu_ms\trss_mib\tnew_connections\tok\tfailed\n";
-    for (const auto* m : {&multi, &naive}) {
+    const std::pair<const char*, const ModeResult*> modes[] = {
+        {"multi", &multi}, {"naive", &naive}, {"floor", &floor}, {"floor_fetch", &floor_fetch}};
+    for (const auto& [name, m] : modes) {
       for (const auto& c : m->cycles) {
-        out << (m == &multi ? "multi" : "naive") << '\t' << c.n << '\t' << c.wall_ms << '\t' << c.cpu_ms << '\t'
-            << c.server_cpu_ms << '\t' << c.rss_mib << '\t' << c.new_connections << '\t' << c.ok << '\t' << c.failed
-            << '\n';
+        out << name << '\t' << c.n << '\t' << c.wall_ms << '\t' << c.cpu_ms << '\t' << c.server_cpu_ms << '\t'
+            << c.rss_mib << '\t' << c.new_connections << '\t' << c.ok << '\t' << c.failed << '\n';
       }
     }
   }
