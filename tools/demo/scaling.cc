@@ -130,68 +130,48 @@ LoadPoint LoadAt(const Scenario& s, double t) {
 }
 
 std::vector<Policy> Policies() {
-  std::vector<Policy> out;
-  Policy a;
-  a.name = "article";
-  a.title = "article: HPA on gpu_cache_usage_perc averageValue 100m, metrics every 30 s, min 1";
-  a.article = true;
-  a.min_replicas = 1;
-  out.push_back(a);
-  Policy d;
-  d.name = "nim-default";
-  d.title = "nim-scaler defaults (targetKvCache 0.8 + targetWaiting 4), min 0";
-  out.push_back(d);
-  Policy k;
-  k.name = "nim-kv";
-  k.title = "nim-scaler as in make demo: targetKvCache 0.1 (the article's target) + targetWaiting 4, min 0";
-  k.metadata = {{"targetKvCache", "0.1"}, {"targetWaiting", "4"}};
-  out.push_back(k);
-  Policy l;
-  l.name = "nim-ttft";
-  l.title = "nim-scaler targetTtft 1s (p95, half the SLO), min 0";
-  l.metadata = {{"targetTtft", "1s"}};
-  out.push_back(l);
-  Policy s;
-  s.name = "nim-startup";
-  s.title = "nim-scaler defaults + startupTime (the pod start), min 0";
-  s.metadata = {{"startupTime", "auto"}};  // replaced by the run's pod start
-  out.push_back(s);
-  Policy ks;
-  ks.name = "nim-kv-startup";
-  ks.title = "nim-scaler as in make demo + startupTime (the pod start), min 0";
-  ks.metadata = {{"targetKvCache", "0.1"}, {"targetWaiting", "4"}, {"startupTime", "auto"}};
-  out.push_back(ks);
-  // Concurrency per pod: 100 is where NVIDIA's published throughput for this pod reaches 90 % of
-  // its peak (docs/emulator-calibration.md, 12,215 of 13,348 tokens/s), chosen from that table
-  // before any scenario ran with it. Running requests grow with the load up to the cliff, where
-  // KV use (at 200 + 200 tokens) and TTFT stay flat.
-  Policy run;
-  run.name = "nim-running";
-  run.title = "nim-scaler targetRunning 100 (the published 90 %-of-peak-throughput concurrency), min 0";
-  run.metadata = {{"targetRunning", "100"}};
-  out.push_back(run);
-  Policy rs;
-  rs.name = "nim-running-startup";
-  rs.title = "nim-scaler targetRunning 100 + startupTime (the pod start), min 0";
-  rs.metadata = {{"targetRunning", "100"}, {"startupTime", "auto"}};
-  out.push_back(rs);
-  // Completed requests per second per pod: 61 is the same published 90 %-of-peak point as a rate
-  // (12,215 output tokens/s at 200 tokens per request; by Little's law also 100 requests over
-  // their 1.6 s end to end), chosen from that table before any scenario ran with it. The rate
-  // grows with the load up to the cliff and, unlike a gauge that jumps there, has a slope that
-  // predict() can extend; a saturated pod completes no more than its capacity, so alone it
-  // cannot ask for much more than the pods it has.
-  Policy rate;
-  rate.name = "nim-rate";
-  rate.title = "nim-scaler targetRequestRate 61 (the published 90 %-of-peak-throughput rate), min 0";
-  rate.metadata = {{"targetRequestRate", "61"}};
-  out.push_back(rate);
-  Policy rate_startup;
-  rate_startup.name = "nim-rate-startup";
-  rate_startup.title = "nim-scaler targetRequestRate 61 + startupTime (the pod start), min 0";
-  rate_startup.metadata = {{"targetRequestRate", "61"}, {"startupTime", "auto"}};
-  out.push_back(rate_startup);
-  return out;
+  // "startupTime: auto" is replaced by the run's pod start.
+  return {
+      {.name = "article",
+       .title = "article: HPA on gpu_cache_usage_perc averageValue 100m, metrics every 30 s, min 1",
+       .article = true,
+       .min_replicas = 1},
+      {.name = "nim-default", .title = "nim-scaler defaults (targetKvCache 0.8 + targetWaiting 4), min 0"},
+      {.name = "nim-kv",
+       .title = "nim-scaler as in make demo: targetKvCache 0.1 (the article's target) + targetWaiting 4, min 0",
+       .metadata = {{"targetKvCache", "0.1"}, {"targetWaiting", "4"}}},
+      {.name = "nim-ttft",
+       .title = "nim-scaler targetTtft 1s (p95, half the SLO), min 0",
+       .metadata = {{"targetTtft", "1s"}}},
+      {.name = "nim-startup",
+       .title = "nim-scaler defaults + startupTime (the pod start), min 0",
+       .metadata = {{"startupTime", "auto"}}},
+      {.name = "nim-kv-startup",
+       .title = "nim-scaler as in make demo + startupTime (the pod start), min 0",
+       .metadata = {{"targetKvCache", "0.1"}, {"targetWaiting", "4"}, {"startupTime", "auto"}}},
+      // Concurrency per pod: 100 is where NVIDIA's published throughput for this pod reaches 90 % of
+      // its peak (docs/emulator-calibration.md, 12,215 of 13,348 tokens/s), chosen from that table
+      // before any scenario ran with it. Running requests grow with the load up to the cliff, where
+      // KV use (at 200 + 200 tokens) and TTFT stay flat.
+      {.name = "nim-running",
+       .title = "nim-scaler targetRunning 100 (the published 90 %-of-peak-throughput concurrency), min 0",
+       .metadata = {{"targetRunning", "100"}}},
+      {.name = "nim-running-startup",
+       .title = "nim-scaler targetRunning 100 + startupTime (the pod start), min 0",
+       .metadata = {{"targetRunning", "100"}, {"startupTime", "auto"}}},
+      // Completed requests per second per pod: 61 is the same published 90 %-of-peak point as a
+      // rate (12,215 output tokens/s at 200 tokens per request; by Little's law also 100 requests
+      // over their 1.6 s end to end), chosen from that table before any scenario ran with it. The
+      // rate grows with the load up to the cliff and, unlike a gauge that jumps there, has a slope
+      // that predict() can extend; a saturated pod completes no more than its capacity, so alone
+      // it cannot ask for much more than the pods it has.
+      {.name = "nim-rate",
+       .title = "nim-scaler targetRequestRate 61 (the published 90 %-of-peak-throughput rate), min 0",
+       .metadata = {{"targetRequestRate", "61"}}},
+      {.name = "nim-rate-startup",
+       .title = "nim-scaler targetRequestRate 61 + startupTime (the pod start), min 0",
+       .metadata = {{"targetRequestRate", "61"}, {"startupTime", "auto"}}},
+  };
 }
 
 Result Run(const Scenario& s, const Policy& p, const RunOptions& o) {

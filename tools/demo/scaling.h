@@ -64,7 +64,7 @@ std::vector<Scenario> Scenarios();
 LoadPoint LoadAt(const Scenario& s, double t);
 
 struct Policy {
-  std::string name;  ///< article, nim-default, nim-kv, nim-ttft, nim-startup, nim-kv-startup
+  std::string name;  ///< article, nim-default, nim-kv, ... (Policies() lists them)
   std::string title;
   bool article = false;                         ///< the HPA-on-KV-cache configuration instead of nim-scaler
   std::map<std::string, std::string> metadata;  ///< nim-scaler trigger keys (beside engine, scrapeInterval)
