@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -55,7 +56,9 @@ bool FloorClient::Connect(Conn& c) {
 
 bool FloorClient::ReadSome(Conn& c) {
   for (;;) {
-    size_t want = c.head ? c.body_at + c.body_len - c.len : 64u << 10;
+    // Before the head: whatever room the buffer has (at least 16 KiB; after the first cycle it
+    // is the size of the last response). After it: exactly the rest of the body.
+    size_t want = c.head ? c.body_at + c.body_len - c.len : std::max<size_t>(c.buf.size() - c.len, 16u << 10);
     if (c.buf.size() < c.len + want) c.buf.resize(c.len + want);
     ssize_t n = ::recv(c.fd, c.buf.data() + c.len, want, MSG_DONTWAIT);
     if (n == 0) return false;
