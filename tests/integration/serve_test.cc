@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -229,6 +230,45 @@ TEST_F(ServeTest, TtftTargetAloneIsZeroWhenIdleRisesUnderLoadAndFallsAfterTheWin
       << "last value " << (resp.metricvalues_size() ? resp.metricvalues(0).metricvaluefloat() : -1);
   EXPECT_GE(std::chrono::steady_clock::now() - stopped, 1500ms) << "the window still held the slow requests";
   EXPECT_FALSE(is_active());
+}
+
+// targetRequestRate through `serve`: the value is the pods' completed requests per second over
+// the window divided by the target, and falls to 0 once the counter stops for a window.
+TEST_F(ServeTest, RequestRateTargetFollowsTheCompletedRequestsAndFallsWhenTheyStop) {
+  long completed = 5;  // the capture's request_success_total
+  auto body = [&] { return WithSample(IdlePod(), "request_success_total", std::to_string(completed) + ".0"); };
+  FakePod pod(body());
+  auto ref = Ref(pod.url(), {{"targetRequestRate", "20"}, {"window", "2s"}});
+  ref.mutable_scalermetadata()->erase("targetKvCache");
+  std::string name = MetricName(ref);
+  externalscaler::GetMetricsResponse resp;
+  ASSERT_TRUE(WaitForValue(
+      ref, name, [](double v) { return v == 0; }, 5s, &resp))
+      << server_->output();
+  // 10 more completed requests every 100 ms: at most 100 per second, 5 replicas' worth of 20; a
+  // loaded machine stretches the sleeps, so the value is judged against what the test really did.
+  auto start = std::chrono::steady_clock::now();
+  long at_start = completed;
+  double value = 0;
+  double achieved = 0;  // completed requests per second since the start, as the test paced them
+  for (auto end = start + 8s; std::chrono::steady_clock::now() < end;) {
+    completed += 10;
+    pod.SetBody(body());
+    std::this_thread::sleep_for(100ms);
+    std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    achieved = (completed - at_start) / elapsed.count();
+    resp.Clear();
+    if (elapsed > 3s && GetMetrics(ref, name, &resp).ok()) {
+      value = resp.metricvalues(0).metricvaluefloat();
+      if (std::abs(value - achieved / 20) < 0.25 * achieved / 20) break;
+    }
+  }
+  EXPECT_NEAR(value, achieved / 20, 0.25 * achieved / 20) << "the requests per second over the window / 20";
+  EXPECT_GT(value, 2);
+  // The counter stops: no requests completed over a whole window is no demand.
+  EXPECT_TRUE(WaitForValue(
+      ref, name, [](double v) { return v == 0; }, 10s, &resp))
+      << "last value " << (resp.metricvalues_size() ? resp.metricvalues(0).metricvaluefloat() : -1);
 }
 
 TEST_F(ServeTest, MetricNameMatchesCaseInsensitivelyAndWithKedaPrefixUnknownIsNotFound) {
