@@ -13,8 +13,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
-#include <string>
 
 namespace nimscaler::bench {
 
@@ -69,10 +67,10 @@ bool FloorClient::ReadSome(Conn& c) {
       size_t end = got.find("\r\n\r\n");
       if (end == std::string_view::npos) continue;
       if (got.substr(0, 12) != "HTTP/1.1 200") return false;
-      std::string head(got.substr(0, end + 2));
-      const char* cl = ::strcasestr(head.c_str(), "\r\nContent-Length:");
-      if (cl == nullptr) return false;
-      c.body_len = std::strtoul(cl + 17, nullptr, 10);
+      // collect_server spells it so; a floor need not read other spellings.
+      size_t cl = got.substr(0, end + 2).find("\r\nContent-Length:");
+      if (cl == std::string_view::npos) return false;
+      c.body_len = std::strtoul(c.buf.data() + cl + 17, nullptr, 10);  // stops at the '\r' of its line
       c.body_at = end + 4;
       c.head = true;
     }
