@@ -28,9 +28,17 @@ configure: deps
 build: configure
 	cmake --build $(BUILD) -j$(JOBS)
 
-# Every test: unit and integration suites through ctest, then the bounded fuzz runs.
+# Every test: unit and integration suites through ctest, then the bounded fuzz runs. The fuzzers'
+# clang build runs at the lowest priority while ctest does (most of ctest's time is serial suites
+# waiting on timers, so the cores are mostly idle): it takes only CPU the tests leave, and `make
+# fuzz` afterwards finds it done.
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
+	@mkdir -p $(BUILD)
+	@FUZZ_ROOT="$(CURDIR)" nice -n 19 bash -c 'source scripts/fuzz-lib.sh; fuzz_build "make test" fuzzers' \
+	  > $(BUILD)/fuzz-build-early.log 2>&1 & fuzz_build=$$!; \
+	  (cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900); rc=$$?; \
+	  if ! wait $$fuzz_build; then cat $(BUILD)/fuzz-build-early.log; exit 1; fi; \
+	  test $$rc -eq 0
 	$(MAKE) --no-print-directory fuzz
 
 unit: build
