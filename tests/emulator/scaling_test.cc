@@ -185,6 +185,23 @@ TEST(Runner, StartupTimePoliciesTakeTheRunsPodStart) {
   EXPECT_EQ(ran, 4);  // nim-startup, nim-kv-startup, nim-running-startup, nim-rate-startup
 }
 
+TEST(Runner, StartupTimeCanBeToldApartFromThePodStart) {
+  // RunOptions::startup_time (nim-bench-scaling --startup-time) is what "startupTime: auto"
+  // becomes: a value the trigger refuses shows that it, not the pod start, reached the metadata.
+  Scenario s = ShortBurst();
+  s.duration = 60;
+  RunOptions o;
+  o.startup_time = 0;
+  for (const auto& p : Policies()) {
+    if (p.name != "nim-startup") continue;
+    Result r = demo::Run(s, p, o);
+    EXPECT_FALSE(r.ran);
+    EXPECT_NE(r.error.find("startupTime"), std::string::npos) << r.error;
+    o.startup_time = 300;
+    EXPECT_TRUE(demo::Run(s, p, o).ran);
+  }
+}
+
 TEST(Runner, BadMetadataIsAnErrorNotACrash) {
   Policy p;
   p.name = "typo";

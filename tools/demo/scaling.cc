@@ -189,7 +189,7 @@ Result Run(const Scenario& s, const Policy& p, const RunOptions& o) {
     md["engine"] = "nim";
     md["scrapeInterval"] = "2s";
     auto st = md.find("startupTime");
-    if (st != md.end() && st->second == "auto") st->second = Num(o.startup) + "s";
+    if (st != md.end() && st->second == "auto") st->second = Num(o.startup_time.value_or(o.startup)) + "s";
     ns::trigger::SpecOptions so;
     so.allow_static_endpoints = true;
     so.kube_enabled = false;

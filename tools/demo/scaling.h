@@ -15,6 +15,7 @@
 // Pure apart from CPU: no clocks, no I/O, no threads; same inputs -> same numbers.
 
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -75,7 +76,10 @@ std::vector<Policy> Policies();
 
 struct RunOptions {
   double startup = 150;  ///< pod start, simulated seconds
-  double slo = 2;        ///< p95 TTFT bound (MLPerf conversational)
+  /// What the policies with "startupTime: auto" are told; unset: the pod start itself. Set apart
+  /// to see what a startupTime other than the real start does.
+  std::optional<double> startup_time;
+  double slo = 2;  ///< p95 TTFT bound (MLPerf conversational)
   uint64_t seed = 42;
   int initial_replicas = 1;  ///< ready at t = 0 (min-0 policies go to zero by themselves)
   /// Clients abandon a request not scheduled within this many seconds (an ingress's default
