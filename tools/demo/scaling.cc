@@ -130,7 +130,7 @@ LoadPoint LoadAt(const Scenario& s, double t) {
 }
 
 std::vector<Policy> Policies() {
-  // "startupTime: auto" is replaced by the run's pod start.
+  // "startupTime: auto" becomes the run's pod start (or RunOptions::startup_time when set).
   return {
       {.name = "article",
        .title = "article: HPA on gpu_cache_usage_perc averageValue 100m, metrics every 30 s, min 1",
