@@ -15,6 +15,7 @@ namespace nimscaler::engine {
 struct Evaluator::PodWindows {
   std::map<std::string, signals::CounterWindow> counters;
   std::map<std::string, signals::HistogramWindow> histograms;
+  TimePoint last_fed{};  ///< when a fresh scrape of the pod last fed the windows
 };
 
 /// formula::Bindings over one snapshot and the windows.
@@ -125,6 +126,7 @@ void Evaluator::FeedWindows(const signals::Snapshot& snap) {
     std::unique_ptr<PodWindows> w = it != pods_.end() ? std::move(it->second) : std::make_unique<PodWindows>();
     // Only fresh scrapes feed the windows: a rate is never made up from kept (stale) data.
     if (p.answered) {
+      w->last_fed = snap.taken_at;
       for (const auto& [name, v] : p.counters) {
         w->counters.try_emplace(name, retention).first->second.Add(snap.taken_at, v);
       }
@@ -137,7 +139,12 @@ void Evaluator::FeedWindows(const signals::Snapshot& snap) {
     }
     kept.emplace(p.endpoint, std::move(w));
   }
-  // Pods that left take their history with them.
+  // A pod that left served its share of the window until it left: its history stays until the
+  // window has passed it, so a scale-down (or a pod replaced by another) does not read as a drop
+  // in demand. Its gauges are gone with it (they come from the snapshot).
+  for (auto& [endpoint, w] : pods_) {
+    if (w != nullptr && w->last_fed > snap.taken_at - spec_->window) kept.emplace(endpoint, std::move(w));
+  }
   pods_ = std::move(kept);
 }
 

@@ -211,11 +211,16 @@ struct Targets {
   /// How long a new pod takes to serve (startupTime), seconds: the default formula then scales
   /// on the demand predicted that far ahead, never below the current demand.
   std::optional<double> startup_time;
+  /// The trigger's window (seconds): the reported value is the formula's average over it, and
+  /// rate() and quantile() are averages over it, so each trails a trend by half of it.
+  double window_seconds = 60;
 };
 
 /// The formula the targets stand for (docs/formula.md "The formula" and "Slow cold starts"), e.g.
 ///   max(sum(kv_cache)/0.7, sum(waiting)/4, replicas*quantile(0.95, ttft)/2)
-/// and with a startup time D of 150 s: max(D, predict(D, 150s)).
+/// and with a startup time S: max(L, predict(L, S + w/2), R, predict(R, S + w)) for the level
+/// terms L (sum of a gauge) and the windowed terms R (rate, quantile) over a window w, so that
+/// the reported average shows the demand S ahead; a group without terms is left out.
 /// With no target at all: the vocabulary's default targets (targetKvCache 0.8, targetWaiting 4). A single term is
 /// returned without max(). INVALID_ARGUMENT when a target is not a finite number > 0 or the quantile is outside (0, 1].
 Result<std::string> DefaultFormula(const Targets& targets);

@@ -70,10 +70,14 @@ std::string FormulaText(const TriggerMetadata& m, Problems* problems) {
           "write them into the formula instead");
     }
     if (m.startup_time) {
+      // The horizon that makes the reported window average show D one startup time ahead
+      // (docs/formula.md "Slow cold starts").
       problems->push_back(
           "startupTime shapes the default formula only; with formula, predict in it yourself, e.g. "
           "max(D, predict(D, " +
-          FormatDuration(*m.startup_time) + ")) for your demand D");
+          FormatDuration(*m.startup_time + m.window / 2) +
+          ")) for a demand D read now (startupTime plus half the window, which the reported average trails by; "
+          "half a window more when D is a rate or a quantile)");
     }
     return *m.formula;
   }
@@ -81,6 +85,7 @@ std::string FormulaText(const TriggerMetadata& m, Problems* problems) {
   targets.per_replica = m.targets;
   targets.latency_quantile = m.latency_quantile;
   if (m.startup_time) targets.startup_time = ToSeconds(*m.startup_time);
+  targets.window_seconds = ToSeconds(m.window);
   auto built = formula::DefaultFormula(targets);
   if (!built.ok()) {
     problems->push_back(built.status().message());

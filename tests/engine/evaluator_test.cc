@@ -180,13 +180,46 @@ TEST(Evaluate, StartupTimeScalesOnThePredictedDemandNeverBelowTheCurrentOne) {
     }
   }
   EXPECT_DOUBLE_EQ(r.raw, 10) << "40 waiting / 4 now";
-  EXPECT_NEAR(p.raw, 20, 1e-9) << "the line through the ramp, 10 s ahead";
+  EXPECT_NEAR(p.raw, 25, 1e-9) << "the line through the ramp, 10 s + half the 10 s window ahead";
   EXPECT_GT(p.value, r.value);
   // The ramp falls: the prediction would be below the demand now, which wins.
   for (int t = 11; t <= 20; ++t) p = feed(predicted, t, 4.0 * (20 - t));
   EXPECT_NEAR(p.raw, 0, 1e-9);
   p = feed(predicted, 21, 8);  // a jump up after the fall: the line still points down
   EXPECT_DOUBLE_EQ(p.raw, 2);
+}
+
+// A scale-up or a scale-down is not a change in demand. A pod that joins serves part of the
+// load from then on: its rate over the 1 s it was seen, added to the others' 10 s averages, read
+// 20 requests/s as 29 (the fleet's rate jumped with every scale-up, and predict() extended the
+// jump). A pod that leaves served its share until it left: dropping its history read 20/s as 10.
+TEST(Evaluate, TheRequestRateHoldsStillWhilePodsJoinAndLeave) {
+  auto spec = trigger::BuildScalerSpec("nim", "llama",
+                                       {{"endpoints", "http://a:1/m,http://b:1/m"},
+                                        {"engine", "nim"},
+                                        {"targetRequestRate", "10"},
+                                        {"scrapeInterval", "1s"},
+                                        {"window", "10s"}},
+                                       {.allow_static_endpoints = true});
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  Evaluator e(*spec);
+  auto served_a = [](int t) { return t <= 10 ? 20.0 * t : t <= 20 ? 200 + 10.0 * (t - 10) : 300 + 20.0 * (t - 20); };
+  for (int t = 0; t <= 30; ++t) {
+    std::vector<signals::PodReading> pods;
+    pods.push_back(Pod("http://a:1/m", 0, 0, 5));
+    pods.back().counters["requests"] = served_a(t);
+    if (t >= 10 && t < 20) {  // b takes half of the 20 requests/s for ten seconds
+      pods.push_back(Pod("http://b:1/m", 0, 0, 5));
+      pods.back().counters["requests"] = 10.0 * (t - 10);
+    }
+    auto snap = Snap(std::move(pods));
+    std::const_pointer_cast<signals::Snapshot>(snap)->taken_at = TimePoint(std::chrono::seconds(t));
+    Evaluation ev = e.Update(snap, TimePoint(std::chrono::seconds(t)));
+    if (t == 0) continue;  // one scrape: no rate yet
+    ASSERT_TRUE(ev.status.ok()) << "t=" << t << ": " << ev.status.message();
+    // Within 10 %: b's last second before it left is never scraped.
+    EXPECT_NEAR(ev.raw, 2, 0.2) << "t=" << t << ": 20 requests/s against 10 per replica";
+  }
 }
 
 TEST(Evaluate, TinyDemandStillActivates) {

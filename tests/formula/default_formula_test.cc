@@ -106,19 +106,46 @@ class OneSnapshot : public Bindings {
 };
 
 // Issue 13 item 2: with a startup time the default formula scales on the demand predicted that
-// far ahead, never below the demand now.
+// far ahead, never below the demand now. The reported value is the window's average of the
+// formula, half a window behind a rising line, so levels are predicted startupTime + window/2
+// ahead.
 TEST(DefaultFormulaTest, StartupTimePredictsTheDemandThatFarAhead) {
   Targets t;
   t.startup_time = 150;
   auto text = DefaultFormula(t);
   ASSERT_TRUE(text.ok()) << text.status().message();
   EXPECT_EQ(*text,
-            "max(max(sum(kv_cache)/0.8, sum(waiting)/4), predict(max(sum(kv_cache)/0.8, sum(waiting)/4), 150s))");
+            "max(max(sum(kv_cache)/0.8, sum(waiting)/4), predict(max(sum(kv_cache)/0.8, sum(waiting)/4), 180s))");
   auto program = Compile(*text);
   ASSERT_TRUE(program.ok()) << program.status().message();
   EXPECT_EQ((*program)->trend_count(), 1u);
+  t.window_seconds = 10;
+  EXPECT_EQ(*DefaultFormula(t),
+            "max(max(sum(kv_cache)/0.8, sum(waiting)/4), predict(max(sum(kv_cache)/0.8, sum(waiting)/4), 155s))");
   t.startup_time = 0;
   EXPECT_FALSE(DefaultFormula(t).ok());
+}
+
+// A rate or a quantile is itself an average over the window, another half window behind: those
+// terms are predicted apart, a whole window further than the startup time.
+TEST(DefaultFormulaTest, WindowedTermsArePredictedAWindowFurther) {
+  Targets t;
+  t.per_replica = {{"kv_cache", 0.1}, {"requests", 61}};
+  t.startup_time = 150;
+  auto text = DefaultFormula(t);
+  ASSERT_TRUE(text.ok()) << text.status().message();
+  EXPECT_EQ(*text,
+            "max(sum(kv_cache)/0.1, predict(sum(kv_cache)/0.1, 180s), rate(requests)/61, "
+            "predict(rate(requests)/61, 210s))");
+  auto program = Compile(*text);
+  ASSERT_TRUE(program.ok()) << program.status().message();
+  EXPECT_EQ((*program)->trend_count(), 2u);
+  Targets latency;
+  latency.per_replica = {{"ttft", 1}};
+  latency.startup_time = 100;
+  latency.window_seconds = 30;
+  EXPECT_EQ(*DefaultFormula(latency),
+            "max(replicas*quantile(0.95, ttft)/1, predict(replicas*quantile(0.95, ttft)/1, 130s))");
 }
 
 // The generated text compiles against the builtins and computes the documented maximum.

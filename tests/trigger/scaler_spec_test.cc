@@ -177,7 +177,7 @@ TEST(BuildScalerSpec, BadRowsReportEveryProblemInOneLine) {
       {"startupTime with a formula of one's own",
        {{"endpoints", kPod}, {"formula", "sum(waiting)"}, {"startupTime", "2m"}},
        {"startupTime shapes the default formula only; with formula, predict in it yourself, e.g. "
-        "max(D, predict(D, 2m))"}},
+        "max(D, predict(D, 2m30s)) for a demand D read now"}},
       {"startupTime without a unit",
        {{"endpoints", kPod}, {"startupTime", "150"}},
        {"startupTime: \"150\" is not a duration", "did you mean \"150s\"?"}},
@@ -221,8 +221,15 @@ TEST(BuildScalerSpec, PanicDefaultsFollowTheWindowAndStartupTimePredicts) {
   auto startup =
       BuildScalerSpec("nim", "llama", {{"endpoints", kPod}, {"targetWaiting", "4"}, {"startupTime", "150s"}}, kAllow);
   ASSERT_TRUE(startup.ok()) << startup.status().message();
-  EXPECT_EQ((*startup)->FormulaText(), "max(sum(waiting)/4, predict(sum(waiting)/4, 150s))");
+  // 150 s plus half the 60 s window, which the reported average trails by.
+  EXPECT_EQ((*startup)->FormulaText(), "max(sum(waiting)/4, predict(sum(waiting)/4, 180s))");
   EXPECT_EQ((*startup)->value->trend_count(), 1u);
+  auto short_startup = BuildScalerSpec(
+      "nim", "llama", {{"endpoints", kPod}, {"targetWaiting", "4"}, {"startupTime", "150s"}, {"window", "20s"}},
+      kAllow);
+  ASSERT_TRUE(short_startup.ok()) << short_startup.status().message();
+  EXPECT_EQ((*short_startup)->FormulaText(), "max(sum(waiting)/4, predict(sum(waiting)/4, 160s))")
+      << "the window key reaches the horizon";
 }
 
 TEST(BuildScalerSpec, ServiceAndDnsDiscovery) {

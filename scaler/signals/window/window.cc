@@ -97,25 +97,35 @@ double CounterWindow::Increase(TimePoint now, Duration window) const {
   return total;
 }
 
-double CounterWindow::Rate(TimePoint now, Duration window) const {
+double CounterWindow::SpanSeconds(TimePoint now, Duration window) const {
   size_t first = ring_.FirstAfter(now - window);
   size_t end = ring_.FirstAfter(now);
   if (end < first + 2) return kNaN;
-  double seconds = ToSeconds(ring_[end - 1].time - ring_[first].time);
-  if (seconds <= 0) return kNaN;
+  return ToSeconds(ring_[end - 1].time - ring_[first].time);
+}
+
+double CounterWindow::Rate(TimePoint now, Duration window) const {
+  double seconds = SpanSeconds(now, window);
+  if (!(seconds > 0)) return kNaN;
   return Increase(now, window) / seconds;
 }
 
 double SumRates(std::span<const CounterWindow* const> pods, TimePoint now, Duration window) {
-  double total = 0;
+  // The pods' increases over the longest span any of them was seen, not the sum of each pod's
+  // own rate: a pod that joined 2 s ago served nothing before, and its 2 s rate added to the
+  // others' window averages would count the load it took over from them twice (a scale-up would
+  // read as a jump in demand). This is what PromQL's sum(rate(x[w])) gives for a series that
+  // starts inside the range.
+  double increase = 0, seconds = 0;
   bool any = false;
   for (const CounterWindow* pod : pods) {
-    double r = pod->Rate(now, window);
-    if (std::isnan(r)) continue;  // a pod without two samples yet has no rate, not rate 0
-    total += r;
+    double span = pod->SpanSeconds(now, window);
+    if (!(span > 0)) continue;  // a pod without two samples yet has no rate, not rate 0
+    increase += pod->Increase(now, window);
+    seconds = std::max(seconds, span);
     any = true;
   }
-  return any ? total : kNaN;
+  return any ? increase / seconds : kNaN;
 }
 
 // ---- HistogramWindow ------------------------------------------------------------------------

@@ -149,8 +149,10 @@ class CounterWindow {
   /// Total increase between the first and last samples in (now - window, now], counting
   /// resets; NaN with fewer than two samples.
   double Increase(TimePoint now, Duration window) const;
-  /// Increase() divided by the seconds between those two samples (no extrapolation to the
-  /// window's edges); NaN with fewer than two samples.
+  /// Seconds between those two samples; NaN with fewer than two samples.
+  double SpanSeconds(TimePoint now, Duration window) const;
+  /// Increase() divided by SpanSeconds() (no extrapolation to the window's edges); NaN with
+  /// fewer than two samples.
   double Rate(TimePoint now, Duration window) const;
   /// Resets seen since construction (for telemetry).
   uint64_t resets() const { return resets_; }
@@ -162,7 +164,9 @@ class CounterWindow {
   uint64_t resets_ = 0;
 };
 
-/// Sum of the pods' rates, skipping pods whose rate is unknown; NaN when no pod has one.
+/// The pods' total rate: the sum of their increases divided by the longest span any of them
+/// covers, so a pod seen for part of the window counts by what it served in it. Pods without
+/// two samples are skipped; NaN when no pod has two.
 double SumRates(std::span<const CounterWindow* const> pods, TimePoint now, Duration window);
 
 /// One cumulative histogram bucket: observations <= upper_bound (the `le` label).

@@ -203,6 +203,20 @@ TEST(CounterWindowTest, SumRatesSkipsPodsWithoutARate) {
   EXPECT_TRUE(std::isnan(SumRates({}, At(10), seconds(60))));
 }
 
+// A pod seen for part of the window counts by what it served in it: the total is the pods'
+// increases over the longest span, not the sum of each pod's own rate.
+TEST(CounterWindowTest, SumRatesCountsAPodThatJoinedLateByWhatItServed) {
+  CounterWindow old_pod(seconds(60)), new_pod(seconds(60));
+  for (int t = 0; t <= 60; t += 2) old_pod.Add(At(t), t < 58 ? 20.0 * t : 20.0 * 58 + 10.0 * (t - 58));
+  new_pod.Add(At(58), 0);
+  new_pod.Add(At(60), 20);  // 10/s for the last 2 s, the half the old pod no longer gets
+  std::vector<const CounterWindow*> pods = {&old_pod, &new_pod};
+  // Over the 58 s from the first sample in the window (t = 2): 1,140 + 20 requests, 20/s.
+  EXPECT_NEAR(SumRates(pods, At(60), seconds(60)), 20, 1e-9);
+  EXPECT_GT(old_pod.Rate(At(60), seconds(60)) + new_pod.Rate(At(60), seconds(60)), 28)
+      << "the sum of the rates counts the new pod's share twice";
+}
+
 TEST(CounterWindowTest, SubSecondSamples) {
   CounterWindow w(seconds(10));
   for (int i = 0; i <= 10; ++i) w.Add(kT0 + milliseconds(100 * i), i * 2.0);  // 20 per second
