@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "tools/demo/control.h"
@@ -202,6 +203,28 @@ TEST(Runner, StartupTimeCanBeToldApartFromThePodStart) {
   }
 }
 
+// The bound is a reference, not a policy: all the pods it may have, from the stress's first
+// second, and none before. A policy that starts the stress on the same pod breaches no less.
+TEST(Runner, TheBoundTakesMaxReplicasAtTheStressStartAndBreachesLeast) {
+  RunOptions o;
+  o.startup = 30;
+  Scenario s = ShortBurst();
+  std::map<std::string, Result> got;
+  for (const auto& p : Policies()) {
+    if (p.name == "bound" || p.name == "article" || p.name == "nim-default") got[p.name] = demo::Run(s, p, o);
+  }
+  ASSERT_EQ(got.size(), 3u);
+  const Result& bound = got["bound"];
+  ASSERT_TRUE(bound.ran) << bound.error;
+  EXPECT_EQ(bound.samples[size_t(s.stress_at) - 1].spec, 1);
+  EXPECT_EQ(bound.samples[size_t(s.stress_at)].spec, 10);
+  EXPECT_EQ(bound.samples.back().spec, 10) << "it never scales down";
+  EXPECT_EQ(bound.react_s, 0);
+  EXPECT_GT(bound.breach_s, 0) << "one pod until the others have started";
+  EXPECT_LE(bound.breach_s, got["article"].breach_s);
+  EXPECT_LE(bound.breach_s, got["nim-default"].breach_s);
+}
+
 TEST(Runner, BadMetadataIsAnErrorNotACrash) {
   Policy p;
   p.name = "typo";
@@ -232,9 +255,42 @@ TEST(Verdict, MetOnlyWithHalfTheBreachWithin110PercentOfTheReplicaMinutes) {
   // Within the cost but only 40 % fewer: not met.
   v = GoalVerdict(s, {result("article", 100, 10), result("nim-ttft", 60, 9)});
   EXPECT_NE(v.find("NOT met"), std::string::npos) << v;
-  // No article breach: said plainly.
+  // No article breach: said plainly, with whether a policy within the cost does not breach either.
   v = GoalVerdict(s, {result("article", 0, 10), result("nim-ttft", 0, 9)});
   EXPECT_NE(v.find("never breaches"), std::string::npos) << v;
+  EXPECT_NE(v.find("nim-ttft 0 s at 90 % of its replica-minutes does not breach either"), std::string::npos) << v;
+  v = GoalVerdict(s, {result("article", 0, 10), result("nim-kv", 0, 10.5), result("nim-ttft", 0, 9)});
+  EXPECT_NE(v.find("nim-ttft 0 s at 90 %"), std::string::npos) << "a tie goes to the cheaper: " << v;
+  v = GoalVerdict(s, {result("article", 0, 10), result("nim-ttft", 0, 12), result("nim-kv", 30, 9)});
+  EXPECT_EQ(v.find("does not breach either"), std::string::npos) << v;
+  // The bound is never the best policy; it says when the goal is out of reach.
+  v = GoalVerdict(s, {result("article", 100, 10), result("bound", 0, 10), result("nim-default", 80, 10)});
+  EXPECT_NE(v.find("NOT met"), std::string::npos) << v;
+  EXPECT_NE(v.find("the bound (maxReplicas from the stress's first second) breaches 0 s"), std::string::npos) << v;
+  EXPECT_EQ(v.find("out of reach"), std::string::npos) << v;
+  v = GoalVerdict(s, {result("article", 100, 10), result("bound", 60, 30), result("nim-default", 80, 10)});
+  EXPECT_NE(v.find("breaches 60 s, more than the goal allows: out of reach"), std::string::npos) << v;
+}
+
+// The ramp's second goal, 90 % fewer with startupTime, holds within the same 110 % of the
+// replica-minutes.
+TEST(Verdict, TheRampsStartupGoalCountsTheReplicaMinutesToo) {
+  Scenario s = ShortBurst();
+  s.name = "ramp";
+  auto result = [&](const std::string& policy, double breach, double rmin) {
+    Result r;
+    r.scenario = s.name;
+    r.policy = policy;
+    r.ran = true;
+    r.breach_s = breach;
+    r.replica_min = rmin;
+    return r;
+  };
+  std::string v = GoalVerdict(s, {result("article", 100, 10), result("nim-kv-startup", 5, 13)});
+  EXPECT_NE(v.find("(goal 90 % fewer: NOT met)"), std::string::npos) << v;
+  v = GoalVerdict(s, {result("article", 100, 10), result("nim-kv-startup", 5, 13), result("nim-rate-startup", 10, 11)});
+  EXPECT_NE(v.find("best with startupTime within 110 %: nim-rate-startup 10 s"), std::string::npos) << v;
+  EXPECT_NE(v.find("(goal 90 % fewer: MET)"), std::string::npos) << v;
 }
 
 TEST(Output, SvgAndCsvHaveEveryPolicy) {

@@ -136,6 +136,10 @@ std::vector<Policy> Policies() {
        .title = "article: HPA on gpu_cache_usage_perc averageValue 100m, metrics every 30 s, min 1",
        .article = true,
        .min_replicas = 1},
+      {.name = "bound",
+       .title = "bound, not a policy: maxReplicas (10) from the stress's first second, min 1",
+       .oracle = true,
+       .min_replicas = 1},
       {.name = "nim-default", .title = "nim-scaler defaults (targetKvCache 0.8 + targetWaiting 4), min 0"},
       {.name = "nim-kv",
        .title = "nim-scaler as in make demo: targetKvCache 0.1 (the article's target) + targetWaiting 4, min 0",
@@ -183,7 +187,7 @@ Result Run(const Scenario& s, const Policy& p, const RunOptions& o) {
   ns::trigger::ScalerSpecConstPtr spec;
   std::unique_ptr<ns::engine::Evaluator> evaluator;
   std::unique_ptr<ns::sources::PodScrapeSource> source;
-  if (!p.article) {
+  if (!p.article && !p.oracle) {
     ns::config::Metadata md = p.metadata;
     md["endpoints"] = "http://127.0.0.1:9/v1/metrics";  // required by validation; pods come from the emulator
     md["engine"] = "nim";
@@ -245,7 +249,9 @@ Result Run(const Scenario& s, const Policy& p, const RunOptions& o) {
     }
     if (spec_at_stress < 0 && t >= s.stress_at) spec_at_stress = replicas;
 
-    if (!p.article) {
+    if (p.oracle) {
+      if (t >= s.stress_at) apply(hc.max_replicas);
+    } else if (!p.article) {
       // The gateway's wake hook: requests held at the Service with no pod wake the trigger,
       // and its StreamIsActive push makes KEDA scale from zero at once.
       if (c.View().held > 0 && replicas == 0 && woken_until < t) {
@@ -340,42 +346,67 @@ Result Run(const Scenario& s, const Policy& p, const RunOptions& o) {
 
 std::string GoalVerdict(const Scenario& s, const std::vector<Result>& results) {
   const Result* art = nullptr;
-  for (const auto& r : results)
-    if (r.scenario == s.name && r.policy == "article" && r.ran) art = &r;
-  if (!art) return s.name + ": no article run";
-  std::string best_ok, best_any;
-  double best_ok_breach = 1e18, best_any_breach = 1e18;
-  const Result* startup = nullptr;
+  const Result* bound = nullptr;
   for (const auto& r : results) {
-    if (r.scenario != s.name || r.policy == "article" || !r.ran) continue;
-    bool with_startup = r.policy.size() > 8 && r.policy.compare(r.policy.size() - 8, 8, "-startup") == 0;
-    if (with_startup && (!startup || r.breach_s < startup->breach_s)) startup = &r;
-    double share = art->replica_min > 0 ? r.replica_min / art->replica_min : 0;
-    std::string desc = r.policy + " " + Num(r.breach_s) + " s at " + Num(100 * share) + " % of its replica-minutes";
-    if (share <= 1.10 && r.breach_s < best_ok_breach) best_ok_breach = r.breach_s, best_ok = desc;
-    if (r.breach_s < best_any_breach) best_any_breach = r.breach_s, best_any = desc;
+    if (r.scenario != s.name || !r.ran) continue;
+    if (r.policy == "article") art = &r;
+    if (r.policy == "bound") bound = &r;
   }
+  if (!art) return s.name + ": no article run";
+  // The best nim-scaler policy within 110 % of the article's replica-minutes, and at any cost;
+  // the same among the startupTime policies for the ramp's second goal.
+  struct Best {
+    const Result* r = nullptr;
+    void Offer(const Result& c) {  // fewer breach-seconds, then fewer replica-minutes
+      if (!r || c.breach_s < r->breach_s || (c.breach_s == r->breach_s && c.replica_min < r->replica_min)) r = &c;
+    }
+  };
+  Best ok, any, startup_ok, startup_any;
+  auto share = [&](const Result& r) { return art->replica_min > 0 ? r.replica_min / art->replica_min : 0; };
+  for (const auto& r : results) {
+    if (r.scenario != s.name || r.policy == "article" || r.policy == "bound" || !r.ran) continue;
+    bool with_startup = r.policy.size() > 8 && r.policy.compare(r.policy.size() - 8, 8, "-startup") == 0;
+    any.Offer(r);
+    if (with_startup) startup_any.Offer(r);
+    if (share(r) <= 1.10) {
+      ok.Offer(r);
+      if (with_startup) startup_ok.Offer(r);
+    }
+  }
+  auto desc = [&](const Result* r) {
+    return r->policy + " " + Num(r->breach_s) + " s at " + Num(100 * share(*r)) + " % of its replica-minutes";
+  };
   std::string out = s.name + (s.goal ? "" : " (the goal is not set for this scenario)") + ": article " +
                     Num(art->breach_s) + " SLO-breach s, " + Num(art->replica_min, 1) + " replica-min; ";
   if (art->breach_s <= 0) {
-    out += "the article never breaches, so \"50 % fewer\" cannot be met";
-    if (!best_any.empty()) out += " (best nim-scaler: " + best_any + ")";
-  } else if (!best_ok.empty() && best_ok_breach <= 0.5 * art->breach_s) {
-    out += "goal MET by " + best_ok + " (" + FewerOrMore(best_ok_breach, art->breach_s) + ")";
+    out += "the article never breaches, so no policy can breach 50 % less";
+    if (ok.r && ok.r->breach_s <= 0) {
+      out += "; " + desc(ok.r) + " does not breach either";
+    } else if (any.r) {
+      out += "; best nim-scaler: " + desc(any.r);
+    }
+  } else if (ok.r && ok.r->breach_s <= 0.5 * art->breach_s) {
+    out += "goal MET by " + desc(ok.r) + " (" + FewerOrMore(ok.r->breach_s, art->breach_s) + ")";
   } else {
     out += "goal NOT met: ";
-    out += best_ok.empty() ? std::string("no nim-scaler policy within 110 % of the replica-minutes")
-                           : "best within 110 % of the replica-minutes: " + best_ok + " (" +
-                                 FewerOrMore(best_ok_breach, art->breach_s) + ")";
-    if (!best_any.empty() && best_any != best_ok) out += "; fewest breach-seconds at any cost: " + best_any;
+    out += !ok.r ? std::string("no nim-scaler policy within 110 % of the replica-minutes")
+                 : "best within 110 % of the replica-minutes: " + desc(ok.r) + " (" +
+                       FewerOrMore(ok.r->breach_s, art->breach_s) + ")";
+    if (any.r && any.r != ok.r) out += "; fewest breach-seconds at any cost: " + desc(any.r);
+  }
+  if (bound && art->breach_s > 0) {
+    out += "; the bound (maxReplicas from the stress's first second) breaches " + Num(bound->breach_s) + " s";
+    if (bound->breach_s > 0.5 * art->breach_s) out += ", more than the goal allows: out of reach from the same pods";
   }
   if (s.name == "ramp") {
-    if (!startup) {
+    if (!startup_any.r) {
       out += "; startupTime (goal 90 % fewer on the ramp): not in this build";
     } else if (art->breach_s > 0) {
-      double red = 1 - startup->breach_s / art->breach_s;
-      out += "; best with startupTime (" + startup->policy + "): " + FewerOrMore(startup->breach_s, art->breach_s) +
-             " breach-seconds than the article (goal 90 % fewer: " + (red >= 0.9 ? "MET" : "NOT met") + ")";
+      const Result* best = startup_ok.r ? startup_ok.r : startup_any.r;
+      bool met = startup_ok.r && startup_ok.r->breach_s <= 0.1 * art->breach_s;
+      out += "; best with startupTime" + std::string(startup_ok.r ? " within 110 %" : "") + ": " + desc(best) + ", " +
+             FewerOrMore(best->breach_s, art->breach_s) +
+             " breach-seconds than the article (goal 90 % fewer: " + (met ? "MET" : "NOT met") + ")";
     }
   }
   return out;
@@ -406,6 +437,7 @@ namespace {
 
 const char* Color(const std::string& policy) {
   if (policy == "article") return "#d62728";
+  if (policy == "bound") return "#000000";
   if (policy == "nim-default") return "#1f77b4";
   if (policy == "nim-ttft") return "#2ca02c";
   if (policy == "nim-kv") return "#ff7f0e";

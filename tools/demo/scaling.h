@@ -67,7 +67,10 @@ LoadPoint LoadAt(const Scenario& s, double t);
 struct Policy {
   std::string name;  ///< article, nim-default, nim-kv, ... (Policies() lists them)
   std::string title;
-  bool article = false;                         ///< the HPA-on-KV-cache configuration instead of nim-scaler
+  bool article = false;  ///< the HPA-on-KV-cache configuration instead of nim-scaler
+  /// Not a policy but a bound: maxReplicas from the stress's first second on. No policy that
+  /// meets the stress with the same pods and cannot see it coming breaches less.
+  bool oracle = false;
   std::map<std::string, std::string> metadata;  ///< nim-scaler trigger keys (beside engine, scrapeInterval)
   int min_replicas = 0;                         ///< KEDA minReplicaCount (article: the HPA's minReplicas)
 };
