@@ -42,8 +42,10 @@ def reference_keys():
 
 KEYS = reference_keys() | {"scalerAddress", "enableTLS", "unsafeSsl", "caCert"}
 ENGINES = {"nim", "vllm", "sglang", "tgi", "triton", "trtllm", "auto"}
-NUMBER_KEYS = {"targetKvCache", "targetWaiting", "targetRunning", "targetRequestRate", "latencyQuantile"}
-DURATION_KEYS = {"targetTtft", "targetItl", "targetE2e", "window", "panicWindow", "scrapeInterval", "wakeHold"}
+NUMBER_KEYS = {"targetKvCache", "targetWaiting", "targetRunning", "targetRequestRate", "latencyQuantile",
+               "panicThreshold"}
+DURATION_KEYS = {"targetTtft", "targetItl", "targetE2e", "window", "panicWindow", "scrapeInterval", "wakeHold",
+                 "startupTime"}
 DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
 BOOL_KEYS = {"enableTLS", "unsafeSsl", "insecureSkipVerify"}
 
