@@ -80,6 +80,11 @@ void StaticDiscovery(const TriggerMetadata& m, const SpecOptions& options, const
       problems->push_back(err);
       continue;
     }
+    if (std::find(spec->discovery.urls.begin(), spec->discovery.urls.end(), url) != spec->discovery.urls.end()) {
+      problems->push_back("endpoints: " + url +
+                          " is listed twice; list each pod once (twice, it would count as two replicas)");
+      continue;
+    }
     spec->discovery.urls.push_back(url);
     if (!credentials) {
       credentials = split;

@@ -222,6 +222,34 @@ TEST(Evaluate, TheRequestRateHoldsStillWhilePodsJoinAndLeave) {
   }
 }
 
+// Discovery should not list one endpoint twice (it dedupes), but the evaluator must not trust it:
+// the second reading of an endpoint found its windows already taken by the first and crashed on
+// the next cycle. A repeated endpoint counts once.
+TEST(Evaluate, AnEndpointListedTwiceCountsOnceAndNeverCrashes) {
+  auto spec = trigger::BuildScalerSpec("nim", "llama",
+                                       {{"endpoints", "http://a:1/m"},
+                                        {"engine", "nim"},
+                                        {"targetRequestRate", "10"},
+                                        {"scrapeInterval", "1s"},
+                                        {"window", "10s"}},
+                                       {.allow_static_endpoints = true});
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  Evaluator e(*spec);
+  Evaluation ev;
+  for (int t = 0; t <= 5; ++t) {
+    std::vector<signals::PodReading> pods;
+    for (int copy = 0; copy < 2; ++copy) {
+      pods.push_back(Pod("http://a:1/m", 0, 0, 5));
+      pods.back().counters["requests"] = 20.0 * t;
+    }
+    auto snap = Snap(std::move(pods));
+    std::const_pointer_cast<signals::Snapshot>(snap)->taken_at = TimePoint(std::chrono::seconds(t));
+    ev = e.Update(snap, TimePoint(std::chrono::seconds(t)));
+  }
+  ASSERT_TRUE(ev.status.ok()) << ev.status.message();
+  EXPECT_NEAR(ev.raw, 2, 1e-9) << "20 requests/s once, not twice";
+}
+
 TEST(Evaluate, TinyDemandStillActivates) {
   // A value far below KEDA's milli resolution must not round activation away.
   auto ev = Evaluate(Spec(), Snap({Pod("a", 0.00001, 0, 1)}));

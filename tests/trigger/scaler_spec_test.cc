@@ -173,6 +173,9 @@ TEST(BuildScalerSpec, BadRowsReportEveryProblemInOneLine) {
        {{"endpoints", kPod}, {"signal.backlog", "{kind=\"x\"}"}},
        {"signal.backlog: \"{kind=\"x\"}\" has no metric name"}},
       {"unknown key without a near match", {{"endpoints", kPod}, {"banana", "1"}}, {"unknown key \"banana\""}},
+      {"one pod listed twice (the second with the engine's default path spelt out)",
+       {{"endpoints", "http://10.0.0.1:8000,http://10.0.0.1:8000/v1/metrics"}, {"engine", "nim"}},
+       {"endpoints: http://10.0.0.1:8000/v1/metrics is listed twice; list each pod once"}},
       // Issue 13 item 2.
       {"startupTime with a formula of one's own",
        {{"endpoints", kPod}, {"formula", "sum(waiting)"}, {"startupTime", "2m"}},

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "scaler/common/text.h"
@@ -55,6 +56,7 @@ class EndpointSliceDiscovery final : public PodDiscovery {
     auto eps = watch_->Endpoints();
     if (!eps.ok()) return eps.status();
     std::vector<PodEndpoint> out;
+    std::map<std::string, size_t> seen;  // url -> index in out
     std::set<std::string> names;
     for (const auto& e : *eps) {
       int port = 0;
@@ -72,6 +74,14 @@ class EndpointSliceDiscovery final : public PodDiscovery {
       // Terminating pods still drain requests but are on their way out: not a replica.
       pe.terminating = e.terminating;
       pe.ready = e.ready && !e.terminating;
+      // An endpoint may sit in two slices for a while (the API allows it while slices are
+      // rebalanced): one pod, listed once, ready if either copy says so.
+      if (auto [it, added] = seen.try_emplace(pe.url, out.size()); !added) {
+        PodEndpoint& first = out[it->second];
+        first.ready = first.ready || pe.ready;
+        first.terminating = first.terminating && pe.terminating;
+        continue;
+      }
       out.push_back(std::move(pe));
     }
     if (out.empty() && !names.empty()) {

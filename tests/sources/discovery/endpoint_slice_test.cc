@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "scaler/engine/scaler_engine.h"
@@ -102,6 +103,37 @@ TEST_F(DiscoveryTest, OneWatchPerServiceSharedByEveryReader) {
   EXPECT_EQ(listed.status().code(), Code::kFailedPrecondition);
   EXPECT_THAT(listed.status().message(), HasSubstr("no port named \"metrics\""));
   EXPECT_THAT(listed.status().message(), HasSubstr("they have: http"));
+}
+
+// The API lets one endpoint sit in two slices for a while (as slices are rebalanced). It is one
+// pod: listed once, ready when either copy says so, terminating only when both do.
+TEST_F(DiscoveryTest, AnEndpointInTwoSlicesIsOnePod) {
+  sources::DiscoveryConfig cfg;
+  cfg.kind = sources::DiscoveryConfig::Kind::kService;
+  cfg.ns = "nim";
+  cfg.service = "llama";
+  cfg.port = "http";
+  cfg.path = "/v1/metrics";
+  api_.SetPod("p0", "10.0.0.1", 8000, true);
+  api_.SetPod("p0-moved", "10.0.0.1", 8000, false);  // the same address in a second slice, not ready there
+  api_.SetPod("p1", "10.0.0.2", 8000, false, /*terminating=*/true);
+  api_.SetPod("p1-moved", "10.0.0.2", 8000, false, /*terminating=*/true);
+  auto d = registry_.Make(cfg);
+  ASSERT_TRUE(d.ok());
+  Result<std::vector<sources::PodEndpoint>> pods = Unavailable("not yet");
+  ASSERT_TRUE(Eventually(
+      [&] {
+        pods = (*d)->List();
+        return pods.ok() && (pods->size() == 2 || pods->size() == 4);
+      },
+      3s));
+  ASSERT_EQ(pods->size(), 2u);
+  std::map<std::string, sources::PodEndpoint> by_url;
+  for (const auto& p : *pods) by_url[p.url] = p;
+  EXPECT_TRUE(by_url["http://10.0.0.1:8000/v1/metrics"].ready);
+  EXPECT_FALSE(by_url["http://10.0.0.1:8000/v1/metrics"].terminating);
+  EXPECT_FALSE(by_url["http://10.0.0.2:8000/v1/metrics"].ready);
+  EXPECT_TRUE(by_url["http://10.0.0.2:8000/v1/metrics"].terminating);
 }
 
 TEST_F(DiscoveryTest, TokenRotationIsPickedUpWithoutRestart) {
