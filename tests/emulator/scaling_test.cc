@@ -236,17 +236,20 @@ TEST(Runner, BadMetadataIsAnErrorNotACrash) {
   EXPECT_NE(MarkdownTable({ShortBurst()}, {r}).find("not run"), std::string::npos);
 }
 
+// A result of `policy` on `s` with these numbers, for the verdict tests.
+Result Ran(const Scenario& s, const std::string& policy, double breach, double rmin) {
+  Result r;
+  r.scenario = s.name;
+  r.policy = policy;
+  r.ran = true;
+  r.breach_s = breach;
+  r.replica_min = rmin;
+  return r;
+}
+
 TEST(Verdict, MetOnlyWithHalfTheBreachWithin110PercentOfTheReplicaMinutes) {
   Scenario s = ShortBurst();
-  auto result = [&](const std::string& policy, double breach, double rmin) {
-    Result r;
-    r.scenario = s.name;
-    r.policy = policy;
-    r.ran = true;
-    r.breach_s = breach;
-    r.replica_min = rmin;
-    return r;
-  };
+  auto result = [&](const std::string& policy, double breach, double rmin) { return Ran(s, policy, breach, rmin); };
   EXPECT_NE(GoalVerdict(s, {result("article", 100, 10), result("nim-default", 50, 11)}).find("MET by nim-default"),
             std::string::npos);
   // Half the breach but 120 % of the replica-minutes: not met.
@@ -277,15 +280,7 @@ TEST(Verdict, MetOnlyWithHalfTheBreachWithin110PercentOfTheReplicaMinutes) {
 TEST(Verdict, TheRampsStartupGoalCountsTheReplicaMinutesToo) {
   Scenario s = ShortBurst();
   s.name = "ramp";
-  auto result = [&](const std::string& policy, double breach, double rmin) {
-    Result r;
-    r.scenario = s.name;
-    r.policy = policy;
-    r.ran = true;
-    r.breach_s = breach;
-    r.replica_min = rmin;
-    return r;
-  };
+  auto result = [&](const std::string& policy, double breach, double rmin) { return Ran(s, policy, breach, rmin); };
   std::string v = GoalVerdict(s, {result("article", 100, 10), result("nim-kv-startup", 5, 13)});
   EXPECT_NE(v.find("(goal 90 % fewer: NOT met)"), std::string::npos) << v;
   v = GoalVerdict(s, {result("article", 100, 10), result("nim-kv-startup", 5, 13), result("nim-rate-startup", 10, 11)});

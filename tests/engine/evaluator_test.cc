@@ -38,6 +38,19 @@ signals::SnapshotConstPtr Snap(std::vector<signals::PodReading> pods) {
   return s;
 }
 
+// targetRequestRate 10 alone, over a 10 s window scraped every second.
+trigger::ScalerSpecConstPtr RequestRateSpec() {
+  auto s = trigger::BuildScalerSpec("nim", "llama",
+                                    {{"endpoints", "http://a:1/m,http://b:1/m"},
+                                     {"engine", "nim"},
+                                     {"targetRequestRate", "10"},
+                                     {"scrapeInterval", "1s"},
+                                     {"window", "10s"}},
+                                    {.allow_static_endpoints = true});
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  return *s;
+}
+
 const TimePoint kNow = TimePoint(100s);
 
 // One evaluation of one snapshot by a fresh Evaluator (no history).
@@ -194,15 +207,7 @@ TEST(Evaluate, StartupTimeScalesOnThePredictedDemandNeverBelowTheCurrentOne) {
 // 20 requests/s as 29 (the fleet's rate jumped with every scale-up, and predict() extended the
 // jump). A pod that leaves served its share until it left: dropping its history read 20/s as 10.
 TEST(Evaluate, TheRequestRateHoldsStillWhilePodsJoinAndLeave) {
-  auto spec = trigger::BuildScalerSpec("nim", "llama",
-                                       {{"endpoints", "http://a:1/m,http://b:1/m"},
-                                        {"engine", "nim"},
-                                        {"targetRequestRate", "10"},
-                                        {"scrapeInterval", "1s"},
-                                        {"window", "10s"}},
-                                       {.allow_static_endpoints = true});
-  ASSERT_TRUE(spec.ok()) << spec.status().message();
-  Evaluator e(*spec);
+  Evaluator e(RequestRateSpec());
   auto served_a = [](int t) { return t <= 10 ? 20.0 * t : t <= 20 ? 200 + 10.0 * (t - 10) : 300 + 20.0 * (t - 20); };
   for (int t = 0; t <= 30; ++t) {
     std::vector<signals::PodReading> pods;
@@ -226,15 +231,7 @@ TEST(Evaluate, TheRequestRateHoldsStillWhilePodsJoinAndLeave) {
 // the second reading of an endpoint found its windows already taken by the first and crashed on
 // the next cycle. A repeated endpoint counts once.
 TEST(Evaluate, AnEndpointListedTwiceCountsOnceAndNeverCrashes) {
-  auto spec = trigger::BuildScalerSpec("nim", "llama",
-                                       {{"endpoints", "http://a:1/m"},
-                                        {"engine", "nim"},
-                                        {"targetRequestRate", "10"},
-                                        {"scrapeInterval", "1s"},
-                                        {"window", "10s"}},
-                                       {.allow_static_endpoints = true});
-  ASSERT_TRUE(spec.ok()) << spec.status().message();
-  Evaluator e(*spec);
+  Evaluator e(RequestRateSpec());
   Evaluation ev;
   for (int t = 0; t <= 5; ++t) {
     std::vector<signals::PodReading> pods;

@@ -33,6 +33,17 @@ std::vector<std::string> Ready(const Result<std::vector<SliceEndpoint>>& eps) {
   return out;
 }
 
+// Service nim/llama, its port named http, NIM's metrics path.
+sources::DiscoveryConfig LlamaService() {
+  sources::DiscoveryConfig cfg;
+  cfg.kind = sources::DiscoveryConfig::Kind::kService;
+  cfg.ns = "nim";
+  cfg.service = "llama";
+  cfg.port = "http";
+  cfg.path = "/v1/metrics";
+  return cfg;
+}
+
 class DiscoveryTest : public ::testing::Test {
  protected:
   testing::FakeKubeApi api_{"nim", "llama"};
@@ -79,12 +90,7 @@ TEST_F(DiscoveryTest, OneWatchPerServiceSharedByEveryReader) {
   auto a = registry_.WatchFor("nim", "llama");
   auto b = registry_.WatchFor("nim", "llama");
   EXPECT_EQ(a.get(), b.get());
-  sources::DiscoveryConfig cfg;
-  cfg.kind = sources::DiscoveryConfig::Kind::kService;
-  cfg.ns = "nim";
-  cfg.service = "llama";
-  cfg.port = "http";
-  cfg.path = "/v1/metrics";
+  sources::DiscoveryConfig cfg = LlamaService();
   api_.SetPod("p0", "10.0.0.1", 8123, true);
   auto d = registry_.Make(cfg);
   ASSERT_TRUE(d.ok());
@@ -108,12 +114,7 @@ TEST_F(DiscoveryTest, OneWatchPerServiceSharedByEveryReader) {
 // The API lets one endpoint sit in two slices for a while (as slices are rebalanced). It is one
 // pod: listed once, ready when either copy says so, terminating only when both do.
 TEST_F(DiscoveryTest, AnEndpointInTwoSlicesIsOnePod) {
-  sources::DiscoveryConfig cfg;
-  cfg.kind = sources::DiscoveryConfig::Kind::kService;
-  cfg.ns = "nim";
-  cfg.service = "llama";
-  cfg.port = "http";
-  cfg.path = "/v1/metrics";
+  sources::DiscoveryConfig cfg = LlamaService();
   api_.SetPod("p0", "10.0.0.1", 8000, true);
   api_.SetPod("p0-moved", "10.0.0.1", 8000, false);  // the same address in a second slice, not ready there
   api_.SetPod("p1", "10.0.0.2", 8000, false, /*terminating=*/true);
