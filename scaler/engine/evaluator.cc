@@ -124,8 +124,7 @@ void Evaluator::FeedWindows(const signals::Snapshot& snap) {
   for (const auto& p : snap.pods) {
     if (kept.contains(p.endpoint)) continue;  // listed twice: its windows are fed once
     auto it = pods_.find(p.endpoint);
-    std::unique_ptr<PodWindows> w = it != pods_.end() ? std::move(it->second) : nullptr;
-    if (w == nullptr) w = std::make_unique<PodWindows>();
+    std::unique_ptr<PodWindows> w = it != pods_.end() ? std::move(it->second) : std::make_unique<PodWindows>();
     // Only fresh scrapes feed the windows: a rate is never made up from kept (stale) data.
     if (p.answered) {
       w->last_fed = snap.taken_at;

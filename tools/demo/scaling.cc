@@ -138,7 +138,7 @@ std::vector<Policy> Policies() {
        .min_replicas = 1},
       {.name = "bound",
        .title = "bound, not a policy: maxReplicas (10) from the stress's first second, min 1",
-       .oracle = true,
+       .bound = true,
        .min_replicas = 1},
       {.name = "nim-default", .title = "nim-scaler defaults (targetKvCache 0.8 + targetWaiting 4), min 0"},
       {.name = "nim-kv",
@@ -187,7 +187,7 @@ Result Run(const Scenario& s, const Policy& p, const RunOptions& o) {
   ns::trigger::ScalerSpecConstPtr spec;
   std::unique_ptr<ns::engine::Evaluator> evaluator;
   std::unique_ptr<ns::sources::PodScrapeSource> source;
-  if (!p.article && !p.oracle) {
+  if (!p.article && !p.bound) {
     ns::config::Metadata md = p.metadata;
     md["endpoints"] = "http://127.0.0.1:9/v1/metrics";  // required by validation; pods come from the emulator
     md["engine"] = "nim";
@@ -249,7 +249,7 @@ Result Run(const Scenario& s, const Policy& p, const RunOptions& o) {
     }
     if (spec_at_stress < 0 && t >= s.stress_at) spec_at_stress = replicas;
 
-    if (p.oracle) {
+    if (p.bound) {
       if (t >= s.stress_at) apply(hc.max_replicas);
     } else if (!p.article) {
       // The gateway's wake hook: requests held at the Service with no pod wake the trigger,

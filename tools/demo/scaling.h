@@ -70,7 +70,7 @@ struct Policy {
   bool article = false;  ///< the HPA-on-KV-cache configuration instead of nim-scaler
   /// Not a policy but a bound: maxReplicas from the stress's first second on. No policy that
   /// meets the stress with the same pods and cannot see it coming breaches less.
-  bool oracle = false;
+  bool bound = false;
   std::map<std::string, std::string> metadata;  ///< nim-scaler trigger keys (beside engine, scrapeInterval)
   int min_replicas = 0;                         ///< KEDA minReplicaCount (article: the HPA's minReplicas)
 };
